@@ -1,0 +1,251 @@
+"""Reverse-mode autograd: `Function` (forward beside backward), grad mode, the backward engine.
+
+A `Function` computes on raw arrays in `forward` and returns the gradients of its inputs as
+Tensors in `backward`, built from differentiable Tensor operations, so that backward itself
+can be recorded (`create_graph=True`). The engine never imports `Tensor`: it only needs the
+attributes `_ctx`, `requires_grad`, `grad` and the arithmetic of the objects it is given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+
+class _GradMode:
+    enabled = True
+
+
+def is_grad_enabled() -> bool:
+    return _GradMode.enabled
+
+
+class _SetGradMode(contextlib.ContextDecorator):
+    mode: bool
+
+    def __new__(cls, func=None):
+        self = super().__new__(cls)
+        self._previous = []
+        if callable(func):  # used as a bare decorator: @no_grad
+            return self(func)
+        return self
+
+    def __enter__(self) -> None:
+        self._previous.append(_GradMode.enabled)
+        _GradMode.enabled = self.mode
+
+    def __exit__(self, *exc) -> None:
+        _GradMode.enabled = self._previous.pop()
+
+
+class no_grad(_SetGradMode):  # noqa: N801  (PyTorch's spelling)
+    """Context manager and decorator: operations inside record no graph."""
+
+    mode = False
+
+
+class enable_grad(_SetGradMode):  # noqa: N801
+    """Context manager and decorator: turn graph recording back on inside `no_grad`."""
+
+    mode = True
+
+
+class set_grad_enabled(_SetGradMode):  # noqa: N801
+    """Context manager: grad mode on or off."""
+
+    def __new__(cls, mode: bool):
+        self = super().__new__(cls)
+        self.mode = bool(mode)
+        return self
+
+
+class Function:
+    """One differentiable operation. Subclasses write `forward(*arrays, **kwargs) -> array`
+    and `backward(grad) -> grad or tuple of grads` (one per tensor input, None allowed).
+
+    Inside both, `self.parents` are the input Tensors, `self.needs_input_grad` says which
+    gradients anybody wants, `self.xp` / `self.kernels` are the inputs' backend's array module
+    and kernels. A Function that needs its own output in backward sets `save_output = True`
+    and reads it with `self.output()` (held by a weak reference: no cycles).
+    """
+
+    save_output = False
+
+    @classmethod
+    def apply(cls, *tensors, **kwargs):
+        ctx = cls.__new__(cls)
+        backend = tensors[0]._backend
+        for t in tensors[1:]:
+            if t._backend is not backend:
+                raise RuntimeError(
+                    f"{cls.__name__}: all tensors must be on the same device, got "
+                    f"{', '.join(x.device for x in tensors)}; move them with .to(device)")
+        ctx.backend = backend
+        data = ctx.forward(*[t.data for t in tensors], **kwargs)
+        requires_grad = _GradMode.enabled and any(t.requires_grad for t in tensors)
+        # ctx.backend, not backend: a transfer between devices sets its target in forward
+        out = type(tensors[0])._from_op(data, ctx.backend, ctx if requires_grad else None)
+        if requires_grad:
+            ctx.parents = tensors
+            ctx.needs_input_grad = tuple(t.requires_grad for t in tensors)
+            if cls.save_output:
+                ctx._output = weakref.ref(out)
+        return out
+
+    @property
+    def xp(self):
+        return self.backend.xp
+
+    @property
+    def kernels(self):
+        return self.backend.kernels
+
+    def output(self):
+        return self._output()
+
+    def forward(self, *arrays: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def backward(self, grad):
+        raise NotImplementedError
+
+    def release(self) -> None:
+        """Drop everything backward needed: the graph behind this node is freed."""
+        self.__dict__.clear()
+        self.released = True
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+
+def _toposort(roots: Sequence) -> list:
+    """Non-leaf tensors reachable from `roots`, every node after all of its inputs."""
+    order, visited = [], set()
+    stack = [(root, False) for root in roots if root._ctx is not None]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        ctx = node._ctx
+        if getattr(ctx, "released", False):
+            raise RuntimeError(
+                "backward: trying to backward through the graph a second time (its buffers "
+                "were freed by the first backward); pass retain_graph=True to the first call")
+        for parent in ctx.parents:
+            if parent._ctx is not None and id(parent) not in visited:
+                stack.append((parent, False))
+    return order
+
+
+def run_backward(roots: Sequence, grads: Sequence, retain_graph: bool, create_graph: bool,
+                 capture: Sequence | None = None) -> list | None:
+    """Send `grads` back from `roots` through the graph.
+
+    Without `capture`, gradients accumulate into the `.grad` of leaves that require grad.
+    With `capture` (a list of tensors), nothing is accumulated; their gradients are returned
+    (None where no gradient flows).
+    """
+    pending: dict[int, Any] = {}
+    for root, g in zip(roots, grads):
+        pending[id(root)] = pending[id(root)] + g if id(root) in pending else g
+    captured: dict[int, Any] = {}
+    wanted = {id(t) for t in capture} if capture is not None else None
+
+    def deliver(tensor, g) -> None:
+        key = id(tensor)
+        if wanted is not None and key in wanted and tensor._ctx is None:
+            captured[key] = captured[key] + g if key in captured else g
+        elif tensor._ctx is not None:
+            pending[key] = pending[key] + g if key in pending else g
+        elif wanted is None and tensor.requires_grad:
+            tensor.grad = g if tensor.grad is None else tensor.grad + g
+
+    with set_grad_enabled(create_graph):
+        for root, g in zip(roots, grads):
+            if root._ctx is None:
+                deliver(root, g)
+                pending.pop(id(root), None)
+        for node in reversed(_toposort(roots)):
+            g = pending.pop(id(node), None)
+            if g is None:
+                continue
+            if wanted is not None and id(node) in wanted:
+                captured[id(node)] = g
+            ctx = node._ctx
+            in_grads = ctx.backward(g)
+            if not isinstance(in_grads, tuple):
+                in_grads = (in_grads,)
+            for parent, pg, needed in zip(ctx.parents, in_grads, ctx.needs_input_grad):
+                if needed and pg is not None:
+                    deliver(parent, _match(pg, parent, ctx))
+            if not retain_graph:
+                ctx.release()
+    if capture is None:
+        return None
+    return [captured.get(id(t)) for t in capture]
+
+
+def _match(g, parent, ctx):
+    if g.shape != parent.shape:
+        raise RuntimeError(f"{ctx.name}.backward returned a gradient of shape {g.shape} "
+                           f"for an input of shape {parent.shape}")
+    if g.dtype != parent.dtype:
+        g = g.cast(parent.dtype)
+    return g
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
+         create_graph: bool = False, allow_unused: bool = False) -> list:
+    """Gradients of `outputs` with respect to `inputs`, returned (not accumulated in .grad).
+
+    >>> x = Tensor([1.0, 2.0], requires_grad=True)
+    >>> (dx,) = grad((x * x).sum(), [x])   # dx = 2x
+    """
+    single = not isinstance(outputs, (list, tuple))
+    outputs = [outputs] if single else list(outputs)
+    inputs = [inputs] if not isinstance(inputs, (list, tuple)) else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif not isinstance(grad_outputs, (list, tuple)):
+        grad_outputs = [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for t in inputs:
+        if not t.requires_grad:
+            raise RuntimeError(f"grad: an input of shape {t.shape} does not require grad")
+    seeds = [default_grad(o, g, "grad") for o, g in zip(outputs, grad_outputs)]
+    for o in outputs:
+        if not o.requires_grad:
+            raise RuntimeError(f"grad: an output of shape {o.shape} does not require grad "
+                               "and has no graph")
+    if retain_graph is None:
+        retain_graph = create_graph
+    result = run_backward(outputs, seeds, retain_graph, create_graph, capture=inputs)
+    for i, (t, g) in enumerate(zip(inputs, result)):
+        if g is None and not allow_unused:
+            raise RuntimeError(f"grad: input {i} (shape {t.shape}) was not used in the graph; "
+                               "pass allow_unused=True to get None for it")
+    return result
+
+
+def default_grad(output, gradient, op: str):
+    """The seed gradient for `output`: ones for a one-element output, else required."""
+    if gradient is None:
+        if output.numel() != 1:
+            raise RuntimeError(f"{op}: grad can be implicitly created only for scalar outputs; "
+                               f"the output has shape {output.shape}: pass a gradient of that "
+                               "shape")
+        return output.ones_like(output)
+    gradient = output._to_tensor_like(gradient)
+    if gradient.shape != output.shape:
+        raise RuntimeError(f"{op}: gradient has shape {gradient.shape} but the output has shape "
+                           f"{output.shape}; they must match")
+    return gradient

@@ -1,0 +1,116 @@
+"""Devices: `cpu` (NumPy), `cuda` / `cuda:N` (CuPy + our kernels), `emu` (the CuPy backend's
+launch code on NumPy arrays, running the CUDA kernel sources compiled for the CPU)."""
+
+from __future__ import annotations
+
+import os
+
+from tinygrad_nv.backend.base import Backend
+from tinygrad_nv.backend.cpu import CPUBackend
+
+ENV_VAR = "TINYGRAD_NV_DEVICE"
+GPU_INSTALL_HINT = "install the GPU extra: pip install 'tinygrad_nv[gpu]'"
+
+_backends: dict[str, Backend] = {}
+_seed: int | None = None
+_default: str | None = None
+
+
+def cuda_unavailable_reason() -> str | None:
+    """Why the `cuda` device cannot be used here, or None when it can."""
+    try:
+        import cupy
+    except ImportError as e:
+        return f"CuPy is not installed ({e}); {GPU_INSTALL_HINT}"
+    try:
+        if cupy.cuda.runtime.driverGetVersion() == 0:
+            return ("CuPy is installed but no NVIDIA driver was found; install the NVIDIA "
+                    "driver, or use device 'cpu' (or 'emu' to run the CUDA kernels on the CPU)")
+        count = cupy.cuda.runtime.getDeviceCount()
+    except RuntimeError as e:
+        return f"CuPy cannot reach a GPU ({e}); check the NVIDIA driver and CUDA runtime"
+    if count == 0:
+        return "CuPy and a driver are installed but no CUDA device is visible"
+    return None
+
+
+def canonicalize(device: str | None) -> str:
+    """'cuda' -> 'cuda:0', None -> the default device; raises ValueError on unknown names."""
+    if device is None:
+        return default_device()
+    if not isinstance(device, str):
+        raise TypeError(f"device must be a string like 'cpu', 'cuda', 'cuda:1' or 'emu', "
+                        f"got {type(device).__name__}")
+    name = device.strip().lower()
+    if name in ("cpu", "emu"):
+        return name
+    if name in ("cuda", "gpu"):
+        return "cuda:0"
+    if name.startswith("cuda:") and name[5:].isdigit():
+        return f"cuda:{int(name[5:])}"
+    raise ValueError(f"unknown device {device!r}; valid devices: 'cpu', 'cuda', 'cuda:N', 'emu'")
+
+
+def default_device() -> str:
+    """`TINYGRAD_NV_DEVICE` if set, else 'cuda:0' when CuPy sees a GPU, else 'cpu'."""
+    global _default
+    if _default is None:
+        env = os.environ.get(ENV_VAR)
+        if env:
+            _default = canonicalize(env)
+        else:
+            _default = "cuda:0" if cuda_unavailable_reason() is None else "cpu"
+    return _default
+
+
+def set_default_device(device: str) -> None:
+    global _default
+    _default = canonicalize(device)
+
+
+def get_backend(device: str | None) -> Backend:
+    """The (cached) backend of a device name."""
+    name = canonicalize(device)
+    backend = _backends.get(name)
+    if backend is None:
+        backend = _backends[name] = _create(name)
+    return backend
+
+
+def _create(name: str) -> Backend:
+    if name == "cpu":
+        return CPUBackend(_seed)
+    if name == "emu":
+        from tinygrad_nv.backend.emu import EmuBackend
+        return EmuBackend(_seed)
+    reason = cuda_unavailable_reason()
+    if reason is not None:
+        raise RuntimeError(f"device {name!r} is not available: {reason}")
+    from tinygrad_nv.backend.cuda import CudaBackend
+    return CudaBackend(int(name.split(":")[1]), _seed)
+
+
+def manual_seed(seed: int) -> None:
+    """Reseed the random generators of every device, now and for devices created later."""
+    global _seed
+    _seed = int(seed)
+    for backend in _backends.values():
+        backend.seed(_seed)
+
+
+class _DeviceMeta(type):
+    @property
+    def DEFAULT(cls) -> str:  # noqa: N802  (tinygrad's spelling)
+        return default_device()
+
+    @DEFAULT.setter
+    def DEFAULT(cls, device: str) -> None:  # noqa: N802
+        set_default_device(device)
+
+
+class Device(metaclass=_DeviceMeta):
+    """`Device.DEFAULT` reads or sets the default device; `Device.canonicalize(name)`."""
+
+    canonicalize = staticmethod(canonicalize)
+    get_backend = staticmethod(get_backend)
+    cuda_unavailable_reason = staticmethod(cuda_unavailable_reason)

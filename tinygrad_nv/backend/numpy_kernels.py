@@ -1,0 +1,205 @@
+"""The fused-kernel interface, implemented with NumPy-style ufuncs.
+
+This is both the CPU backend's kernels object and the reference every CUDA kernel in
+`kernels/` is tested against.
+"""
+
+from __future__ import annotations
+
+import math
+
+ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh",
+               "silu", "softplus", "elu")
+SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+SOFTPLUS_THRESHOLD = 20.0  # PyTorch's default: softplus(x) = x once beta * x > 20
+
+
+class NumpyKernels:
+    """Every fused kernel as plain array expressions on the array module `xp`."""
+
+    def __init__(self, xp):
+        self.xp = xp
+
+    # ---- activations: `param` is leaky_relu's negative_slope, elu's alpha, softplus's beta
+    def act_forward(self, act: str, x, param: float = 0.0):
+        xp = self.xp
+        if act == "identity":
+            return x.copy()
+        if act == "relu":
+            return xp.maximum(x, 0).astype(x.dtype, copy=False)
+        if act == "leaky_relu":
+            return xp.where(x > 0, x, x * x.dtype.type(param))
+        if act == "sigmoid":
+            return self._sigmoid(x)
+        if act == "tanh":
+            return xp.tanh(x)
+        if act == "gelu":
+            return (0.5 * x * (1.0 + _erf(xp, x / math.sqrt(2.0)))).astype(x.dtype, copy=False)
+        if act == "gelu_tanh":
+            inner = SQRT_2_OVER_PI * (x + 0.044715 * x**3)
+            return (0.5 * x * (1.0 + xp.tanh(inner))).astype(x.dtype, copy=False)
+        if act == "silu":
+            return x * self._sigmoid(x)
+        if act == "softplus":
+            bx = x * x.dtype.type(param)
+            soft = xp.logaddexp(0, bx) / x.dtype.type(param)
+            return xp.where(bx > SOFTPLUS_THRESHOLD, x, soft).astype(x.dtype, copy=False)
+        if act == "elu":
+            return xp.where(x > 0, x, x.dtype.type(param) * xp.expm1(xp.minimum(x, 0)))
+        raise ValueError(f"unknown activation {act!r}; valid: {ACTIVATIONS}")
+
+    def act_backward(self, act: str, x, grad, param: float = 0.0):
+        """grad * act'(x), with x the activation's input."""
+        xp = self.xp
+        one = x.dtype.type(1)
+        if act == "identity":
+            d = xp.ones_like(x)
+        elif act == "relu":
+            d = (x > 0).astype(x.dtype)
+        elif act == "leaky_relu":
+            d = xp.where(x > 0, one, x.dtype.type(param))
+        elif act == "sigmoid":
+            s = self._sigmoid(x)
+            d = s * (one - s)
+        elif act == "tanh":
+            t = xp.tanh(x)
+            d = one - t * t
+        elif act == "gelu":
+            pdf = xp.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+            d = 0.5 * (1.0 + _erf(xp, x / math.sqrt(2.0))) + x * pdf
+        elif act == "gelu_tanh":
+            inner = SQRT_2_OVER_PI * (x + 0.044715 * x**3)
+            t = xp.tanh(inner)
+            d = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (
+                1.0 + 3 * 0.044715 * x * x)
+        elif act == "silu":
+            s = self._sigmoid(x)
+            d = s * (one + x * (one - s))
+        elif act == "softplus":
+            bx = x * x.dtype.type(param)
+            d = xp.where(bx > SOFTPLUS_THRESHOLD, one, self._sigmoid(bx))
+        elif act == "elu":
+            d = xp.where(x > 0, one, x.dtype.type(param) * xp.exp(xp.minimum(x, 0)))
+        else:
+            raise ValueError(f"unknown activation {act!r}; valid: {ACTIVATIONS}")
+        return (grad * d).astype(x.dtype, copy=False)
+
+    def _sigmoid(self, x):
+        # exp of a non-positive number only: no overflow warnings for large |x|
+        xp = self.xp
+        e = xp.exp(-xp.abs(x))
+        return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+    # ---- linear epilogue
+    def bias_act(self, z, bias, act: str, param: float = 0.0):
+        """(pre, out): pre = z + bias (rows of z, written into z), out = act(pre)."""
+        z += bias
+        return z, self.act_forward(act, z, param)
+
+    def bias_grad(self, grad):
+        """Column sums of a 2-D gradient: the gradient of a broadcast bias."""
+        return grad.sum(axis=0)
+
+    # ---- row-wise softmax over the last axis of a 2-D array
+    def softmax(self, x, log: bool = False):
+        shifted = x - x.max(axis=1, keepdims=True)
+        e = self.xp.exp(shifted)
+        total = e.sum(axis=1, keepdims=True)
+        return shifted - self.xp.log(total) if log else e / total
+
+    def softmax_backward(self, y, grad, log: bool = False):
+        """Input gradient of softmax (y = softmax output) or log_softmax (y = its output)."""
+        if log:
+            return grad - self.xp.exp(y) * grad.sum(axis=1, keepdims=True)
+        return y * (grad - (grad * y).sum(axis=1, keepdims=True))
+
+    # ---- softmax + cross-entropy with integer targets
+    def cross_entropy(self, logits, targets, label_smoothing: float = 0.0,
+                      ignore_index: int = -100):
+        """(loss per row, d loss_row / d logits); ignored rows give 0 and a zero gradient."""
+        xp = self.xp
+        n, c = logits.shape
+        logp = self.softmax(logits, log=True)
+        valid = targets != ignore_index
+        safe = xp.where(valid, targets, 0)
+        picked = logp[xp.arange(n), safe]
+        loss = -(1.0 - label_smoothing) * picked - label_smoothing / c * logp.sum(axis=1)
+        grad = xp.exp(logp) - label_smoothing / c
+        grad[xp.arange(n), safe] -= 1.0 - label_smoothing
+        loss = xp.where(valid, loss, 0).astype(logits.dtype, copy=False)
+        grad = (grad * valid[:, None]).astype(logits.dtype, copy=False)
+        return loss, grad
+
+    # ---- optimizer updates, in place (PyTorch's documented formulas)
+    def sgd_step(self, param, grad, buf, lr: float, momentum: float, dampening: float,
+                 nesterov: bool, weight_decay: float, first: bool) -> None:
+        g = grad + weight_decay * param if weight_decay else grad.copy()
+        if momentum:
+            if first:
+                buf[...] = g
+            else:
+                buf *= momentum
+                buf += (1.0 - dampening) * g
+            g = g + momentum * buf if nesterov else buf
+        param -= (lr * g).astype(param.dtype, copy=False)
+
+    def adam_step(self, param, grad, m, v, lr: float, beta1: float, beta2: float, eps: float,
+                  weight_decay: float, step: int, decoupled: bool) -> None:
+        xp = self.xp
+        if decoupled:
+            param *= 1.0 - lr * weight_decay
+            g = grad
+        else:
+            g = grad + weight_decay * param if weight_decay else grad
+        m *= beta1
+        m += (1.0 - beta1) * g
+        v *= beta2
+        v += (1.0 - beta2) * g * g
+        m_hat = m / (1.0 - beta1**step)
+        v_hat = v / (1.0 - beta2**step)
+        param -= (lr * m_hat / (xp.sqrt(v_hat) + eps)).astype(param.dtype, copy=False)
+
+    # ---- convolution as a matrix product
+    def im2col(self, x, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple):
+        """(N, C, H, W) -> (N, C*kh*kw, OH*OW): each column one receptive field."""
+        xp = self.xp
+        n, c, h, w = x.shape
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+        oh, ow = conv_out_size(h, kh, sh, ph, dh), conv_out_size(w, kw, sw, pw, dw)
+        xp_pad = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+        cols = xp.empty((n, c, kh, kw, oh, ow), dtype=x.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                top, left = i * dh, j * dw
+                cols[:, :, i, j] = xp_pad[:, :, top:top + sh * (oh - 1) + 1:sh,
+                                          left:left + sw * (ow - 1) + 1:sw]
+        return cols.reshape(n, c * kh * kw, oh * ow)
+
+    def col2im(self, cols, x_shape: tuple, kernel: tuple, stride: tuple, padding: tuple,
+               dilation: tuple):
+        """The adjoint of im2col: sums every column entry back into its input pixel."""
+        xp = self.xp
+        n, c, h, w = x_shape
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+        oh, ow = conv_out_size(h, kh, sh, ph, dh), conv_out_size(w, kw, sw, pw, dw)
+        cols = cols.reshape(n, c, kh, kw, oh, ow)
+        out = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                top, left = i * dh, j * dw
+                out[:, :, top:top + sh * (oh - 1) + 1:sh,
+                    left:left + sw * (ow - 1) + 1:sw] += cols[:, :, i, j]
+        return out[:, :, ph:ph + h, pw:pw + w]
+
+
+def conv_out_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    """Output length of a convolution or pooling window along one axis (PyTorch's formula)."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _erf(xp, x):
+    try:  # SciPy's erf when it is installed (it comes with the examples' scikit-learn)
+        from scipy.special import erf
+    except ImportError:  # exact but slow: math.erf element by element
+        return xp.vectorize(math.erf, otypes=[x.dtype])(x)
+    return erf(x)

@@ -1,0 +1,1 @@
+"""One `Function` subclass per differentiable op, grouped by kind."""

@@ -1,0 +1,175 @@
+"""Activations and softmax. Forward and backward run the backend's fused kernels; the
+backward's own backward (for create_graph) is written with Tensor operations."""
+
+from __future__ import annotations
+
+import math
+
+from tinygrad_nv.autograd import Function
+
+
+class Activation(Function):
+    """y = act(x) through `kernels.act_forward`; subclasses name the activation and give its
+    second derivative as Tensor operations (used only when differentiating twice)."""
+
+    act = "identity"
+
+    def forward(self, x, param: float = 0.0):
+        self.param = param
+        return self.kernels.act_forward(self.act, x, param)
+
+    def backward(self, g):
+        return ActivationGrad.apply(self.parents[0], g, activation=type(self), param=self.param)
+
+    @staticmethod
+    def second_derivative(x, param: float):
+        return x * 0
+
+
+class ActivationGrad(Function):
+    """g * act'(x) in one fused kernel; its backward is what double backward needs."""
+
+    def forward(self, x, g, activation: type[Activation], param: float):
+        self.activation, self.param = activation, param
+        return self.kernels.act_backward(activation.act, x, g, param)
+
+    def backward(self, gg):
+        x, g = self.parents
+        gx = gg * g * self.activation.second_derivative(x, self.param) \
+            if self.needs_input_grad[0] else None
+        gg_act = ActivationGrad.apply(x, gg, activation=self.activation, param=self.param) \
+            if self.needs_input_grad[1] else None
+        return gx, gg_act
+
+
+class Identity(Activation):
+    act = "identity"
+
+
+class Relu(Activation):
+    act = "relu"
+
+
+class LeakyRelu(Activation):
+    act = "leaky_relu"
+
+
+class Sigmoid(Activation):
+    act = "sigmoid"
+
+    @staticmethod
+    def second_derivative(x, param):
+        s = x.sigmoid()
+        return s * (1 - s) * (1 - 2 * s)
+
+
+class Tanh(Activation):
+    act = "tanh"
+
+    @staticmethod
+    def second_derivative(x, param):
+        t = x.tanh()
+        return -2 * t * (1 - t * t)
+
+
+class Gelu(Activation):
+    """Exact GELU, x * Phi(x)."""
+
+    act = "gelu"
+
+    @staticmethod
+    def second_derivative(x, param):
+        pdf = (-0.5 * x * x).exp() * (1 / math.sqrt(2 * math.pi))
+        return pdf * (2 - x * x)
+
+
+class GeluTanh(Activation):
+    """GELU's tanh approximation, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+
+    act = "gelu_tanh"
+
+    @staticmethod
+    def second_derivative(x, param):
+        c, k = math.sqrt(2 / math.pi), 0.044715
+        t = (c * (x + k * x * x * x)).tanh()
+        du = c * (1 + 3 * k * x * x)
+        sech2 = 1 - t * t
+        return sech2 * du + 0.5 * x * (-2 * t * sech2 * du * du + sech2 * (6 * c * k * x))
+
+
+class Silu(Activation):
+    act = "silu"
+
+    @staticmethod
+    def second_derivative(x, param):
+        s = x.sigmoid()
+        return s * (1 - s) * (2 + x * (1 - 2 * s))
+
+
+class Softplus(Activation):
+    """log(1 + exp(beta x)) / beta, linear where beta x > 20 (PyTorch's threshold)."""
+
+    act = "softplus"
+
+    @staticmethod
+    def second_derivative(x, param):
+        s = (x * param).sigmoid()
+        return (x * param > 20).where(0.0, param * s * (1 - s))
+
+
+class Elu(Activation):
+    act = "elu"
+
+    @staticmethod
+    def second_derivative(x, param):
+        return (x > 0).where(0.0, param * x.exp())
+
+
+def _rows(xp, x, axis: int):
+    """x with `axis` moved last, as a contiguous 2-D array of rows."""
+    moved = xp.moveaxis(x, axis, -1)
+    return xp.ascontiguousarray(moved.reshape(-1, moved.shape[-1])), moved.shape
+
+
+def _unrows(xp, rows, moved_shape: tuple, axis: int):
+    return xp.moveaxis(rows.reshape(moved_shape), -1, axis)
+
+
+class Softmax(Function):
+    """softmax (or log_softmax when log=True) along one axis, max-subtracted."""
+
+    save_output = True
+
+    def forward(self, x, axis: int, log: bool):
+        self.axis, self.log = axis, log
+        rows, moved_shape = _rows(self.xp, x, axis)
+        return _unrows(self.xp, self.kernels.softmax(rows, log), moved_shape, axis)
+
+    def backward(self, g):
+        return SoftmaxGrad.apply(self.output(), g, axis=self.axis, log=self.log)
+
+
+class SoftmaxGrad(Function):
+    """The input gradient of softmax / log_softmax from its output y, fused."""
+
+    def forward(self, y, g, axis: int, log: bool):
+        self.axis, self.log = axis, log
+        y_rows, moved_shape = _rows(self.xp, y, axis)
+        g_rows, _ = _rows(self.xp, g, axis)
+        dx = self.kernels.softmax_backward(y_rows, g_rows, log)
+        return _unrows(self.xp, dx, moved_shape, axis)
+
+    def backward(self, gg):
+        y, g = self.parents
+        axis = self.axis
+        gy = gg_out = None
+        if self.log:  # dx = g - exp(y) * sum(g)
+            if self.needs_input_grad[0]:
+                gy = -gg * y.exp() * g.sum(axis=axis, keepdim=True)
+        elif self.needs_input_grad[0]:  # dx = y * (g - sum(g * y))
+            gy = gg * (g - (g * y).sum(axis=axis, keepdim=True)) \
+                - g * (gg * y).sum(axis=axis, keepdim=True)
+        if self.needs_input_grad[1]:  # dx is linear in g, and its adjoint is itself
+            gg_out = SoftmaxGrad.apply(y, gg, axis=axis, log=self.log) if not self.log \
+                else gg - (gg * y.exp()).sum(axis=axis, keepdim=True)
+        return gy, gg_out
