@@ -848,10 +848,10 @@ class Tensor:
         index, advanced = _normalize_index(self, index)
         return mv.Index.apply(self, index=index, advanced=advanced)
 
-    @staticmethod
-    def cat(*tensors: Any, dim: int = 0) -> Tensor:
-        """Join tensors along an existing axis: `Tensor.cat(a, b, dim=0)` or `a.cat(b)`."""
-        tensors = _tensor_list(tensors, "cat")
+    def cat(self, *others: Any, dim: int = 0) -> Tensor:
+        """Join tensors along an existing axis: `Tensor.cat([a, b], dim=0)`, `Tensor.cat(a, b)`
+        or `a.cat(b)`."""
+        tensors = _tensor_list((self, *others), "cat")
         first = tensors[0]
         if first.ndim == 0:
             raise ValueError("cat: zero-dimensional tensors cannot be concatenated; use stack")
@@ -866,10 +866,9 @@ class Tensor:
                                  f"axis {dim}")
         return mv.Cat.apply(*[t.cast(dt) for t in tensors], axis=axis)
 
-    @staticmethod
-    def stack(*tensors: Any, dim: int = 0) -> Tensor:
-        """Join tensors of one shape along a new axis."""
-        tensors = _tensor_list(tensors, "stack")
+    def stack(self, *others: Any, dim: int = 0) -> Tensor:
+        """Join tensors of one shape along a new axis (called like cat)."""
+        tensors = _tensor_list((self, *others), "stack")
         if any(t.shape != tensors[0].shape for t in tensors):
             raise ValueError(f"stack: all tensors need the same shape, got "
                              f"{[t.shape for t in tensors]}")
@@ -1052,8 +1051,8 @@ def _random_args(shape: tuple, dtype: Any, device: str | None, op: str):
 
 
 def _tensor_list(tensors: tuple, op: str) -> list[Tensor]:
-    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
-        tensors = tuple(tensors[0])
+    if tensors and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0]) + tuple(tensors[1:])
     if not tensors:
         raise ValueError(f"{op}: needs at least one tensor")
     for t in tensors:
