@@ -83,7 +83,11 @@ class Function:
                     f"{cls.__name__}: all tensors must be on the same device, got "
                     f"{', '.join(x.device for x in tensors)}; move them with .to(device)")
         ctx.backend = backend
-        data = ctx.forward(*[t.data for t in tensors], **kwargs)
+        try:
+            data = ctx.forward(*[t.data for t in tensors], **kwargs)
+        except (ValueError, TypeError, IndexError) as e:  # e.g. shapes that do not broadcast
+            shapes = " and ".join(f"{t.shape} {t.dtype}" for t in tensors)
+            raise type(e)(f"{cls.__name__}: inputs of shape/dtype {shapes}: {e}") from None
         requires_grad = _GradMode.enabled and any(t.requires_grad for t in tensors)
         # ctx.backend, not backend: a transfer between devices sets its target in forward
         out = type(tensors[0])._from_op(data, ctx.backend, ctx if requires_grad else None)

@@ -848,10 +848,10 @@ class Tensor:
         index, advanced = _normalize_index(self, index)
         return mv.Index.apply(self, index=index, advanced=advanced)
 
-    def cat(self, *others: Any, dim: int = 0) -> Tensor:
+    def cat(*tensors: Any, dim: int = 0) -> Tensor:  # noqa: N805  (also a method: a.cat(b))
         """Join tensors along an existing axis: `Tensor.cat([a, b], dim=0)`, `Tensor.cat(a, b)`
         or `a.cat(b)`."""
-        tensors = _tensor_list((self, *others), "cat")
+        tensors = _tensor_list(tensors, "cat")
         first = tensors[0]
         if first.ndim == 0:
             raise ValueError("cat: zero-dimensional tensors cannot be concatenated; use stack")
@@ -866,9 +866,9 @@ class Tensor:
                                  f"axis {dim}")
         return mv.Cat.apply(*[t.cast(dt) for t in tensors], axis=axis)
 
-    def stack(self, *others: Any, dim: int = 0) -> Tensor:
+    def stack(*tensors: Any, dim: int = 0) -> Tensor:  # noqa: N805
         """Join tensors of one shape along a new axis (called like cat)."""
-        tensors = _tensor_list((self, *others), "stack")
+        tensors = _tensor_list(tensors, "stack")
         if any(t.shape != tensors[0].shape for t in tensors):
             raise ValueError(f"stack: all tensors need the same shape, got "
                              f"{[t.shape for t in tensors]}")

@@ -69,10 +69,11 @@ def tensors(draw, shape: Any = None, dtype: Any = dtypes.float64, low: float = -
         size = max(int(np.prod(shape)), 1)
         order = np.random.default_rng(draw(st.integers(0, 2**16))).permutation(size)
         offsets = (order.reshape(shape) if shape else order[0]) * (1e-3 / size)
-        values = np.clip(np.floor(values * 64) / 64 + offsets, low, high)
-        for point in avoid:
+        values = np.clip(np.floor(values * 64) / 64, low, high - 1e-3) + offsets
+        for point in avoid:  # pushed out to margin + its own offset: still no ties
             near = np.abs(values - point) < margin
-            values = np.where(near, point + np.where(values >= point, margin, -margin), values)
+            values = np.where(near, point + np.where(values >= point, 1, -1) * (margin + offsets),
+                              values)
     elif dt.kind == "b":
         values = draw(hnp.arrays(np.bool_, shape))
     else:

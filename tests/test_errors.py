@@ -1,0 +1,143 @@
+"""Bad input gets a clear exception of the right type naming the op, the shapes / dtypes /
+devices involved and what would be valid."""
+
+import numpy as np
+import pytest
+
+from tinygrad_nv import Device, Tensor, dtypes, grad
+
+
+def t(*shape, device="cpu"):
+    return Tensor(np.ones(shape), device=device)
+
+
+CASES = [
+    # (callable, exception type, message pattern)
+    (lambda: Tensor([[1, 2], [3]]), ValueError, "ragged"),
+    (lambda: Tensor("abc"), TypeError, "cannot build a tensor from str"),
+    (lambda: Tensor([["a", "b"]]), TypeError, "numbers only"),
+    (lambda: Tensor(None), TypeError, "NoneType"),
+    (lambda: Tensor(np.array([1 + 2j])), TypeError, "complex128 are not supported"),
+    (lambda: Tensor([1.0], dtype="complex64"), TypeError, "not supported"),
+    (lambda: Tensor([1.0], dtype="nonsense"), TypeError, "unknown dtype"),
+    (lambda: Tensor([1, 2], requires_grad=True), RuntimeError, "floating point.*int64"),
+    (lambda: Tensor.zeros(2, -3), ValueError, r"negative dimension in shape \(2, -3\)"),
+    (lambda: Tensor.zeros(2.5), TypeError, "shape must be ints"),
+    (lambda: Tensor.randn(2, dtype=dtypes.int32), TypeError, "randn.*floating point"),
+    (lambda: Tensor.randint(5, 2, (3,)), ValueError, "low < high"),
+    (lambda: Tensor.arange(0, 5, 0), ValueError, "step must be nonzero"),
+    (lambda: Tensor([1.0], device="tpu"), ValueError, "unknown device 'tpu'.*'cpu'"),
+    (lambda: t(2, 3) + t(4, 5), ValueError, r"\(2, 3\).*\(4, 5\)"),
+    (lambda: t(2, 3) + "x", TypeError, "add: unsupported operand type str"),
+    (lambda: t(2, 3) * None, TypeError, "mul: unsupported operand type NoneType"),
+    (lambda: t(2, 3) @ t(4, 2), ValueError, r"matmul: shapes \(2, 3\) and \(4, 2\).*3 .*4"),
+    (lambda: t(2, 2, 3) @ t(3, 3, 2), ValueError, "batch shapes"),
+    (lambda: t(3) @ Tensor(2.0), ValueError, "at least 1 dimension"),
+    (lambda: t(2, 3).sum(axis=2), IndexError, r"axis 2 is out of range.*\(2, 3\).*-2 to 1"),
+    (lambda: t(2, 3).mean(axis=-3), IndexError, "axis -3 is out of range"),
+    (lambda: t(2, 3).sum(axis=(0, 0)), ValueError, "repeats an axis"),
+    (lambda: t(2, 3).softmax(axis=5), IndexError, "softmax: axis 5"),
+    (lambda: t(2, 3).max(axis=1.5), TypeError, "axis must be an int"),
+    (lambda: Tensor.zeros(0, 3).max(), ValueError, "max: cannot reduce an empty tensor"),
+    (lambda: Tensor.zeros(0).argmax(), ValueError, "argmax.*empty"),
+    (lambda: t(2, 3).reshape(4, 2), ValueError, r"reshape: cannot reshape.*\(2, 3\).*\(4, 2\)"),
+    (lambda: t(2, 3).reshape(-1, -1), ValueError, "only one dimension can be -1"),
+    (lambda: t(2, 3).permute(0, 0), ValueError, "not a permutation"),
+    (lambda: t(2, 3).expand(4, 3), ValueError, "axis 0 has size 2"),
+    (lambda: t(2, 3).pad(((1, 1),)), ValueError, "one per axis"),
+    (lambda: t(2, 3).pad((1, -1)), ValueError, "non-negative"),
+    (lambda: t(2, 3)[2], IndexError, r"index 2 is out of range for axis 0.*\(2, 3\)"),
+    (lambda: t(2, 3)[0, 0, 0], IndexError, "too many indices|out of range"),
+    (lambda: t(2, 3)[[0, 5]], IndexError, "outside"),
+    (lambda: t(2, 3)["a"], IndexError, "unsupported index"),
+    (lambda: t(2, 3)[::-1], ValueError, "steps must be positive"),
+    (lambda: Tensor.cat(t(2, 3), t(2, 4)), ValueError, "differ outside axis 0"),
+    (lambda: Tensor.stack(t(2), t(3)), ValueError, "same shape"),
+    (lambda: Tensor.cat(), ValueError, "at least one tensor"),
+    (lambda: t(4).split([1, 2]), ValueError, "sum to 4"),
+    (lambda: t(4).chunk(0), ValueError, "positive"),
+    (lambda: t(2, 3).linear(t(4, 2)), ValueError, r"linear: input of shape \(2, 3\)"),
+    (lambda: t(2, 3).linear(t(4, 3), t(3)), ValueError, r"bias must have shape \(4,\)"),
+    (lambda: t(2, 3).linear(t(4, 3), activation="swish"), ValueError, "unknown activation"),
+    (lambda: Tensor.einsum("ij,jk->ik", t(2, 3)), ValueError, "names 2 operands"),
+    (lambda: Tensor.einsum("ij,jk->ik", t(2, 3), t(4, 2)), ValueError, "subscript 'j'"),
+    (lambda: Tensor.einsum("ij->q", t(2, 3)), ValueError, "output subscript 'q'"),
+    (lambda: t(2).gelu(approximate="fast"), ValueError, "approximate must be"),
+    (lambda: Tensor([1, 2]).sigmoid(), TypeError, "sigmoid: needs a floating point"),
+    (lambda: t(2).clip(), ValueError, "at least one of min and max"),
+    (lambda: t(2, 2).item(), ValueError, r"one-element.*\(2, 2\)"),
+    (lambda: bool(t(2)), RuntimeError, "ambiguous"),
+    (lambda: t(3).unsqueeze(3), IndexError, "unsqueeze: dim 3"),
+    (lambda: t(2, 3).transpose(0, 2), IndexError, "transpose: axis 2"),
+    (lambda: Tensor([1.0]).to("emu") + Tensor([1.0]), RuntimeError,
+     "different devices.*emu.*cpu"),
+]
+
+
+@pytest.mark.parametrize("fn,exc,pattern", CASES, ids=[f"case{i}" for i in range(len(CASES))])
+def test_bad_input_raises_clearly(fn, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        fn()
+
+
+def test_non_scalar_backward_needs_a_gradient():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"only for scalar outputs.*\(2,\)"):
+        (x * 2).backward()
+
+
+def test_backward_gradient_of_wrong_shape():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"gradient has shape \(3,\).*\(2,\)"):
+        (x * 2).backward(Tensor([1.0, 1.0, 1.0]))
+
+
+def test_backward_on_a_tensor_without_graph():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        Tensor([1.0]).sum().backward()
+
+
+def test_grad_of_input_that_does_not_require_grad():
+    x = Tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        grad((x * 2).sum(), [Tensor([1.0])])
+
+
+def test_setitem_into_tensor_requiring_grad():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="in-place"):
+        x[0] = 3.0
+
+
+def test_cuda_without_a_gpu_says_why(monkeypatch):
+    from tinygrad_nv import backend
+
+    reason = backend.cuda_unavailable_reason()
+    if reason is None:
+        pytest.skip("a GPU is present")
+    with pytest.raises(RuntimeError, match="cuda:0.*not available") as info:
+        Tensor([1.0], device="cuda")
+    message = str(info.value)
+    assert any(word in message for word in ("not installed", "driver", "no CUDA device"))
+    assert "pip install" in message or "driver" in message
+
+
+def test_cuda_reason_when_cupy_is_missing(monkeypatch):
+    import builtins
+
+    from tinygrad_nv import backend
+
+    real_import = builtins.__import__
+
+    def no_cupy(name, *args, **kwargs):
+        if name == "cupy":
+            raise ImportError("No module named 'cupy'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_cupy)
+    reason = backend.cuda_unavailable_reason()
+    assert "CuPy is not installed" in reason and "tinygrad_nv[gpu]" in reason
+
+
+def test_device_default_is_a_valid_device():
+    assert Device.DEFAULT in ("cpu", "emu") or Device.DEFAULT.startswith("cuda")
