@@ -9,10 +9,11 @@ from hypothesis import HealthCheck, settings
 from tinygrad_nv import Tensor
 from tinygrad_nv.backend import cuda_unavailable_reason, default_device
 
+# the `device` fixture is session-wide and the seed fixture only reseeds: safe across examples
+_QUIET = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 settings.register_profile("ci", derandomize=True, max_examples=12, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-settings.register_profile("dev", max_examples=25, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+                          suppress_health_check=_QUIET)
+settings.register_profile("dev", max_examples=25, deadline=None, suppress_health_check=_QUIET)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI")
                                      else "dev"))
 

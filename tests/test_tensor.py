@@ -148,3 +148,25 @@ def test_canonical_device_names():
     assert Device.canonicalize("cuda") == "cuda:0"
     assert Device.canonicalize("CUDA:1") == "cuda:1"
     assert Device.canonicalize("cpu") == "cpu"
+
+
+def test_inplace_updates_under_no_grad(device):
+    from tinygrad_nv import no_grad
+
+    w = Tensor([1.0, 2.0], device=device, requires_grad=True)
+    (w * w).sum().backward()
+    before = w
+    with no_grad():
+        w -= 0.5 * w.grad
+    assert w is before and w.requires_grad
+    np.testing.assert_allclose(w.numpy(), [0.0, 0.0])
+    t = Tensor([1, 2], device=device)
+    t += 1
+    t *= 3
+    assert t.tolist() == [6, 9] and t.dtype == dtypes.int64
+
+
+def test_inplace_on_tensor_requiring_grad_raises(device):
+    w = Tensor([1.0], device=device, requires_grad=True)
+    with pytest.raises(RuntimeError, match="no_grad"):
+        w += 1

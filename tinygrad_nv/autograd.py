@@ -75,27 +75,30 @@ class Function:
 
     @classmethod
     def apply(cls, *tensors, **kwargs):
-        ctx = cls.__new__(cls)
-        backend = tensors[0]._backend
-        for t in tensors[1:]:
+        ctx = object.__new__(cls)
+        backend = ctx.backend = tensors[0]._backend
+        requires_grad = False
+        arrays = []
+        for t in tensors:  # one pass: device check, grad need, raw arrays (the hot path)
             if t._backend is not backend:
                 raise RuntimeError(
                     f"{cls.__name__}: all tensors must be on the same device, got "
                     f"{', '.join(x.device for x in tensors)}; move them with .to(device)")
-        ctx.backend = backend
+            requires_grad = requires_grad or t.requires_grad
+            arrays.append(t.data)
         try:
-            data = ctx.forward(*[t.data for t in tensors], **kwargs)
+            data = ctx.forward(*arrays, **kwargs)
         except (ValueError, TypeError, IndexError) as e:  # e.g. shapes that do not broadcast
             shapes = " and ".join(f"{t.shape} {t.dtype}" for t in tensors)
             raise type(e)(f"{cls.__name__}: inputs of shape/dtype {shapes}: {e}") from None
-        requires_grad = _GradMode.enabled and any(t.requires_grad for t in tensors)
+        if not (requires_grad and _GradMode.enabled):
+            return tensors[0]._from_op(data, ctx.backend, None)
         # ctx.backend, not backend: a transfer between devices sets its target in forward
-        out = type(tensors[0])._from_op(data, ctx.backend, ctx if requires_grad else None)
-        if requires_grad:
-            ctx.parents = tensors
-            ctx.needs_input_grad = tuple(t.requires_grad for t in tensors)
-            if cls.save_output:
-                ctx._output = weakref.ref(out)
+        out = tensors[0]._from_op(data, ctx.backend, ctx)
+        ctx.parents = tensors
+        ctx.needs_input_grad = tuple(t.requires_grad for t in tensors)
+        if cls.save_output:
+            ctx._output = weakref.ref(out)
         return out
 
     @property
@@ -158,43 +161,42 @@ def run_backward(roots: Sequence, grads: Sequence, retain_graph: bool, create_gr
     (None where no gradient flows).
     """
     pending: dict[int, Any] = {}
-    for root, g in zip(roots, grads):
-        pending[id(root)] = pending[id(root)] + g if id(root) in pending else g
     captured: dict[int, Any] = {}
-    wanted = {id(t) for t in capture} if capture is not None else None
+    wanted = {id(t) for t in capture} if capture is not None else set()
 
     def deliver(tensor, g) -> None:
         key = id(tensor)
-        if wanted is not None and key in wanted and tensor._ctx is None:
-            captured[key] = captured[key] + g if key in captured else g
-        elif tensor._ctx is not None:
+        if tensor._ctx is not None:
             pending[key] = pending[key] + g if key in pending else g
-        elif wanted is None and tensor.requires_grad:
+        elif key in wanted:
+            captured[key] = captured[key] + g if key in captured else g
+        elif capture is None and tensor.requires_grad:
             tensor.grad = g if tensor.grad is None else tensor.grad + g
 
-    with set_grad_enabled(create_graph):
+    previous, _GradMode.enabled = _GradMode.enabled, create_graph
+    try:
         for root, g in zip(roots, grads):
-            if root._ctx is None:
-                deliver(root, g)
-                pending.pop(id(root), None)
+            deliver(root, g)
         for node in reversed(_toposort(roots)):
             g = pending.pop(id(node), None)
             if g is None:
                 continue
-            if wanted is not None and id(node) in wanted:
+            if id(node) in wanted:
                 captured[id(node)] = g
             ctx = node._ctx
             in_grads = ctx.backward(g)
-            if not isinstance(in_grads, tuple):
+            if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
             for parent, pg, needed in zip(ctx.parents, in_grads, ctx.needs_input_grad):
                 if needed and pg is not None:
-                    deliver(parent, _match(pg, parent, ctx))
+                    if pg.shape != parent.shape or pg.dtype != parent.dtype:
+                        pg = _match(pg, parent, ctx)
+                    deliver(parent, pg)
             if not retain_graph:
                 ctx.release()
-    if capture is None:
-        return None
-    return [captured.get(id(t)) for t in capture]
+    finally:
+        _GradMode.enabled = previous
+    return None if capture is None else [captured.get(id(t)) for t in capture]
 
 
 def _match(g, parent, ctx):
@@ -247,7 +249,7 @@ def default_grad(output, gradient, op: str):
             raise RuntimeError(f"{op}: grad can be implicitly created only for scalar outputs; "
                                f"the output has shape {output.shape}: pass a gradient of that "
                                "shape")
-        return output.ones_like(output)
+        return output._like(output._backend.xp.ones(output.shape, dtype=output.dtype))
     gradient = output._to_tensor_like(gradient)
     if gradient.shape != output.shape:
         raise RuntimeError(f"{op}: gradient has shape {gradient.shape} but the output has shape "

@@ -55,9 +55,9 @@ class Tensor:
         if requires_grad:
             self.requires_grad_(True)
 
-    @classmethod
-    def _from_op(cls, data, backend: Backend, ctx) -> Tensor:
-        t = object.__new__(cls)
+    @staticmethod
+    def _from_op(data, backend: Backend, ctx) -> Tensor:
+        t = object.__new__(Tensor)
         if isinstance(data, np.generic):  # NumPy reductions return scalars, not 0-d arrays
             data = np.asarray(data)
         t.data, t._backend, t._ctx, t.grad = data, backend, ctx, None
@@ -384,6 +384,9 @@ class Tensor:
     def _operands(self, other: Any, op: str, reverse: bool = False,
                   floating: bool = False) -> tuple[Tensor, Tensor]:
         """self and other as two tensors of one dtype on one device (in operator order)."""
+        if type(other) is Tensor and other.data.dtype == self.data.dtype \
+                and other._backend is self._backend and not floating:  # the hot path
+            return (other, self) if reverse else (self, other)
         if isinstance(other, Tensor):
             self._check_device(other, op)
             dt = self.dtype if other.dtype == self.dtype else result_dtype(self.dtype,
@@ -467,6 +470,29 @@ class Tensor:
 
     def __neg__(self) -> Tensor:
         return ew.Neg.apply(self)
+
+    # in place: values only (like PyTorch, not on tensors that are part of a recorded graph)
+    def _inplace(self, result: Tensor, op: str) -> Tensor:
+        if self.requires_grad and autograd.is_grad_enabled():
+            raise RuntimeError(f"{op}: in-place update of a tensor that requires grad; wrap "
+                               "it in `with no_grad():` (as an optimizer step does)")
+        if result.shape != self.shape:
+            raise ValueError(f"{op}: the result has shape {result.shape}, but the in-place "
+                             f"target has shape {self.shape}")
+        self.data[...] = result.data.astype(self.dtype, copy=False)
+        return self
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._inplace(self.detach() + other, "+=")
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._inplace(self.detach() - other, "-=")
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._inplace(self.detach() * other, "*=")
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._inplace(self.detach() / other, "/=")
 
     def __abs__(self) -> Tensor:
         return self.abs()

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as hst
 
 from tests.helpers import check_op
@@ -38,6 +38,8 @@ def test_reduction(name, data, device):
                                              min_side=1 + unbiased, max_side=3), device=device))
     axis = _np_axis(data.draw(st.axes(x.ndim)))
     keepdim = data.draw(hst.booleans())
+    if name == "std":  # sqrt near 0 variance: finite differences are ill-conditioned there
+        assume(np.all(x.numpy().var(axis=axis) > 1e-2))
     check_op(lambda t: fn(t, axis, keepdim), lambda a: ref(a, _np_axis(axis), keepdim), x)
 
 

@@ -26,7 +26,7 @@ class NumpyKernels:
         if act == "identity":
             return x.copy()
         if act == "relu":
-            return xp.maximum(x, 0).astype(x.dtype, copy=False)
+            return xp.maximum(x, 0)
         if act == "leaky_relu":
             return xp.where(x > 0, x, x * x.dtype.type(param))
         if act == "sigmoid":
@@ -53,10 +53,10 @@ class NumpyKernels:
         xp = self.xp
         one = x.dtype.type(1)
         if act == "identity":
-            d = xp.ones_like(x)
-        elif act == "relu":
-            d = (x > 0).astype(x.dtype)
-        elif act == "leaky_relu":
+            return grad.copy()
+        if act == "relu":
+            return grad * (x > 0)
+        if act == "leaky_relu":
             d = xp.where(x > 0, one, x.dtype.type(param))
         elif act == "sigmoid":
             s = self._sigmoid(x)

@@ -17,7 +17,9 @@ class Sum(Function):
 
     def backward(self, g):
         shape = self.parents[0].shape
-        return g.reshape(kept_shape(shape, self.axes)).expand(shape)
+        if g.ndim and g.ndim != len(shape):  # keepdim=False dropped axes: put them back
+            g = g.reshape(kept_shape(shape, self.axes))
+        return g.expand(shape)
 
 
 class Max(Function):

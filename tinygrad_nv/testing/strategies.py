@@ -50,6 +50,9 @@ def axes(draw, ndim: int, allow_none: bool = True, allow_tuple: bool = True) -> 
     return draw(st.one_of(options)) if options else None
 
 
+_TIE_STEP = 1 / 64 / 1024
+
+
 @st.composite
 def tensors(draw, shape: Any = None, dtype: Any = dtypes.float64, low: float = -3.0,
             high: float = 3.0, avoid: tuple[float, ...] = (), margin: float = 1e-2,
@@ -58,8 +61,9 @@ def tensors(draw, shape: Any = None, dtype: Any = dtypes.float64, low: float = -
     [low, high], at least `margin` away from every point in `avoid` (the kinks of relu, abs,
     max, ... where finite differences mislead).
 
-    Floats lie on a grid of 1/64 steps plus a distinct offset per element (below 1e-3), so no
-    two elements are within 1e-5 of each other: max/min gradients never meet a near-tie."""
+    Floats lie on a grid of 1/64 steps plus a distinct multiple of 1/65536 per element, so (up
+    to 1024 elements) no two are within 1.5e-5 of each other: max/min gradients never meet a
+    near-tie, where finite differences would straddle the kink."""
     shape = draw(shape if isinstance(shape, st.SearchStrategy) else
                  st.just(shape) if shape is not None else shapes())
     dt = to_dtype(dtype)
@@ -68,8 +72,8 @@ def tensors(draw, shape: Any = None, dtype: Any = dtypes.float64, low: float = -
             low, high, allow_nan=False, allow_infinity=False)))
         size = max(int(np.prod(shape)), 1)
         order = np.random.default_rng(draw(st.integers(0, 2**16))).permutation(size)
-        offsets = (order.reshape(shape) if shape else order[0]) * (1e-3 / size)
-        values = np.clip(np.floor(values * 64) / 64, low, high - 1e-3) + offsets
+        offsets = (order.reshape(shape) if shape else order[0]) * _TIE_STEP
+        values = np.clip(np.floor(values * 64) / 64, low, high - size * _TIE_STEP) + offsets
         for point in avoid:  # pushed out to margin + its own offset: still no ties
             near = np.abs(values - point) < margin
             values = np.where(near, point + np.where(values >= point, 1, -1) * (margin + offsets),

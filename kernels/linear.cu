@@ -1,0 +1,49 @@
+// linear.cu: the epilogue of a matrix product (bias + activation, writing pre-activation and
+// output) and the bias gradient (column sums).
+// Reference: NumpyKernels.bias_act / bias_grad in tinygrad_nv/backend/numpy_kernels.py.
+// Compiled after activation.cu (cuda.py: FAMILY_DEPENDENCIES), whose activate() it uses.
+
+// z: (n / f, f) row-major; z += bias (in place, the pre-activation), out = act(z).
+template <typename T>
+__device__ void bias_act(T* z, const T* bias, T* out, long long n, int f, int act, T p) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+       i += (long long)blockDim.x * gridDim.x) {
+    T pre = z[i] + bias[i % f];
+    z[i] = pre;
+    out[i] = activate(act, pre, p);
+  }
+}
+
+// Block (32, kBiasGradRows): threadIdx.x picks a column of the block's 32, threadIdx.y strides
+// over the rows; the kBiasGradRows partial sums meet in shared memory. Grid: ceil(cols / 32).
+constexpr int kBiasGradRows = 8;
+
+template <typename T>
+__device__ void bias_grad(const T* grad, T* out, int rows, int cols) {
+  __shared__ T partial[kBiasGradRows][32];
+  int col = blockIdx.x * 32 + threadIdx.x;
+  T sum = T(0);
+  if (col < cols)
+    for (int r = threadIdx.y; r < rows; r += kBiasGradRows) sum += grad[(long long)r * cols + col];
+  partial[threadIdx.y][threadIdx.x] = sum;
+  __syncthreads();
+  if (threadIdx.y == 0 && col < cols) {
+    for (int k = 1; k < kBiasGradRows; ++k) sum += partial[k][threadIdx.x];
+    out[col] = sum;
+  }
+}
+
+extern "C" __global__ void bias_act_f32(float* z, const float* bias, float* out, long long n,
+                                        int f, int act, float p) {
+  bias_act(z, bias, out, n, f, act, p);
+}
+extern "C" __global__ void bias_act_f64(double* z, const double* bias, double* out, long long n,
+                                        int f, int act, double p) {
+  bias_act(z, bias, out, n, f, act, p);
+}
+extern "C" __global__ void bias_grad_f32(const float* grad, float* out, int rows, int cols) {
+  bias_grad(grad, out, rows, cols);
+}
+extern "C" __global__ void bias_grad_f64(const double* grad, double* out, int rows, int cols) {
+  bias_grad(grad, out, rows, cols);
+}

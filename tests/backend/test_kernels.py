@@ -1,0 +1,252 @@
+"""Every kernel of kernels/*.cu against its NumPy reference (NumpyKernels), launched through
+CudaKernels on `emu` and, where a GPU is present, on `cuda`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tinygrad_nv.backend import cuda_unavailable_reason, get_backend
+from tinygrad_nv.backend.numpy_kernels import ACTIVATIONS, NumpyKernels
+
+REF = NumpyKernels(np)
+DTYPES = (np.float32, np.float64)
+# float32 atol: gelu_tanh's derivative cancels (1 + tanh) for negative x, in both implementations
+TOL = {np.float32: {"rtol": 1e-5, "atol": 1e-5}, np.float64: {"rtol": 1e-12, "atol": 1e-13}}
+PARAM = {"leaky_relu": 0.1, "softplus": 2.0, "elu": 0.7}  # slope, beta, alpha
+
+
+class Device:
+    """A backend plus host <-> device transfers for the comparisons."""
+
+    def __init__(self, name: str):
+        self.backend = get_backend(name)
+        self.kernels = self.backend.kernels
+
+    def put(self, array: np.ndarray):
+        """A device copy (never the array itself: on emu the kernel must not update the
+        reference's arrays)."""
+        return self.backend.from_host(array.copy(order="K"))
+
+    def get(self, array) -> np.ndarray:
+        return self.backend.to_host(array)
+
+    def check(self, actual, expected: np.ndarray, dtype=None) -> None:
+        actual = self.get(actual)
+        assert actual.dtype == expected.dtype and actual.shape == expected.shape
+        tol = TOL[dtype or expected.dtype.type]
+        np.testing.assert_allclose(actual, expected, **tol)
+
+
+@pytest.fixture(params=[pytest.param("emu", marks=pytest.mark.emu),
+                        pytest.param("cuda", marks=pytest.mark.gpu)])
+def dev(request) -> Device:
+    if request.param == "cuda" and (reason := cuda_unavailable_reason()) is not None:
+        pytest.skip(reason)
+    return Device(request.param)
+
+
+def randn(*shape, dtype=np.float64, scale=1.0, seed=0) -> np.ndarray:
+    return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(dtype)
+
+
+def act_input(n: int, dtype) -> np.ndarray:
+    """Normal values plus the places where activations switch branch or saturate."""
+    special = np.array([0.0, -0.0, 1e-3, -1e-3, 9.99, 10.01, 25.0, -25.0, 80.0, -80.0])
+    return np.concatenate([special, randn(n, scale=3.0)])[:n].astype(dtype)
+
+
+# ---- activations
+@pytest.mark.parametrize("n", [0, 1, 1000])  # 1000: not a multiple of the block size
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("act", ACTIVATIONS)
+def test_act_forward_backward(dev, act, dtype, n):
+    x, grad, p = act_input(n, dtype), randn(n, dtype=dtype, seed=1), PARAM.get(act, 0.0)
+    dev.check(dev.kernels.act_forward(act, dev.put(x), p), REF.act_forward(act, x, p))
+    dev.check(dev.kernels.act_backward(act, dev.put(x), dev.put(grad), p),
+              REF.act_backward(act, x, grad, p))
+
+
+def test_act_shapes_non_contiguous_and_float16(dev):
+    x = randn(6, 5, 7, scale=2.0)
+    t, d_t = x.transpose(2, 0, 1)[:, ::2], dev.put(x).transpose(2, 0, 1)[:, ::2]
+    assert not d_t.flags.c_contiguous
+    dev.check(dev.kernels.act_forward("gelu", d_t), REF.act_forward("gelu", t))
+    dev.check(dev.kernels.act_forward("silu", dev.put(np.float64(1.5).reshape(()))),
+              REF.act_forward("silu", np.float64(1.5).reshape(())))
+    h = x.astype(np.float16)
+    out = dev.get(dev.kernels.act_backward("tanh", dev.put(h), dev.put(h)))
+    assert out.dtype == np.float16
+    expected = REF.act_backward("tanh", x.astype(np.float32), h.astype(np.float32))
+    np.testing.assert_allclose(out, expected, rtol=2e-3, atol=2e-3)
+
+
+def test_act_rejects_bad_input(dev):
+    with pytest.raises(ValueError, match="unknown activation"):
+        dev.kernels.act_forward("swish", dev.put(randn(3)))
+    with pytest.raises(TypeError, match="floating-point"):
+        dev.kernels.act_forward("relu", dev.put(np.arange(3)))
+
+
+# ---- linear epilogue
+@pytest.mark.parametrize("shape", [(1, 1), (7, 300), (0, 5)])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("act", ["identity", "relu", "gelu_tanh", "elu"])
+def test_bias_act(dev, act, dtype, shape):
+    z, bias = randn(*shape, dtype=dtype), randn(shape[1], dtype=dtype, seed=1)
+    p = PARAM.get(act, 0.0)
+    pre, out = dev.kernels.bias_act(dev.put(z), dev.put(bias), act, p)
+    ref_pre, ref_out = REF.bias_act(z.copy(), bias, act, p)
+    dev.check(pre, ref_pre)
+    dev.check(out, ref_out)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (0, 5), (1000, 37), (3, 70)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bias_grad(dev, dtype, shape):
+    g = randn(*shape, dtype=dtype)
+    dev.check(dev.kernels.bias_grad(dev.put(g)), REF.bias_grad(g))
+    dev.check(dev.kernels.bias_grad(dev.put(np.asfortranarray(g))), REF.bias_grad(g))
+
+
+# ---- softmax
+@pytest.mark.parametrize("shape", [(1, 1), (5, 10), (3, 1500), (2, 2049)])  # rows > a block
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax(dev, log, dtype, shape):
+    x, grad = randn(*shape, dtype=dtype, scale=4.0), randn(*shape, dtype=dtype, seed=1)
+    y = REF.softmax(x, log)
+    dev.check(dev.kernels.softmax(dev.put(x), log), y)
+    dev.check(dev.kernels.softmax_backward(dev.put(y), dev.put(grad), log),
+              REF.softmax_backward(y, grad, log))
+
+
+def test_softmax_non_contiguous_and_large_values(dev):
+    whole = randn(9, 40, scale=50.0)
+    x, d_x = whole[::2, 3:30], dev.put(whole)[::2, 3:30]
+    dev.check(dev.kernels.softmax(d_x, False), REF.softmax(x))
+    dev.check(dev.kernels.softmax(d_x, True), REF.softmax(x, log=True))
+
+
+# ---- cross-entropy
+@pytest.mark.parametrize("shape", [(1, 1), (6, 10), (3, 1500)])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+@pytest.mark.parametrize("ignore_index", [-100, 2])
+def test_cross_entropy(dev, ignore_index, smoothing, dtype, shape):
+    rows, cols = shape
+    logits = randn(rows, cols, dtype=dtype, scale=3.0)
+    targets = np.random.default_rng(2).integers(0, cols, rows)
+    targets[1::3] = ignore_index  # some ignored rows
+    loss, dlogits = dev.kernels.cross_entropy(dev.put(logits), dev.put(targets), smoothing,
+                                              ignore_index)
+    ref_loss, ref_dlogits = REF.cross_entropy(logits, targets, smoothing, ignore_index)
+    dev.check(loss, ref_loss)
+    dev.check(dlogits, ref_dlogits)
+
+
+def test_cross_entropy_int32_targets_and_bad_target(dev):
+    logits = randn(3, 5)
+    targets = np.array([4, 0, 7], dtype=np.int32)  # 7 is out of range: NaN, never a silent value
+    loss, dlogits = dev.kernels.cross_entropy(dev.put(logits), dev.put(targets))
+    loss, dlogits = dev.get(loss), dev.get(dlogits)
+    ref_loss, ref_dlogits = REF.cross_entropy(logits[:2], targets[:2].astype(np.int64))
+    np.testing.assert_allclose(loss[:2], ref_loss, **TOL[np.float64])
+    np.testing.assert_allclose(dlogits[:2], ref_dlogits, **TOL[np.float64])
+    assert np.isnan(loss[2]) and np.isnan(dlogits[2]).all()
+
+
+# ---- optimizers, several steps in place
+SGD_VARIANTS = [
+    {"momentum": 0.0},
+    {"momentum": 0.9},
+    {"momentum": 0.9, "dampening": 0.5},
+    {"momentum": 0.9, "nesterov": True},
+    {"momentum": 0.9, "weight_decay": 0.01},
+    {"momentum": 0.0, "weight_decay": 0.1},
+]
+
+
+@pytest.mark.parametrize("variant", SGD_VARIANTS, ids=lambda v: ",".join(map(str, v.items())))
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [1, 1000])
+def test_sgd_step(dev, n, dtype, variant):
+    args = {"lr": 0.1, "momentum": 0.0, "dampening": 0.0, "nesterov": False,
+            "weight_decay": 0.0, **variant}
+    param, buf = randn(n, dtype=dtype), np.zeros(n, dtype)
+    d_param, d_buf = dev.put(param), dev.put(buf)
+    for step in range(3):
+        grad = randn(n, dtype=dtype, seed=step + 1)
+        REF.sgd_step(param, grad, buf, **args, first=step == 0)
+        dev.kernels.sgd_step(d_param, dev.put(grad), d_buf, **args, first=step == 0)
+    dev.check(d_param, param)
+    dev.check(d_buf, buf)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("weight_decay", [0.0, 0.05])
+@pytest.mark.parametrize("decoupled", [False, True])
+def test_adam_step(dev, decoupled, weight_decay, dtype):
+    n = 1000
+    param, m, v = randn(n, dtype=dtype), np.zeros(n, dtype), np.zeros(n, dtype)
+    d_param, d_m, d_v = dev.put(param), dev.put(m), dev.put(v)
+    args = {"lr": 0.01, "beta1": 0.9, "beta2": 0.99, "eps": 1e-8,
+            "weight_decay": weight_decay, "decoupled": decoupled}
+    for step in range(1, 5):
+        grad = randn(n, dtype=dtype, seed=step)
+        REF.adam_step(param, grad, m, v, **args, step=step)
+        dev.kernels.adam_step(d_param, dev.put(grad), d_m, d_v, **args, step=step)
+    dev.check(d_param, param)
+    dev.check(d_m, m)
+    dev.check(d_v, v)
+
+
+def test_optimizer_non_contiguous_and_float16_state(dev):
+    whole = randn(8, 6)
+    param, grad = whole[:, ::2], randn(8, 3, seed=1)  # the kernel must write through the view
+    d_whole = dev.put(whole.copy())
+    d_param = d_whole[:, ::2]
+    REF.sgd_step(param, grad, None, 0.1, 0.0, 0.0, False, 0.0, True)
+    dev.kernels.sgd_step(d_param, dev.put(grad), None, 0.1, 0.0, 0.0, False, 0.0, True)
+    dev.check(d_whole, whole)
+    h = randn(50, dtype=np.float16)
+    m, v, d_h = np.zeros(50, np.float16), np.zeros(50, np.float16), dev.put(h)
+    d_m, d_v = dev.put(m), dev.put(v)
+    dev.kernels.adam_step(d_h, dev.put(h), d_m, d_v, 0.01, 0.9, 0.999, 1e-8, 0.0, 1, False)
+    REF.adam_step(h, h.copy(), m, v, 0.01, 0.9, 0.999, 1e-8, 0.0, 1, False)
+    np.testing.assert_allclose(dev.get(d_h), h, rtol=2e-3, atol=2e-3)
+    assert dev.get(d_v).dtype == np.float16
+
+
+# ---- convolution
+CONV_CASES = [  # x shape, kernel, stride, padding, dilation
+    ((2, 3, 7, 6), (3, 3), (1, 1), (0, 0), (1, 1)),
+    ((1, 2, 8, 9), (3, 2), (2, 3), (1, 2), (1, 1)),
+    ((2, 1, 9, 9), (3, 3), (2, 2), (2, 1), (2, 3)),
+    ((3, 2, 10, 4), (2, 2), (3, 1), (0, 1), (2, 1)),  # stride > kernel: pixels nobody reads
+    ((1, 3, 5, 5), (5, 5), (1, 1), (2, 2), (1, 1)),
+    ((1, 1, 1, 1), (1, 1), (1, 1), (0, 0), (1, 1)),
+]
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=str)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_im2col_col2im(dev, dtype, case):
+    shape, *conv = case
+    x = randn(*shape, dtype=dtype)
+    cols = REF.im2col(x, *conv)
+    dev.check(dev.kernels.im2col(dev.put(x), *conv), cols)
+    c = randn(*cols.shape, dtype=dtype, seed=1)
+    back = dev.kernels.col2im(dev.put(c), shape, *conv)
+    dev.check(back, np.ascontiguousarray(REF.col2im(c, shape, *conv)))
+    # col2im is the adjoint of im2col: <im2col(x), c> == <x, col2im(c)>
+    np.testing.assert_allclose(np.vdot(cols, c), np.vdot(x, dev.get(back)), rtol=1e-4)
+
+
+def test_im2col_non_contiguous(dev):
+    whole = randn(5, 2, 6, 3)
+    x, d_x = whole.transpose(3, 1, 0, 2), dev.put(whole).transpose(3, 1, 0, 2)  # (3, 2, 5, 6)
+    conv = ((2, 3), (1, 2), (1, 0), (2, 1))
+    dev.check(dev.kernels.im2col(d_x, *conv), REF.im2col(x, *conv))
+    with pytest.raises(ValueError, match="does not fit"):
+        dev.kernels.im2col(dev.put(x), (9, 9), (1, 1), (0, 0), (1, 1))

@@ -1,0 +1,310 @@
+"""The CUDA backend: CuPy arrays, cuBLAS through CuPy, and our kernels from `kernels/*.cu`.
+
+`CudaKernels` implements the `NumpyKernels` interface by launching those kernels. It needs only
+an array module and `load_module(source, name)`, which returns an object with
+`get_function(name)` whose result is called as `fn(grid, block, args, shared_mem=0)` (the
+`cupy.RawModule` shape). `CudaBackend` gives it CuPy and `cupy.RawModule`; the `emu` device
+(emu.py) gives it NumPy and the same sources compiled for the CPU.
+
+Dtypes: float32 and float64 run their `_f32` / `_f64` kernels; other floating dtypes (float16)
+are computed in float32 and cast back; other dtypes raise TypeError.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from contextlib import contextmanager
+from importlib import resources
+from importlib.abc import Traversable
+from pathlib import Path
+
+import numpy as np
+
+from tinygrad_nv.backend.base import Backend
+from tinygrad_nv.backend.numpy_kernels import ACTIVATIONS, conv_out_size
+
+# Files compiled in front of a family's own file, in order (kernel files include nothing).
+FAMILY_DEPENDENCIES = {"linear": ("activation",), "cross_entropy": ("softmax",)}
+NVRTC_OPTIONS = ("-std=c++11",)
+BLOCK = 256          # threads per block of the element-wise kernels
+MAX_GRID = 65535     # blocks at most; grid-stride loops cover the rest
+ROW_BLOCK = (32, 512)  # smallest and largest block of the one-block-per-row kernels
+BIAS_GRAD_BLOCK = (32, 8)  # linear.cu: 32 columns x kBiasGradRows row strides
+ACT_CODES = {name: code for code, name in enumerate(ACTIVATIONS)}  # activation.cu's enum Act
+_SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
+
+
+def kernel_dir() -> Traversable:
+    """Where the `.cu` files are: in the installed package, else the repository's `kernels/`."""
+    packaged = resources.files("tinygrad_nv") / "kernels"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "kernels"
+
+
+def kernel_source(family: str) -> str:
+    """The text of `kernels/<family>.cu`."""
+    path = kernel_dir() / f"{family}.cu"
+    if not path.is_file():
+        raise FileNotFoundError(f"kernel source {family}.cu not found in {kernel_dir()}")
+    return path.read_text()
+
+
+def module_source(family: str) -> str:
+    """One compilation unit: a family's dependencies, then its own file (`#line` keeps names)."""
+    files = (*FAMILY_DEPENDENCIES.get(family, ()), family)
+    return "".join(f'#line 1 "{name}.cu"\n{kernel_source(name)}\n' for name in files)
+
+
+def _cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _row_block(cols: int) -> int:
+    """A power of two (block_reduce needs one) giving each thread about 4 elements of a row,
+    within ROW_BLOCK."""
+    lo, hi = ROW_BLOCK
+    return min(hi, max(lo, 1 << (_cdiv(cols, 4) - 1).bit_length()))
+
+
+class CudaKernels:
+    """The fused kernels of `NumpyKernels`, launched from `kernels/*.cu`."""
+
+    def __init__(self, xp, load_module):
+        self.xp = xp
+        self._load_module = load_module
+        self._modules: dict = {}
+        self._functions: dict = {}
+        self._lock = threading.Lock()
+
+    # ---- plumbing
+    def _function(self, family: str, name: str):
+        fn = self._functions.get((family, name))
+        if fn is None:
+            with self._lock:
+                module = self._modules.get(family)
+                if module is None:
+                    module = self._modules[family] = self._load_module(
+                        module_source(family), f"{family}.cu")
+                fn = self._functions[family, name] = module.get_function(name)
+        return fn
+
+    def _launch(self, family: str, kernel: str, dtype, grid, block, *args) -> None:
+        self._function(family, f"{kernel}_{_SUFFIX[dtype]}")(grid, block, args)
+
+    def _launch_elementwise(self, family: str, kernel: str, dtype, n: int, *args) -> None:
+        if n:
+            self._launch(family, kernel, dtype, (min(_cdiv(n, BLOCK), MAX_GRID),), (BLOCK,), *args)
+
+    def _launch_rows(self, family: str, kernel: str, dtype, shape: tuple, *args) -> None:
+        rows, cols = shape
+        if rows and cols:
+            self._launch(family, kernel, dtype, (min(rows, MAX_GRID),), (_row_block(cols),),
+                         *args)
+
+    @staticmethod
+    def _dtype(op: str, dtype) -> np.dtype:
+        """The dtype the kernels compute in for arrays of `dtype`."""
+        dtype = np.dtype(dtype)
+        if dtype in _SUFFIX:
+            return dtype
+        if dtype.kind == "f":
+            return np.dtype(np.float32)
+        raise TypeError(f"{op}: the CUDA kernels take floating-point arrays, got {dtype}")
+
+    def _input(self, array, dtype):
+        """`array` as a C-contiguous array of `dtype`; copies only when it is not one already."""
+        return array.astype(dtype, order="C", copy=False)
+
+    @contextmanager
+    def _in_place(self, dtype, *arrays):
+        """Contiguous `dtype` arrays to update; copies are written back into `arrays` after."""
+        work = [self._input(a, dtype) for a in arrays]
+        yield work
+        for array, w in zip(arrays, work, strict=True):
+            if w is not array:
+                array[...] = w
+
+    @staticmethod
+    def _act_code(act: str) -> np.int32:
+        if act not in ACT_CODES:
+            raise ValueError(f"unknown activation {act!r}; valid: {ACTIVATIONS}")
+        return np.int32(ACT_CODES[act])
+
+    # ---- activations
+    def act_forward(self, act: str, x, param: float = 0.0):
+        dt = self._dtype(f"act_forward({act})", x.dtype)
+        code, x32 = self._act_code(act), self._input(x, dt)
+        y = self.xp.empty_like(x32)
+        self._launch_elementwise("activation", "act_forward", dt, x32.size, x32, y,
+                                 np.int64(x32.size), code, dt.type(param))
+        return y.astype(x.dtype, copy=False)
+
+    def act_backward(self, act: str, x, grad, param: float = 0.0):
+        dt = self._dtype(f"act_backward({act})", x.dtype)
+        code, xc, gc = self._act_code(act), self._input(x, dt), self._input(grad, dt)
+        dx = self.xp.empty_like(xc)
+        self._launch_elementwise("activation", "act_backward", dt, xc.size, xc, gc, dx,
+                                 np.int64(xc.size), code, dt.type(param))
+        return dx.astype(x.dtype, copy=False)
+
+    # ---- linear epilogue
+    def bias_act(self, z, bias, act: str, param: float = 0.0):
+        dt = self._dtype(f"bias_act({act})", z.dtype)
+        code, features = self._act_code(act), z.shape[-1]
+        if bias.size != features:
+            raise ValueError(f"bias_act: bias of shape {bias.shape} does not match the "
+                             f"{features} columns of z {z.shape}")
+        with self._in_place(dt, z) as (zc,):
+            out = self.xp.empty_like(zc)
+            self._launch_elementwise("linear", "bias_act", dt, zc.size, zc,
+                                     self._input(bias, dt), out, np.int64(zc.size),
+                                     np.int32(features), code, dt.type(param))
+        return z, out.astype(z.dtype, copy=False)
+
+    def bias_grad(self, grad):
+        dt = self._dtype("bias_grad", grad.dtype)
+        g = self._input(grad, dt)
+        rows, cols = g.shape
+        out = self.xp.empty(cols, dtype=dt)
+        if cols:
+            self._launch("linear", "bias_grad", dt, (_cdiv(cols, BIAS_GRAD_BLOCK[0]),),
+                         BIAS_GRAD_BLOCK, g, out, np.int32(rows), np.int32(cols))
+        return out.astype(grad.dtype, copy=False)
+
+    # ---- row-wise softmax
+    def softmax(self, x, log: bool = False):
+        dt = self._dtype("softmax", x.dtype)
+        xc = self._input(x, dt)
+        y = self.xp.empty_like(xc)
+        self._launch_rows("softmax", "softmax_forward", dt, xc.shape, xc, y,
+                          *_rows_cols(xc), np.int32(log))
+        return y.astype(x.dtype, copy=False)
+
+    def softmax_backward(self, y, grad, log: bool = False):
+        dt = self._dtype("softmax_backward", y.dtype)
+        yc, gc = self._input(y, dt), self._input(grad, dt)
+        dx = self.xp.empty_like(yc)
+        self._launch_rows("softmax", "softmax_backward", dt, yc.shape, yc, gc, dx,
+                          *_rows_cols(yc), np.int32(log))
+        return dx.astype(y.dtype, copy=False)
+
+    # ---- softmax + cross-entropy
+    def cross_entropy(self, logits, targets, label_smoothing: float = 0.0,
+                      ignore_index: int = -100):
+        dt = self._dtype("cross_entropy", logits.dtype)
+        xc, t = self._input(logits, dt), self._input(targets, np.int64)
+        loss, dlogits = self.xp.empty(xc.shape[0], dtype=dt), self.xp.empty_like(xc)
+        self._launch_rows("cross_entropy", "cross_entropy", dt, xc.shape, xc, t, loss, dlogits,
+                          *_rows_cols(xc), dt.type(label_smoothing), np.int64(ignore_index))
+        return loss.astype(logits.dtype, copy=False), dlogits.astype(logits.dtype, copy=False)
+
+    # ---- optimizer updates, in place
+    def sgd_step(self, param, grad, buf, lr: float, momentum: float, dampening: float,
+                 nesterov: bool, weight_decay: float, first: bool) -> None:
+        dt = self._dtype("sgd_step", param.dtype)
+        state = (param, buf) if momentum else (param,)
+        with self._in_place(dt, *state) as work:
+            p, b = work[0], work[-1]  # without momentum the kernel never touches buf
+            self._launch_elementwise("optim", "sgd_step", dt, p.size, p, self._input(grad, dt),
+                                     b, np.int64(p.size), dt.type(lr), dt.type(momentum),
+                                     dt.type(dampening), np.int32(nesterov),
+                                     dt.type(weight_decay), np.int32(first))
+
+    def adam_step(self, param, grad, m, v, lr: float, beta1: float, beta2: float, eps: float,
+                  weight_decay: float, step: int, decoupled: bool) -> None:
+        dt = self._dtype("adam_step", param.dtype)
+        with self._in_place(dt, param, m, v) as (p, mc, vc):
+            self._launch_elementwise("optim", "adam_step", dt, p.size, p, self._input(grad, dt),
+                                     mc, vc, np.int64(p.size), dt.type(lr), dt.type(beta1),
+                                     dt.type(beta2), dt.type(eps), dt.type(weight_decay),
+                                     dt.type(1.0 - beta1**step), dt.type(1.0 - beta2**step),
+                                     np.int32(decoupled))
+
+    # ---- convolution as a matrix product
+    def im2col(self, x, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple):
+        dt = self._dtype("im2col", x.dtype)
+        xc = self._input(x, dt)
+        shape = _conv_shape("im2col", xc.shape, kernel, stride, padding, dilation)
+        n, c, _, _, kh, kw, *_, oh, ow = (int(s) for s in shape)
+        cols = self.xp.empty((n, c * kh * kw, oh * ow), dtype=dt)
+        self._launch_elementwise("conv", "im2col", dt, cols.size, xc, cols, *shape)
+        return cols.astype(x.dtype, copy=False)
+
+    def col2im(self, cols, x_shape: tuple, kernel: tuple, stride: tuple, padding: tuple,
+               dilation: tuple):
+        dt = self._dtype("col2im", cols.dtype)
+        shape = _conv_shape("col2im", x_shape, kernel, stride, padding, dilation)
+        out = self.xp.empty(tuple(x_shape), dtype=dt)
+        self._launch_elementwise("conv", "col2im", dt, out.size, self._input(cols, dt), out,
+                                 *shape)
+        return out.astype(cols.dtype, copy=False)
+
+
+def _rows_cols(x) -> tuple:
+    rows, cols = x.shape
+    return np.int32(rows), np.int32(cols)
+
+
+def _conv_shape(op: str, x_shape, kernel, stride, padding, dilation) -> tuple:
+    """conv.cu's ConvShape as int32 scalars: n c h w kh kw sh sw ph pw dh dw oh ow."""
+    n, c, h, w = x_shape
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    oh, ow = conv_out_size(h, kh, sh, ph, dh), conv_out_size(w, kw, sw, pw, dw)
+    if oh <= 0 or ow <= 0:
+        raise ValueError(f"{op}: a {kh}x{kw} kernel (stride {stride}, padding {padding}, "
+                         f"dilation {dilation}) does not fit an input of shape {tuple(x_shape)}")
+    return tuple(np.int32(v) for v in (n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow))
+
+
+class _OnDevice:
+    """Runs every method of `kernels` with `device` current, so allocations and launches land
+    on the device of the backend."""
+
+    def __init__(self, kernels: CudaKernels, device):
+        self._kernels = kernels
+        self._device = device
+
+    def __getattr__(self, name: str):
+        attr = getattr(self._kernels, name)
+        if not callable(attr):
+            return attr
+
+        @functools.wraps(attr)
+        def on_device(*args, **kwargs):
+            with self._device:
+                return attr(*args, **kwargs)
+        return on_device
+
+
+class CudaBackend(Backend):
+    """`cuda:<index>`: CuPy arrays on that GPU and our kernels compiled with NVRTC."""
+
+    def __init__(self, index: int = 0, seed: int | None = None):
+        import cupy
+
+        self.xp = cupy
+        self.index = index
+        self.name = f"cuda:{index}"
+        self.device = cupy.cuda.Device(index)
+        self.kernels = _OnDevice(CudaKernels(cupy, self._load_module), self.device)
+        super().__init__(seed)
+
+    def _load_module(self, source: str, name: str):
+        with self.device:
+            return self.xp.RawModule(code=source, options=NVRTC_OPTIONS)
+
+    def seed(self, seed: int | None) -> None:
+        with self.device:
+            self.rng = self.xp.random.default_rng(seed)
+
+    def to_host(self, array) -> np.ndarray:
+        return self.xp.asnumpy(array)
+
+    def from_host(self, array: np.ndarray):
+        with self.device:
+            return self.xp.asarray(array)
+
+    def synchronize(self) -> None:
+        self.device.synchronize()

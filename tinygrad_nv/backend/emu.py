@@ -1,0 +1,148 @@
+"""The `emu` device: the CUDA backend's launch code (`CudaKernels`) on NumPy arrays, running the
+very sources of `kernels/` compiled for the CPU with g++ and the emulation header `cuda_emu.h`.
+
+`emu_load_module` has the call shape of `cupy.RawModule`: it compiles a module once into a cache
+directory (`$TINYGRAD_NV_CACHE/emu`, default `~/.cache/tinygrad_nv/emu`), keyed by a hash of
+header, source and flags, and loads it with ctypes. Launches check every argument against the
+kernel's C signature (dtype of each array, exact type of each scalar, contiguity), so a launch
+that would read garbage on a GPU fails here with a TypeError.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from tinygrad_nv.backend.base import Backend
+from tinygrad_nv.backend.cuda import CudaKernels
+
+CXX = "g++"
+CXXFLAGS = ("-std=c++20", "-O2", "-shared", "-fPIC", "-fvisibility=hidden",
+            "-U_FORTIFY_SOURCE")  # fortified longjmp refuses to switch between fiber stacks
+CACHE_ENV = "TINYGRAD_NV_CACHE"
+_KERNEL = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\(')
+
+
+def cache_dir() -> Path:
+    """Where compiled emu modules are kept."""
+    root = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "tinygrad_nv"
+    return Path(root) / "emu"
+
+
+def emulation_header() -> str:
+    """The text of cuda_emu.h, as the package ships it."""
+    return (resources.files("tinygrad_nv.backend") / "cuda_emu.h").read_text()
+
+
+def emu_load_module(source: str, name: str) -> EmuModule:
+    """Compile (or find in the cache) CUDA `source` for the CPU; `name` names it in errors."""
+    kernels = _KERNEL.findall(source)
+    code = source + '#line 1 "<emu launchers>"\n' + "".join(f"EMU_KERNEL({k})\n" for k in kernels)
+    header = emulation_header()
+    key = hashlib.sha256("\0".join((header, code, *CXXFLAGS)).encode()).hexdigest()[:24]
+    path = cache_dir() / f"{Path(name).stem}-{key}.so"
+    if not path.exists():
+        _compile(header, code, name, path)
+    return EmuModule(path, kernels, name)
+
+
+def _compile(header: str, code: str, name: str, path: Path) -> None:
+    cxx = shutil.which(CXX)
+    if cxx is None:
+        raise RuntimeError(f"the 'emu' device compiles {name} with {CXX}, which is not on PATH; "
+                           f"install a C++20 compiler (e.g. apt-get install g++) or use 'cpu'")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        header_path, source_path = Path(tmp, "cuda_emu.h"), Path(tmp, "module.cpp")
+        header_path.write_text(header)
+        source_path.write_text(code)
+        out = Path(tmp, "module.so")
+        proc = subprocess.run([cxx, *CXXFLAGS, "-include", str(header_path), str(source_path),
+                               "-o", str(out)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"emu: {CXX} could not compile {name}:\n{proc.stderr.strip()}")
+        os.replace(out, path)  # atomic: parallel processes see the whole file or none
+
+
+class EmuModule:
+    """A compiled module: `get_function(name)` as `cupy.RawModule` has it."""
+
+    def __init__(self, path: Path, kernels: list[str], name: str):
+        # PyDLL keeps the GIL during launches: a module runs one launch at a time.
+        self._lib = ctypes.PyDLL(str(path))
+        self._lib.emu_error.restype = ctypes.c_char_p
+        self.kernels = kernels
+        self.name = name
+
+    def get_function(self, name: str) -> EmuFunction:
+        if name not in self.kernels:
+            raise AttributeError(f"{self.name} has no kernel {name!r}; it has {self.kernels}")
+        return EmuFunction(self._lib, name)
+
+
+class EmuFunction:
+    """A kernel: `fn(grid, block, args, shared_mem=0)` as `cupy.RawKernel` is called."""
+
+    def __init__(self, lib, name: str):
+        self.name = name
+        self._lib = lib
+        self._launch = lib[f"emu_launch_{name}"]
+        self._launch.argtypes = (ctypes.c_void_p, ctypes.c_void_p)
+        self._launch.restype = ctypes.c_int
+        signature = lib[f"emu_signature_{name}"]
+        signature.restype = ctypes.c_char_p
+        self.signature = signature().decode().split()
+
+    def __call__(self, grid, block, args, shared_mem: int = 0) -> None:
+        if shared_mem:
+            raise NotImplementedError(f"{self.name}: the emu device has no dynamic shared memory")
+        if len(args) != len(self.signature):
+            raise TypeError(f"{self.name} takes {len(self.signature)} arguments "
+                            f"({' '.join(self.signature)}), got {len(args)}")
+        holders = [self._argument(i, a, code)
+                   for i, (a, code) in enumerate(zip(args, self.signature, strict=True))]
+        pointers = (ctypes.c_void_p * len(holders))(*map(ctypes.addressof, holders))
+        dims = (ctypes.c_uint * 6)(*_dim3(grid), *_dim3(block))
+        if self._launch(dims, pointers) != 0:
+            raise RuntimeError(f"emu: kernel {self.name}: {self._lib.emu_error().decode()}")
+
+    def _argument(self, index: int, value, code: str):
+        """A ctypes object holding the argument's bytes, after checking it against `code`."""
+        where = f"{self.name} argument {index}"
+        if isinstance(value, np.ndarray):
+            if code not in ("*", f"*{value.dtype.kind}{value.dtype.itemsize}"):
+                raise TypeError(f"{where}: the kernel takes {code}, got a {value.dtype} array")
+            if not value.flags.c_contiguous:
+                raise ValueError(f"{where}: kernels take C-contiguous arrays")
+            return ctypes.c_void_p(value.ctypes.data)
+        if isinstance(value, np.generic):
+            if code != f"{value.dtype.kind}{value.dtype.itemsize}":
+                raise TypeError(f"{where}: the kernel takes {code}, got {value.dtype}")
+            return ctypes.create_string_buffer(value.tobytes(), value.dtype.itemsize)
+        raise TypeError(f"{where}: pass NumPy arrays and NumPy scalars of the exact C type "
+                        f"(np.float32, np.int32, ...), got {type(value).__name__}")
+
+
+def _dim3(dims) -> tuple[int, int, int]:
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    return (*dims, 1, 1, 1)[:3]
+
+
+class EmuBackend(Backend):
+    """`emu`: NumPy arrays, kernels from `kernels/*.cu` compiled for the CPU."""
+
+    name = "emu"
+    xp = np
+
+    def __init__(self, seed: int | None = None):
+        self.kernels = CudaKernels(np, emu_load_module)
+        super().__init__(seed)
