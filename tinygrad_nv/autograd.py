@@ -77,26 +77,24 @@ class Function:
     def apply(cls, *tensors, **kwargs):
         ctx = object.__new__(cls)
         backend = ctx.backend = tensors[0]._backend
-        requires_grad = False
-        arrays = []
-        for t in tensors:  # one pass: device check, grad need, raw arrays (the hot path)
+        arrays, needs = [], []
+        for t in tensors:  # one pass: device check, raw arrays, who needs a gradient
             if t._backend is not backend:
                 raise RuntimeError(
                     f"{cls.__name__}: all tensors must be on the same device, got "
                     f"{', '.join(x.device for x in tensors)}; move them with .to(device)")
-            requires_grad = requires_grad or t.requires_grad
             arrays.append(t.data)
+            needs.append(t.requires_grad)
         try:
             data = ctx.forward(*arrays, **kwargs)
         except (ValueError, TypeError, IndexError) as e:  # e.g. shapes that do not broadcast
             shapes = " and ".join(f"{t.shape} {t.dtype}" for t in tensors)
             raise type(e)(f"{cls.__name__}: inputs of shape/dtype {shapes}: {e}") from None
-        if not (requires_grad and _GradMode.enabled):
+        if not (_GradMode.enabled and True in needs):
             return tensors[0]._from_op(data, ctx.backend, None)
         # ctx.backend, not backend: a transfer between devices sets its target in forward
         out = tensors[0]._from_op(data, ctx.backend, ctx)
-        ctx.parents = tensors
-        ctx.needs_input_grad = tuple(t.requires_grad for t in tensors)
+        ctx.parents, ctx.needs_input_grad = tensors, needs
         if cls.save_output:
             ctx._output = weakref.ref(out)
         return out

@@ -432,32 +432,27 @@ class Tensor:
         a, b = self._operands(other, "minimum")
         return -ew.Maximum.apply(-a, -b)
 
-    def __add__(self, other: Any) -> Tensor:
-        return self.add(other)
+    __add__ = add
 
     def __radd__(self, other: Any) -> Tensor:
         return ew.Add.apply(*self._operands(other, "add", reverse=True))
 
-    def __sub__(self, other: Any) -> Tensor:
-        return self.sub(other)
+    __sub__ = sub
 
     def __rsub__(self, other: Any) -> Tensor:
         return ew.Sub.apply(*self._operands(other, "sub", reverse=True))
 
-    def __mul__(self, other: Any) -> Tensor:
-        return self.mul(other)
+    __mul__ = mul
 
     def __rmul__(self, other: Any) -> Tensor:
         return ew.Mul.apply(*self._operands(other, "mul", reverse=True))
 
-    def __truediv__(self, other: Any) -> Tensor:
-        return self.div(other)
+    __truediv__ = div
 
     def __rtruediv__(self, other: Any) -> Tensor:
         return ew.Div.apply(*self._operands(other, "div", reverse=True, floating=True))
 
-    def __pow__(self, exponent: Any) -> Tensor:
-        return self.pow(exponent)
+    __pow__ = pow
 
     def __rpow__(self, base: Any) -> Tensor:
         return ew.Pow.apply(*self._operands(base, "pow", reverse=True))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tinygrad_nv.autograd import Function
+from tinygrad_nv.ops.movement import Expand, Reshape
 
 
 def kept_shape(shape: tuple, axes: tuple) -> tuple:
@@ -18,8 +19,8 @@ class Sum(Function):
     def backward(self, g):
         shape = self.parents[0].shape
         if g.ndim and g.ndim != len(shape):  # keepdim=False dropped axes: put them back
-            g = g.reshape(kept_shape(shape, self.axes))
-        return g.expand(shape)
+            g = Reshape.apply(g, shape=kept_shape(shape, self.axes))
+        return Expand.apply(g, shape=shape)
 
 
 class Max(Function):
