@@ -170,3 +170,10 @@ def test_inplace_on_tensor_requiring_grad_raises(device):
     w = Tensor([1.0], device=device, requires_grad=True)
     with pytest.raises(RuntimeError, match="no_grad"):
         w += 1
+
+
+def test_tensor_from_ndarray_copies():
+    a = np.zeros(3, dtype=np.float32)
+    t = Tensor(a, device="cpu")
+    a[0] = 5.0
+    assert t.tolist() == [0.0, 0.0, 0.0]

@@ -1007,7 +1007,7 @@ def _device_of(data: Any) -> str | None:
 def _to_array(data: Any, backend: Backend):
     """Scalars, nested lists, NumPy/CuPy arrays and DLPack producers as a backend array."""
     if isinstance(data, np.ndarray) or type(data).__module__.startswith("cupy"):
-        array = data
+        array = data.copy()  # as torch.tensor: never alias the caller's array (from_dlpack does)
     elif isinstance(data, (str, bytes)) or data is None:
         raise TypeError(f"Tensor: cannot build a tensor from {type(data).__name__}; give a "
                         "number, a nested list of numbers or an array")

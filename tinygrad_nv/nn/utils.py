@@ -1,0 +1,34 @@
+"""Gradient utilities."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from tinygrad_nv.tensor import Tensor
+
+
+def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
+                    norm_type: float = 2.0) -> Tensor:
+    """Scale all gradients by max_norm / (total_norm + 1e-6) when the total norm (the norm of
+    the per-parameter norms) exceeds max_norm; returns the total norm before clipping.
+
+    >>> loss.backward(); nn.utils.clip_grad_norm_(model.parameters(), 1.0); opt.step()
+    """
+    params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    grads = [p for p in params if p.grad is not None]
+    norm_type = float(norm_type)
+    if norm_type <= 0:
+        raise ValueError(f"clip_grad_norm_: norm_type must be positive (or inf), got "
+                         f"{norm_type}")
+    if not grads:
+        return Tensor(0.0)
+    norms = [float(p._backend.xp.linalg.norm(p.grad.data.reshape(-1), ord=norm_type))
+             for p in grads]
+    total = max(norms) if math.isinf(norm_type) else \
+        math.fsum(n**norm_type for n in norms) ** (1.0 / norm_type)
+    scale = max_norm / (total + 1e-6)
+    if scale < 1.0:
+        for p in grads:  # a new gradient tensor: gradient arrays may be shared
+            p.grad = p.grad.detach() * scale
+    return Tensor(total, dtype=grads[0].grad.dtype, device=grads[0].device)

@@ -1,0 +1,12 @@
+"""Optimizers and learning-rate schedules (PyTorch's `torch.optim` names and formulas).
+
+>>> import tinygrad_nv.optim as optim
+>>> opt = optim.AdamW(model.parameters(), lr=3e-4)
+>>> sched = optim.lr_scheduler.LinearWarmup(opt, warmup_steps=100)
+"""
+
+from tinygrad_nv.optim import lr_scheduler
+from tinygrad_nv.optim.optimizer import Optimizer
+from tinygrad_nv.optim.optimizers import SGD, Adam, AdamW, RMSprop
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "lr_scheduler"]
