@@ -177,3 +177,8 @@ def test_tensor_from_ndarray_copies():
     t = Tensor(a, device="cpu")
     a[0] = 5.0
     assert t.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_python_numbers_keep_precision_with_an_explicit_dtype():
+    assert Tensor(0.8, dtype="float64").item() == 0.8
+    assert Tensor([0.8, 0.1], dtype=dtypes.float64).tolist() == [0.8, 0.1]

@@ -119,7 +119,6 @@ class Function:
     def release(self) -> None:
         """Drop everything backward needed: the graph behind this node is freed."""
         self.__dict__.clear()
-        self.released = True
 
     @property
     def name(self) -> str:
@@ -139,12 +138,14 @@ def _toposort(roots: Sequence) -> list:
             continue
         visited.add(id(node))
         stack.append((node, True))
-        ctx = node._ctx
-        if getattr(ctx, "released", False):
+        try:
+            parents = node._ctx.parents
+        except AttributeError:  # release() cleared it
             raise RuntimeError(
                 "backward: trying to backward through the graph a second time (its buffers "
-                "were freed by the first backward); pass retain_graph=True to the first call")
-        for parent in ctx.parents:
+                "were freed by the first backward); pass retain_graph=True to the first call"
+            ) from None
+        for parent in parents:
             if parent._ctx is not None and id(parent) not in visited:
                 stack.append((parent, False))
     return order

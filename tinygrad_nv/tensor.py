@@ -47,7 +47,7 @@ class Tensor:
                 if backend is not data._backend else data.data
         else:
             backend = get_backend(device if device is not None else _device_of(data))
-            array = _to_array(data, backend)
+            array = _to_array(data, backend, None if dtype is None else to_dtype(dtype))
         if dtype is not None and array.dtype != to_dtype(dtype):
             array = array.astype(to_dtype(dtype))
         self.data, self._backend, self._ctx, self.grad = array, backend, None, None
@@ -1004,17 +1004,20 @@ def _device_of(data: Any) -> str | None:
     return None
 
 
-def _to_array(data: Any, backend: Backend):
-    """Scalars, nested lists, NumPy/CuPy arrays and DLPack producers as a backend array."""
+def _to_array(data: Any, backend: Backend, dtype: DType | None = None):
+    """Scalars, nested lists, NumPy/CuPy arrays and DLPack producers as a backend array
+    (Python numbers go straight to `dtype` when one is given: no float32 rounding first)."""
     if isinstance(data, np.ndarray) or type(data).__module__.startswith("cupy"):
         array = data.copy()  # as torch.tensor: never alias the caller's array (from_dlpack does)
     elif isinstance(data, (str, bytes)) or data is None:
         raise TypeError(f"Tensor: cannot build a tensor from {type(data).__name__}; give a "
                         "number, a nested list of numbers or an array")
     elif _is_scalar(data):
-        array = np.asarray(data, dtype=_python_dtype(data))
+        array = np.asarray(data, dtype=dtype or _python_dtype(data))
     elif isinstance(data, (list, tuple)):
         array = _from_nested(data)
+        if dtype is None and array.dtype == dtypes.float64:  # Python floats become float32
+            array = array.astype(dtypes.float32)
     elif hasattr(data, "__dlpack__"):
         return Tensor.from_dlpack(data, backend.name).data
     elif hasattr(data, "__array__"):
@@ -1036,7 +1039,7 @@ def _from_nested(data: list | tuple) -> np.ndarray:
     if array.dtype.kind in "USO":
         raise TypeError(f"Tensor: nested lists must hold numbers only, got {array.dtype.kind} "
                         f"values (e.g. {array.reshape(-1)[:1].tolist()})")
-    return array.astype(dtypes.float32) if array.dtype == dtypes.float64 else array
+    return array
 
 
 def _supported(array):

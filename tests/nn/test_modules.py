@@ -265,3 +265,21 @@ def test_forgetting_super_init_is_explained():
 
     with pytest.raises(AttributeError, match=r"call super\(\).__init__\(\)"):
         Broken()
+
+
+@pytest.mark.parametrize("activation", [nn.ReLU(), nn.Sigmoid(), nn.Tanh(), nn.SiLU(),
+                                        nn.GELU(), nn.GELU(approximate="tanh")])
+def test_sequential_fuses_linear_and_activation(activation, device):
+    Tensor.manual_seed(3)
+    model = nn.Sequential(nn.Linear(5, 4), activation, nn.Linear(4, 2)).to(device)
+    x = Tensor(np.random.default_rng(0).standard_normal((3, 5)), device=device).float()
+    fused = model(x)
+    unfused = model[2](model[1](model[0](x)))
+    np.testing.assert_allclose(fused.numpy(), unfused.numpy(), rtol=1e-5, atol=1e-6)
+    assert type(fused._ctx.parents[0]._ctx).__name__ == "LinearAct"
+    fused.sum().backward()
+    fused_grads = [p.grad.numpy() for p in model.parameters()]
+    model.zero_grad()
+    unfused.sum().backward()
+    for got, want in zip(fused_grads, (p.grad.numpy() for p in model.parameters())):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

@@ -60,9 +60,11 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
 
 
 # ---------------------------------------------------------------------- layers
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """x @ weight.T + bias, weight of shape (out, in)."""
-    return x.linear(weight, bias)
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None,
+           activation: str | None = None) -> Tensor:
+    """x @ weight.T + bias, weight of shape (out, in); an `activation` ('relu', 'sigmoid',
+    'tanh', 'silu', 'gelu', 'gelu_tanh') runs in the same kernel as the bias."""
+    return x.linear(weight, bias, activation=activation)
 
 
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntPair = 1,

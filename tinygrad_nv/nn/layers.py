@@ -242,9 +242,26 @@ class Sequential(Module):
         return self
 
     def forward(self, x: Any) -> Any:
-        for module in self:
-            x = module(x)
+        modules = list(self)
+        i = 0
+        while i < len(modules):
+            activation = _fusable(modules[i], modules[i + 1] if i + 1 < len(modules) else None)
+            if activation:  # Linear then its activation: one bias + activation kernel
+                x = F.linear(x, modules[i].weight, modules[i].bias, activation=activation)
+                i += 2
+            else:
+                x = modules[i](x)
+                i += 1
         return x
+
+
+def _fusable(module: Module, following: Module | None) -> str | None:
+    """The fused kernel's name for a plain Linear followed by a plain activation module."""
+    if type(module) is not Linear:
+        return None
+    if type(following) is GELU:
+        return "gelu" if following.approximate == "none" else "gelu_tanh"
+    return _FUSED_ACTIVATIONS.get(type(following))
 
 
 # ---------------------------------------------------------------------- activations
@@ -307,3 +324,6 @@ class LogSoftmax(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return x.log_softmax(self.dim)
+
+
+_FUSED_ACTIVATIONS = {ReLU: "relu", Sigmoid: "sigmoid", Tanh: "tanh", SiLU: "silu"}

@@ -1,0 +1,214 @@
+"""Shared helpers for the examples: options, plotting, the digits data, models, training."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+import tinygrad_nv.nn as nn
+import tinygrad_nv.nn.functional as F
+import tinygrad_nv.optim as optim
+from tinygrad_nv import Tensor, no_grad
+from tinygrad_nv.state import load
+
+
+def base_parser(doc: str | None) -> argparse.ArgumentParser:
+    """A parser with the options every example has: --out and --device."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("examples/out"),
+                        help="folder for PNGs and weights (default: examples/out)")
+    parser.add_argument("--device", default=None,
+                        help="cpu, cuda, cuda:N or emu (default: cuda if there is a GPU)")
+    return parser
+
+
+def output_path(args: argparse.Namespace, name: str) -> Path:
+    """`name` inside the --out folder, which is created if needed."""
+    args.out.mkdir(parents=True, exist_ok=True)
+    return args.out / name
+
+
+def pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend, or None (with a note) where it is missing."""
+    try:
+        import matplotlib
+    except ImportError:
+        print("matplotlib is not installed: skipping the plot (pip install matplotlib)")
+        return None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def save_figure(fig: Any, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    fig.clf()
+    print(f"saved {path}")
+
+
+# ---------------------------------------------------------------------- the digits data
+@dataclass
+class Digits:
+    """scikit-learn's 8x8 digits, split with a fixed seed. `x_*` are standardised inputs
+    (N, 64) float32; `pixels_*` the same images scaled to [0, 1]; `y_*` int64 labels."""
+
+    pixels_train: np.ndarray
+    y_train: np.ndarray
+    pixels_test: np.ndarray
+    y_test: np.ndarray
+    mean: float
+    std: float
+
+    def standardise(self, pixels: np.ndarray) -> np.ndarray:
+        return ((pixels - self.mean) / self.std).astype(np.float32)
+
+    @property
+    def x_train(self) -> np.ndarray:
+        return self.standardise(self.pixels_train)
+
+    @property
+    def x_test(self) -> np.ndarray:
+        return self.standardise(self.pixels_test)
+
+
+def load_digits(seed: int = 0, n_train: int | None = None, test_size: float = 0.25) -> Digits:
+    """The digits (bundled with scikit-learn, no download), split in a stratified way;
+    `n_train` keeps only the first n training images. Statistics come from the training set."""
+    from sklearn.datasets import load_digits as sklearn_digits
+    from sklearn.model_selection import train_test_split
+    images, labels = sklearn_digits(return_X_y=True)
+    p_train, p_test, y_train, y_test = train_test_split(
+        images / 16.0, labels, test_size=test_size, random_state=seed, stratify=labels)
+    p_train, y_train = p_train[:n_train], y_train[:n_train]
+    # one mean and std for all pixels: per-pixel statistics would blow up the border pixels
+    # that are almost always blank, and make the network hypersensitive to them
+    return Digits(p_train.astype(np.float32), y_train.astype(np.int64),
+                  p_test.astype(np.float32), y_test.astype(np.int64),
+                  np.float32(p_train.mean()), np.float32(p_train.std()))
+
+
+# ---------------------------------------------------------------------- models
+def make_mlp(hidden: int = 128, dropout: float = 0.0) -> nn.Module:
+    """64 pixels -> hidden ReLU units -> 10 class scores."""
+    return nn.Sequential(nn.Linear(64, hidden), nn.ReLU(), nn.Dropout(dropout),
+                         nn.Linear(hidden, 10))
+
+
+class DigitsCNN(nn.Module):
+    """Two 3x3 convolutions with ReLU and 2x2 max pooling on the 8x8 image, then two linear
+    layers. Takes the same (N, 64) input as the MLP."""
+
+    def __init__(self, channels: int = 32, dropout: float = 0.0):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, channels, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(channels, 2 * channels, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten())
+        self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(8 * channels, 10))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.classifier(self.features(x.reshape(-1, 1, 8, 8)))
+
+
+LEARNING_RATES = {"mlp": 3e-3, "cnn": 2e-3}  # Adam's, decayed along a cosine by fit()
+
+
+def make_model(kind: str) -> nn.Module:
+    """The digits models that train_digits.py trains: 'mlp' or 'cnn'."""
+    if kind == "mlp":
+        return make_mlp(hidden=256, dropout=0.2)
+    if kind == "cnn":
+        return DigitsCNN()
+    raise ValueError(f"unknown model {kind!r}: use 'mlp' or 'cnn'")
+
+
+# ---------------------------------------------------------------------- training
+@dataclass
+class Epoch:
+    train_loss: float
+    test_loss: float
+    test_accuracy: float
+
+
+def logits_of(model: nn.Module, x: np.ndarray, device: str | None = None) -> Tensor:
+    """The model's class scores for inputs x, in eval mode and without a graph."""
+    was_training = model.training
+    model.eval()
+    with no_grad():
+        logits = model(Tensor(x, device=device))
+    model.train(was_training)
+    return logits
+
+
+def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray,
+             device: str | None = None) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) of `model` on inputs x and labels y."""
+    logits = logits_of(model, x, device)
+    loss = F.cross_entropy(logits, Tensor(y, device=logits.device)).item()
+    return loss, float((logits.argmax(axis=1).numpy() == y).mean())
+
+
+def fit(model: nn.Module, optimizer: optim.Optimizer, digits: Digits, epochs: int,
+        batch_size: int, seed: int = 0, device: str | None = None, desc: str = "training",
+        verbose: bool = True, cosine: bool = False) -> list[Epoch]:
+    """Minibatch training with cross-entropy; evaluates on the test split after each epoch
+    and shows a progress bar (one printed line per epoch when `verbose`). `cosine` lowers
+    the learning rate along a half cosine to zero over the epochs."""
+    schedule = optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs) if cosine else None
+    rng = np.random.default_rng(seed)
+    x_train, x_test = digits.x_train, digits.x_test
+    history = []
+    bar = tqdm(range(epochs), desc=desc, unit="epoch")
+    for epoch in bar:
+        model.train()
+        order = rng.permutation(len(x_train))
+        total = 0.0
+        for start in range(0, len(order), batch_size):
+            batch = order[start:start + batch_size]
+            loss = F.cross_entropy(model(Tensor(x_train[batch], device=device)),
+                                   Tensor(digits.y_train[batch], device=device))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(batch)
+        if schedule is not None:
+            schedule.step()
+        history.append(Epoch(total / len(order), *evaluate(model, x_test, digits.y_test,
+                                                             device)))
+        last = history[-1]
+        bar.set_postfix(loss=f"{last.train_loss:.4f}", acc=f"{last.test_accuracy:.4f}")
+        if verbose:
+            tqdm.write(f"epoch {epoch + 1:3d}/{epochs}  train loss {last.train_loss:.4f}  "
+                       f"test loss {last.test_loss:.4f}  test accuracy {last.test_accuracy:.4f}")
+    return history
+
+
+def add_model_options(parser: argparse.ArgumentParser, epochs: int) -> None:
+    """Options of the examples that look at a trained digits model: train one or load one."""
+    parser.add_argument("--weights", help="weights saved by train_digits.py (same --model "
+                        "and --seed); without it a model is trained first")
+    parser.add_argument("--model", choices=("mlp", "cnn"), default="mlp")
+    parser.add_argument("--epochs", type=int, default=epochs, help="epochs of that training")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split and the init")
+
+
+def trained_model(args: argparse.Namespace, digits: Digits) -> nn.Module:
+    """The model of `add_model_options`: loaded from --weights, or trained with Adam now."""
+    Tensor.manual_seed(args.seed)
+    model = make_model(args.model).to(args.device)
+    if args.weights:
+        model.load_state_dict(load(args.weights, device=args.device))
+        print(f"loaded {args.weights}")
+    else:
+        fit(model, optim.Adam(model.parameters(), lr=LEARNING_RATES[args.model]), digits,
+            args.epochs, 64, args.seed, args.device, desc=f"training the {args.model}",
+            verbose=False, cosine=True)
+    model.eval()
+    return model

@@ -1,0 +1,81 @@
+"""Gradient descent with a learning rate that is too small, about right, and too large.
+
+Gradient descent repeats one step: p <- p - lr * dL/dp. On the long, narrow valley
+L(x, y) = (x^2 + 10 y^2) / 2 the steep direction limits the step: with lr above 2/10 each step
+overshoots across the valley by more than it started, and the loss explodes. Too small, and
+the walk along the flat direction takes forever. This script follows the three paths from
+the same start, prints the final losses and plots the paths over the contours of L.
+
+    python examples/learning_rate.py --steps 40 --out examples/out
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+from common import base_parser, output_path, pyplot, save_figure
+from tqdm import tqdm
+
+from tinygrad_nv import Tensor, no_grad
+
+CURVATURE = (1.0, 10.0)  # the valley's curvature along x and y
+START = (-4.0, 1.5)
+RATES = {"too small": 0.01, "good": 0.15, "too large": 0.21}
+
+
+def loss_fn(p: Tensor) -> Tensor:
+    return (Tensor(np.array(CURVATURE)) * p * p).sum() / 2
+
+
+def descend(lr: float, steps: int, device: str | None) -> np.ndarray:
+    """The points visited by `steps` steps of gradient descent from START."""
+    p = Tensor(np.array(START), device=device, requires_grad=True)
+    path = [p.numpy().copy()]
+    for _ in range(steps):
+        loss_fn(p).backward()
+        with no_grad():
+            p = (p - lr * p.grad).requires_grad_()  # a fresh leaf: its .grad starts empty
+        path.append(p.numpy().copy())
+    return np.array(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = base_parser(__doc__)
+    parser.add_argument("--steps", type=int, default=40, help="gradient steps per rate")
+    args = parser.parse_args(argv)
+    paths, losses = {}, {}
+    for name, lr in tqdm(RATES.items(), desc="learning rates"):
+        paths[name] = descend(lr, args.steps, args.device)
+        losses[name] = [loss_fn(Tensor(p)).item() for p in paths[name]]
+    plot(args, paths, losses)
+    start = losses["good"][0]
+    for name, lr in RATES.items():
+        verdict = "diverged" if losses[name][-1] > start else "converging"
+        print(f"lr = {lr:<5} ({name:9s}): loss {start:.3f} -> {losses[name][-1]:.4g} "
+              f"after {args.steps} steps ({verdict})")
+    ok = losses["good"][-1] < min(losses["too small"][-1], losses["too large"][-1])
+    return 0 if ok else 1
+
+
+def plot(args, paths: dict[str, np.ndarray], losses: dict[str, list[float]]) -> None:
+    plt = pyplot()
+    if plt is None:
+        return
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.5))
+    xs, ys = np.meshgrid(np.linspace(-5, 5, 200), np.linspace(-3, 3, 200))
+    ax.contour(xs, ys, (CURVATURE[0] * xs**2 + CURVATURE[1] * ys**2) / 2, levels=20,
+               cmap="Greys", linewidths=0.6)
+    for name, path in paths.items():
+        ax.plot(path[:, 0], path[:, 1], "o-", ms=3, label=f"lr={RATES[name]} ({name})")
+        bx.semilogy(losses[name], label=f"lr={RATES[name]} ({name})")
+    ax.set(title="paths over the loss contours", xlabel="x", ylabel="y", xlim=(-5, 5),
+           ylim=(-3, 3))
+    bx.set(title="loss per step", xlabel="step", ylabel="loss (log scale)")
+    ax.legend(fontsize=8)
+    bx.legend(fontsize=8)
+    save_figure(fig, output_path(args, "learning_rate.png"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

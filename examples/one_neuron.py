@@ -1,0 +1,85 @@
+"""One neuron, computed and differentiated by hand and by backward().
+
+A neuron takes a weighted sum of its inputs plus a bias, z = w.x + b, and squashes it with an
+activation, a = f(z). Backpropagation gives how much the output moves when each weight, the
+bias or each input moves: da/dw_i = f'(z) x_i, da/db = f'(z), da/dx_i = f'(z) w_i. This
+script builds the neuron with weights (0.8, -0.5, 1.2) and bias 0.3, runs backward() for
+ReLU, sigmoid and tanh, and checks every gradient against those formulas.
+
+    python examples/one_neuron.py --out examples/out
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+from common import base_parser, output_path, pyplot, save_figure
+
+from tinygrad_nv import Tensor
+
+WEIGHTS, BIAS = [0.8, -0.5, 1.2], 0.3
+INPUTS = [[1.0, 2.0, 0.5], [0.5, 1.0, -0.2], [-1.0, 0.4, -0.3], [0.3, -0.6, 0.9]]
+ACTIVATIONS = {  # name: (derivative as a function of z, of a)
+    "relu": lambda z, a: float(z > 0),
+    "sigmoid": lambda z, a: a * (1 - a),
+    "tanh": lambda z, a: 1 - a * a,
+}
+
+
+def neuron(x: list[float], activation: str) -> tuple[float, float, dict[str, np.ndarray]]:
+    """z, a and the gradients of a with respect to w, b and x, from backward()."""
+    w = Tensor(np.array(WEIGHTS), requires_grad=True)  # float64 arrays stay float64
+    b = Tensor(np.array(BIAS), requires_grad=True)
+    xt = Tensor(np.array(x), requires_grad=True)
+    z = (w * xt).sum() + b
+    a = getattr(z, activation)()
+    a.backward()
+    return z.item(), a.item(), {"w": w.grad.numpy(), "b": b.grad.numpy(), "x": xt.grad.numpy()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = base_parser(__doc__).parse_args(argv)
+    print(f"neuron: weights {WEIGHTS}, bias {BIAS}\n")
+    worst = 0.0
+    for x in INPUTS:
+        z = float(np.dot(WEIGHTS, x) + BIAS)
+        print(f"x = {x}   z = w.x + b = {z:+.4f}")
+        for name, derivative in ACTIVATIONS.items():
+            z_t, a, grads = neuron(x, name)
+            d = derivative(z, a)
+            expected = {"w": d * np.array(x), "b": np.array(d), "x": d * np.array(WEIGHTS)}
+            error = max(float(np.abs(grads[k] - expected[k]).max()) for k in grads)
+            worst = max(worst, error, abs(z_t - z))
+            print(f"  {name:8s} a={a:.4f}  f'(z)={d:.4f}  da/dw={np.round(grads['w'], 4)}  "
+                  f"da/db={grads['b']:.4f}  da/dx={np.round(grads['x'], 4)}  "
+                  f"|backward - formula|={error:.0e}")
+        print()
+    plot(args)
+    ok = worst < 1e-12
+    print(f"gradients match the formulas: {'yes' if ok else 'NO'} (max difference {worst:.1e})")
+    return 0 if ok else 1
+
+
+def plot(args) -> None:
+    """The three activations and their slopes, with this neuron's z for each input marked."""
+    plt = pyplot()
+    if plt is None:
+        return
+    zs = np.linspace(-3, 3, 200)
+    points = [float(np.dot(WEIGHTS, x) + BIAS) for x in INPUTS]
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.5))
+    for ax, name in zip(axes, ACTIVATIONS, strict=True):
+        a = getattr(Tensor(zs), name)().numpy()
+        ax.plot(zs, a, label=f"{name}(z)")
+        ax.plot(zs, [ACTIVATIONS[name](z, y) for z, y in zip(zs, a, strict=True)],
+                "--", label="slope")
+        ax.scatter(points, getattr(Tensor(points), name)().numpy(), color="C3", zorder=3,
+                   label="our inputs")
+        ax.set(title=name, xlabel="z")
+        ax.legend(fontsize=8)
+    save_figure(fig, output_path(args, "one_neuron.png"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

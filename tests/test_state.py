@@ -1,0 +1,234 @@
+"""save/load: round trips through safetensors, atomic writes, clear errors on bad files."""
+
+import os
+import pickle
+import struct
+
+import numpy as np
+import pytest
+
+from tinygrad_nv import Tensor, dtypes
+from tinygrad_nv.state import load, save
+
+
+def assert_same(a, b):
+    """Equal nested state: tensors by dtype, shape and values; the rest by ==, types kept."""
+    assert type(a) is type(b), (a, b)
+    if isinstance(a, Tensor):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    elif isinstance(a, dict):
+        assert list(a) == list(b)
+        for k in a:
+            assert_same(a[k], b[k])
+    elif isinstance(a, (list, tuple)):
+        for x, y in zip(a, b, strict=True):
+            assert_same(x, y)
+    else:
+        assert a == b or (a != a and b != b)  # nan == nan here
+
+
+@pytest.fixture
+def model_state():
+    rng = np.random.default_rng(0)
+    return {
+        "0.weight": Tensor(rng.standard_normal((4, 3)).astype(np.float32)),
+        "0.bias": Tensor(rng.standard_normal(4).astype(np.float16)),
+        "1.running_mean": Tensor(rng.standard_normal(4)),  # float64
+        "1.num_batches_tracked": Tensor(np.array(7, dtype=np.int64)),
+        "mask": Tensor(np.array([True, False, True])),
+        "idx": Tensor(np.arange(5, dtype=np.int32)),
+        "empty": Tensor(np.zeros((0, 3), dtype=np.float32)),
+    }
+
+
+@pytest.fixture
+def optim_state():
+    w = Tensor(np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3))
+    return {
+        "state": {0: {"step": Tensor(np.array(3.0, dtype=np.float32)), "exp_avg": w,
+                      "exp_avg_sq": w * w},
+                  1: {"step": 3, "momentum_buffer": None}},
+        "param_groups": [{"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "amsgrad": False,
+                          "weight_decay": 0, "params": [0, 1], "name": "main",
+                          "max_lr": float("inf"), "nan": float("nan")}],
+    }
+
+
+def test_model_state_round_trip(tmp_path, model_state):
+    path = tmp_path / "model.safetensors"
+    save(model_state, path)
+    loaded = load(path)
+    assert set(loaded) == set(model_state)
+    for k, v in model_state.items():
+        assert_same(v, loaded[k])
+    assert loaded["0.bias"].dtype == dtypes.float16 and loaded["mask"].dtype == dtypes.bool
+
+
+def test_model_state_is_plain_safetensors(tmp_path, model_state):
+    from safetensors.numpy import load_file
+    path = tmp_path / "model.safetensors"
+    save(model_state, path)
+    arrays = load_file(path)
+    assert set(arrays) == set(model_state)
+    np.testing.assert_array_equal(arrays["0.weight"], model_state["0.weight"].numpy())
+
+
+def test_optimizer_state_round_trip(tmp_path, optim_state):
+    path = tmp_path / "optim.safetensors"
+    save(optim_state, str(path))
+    assert_same(optim_state, load(path))
+
+
+def test_arrays_and_non_contiguous_values(tmp_path):
+    a = np.arange(12, dtype=np.float64).reshape(3, 4).T
+    save({"a": a, "scalar": np.array(2.5, np.float32)}, tmp_path / "a.safetensors")
+    loaded = load(tmp_path / "a.safetensors")
+    np.testing.assert_array_equal(loaded["a"].numpy(), a)
+    assert loaded["scalar"].shape == ()
+
+
+def test_load_onto_device(tmp_path, model_state):
+    save(model_state, tmp_path / "m.safetensors")
+    assert all(t.device == "cpu" for t in load(tmp_path / "m.safetensors", "cpu").values())
+
+
+def test_atomic_write_leaves_no_temp_file_and_replaces(tmp_path, model_state):
+    path = tmp_path / "m.safetensors"
+    save({"x": Tensor([1.0])}, path)
+    save(model_state, path)
+    assert os.listdir(tmp_path) == ["m.safetensors"]
+    assert set(load(path)) == set(model_state)
+
+
+def test_failed_save_keeps_old_file(tmp_path):
+    path = tmp_path / "m.safetensors"
+    save({"x": Tensor([1.0])}, path)
+    with pytest.raises(TypeError, match="'bad'"):
+        save({"x": Tensor([2.0]), "bad": object()}, path)
+    assert os.listdir(tmp_path) == ["m.safetensors"]
+    assert load(path)["x"].tolist() == [1.0]
+
+
+@pytest.mark.parametrize("state, error, match", [
+    ({"a": {1, 2}}, TypeError, "type set"),
+    ({"a": lambda: 0}, TypeError, "function"),
+    ({"a": {(1, 2): Tensor([1.0])}}, TypeError, "keys must be str or int"),
+    ({"a": np.array(["x"])}, TypeError, "dtype"),
+    ({"a.b": Tensor([1.0]), "a": {"b": Tensor([2.0])}}, ValueError, "'a.b'"),
+    ([Tensor([1.0])], TypeError, "must be a dict"),
+])
+def test_save_rejects_bad_values(tmp_path, state, error, match):
+    with pytest.raises(error, match=match):
+        save(state, tmp_path / "bad.safetensors")
+    assert os.listdir(tmp_path) == []
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.safetensors"):
+        load(tmp_path / "nope.safetensors")
+
+
+def test_directory(tmp_path):
+    with pytest.raises(ValueError, match="not a regular file"):
+        load(tmp_path)
+
+
+def write_bad(tmp_path, payload: bytes):
+    path = tmp_path / "bad.safetensors"
+    path.write_bytes(payload)
+    return path
+
+
+@pytest.mark.parametrize("cut", [0, 5, 20, -3])
+def test_truncated_file(tmp_path, model_state, cut):
+    good = tmp_path / "good.safetensors"
+    save(model_state, good)
+    path = write_bad(tmp_path, good.read_bytes()[:cut])
+    with pytest.raises(ValueError, match="bad.safetensors"):
+        load(path)
+
+
+def test_corrupted_header(tmp_path, model_state):
+    good = tmp_path / "good.safetensors"
+    save(model_state, good)
+    data = bytearray(good.read_bytes())
+    data[10:20] = b"\xff" * 10
+    with pytest.raises(ValueError, match="corrupted header"):
+        load(write_bad(tmp_path, bytes(data)))
+
+
+def test_header_with_wrong_offsets(tmp_path):
+    header = b'{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,64]}}'
+    payload = struct.pack("<Q", len(header)) + header + bytes(16)
+    with pytest.raises(ValueError, match="not a valid safetensors file"):
+        load(write_bad(tmp_path, payload))
+
+
+def test_corrupted_tree(tmp_path):
+    save({"a": {"b": Tensor([1.0])}, "n": 1}, tmp_path / "good.safetensors")
+    data = (tmp_path / "good.safetensors").read_bytes().replace(b'{\\"tensor', b'{\\"tenzor')
+    with pytest.raises(ValueError, match="corrupted 'tinygrad_nv.tree'"):
+        load(write_bad(tmp_path, data))
+
+
+def test_random_bytes(tmp_path):
+    rng = np.random.default_rng(1)
+    with pytest.raises(ValueError, match="not a safetensors file"):
+        load(write_bad(tmp_path, rng.bytes(4096)))
+
+
+def test_unsupported_dtype(tmp_path):
+    from safetensors.numpy import save_file
+    path = tmp_path / "u8.safetensors"
+    save_file({"img": np.zeros(4, np.uint8)}, path)
+    with pytest.raises(ValueError, match="'img' has dtype uint8"):
+        load(path)
+
+
+class _Exploit:
+    """Unpickling this would create a marker file: load must never do that."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_pickle_is_never_executed(tmp_path):
+    marker = tmp_path / "pwned"
+    path = write_bad(tmp_path, pickle.dumps({"weight": _Exploit(marker)}))
+    with pytest.raises(ValueError, match="not a safetensors file"):
+        load(path)
+    assert not marker.exists()
+
+
+def test_resume_training_from_files(tmp_path):
+    """Model and Adam state saved mid-training and loaded into fresh objects continue the
+    run exactly."""
+    import tinygrad_nv.nn as nn
+    import tinygrad_nv.optim as optim
+
+    def make():
+        Tensor.manual_seed(0)
+        model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
+        return model, optim.Adam(model.parameters(), lr=0.01)
+
+    def step(model, opt):
+        opt.zero_grad()
+        model(Tensor(np.arange(15.0, dtype=np.float32).reshape(5, 3))).square().mean().backward()
+        opt.step()
+
+    model, opt = make()
+    step(model, opt)
+    save(model.state_dict(), tmp_path / "model.safetensors")
+    save(opt.state_dict(), tmp_path / "optim.safetensors")
+    fresh_model, fresh_opt = make()
+    fresh_model.load_state_dict(load(tmp_path / "model.safetensors"))
+    fresh_opt.load_state_dict(load(tmp_path / "optim.safetensors"))
+    step(model, opt)
+    step(fresh_model, fresh_opt)
+    for (name, a), b in zip(model.state_dict().items(), fresh_model.state_dict().values(),
+                            strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)

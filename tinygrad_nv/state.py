@@ -1,0 +1,162 @@
+"""Saving and loading state dicts in the safetensors format (never pickle).
+
+A model's state dict (`{"0.weight": Tensor, ...}`) is stored as plain safetensors tensors, so
+other safetensors readers can open the file. Nested state, as an optimizer's `state_dict()`
+gives (dicts with int keys, lists, tuples, numbers, strings, None), is flattened: each tensor
+is stored under its '.'-joined path and the structure with the plain values goes into the
+file's metadata as JSON. Loading parses JSON and raw arrays only: it never runs code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors import SafetensorError
+from safetensors.numpy import load as _st_load
+from safetensors.numpy import save as _st_save
+
+from tinygrad_nv.dtype import dtypes
+from tinygrad_nv.tensor import Tensor
+
+PathLike = str | os.PathLike
+TREE_KEY = "tinygrad_nv.tree"  # metadata entry holding the structure of nested state
+_HEADER_LIMIT = 100_000_000  # the safetensors specification's bound on the JSON header
+
+
+def save(state_dict: Mapping[str, Any], path: PathLike) -> None:
+    """Write `state_dict` to `path` as safetensors, atomically (temp file, then rename).
+
+    Values are Tensors or NumPy arrays, or nested dicts/lists/tuples of them mixed with
+    numbers, strings and None (an optimizer's state dict).
+
+    >>> save(model.state_dict(), "model.safetensors")
+    """
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(f"save: state_dict must be a dict, got {type(state_dict).__name__}")
+    arrays: dict[str, np.ndarray] = {}
+    tree = _encode(state_dict, "", arrays)
+    flat = all(isinstance(v, (Tensor, np.ndarray)) and isinstance(k, str)
+               for k, v in state_dict.items())
+    metadata = None if flat else {TREE_KEY: json.dumps(tree)}
+    payload = _st_save(arrays, metadata=metadata)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "xb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def load(path: PathLike, device: str | None = None) -> dict[str, Any]:
+    """Read a state dict written by `save` (or any safetensors file) onto `device`.
+
+    Raises FileNotFoundError for a missing file and ValueError, naming the path, for a file
+    that is truncated, corrupted, not safetensors, or holds a dtype tinygrad_nv lacks.
+
+    >>> model.load_state_dict(load("model.safetensors"))
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"load: no such file: '{path}'")
+    if not path.is_file():
+        raise ValueError(f"load: '{path}' is not a regular file")
+    data = path.read_bytes()
+    metadata = _check_header(data, path)
+    try:
+        arrays = _st_load(data)
+    except SafetensorError as e:
+        raise ValueError(f"load: '{path}' is not a valid safetensors file: {e}") from None
+    tensors = {}
+    for key, array in arrays.items():
+        if array.dtype not in dtypes.all:
+            raise ValueError(f"load: '{path}': tensor '{key}' has dtype {array.dtype.name}, "
+                             f"which tinygrad_nv does not support (supported: "
+                             f"{', '.join(d.name for d in dtypes.all)})")
+        tensors[key] = Tensor(array, device=device)
+    if TREE_KEY not in metadata:
+        return tensors
+    try:
+        return _decode(json.loads(metadata[TREE_KEY]), tensors)
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"load: '{path}' has a corrupted '{TREE_KEY}' entry: {e}") from None
+
+
+def _check_header(data: bytes, path: Path) -> dict[str, str]:
+    """The metadata of a safetensors file, after checking that its header is sound."""
+    if len(data) < 8:
+        raise ValueError(f"load: '{path}' is not a safetensors file: only {len(data)} bytes")
+    (size,) = struct.unpack("<Q", data[:8])
+    if size > _HEADER_LIMIT or data[8:9] != b"{":
+        raise ValueError(f"load: '{path}' is not a safetensors file (no JSON header at the "
+                         f"start; is it a pickle or another format?)")
+    if 8 + size > len(data):
+        raise ValueError(f"load: '{path}' is truncated: its header announces {size} bytes "
+                         f"but the file has {len(data)}")
+    try:
+        header = json.loads(data[8:8 + size])
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"load: '{path}' has a corrupted header: {e}") from None
+    metadata = header.get("__metadata__", {}) if isinstance(header, dict) else None
+    if not isinstance(metadata, dict):
+        raise ValueError(f"load: '{path}' has a corrupted header: not a JSON object")
+    return metadata
+
+
+# The structure in JSON: a tensor is {"tensor": key}, a dict {"dict": [[key, value], ...]}
+# (keys stay str or int), a list {"list": [...]}, a tuple {"tuple": [...]}; plain values as is.
+def _encode(value: Any, key: str, arrays: dict[str, np.ndarray]) -> Any:
+    if isinstance(value, (Tensor, np.ndarray)):
+        if key in arrays:
+            raise ValueError(f"save: two entries share the flattened name '{key}'")
+        array = value.numpy() if isinstance(value, Tensor) else value
+        if array.dtype not in dtypes.all:
+            raise TypeError(f"save: '{key}' has dtype {array.dtype}, which tinygrad_nv does "
+                            "not support")
+        arrays[key] = np.require(array, requirements="C")  # ascontiguousarray makes 0-d 1-d
+        return {"tensor": key}
+    if isinstance(value, Mapping):
+        items = []
+        for k, v in value.items():
+            if isinstance(k, bool) or not isinstance(k, (str, int)):
+                raise TypeError(f"save: keys must be str or int, got {k!r} in '{key}'")
+            items.append([k, _encode(v, f"{key}.{k}" if key else str(k), arrays)])
+        return {"dict": items}
+    if isinstance(value, (list, tuple)):
+        kind = "list" if isinstance(value, list) else "tuple"
+        return {kind: [_encode(v, f"{key}.{i}" if key else str(i), arrays)
+                       for i, v in enumerate(value)]}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"save: cannot store '{key}' of type {type(value).__name__}; values must "
+                    "be Tensors, arrays, numbers, strings, None, or dicts/lists of them")
+
+
+def _decode(node: Any, tensors: dict[str, Tensor]) -> Any:
+    if not isinstance(node, dict):
+        return node
+    if len(node) != 1:
+        raise ValueError(f"unexpected node {sorted(node)}")
+    (kind, body), = node.items()
+    if kind == "tensor":
+        if body not in tensors:
+            raise ValueError(f"it refers to a tensor '{body}' that the file lacks")
+        return tensors[body]
+    if kind == "dict":
+        return {k: _decode(v, tensors) for k, v in body}
+    if kind in ("list", "tuple"):
+        items = [_decode(v, tensors) for v in body]
+        return items if kind == "list" else tuple(items)
+    raise ValueError(f"unknown node kind '{kind}'")
