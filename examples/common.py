@@ -13,8 +13,7 @@ from tqdm import tqdm
 import tinygrad_nv.nn as nn
 import tinygrad_nv.nn.functional as F
 import tinygrad_nv.optim as optim
-from tinygrad_nv import Tensor, no_grad
-from tinygrad_nv.state import load
+from tinygrad_nv import Tensor, load, no_grad
 
 
 def base_parser(doc: str | None) -> argparse.ArgumentParser:

@@ -28,8 +28,7 @@ from common import (
 )
 
 import tinygrad_nv.optim as optim
-from tinygrad_nv import Device, Tensor
-from tinygrad_nv.state import save
+from tinygrad_nv import Device, Tensor, save
 
 DEFAULTS = {"mlp": (30, 0.97), "cnn": (20, 0.98)}  # model: (epochs, target test accuracy)
 

@@ -7,8 +7,7 @@ import struct
 import numpy as np
 import pytest
 
-from tinygrad_nv import Tensor, dtypes
-from tinygrad_nv.state import load, save
+from tinygrad_nv import Tensor, dtypes, load, save
 
 
 def assert_same(a, b):

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 import tinygrad_nv.optim as optim
-from tinygrad_nv import Tensor
-from tinygrad_nv.state import load, save
+from tinygrad_nv import Tensor, load, save
 
 STEPS = 4
 
