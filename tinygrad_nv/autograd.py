@@ -188,7 +188,7 @@ def run_backward(roots: Sequence, grads: Sequence, retain_graph: bool, create_gr
                 in_grads = (in_grads,)
             for parent, pg, needed in zip(ctx.parents, in_grads, ctx.needs_input_grad):
                 if needed and pg is not None:
-                    if pg.shape != parent.shape or pg.dtype != parent.dtype:
+                    if pg.data.shape != parent.data.shape or pg.data.dtype != parent.data.dtype:
                         pg = _match(pg, parent, ctx)
                     deliver(parent, pg)
             if not retain_graph:
