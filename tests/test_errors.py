@@ -27,6 +27,7 @@ CASES = [
     (lambda: Tensor.randint(5, 2, (3,)), ValueError, "low < high"),
     (lambda: Tensor.arange(0, 5, 0), ValueError, "step must be nonzero"),
     (lambda: Tensor([1.0], device="tpu"), ValueError, "unknown device 'tpu'.*'cpu'"),
+    (lambda: Tensor([1.0]).to("tpu"), ValueError, "'tpu' is neither a device.*nor a dtype"),
     (lambda: t(2, 3) + t(4, 5), ValueError, r"\(2, 3\).*\(4, 5\)"),
     (lambda: t(2, 3) + "x", TypeError, "add: unsupported operand type str"),
     (lambda: t(2, 3) * None, TypeError, "mul: unsupported operand type NoneType"),

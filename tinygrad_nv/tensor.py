@@ -325,6 +325,9 @@ class Tensor:
             if isinstance(arg, str) and arg.split(":")[0].lower() in ("cpu", "cuda", "gpu",
                                                                       "emu"):
                 device = arg
+            elif isinstance(arg, str) and arg not in _DTYPE_NAMES:
+                raise ValueError(f"to: {arg!r} is neither a device ('cpu', 'cuda', 'cuda:N', "
+                                 f"'emu') nor a dtype ({', '.join(sorted(_DTYPE_NAMES))})")
             else:
                 dtype = arg
         out = self
@@ -989,6 +992,9 @@ class Tensor:
 
 
 # ---------------------------------------------------------------------- helpers
+_DTYPE_NAMES = {d.name for d in dtypes.all} | {"float", "double", "half", "int", "long"}
+
+
 def _python_dtype(value: Any) -> DType:
     if isinstance(value, (bool, np.bool_)):
         return dtypes.bool
