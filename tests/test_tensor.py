@@ -182,3 +182,10 @@ def test_tensor_from_ndarray_copies():
 def test_python_numbers_keep_precision_with_an_explicit_dtype():
     assert Tensor(0.8, dtype="float64").item() == 0.8
     assert Tensor([0.8, 0.1], dtype=dtypes.float64).tolist() == [0.8, 0.1]
+
+
+def test_tensor_from_tensor_copies(device):
+    a = Tensor([1.0, 2.0], device=device)
+    b = Tensor(a)
+    b += 1
+    assert a.tolist() == [1.0, 2.0] and b.tolist() == [2.0, 3.0]

@@ -44,7 +44,7 @@ class Tensor:
             data = data.detach()
             backend = get_backend(device) if device is not None else data._backend
             array = backend.from_host(data._backend.to_host(data.data)) \
-                if backend is not data._backend else data.data
+                if backend is not data._backend else data.data.copy()
         else:
             backend = get_backend(device if device is not None else _device_of(data))
             array = _to_array(data, backend, None if dtype is None else to_dtype(dtype))
