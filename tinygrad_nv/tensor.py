@@ -85,6 +85,7 @@ class Tensor:
     @staticmethod
     def ones(*shape, dtype: Any = None, device: str | None = None,
              requires_grad: bool = False) -> Tensor:
+        """A tensor of ones: `Tensor.ones(2, 3)` or `Tensor.ones((2, 3))`."""
         return Tensor.full(_shape_arg(shape, "ones"), 1.0, dtype=dtype or dtypes.float32,
                            device=device, requires_grad=requires_grad)
 
@@ -182,15 +183,18 @@ class Tensor:
 
     def zeros_like(self, dtype: Any = None, device: str | None = None,
                    requires_grad: bool = False) -> Tensor:
+        """Zeros of this shape (and dtype and device unless given)."""
         return Tensor.full(self.shape, 0, dtype=dtype or self.dtype,
                            device=device or self.device, requires_grad=requires_grad)
 
     def ones_like(self, dtype: Any = None, device: str | None = None,
                   requires_grad: bool = False) -> Tensor:
+        """Ones of this shape (and dtype and device unless given)."""
         return Tensor.full(self.shape, 1, dtype=dtype or self.dtype,
                            device=device or self.device, requires_grad=requires_grad)
 
     def full_like(self, fill_value: Scalar, dtype: Any = None) -> Tensor:
+        """`fill_value` in this shape, dtype and device."""
         return Tensor.full(self.shape, fill_value, dtype=dtype or self.dtype, device=self.device)
 
     @staticmethod
@@ -219,12 +223,14 @@ class Tensor:
         return self._backend.to_host(self.data)
 
     def item(self) -> Scalar:
+        """The value of a one-element tensor as a Python number."""
         if self.numel() != 1:
             raise ValueError(f"item: only one-element tensors can be converted to a Python "
                              f"scalar, got shape {self.shape}")
         return self.numpy().reshape(()).item()
 
     def tolist(self) -> Any:
+        """The values as (nested) Python lists."""
         return self.numpy().tolist()
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
@@ -234,22 +240,27 @@ class Tensor:
     # ------------------------------------------------------------------ properties
     @property
     def shape(self) -> Shape:
+        """The size of every axis."""
         return self.data.shape
 
     @property
     def ndim(self) -> int:
+        """The number of axes."""
         return self.data.ndim
 
     @property
     def dtype(self) -> DType:
+        """The element type (a NumPy dtype, e.g. `dtypes.float32`)."""
         return self.data.dtype
 
     @property
     def device(self) -> str:
+        """Where the data lives: 'cpu', 'cuda:N' or 'emu'."""
         return self._backend.name
 
     @property
     def is_leaf(self) -> bool:
+        """True for tensors made by the user, not by an op that records a graph."""
         return self._ctx is None
 
     @property
@@ -258,9 +269,11 @@ class Tensor:
         return self.permute(*reversed(range(self.ndim)))
 
     def numel(self) -> int:
+        """The number of elements."""
         return int(self.data.size)
 
     def size(self, dim: int | None = None) -> Shape | int:
+        """The shape, or the size of axis `dim`."""
         return self.shape if dim is None else self.shape[self._axis(dim, "size")]
 
     def __len__(self) -> int:
@@ -310,6 +323,7 @@ class Tensor:
         return Tensor._from_op(self.data, self._backend, None)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Start (or stop) recording operations on this leaf; returns self."""
         if requires_grad and self.dtype.kind != "f":
             raise RuntimeError(f"only floating point tensors can require gradients, got dtype "
                                f"{self.dtype.name}; convert with .float() first")
@@ -336,9 +350,11 @@ class Tensor:
         return out if dtype is None else out.cast(dtype)
 
     def cpu(self) -> Tensor:
+        """A copy on the CPU (differentiable)."""
         return self.to("cpu")
 
     def cuda(self, index: int = 0) -> Tensor:
+        """A copy on GPU `index` (differentiable)."""
         return self.to(f"cuda:{index}")
 
     def cast(self, dtype: Any) -> Tensor:
@@ -347,21 +363,27 @@ class Tensor:
         return self if dt == self.dtype else ew.Cast.apply(self, dtype=dt)
 
     def float(self) -> Tensor:
+        """Cast to float32."""
         return self.cast(dtypes.float32)
 
     def double(self) -> Tensor:
+        """Cast to float64."""
         return self.cast(dtypes.float64)
 
     def half(self) -> Tensor:
+        """Cast to float16."""
         return self.cast(dtypes.float16)
 
     def int(self) -> Tensor:
+        """Cast to int32."""
         return self.cast(dtypes.int32)
 
     def long(self) -> Tensor:
+        """Cast to int64."""
         return self.cast(dtypes.int64)
 
     def bool(self) -> Tensor:
+        """Cast to bool."""
         return self.cast(dtypes.bool)
 
     def clone(self) -> Tensor:
@@ -369,6 +391,7 @@ class Tensor:
         return ew.Cast.apply(self, dtype=self.dtype)
 
     def contiguous(self) -> Tensor:
+        """This tensor (arrays are made contiguous where a kernel needs it)."""
         return self
 
     def __setitem__(self, index: Any, value: Any) -> None:
@@ -412,18 +435,23 @@ class Tensor:
         return (b, a) if reverse else (a, b)
 
     def add(self, other: Any) -> Tensor:
+        """self + other, broadcasting; `other` may be a Python number."""
         return ew.Add.apply(*self._operands(other, "add"))
 
     def sub(self, other: Any) -> Tensor:
+        """self - other, broadcasting."""
         return ew.Sub.apply(*self._operands(other, "sub"))
 
     def mul(self, other: Any) -> Tensor:
+        """self * other, broadcasting."""
         return ew.Mul.apply(*self._operands(other, "mul"))
 
     def div(self, other: Any) -> Tensor:
+        """self / other (true division: integers give float32), broadcasting."""
         return ew.Div.apply(*self._operands(other, "div", floating=True))
 
     def pow(self, exponent: Any) -> Tensor:
+        """self ** exponent, broadcasting."""
         return ew.Pow.apply(*self._operands(exponent, "pow"))
 
     def maximum(self, other: Any) -> Tensor:
@@ -519,21 +547,27 @@ class Tensor:
         return self._compare(other, "ge", lambda a, b: a >= b)
 
     def eq(self, other: Any) -> Tensor:
+        """Elementwise ==, a bool tensor (no gradient)."""
         return self == other
 
     def ne(self, other: Any) -> Tensor:
+        """Elementwise !=, a bool tensor (no gradient)."""
         return self != other
 
     def lt(self, other: Any) -> Tensor:
+        """Elementwise <, a bool tensor (no gradient)."""
         return self < other
 
     def le(self, other: Any) -> Tensor:
+        """Elementwise <=, a bool tensor (no gradient)."""
         return self <= other
 
     def gt(self, other: Any) -> Tensor:
+        """Elementwise >, a bool tensor (no gradient)."""
         return self > other
 
     def ge(self, other: Any) -> Tensor:
+        """Elementwise >=, a bool tensor (no gradient)."""
         return self >= other
 
     def _logic(self, other: Any, op: str, fn) -> Tensor:
@@ -557,12 +591,15 @@ class Tensor:
         return Tensor._from_op(~self.data, self._backend, None)
 
     def any(self) -> Tensor:
+        """Whether any element is true (no gradient)."""
         return Tensor._from_op(self.data.any(), self._backend, None)
 
     def all(self) -> Tensor:
+        """Whether every element is true (no gradient)."""
         return Tensor._from_op(self.data.all(), self._backend, None)
 
     def isnan(self) -> Tensor:
+        """Where the values are NaN (no gradient)."""
         return Tensor._from_op(self._backend.xp.isnan(self.data), self._backend, None)
 
     # ------------------------------------------------------------------ unary math
@@ -571,36 +608,47 @@ class Tensor:
         return self if self.dtype.kind == "f" else self.cast(dtypes.default_float)
 
     def abs(self) -> Tensor:
+        """|x|; the gradient at 0 is 0."""
         return ew.Abs.apply(self)
 
     def exp(self) -> Tensor:
+        """e ** x (integers are promoted to float32, as for every float-valued function)."""
         return ew.Exp.apply(self._floating())
 
     def log(self) -> Tensor:
+        """The natural logarithm."""
         return ew.Log.apply(self._floating())
 
     def sqrt(self) -> Tensor:
+        """The square root."""
         return ew.Sqrt.apply(self._floating())
 
     def rsqrt(self) -> Tensor:
+        """1 / sqrt(x)."""
         return self.sqrt().reciprocal()
 
     def sin(self) -> Tensor:
+        """The sine."""
         return ew.Sin.apply(self._floating())
 
     def cos(self) -> Tensor:
+        """The cosine."""
         return ew.Cos.apply(self._floating())
 
     def reciprocal(self) -> Tensor:
+        """1 / x."""
         return ew.Reciprocal.apply(self._floating())
 
     def square(self) -> Tensor:
+        """x * x."""
         return self * self
 
     def sign(self) -> Tensor:
+        """-1, 0 or 1; the gradient is 0."""
         return ew.Sign.apply(self)
 
     def neg(self) -> Tensor:
+        """-x."""
         return -self
 
     def clip(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
@@ -637,15 +685,19 @@ class Tensor:
         return fn.apply(self, param=float(param))
 
     def relu(self) -> Tensor:
+        """max(x, 0); the gradient at 0 is 0."""
         return self._activation(act.Relu)
 
     def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
+        """x where x > 0, else negative_slope * x."""
         return self._activation(act.LeakyRelu, negative_slope)
 
     def sigmoid(self) -> Tensor:
+        """1 / (1 + exp(-x)), stable for large |x|."""
         return self._activation(act.Sigmoid)
 
     def tanh(self) -> Tensor:
+        """The hyperbolic tangent."""
         return self._activation(act.Tanh)
 
     def gelu(self, approximate: str = "none") -> Tensor:
@@ -653,18 +705,23 @@ class Tensor:
         return self._activation(_gelu_kind(approximate))
 
     def silu(self) -> Tensor:
+        """x * sigmoid(x)."""
         return self._activation(act.Silu)
 
     def softplus(self, beta: float = 1.0) -> Tensor:
+        """log(1 + exp(beta x)) / beta, linear where beta x > 20."""
         return self._activation(act.Softplus, beta)
 
     def elu(self, alpha: float = 1.0) -> Tensor:
+        """x where x > 0, else alpha * (exp(x) - 1)."""
         return self._activation(act.Elu, alpha)
 
     def softmax(self, axis: int = -1, dim: int | None = None) -> Tensor:
+        """exp(x) / sum(exp(x)) along `axis` (or `dim`), max-subtracted."""
         return self._softmax(axis, dim, log=False)
 
     def log_softmax(self, axis: int = -1, dim: int | None = None) -> Tensor:
+        """x - logsumexp(x) along `axis` (or `dim`)."""
         return self._softmax(axis, dim, log=True)
 
     def _softmax(self, axis: int, dim: int | None, log: bool) -> Tensor:
@@ -695,9 +752,11 @@ class Tensor:
         return tuple(a for a in normalized if a < self.ndim)
 
     def sum(self, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:
+        """The sum over `axis` (None: all; an int or a tuple, negative allowed) or `dim`."""
         return rd.Sum.apply(self, axes=self._axes(axis, dim, "sum"), keepdim=keepdim)
 
     def mean(self, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:
+        """The mean over `axis` or `dim`."""
         x = self._floating()
         axes = x._axes(axis, dim, "mean")
         count = math.prod(x.shape[a] for a in axes)
@@ -714,6 +773,7 @@ class Tensor:
 
     def std(self, axis: Any = None, keepdim: bool = False, correction: int = 1,
             dim: Any = None) -> Tensor:
+        """The standard deviation, unbiased by default (correction=1)."""
         return self.var(axis, keepdim, correction, dim).sqrt()
 
     def _max(self, axis: Any, keepdim: bool, dim: Any, op: str) -> Tensor:
@@ -728,6 +788,7 @@ class Tensor:
         return self._max(axis, keepdim, dim, "max")
 
     def min(self, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:
+        """Smallest values (as torch.amin: ties share the gradient evenly)."""
         return -(-self)._max(axis, keepdim, dim, "min")
 
     def logsumexp(self, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:
@@ -773,6 +834,7 @@ class Tensor:
         return self._arg(axis, keepdim, dim, "argmax", self._backend.xp.argmax)
 
     def argmin(self, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:
+        """Index of the smallest value (of the flattened tensor when axis is None)."""
         return self._arg(axis, keepdim, dim, "argmin", self._backend.xp.argmin)
 
     # ------------------------------------------------------------------ shape
@@ -795,6 +857,7 @@ class Tensor:
     view = reshape
 
     def permute(self, *order: Any) -> Tensor:
+        """The axes in a new order: `x.permute(2, 0, 1)`."""
         order = tuple(order[0]) if len(order) == 1 and isinstance(order[0], (tuple, list)) \
             else order
         normalized = tuple(self._axis(a, "permute") for a in order) if self.ndim else ()
@@ -811,6 +874,7 @@ class Tensor:
         return self.permute(*order)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """Axes start_dim..end_dim merged into one."""
         if self.ndim == 0:
             return self.reshape(1)
         start, end = self._axis(start_dim, "flatten"), self._axis(end_dim, "flatten")
@@ -819,6 +883,7 @@ class Tensor:
         return self.reshape(*self.shape[:start], -1, *self.shape[end + 1:])
 
     def unsqueeze(self, dim: int) -> Tensor:
+        """A new axis of size 1 at `dim`."""
         if not isinstance(dim, (int, np.integer)) or not -self.ndim - 1 <= dim <= self.ndim:
             raise IndexError(f"unsqueeze: dim {dim} is out of range for a tensor of shape "
                              f"{self.shape} (valid: {-self.ndim - 1} to {self.ndim})")
