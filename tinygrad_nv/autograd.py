@@ -19,6 +19,7 @@ class _GradMode:
 
 
 def is_grad_enabled() -> bool:
+    """Whether operations record a graph right now."""
     return _GradMode.enabled
 
 
@@ -207,15 +208,15 @@ def _match(g, parent, ctx):
     return g
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
-         create_graph: bool = False, allow_unused: bool = False) -> list:
-    """Gradients of `outputs` with respect to `inputs`, returned (not accumulated in .grad).
+def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,
+         create_graph: bool = False, allow_unused: bool = False) -> tuple:
+    """Gradients of `outputs` with respect to `inputs`, returned as a tuple (not accumulated
+    in .grad), as torch.autograd.grad.
 
     >>> x = Tensor([1.0, 2.0], requires_grad=True)
     >>> (dx,) = grad((x * x).sum(), [x])   # dx = 2x
     """
-    single = not isinstance(outputs, (list, tuple))
-    outputs = [outputs] if single else list(outputs)
+    outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
     inputs = [inputs] if not isinstance(inputs, (list, tuple)) else list(inputs)
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
@@ -238,7 +239,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
         if g is None and not allow_unused:
             raise RuntimeError(f"grad: input {i} (shape {t.shape}) was not used in the graph; "
                                "pass allow_unused=True to get None for it")
-    return result
+    return tuple(result)
 
 
 def default_grad(output, gradient, op: str):

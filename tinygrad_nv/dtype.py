@@ -53,7 +53,7 @@ def result_dtype(a: DType, b: DType) -> DType:
 def scalar_dtype(tensor_dtype: DType, value) -> DType:
     """The result dtype of tensor (op) Python scalar: the scalar never widens the tensor,
     but a float scalar makes an integer/bool result float32 and an int makes a bool int64."""
-    if isinstance(value, bool):
+    if value is None or isinstance(value, bool):
         return tensor_dtype
     if isinstance(value, float) and tensor_dtype.kind != "f":
         return dtypes.default_float

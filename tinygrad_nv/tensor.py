@@ -662,7 +662,8 @@ class Tensor:
             if v is not None and not _is_scalar(v):
                 raise TypeError(f"clip: {name} must be a number or Tensor, got "
                                 f"{type(v).__name__}")
-        return ew.Clip.apply(self, low=min, high=max)
+        dt = scalar_dtype(scalar_dtype(self.dtype, min), max)  # float bounds: float result
+        return ew.Clip.apply(self.cast(dt), low=min, high=max)
 
     clamp = clip
 

@@ -74,12 +74,11 @@ class Maximum(Function):
     """max(a, b); at ties the gradient is split evenly, as in PyTorch."""
 
     def forward(self, a, b):
-        self.a_share = (a > b) + 0.5 * (a == b)
         return self.xp.maximum(a, b)
 
     def backward(self, g):
         a, b = self.parents
-        share = g._like(self.a_share.astype(g.dtype))
+        share = g._like(((a.data > b.data) + 0.5 * (a.data == b.data)).astype(g.dtype))
         ga = unbroadcast(g * share, a.shape) if self.needs_input_grad[0] else None
         gb = unbroadcast(g * (1 - share), b.shape) if self.needs_input_grad[1] else None
         return ga, gb
@@ -183,18 +182,17 @@ class Clip(Function):
     """clamp(x, low, high); gradient 1 where low <= x <= high (PyTorch's convention)."""
 
     def forward(self, x, low, high):
-        xp = self.xp
-        self.inside = xp.ones(x.shape, dtype=bool)
-        if low is not None:
-            self.inside &= x >= low
-            x = xp.maximum(x, x.dtype.type(low))
-        if high is not None:
-            self.inside &= x <= high
-            x = xp.minimum(x, x.dtype.type(high))
-        return x
+        self.low, self.high = low, high
+        return self.xp.clip(x, low, high)
 
     def backward(self, g):
-        return g * g._like(self.inside.astype(g.dtype))
+        x = self.parents[0].data
+        inside = self.xp.ones(x.shape, dtype=bool)
+        if self.low is not None:
+            inside &= x >= self.low
+        if self.high is not None:
+            inside &= x <= self.high
+        return g * g._like(inside.astype(g.dtype))
 
 
 class Cast(Function):
