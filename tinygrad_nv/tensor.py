@@ -259,6 +259,11 @@ class Tensor:
         return self._backend.name
 
     @property
+    def backend(self) -> Backend:
+        """The device's backend: its array module `xp`, fused `kernels` and random `rng`."""
+        return self._backend
+
+    @property
     def is_leaf(self) -> bool:
         """True for tensors made by the user, not by an op that records a graph."""
         return self._ctx is None
@@ -385,6 +390,19 @@ class Tensor:
     def bool(self) -> Tensor:
         """Cast to bool."""
         return self.cast(dtypes.bool)
+
+    def replace(self, other: Tensor) -> Tensor:
+        """Take over `other`'s values, dtype and device, keeping this tensor object (how
+        `Module.to` moves parameters while optimizers keep their references)."""
+        if self._ctx is not None:
+            raise RuntimeError("replace: only leaf tensors can take over other storage")
+        if other.requires_grad and other._ctx is not None:
+            other = other.detach()
+        self.data, self._backend = other.data, other._backend
+        if self.requires_grad and self.dtype.kind != "f":
+            raise RuntimeError(f"replace: a tensor that requires grad cannot become "
+                               f"{self.dtype.name}")
+        return self
 
     def clone(self) -> Tensor:
         """A differentiable copy."""

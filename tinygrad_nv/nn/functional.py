@@ -108,7 +108,7 @@ def max_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
         return max_pool2d(x.unsqueeze(0), kernel_size, stride, padding, dilation)[0]
     cols, (oh, ow), _ = _pool_columns(x, "max_pool2d", kernel_size, stride, padding, dilation,
                                       pad_value=-math.inf)
-    xp = x._backend.xp
+    xp = x.backend.xp
     first_max = cols.data.argmax(axis=2)[:, :, None, :]
     hit = cols._like(xp.arange(cols.shape[2]).reshape(1, 1, -1, 1) == first_max)
     return hit.where(cols, 0.0).sum(2).reshape(*x.shape[:2], oh, ow)
@@ -125,8 +125,8 @@ def avg_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
     total = cols.sum(2)
     if count_include_pad:
         return (total / cols.shape[2]).reshape(*x.shape[:2], oh, ow)
-    ones = x._backend.xp.ones((1, 1, *x.shape[2:]), dtype=x.dtype)
-    counts = x._backend.kernels.im2col(ones, **geometry).sum(axis=1)  # real pixels per window
+    ones = x.backend.xp.ones((1, 1, *x.shape[2:]), dtype=x.dtype)
+    counts = x.backend.kernels.im2col(ones, **geometry).sum(axis=1)  # real pixels per window
     return (total / x._like(counts)).reshape(*x.shape[:2], oh, ow)
 
 
@@ -366,11 +366,11 @@ def _valid(t: Tensor, ignore_index: int, like: Tensor) -> Tensor:
 
 
 def _safe(t: Tensor, ignore_index: int) -> Tensor:
-    return t._like(t._backend.xp.where(t.data != ignore_index, t.data, 0))
+    return t._like(t.backend.xp.where(t.data != ignore_index, t.data, 0))
 
 
 def _row_index(t: Tensor) -> Tensor:
-    return t._like(t._backend.xp.arange(t.shape[0]))
+    return t._like(t.backend.xp.arange(t.shape[0]))
 
 
 def _picked_weight(t: Tensor, weight: Tensor | None, ignore_index: int, rows: Tensor,

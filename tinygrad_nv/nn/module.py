@@ -182,8 +182,7 @@ class Module:
             moved = t.detach().to(device=device, dtype=dtype if t.dtype.kind == "f" else None)
             grad = None if t.grad is None else t.grad.detach().to(device=device,
                                                                   dtype=moved.dtype)
-            # swap the storage of the same Tensor object
-            t.data, t._backend, t.grad = moved.data, moved._backend, grad
+            t.replace(moved).grad = grad
         return self
 
     def float(self) -> Module:

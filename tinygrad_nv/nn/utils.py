@@ -23,7 +23,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
                          f"{norm_type}")
     if not grads:
         return Tensor(0.0)
-    norms = [float(p._backend.xp.linalg.norm(p.grad.data.reshape(-1), ord=norm_type))
+    norms = [float(p.backend.xp.linalg.norm(p.grad.data.reshape(-1), ord=norm_type))
              for p in grads]
     total = max(norms) if math.isinf(norm_type) else \
         math.fsum(n**norm_type for n in norms) ** (1.0 / norm_type)

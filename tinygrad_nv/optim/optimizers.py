@@ -37,7 +37,7 @@ class SGD(Optimizer):
         momentum = group["momentum"]
         first = bool(momentum) and "momentum_buffer" not in state
         buf = self.buffer(state, "momentum_buffer", p) if momentum else None
-        p._backend.kernels.sgd_step(p.data, grad, buf, group["lr"], momentum,
+        p.backend.kernels.sgd_step(p.data, grad, buf, group["lr"], momentum,
                                     group["dampening"], group["nesterov"],
                                     group["weight_decay"], first)
 
@@ -66,7 +66,7 @@ class Adam(Optimizer):
         state["step"] = state.get("step", 0) + 1
         m, v = self.buffer(state, "exp_avg", p), self.buffer(state, "exp_avg_sq", p)
         beta1, beta2 = group["betas"]
-        p._backend.kernels.adam_step(p.data, grad, m, v, group["lr"], beta1, beta2, group["eps"],
+        p.backend.kernels.adam_step(p.data, grad, m, v, group["lr"], beta1, beta2, group["eps"],
                                      group["weight_decay"], state["step"], self.decoupled)
 
 
@@ -97,7 +97,7 @@ class RMSprop(Optimizer):
 
     def update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]
                ) -> None:
-        xp, param = p._backend.xp, p.data
+        xp, param = p.backend.xp, p.data
         alpha, lr = group["alpha"], group["lr"]
         state["step"] = state.get("step", 0) + 1
         g = grad + group["weight_decay"] * param if group["weight_decay"] else grad

@@ -39,7 +39,7 @@ def gradcheck(fn: Callable[..., Any], inputs: Tensor | Sequence[Any], eps: float
         total = None
         for out, v in zip(outs, directions):
             if v is not None:
-                term = (out.cast(dtypes.float64) * out._like(out._backend.from_host(v))).sum()
+                term = (out.cast(dtypes.float64) * Tensor(v, device=out.device)).sum()
                 total = term if total is None else total + term
         return total
 
@@ -72,7 +72,7 @@ def gradgradcheck(fn: Callable[..., Any], inputs: Tensor | Sequence[Any], eps: f
 
     def first_derivative(*xs):
         outs = _as_tuple(fn(*xs))
-        total = sum((out * out._like(out._backend.from_host(v))).sum()
+        total = sum((out * Tensor(v, dtype=out.dtype, device=out.device)).sum()
                     for out, v in zip(outs, directions) if v is not None)
         if not isinstance(total, Tensor) or not total.requires_grad:
             return tuple(xs[i].zeros_like() for i in wrt)
