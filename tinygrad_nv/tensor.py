@@ -396,12 +396,10 @@ class Tensor:
         `Module.to` moves parameters while optimizers keep their references)."""
         if self._ctx is not None:
             raise RuntimeError("replace: only leaf tensors can take over other storage")
-        if other.requires_grad and other._ctx is not None:
-            other = other.detach()
-        self.data, self._backend = other.data, other._backend
-        if self.requires_grad and self.dtype.kind != "f":
+        if self.requires_grad and other.dtype.kind != "f":
             raise RuntimeError(f"replace: a tensor that requires grad cannot become "
-                               f"{self.dtype.name}")
+                               f"{other.dtype.name}")
+        self.data, self._backend = other.data, other._backend
         return self
 
     def clone(self) -> Tensor:
