@@ -7,6 +7,6 @@
 
 from tinygrad_nv.optim import lr_scheduler
 from tinygrad_nv.optim.optimizer import Optimizer
-from tinygrad_nv.optim.optimizers import SGD, Adam, AdamW, RMSprop
+from tinygrad_nv.optim.optimizers import SGD, Adagrad, Adam, AdamW, RMSprop
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "lr_scheduler"]

@@ -23,14 +23,15 @@ Params = Iterable[Tensor] | Iterable[dict[str, Any]]
 
 class Optimizer:
     """Base class: subclasses give their defaults, `check(group)` and `update(p, grad, state,
-    group)`, which changes `p.data` in place (never recording a graph)."""
+    group)`, which changes `p.data` in place (never recording a graph). `step_group` calls
+    `update` once per parameter; a multi-tensor (one launch per group) version replaces it."""
 
     def __init__(self, params: Params, defaults: dict[str, Any]):
         self.name = type(self).__name__
         if isinstance(params, Tensor) or not isinstance(params, Iterable):
             raise TypeError(f"{self.name}: params must be an iterable of Tensors or of dicts "
                             f"(parameter groups), got {type(params).__name__}")
-        params = list(params)
+        params = self._ordered(params)
         if not params:
             raise ValueError(f"{self.name}: got an empty parameter list")
         self.defaults = defaults
@@ -39,24 +40,43 @@ class Optimizer:
         for group in params if isinstance(params[0], dict) else [{"params": params}]:
             self.add_param_group(group)
 
-    def add_param_group(self, group: dict[str, Any]) -> None:
-        """Add parameters with their own hyper-parameters (defaults fill the rest)."""
-        params = group["params"]
-        params = [params] if isinstance(params, Tensor) else list(params)
-        existing = {id(p) for g in self.param_groups for p in g["params"]}
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add parameters with their own hyper-parameters (the defaults fill in the rest).
+
+        >>> opt.add_param_group({"params": head.parameters(), "lr": 1e-2})
+        """
+        if not isinstance(param_group, dict):
+            raise TypeError(f"{self.name}.add_param_group: a parameter group is a dict with "
+                            f"'params', got {type(param_group).__name__}")
+        if "params" not in param_group:
+            raise ValueError(f"{self.name}.add_param_group: the group has no 'params' key "
+                             f"(keys: {sorted(param_group)})")
+        params = param_group["params"]
+        params = [params] if isinstance(params, Tensor) else self._ordered(params)
         for p in params:
-            if not isinstance(p, Tensor) or not p.requires_grad or not p.is_leaf:
-                what = (f"a tensor of shape {p.shape} with requires_grad={p.requires_grad}, "
-                        f"leaf={p.is_leaf}") if isinstance(p, Tensor) else type(p).__name__
-                raise TypeError(f"{self.name}: can only optimize leaf Tensors that require "
-                                f"grad, got {what}")
-            if id(p) in existing:
-                raise ValueError(f"{self.name}: a parameter of shape {p.shape} appears more "
-                                 "than once in the parameter groups")
-            existing.add(id(p))
-        group = {**self.defaults, **group, "params": params}
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{self.name}: can only optimize Tensors, got "
+                                f"{type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError(f"{self.name}: can't optimize a non-leaf Tensor (shape "
+                                 f"{p.shape}, the result of an operation); optimize the leaf "
+                                 "it was computed from, or .detach().requires_grad_() it")
+        if len({id(p) for p in params}) != len(params):
+            raise ValueError(f"{self.name}: a parameter group contains the same parameter "
+                             "more than once")
+        existing = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in existing for p in params):
+            raise ValueError(f"{self.name}: some parameters appear in more than one parameter "
+                             "group")
+        group = {**self.defaults, **param_group, "params": params}
         self.check(group)
         self.param_groups.append(group)
+
+    def _ordered(self, params: Iterable[Any]) -> list[Any]:
+        if isinstance(params, set | frozenset):
+            raise TypeError(f"{self.name}: parameters must be given in an ordered collection "
+                            "(a list), not a set: the order of a set changes between runs")
+        return list(params)
 
     def check(self, group: dict[str, Any]) -> None:
         """Raise ValueError for invalid hyper-parameters (subclasses extend)."""
@@ -77,25 +97,35 @@ class Optimizer:
             group["lr"] = value
 
     def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear the gradients: to None (the default), or to zeros."""
         for group in self.param_groups:
             for p in group["params"]:
                 p.grad = None if set_to_none or p.grad is None else p.grad.zeros_like()
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient; `closure` (re-evaluating the loss with
-        backward) is called first if given, and its result returned."""
+        """Update every parameter that has a gradient (the others, frozen or unused, are left
+        alone); `closure` (re-evaluating the loss with backward) is called first if given,
+        and its result returned."""
         loss = None
         if closure is not None:
             with enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    self.update(p, p.grad.data, self.state.setdefault(p, {}), group)
+            params = [p for p in group["params"] if p.grad is not None]
+            if params:
+                self.step_group(group, params)
         return loss
+
+    def step_group(self, group: dict[str, Any], params: list[Tensor]) -> None:
+        """Update `params` (those of `group` that have a gradient), one at a time."""
+        for p in params:
+            grad = -p.grad.data if group.get("maximize") else p.grad.data
+            self.update(p, grad, self.state.setdefault(p, {}), group)
 
     def update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]
                ) -> None:
+        """Apply the update rule to one parameter in place (`grad`: its gradient array,
+        already negated for maximize=True)."""
         raise NotImplementedError
 
     @staticmethod
@@ -109,7 +139,7 @@ class Optimizer:
     def state_dict(self) -> dict[str, Any]:
         index = {id(p): i for i, p in enumerate(self._params())}
         return {
-            "state": {index[id(p)]: dict(s) for p, s in self.state.items()},
+            "state": {index[id(p)]: dict(s) for p, s in self.state.items() if s},
             "param_groups": [{**{k: v for k, v in g.items() if k != "params"},
                               "params": [index[id(p)] for p in g["params"]]}
                              for g in self.param_groups],

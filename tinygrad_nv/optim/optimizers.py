@@ -1,6 +1,7 @@
-"""SGD, Adam, AdamW and RMSprop with PyTorch's documented update rules. SGD and Adam(W) run
-one fused kernel launch per parameter (`kernels.sgd_step` / `adam_step`); RMSprop uses array
-operations. Every update is in place on `.data`."""
+"""SGD, Adam, AdamW, RMSprop and Adagrad with PyTorch's documented update rules. SGD and
+Adam(W) run one fused kernel launch per parameter (`kernels.sgd_step` / `adam_step`); RMSprop,
+Adagrad and Adam's amsgrad variant use array operations. Every update is in place on `.data`;
+`maximize=True` (ascent) negates the gradient first, in `Optimizer.step_group`."""
 
 from __future__ import annotations
 
@@ -19,9 +20,11 @@ class SGD(Optimizer):
     """
 
     def __init__(self, params: Params, lr: float = 1e-3, momentum: float = 0.0,
-                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False):
+                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
+                 maximize: bool = False):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      weight_decay=weight_decay, nesterov=nesterov))
+                                      weight_decay=weight_decay, nesterov=nesterov,
+                                      maximize=maximize))
 
     def check(self, group: dict[str, Any]) -> None:
         super().check(group)
@@ -44,14 +47,17 @@ class SGD(Optimizer):
 
 class Adam(Optimizer):
     """m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2 (g with L2 weight decay added),
-    p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)."""
+    p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps); with amsgrad the running
+    maximum of v replaces v in the denominator."""
 
     decoupled = False
 
     def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0):
+                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False,
+                 maximize: bool = False):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
-                                      weight_decay=weight_decay))
+                                      weight_decay=weight_decay, amsgrad=amsgrad,
+                                      maximize=maximize))
 
     def check(self, group: dict[str, Any]) -> None:
         super().check(group)
@@ -66,8 +72,29 @@ class Adam(Optimizer):
         state["step"] = state.get("step", 0) + 1
         m, v = self.buffer(state, "exp_avg", p), self.buffer(state, "exp_avg_sq", p)
         beta1, beta2 = group["betas"]
-        p.backend.kernels.adam_step(p.data, grad, m, v, group["lr"], beta1, beta2, group["eps"],
-                                     group["weight_decay"], state["step"], self.decoupled)
+        if group["amsgrad"]:
+            self._amsgrad_update(p, grad, m, v, self.buffer(state, "max_exp_avg_sq", p),
+                                 state["step"], group)
+        else:
+            p.backend.kernels.adam_step(p.data, grad, m, v, group["lr"], beta1, beta2,
+                                         group["eps"], group["weight_decay"], state["step"],
+                                         self.decoupled)
+
+    def _amsgrad_update(self, p: Tensor, grad: Any, m: Any, v: Any, v_max: Any, step: int,
+                        group: dict[str, Any]) -> None:
+        xp, param = p.backend.xp, p.data
+        (beta1, beta2), lr, weight_decay = group["betas"], group["lr"], group["weight_decay"]
+        if self.decoupled:
+            param *= 1.0 - lr * weight_decay
+        elif weight_decay:
+            grad = grad + weight_decay * param
+        m *= beta1
+        m += (1.0 - beta1) * grad
+        v *= beta2
+        v += (1.0 - beta2) * grad * grad
+        xp.maximum(v_max, v, out=v_max)
+        denom = xp.sqrt(v_max) / (1.0 - beta2**step) ** 0.5 + group["eps"]
+        param -= (lr / (1.0 - beta1**step)) * m / denom
 
 
 class AdamW(Adam):
@@ -76,8 +103,9 @@ class AdamW(Adam):
     decoupled = True
 
     def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 1e-2):
-        super().__init__(params, lr, betas, eps, weight_decay)
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False,
+                 maximize: bool = False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize)
 
 
 class RMSprop(Optimizer):
@@ -86,9 +114,10 @@ class RMSprop(Optimizer):
     buf = momentum buf + g / avg, p -= lr * buf."""
 
     def __init__(self, params: Params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False):
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
+                 maximize: bool = False):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                                      momentum=momentum, centered=centered))
+                                      momentum=momentum, centered=centered, maximize=maximize))
 
     def check(self, group: dict[str, Any]) -> None:
         super().check(group)
@@ -118,3 +147,36 @@ class RMSprop(Optimizer):
             param -= lr * buf
         else:
             param -= lr * g / avg
+
+
+class Adagrad(Optimizer):
+    """sum += g^2 (g with L2 weight decay added; sum starts at initial_accumulator_value),
+    p -= lr / (1 + (t - 1) * lr_decay) * g / (sqrt(sum) + eps).
+
+    >>> opt = Adagrad(model.parameters(), lr=0.1)
+    """
+
+    def __init__(self, params: Params, lr: float = 1e-2, lr_decay: float = 0.0,
+                 weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
+                 eps: float = 1e-10, maximize: bool = False):
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, eps=eps,
+                                      weight_decay=weight_decay,
+                                      initial_accumulator_value=initial_accumulator_value,
+                                      maximize=maximize))
+
+    def check(self, group: dict[str, Any]) -> None:
+        super().check(group)
+        for name in ("lr_decay", "eps", "weight_decay", "initial_accumulator_value"):
+            self._at_least(group, name, 0.0)
+
+    def update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]
+               ) -> None:
+        xp, param = p.backend.xp, p.data
+        state["step"] = state.get("step", 0) + 1
+        if "sum" not in state:
+            state["sum"] = p.detach().full_like(group["initial_accumulator_value"])
+        total = state["sum"].data
+        g = grad + group["weight_decay"] * param if group["weight_decay"] else grad
+        total += g * g
+        lr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+        param -= lr * g / (xp.sqrt(total) + group["eps"])
