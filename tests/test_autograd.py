@@ -8,7 +8,16 @@ import weakref
 import numpy as np
 import pytest
 
-from tinygrad_nv import Tensor, enable_grad, grad, no_grad
+from tinygrad_nv import (
+    Tensor,
+    enable_grad,
+    grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from tinygrad_nv.autograd import Function, detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 
 
 def test_gradients_accumulate(device):
@@ -179,3 +188,136 @@ def test_training_loop_memory_does_not_grow():
     second, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert second - first < 200_000, f"memory grew by {second - first} bytes"
+
+
+def test_set_grad_enabled_as_plain_call_takes_effect_at_once(device):
+    x = Tensor([1.0], device=device, requires_grad=True)
+    try:
+        set_grad_enabled(False)
+        assert not is_grad_enabled() and not (x * 2).requires_grad
+        set_grad_enabled(True)
+        assert is_grad_enabled() and (x * 2).requires_grad
+    finally:
+        set_grad_enabled(True)
+
+
+def test_set_grad_enabled_as_context_manager_and_decorator(device):
+    x = Tensor([1.0], device=device, requires_grad=True)
+    with set_grad_enabled(False):
+        assert not (x * 2).requires_grad
+        with set_grad_enabled(True):
+            assert (x * 2).requires_grad
+        assert not is_grad_enabled()
+    assert is_grad_enabled()
+
+    @set_grad_enabled(False)
+    def f(t):
+        return t * 2
+
+    assert is_grad_enabled(), "decorating must not change the mode"
+    assert not f(x).requires_grad and is_grad_enabled()
+    with no_grad():
+        assert set_grad_enabled(True)(lambda: (x * 2).requires_grad)()
+        assert not is_grad_enabled()
+
+
+def test_grad_mode_is_restored_after_an_exception():
+    with pytest.raises(ValueError), no_grad():
+        raise ValueError("boom")
+    assert is_grad_enabled()
+    with pytest.raises(ValueError), set_grad_enabled(False):
+        raise ValueError("boom")
+    assert is_grad_enabled()
+
+
+def test_inference_mode(device):
+    x = Tensor([1.0], device=device, requires_grad=True)
+    with inference_mode():
+        assert not (x * 2).requires_grad and not is_grad_enabled()
+        with inference_mode(False):
+            assert (x * 2).requires_grad
+    assert is_grad_enabled()
+
+    @inference_mode
+    def bare(t):
+        return t * 2
+
+    @inference_mode()
+    def called(t):
+        return t * 2
+
+    assert not bare(x).requires_grad and not called(x).requires_grad
+    assert is_grad_enabled()
+
+
+def test_backward_restores_grad_mode_even_when_it_fails(device):
+    x = Tensor([1.0, 2.0], device=device, requires_grad=True)
+    y = x * 2
+    with pytest.raises(RuntimeError):
+        y.backward()  # not a scalar
+    assert is_grad_enabled()
+
+
+class _NaNBackward(Function):
+    """Identity whose backward produces NaN: the planted fault."""
+
+    def forward(self, a):
+        return a.copy()
+
+    def backward(self, grad):
+        return grad * float("nan")
+
+
+def _twenty_ops(x: Tensor, planted_at: int) -> Tensor:
+    steps = [lambda t: t * 1.5, lambda t: t + 0.25, lambda t: t.tanh(), lambda t: t - 0.1,
+             lambda t: t.sigmoid(), lambda t: t * t]
+    y = x
+    for i in range(20):
+        y = _NaNBackward.apply(y) if i == planted_at else steps[i % len(steps)](y)
+    return y.sum()
+
+
+@pytest.mark.parametrize("planted_at", [0, 7, 19])
+def test_anomaly_mode_names_the_op_whose_backward_made_nan(device, planted_at):
+    x = Tensor([0.3, -0.2, 0.9], device=device, requires_grad=True)
+    with detect_anomaly():
+        assert is_anomaly_enabled()
+        loss = _twenty_ops(x, planted_at)
+        with pytest.raises(RuntimeError, match="_NaNBackward") as info:
+            loss.backward()
+    assert not is_anomaly_enabled()
+    message = str(info.value)
+    assert "nan" in message and "_twenty_ops" in message  # the forward traceback
+    assert "_NaNBackward.apply(y)" in message
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # 1 / 0 on purpose
+def test_anomaly_mode_catches_inf_from_a_real_op(device):
+    x = Tensor([0.0, 1.0], device=device, requires_grad=True)
+    with detect_anomaly():
+        loss = ((x * 1.0).sqrt() * 3.0).sum()  # d sqrt / dx is inf at 0
+        with pytest.raises(RuntimeError, match=r"(?i)sqrt.*inf") as info:
+            loss.backward()
+    assert "test_anomaly_mode_catches_inf_from_a_real_op" in str(info.value)
+
+
+def test_anomaly_mode_off_records_nothing_and_lets_nan_through(device):
+    x = Tensor([0.3], device=device, requires_grad=True)
+    y = _NaNBackward.apply(x)
+    assert not hasattr(y._ctx, "forward_trace")
+    y.sum().backward()
+    assert np.isnan(x.grad.numpy()).all()
+
+
+def test_set_detect_anomaly_plain_call_and_nan_in_double_backward(device):
+    x = Tensor([0.5], device=device, requires_grad=True)
+    set_detect_anomaly(True)
+    try:
+        assert is_anomaly_enabled()
+        (g,) = grad((x * _NaNBackward.apply(x * 2.0)).sum(), [x], create_graph=True)
+        pytest.fail("the NaN should have been reported")
+    except RuntimeError as e:
+        assert "_NaNBackward" in str(e)
+    finally:
+        set_detect_anomaly(False)
+    assert not is_anomaly_enabled()

@@ -1,11 +1,19 @@
 """tinygrad_nv: a small reverse-mode autodiff tensor framework (NumPy / CuPy + CUDA kernels)."""
 
-from tinygrad_nv.autograd import enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
+from tinygrad_nv.autograd import (
+    enable_grad,
+    grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from tinygrad_nv.backend import Device
 from tinygrad_nv.dtype import dtypes
 from tinygrad_nv.state import load, save
 from tinygrad_nv.tensor import Tensor
 
-__all__ = ["Tensor", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "grad",
+__all__ = ["Tensor", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+           "inference_mode", "grad",
            "dtypes", "Device", "save", "load"]
 __version__ = "0.1.0"

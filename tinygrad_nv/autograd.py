@@ -9,21 +9,34 @@ attributes `_ctx`, `requires_grad`, `grad` and the arithmetic of the objects it 
 from __future__ import annotations
 
 import contextlib
+import threading
+import traceback
 import weakref
 from collections.abc import Sequence
 from typing import Any
 
 
-class _GradMode:
+class _GradMode(threading.local):
+    """Grad mode of the current thread (each thread starts with recording on)."""
+
     enabled = True
 
 
+_grad_mode = _GradMode()
+
+
+class _Anomaly:
+    enabled = False  # process-wide, as PyTorch's anomaly mode
+
+
 def is_grad_enabled() -> bool:
-    """Whether operations record a graph right now."""
-    return _GradMode.enabled
+    """Whether operations record a graph right now, in this thread."""
+    return _grad_mode.enabled
 
 
 class _SetGradMode(contextlib.ContextDecorator):
+    """Context manager and decorator: grad mode is `self.mode` inside, restored after."""
+
     mode: bool
 
     def __new__(cls, func=None):
@@ -33,12 +46,15 @@ class _SetGradMode(contextlib.ContextDecorator):
             return self(func)
         return self
 
+    def _recreate_cm(self):  # one context per decorated call: safe across threads
+        return type(self)()
+
     def __enter__(self) -> None:
-        self._previous.append(_GradMode.enabled)
-        _GradMode.enabled = self.mode
+        self._previous.append(_grad_mode.enabled)
+        _grad_mode.enabled = self.mode
 
     def __exit__(self, *exc) -> None:
-        _GradMode.enabled = self._previous.pop()
+        _grad_mode.enabled = self._previous.pop()
 
 
 class no_grad(_SetGradMode):  # noqa: N801  (PyTorch's spelling)
@@ -54,12 +70,93 @@ class enable_grad(_SetGradMode):  # noqa: N801
 
 
 class set_grad_enabled(_SetGradMode):  # noqa: N801
-    """Context manager: grad mode on or off."""
+    """Grad mode on or off in this thread: at once as a plain call, and restored on exit as
+    a context manager or around each call as a decorator (as torch.set_grad_enabled).
+
+    >>> set_grad_enabled(False)          # recording off from here on
+    >>> with set_grad_enabled(True): ... # on inside, off again after
+    """
 
     def __new__(cls, mode: bool):
+        return object.__new__(cls)
+
+    def __init__(self, mode: bool) -> None:
+        self.mode, self._prev = bool(mode), _grad_mode.enabled
+        _grad_mode.enabled = self.mode
+
+    def __call__(self, func):
+        _grad_mode.enabled = self._prev  # decorating does not change the mode
+        return super().__call__(func)
+
+    def _recreate_cm(self):
+        return _GradModeScope(self.mode)
+
+    def __enter__(self) -> None:
+        _grad_mode.enabled = self.mode
+
+    def __exit__(self, *exc) -> None:
+        _grad_mode.enabled = self._prev
+
+
+class _GradModeScope(_SetGradMode):
+    def __new__(cls, mode: bool):
         self = super().__new__(cls)
-        self.mode = bool(mode)
+        self.mode = mode
         return self
+
+    def _recreate_cm(self):
+        return _GradModeScope(self.mode)
+
+
+class inference_mode(_GradModeScope):  # noqa: N801
+    """Context manager and decorator for inference: no graph is recorded inside
+    (`inference_mode(False)` turns recording on, as in PyTorch).
+
+    >>> with inference_mode(): y = model(x)
+    """
+
+    def __new__(cls, mode: Any = True):
+        if callable(mode):  # bare decorator: @inference_mode
+            return super().__new__(cls, False)(mode)
+        return super().__new__(cls, not mode)
+
+
+def is_anomaly_enabled() -> bool:
+    """Whether anomaly detection is on."""
+    return _Anomaly.enabled
+
+
+class set_detect_anomaly(contextlib.ContextDecorator):  # noqa: N801
+    """Anomaly detection on or off: at once as a plain call, and restored on exit as a
+    context manager. While on, each op remembers the forward traceback of its creation and a
+    backward that produces NaN or inf raises RuntimeError naming that op and printing it."""
+
+    def __init__(self, mode: bool) -> None:
+        self.mode, self._prev = bool(mode), _Anomaly.enabled
+        _Anomaly.enabled = self.mode
+
+    def _recreate_cm(self):
+        return set_detect_anomaly(self.mode)
+
+    def __enter__(self) -> None:
+        _Anomaly.enabled = self.mode
+
+    def __exit__(self, *exc) -> None:
+        _Anomaly.enabled = self._prev
+
+
+class detect_anomaly(set_detect_anomaly):  # noqa: N801
+    """Context manager and decorator: anomaly detection on inside (see set_detect_anomaly).
+
+    >>> with detect_anomaly():
+    ...     loss.backward()   # RuntimeError: Log.backward produced nan ... (forward traceback)
+    """
+
+    def __init__(self) -> None:
+        self.mode, self._prev = True, _Anomaly.enabled
+
+    def _recreate_cm(self):
+        return detect_anomaly()
 
 
 class Function:
@@ -91,13 +188,15 @@ class Function:
         except (ValueError, TypeError, IndexError) as e:  # e.g. shapes that do not broadcast
             shapes = " and ".join(f"{t.shape} {t.dtype}" for t in tensors)
             raise type(e)(f"{cls.__name__}: inputs of shape/dtype {shapes}: {e}") from None
-        if not (_GradMode.enabled and True in needs):
+        if not (_grad_mode.enabled and True in needs):
             return tensors[0]._from_op(data, ctx.backend, None)
         # ctx.backend, not backend: a transfer between devices sets its target in forward
         out = tensors[0]._from_op(data, ctx.backend, ctx)
         ctx.parents, ctx.needs_input_grad = tensors, needs
         if cls.save_output:
             ctx._output = weakref.ref(out)
+        if _Anomaly.enabled:
+            ctx.forward_trace = traceback.format_stack()[:-1]
         return out
 
     @property
@@ -173,7 +272,8 @@ def run_backward(roots: Sequence, grads: Sequence, retain_graph: bool, create_gr
         elif capture is None and tensor.requires_grad:
             tensor.grad = g if tensor.grad is None else tensor.grad + g
 
-    previous, _GradMode.enabled = _GradMode.enabled, create_graph
+    previous, _grad_mode.enabled = _grad_mode.enabled, create_graph
+    anomaly = _Anomaly.enabled
     try:
         for root, g in zip(roots, grads):
             deliver(root, g)
@@ -187,6 +287,8 @@ def run_backward(roots: Sequence, grads: Sequence, retain_graph: bool, create_gr
             in_grads = ctx.backward(g)
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
+            if anomaly:
+                _check_finite(ctx, in_grads)
             for parent, pg, needed in zip(ctx.parents, in_grads, ctx.needs_input_grad):
                 if needed and pg is not None:
                     if pg.data.shape != parent.data.shape or pg.data.dtype != parent.data.dtype:
@@ -195,8 +297,24 @@ def run_backward(roots: Sequence, grads: Sequence, retain_graph: bool, create_gr
             if not retain_graph:
                 ctx.release()
     finally:
-        _GradMode.enabled = previous
+        _grad_mode.enabled = previous
     return None if capture is None else [captured.get(id(t)) for t in capture]
+
+
+def _check_finite(ctx, in_grads: tuple) -> None:
+    """Anomaly mode: raise if the backward of `ctx` produced a NaN or inf."""
+    for i, (parent, g) in enumerate(zip(ctx.parents, in_grads)):
+        if g is None or g.dtype.kind != "f" or bool(g._backend.xp.isfinite(g.data).all()):
+            continue
+        kind = "nan" if bool(g._backend.xp.isnan(g.data).any()) else "inf"
+        trace = getattr(ctx, "forward_trace", None)
+        where = ("".join(trace) if trace else "  (not recorded: the op was created outside "
+                 "detect_anomaly; run the forward pass inside it too)\n")
+        raise RuntimeError(
+            f"Function '{ctx.name}' returned {kind} values in its {i}th output: the gradient "
+            f"of its input {i} (shape {parent.shape}) computed by {ctx.name}.backward "
+            f"contains {kind}.\nTraceback of the forward call that created {ctx.name}:\n"
+            f"{where}")
 
 
 def _match(g, parent, ctx):
