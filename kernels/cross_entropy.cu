@@ -34,7 +34,9 @@ __device__ void cross_entropy(const T* logits, const long long* targets, T* loss
       dr[c] = exp(xr[c] - m - log_sum) - off - (c == target ? on : T(0)) + poison;
     if (threadIdx.x == 0) {
       T picked = valid ? xr[target] - m - log_sum : poison;
-      loss[row] = -on * picked - off * (sum_shifted - T(cols) * log_sum);
+      // no smoothing term without smoothing: 0 * (-inf) would poison a row with a -inf logit
+      T smooth = off != T(0) ? off * (sum_shifted - T(cols) * log_sum) : T(0);
+      loss[row] = -on * picked - smooth;
     }
   }
 }

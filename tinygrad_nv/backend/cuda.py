@@ -25,7 +25,8 @@ from tinygrad_nv.backend.base import Backend
 from tinygrad_nv.backend.numpy_kernels import ACTIVATIONS, conv_out_size
 
 # Files compiled in front of a family's own file, in order (kernel files include nothing).
-FAMILY_DEPENDENCIES = {"linear": ("activation",), "cross_entropy": ("softmax",)}
+FAMILY_DEPENDENCIES = {"linear": ("activation",), "cross_entropy": ("softmax",),
+                       "attention": ("softmax",)}
 NVRTC_OPTIONS = ("-std=c++11",)
 BLOCK = 256          # threads per block of the element-wise kernels
 MAX_GRID = 65535     # blocks at most; grid-stride loops cover the rest
@@ -199,6 +200,27 @@ class CudaKernels:
         self._launch_rows("cross_entropy", "cross_entropy", dt, xc.shape, xc, t, loss, dlogits,
                           *_rows_cols(xc), dt.type(label_smoothing), np.int64(ignore_index))
         return loss.astype(logits.dtype, copy=False), dlogits.astype(logits.dtype, copy=False)
+
+    # ---- attention: scaled, masked row softmax
+    def attention_softmax(self, scores, q_len: int, scale: float, causal: bool = False,
+                          mask=None):
+        dt = self._dtype("attention_softmax", scores.dtype)
+        sc = self._input(scores, dt)
+        kind = 0 if mask is None else 2 if mask.dtype == np.bool_ else 1
+        m = self.xp.zeros((1, 1), dtype=dt) if mask is None else self._input(mask, dt)
+        y = self.xp.empty_like(sc)
+        self._launch_rows("attention", "attention_softmax_forward", dt, sc.shape, sc, m, y,
+                          *_rows_cols(sc), np.int32(q_len), np.int32(m.shape[0]),
+                          dt.type(scale), np.int32(causal), np.int32(kind))
+        return y.astype(scores.dtype, copy=False)
+
+    def attention_softmax_backward(self, y, grad, scale: float):
+        dt = self._dtype("attention_softmax_backward", y.dtype)
+        yc, gc = self._input(y, dt), self._input(grad, dt)
+        ds = self.xp.empty_like(yc)
+        self._launch_rows("attention", "attention_softmax_backward", dt, yc.shape, yc, gc, ds,
+                          *_rows_cols(yc), dt.type(scale))
+        return ds.astype(y.dtype, copy=False)
 
     # ---- optimizer updates, in place
     def sgd_step(self, param, grad, buf, lr: float, momentum: float, dampening: float,

@@ -123,12 +123,43 @@ class NumpyKernels:
         valid = targets != ignore_index
         safe = xp.where(valid, targets, 0)
         picked = logp[xp.arange(n), safe]
-        loss = -(1.0 - label_smoothing) * picked - label_smoothing / c * logp.sum(axis=1)
+        loss = -(1.0 - label_smoothing) * picked
+        if label_smoothing:  # not 0 * (-inf) for a row with a -inf logit
+            loss = loss - label_smoothing / c * logp.sum(axis=1)
         grad = xp.exp(logp) - label_smoothing / c
         grad[xp.arange(n), safe] -= 1.0 - label_smoothing
         loss = xp.where(valid, loss, 0).astype(logits.dtype, copy=False)
         grad = (grad * valid[:, None]).astype(logits.dtype, copy=False)
         return loss, grad
+
+    # ---- attention: scaled, masked row softmax of (batch * q_len, k_len) scores
+    def attention_softmax(self, scores, q_len: int, scale: float, causal: bool = False,
+                          mask=None):
+        """softmax(scale * scores (+ mask)) per row; row r is query r % q_len. mask: None, a
+        float (additive) or bool (True = attend) array of shape (m, k_len) whose row r % m
+        serves row r. causal drops columns past the query. Rows with nothing left are 0."""
+        xp = self.xp
+        rows, cols = scores.shape
+        z = scores * scores.dtype.type(scale)
+        keep = xp.ones(z.shape, dtype=bool)
+        if mask is not None:
+            tiled = xp.tile(mask, (rows // mask.shape[0], 1))
+            if tiled.dtype == bool:
+                keep &= tiled
+            else:
+                z = z + tiled.astype(z.dtype, copy=False)
+        if causal:
+            keep &= xp.arange(cols)[None, :] <= (xp.arange(rows) % q_len)[:, None]
+        z = xp.where(keep, z, -xp.inf)
+        top = z.max(axis=1, keepdims=True) if cols else z.sum(axis=1, keepdims=True)
+        e = xp.where(keep, xp.exp(z - xp.where(xp.isfinite(top), top, 0)), 0)
+        total = e.sum(axis=1, keepdims=True)
+        return (e / xp.where(total > 0, total, 1)).astype(scores.dtype, copy=False)
+
+    def attention_softmax_backward(self, y, grad, scale: float):
+        """d scores of attention_softmax, given its output y."""
+        dz = y * (grad - (grad * y).sum(axis=1, keepdims=True))
+        return (dz * y.dtype.type(scale)).astype(y.dtype, copy=False)
 
     # ---- optimizer updates, in place (PyTorch's documented formulas)
     def sgd_step(self, param, grad, buf, lr: float, momentum: float, dampening: float,
