@@ -5,7 +5,11 @@ very sources of `kernels/` compiled for the CPU with g++ and the emulation heade
 directory (`$TINYGRAD_NV_CACHE/emu`, default `~/.cache/tinygrad_nv/emu`), keyed by a hash of
 header, source and flags, and loads it with ctypes. Launches check every argument against the
 kernel's C signature (dtype of each array, exact type of each scalar, contiguity), so a launch
-that would read garbage on a GPU fails here with a TypeError.
+that would read garbage on a GPU fails here with a TypeError, and against the GPU's launch limits.
+
+`TINYGRAD_NV_EMU_ORDER` sets the order in which the threads of a block run between barriers:
+`forward` (the default), `reverse`, or `shuffle` / `shuffle:<seed>` (a seeded random order per
+block and barrier), so a missing `__syncthreads` changes the result instead of passing by luck.
 """
 
 from __future__ import annotations
@@ -29,7 +33,18 @@ CXX = "g++"
 CXXFLAGS = ("-std=c++20", "-O2", "-shared", "-fPIC", "-fvisibility=hidden",
             "-U_FORTIFY_SOURCE")  # fortified longjmp refuses to switch between fiber stacks
 CACHE_ENV = "TINYGRAD_NV_CACHE"
+ORDER_ENV = "TINYGRAD_NV_EMU_ORDER"
+ORDERS = ("forward", "reverse", "shuffle")
+# What a GPU accepts (CUDA's limits for compute capability 7.0 and later, without opt-in)
+MAX_BLOCK = (1024, 1024, 64)
+MAX_THREADS = 1024
+MAX_GRID = (2**31 - 1, 65535, 65535)
+MAX_SHARED = 48 * 1024
 _KERNEL = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\(')
+# `extern __shared__ T name[];` and `__shared__ T name[dims];`, rewritten for cuda_emu.h
+_DYNAMIC_SHARED = re.compile(r"\bextern\s+__shared__\s+([^;=\n]*?)\s*\b(\w+)\s*\[\s*\]\s*;")
+_STATIC_SHARED = re.compile(r"\b__shared__\s+([^;=\n]*?)\b(\w+)\s*((?:\[[^\]\n]*\]\s*)*);")
+_ALIGN = re.compile(r"__align__\s*\(\s*\d+\s*\)")
 
 
 def cache_dir() -> Path:
@@ -46,13 +61,55 @@ def emulation_header() -> str:
 def emu_load_module(source: str, name: str) -> EmuModule:
     """Compile (or find in the cache) CUDA `source` for the CPU; `name` names it in errors."""
     kernels = _KERNEL.findall(source)
-    code = source + '#line 1 "<emu launchers>"\n' + "".join(f"EMU_KERNEL({k})\n" for k in kernels)
+    launchers = "".join(f"EMU_KERNEL({k})\n" for k in kernels)
+    code = emulate_shared(source) + '#line 1 "<emu launchers>"\n' + launchers
     header = emulation_header()
     key = hashlib.sha256("\0".join((header, code, *CXXFLAGS)).encode()).hexdigest()[:24]
     path = cache_dir() / f"{Path(name).stem}-{key}.so"
     if not path.exists():
         _compile(header, code, name, path)
     return EmuModule(path, kernels, name)
+
+
+def emulate_shared(source: str) -> str:
+    """`source` with its shared-memory declarations in cuda_emu.h's terms: a dynamic
+    `extern __shared__` array points at the emulator's buffer, a static one is registered so
+    that it can be poisoned before every block."""
+    def dynamic(m: re.Match) -> str:
+        ctype = _ALIGN.sub("", m[1]).strip()
+        return f"{ctype}* const {m[2]} = EMU_DYNAMIC_SHARED({ctype});"
+
+    source = _DYNAMIC_SHARED.sub(dynamic, source)
+    return _STATIC_SHARED.sub(lambda m: f"{m[0]} EMU_SHARED_REGION({m[2]});", source)
+
+
+def thread_order() -> tuple[int, int]:
+    """(order code for emu_configure, seed) from TINYGRAD_NV_EMU_ORDER."""
+    value = os.environ.get(ORDER_ENV, "forward").strip().lower() or "forward"
+    name, _, seed = value.partition(":")
+    if name not in ORDERS or (seed and not seed.isdigit()) or (seed and name != "shuffle"):
+        raise ValueError(f"{ORDER_ENV}={value!r}: valid values are 'forward', 'reverse', "
+                         "'shuffle' and 'shuffle:<seed>'")
+    return ORDERS.index(name), int(seed or 0)
+
+
+def check_launch(name: str, grid, block, shared_mem: int) -> None:
+    """Raise RuntimeError for a launch configuration a GPU refuses, saying which limit."""
+    g, b = _dim3(grid), _dim3(block)
+    problems = []
+    if min(*g, *b) < 1:
+        problems.append("every grid and block dimension must be at least 1")
+    if any(d > m for d, m in zip(b, MAX_BLOCK)):
+        problems.append(f"block dimensions are at most {MAX_BLOCK}")
+    if b[0] * b[1] * b[2] > MAX_THREADS:
+        problems.append(f"a block has at most {MAX_THREADS} threads, not {b[0] * b[1] * b[2]}")
+    if any(d > m for d, m in zip(g, MAX_GRID)):
+        problems.append(f"grid dimensions are at most {MAX_GRID}")
+    if not 0 <= shared_mem <= MAX_SHARED:
+        problems.append(f"dynamic shared memory is at most {MAX_SHARED} bytes, not {shared_mem}")
+    if problems:
+        raise RuntimeError(f"{name}: invalid launch configuration (grid {g}, block {b}, "
+                           f"{shared_mem} bytes of shared memory): {'; '.join(problems)}")
 
 
 def _compile(header: str, code: str, name: str, path: Path) -> None:
@@ -80,6 +137,7 @@ class EmuModule:
         # PyDLL keeps the GIL during launches: a module runs one launch at a time.
         self._lib = ctypes.PyDLL(str(path))
         self._lib.emu_error.restype = ctypes.c_char_p
+        self._lib.emu_configure.argtypes = (ctypes.c_int, ctypes.c_ulonglong)
         self.kernels = kernels
         self.name = name
 
@@ -96,15 +154,14 @@ class EmuFunction:
         self.name = name
         self._lib = lib
         self._launch = lib[f"emu_launch_{name}"]
-        self._launch.argtypes = (ctypes.c_void_p, ctypes.c_void_p)
+        self._launch.argtypes = (ctypes.c_void_p, ctypes.c_ulonglong, ctypes.c_void_p)
         self._launch.restype = ctypes.c_int
         signature = lib[f"emu_signature_{name}"]
         signature.restype = ctypes.c_char_p
         self.signature = signature().decode().split()
 
     def __call__(self, grid, block, args, shared_mem: int = 0) -> None:
-        if shared_mem:
-            raise NotImplementedError(f"{self.name}: the emu device has no dynamic shared memory")
+        check_launch(self.name, grid, block, shared_mem)
         if len(args) != len(self.signature):
             raise TypeError(f"{self.name} takes {len(self.signature)} arguments "
                             f"({' '.join(self.signature)}), got {len(args)}")
@@ -112,7 +169,8 @@ class EmuFunction:
                    for i, (a, code) in enumerate(zip(args, self.signature, strict=True))]
         pointers = (ctypes.c_void_p * len(holders))(*map(ctypes.addressof, holders))
         dims = (ctypes.c_uint * 6)(*_dim3(grid), *_dim3(block))
-        if self._launch(dims, pointers) != 0:
+        self._lib.emu_configure(*thread_order())
+        if self._launch(dims, shared_mem, pointers) != 0:
             raise RuntimeError(f"emu: kernel {self.name}: {self._lib.emu_error().decode()}")
 
     def _argument(self, index: int, value, code: str):
@@ -133,8 +191,8 @@ class EmuFunction:
 
 
 def _dim3(dims) -> tuple[int, int, int]:
-    dims = (dims,) if isinstance(dims, int) else tuple(dims)
-    return (*dims, 1, 1, 1)[:3]
+    dims = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)
+    return tuple(int(d) for d in (*dims, 1, 1, 1)[:3])
 
 
 class EmuBackend(Backend):
