@@ -156,6 +156,17 @@ def test_cross_entropy_int32_targets_and_bad_target(dev):
     assert np.isnan(loss[2]) and np.isnan(dlogits[2]).all()
 
 
+def test_cross_entropy_without_classes_is_never_uninitialised(dev):
+    """0 columns: no target can be valid, so the loss is NaN except on ignored rows."""
+    logits, targets = np.empty((3, 0), np.float32), np.array([0, -100, 2])
+    loss, dlogits = dev.kernels.cross_entropy(dev.put(logits), dev.put(targets))
+    ref_loss, _ = REF.cross_entropy(logits, targets)
+    for result in (dev.get(loss), ref_loss):
+        assert result.dtype == np.float32
+        np.testing.assert_array_equal(result, [np.nan, 0.0, np.nan])
+    assert dev.get(dlogits).shape == (3, 0)
+
+
 # ---- optimizers, several steps in place
 SGD_VARIANTS = [
     {"momentum": 0.0},

@@ -197,6 +197,8 @@ class CudaKernels:
         dt = self._dtype("cross_entropy", logits.dtype)
         xc, t = self._input(logits, dt), self._input(targets, np.int64)
         loss, dlogits = self.xp.empty(xc.shape[0], dtype=dt), self.xp.empty_like(xc)
+        if not xc.shape[1]:  # no class to pick: every target is bad (NaN) unless ignored
+            loss = self.xp.where(t == ignore_index, dt.type(0), dt.type(np.nan))
         self._launch_rows("cross_entropy", "cross_entropy", dt, xc.shape, xc, t, loss, dlogits,
                           *_rows_cols(xc), dt.type(label_smoothing), np.int64(ignore_index))
         return loss.astype(logits.dtype, copy=False), dlogits.astype(logits.dtype, copy=False)

@@ -119,8 +119,10 @@ class NumpyKernels:
         """(loss per row, d loss_row / d logits); ignored rows give 0 and a zero gradient."""
         xp = self.xp
         n, c = logits.shape
-        logp = self.softmax(logits, log=True)
         valid = targets != ignore_index
+        if not c:  # no class to pick: every target is bad (NaN) unless ignored
+            return xp.where(valid, xp.nan, 0).astype(logits.dtype), xp.empty_like(logits)
+        logp = self.softmax(logits, log=True)
         safe = xp.where(valid, targets, 0)
         picked = logp[xp.arange(n), safe]
         loss = -(1.0 - label_smoothing) * picked
