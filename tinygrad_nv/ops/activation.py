@@ -4,8 +4,14 @@ backward's own backward (for create_graph) is written with Tensor operations."""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from tinygrad_nv.autograd import Function
+from tinygrad_nv.ops._checks import axis as check_axis
+from tinygrad_nv.ops.unary import floating
+
+if TYPE_CHECKING:
+    from tinygrad_nv.tensor import Tensor
 
 
 class Activation(Function):
@@ -173,3 +179,85 @@ class SoftmaxGrad(Function):
             gg_out = SoftmaxGrad.apply(y, gg, axis=axis, log=self.log) if not self.log \
                 else gg - (gg * y.exp()).sum(axis=axis, keepdim=True)
         return gy, gg_out
+
+
+# ---------------------------------------------------------------------- functions
+_GELU = {"none": Gelu, "tanh": GeluTanh}
+_FUSABLE = {None: Identity, "relu": Relu, "sigmoid": Sigmoid, "tanh": Tanh, "gelu": Gelu,
+            "gelu_tanh": GeluTanh, "silu": Silu, "softplus": Softplus, "elu": Elu,
+            "leaky_relu": LeakyRelu}
+_DEFAULT_PARAMS = {"leaky_relu": 0.01, "softplus": 1.0, "elu": 1.0}
+
+
+def fusable(activation: str | None) -> tuple[type[Activation], float]:
+    """The Activation class and default parameter that `linear(activation=...)` fuses."""
+    if activation not in _FUSABLE:
+        raise ValueError(f"linear: unknown activation {activation!r}; valid: "
+                         f"{[k for k in _FUSABLE if k]}")
+    return _FUSABLE[activation], _DEFAULT_PARAMS.get(activation, 0.0)
+
+
+def _activation(x: Tensor, fn: type[Activation], param: float = 0.0) -> Tensor:
+    if x.dtype.kind != "f":
+        raise TypeError(f"{fn.act}: needs a floating point tensor, got {x.dtype.name}")
+    return fn.apply(x, param=float(param))
+
+
+def relu(x: Tensor) -> Tensor:
+    """max(x, 0); the gradient at 0 is 0."""
+    return _activation(x, Relu)
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """x where x > 0, else negative_slope * x."""
+    return _activation(x, LeakyRelu, negative_slope)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """1 / (1 + exp(-x)), stable for large |x|."""
+    return _activation(x, Sigmoid)
+
+
+def tanh(x: Tensor) -> Tensor:
+    """The hyperbolic tangent."""
+    return _activation(x, Tanh)
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """GELU: the exact erf form, or approximate='tanh'."""
+    if approximate not in _GELU:
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return _activation(x, _GELU[approximate])
+
+
+def silu(x: Tensor) -> Tensor:
+    """x * sigmoid(x)."""
+    return _activation(x, Silu)
+
+
+def softplus(x: Tensor, beta: float = 1.0) -> Tensor:
+    """log(1 + exp(beta x)) / beta, linear where beta x > 20."""
+    return _activation(x, Softplus, beta)
+
+
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    """x where x > 0, else alpha * (exp(x) - 1)."""
+    return _activation(x, Elu, alpha)
+
+
+def softmax(x: Tensor, axis: int = -1, dim: int | None = None) -> Tensor:
+    """exp(x) / sum(exp(x)) along `axis` (or `dim`), max-subtracted."""
+    return _softmax(x, axis if dim is None else dim, log=False)
+
+
+def log_softmax(x: Tensor, axis: int = -1, dim: int | None = None) -> Tensor:
+    """x - logsumexp(x) along `axis` (or `dim`)."""
+    return _softmax(x, axis if dim is None else dim, log=True)
+
+
+def _softmax(x: Tensor, axis: int, log: bool) -> Tensor:
+    op = "log_softmax" if log else "softmax"
+    x = floating(x)
+    if x.ndim == 0:
+        return _softmax(x.reshape(1), 0, log).reshape(())
+    return Softmax.apply(x, axis=check_axis(x, axis, op), log=log)

@@ -1,8 +1,16 @@
-"""Elementwise ops: binary arithmetic with broadcasting, unary math, where, clip, cast."""
+"""Elementwise ops: binary arithmetic with broadcasting, comparisons, logic, where, clip,
+cast; and `operands`, the dtype promotion and scalar handling every binary op shares."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from tinygrad_nv.autograd import Function
+from tinygrad_nv.dtype import dtypes, result_dtype, scalar_dtype
+from tinygrad_nv.ops._checks import check_device, is_scalar, is_tensor
+
+if TYPE_CHECKING:
+    from tinygrad_nv.tensor import Tensor
 
 
 def unbroadcast(grad, shape: tuple):
@@ -105,79 +113,6 @@ class Neg(Function):
         return -g
 
 
-class Exp(Function):
-    save_output = True
-
-    def forward(self, x):
-        return self.xp.exp(x)
-
-    def backward(self, g):
-        return g * self.output()
-
-
-class Log(Function):
-    def forward(self, x):
-        return self.xp.log(x)
-
-    def backward(self, g):
-        return g / self.parents[0]
-
-
-class Sqrt(Function):
-    save_output = True
-
-    def forward(self, x):
-        return self.xp.sqrt(x)
-
-    def backward(self, g):
-        return g / (2 * self.output())
-
-
-class Sin(Function):
-    def forward(self, x):
-        return self.xp.sin(x)
-
-    def backward(self, g):
-        return g * self.parents[0].cos()
-
-
-class Cos(Function):
-    def forward(self, x):
-        return self.xp.cos(x)
-
-    def backward(self, g):
-        return -g * self.parents[0].sin()
-
-
-class Reciprocal(Function):
-    save_output = True
-
-    def forward(self, x):
-        return 1 / x
-
-    def backward(self, g):
-        out = self.output()
-        return -g * out * out
-
-
-class Abs(Function):
-    def forward(self, x):
-        return self.xp.abs(x)
-
-    def backward(self, g):
-        return g * self.parents[0].sign()
-
-
-class Sign(Function):
-    """sign(x): its gradient is zero everywhere (as in PyTorch)."""
-
-    def forward(self, x):
-        return self.xp.sign(x)
-
-    def backward(self, g):
-        return g * 0
-
-
 class Clip(Function):
     """clamp(x, low, high); gradient 1 where low <= x <= high (PyTorch's convention)."""
 
@@ -201,3 +136,198 @@ class Cast(Function):
 
     def backward(self, g):
         return g.cast(self.parents[0].dtype)
+
+
+# ---------------------------------------------------------------------- operands
+def operands(x: Tensor, other: Any, op: str, reverse: bool = False,
+             floating: bool = False) -> tuple[Tensor, Tensor]:
+    """x and other as two tensors of one dtype on one device (in operator order): NumPy's
+    promotion, except that a Python scalar never widens a tensor; `floating` makes integer
+    results float32."""
+    if type(other) is type(x) and other.data.dtype == x.data.dtype \
+            and other._backend is x._backend and not floating:  # the hot path
+        return (other, x) if reverse else (x, other)
+    if is_tensor(other):
+        check_device(x, other, op)
+        dt = x.dtype if other.dtype == x.dtype else result_dtype(x.dtype, other.dtype)
+    elif is_scalar(other):
+        dt = scalar_dtype(x.dtype, other)
+    elif isinstance(other, (list, tuple)) or hasattr(other, "__array__"):
+        return operands(x, type(x)(other, device=x.device), op, reverse, floating)
+    else:
+        raise TypeError(f"{op}: unsupported operand type {type(other).__name__} "
+                        "(valid: Tensor, Python number, array)")
+    if floating and dt.kind != "f":
+        dt = dtypes.default_float
+    a = x if x.dtype == dt else x.cast(dt)
+    if is_tensor(other):
+        b = other if other.dtype == dt else other.cast(dt)
+    else:
+        b = x._like(x.backend.xp.asarray(other, dtype=dt))
+    return (b, a) if reverse else (a, b)
+
+
+# ---------------------------------------------------------------------- arithmetic
+def add(x: Tensor, other: Any) -> Tensor:
+    """x + other, broadcasting; `other` may be a Python number."""
+    return Add.apply(*operands(x, other, "add"))
+
+
+def sub(x: Tensor, other: Any) -> Tensor:
+    """x - other, broadcasting."""
+    return Sub.apply(*operands(x, other, "sub"))
+
+
+def mul(x: Tensor, other: Any) -> Tensor:
+    """x * other, broadcasting."""
+    return Mul.apply(*operands(x, other, "mul"))
+
+
+def div(x: Tensor, other: Any) -> Tensor:
+    """x / other (true division: integers give float32), broadcasting."""
+    return Div.apply(*operands(x, other, "div", floating=True))
+
+
+def pow(x: Tensor, exponent: Any) -> Tensor:
+    """x ** exponent, broadcasting."""
+    return Pow.apply(*operands(x, exponent, "pow"))
+
+
+def radd(x: Tensor, other: Any) -> Tensor:
+    """other + x, other a number or array."""
+    return Add.apply(*operands(x, other, "add", reverse=True))
+
+
+def rsub(x: Tensor, other: Any) -> Tensor:
+    """other - x."""
+    return Sub.apply(*operands(x, other, "sub", reverse=True))
+
+
+def rmul(x: Tensor, other: Any) -> Tensor:
+    """other * x."""
+    return Mul.apply(*operands(x, other, "mul", reverse=True))
+
+
+def rdiv(x: Tensor, other: Any) -> Tensor:
+    """other / x (true division)."""
+    return Div.apply(*operands(x, other, "div", reverse=True, floating=True))
+
+
+def rpow(x: Tensor, base: Any) -> Tensor:
+    """base ** x."""
+    return Pow.apply(*operands(x, base, "pow", reverse=True))
+
+
+def neg(x: Tensor) -> Tensor:
+    """-x."""
+    return Neg.apply(x)
+
+
+def maximum(x: Tensor, other: Any) -> Tensor:
+    """Elementwise max; ties split the gradient evenly."""
+    return Maximum.apply(*operands(x, other, "maximum"))
+
+
+def minimum(x: Tensor, other: Any) -> Tensor:
+    """Elementwise min; ties split the gradient evenly."""
+    a, b = operands(x, other, "minimum")
+    return -Maximum.apply(-a, -b)
+
+
+def clip(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    """Limit values to [min, max]; the gradient is 1 inside (bounds included), 0 outside."""
+    if min is None and max is None:
+        raise ValueError("clip: at least one of min and max must be given")
+    if is_tensor(min) or is_tensor(max):
+        out = x if min is None else maximum(x, min)
+        return out if max is None else minimum(out, max)
+    for name, v in (("min", min), ("max", max)):
+        if v is not None and not is_scalar(v):
+            raise TypeError(f"clip: {name} must be a number or Tensor, got "
+                            f"{type(v).__name__}")
+    dt = scalar_dtype(scalar_dtype(x.dtype, min), max)  # float bounds: float result
+    return Clip.apply(x.cast(dt), low=min, high=max)
+
+
+def where(condition: Tensor, x: Any, y: Any) -> Tensor:
+    """`cond.where(x, y)` (or `Tensor.where(cond, x, y)`): x where cond is true, else y."""
+    cond = condition if condition.dtype == dtypes.bool else condition != 0
+    if is_tensor(x):
+        a, b = operands(x, y, "where")
+    elif is_tensor(y):
+        a, b = operands(y, x, "where", reverse=True)
+    else:
+        a, b = operands(type(cond)(x, device=cond.device), y, "where")
+    check_device(cond, a, "where")
+    return Where.apply(cond, a, b)
+
+
+# ---------------------------------------------------------------------- comparisons and logic
+# no gradient, bool results
+def _compare(x: Tensor, other: Any, op: str, fn) -> Tensor:
+    a, b = operands(x, other, op)
+    return x._like(fn(a.data, b.data))
+
+
+def eq(x: Tensor, other: Any) -> Tensor:
+    """Elementwise ==, a bool tensor (no gradient)."""
+    return _compare(x, other, "eq", lambda a, b: a == b)
+
+
+def ne(x: Tensor, other: Any) -> Tensor:
+    """Elementwise !=, a bool tensor (no gradient)."""
+    return _compare(x, other, "ne", lambda a, b: a != b)
+
+
+def lt(x: Tensor, other: Any) -> Tensor:
+    """Elementwise <, a bool tensor (no gradient)."""
+    return _compare(x, other, "lt", lambda a, b: a < b)
+
+
+def le(x: Tensor, other: Any) -> Tensor:
+    """Elementwise <=, a bool tensor (no gradient)."""
+    return _compare(x, other, "le", lambda a, b: a <= b)
+
+
+def gt(x: Tensor, other: Any) -> Tensor:
+    """Elementwise >, a bool tensor (no gradient)."""
+    return _compare(x, other, "gt", lambda a, b: a > b)
+
+
+def ge(x: Tensor, other: Any) -> Tensor:
+    """Elementwise >=, a bool tensor (no gradient)."""
+    return _compare(x, other, "ge", lambda a, b: a >= b)
+
+
+def isnan(x: Tensor) -> Tensor:
+    """Where the values are NaN (no gradient)."""
+    return x._like(x.backend.xp.isnan(x.data))
+
+
+def _logic(x: Tensor, other: Any, op: str, fn) -> Tensor:
+    a, b = operands(x, other, op)
+    if a.dtype.kind not in "biu":
+        raise TypeError(f"{op}: needs bool or integer tensors, got {a.dtype.name}")
+    return x._like(fn(a.data, b.data))
+
+
+def bitwise_and(x: Tensor, other: Any) -> Tensor:
+    """x & other on bool or integer tensors (no gradient)."""
+    return _logic(x, other, "and", lambda a, b: a & b)
+
+
+def bitwise_or(x: Tensor, other: Any) -> Tensor:
+    """x | other on bool or integer tensors (no gradient)."""
+    return _logic(x, other, "or", lambda a, b: a | b)
+
+
+def bitwise_xor(x: Tensor, other: Any) -> Tensor:
+    """x ^ other on bool or integer tensors (no gradient)."""
+    return _logic(x, other, "xor", lambda a, b: a ^ b)
+
+
+def bitwise_not(x: Tensor) -> Tensor:
+    """~x on a bool or integer tensor (no gradient)."""
+    if x.dtype.kind not in "biu":
+        raise TypeError(f"invert: needs a bool or integer tensor, got {x.dtype.name}")
+    return x._like(~x.data)

@@ -1,0 +1,88 @@
+"""Argument helpers every kind of op shares: scalars, ints, axes, shapes, tensor lists.
+NumPy appears here for its scalar types and shape arithmetic only, never for arrays."""
+
+from __future__ import annotations
+
+import numbers
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from tinygrad_nv.tensor import Tensor
+
+Shape = tuple[int, ...]
+
+
+def is_scalar(x: Any) -> bool:
+    """A Python or NumPy number (bool included, complex excluded)."""
+    return isinstance(x, (numbers.Number, np.bool_)) and not isinstance(x, complex)
+
+
+def is_int(x: Any) -> bool:
+    """A Python or NumPy integer that is not a bool."""
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
+def is_tensor(x: Any) -> bool:
+    """Whether x is a Tensor (ops stand below tensor.py, so they cannot import the class)."""
+    return hasattr(x, "_ctx") and hasattr(x, "_backend")
+
+
+def check_device(a: Tensor, b: Tensor, op: str) -> None:
+    """Both tensors on one device, or a RuntimeError naming both."""
+    if b._backend is not a._backend:
+        raise RuntimeError(f"{op}: tensors are on different devices ({a.device} and "
+                           f"{b.device}); move one with .to(device)")
+
+
+def axis(x: Tensor, axis: Any, op: str) -> int:
+    """One axis of x, negative allowed, as a non-negative int (0-d tensors have axis 0)."""
+    ndim = max(x.ndim, 1)
+    if not is_int(axis):
+        raise TypeError(f"{op}: axis must be an int, got {type(axis).__name__}")
+    if not -ndim <= axis < ndim:
+        raise IndexError(f"{op}: axis {axis} is out of range for a tensor of shape "
+                         f"{x.shape} (valid: {-ndim} to {ndim - 1})")
+    return int(axis) % ndim
+
+
+def axes(x: Tensor, axis_: Any, dim: Any, op: str) -> tuple[int, ...]:
+    """`axis` (or its alias `dim`): None for all, an int or a tuple, as sorted axes."""
+    chosen = axis_ if dim is None else dim
+    if chosen is None:
+        return tuple(range(x.ndim))
+    given = chosen if isinstance(chosen, (tuple, list)) else (chosen,)
+    normalized = tuple(sorted(axis(x, a, op) for a in given))
+    if len(set(normalized)) != len(normalized):
+        raise ValueError(f"{op}: axis {chosen} repeats an axis")
+    return tuple(a for a in normalized if a < x.ndim)
+
+
+def shape_arg(shape: tuple, op: str, allow_minus_one: bool = False) -> Shape:
+    """Shapes given as (2, 3) or ((2, 3),) or ([2, 3],) as a tuple of ints, validated."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    for n in shape:
+        if not is_int(n):
+            raise TypeError(f"{op}: shape must be ints, got {shape}")
+        if n < 0 and not (allow_minus_one and n == -1):
+            raise ValueError(f"{op}: negative dimension in shape {shape}")
+    return tuple(int(n) for n in shape)
+
+
+def broadcast_shapes(*shapes: Shape) -> Shape:
+    """NumPy's broadcast of shapes (ValueError when they do not broadcast)."""
+    return tuple(np.broadcast_shapes(*shapes))
+
+
+def tensor_list(tensors: tuple, op: str) -> list[Tensor]:
+    """`f(a, b)` or `f([a, b])` arguments as a non-empty list of Tensors."""
+    if tensors and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0]) + tuple(tensors[1:])
+    if not tensors:
+        raise ValueError(f"{op}: needs at least one tensor")
+    for t in tensors:
+        if not is_tensor(t):
+            raise TypeError(f"{op}: expected Tensors, got {type(t).__name__}")
+    return list(tensors)
