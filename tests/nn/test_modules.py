@@ -114,14 +114,93 @@ def test_load_state_dict_strict_errors_list_every_problem():
     state.pop("1.bias")
     state["extra"] = Tensor([1.0])
     state["0.weight"] = Tensor(np.ones((3, 3)))
-    with pytest.raises(RuntimeError, match=r"missing keys: 1\.bias; unexpected keys: extra; "
-                                           r"shape mismatches: 0\.weight: expected \(2, 3\), "
-                                           r"got \(3, 3\)"):
+    message = ('Error(s) in loading state_dict for Sequential:\n\tMissing key(s) in state_dict: '
+               '"1.bias". \n\tUnexpected key(s) in state_dict: "extra". \n\tsize mismatch '
+               'for 0.weight: copying a param with shape (3, 3) from checkpoint, the shape in '
+               'current model is (2, 3).')
+    with pytest.raises(RuntimeError) as info:
         model.load_state_dict(state)
+    assert str(info.value) == message
+    with pytest.raises(RuntimeError, match="size mismatch for 0.weight"):
+        model.load_state_dict(state, strict=False)  # shapes are checked even when not strict
     state["0.weight"] = Tensor(np.ones((2, 3)))
     result = model.load_state_dict(state, strict=False)
     assert result.missing_keys == ["1.bias"] and result.unexpected_keys == ["extra"]
     np.testing.assert_array_equal(model[0].weight.numpy(), 1.0)
+    assert repr(model.load_state_dict(model.state_dict())) == "<All keys matched successfully>"
+
+
+def test_buffers_persistent_or_not():
+    module = nn.Module()
+    module.register_buffer("saved", Tensor(np.ones(2)))
+    module.register_buffer("scratch", Tensor(np.zeros(2)), persistent=False)
+    assert [n for n, _ in module.named_buffers()] == ["saved", "scratch"]
+    assert list(module.state_dict()) == ["saved"]
+    module.double()
+    assert module.scratch.dtype == dtypes.float64  # moved and converted all the same
+    module.register_buffer("scratch", Tensor(np.zeros(2)))  # registering again: persistent
+    assert list(module.state_dict()) == ["saved", "scratch"]
+    module.register_buffer("scratch", None, persistent=False)
+    module.scratch = Tensor(np.ones(1))  # assigning keeps it a non-persistent buffer
+    assert list(module.state_dict()) == ["saved"] and len(list(module.buffers())) == 2
+    with pytest.raises(KeyError, match="attribute 'note' already exists"):
+        module.note = 1
+        module.register_buffer("note", Tensor(1.0))
+    with pytest.raises(KeyError, match="without '.'"):
+        module.register_buffer("a.b", Tensor(1.0))
+    with pytest.raises(TypeError, match="name must be a str, got int"):
+        module.register_buffer(1, Tensor(1.0))
+
+
+def test_shared_module_keys_traversal_order_and_apply():
+    shared = nn.Linear(2, 2)
+    inner = nn.Sequential(nn.Tanh(), shared)
+    model = nn.Sequential(shared, inner)
+    assert list(model.state_dict()) == ["0.weight", "0.bias", "1.1.weight", "1.1.bias"]
+    assert [n for n, _ in model.named_modules()] == ["", "0", "1", "1.0"]
+    assert [n for n, _ in model.named_modules(remove_duplicate=False)] == [
+        "", "0", "1", "1.0", "1.1"]
+    assert [n for n, _ in model.named_parameters(prefix="net")] == ["net.0.weight",
+                                                                   "net.0.bias"]
+    assert [n for n, _ in model.named_parameters(remove_duplicate=False)] == [
+        "0.weight", "0.bias", "1.1.weight", "1.1.bias"]
+    visited = []
+    assert model.apply(lambda m: visited.append(type(m).__name__)) is model
+    assert visited == ["Linear", "Tanh", "Linear", "Sequential", "Sequential"]  # children first
+
+
+def test_requires_grad_freezes_parameters():
+    model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1))
+    assert model[0].requires_grad_(False) is model[0]
+    assert [p.requires_grad for p in model.parameters()] == [False, False, True, True]
+    assert len(list(model.parameters())) == 4  # still registered parameters
+    model(Tensor(np.ones((3, 2), dtype=np.float32))).sum().backward()
+    assert model[0].weight.grad is None and model[1].weight.grad is not None
+    model.requires_grad_()
+    assert all(p.requires_grad for p in model.parameters())
+    with pytest.raises(ValueError, match="mode must be a bool"):
+        model.train("no")
+
+
+def test_nested_repr_with_extra_repr():
+    class Scaled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
+            self.add_module("skip", None)
+
+        def extra_repr(self):
+            return "factor=2"
+
+    assert repr(Scaled()) == """Scaled(
+  factor=2
+  (body): Sequential(
+    (0): Linear(in_features=2, out_features=3, bias=True)
+    (1): ReLU()
+  )
+  (skip): None
+)"""
+    assert repr(nn.Module()) == "Module()"
 
 
 def test_linear_and_conv_defaults():

@@ -6,6 +6,7 @@
 """
 
 from tinygrad_nv.nn import functional, init, utils
+from tinygrad_nv.nn.containers import ModuleDict, ModuleList, ParameterList
 from tinygrad_nv.nn.layers import (
     GELU,
     AvgPool2d,
@@ -34,3 +35,4 @@ __all__ = ["functional", "init", "utils", "Module", "Parameter", "IncompatibleKe
            "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "Dropout", "LayerNorm",
            "BatchNorm1d", "BatchNorm2d", "Embedding", "Sequential", "Identity", "ReLU",
            "Sigmoid", "Tanh", "SiLU", "GELU", "LeakyReLU", "Softmax", "LogSoftmax"]
+__all__ += ["ModuleList", "ModuleDict", "ParameterList"]

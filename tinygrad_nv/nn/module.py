@@ -2,7 +2,8 @@
 
 Assigning an attribute registers it: a leaf Tensor that requires grad is a parameter, a
 Module is a submodule, and tensors named with `register_buffer` are buffers (state that is
-saved but not trained, like batch norm's running statistics).
+saved but not trained, like batch norm's running statistics). A plain list or dict of
+Modules registers nothing (assigning one warns): use ModuleList, ModuleDict or ParameterList.
 
 >>> class MLP(Module):
 ...     def __init__(self):
@@ -15,6 +16,7 @@ saved but not trained, like batch norm's running statistics).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
@@ -25,11 +27,22 @@ class IncompatibleKeys(NamedTuple):
     missing_keys: list[str]
     unexpected_keys: list[str]
 
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return f"IncompatibleKeys(missing_keys={self.missing_keys}, " \
+               f"unexpected_keys={self.unexpected_keys})"
+
 
 def Parameter(data: Tensor) -> Tensor:  # noqa: N802  (PyTorch's spelling)
     """A trainable tensor: `data` as a leaf with requires_grad=True (module attributes that are
     such tensors are registered as parameters)."""
     return data.detach().requires_grad_(True)
+
+
+def is_parameter(value: Any) -> bool:
+    """Whether assigning `value` to a Module attribute registers a parameter."""
+    return isinstance(value, Tensor) and value.requires_grad and value.is_leaf
 
 
 class Module:
@@ -40,6 +53,7 @@ class Module:
     def __init__(self) -> None:
         for registry in ("_parameters", "_buffers", "_modules"):
             object.__setattr__(self, registry, {})
+        object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "training", True)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -58,15 +72,16 @@ class Module:
             target = modules
         elif name in buffers and (value is None or isinstance(value, Tensor)):
             target = buffers
-        elif isinstance(value, Tensor) and value.requires_grad and value.is_leaf:
-            target = params
-        elif name in params and value is None:
+        elif is_parameter(value) or (name in params and value is None):
             target = params
         else:
             target = None
+            _warn_if_unregistered(self, name, value)
         for registry in (params, buffers, modules):
             if registry is not target:
                 registry.pop(name, None)
+        if target is not buffers:
+            self._non_persistent_buffers.discard(name)
         if target is None:
             object.__setattr__(self, name, value)
         else:
@@ -84,89 +99,140 @@ class Module:
         for registry in (self._parameters, self._buffers, self._modules):
             if name in registry:
                 del registry[name]
+                self._non_persistent_buffers.discard(name)
                 return
         object.__delattr__(self, name)
 
-    def register_buffer(self, name: str, tensor: Tensor | None) -> None:
-        """Register state that is saved in state_dict but not trained."""
+    def _check_name(self, op: str, name: Any, registry: dict[str, Any]) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"{op}: name must be a str, got {type(name).__name__}")
+        if not name or "." in name:
+            raise KeyError(f"{op}: name must be a non-empty str without '.', got {name!r}")
+        if hasattr(self, name) and name not in registry:
+            raise KeyError(f"{op}: attribute '{name}' already exists")
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True
+                        ) -> None:
+        """Register state that is not trained: saved in state_dict unless persistent=False,
+        moved by to().
+
+        >>> self.register_buffer("running_mean", Tensor.zeros(4))
+        """
+        self._check_name("register_buffer", name, self._buffers)
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"register_buffer: {name!r} must be a Tensor or None, got "
                             f"{type(tensor).__name__}")
-        self.__dict__.pop(name, None)
-        self._parameters.pop(name, None)
         self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers.discard(name)
+        else:
+            self._non_persistent_buffers.add(name)
 
-    def register_parameter(self, name: str, tensor: Tensor | None) -> None:
-        if tensor is not None and not (isinstance(tensor, Tensor) and tensor.requires_grad):
-            raise TypeError(f"register_parameter: {name!r} must be a Tensor that requires grad "
-                            "(or None)")
-        self.__dict__.pop(name, None)
-        self._buffers.pop(name, None)
-        self._parameters[name] = tensor
+    def register_parameter(self, name: str, param: Tensor | None) -> None:
+        """Register a trainable tensor (a leaf that requires grad) or None under `name`."""
+        self._check_name("register_parameter", name, self._parameters)
+        if param is not None and not is_parameter(param):
+            raise TypeError(f"register_parameter: {name!r} must be a leaf Tensor that requires "
+                            "grad (nn.Parameter(t)) or None")
+        self._parameters[name] = param
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Register a submodule (or None) under `name`, as assigning the attribute does."""
+        self._check_name("add_module", name, self._modules)
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {name!r} must be a Module or None, got "
+                            f"{type(module).__name__}")
+        self._modules[name] = module
+
+    register_module = add_module
 
     # ------------------------------------------------------------------ traversal
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        """This module and every submodule below it, each once, with dotted names."""
-        seen: set[int] = set()
-        stack = [(prefix, self)]
-        while stack:
-            name, module = stack.pop()
-            if id(module) in seen:
-                continue
-            seen.add(id(module))
-            yield name, module
-            children = [(f"{name}.{k}" if name else k, m)
-                        for k, m in module._modules.items() if m is not None]
-            stack.extend(reversed(children))
+    def named_modules(self, memo: set[int] | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+        """This module and every submodule below it (each once unless remove_duplicate is
+        False), depth first, with dotted names."""
+        memo = set() if memo is None else memo
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
+        yield prefix, self
+        for name, module in self._modules.items():
+            if module is not None:
+                yield from module.named_modules(memo, f"{prefix}.{name}" if prefix else name,
+                                                remove_duplicate)
 
     def modules(self) -> Iterator[Module]:
         return (m for _, m in self.named_modules())
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
-        return ((k, m) for k, m in self._modules.items() if m is not None)
+        """The direct submodules (each once) with their attribute names."""
+        seen: set[int] = set()
+        for name, module in self._modules.items():
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
 
     def children(self) -> Iterator[Module]:
         return (m for _, m in self.named_children())
 
-    def _named(self, registry: str, recurse: bool) -> Iterator[tuple[str, Tensor]]:
+    def _named(self, registry: str, prefix: str, recurse: bool, remove_duplicate: bool
+               ) -> Iterator[tuple[str, Tensor]]:
         seen: set[int] = set()
-        modules = self.named_modules() if recurse else [("", self)]
-        for prefix, module in modules:
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) \
+            if recurse else [(prefix, self)]
+        for module_prefix, module in modules:
             for name, t in getattr(module, registry).items():
-                if t is not None and id(t) not in seen:
+                if t is not None and (not remove_duplicate or id(t) not in seen):
                     seen.add(id(t))
-                    yield (f"{prefix}.{name}" if prefix else name), t
+                    yield (f"{module_prefix}.{name}" if module_prefix else name), t
 
-    def named_parameters(self, recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
         """(name, parameter) pairs; a parameter shared by two modules appears once."""
-        return self._named("_parameters", recurse)
+        return self._named("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True) -> Iterator[Tensor]:
-        return (p for _, p in self.named_parameters(recurse))
+        return (p for _, p in self.named_parameters(recurse=recurse))
 
-    def named_buffers(self, recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
-        return self._named("_buffers", recurse)
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """(name, buffer) pairs, persistent or not."""
+        return self._named("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
-        return (b for _, b in self.named_buffers(recurse))
+        return (b for _, b in self.named_buffers(recurse=recurse))
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
-        """Call fn on every submodule and then on self (e.g. to initialise weights)."""
-        for module in list(self.modules())[::-1]:
-            fn(module)
+        """Call fn on every submodule (children first, recursively) and then on self.
+
+        >>> model.apply(lambda m: nn.init.zeros_(m.bias) if isinstance(m, nn.Linear) else None)
+        """
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
         return self
 
     # ------------------------------------------------------------------ modes and devices
     def train(self, mode: bool = True) -> Module:
         """Training mode (dropout active, batch norm uses batch statistics) or not."""
+        if not isinstance(mode, bool):
+            raise ValueError(f"{type(self).__name__}.train: mode must be a bool, got {mode!r}")
         for module in self.modules():
-            object.__setattr__(module, "training", bool(mode))
+            object.__setattr__(module, "training", mode)
         return self
 
     def eval(self) -> Module:
         return self.train(False)
 
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Freeze (False) or unfreeze every parameter; they stay registered as parameters."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
     def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear the parameters' gradients: to None (the default), or to zeros."""
         for p in self.parameters():
             p.grad = None if set_to_none or p.grad is None else p.grad.zeros_like()
 
@@ -192,32 +258,37 @@ class Module:
         return self.to(dtype="float64")
 
     # ------------------------------------------------------------------ state
-    def state_dict(self) -> dict[str, Tensor]:
-        """Parameters and buffers by dotted name (PyTorch's keys), sharing their memory."""
+    def state_dict(self, *, prefix: str = "", keep_vars: bool = False) -> dict[str, Tensor]:
+        """Parameters and persistent buffers by dotted name (PyTorch's keys, a shared module
+        under each of its names), sharing their memory (detached unless keep_vars)."""
         out: dict[str, Tensor] = {}
-        for prefix, module in self.named_modules():
-            for registry in (module._parameters, module._buffers):
-                for name, t in registry.items():
-                    if t is not None:
-                        out[f"{prefix}.{name}" if prefix else name] = t.detach()
+        for name, t in [*self._parameters.items(), *self._buffers.items()]:
+            if t is not None and name not in self._non_persistent_buffers:
+                out[prefix + name] = t if keep_vars else t.detach()
+        for name, module in self._modules.items():
+            if module is not None:
+                out.update(module.state_dict(prefix=f"{prefix}{name}.", keep_vars=keep_vars))
         return out
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True
                         ) -> IncompatibleKeys:
         """Copy values (Tensors or arrays) into the parameters and buffers in place. Shape
-        mismatches always raise; missing and unexpected keys raise when strict."""
+        mismatches always raise RuntimeError; missing and unexpected keys raise when strict
+        (PyTorch's message), else they are returned."""
         own = self.state_dict()
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
-        mismatched = [f"{k}: expected {own[k].shape}, got {tuple(_shape(v))}"
-                      for k, v in state_dict.items() if k in own and
-                      tuple(_shape(v)) != own[k].shape]
-        if mismatched or (strict and (missing or unexpected)):
-            problems = [f"{title}: {', '.join(keys)}" for title, keys in
-                        (("missing keys", missing), ("unexpected keys", unexpected),
-                         ("shape mismatches", mismatched)) if keys]
-            raise RuntimeError(f"load_state_dict: cannot load into {type(self).__name__}: "
-                               + "; ".join(problems))
+        errors = [f"size mismatch for {k}: copying a param with shape {tuple(_shape(v))} from "
+                  f"checkpoint, the shape in current model is {own[k].shape}."
+                  for k, v in state_dict.items() if k in own and tuple(_shape(v)) != own[k].shape]
+        if strict:
+            keys = [("Unexpected", unexpected), ("Missing", missing)]
+            errors[:0] = [f"{kind} key(s) in state_dict: "
+                          + ", ".join(f'"{k}"' for k in names) + ". "
+                          for kind, names in reversed(keys) if names]
+        if errors:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
+                               + "\n\t".join(errors))
         for key, target in own.items():
             if key in state_dict:
                 value = Tensor(state_dict[key], device=target.device, dtype=target.dtype)
@@ -226,14 +297,37 @@ class Module:
 
     # ------------------------------------------------------------------ printing
     def extra_repr(self) -> str:
+        """The layer's settings for repr, e.g. 'in_features=2, out_features=3, bias=True'."""
         return ""
 
     def __repr__(self) -> str:
-        lines = [f"  ({name}): " + repr(m).replace("\n", "\n  ")
-                 for name, m in self.named_children()]
-        if not lines:
-            return f"{type(self).__name__}({self.extra_repr()})"
-        return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
+        extra = self.extra_repr()
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = [f"({name}): " + _indent(repr(m)) for name, m in self._modules.items()]
+        lines = extra_lines + child_lines
+        if len(extra_lines) == 1 and not child_lines:
+            return f"{type(self).__name__}({extra_lines[0]})"
+        body = "\n  " + "\n  ".join(lines) + "\n" if lines else ""
+        return f"{type(self).__name__}({body})"
+
+
+def _indent(text: str) -> str:
+    """Indent every line but the first by two spaces (for nested reprs)."""
+    return text.replace("\n", "\n  ")
+
+
+def _warn_if_unregistered(owner: Module, name: str, value: Any) -> None:
+    """Warn when a plain list, tuple or dict holding Modules or parameters is assigned: its
+    contents would be invisible to parameters(), state_dict(), to() and optimizers."""
+    if not isinstance(value, list | tuple | dict):
+        return
+    items = value.values() if isinstance(value, dict) else value
+    if any(isinstance(v, Module) or is_parameter(v) for v in items):
+        kind = type(value).__name__
+        warnings.warn(f"{type(owner).__name__}.{name}: a plain {kind} of Modules or parameters "
+                      "is not registered (parameters(), state_dict(), to() and optimizers will "
+                      "not see its contents); use nn.ModuleList, nn.ModuleDict or "
+                      "nn.ParameterList", UserWarning, stacklevel=3)
 
 
 def _shape(value: Any) -> tuple:
