@@ -9,6 +9,7 @@ attributes `_ctx`, `requires_grad`, `grad` and the arithmetic of the objects it 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 import traceback
 import weakref
@@ -25,8 +26,12 @@ class _GradMode(threading.local):
 _grad_mode = _GradMode()
 
 
-class _Anomaly:
-    enabled = False  # process-wide, as PyTorch's anomaly mode
+class _Recording:
+    """Process-wide switches of the slow paths; off by default (one check per op)."""
+
+    calls = False  # each op remembers its creation traceback, keyword arguments and order
+    check_nan = False  # backward raises on NaN/inf gradients (anomaly mode, as PyTorch's)
+    order = itertools.count()
 
 
 def is_grad_enabled() -> bool:
@@ -123,7 +128,7 @@ class inference_mode(_GradModeScope):  # noqa: N801
 
 def is_anomaly_enabled() -> bool:
     """Whether anomaly detection is on."""
-    return _Anomaly.enabled
+    return _Recording.check_nan
 
 
 class set_detect_anomaly(contextlib.ContextDecorator):  # noqa: N801
@@ -132,17 +137,17 @@ class set_detect_anomaly(contextlib.ContextDecorator):  # noqa: N801
     backward that produces NaN or inf raises RuntimeError naming that op and printing it."""
 
     def __init__(self, mode: bool) -> None:
-        self.mode, self._prev = bool(mode), _Anomaly.enabled
-        _Anomaly.enabled = self.mode
+        self.mode, self._prev = bool(mode), (_Recording.calls, _Recording.check_nan)
+        _Recording.calls = _Recording.check_nan = self.mode
 
     def _recreate_cm(self):
         return set_detect_anomaly(self.mode)
 
     def __enter__(self) -> None:
-        _Anomaly.enabled = self.mode
+        _Recording.calls = _Recording.check_nan = self.mode
 
     def __exit__(self, *exc) -> None:
-        _Anomaly.enabled = self._prev
+        _Recording.calls, _Recording.check_nan = self._prev
 
 
 class detect_anomaly(set_detect_anomaly):  # noqa: N801
@@ -153,10 +158,21 @@ class detect_anomaly(set_detect_anomaly):  # noqa: N801
     """
 
     def __init__(self) -> None:
-        self.mode, self._prev = True, _Anomaly.enabled
+        self.mode, self._prev = True, (_Recording.calls, _Recording.check_nan)
 
     def _recreate_cm(self):
         return detect_anomaly()
+
+
+@contextlib.contextmanager
+def record_calls():
+    """Inside, each op created remembers its keyword arguments, creation traceback and order
+    (`forward_kwargs`, `forward_trace`, `forward_index`): how gradcheck re-runs single ops."""
+    previous, _Recording.calls = _Recording.calls, True
+    try:
+        yield
+    finally:
+        _Recording.calls = previous
 
 
 class Function:
@@ -195,8 +211,9 @@ class Function:
         ctx.parents, ctx.needs_input_grad = tensors, needs
         if cls.save_output:
             ctx._output = weakref.ref(out)
-        if _Anomaly.enabled:
+        if _Recording.calls:
             ctx.forward_trace = traceback.format_stack()[:-1]
+            ctx.forward_kwargs, ctx.forward_index = kwargs, next(_Recording.order)
         return out
 
     @property
@@ -273,7 +290,7 @@ def run_backward(roots: Sequence, grads: Sequence, retain_graph: bool, create_gr
             tensor.grad = g if tensor.grad is None else tensor.grad + g
 
     previous, _grad_mode.enabled = _grad_mode.enabled, create_graph
-    anomaly = _Anomaly.enabled
+    anomaly = _Recording.check_nan
     try:
         for root, g in zip(roots, grads):
             deliver(root, g)
