@@ -231,3 +231,94 @@ def test_resume_training_from_files(tmp_path):
     for (name, a), b in zip(model.state_dict().items(), fresh_model.state_dict().values(),
                             strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)
+
+
+def _header_file(tmp_path, header: bytes, data: bytes = b"") -> "os.PathLike":
+    return write_bad(tmp_path, struct.pack("<Q", len(header)) + header + data)
+
+
+@pytest.mark.parametrize("nesting", ["[" * 100_000 + "]" * 100_000, "{\"a\":" * 100_000 + "1"
+                                     + "}" * 100_000])
+def test_deeply_nested_header_is_a_value_error(tmp_path, nesting):
+    header = ('{"__metadata__":{"x":"y"},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4],'
+              f'"deep":{nesting}}}}}').encode()
+    with pytest.raises(ValueError, match=r"bad\.safetensors.*nested 100\d* levels"):
+        load(_header_file(tmp_path, header, bytes(4)))
+
+
+def test_deeply_nested_metadata_tree_is_a_value_error(tmp_path):
+    save({"a": {"b": Tensor([1.0])}, "n": 1}, tmp_path / "good.safetensors")
+    from safetensors.numpy import save_file
+    deep = '{"list":[' * 100_000 + "1" + "]}" * 100_000
+    path = tmp_path / "deep.safetensors"
+    save_file({"t": np.zeros(1, np.float32)}, path, metadata={"tinygrad_nv.tree": deep})
+    with pytest.raises(ValueError, match=r"deep\.safetensors.*nested"):
+        load(path)
+
+
+def test_moderately_nested_state_round_trips_and_too_deep_state_is_refused(tmp_path):
+    state = leaf = {}
+    for _ in range(30):
+        leaf["next"] = {}
+        leaf = leaf["next"]
+    leaf["w"] = Tensor([1.0, 2.0])
+    save(state, tmp_path / "ok.safetensors")
+    assert_same(load(tmp_path / "ok.safetensors"), state)
+    for _ in range(100):
+        state = {"next": state}
+    with pytest.raises(ValueError, match="nested more than"):
+        save(state, tmp_path / "deep.safetensors")
+
+
+@pytest.mark.parametrize("header, match", [
+    (b'[1, 2]', "not a safetensors file"),
+    (b'"text"', "not a safetensors file"),
+    (b'{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},'
+     b'"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', "duplicate key 'a'"),
+    (b'{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,4]}}', "not a valid safetensors"),
+    (b'{"a":{"dtype":"Q99","shape":[1],"data_offsets":[0,4]}}', "not a valid safetensors"),
+    (b'{"a":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,4]}}',
+     "not a valid safetensors"),
+    (b'{"a":{"dtype":"F32","shape":"x","data_offsets":[0,4]}}', "not a valid safetensors"),
+    (b'{"__metadata__":[1],"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}',
+     "corrupted header"),
+])
+def test_hostile_headers_are_value_errors_naming_the_path(tmp_path, header, match):
+    with pytest.raises(ValueError, match=match) as info:
+        load(_header_file(tmp_path, header, bytes(4)))
+    assert "bad.safetensors" in str(info.value)
+
+
+def test_huge_header_length_is_a_value_error(tmp_path):
+    with pytest.raises(ValueError, match="bad.safetensors"):
+        load(write_bad(tmp_path, struct.pack("<Q", 2**63) + b"{}"))
+    with pytest.raises(ValueError, match="truncated"):
+        load(write_bad(tmp_path, struct.pack("<Q", 1000) + b"{}"))
+
+
+@pytest.mark.parametrize("tree", ['[1, 2]', '7', '{"dict": 5}', '{"dict": [[[1], 2]]}',
+                                  '{"dict": [["k", {"tensor": "missing"}]]}', '{"list": 3}',
+                                  'not json'])
+def test_hostile_trees_are_value_errors(tmp_path, tree):
+    from safetensors.numpy import save_file
+    path = tmp_path / "tree.safetensors"
+    save_file({"t": np.zeros(1, np.float32)}, path, metadata={"tinygrad_nv.tree": tree})
+    with pytest.raises(ValueError, match=r"tree\.safetensors.*corrupted 'tinygrad_nv.tree'"):
+        load(path)
+
+
+def test_save_killed_midway_leaves_no_orphan_after_the_next_save(tmp_path):
+    import subprocess
+    import sys
+    path = tmp_path / "m.safetensors"
+    killed = ("import os, sys\n"
+              "import tinygrad_nv\n"
+              "from tinygrad_nv import Tensor, save\n"
+              "os.replace = lambda *a: os._exit(9)  # dies between writing and renaming\n"
+              f"save({{'w': Tensor([1.0, 2.0])}}, {str(path)!r})\n")
+    result = subprocess.run([sys.executable, "-c", killed], capture_output=True, timeout=120)
+    assert result.returncode == 9, result.stderr.decode()
+    assert not path.exists() and os.listdir(tmp_path), "the killed save left its temp file"
+    save({"w": Tensor([3.0])}, path)
+    assert os.listdir(tmp_path) == ["m.safetensors"]
+    assert load(path)["w"].tolist() == [3.0]

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import struct
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,10 +28,13 @@ from tinygrad_nv.tensor import Tensor
 PathLike = str | os.PathLike
 TREE_KEY = "tinygrad_nv.tree"  # metadata entry holding the structure of nested state
 _HEADER_LIMIT = 100_000_000  # the safetensors specification's bound on the JSON header
+_MAX_DEPTH = 100  # nesting of the stored structure: far beyond any state dict, far below
+# Python's recursion limit, so that a hostile file gets a ValueError, not a RecursionError
 
 
 def save(state_dict: Mapping[str, Any], path: PathLike) -> None:
-    """Write `state_dict` to `path` as safetensors, atomically (temp file, then rename).
+    """Write `state_dict` to `path` as safetensors, atomically: into `.<name>.tmp` beside it,
+    then renamed (a save killed half-way leaves that file, which the next save replaces).
 
     Values are Tensors or NumPy arrays, or nested dicts/lists/tuples of them mixed with
     numbers, strings and None (an optimizer's state dict).
@@ -47,9 +50,9 @@ def save(state_dict: Mapping[str, Any], path: PathLike) -> None:
     metadata = None if flat else {TREE_KEY: json.dumps(tree)}
     payload = _st_save(arrays, metadata=metadata)
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        with open(tmp, "xb") as f:
+        with open(tmp, "wb") as f:
             f.write(payload)
             f.flush()
             os.fsync(f.fileno())
@@ -75,7 +78,7 @@ def load(path: PathLike, device: str | None = None) -> dict[str, Any]:
     metadata = _check_header(data, path)
     try:
         arrays = _st_load(data)
-    except SafetensorError as e:
+    except (SafetensorError, ValueError, TypeError, KeyError, OverflowError) as e:
         raise ValueError(f"load: '{path}' is not a valid safetensors file: {e}") from None
     tensors = {}
     for key, array in arrays.items():
@@ -87,9 +90,13 @@ def load(path: PathLike, device: str | None = None) -> dict[str, Any]:
     if TREE_KEY not in metadata:
         return tensors
     try:
-        return _decode(json.loads(metadata[TREE_KEY]), tensors)
-    except (ValueError, KeyError, TypeError) as e:
+        state = _decode(_parse_json(metadata[TREE_KEY]), tensors)
+    except (ValueError, KeyError, TypeError, RecursionError) as e:
         raise ValueError(f"load: '{path}' has a corrupted '{TREE_KEY}' entry: {e}") from None
+    if not isinstance(state, dict):
+        raise ValueError(f"load: '{path}' has a corrupted '{TREE_KEY}' entry: it holds a "
+                         f"{type(state).__name__}, not a dict")
+    return state
 
 
 def _check_header(data: bytes, path: Path) -> dict[str, str]:
@@ -104,8 +111,8 @@ def _check_header(data: bytes, path: Path) -> dict[str, str]:
         raise ValueError(f"load: '{path}' is truncated: its header announces {size} bytes "
                          f"but the file has {len(data)}")
     try:
-        header = json.loads(data[8:8 + size])
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        header = _parse_json(data[8:8 + size])
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise ValueError(f"load: '{path}' has a corrupted header: {e}") from None
     metadata = header.get("__metadata__", {}) if isinstance(header, dict) else None
     if not isinstance(metadata, dict):
@@ -113,9 +120,44 @@ def _check_header(data: bytes, path: Path) -> dict[str, str]:
     return metadata
 
 
+def _parse_json(text: str | bytes) -> Any:
+    """JSON with duplicate keys refused and nesting bounded (raises ValueError)."""
+    if not isinstance(text, (str, bytes)):
+        raise ValueError(f"expected JSON text, got {type(text).__name__}")
+    depth = _json_depth(text if isinstance(text, str) else text.decode("utf-8"))
+    if depth > _MAX_DEPTH:
+        raise ValueError(f"JSON nested {depth} levels deep (at most {_MAX_DEPTH} allowed)")
+    return json.loads(text, object_pairs_hook=_unique_keys)
+
+
+def _json_depth(text: str) -> int:
+    """How deeply the arrays and objects of a JSON text nest (strings are skipped)."""
+    depth = deepest = 0
+    for token in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[{]|[\]}]', text):
+        bracket = token.group()
+        if bracket in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif bracket in "]}":
+            depth -= 1
+    return deepest
+
+
+def _unique_keys(pairs: list) -> dict:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen = set()
+        duplicate = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise ValueError(f"duplicate key {duplicate!r}")
+    return result
+
+
 # The structure in JSON: a tensor is {"tensor": key}, a dict {"dict": [[key, value], ...]}
 # (keys stay str or int), a list {"list": [...]}, a tuple {"tuple": [...]}; plain values as is.
-def _encode(value: Any, key: str, arrays: dict[str, np.ndarray]) -> Any:
+def _encode(value: Any, key: str, arrays: dict[str, np.ndarray], depth: int = 0) -> Any:
+    if depth > _MAX_DEPTH // 3:  # a level of state takes up to three levels of JSON
+        raise ValueError(f"save: the state is nested more than {_MAX_DEPTH // 3} levels deep "
+                         f"at '{key}'")
     if isinstance(value, (Tensor, np.ndarray)):
         if key in arrays:
             raise ValueError(f"save: two entries share the flattened name '{key}'")
@@ -130,11 +172,11 @@ def _encode(value: Any, key: str, arrays: dict[str, np.ndarray]) -> Any:
         for k, v in value.items():
             if isinstance(k, bool) or not isinstance(k, (str, int)):
                 raise TypeError(f"save: keys must be str or int, got {k!r} in '{key}'")
-            items.append([k, _encode(v, f"{key}.{k}" if key else str(k), arrays)])
+            items.append([k, _encode(v, f"{key}.{k}" if key else str(k), arrays, depth + 1)])
         return {"dict": items}
     if isinstance(value, (list, tuple)):
         kind = "list" if isinstance(value, list) else "tuple"
-        return {kind: [_encode(v, f"{key}.{i}" if key else str(i), arrays)
+        return {kind: [_encode(v, f"{key}.{i}" if key else str(i), arrays, depth + 1)
                        for i, v in enumerate(value)]}
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
@@ -155,8 +197,14 @@ def _decode(node: Any, tensors: dict[str, Tensor]) -> Any:
             raise ValueError(f"it refers to a tensor '{body}' that the file lacks")
         return tensors[body]
     if kind == "dict":
-        return {k: _decode(v, tensors) for k, v in body}
+        return {_key(k): _decode(v, tensors) for k, v in body}
     if kind in ("list", "tuple"):
         items = [_decode(v, tensors) for v in body]
         return items if kind == "list" else tuple(items)
     raise ValueError(f"unknown node kind '{kind}'")
+
+
+def _key(key: Any) -> str | int:
+    if isinstance(key, bool) or not isinstance(key, (str, int)):
+        raise ValueError(f"a dict key is {key!r}; keys are str or int")
+    return key
