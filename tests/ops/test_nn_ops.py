@@ -7,7 +7,8 @@ from hypothesis import strategies as hst
 
 from tests.helpers import check_op
 from tinygrad_nv import Tensor, grad
-from tinygrad_nv.ops.nn import Col2Im, CrossEntropy, Im2Col
+from tinygrad_nv.ops.conv import Col2Im, Im2Col
+from tinygrad_nv.ops.nn import CrossEntropy
 from tinygrad_nv.testing import gradcheck, gradgradcheck
 
 

@@ -6,33 +6,76 @@
 """
 
 from tinygrad_nv.nn import functional, init, utils
-from tinygrad_nv.nn.containers import ModuleDict, ModuleList, ParameterList
-from tinygrad_nv.nn.layers import (
+from tinygrad_nv.nn.activation import (
+    CELU,
+    ELU,
     GELU,
-    AvgPool2d,
-    BatchNorm1d,
-    BatchNorm2d,
-    Conv2d,
-    Dropout,
-    Embedding,
-    Flatten,
-    Identity,
-    LayerNorm,
+    GLU,
+    SELU,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
     LeakyReLU,
-    Linear,
+    LogSigmoid,
     LogSoftmax,
-    MaxPool2d,
+    Mish,
+    PReLU,
     ReLU,
-    Sequential,
+    ReLU6,
     Sigmoid,
     SiLU,
     Softmax,
+    Softmin,
+    Softplus,
+    Softsign,
     Tanh,
 )
+from tinygrad_nv.nn.attention import MultiheadAttention, TransformerEncoderLayer
+from tinygrad_nv.nn.containers import ModuleDict, ModuleList, ParameterList
+from tinygrad_nv.nn.conv import (
+    AdaptiveAvgPool2d,
+    AvgPool2d,
+    Conv1d,
+    Conv2d,
+    ConvTranspose2d,
+    MaxPool2d,
+    Upsample,
+)
+from tinygrad_nv.nn.layers import (
+    BatchNorm1d,
+    BatchNorm2d,
+    Dropout,
+    Embedding,
+    Flatten,
+    GroupNorm,
+    Identity,
+    LayerNorm,
+    Linear,
+    Sequential,
+    Unflatten,
+)
+from tinygrad_nv.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from tinygrad_nv.nn.module import IncompatibleKeys, Module, Parameter
+from tinygrad_nv.nn.recurrent import GRU, LSTM, RNN
 
 __all__ = ["functional", "init", "utils", "Module", "Parameter", "IncompatibleKeys", "Linear",
-           "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "Dropout", "LayerNorm",
-           "BatchNorm1d", "BatchNorm2d", "Embedding", "Sequential", "Identity", "ReLU",
-           "Sigmoid", "Tanh", "SiLU", "GELU", "LeakyReLU", "Softmax", "LogSoftmax"]
+           "Identity", "Flatten", "Unflatten", "Dropout", "LayerNorm", "GroupNorm",
+           "BatchNorm1d", "BatchNorm2d", "Embedding", "Sequential", "Conv1d", "Conv2d",
+           "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Upsample",
+           "RNN", "LSTM", "GRU", "MultiheadAttention", "TransformerEncoderLayer",
+           "ReLU", "ReLU6", "LeakyReLU", "Hardtanh", "Sigmoid", "Hardsigmoid", "LogSigmoid",
+           "Tanh", "GELU", "SiLU", "Hardswish", "Mish", "Softplus", "Softsign", "ELU", "SELU",
+           "CELU", "GLU", "Softmax", "Softmin", "LogSoftmax", "PReLU", "CrossEntropyLoss",
+           "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "SmoothL1Loss",
+           "HuberLoss", "KLDivLoss"]
 __all__ += ["ModuleList", "ModuleDict", "ParameterList"]

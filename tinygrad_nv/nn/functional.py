@@ -1,34 +1,62 @@
 """Stateless layers and losses (PyTorch's `torch.nn.functional` names and semantics).
 
+The layers are thin: each calls one op of `tinygrad_nv.ops` (convolution, pooling, resizing,
+attention) or a few Tensor methods; the losses live in `nn/losses.py`.
+
 >>> import tinygrad_nv.nn.functional as F
 >>> loss = F.cross_entropy(logits, labels)        # logits (N, C) float, labels (N,) int
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from typing import Any
 
-from tinygrad_nv.backend.numpy_kernels import conv_out_size
-from tinygrad_nv.ops.nn import CrossEntropy, Im2Col
+from tinygrad_nv.nn.losses import (  # noqa: F401  (re-exported: they are nn.functional's)
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+)
+from tinygrad_nv.ops import attention, conv, pool
 from tinygrad_nv.tensor import Tensor
 
 IntPair = int | tuple[int, int]
-REDUCTIONS = ("mean", "sum", "none")
 
 
 # ---------------------------------------------------------------------- activations
-def relu(x: Tensor) -> Tensor:
+# `inplace` is accepted for PyTorch compatibility; the result is always a new tensor.
+def relu(x: Tensor, inplace: bool = False) -> Tensor:
     return x.relu()
 
 
-def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+def relu6(x: Tensor, inplace: bool = False) -> Tensor:
+    return x.relu6()
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     return x.leaky_relu(negative_slope)
+
+
+def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0,
+             inplace: bool = False) -> Tensor:
+    return x.hardtanh(min_val, max_val)
 
 
 def sigmoid(x: Tensor) -> Tensor:
     return x.sigmoid()
+
+
+def hardsigmoid(x: Tensor, inplace: bool = False) -> Tensor:
+    return x.hardsigmoid()
+
+
+def logsigmoid(x: Tensor) -> Tensor:
+    return x.logsigmoid()
 
 
 def tanh(x: Tensor) -> Tensor:
@@ -39,20 +67,51 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     return x.gelu(approximate)
 
 
-def silu(x: Tensor) -> Tensor:
+def silu(x: Tensor, inplace: bool = False) -> Tensor:
     return x.silu()
 
 
-def softplus(x: Tensor, beta: float = 1.0) -> Tensor:
-    return x.softplus(beta)
+def hardswish(x: Tensor, inplace: bool = False) -> Tensor:
+    return x.hardswish()
 
 
-def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+def mish(x: Tensor, inplace: bool = False) -> Tensor:
+    return x.mish()
+
+
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold."""
+    if threshold == 20.0:  # the fused kernel's threshold
+        return x.softplus(beta)
+    return (x * beta > threshold).where(x, x.softplus(beta))
+
+
+def softsign(x: Tensor) -> Tensor:
+    return x.softsign()
+
+
+def elu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     return x.elu(alpha)
+
+
+def selu(x: Tensor, inplace: bool = False) -> Tensor:
+    return x.selu()
+
+
+def celu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    return x.celu(alpha)
+
+
+def glu(x: Tensor, dim: int = -1) -> Tensor:
+    return x.glu(dim)
 
 
 def softmax(x: Tensor, dim: int = -1) -> Tensor:
     return x.softmax(dim)
+
+
+def softmin(x: Tensor, dim: int = -1) -> Tensor:
+    return x.softmin(dim)
 
 
 def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
@@ -67,67 +126,100 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None,
     return x.linear(weight, bias, activation=activation)
 
 
+def conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int = 1,
+           padding: int | str = 0, dilation: int = 1, groups: int = 1) -> Tensor:
+    """1-D cross-correlation of x (N, C, L) with weight (out, C/groups, k).
+
+    >>> y = F.conv1d(x, w, b, padding="same")
+    """
+    return conv.conv1d(x, weight, bias, stride, padding, dilation, groups)
+
+
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntPair = 1,
-           padding: IntPair = 0, dilation: IntPair = 1, groups: int = 1) -> Tensor:
+           padding: IntPair | str = 0, dilation: IntPair = 1, groups: int = 1) -> Tensor:
     """2-D cross-correlation of x (N, C, H, W) with weight (out, C/groups, kh, kw), computed as
     im2col + one batched matrix product per group.
 
     >>> y = F.conv2d(x, w, b, stride=2, padding=1)
     """
-    if x.ndim == 3:  # one unbatched image (C, H, W)
-        return conv2d(x.unsqueeze(0), weight, bias, stride, padding, dilation, groups)[0]
-    _check_image(x, "conv2d")
-    if weight.ndim != 4:
-        raise ValueError(f"conv2d: weight must be 4-D (out, in/groups, kh, kw), got shape "
-                         f"{weight.shape}")
-    if not isinstance(groups, int) or groups < 1:
-        raise ValueError(f"conv2d: groups must be a positive int, got {groups!r}")
-    n, c, _, _ = x.shape
-    cout, cin_g, kh, kw = weight.shape
-    if cout % groups:
-        raise ValueError(f"conv2d: groups={groups} must divide the {cout} output channels "
-                         f"(weight shape {weight.shape})")
-    if c != cin_g * groups:
-        raise ValueError(f"conv2d: input of shape {x.shape} has {c} channels, but weight of "
-                         f"shape {weight.shape} with groups={groups} expects {cin_g * groups}")
-    if bias is not None and bias.shape != (cout,):
-        raise ValueError(f"conv2d: bias must have shape ({cout},), got {bias.shape}")
-    geometry = _window("conv2d", x.shape, (kh, kw), stride, padding, dilation)
-    oh, ow = geometry.pop("out")
-    cols = Im2Col.apply(x, **geometry).reshape(n, groups, cin_g * kh * kw, oh * ow)
-    out = weight.reshape(groups, cout // groups, cin_g * kh * kw) @ cols
-    out = out.reshape(n, cout, oh, ow)
-    return out if bias is None else out + bias.reshape(1, cout, 1, 1)
+    return conv.conv2d(x, weight, bias, stride, padding, dilation, groups)
+
+
+def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
+                     stride: IntPair = 1, padding: IntPair = 0, output_padding: IntPair = 0,
+                     groups: int = 1, dilation: IntPair = 1) -> Tensor:
+    """Transposed 2-D convolution of x (N, C, H, W) with weight (C, out/groups, kh, kw):
+    output side (H-1)*stride - 2*padding + dilation*(kh-1) + output_padding + 1.
+
+    >>> y = F.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1)  # doubles H, W
+    """
+    return conv.conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups,
+                                 dilation)
 
 
 def max_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
-               padding: IntPair = 0, dilation: IntPair = 1) -> Tensor:
-    """Max over each window (padding counts as -inf); the gradient goes to the first maximum
-    of each window, as in PyTorch."""
-    if x.ndim == 3:
-        return max_pool2d(x.unsqueeze(0), kernel_size, stride, padding, dilation)[0]
-    cols, (oh, ow), _ = _pool_columns(x, "max_pool2d", kernel_size, stride, padding, dilation,
-                                      pad_value=-math.inf)
-    xp = x.backend.xp
-    first_max = cols.data.argmax(axis=2)[:, :, None, :]
-    hit = cols._like(xp.arange(cols.shape[2]).reshape(1, 1, -1, 1) == first_max)
-    return hit.where(cols, 0.0).sum(2).reshape(*x.shape[:2], oh, ow)
+               padding: IntPair = 0, dilation: IntPair = 1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    """Max over each window; with return_indices also the flat (h * W + w) argmax indices."""
+    return pool.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode,
+                           return_indices)
 
 
 def avg_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
-               padding: IntPair = 0, count_include_pad: bool = True) -> Tensor:
-    """Mean over each window; zero padding counts in the divisor unless
-    count_include_pad=False."""
-    if x.ndim == 3:
-        return avg_pool2d(x.unsqueeze(0), kernel_size, stride, padding, count_include_pad)[0]
-    cols, (oh, ow), geometry = _pool_columns(x, "avg_pool2d", kernel_size, stride, padding, 1,
-                                             pad_value=0.0)
-    total = cols.sum(2)
-    if count_include_pad:
-        return (total / cols.shape[2]).reshape(*x.shape[:2], oh, ow)
-    ones = x.backend.xp.ones((1, 1, *x.shape[2:]), dtype=x.dtype)
-    counts = x.backend.kernels.im2col(ones, **geometry).sum(axis=1)  # real pixels per window
-    return (total / x._like(counts)).reshape(*x.shape[:2], oh, ow)
+               padding: IntPair = 0, ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: int | None = None) -> Tensor:
+    """Mean over each window (zero padding counted unless count_include_pad=False)."""
+    return pool.avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                           divisor_override)
+
+
+def adaptive_avg_pool2d(x: Tensor, output_size: int | tuple[int | None, int | None]) -> Tensor:
+    """Average pooling of x (N, C, H, W) to the spatial size output_size."""
+    return pool.adaptive_avg_pool2d(x, output_size)
+
+
+def interpolate(x: Tensor, size: int | tuple[int, ...] | None = None,
+                scale_factor: float | tuple[float, ...] | None = None, mode: str = "nearest",
+                align_corners: bool | None = None) -> Tensor:
+    """Resize the spatial axes ('nearest', 'linear' for 3-D, 'bilinear' for 4-D inputs).
+
+    >>> F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+    """
+    return pool.interpolate(x, size, scale_factor, mode, align_corners)
+
+
+def pad(x: Tensor, pad: Sequence[int], mode: str = "constant",
+        value: float | None = None) -> Tensor:
+    """Pad with PyTorch's flat (last axis first) `pad`; mode 'constant' (with `value`, 0 by
+    default) or, where Tensor.pad has them, 'reflect', 'replicate', 'circular'."""
+    if mode == "constant":
+        return x.pad(tuple(pad), value=0.0 if value is None else value)
+    return x.pad(tuple(pad), mode=mode)
+
+
+def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
+                                 attn_mask: Tensor | None = None, dropout_p: float = 0.0,
+                                 is_causal: bool = False, scale: float | None = None) -> Tensor:
+    """softmax(query @ key^T * scale + mask) @ value (scale 1/sqrt(E) by default); a bool
+    attn_mask is True where attending is allowed, a float one is added to the scores.
+
+    >>> out = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, heads, L, E)
+    """
+    return attention.scaled_dot_product_attention(query, key, value, attn_mask, dropout_p,
+                                                   is_causal, scale)
+
+
+def one_hot(indices: Tensor, num_classes: int = -1) -> Tensor:
+    """int64 one-hot rows (..., num_classes) of integer indices; -1 infers the class count."""
+    return indices.one_hot(num_classes)
+
+
+def normalize(x: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """x / max(||x||_p along dim, eps)."""
+    if x.dtype.kind != "f":
+        raise TypeError(f"normalize: input must be floating point, got {x.dtype.name}")
+    # clipping the p-th power keeps the gradient finite (0) at a zero vector
+    return x / (x.abs() ** p).sum(dim, keepdim=True).clip(min=eps ** p) ** (1.0 / p)
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
@@ -205,241 +297,54 @@ def _update_running(stat: Tensor | None, batch_value, momentum: float) -> None:
             stat.dtype, copy=False)
 
 
-def embedding(indices: Tensor, weight: Tensor) -> Tensor:
-    """Rows of weight (num_embeddings, dim) picked by integer indices of any shape."""
-    indices = _as_tensor(indices, weight)
+def group_norm(x: Tensor, num_groups: int, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalise x (N, C, ...) over each group of C / num_groups channels (and all other
+    axes but N), then scale and shift per channel."""
+    if x.ndim < 2 or not isinstance(num_groups, int) or num_groups < 1 \
+            or x.shape[1] % num_groups:
+        raise ValueError(f"group_norm: num_groups={num_groups!r} must be a positive int that "
+                         f"divides the channels of an (N, C, ...) input, got shape {x.shape}")
+    c = x.shape[1]
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.shape != (c,):
+            raise ValueError(f"group_norm: {name} must have shape ({c},), got {t.shape}")
+    grouped = x.reshape(x.shape[0], num_groups, -1)
+    centered = grouped - grouped.mean(-1, keepdim=True)
+    out = (centered * ((centered * centered).mean(-1, keepdim=True) + eps).rsqrt())
+    out = out.reshape(x.shape)
+    shape = (1, c) + (1,) * (x.ndim - 2)
+    out = out if weight is None else out * weight.reshape(shape)
+    return out if bias is None else out + bias.reshape(shape)
+
+
+def embedding(indices: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    """Rows of weight (num_embeddings, dim) picked by integer indices of any shape; the
+    padding_idx row gets no gradient. Out-of-range indices raise on the CPU and give NaN rows
+    elsewhere (no host sync)."""
+    if not isinstance(indices, Tensor):
+        indices = Tensor(indices, device=weight.device)
     if indices.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got {indices.dtype.name}")
     if weight.ndim != 2:
         raise ValueError(f"embedding: weight must be 2-D (num_embeddings, dim), got shape "
                          f"{weight.shape}")
-    n = weight.shape[0]
-    if indices.numel() and (int(indices.data.min()) < 0 or int(indices.data.max()) >= n):
+    n, data = weight.shape[0], indices.data
+    if padding_idx is not None:
+        if not -n <= padding_idx < n:
+            raise ValueError(f"embedding: padding_idx must be within [{-n}, {n - 1}], got "
+                             f"{padding_idx}")
+        padding_idx %= n
+    bad = (data < 0) | (data >= n)
+    if weight.device == "cpu" and indices.numel() and bool(bad.any()):
         raise IndexError(f"embedding: indices must be in [0, {n - 1}] for {n} embeddings, got "
-                         f"values from {int(indices.data.min())} to {int(indices.data.max())}")
-    return weight[indices]
-
-
-# ---------------------------------------------------------------------- losses
-def cross_entropy(logits: Tensor, targets: Tensor, weight: Tensor | None = None,
-                  ignore_index: int = -100, reduction: str = "mean",
-                  label_smoothing: float = 0.0) -> Tensor:
-    """Softmax cross-entropy of logits (N, C) or (N, C, d1, ...) with integer class targets
-    (N,) or (N, d1, ...). 'mean' divides by the number of non-ignored targets (by their total
-    class weight when `weight` is given); label smoothing mixes the one-hot target with the
-    uniform distribution, as in PyTorch.
-
-    >>> F.cross_entropy(Tensor([[2.0, 0.5]]), Tensor([0]))
-    """
-    _check_reduction(reduction, "cross_entropy")
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
-                         f"{label_smoothing}")
-    rows, t, out_shape = _class_rows(logits, targets, "cross_entropy", ignore_index)
-    if weight is None:
-        loss = CrossEntropy.apply(rows, t, label_smoothing=float(label_smoothing),
-                                  ignore_index=int(ignore_index))
-        return _reduce(loss, reduction, out_shape, _valid(t, ignore_index, rows))
-    logp = rows.log_softmax(-1)
-    picked_weight = _picked_weight(t, weight, ignore_index, rows, "cross_entropy")
-    c, weight = rows.shape[1], weight.cast(rows.dtype)
-    loss = -logp[_row_index(t), _safe(t, ignore_index)] * picked_weight
-    if label_smoothing:
-        smooth = -(logp * weight.reshape(1, c)).sum(-1) * _valid(t, ignore_index, rows)
-        loss = (1.0 - label_smoothing) * loss + (label_smoothing / c) * smooth
-    return _reduce(loss, reduction, out_shape, picked_weight)
-
-
-def nll_loss(log_probs: Tensor, targets: Tensor, weight: Tensor | None = None,
-             ignore_index: int = -100, reduction: str = "mean") -> Tensor:
-    """-log_probs[target] per sample (log_probs (N, C) or (N, C, d1, ...)), optionally
-    weighted by class; 'mean' divides by the total weight of the non-ignored targets."""
-    _check_reduction(reduction, "nll_loss")
-    rows, t, out_shape = _class_rows(log_probs, targets, "nll_loss", ignore_index)
-    picked_weight = _picked_weight(t, weight, ignore_index, rows, "nll_loss")
-    loss = -rows[_row_index(t), _safe(t, ignore_index)] * picked_weight
-    return _reduce(loss, reduction, out_shape, picked_weight)
-
-
-def binary_cross_entropy(probs: Tensor, targets: Tensor, weight: Tensor | None = None,
-                         reduction: str = "mean") -> Tensor:
-    """-(y log p + (1 - y) log(1 - p)) with each log clamped at -100 (PyTorch)."""
-    _check_reduction(reduction, "binary_cross_entropy")
-    targets = _same_shape(probs, targets, "binary_cross_entropy")
-    lo, hi = (float(probs.data.min()), float(probs.data.max())) if probs.numel() else (0, 0)
-    if not (0.0 <= lo and hi <= 1.0):  # NaN fails too
-        raise ValueError(f"binary_cross_entropy: input probabilities must be in [0, 1], got "
-                         f"values from {lo} to {hi}; use binary_cross_entropy_with_logits for "
-                         "logits")
-    loss = -(targets * _clamped_log(probs) + (1 - targets) * _clamped_log(1 - probs))
-    loss = loss if weight is None else loss * weight.cast(probs.dtype)
-    return _reduce(loss, reduction, loss.shape, None)
-
-
-def binary_cross_entropy_with_logits(logits: Tensor, targets: Tensor,
-                                     weight: Tensor | None = None, reduction: str = "mean",
-                                     pos_weight: Tensor | None = None) -> Tensor:
-    """Sigmoid + binary cross-entropy in one stable expression:
-    (1 - y) x + (1 + (pos_weight - 1) y) softplus(-x)  (= max(x,0) - x y + log1p(exp(-|x|))
-    without pos_weight)."""
-    _check_reduction(reduction, "binary_cross_entropy_with_logits")
-    targets = _same_shape(logits, targets, "binary_cross_entropy_with_logits")
-    log_weight = 1.0 if pos_weight is None else 1 + (pos_weight.cast(logits.dtype) - 1) * targets
-    loss = (1 - targets) * logits + log_weight * (-logits).softplus()
-    loss = loss if weight is None else loss * weight.cast(logits.dtype)
-    return _reduce(loss, reduction, loss.shape, None)
-
-
-def mse_loss(x: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    """(x - target)^2, shapes must match exactly."""
-    _check_reduction(reduction, "mse_loss")
-    diff = x - _same_shape(x, target, "mse_loss")
-    return _reduce(diff * diff, reduction, x.shape, None)
-
-
-def l1_loss(x: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    """|x - target|, shapes must match exactly."""
-    _check_reduction(reduction, "l1_loss")
-    return _reduce((x - _same_shape(x, target, "l1_loss")).abs(), reduction, x.shape, None)
-
-
-# ---------------------------------------------------------------------- helpers
-def _as_tensor(value: Any, like: Tensor) -> Tensor:
-    return value if isinstance(value, Tensor) else Tensor(value, device=like.device)
-
-
-def _check_reduction(reduction: str, op: str) -> None:
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
-
-
-def _reduce(loss: Tensor, reduction: str, shape: tuple, weight: Tensor | None) -> Tensor:
-    """'none': loss in `shape`; 'sum'; 'mean': sum / weight.sum() (or / numel), NaN for 0."""
-    if reduction == "none":
-        return loss.reshape(shape)
-    total = loss.sum()
-    if reduction == "sum":
-        return total
-    denom = float(weight.data.sum()) if weight is not None else loss.numel()
-    return total / denom if denom else total * math.nan
-
-
-def _same_shape(x: Tensor, target: Any, op: str) -> Tensor:
-    target = _as_tensor(target, x)
-    if target.shape != x.shape:
-        raise ValueError(f"{op}: target shape {target.shape} differs from input shape "
-                         f"{x.shape}; they must match (no broadcasting)")
-    if x.dtype.kind != "f" or target.dtype.kind != "f":
-        raise TypeError(f"{op}: input and target must be floating point, got "
-                        f"{x.dtype.name} and {target.dtype.name}")
-    return target.cast(x.dtype)
-
-
-def _class_rows(scores: Tensor, targets: Any, op: str, ignore_index: int):
-    """(N*d..., C) score rows, flat int targets checked in range, the per-sample shape."""
-    targets = _as_tensor(targets, scores)
-    if scores.dtype.kind != "f":
-        raise TypeError(f"{op}: input must be floating point, got {scores.dtype.name}")
-    if targets.dtype.kind not in "iu":
-        raise TypeError(f"{op}: targets must be integer class indices, got "
-                        f"{targets.dtype.name}; convert with .long()")
-    if scores.ndim == 1:
-        scores = scores.unsqueeze(0)
-    expected = (scores.shape[0], *scores.shape[2:])
-    if targets.shape != expected and not (targets.ndim == 0 and expected == (1,)):
-        raise ValueError(f"{op}: input of shape {scores.shape} needs targets of shape "
-                         f"{expected}, got {targets.shape}")
-    c = scores.shape[1]
-    if scores.ndim > 2:  # classes last, then one row per sample
-        scores = scores.permute(0, *range(2, scores.ndim), 1)
-    rows, t = scores.reshape(-1, c), targets.reshape(-1)
-    bad = (t.data != ignore_index) & ((t.data < 0) | (t.data >= c))
-    if bool(bad.any()):
-        value = int(t.data[bad.nonzero()[0][0]])
-        raise IndexError(f"{op}: target {value} is out of bounds for {c} classes (valid: 0 to "
-                         f"{c - 1}, or ignore_index={ignore_index})")
-    return rows, t, targets.shape
-
-
-def _valid(t: Tensor, ignore_index: int, like: Tensor) -> Tensor:
-    return like._like((t.data != ignore_index).astype(like.dtype))
-
-
-def _safe(t: Tensor, ignore_index: int) -> Tensor:
-    return t._like(t.backend.xp.where(t.data != ignore_index, t.data, 0))
-
-
-def _row_index(t: Tensor) -> Tensor:
-    return t._like(t.backend.xp.arange(t.shape[0]))
-
-
-def _picked_weight(t: Tensor, weight: Tensor | None, ignore_index: int, rows: Tensor,
-                   op: str) -> Tensor:
-    """The class weight of each sample's target, 0 for ignored samples."""
-    valid = _valid(t, ignore_index, rows)
-    if weight is None:
-        return valid
-    if weight.shape != (rows.shape[1],):
-        raise ValueError(f"{op}: weight must have shape ({rows.shape[1]},), one per class, got "
-                         f"{weight.shape}")
-    return weight.cast(rows.dtype)[_safe(t, ignore_index)] * valid
-
-
-def _clamped_log(p: Tensor) -> Tensor:
-    """log(p) clamped at -100 (so log(0) is -100, not -inf, and no warning is raised)."""
-    positive = p > 0
-    return positive.where(positive.where(p, 1.0).log(), -100.0).clip(min=-100.0)
-
-
-def _check_image(x: Tensor, op: str) -> None:
-    if x.ndim != 4:
-        raise ValueError(f"{op}: input must be 4-D (N, C, H, W) or 3-D (C, H, W), got shape "
-                         f"{x.shape}")
-    if x.dtype.kind != "f":
-        raise TypeError(f"{op}: input must be floating point, got {x.dtype.name}")
-
-
-def _pair(value: Any, name: str, op: str) -> tuple[int, int]:
-    pair = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair):
-        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-    return pair
-
-
-def _window(op: str, shape: tuple, kernel: tuple, stride: Any, padding: Any,
-            dilation: Any) -> dict:
-    """Validated im2col geometry for an (N, C, H, W) input, plus the output size 'out'."""
-    stride, padding = _pair(stride, "stride", op), _pair(padding, "padding", op)
-    dilation = _pair(dilation, "dilation", op)
-    if min(kernel) < 1 or min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
-        raise ValueError(f"{op}: need kernel_size, stride, dilation >= 1 and padding >= 0, "
-                         f"got kernel {kernel}, stride {stride}, padding {padding}, dilation "
-                         f"{dilation}")
-    out = tuple(conv_out_size(size, k, s, p, d) for size, k, s, p, d in
-                zip(shape[2:], kernel, stride, padding, dilation, strict=True))
-    if min(out) < 1:
-        raise ValueError(f"{op}: the {kernel[0]}x{kernel[1]} kernel (dilation {dilation}) is "
-                         f"larger than the padded input: input {shape}, padding {padding}")
-    return dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation, out=out)
-
-
-def _pool_columns(x: Tensor, op: str, kernel_size: Any, stride: Any, padding: Any,
-                  dilation: Any, pad_value: float):
-    """Windows of x as (N, C, kh*kw, OH*OW) (padding filled with pad_value), the output size
-    and the im2col geometry used."""
-    _check_image(x, op)
-    kernel = _pair(kernel_size, "kernel_size", op)
-    geometry = _window(op, x.shape, kernel, kernel if stride is None else stride, padding,
-                       dilation)
-    (ph, pw), out = geometry["padding"], geometry.pop("out")
-    cols_geometry = dict(geometry)
-    if ph > kernel[0] // 2 or pw > kernel[1] // 2:
-        raise ValueError(f"{op}: padding {(ph, pw)} must be at most half the kernel size "
-                         f"{kernel}")
-    if (ph or pw) and pad_value != 0.0:
-        x = x.pad(((0, 0), (0, 0), (ph, ph), (pw, pw)), value=pad_value)
-        cols_geometry["padding"] = (0, 0)
-    n, c = x.shape[:2]
-    cols = Im2Col.apply(x, **cols_geometry).reshape(n, c, kernel[0] * kernel[1],
-                                                    out[0] * out[1])
-    return cols, out, geometry
+                         f"values from {int(data.min())} to {int(data.max())}")
+    if weight.device == "cpu":
+        out = weight[indices]
+    else:
+        xp = weight.backend.xp
+        out = weight[indices._like(xp.where(bad, 0, data))]
+        out = out + out._like(xp.where(bad, xp.nan, 0).astype(out.dtype)[..., None])
+    if padding_idx is None or not weight.requires_grad:
+        return out
+    return (indices == padding_idx).unsqueeze(-1).where(out.detach(), out)

@@ -11,7 +11,7 @@ from typing import Any
 from tinygrad_nv.dtype import dtypes
 from tinygrad_nv.nn import functional as F
 from tinygrad_nv.nn import init
-from tinygrad_nv.nn.functional import IntPair
+from tinygrad_nv.nn.activation import GELU, ReLU, Sigmoid, SiLU, Tanh
 from tinygrad_nv.nn.module import Module
 from tinygrad_nv.tensor import Tensor
 
@@ -51,55 +51,14 @@ class Linear(Module):
                 f"bias={self.bias is not None}")
 
 
-class Conv2d(Module):
-    """2-D convolution, weight (out_channels, in_channels / groups, kh, kw)."""
+class Identity(Module):
+    """Returns its input; takes and ignores any constructor arguments (as PyTorch)."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair,
-                 stride: IntPair = 1, padding: IntPair = 0, dilation: IntPair = 1,
-                 groups: int = 1, bias: bool = True):
+    def __init__(self, *args: Any, **kwargs: Any):
         super().__init__()
-        _positive("Conv2d", in_channels=in_channels, out_channels=out_channels, groups=groups)
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"Conv2d: groups={groups} must divide in_channels={in_channels} "
-                             f"and out_channels={out_channels}")
-        kh, kw = F._pair(kernel_size, "kernel_size", "Conv2d")
-        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (kh, kw)
-        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
-        self.weight = Tensor.empty(out_channels, in_channels // groups, kh, kw,
-                                   requires_grad=True)
-        self.bias = Tensor.empty(out_channels, requires_grad=True) if bias else None
-        _reset_linear(self.weight, self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                        self.groups)
-
-    def extra_repr(self) -> str:
-        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding}")
-
-
-class MaxPool2d(Module):
-    def __init__(self, kernel_size: IntPair, stride: IntPair | None = None,
-                 padding: IntPair = 0, dilation: IntPair = 1):
-        super().__init__()
-        self.kernel_size, self.stride, self.padding, self.dilation = (kernel_size, stride,
-                                                                      padding, dilation)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation)
-
-
-class AvgPool2d(Module):
-    def __init__(self, kernel_size: IntPair, stride: IntPair | None = None,
-                 padding: IntPair = 0, count_include_pad: bool = True):
-        super().__init__()
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-        self.count_include_pad = count_include_pad
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding,
-                            self.count_include_pad)
+        return x
 
 
 class Flatten(Module):
@@ -109,6 +68,24 @@ class Flatten(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return x.flatten(self.start_dim, self.end_dim)
+
+
+class Unflatten(Module):
+    """Splits axis `dim` into `unflattened_size`."""
+
+    def __init__(self, dim: int, unflattened_size: Sequence[int]):
+        super().__init__()
+        self.dim, self.unflattened_size = dim, tuple(unflattened_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        dim = self.dim % x.ndim if -x.ndim <= self.dim < x.ndim else self.dim
+        if not 0 <= dim < x.ndim:
+            raise IndexError(f"Unflatten: dim {self.dim} is out of range for input of shape "
+                             f"{x.shape}")
+        return x.reshape(*x.shape[:dim], *self.unflattened_size, *x.shape[dim + 1:])
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
 class Dropout(Module):
@@ -142,6 +119,30 @@ class LayerNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}"
+
+
+class GroupNorm(Module):
+    """Normalises each group of num_channels / num_groups channels; per-channel affine."""
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
+                 affine: bool = True):
+        super().__init__()
+        _positive("GroupNorm", num_groups=num_groups, num_channels=num_channels)
+        if num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_groups={num_groups} must divide "
+                             f"num_channels={num_channels}")
+        self.num_groups, self.num_channels, self.eps = num_groups, num_channels, eps
+        self.weight = Tensor.ones(num_channels, requires_grad=True) if affine else None
+        self.bias = Tensor.zeros(num_channels, requires_grad=True) if affine else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim < 2 or x.shape[1] != self.num_channels:
+            raise ValueError(f"GroupNorm: expected an input (N, {self.num_channels}, ...), got "
+                             f"shape {x.shape}")
+        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}"
 
 
 class _BatchNorm(Module):
@@ -194,19 +195,29 @@ class BatchNorm2d(_BatchNorm):
 
 
 class Embedding(Module):
-    """A lookup table: integer indices of any shape -> rows of weight (num, dim), N(0, 1)."""
+    """A lookup table: integer indices of any shape -> rows of weight (num, dim), N(0, 1); the
+    padding_idx row starts at zero and gets no gradient."""
 
-    def __init__(self, num_embeddings: int, embedding_dim: int):
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None):
         super().__init__()
         _positive("Embedding", num_embeddings=num_embeddings, embedding_dim=embedding_dim)
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(f"Embedding: padding_idx must be within num_embeddings="
+                                 f"{num_embeddings}, got {padding_idx}")
+            padding_idx %= num_embeddings
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.padding_idx = padding_idx
         self.weight = init.normal_(Tensor.empty(num_embeddings, embedding_dim)).requires_grad_()
+        if padding_idx is not None:
+            self.weight.data[padding_idx] = 0
 
     def forward(self, indices: Tensor) -> Tensor:
-        return F.embedding(indices, self.weight)
+        return F.embedding(indices, self.weight, self.padding_idx)
 
     def extra_repr(self) -> str:
-        return f"{self.num_embeddings}, {self.embedding_dim}"
+        padding = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{padding}"
 
 
 class Sequential(Module):
@@ -255,6 +266,9 @@ class Sequential(Module):
         return x
 
 
+_FUSED_ACTIVATIONS = {ReLU: "relu", Sigmoid: "sigmoid", Tanh: "tanh", SiLU: "silu"}
+
+
 def _fusable(module: Module, following: Module | None) -> str | None:
     """The fused kernel's name for a plain Linear followed by a plain activation module."""
     if type(module) is not Linear:
@@ -262,68 +276,3 @@ def _fusable(module: Module, following: Module | None) -> str | None:
     if type(following) is GELU:
         return "gelu" if following.approximate == "none" else "gelu_tanh"
     return _FUSED_ACTIVATIONS.get(type(following))
-
-
-# ---------------------------------------------------------------------- activations
-class Identity(Module):
-    def forward(self, x: Tensor) -> Tensor:
-        return x
-
-
-class ReLU(Module):
-    def forward(self, x: Tensor) -> Tensor:
-        return x.relu()
-
-
-class Sigmoid(Module):
-    def forward(self, x: Tensor) -> Tensor:
-        return x.sigmoid()
-
-
-class Tanh(Module):
-    def forward(self, x: Tensor) -> Tensor:
-        return x.tanh()
-
-
-class SiLU(Module):
-    def forward(self, x: Tensor) -> Tensor:
-        return x.silu()
-
-
-class GELU(Module):
-    def __init__(self, approximate: str = "none"):
-        super().__init__()
-        self.approximate = approximate
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x.gelu(self.approximate)
-
-
-class LeakyReLU(Module):
-    def __init__(self, negative_slope: float = 0.01):
-        super().__init__()
-        self.negative_slope = negative_slope
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x.leaky_relu(self.negative_slope)
-
-
-class Softmax(Module):
-    def __init__(self, dim: int = -1):
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x.softmax(self.dim)
-
-
-class LogSoftmax(Module):
-    def __init__(self, dim: int = -1):
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x.log_softmax(self.dim)
-
-
-_FUSED_ACTIVATIONS = {ReLU: "relu", Sigmoid: "sigmoid", Tanh: "tanh", SiLU: "silu"}

@@ -1,5 +1,5 @@
-"""The structural nn ops: softmax cross-entropy with integer targets (one fused kernel each
-way) and im2col / col2im, from which convolution and pooling are composed."""
+"""Softmax cross-entropy with integer targets: one fused kernel each way. (Convolution lives in
+ops/conv.py, pooling and resizing in ops/pool.py, attention in ops/attention.py.)"""
 
 from __future__ import annotations
 
@@ -47,27 +47,3 @@ class CrossEntropyGrad(Function):
         if self.needs_input_grad[1]:
             g_g = (gg * (s - logits._like(q)) * mask).sum(-1)
         return g_logits, g_g, None
-
-
-class Im2Col(Function):
-    """(N, C, H, W) -> (N, C*kh*kw, OH*OW), one receptive field a column (kernels.im2col)."""
-
-    def forward(self, x, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple):
-        self.geometry = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation)
-        return self.kernels.im2col(x, kernel, stride, padding, dilation)
-
-    def backward(self, g):
-        return Col2Im.apply(g, x_shape=self.parents[0].shape, **self.geometry)
-
-
-class Col2Im(Function):
-    """The adjoint of Im2Col: every column entry summed back into its pixel."""
-
-    def forward(self, cols, x_shape: tuple, kernel: tuple, stride: tuple, padding: tuple,
-                dilation: tuple):
-        self.geometry = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation)
-        return self.kernels.col2im(self.xp.ascontiguousarray(cols), x_shape, kernel, stride,
-                                   padding, dilation)
-
-    def backward(self, g):
-        return Im2Col.apply(g, **self.geometry)

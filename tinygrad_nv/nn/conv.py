@@ -1,0 +1,164 @@
+"""Convolution, pooling and resizing layers (PyTorch's arguments, weight shapes, default
+initialisation and state_dict keys)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tinygrad_nv.nn import functional as F
+from tinygrad_nv.nn.layers import _positive, _reset_linear
+from tinygrad_nv.nn.module import Module
+from tinygrad_nv.ops.conv import pair
+from tinygrad_nv.tensor import Tensor
+
+IntPair = int | tuple[int, int]
+
+
+class _Conv(Module):
+    """Shared by the convolutions: checks, the weight (out or in first, as PyTorch) and bias,
+    PyTorch's default initialisation."""
+
+    transposed = False
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: tuple, stride: Any,
+                 padding: Any, dilation: Any, groups: int, bias: bool):
+        super().__init__()
+        name = type(self).__name__
+        _positive(name, in_channels=in_channels, out_channels=out_channels, groups=groups)
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"{name}: groups={groups} must divide in_channels={in_channels} "
+                             f"and out_channels={out_channels}")
+        self.in_channels, self.out_channels, self.kernel_size = (in_channels, out_channels,
+                                                                 kernel_size)
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        first, second = (in_channels, out_channels // groups) if self.transposed \
+            else (out_channels, in_channels // groups)
+        self.weight = Tensor.empty(first, second, *kernel_size, requires_grad=True)
+        self.bias = Tensor.empty(out_channels, requires_grad=True) if bias else None
+        _reset_linear(self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}")
+
+
+class Conv1d(_Conv):
+    """1-D convolution of (N, C, L) inputs, weight (out_channels, in_channels / groups, k)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+                 padding: int | str = 0, dilation: int = 1, groups: int = 1, bias: bool = True):
+        k = kernel_size[0] if isinstance(kernel_size, (tuple, list)) else kernel_size
+        _positive("Conv1d", kernel_size=k)
+        super().__init__(in_channels, out_channels, (k,), stride, padding, dilation, groups,
+                         bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                        self.groups)
+
+
+class Conv2d(_Conv):
+    """2-D convolution of (N, C, H, W) inputs, weight (out_channels, in_channels / groups,
+    kh, kw)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair,
+                 stride: IntPair = 1, padding: IntPair | str = 0, dilation: IntPair = 1,
+                 groups: int = 1, bias: bool = True):
+        super().__init__(in_channels, out_channels, pair(kernel_size, "kernel_size", "Conv2d"),
+                         stride, padding, dilation, groups, bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                        self.groups)
+
+
+class ConvTranspose2d(_Conv):
+    """Transposed 2-D convolution, weight (in_channels, out_channels / groups, kh, kw).
+
+    >>> up = ConvTranspose2d(16, 8, 3, stride=2, padding=1, output_padding=1)  # doubles H, W
+    """
+
+    transposed = True
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair,
+                 stride: IntPair = 1, padding: IntPair = 0, output_padding: IntPair = 0,
+                 groups: int = 1, bias: bool = True, dilation: IntPair = 1):
+        super().__init__(in_channels, out_channels,
+                         pair(kernel_size, "kernel_size", "ConvTranspose2d"), stride, padding,
+                         dilation, groups, bias)
+        self.output_padding = output_padding
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
+                                  self.output_padding, self.groups, self.dilation)
+
+
+class MaxPool2d(Module):
+    """Max over windows; return_indices=True also returns the argmax indices."""
+
+    def __init__(self, kernel_size: IntPair, stride: IntPair | None = None,
+                 padding: IntPair = 0, dilation: IntPair = 1, return_indices: bool = False,
+                 ceil_mode: bool = False):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding, self.dilation = (kernel_size, stride,
+                                                                      padding, dilation)
+        self.return_indices, self.ceil_mode = return_indices, ceil_mode
+
+    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                            self.ceil_mode, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool2d(Module):
+    """Mean over windows."""
+
+    def __init__(self, kernel_size: IntPair, stride: IntPair | None = None,
+                 padding: IntPair = 0, ceil_mode: bool = False, count_include_pad: bool = True,
+                 divisor_override: int | None = None):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+        self.divisor_override = divisor_override
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool2d(Module):
+    """Average pooling to a fixed output size (None keeps an axis' size)."""
+
+    def __init__(self, output_size: int | tuple[int | None, int | None]):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class Upsample(Module):
+    """Resizes by `scale_factor` or to `size` (modes 'nearest', 'linear', 'bilinear')."""
+
+    def __init__(self, size: int | tuple[int, ...] | None = None,
+                 scale_factor: float | tuple[float, ...] | None = None, mode: str = "nearest",
+                 align_corners: bool | None = None):
+        super().__init__()
+        self.size, self.scale_factor, self.mode = size, scale_factor, mode
+        self.align_corners = align_corners
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners)
+
+    def extra_repr(self) -> str:
+        what = f"size={self.size}" if self.size is not None \
+            else f"scale_factor={self.scale_factor}"
+        return f"{what}, mode={self.mode!r}"

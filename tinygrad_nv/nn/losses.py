@@ -1,0 +1,273 @@
+"""The loss functions of `nn.functional` (PyTorch's names, arguments and reductions).
+
+No loss reads device data back to the host: 'mean' divides by a device tensor, and targets
+out of range are refused on the CPU (where checking is free) and give a NaN loss elsewhere,
+as PyTorch does on a GPU.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from tinygrad_nv.ops.nn import CrossEntropy
+from tinygrad_nv.tensor import Tensor
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def cross_entropy(logits: Tensor, targets: Tensor, weight: Tensor | None = None,
+                  ignore_index: int = -100, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
+    """Softmax cross-entropy of logits (N, C) or (N, C, d1, ...) with integer class targets
+    (N,) or (N, d1, ...), or with class probabilities of the logits' shape. 'mean' divides by
+    the number of non-ignored targets (by their total class weight when `weight` is given; by
+    the number of samples for probabilities); label smoothing mixes the target with the
+    uniform distribution, as in PyTorch.
+
+    >>> F.cross_entropy(Tensor([[2.0, 0.5]]), Tensor([0]))
+    """
+    _check_reduction(reduction, "cross_entropy")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
+                         f"{label_smoothing}")
+    targets = _as_tensor(targets, logits)
+    if targets.dtype.kind == "f":
+        return _cross_entropy_probs(logits, targets, weight, reduction, label_smoothing)
+    rows, t, out_shape, poison = _class_rows(logits, targets, "cross_entropy", ignore_index)
+    if weight is None:
+        loss = CrossEntropy.apply(rows, t, label_smoothing=float(label_smoothing),
+                                  ignore_index=int(ignore_index))
+        return _reduce(loss, reduction, out_shape, _valid(t, ignore_index, rows))
+    logp = rows.log_softmax(-1)
+    picked_weight = _picked_weight(t, weight, ignore_index, rows, "cross_entropy")
+    c, weight = rows.shape[1], weight.cast(rows.dtype)
+    loss = -logp[_row_index(t), _safe(t, ignore_index, c)] * picked_weight
+    if label_smoothing:
+        smooth = -(logp * weight.reshape(1, c)).sum(-1) * _valid(t, ignore_index, rows)
+        loss = (1.0 - label_smoothing) * loss + (label_smoothing / c) * smooth
+    return _reduce(_poisoned(loss, poison), reduction, out_shape, picked_weight)
+
+
+def _cross_entropy_probs(logits: Tensor, probs: Tensor, weight: Tensor | None, reduction: str,
+                         label_smoothing: float) -> Tensor:
+    """-sum_c weight_c * q_c * log_softmax(logits)_c per sample, q the (smoothed) target."""
+    if probs.shape != logits.shape:
+        raise ValueError(f"cross_entropy: targets must be integer class indices or "
+                         f"probabilities of the logits' shape {logits.shape}, got "
+                         f"{probs.dtype.name} of shape {probs.shape}")
+    if logits.dtype.kind != "f":
+        raise TypeError(f"cross_entropy: input must be floating point, got {logits.dtype.name}")
+    axis = 1 if logits.ndim > 1 else 0
+    c = logits.shape[axis]
+    q = probs.cast(logits.dtype)
+    if label_smoothing:
+        q = q * (1.0 - label_smoothing) + label_smoothing / c
+    terms = q * logits.log_softmax(axis)
+    if weight is not None:
+        if weight.shape != (c,):
+            raise ValueError(f"cross_entropy: weight must have shape ({c},), one per class, "
+                             f"got {weight.shape}")
+        terms = terms * weight.cast(logits.dtype).reshape(c, *(1,) * (logits.ndim - axis - 1))
+    loss = -terms.sum(axis)
+    return _reduce(loss, reduction, loss.shape, None)
+
+
+def nll_loss(log_probs: Tensor, targets: Tensor, weight: Tensor | None = None,
+             ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+    """-log_probs[target] per sample (log_probs (N, C) or (N, C, d1, ...)), optionally
+    weighted by class; 'mean' divides by the total weight of the non-ignored targets."""
+    _check_reduction(reduction, "nll_loss")
+    rows, t, out_shape, poison = _class_rows(log_probs, targets, "nll_loss", ignore_index)
+    picked_weight = _picked_weight(t, weight, ignore_index, rows, "nll_loss")
+    loss = -rows[_row_index(t), _safe(t, ignore_index, rows.shape[1])] * picked_weight
+    return _reduce(_poisoned(loss, poison), reduction, out_shape, picked_weight)
+
+
+def binary_cross_entropy(probs: Tensor, targets: Tensor, weight: Tensor | None = None,
+                         reduction: str = "mean") -> Tensor:
+    """-(y log p + (1 - y) log(1 - p)) with each log clamped at -100 (PyTorch). Probabilities
+    outside [0, 1] raise on the CPU and give NaN elsewhere."""
+    _check_reduction(reduction, "binary_cross_entropy")
+    targets = _same_shape(probs, targets, "binary_cross_entropy")
+    outside = (probs.data < 0) | (probs.data > 1) | (probs.data != probs.data)
+    if probs.device == "cpu":
+        if bool(outside.any()):
+            raise ValueError(f"binary_cross_entropy: input probabilities must be in [0, 1], "
+                             f"got values from {float(probs.data.min())} to "
+                             f"{float(probs.data.max())}; use binary_cross_entropy_with_logits "
+                             "for logits")
+        outside = None
+    loss = -(targets * _clamped_log(probs) + (1 - targets) * _clamped_log(1 - probs))
+    loss = loss if weight is None else loss * weight.cast(probs.dtype)
+    return _reduce(_poisoned(loss, outside), reduction, loss.shape, None)
+
+
+def binary_cross_entropy_with_logits(logits: Tensor, targets: Tensor,
+                                     weight: Tensor | None = None, reduction: str = "mean",
+                                     pos_weight: Tensor | None = None) -> Tensor:
+    """Sigmoid + binary cross-entropy in one stable expression:
+    (1 - y) x + (1 + (pos_weight - 1) y) softplus(-x)  (= max(x,0) - x y + log1p(exp(-|x|))
+    without pos_weight)."""
+    _check_reduction(reduction, "binary_cross_entropy_with_logits")
+    targets = _same_shape(logits, targets, "binary_cross_entropy_with_logits")
+    log_weight = 1.0 if pos_weight is None else 1 + (pos_weight.cast(logits.dtype) - 1) * targets
+    loss = (1 - targets) * logits + log_weight * (-logits).softplus()
+    loss = loss if weight is None else loss * weight.cast(logits.dtype)
+    return _reduce(loss, reduction, loss.shape, None)
+
+
+def mse_loss(x: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """(x - target)^2, shapes must match exactly."""
+    _check_reduction(reduction, "mse_loss")
+    diff = x - _same_shape(x, target, "mse_loss")
+    return _reduce(diff * diff, reduction, x.shape, None)
+
+
+def l1_loss(x: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """|x - target|, shapes must match exactly."""
+    _check_reduction(reduction, "l1_loss")
+    return _reduce((x - _same_shape(x, target, "l1_loss")).abs(), reduction, x.shape, None)
+
+
+def smooth_l1_loss(x: Tensor, target: Tensor, reduction: str = "mean",
+                   beta: float = 1.0) -> Tensor:
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = x - target); beta=0 is L1."""
+    _check_reduction(reduction, "smooth_l1_loss")
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
+    d = (x - _same_shape(x, target, "smooth_l1_loss")).abs()
+    loss = d if beta == 0 else (d < beta).where(0.5 * d * d / beta, d - 0.5 * beta)
+    return _reduce(loss, reduction, x.shape, None)
+
+
+def huber_loss(x: Tensor, target: Tensor, reduction: str = "mean",
+               delta: float = 1.0) -> Tensor:
+    """0.5 d^2 where |d| <= delta, else delta (|d| - 0.5 delta) (d = x - target)."""
+    _check_reduction(reduction, "huber_loss")
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
+    d = (x - _same_shape(x, target, "huber_loss")).abs()
+    loss = (d <= delta).where(0.5 * d * d, delta * (d - 0.5 * delta))
+    return _reduce(loss, reduction, x.shape, None)
+
+
+def kl_div(log_input: Tensor, target: Tensor, reduction: str = "mean",
+           log_target: bool = False) -> Tensor:
+    """target * (log target - log_input) (0 where target is 0); log_target=True takes the
+    target as log-probabilities. 'batchmean' divides the sum by the batch size (the true KL
+    divergence); 'mean' (PyTorch's default) by the number of elements."""
+    if reduction not in (*REDUCTIONS, "batchmean"):
+        raise ValueError(f"kl_div: reduction must be one of {(*REDUCTIONS, 'batchmean')}, got "
+                         f"{reduction!r}")
+    target = _same_shape(log_input, target, "kl_div")
+    if log_target:
+        loss = target.exp() * (target - log_input)
+    else:
+        positive = target > 0
+        loss = positive.where(target * (positive.where(target, 1.0).log() - log_input), 0.0)
+    if reduction == "batchmean":
+        return loss.sum() / (log_input.shape[0] if log_input.ndim else 1)
+    return _reduce(loss, reduction, loss.shape, None)
+
+
+# ---------------------------------------------------------------------- helpers
+def _as_tensor(value: Any, like: Tensor) -> Tensor:
+    return value if isinstance(value, Tensor) else Tensor(value, device=like.device)
+
+
+def _check_reduction(reduction: str, op: str) -> None:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+
+
+def _reduce(loss: Tensor, reduction: str, shape: tuple, weight: Tensor | None) -> Tensor:
+    """'none': loss in `shape`; 'sum'; 'mean': sum / weight.sum() (or / numel); 0 / 0 is NaN."""
+    if reduction == "none":
+        return loss.reshape(shape)
+    total = loss.sum()
+    if reduction == "sum":
+        return total
+    if weight is None:
+        return total / loss.numel() if loss.numel() else total * math.nan
+    return total / weight.detach().sum()
+
+
+def _poisoned(loss: Tensor, bad) -> Tensor:
+    """loss with NaN where the raw boolean array `bad` is set (None: unchanged)."""
+    if bad is None:
+        return loss
+    xp = loss.backend.xp
+    return loss + loss._like(xp.where(bad.reshape(loss.shape), math.nan, 0).astype(loss.dtype))
+
+
+def _same_shape(x: Tensor, target: Any, op: str) -> Tensor:
+    target = _as_tensor(target, x)
+    if target.shape != x.shape:
+        raise ValueError(f"{op}: target shape {target.shape} differs from input shape "
+                         f"{x.shape}; they must match (no broadcasting)")
+    if x.dtype.kind != "f" or target.dtype.kind != "f":
+        raise TypeError(f"{op}: input and target must be floating point, got "
+                        f"{x.dtype.name} and {target.dtype.name}")
+    return target.cast(x.dtype)
+
+
+def _class_rows(scores: Tensor, targets: Any, op: str, ignore_index: int):
+    """(N*d..., C) score rows, flat int targets, the per-sample shape and, off the CPU, the
+    raw mask of out-of-range targets (their loss is NaN); on the CPU they raise."""
+    targets = _as_tensor(targets, scores)
+    if scores.dtype.kind != "f":
+        raise TypeError(f"{op}: input must be floating point, got {scores.dtype.name}")
+    if targets.dtype.kind not in "iu":
+        raise TypeError(f"{op}: targets must be integer class indices, got "
+                        f"{targets.dtype.name}; convert with .long()")
+    if scores.ndim == 1:
+        scores = scores.unsqueeze(0)
+    expected = (scores.shape[0], *scores.shape[2:])
+    if targets.shape != expected and not (targets.ndim == 0 and expected == (1,)):
+        raise ValueError(f"{op}: input of shape {scores.shape} needs targets of shape "
+                         f"{expected}, got {targets.shape}")
+    c = scores.shape[1]
+    if scores.ndim > 2:  # classes last, then one row per sample
+        scores = scores.permute(0, *range(2, scores.ndim), 1)
+    rows, t = scores.reshape(-1, c), targets.reshape(-1)
+    bad = (t.data != ignore_index) & ((t.data < 0) | (t.data >= c))
+    if scores.device != "cpu":
+        return rows, t, targets.shape, bad
+    if bool(bad.any()):
+        value = int(t.data[bad.nonzero()[0][0]])
+        raise IndexError(f"{op}: target {value} is out of bounds for {c} classes (valid: 0 to "
+                         f"{c - 1}, or ignore_index={ignore_index})")
+    return rows, t, targets.shape, None
+
+
+def _valid(t: Tensor, ignore_index: int, like: Tensor) -> Tensor:
+    return like._like((t.data != ignore_index).astype(like.dtype))
+
+
+def _safe(t: Tensor, ignore_index: int, classes: int) -> Tensor:
+    """Targets with ignored and out-of-range ones replaced by class 0 (safe to gather)."""
+    ok = (t.data != ignore_index) & (t.data >= 0) & (t.data < classes)
+    return t._like(t.backend.xp.where(ok, t.data, 0))
+
+
+def _row_index(t: Tensor) -> Tensor:
+    return t._like(t.backend.xp.arange(t.shape[0]))
+
+
+def _picked_weight(t: Tensor, weight: Tensor | None, ignore_index: int, rows: Tensor,
+                   op: str) -> Tensor:
+    """The class weight of each sample's target, 0 for ignored samples."""
+    valid = _valid(t, ignore_index, rows)
+    if weight is None:
+        return valid
+    if weight.shape != (rows.shape[1],):
+        raise ValueError(f"{op}: weight must have shape ({rows.shape[1]},), one per class, got "
+                         f"{weight.shape}")
+    return weight.cast(rows.dtype)[_safe(t, ignore_index, rows.shape[1])] * valid
+
+
+def _clamped_log(p: Tensor) -> Tensor:
+    """log(p) clamped at -100 (so log(0) is -100, not -inf, and no warning is raised)."""
+    positive = p > 0
+    return positive.where(positive.where(p, 1.0).log(), -100.0).clip(min=-100.0)

@@ -1,0 +1,184 @@
+"""Convolutions: im2col / col2im (kernels.im2col, kernels.col2im) and the convolutions composed
+from them with batched matrix products (cuBLAS on the GPU): conv1d, conv2d, conv_transpose2d."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tinygrad_nv.autograd import Function
+from tinygrad_nv.backend.numpy_kernels import conv_out_size
+
+if TYPE_CHECKING:
+    from tinygrad_nv.tensor import Tensor
+
+IntPair = int | tuple[int, int]
+
+
+class Im2Col(Function):
+    """(N, C, H, W) -> (N, C*kh*kw, OH*OW), one receptive field a column (kernels.im2col)."""
+
+    def forward(self, x, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple):
+        self.geometry = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation)
+        return self.kernels.im2col(x, kernel, stride, padding, dilation)
+
+    def backward(self, g):
+        return Col2Im.apply(g, x_shape=self.parents[0].shape, **self.geometry)
+
+
+class Col2Im(Function):
+    """The adjoint of Im2Col: every column entry summed back into its pixel."""
+
+    def forward(self, cols, x_shape: tuple, kernel: tuple, stride: tuple, padding: tuple,
+                dilation: tuple):
+        self.geometry = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation)
+        return self.kernels.col2im(self.xp.ascontiguousarray(cols), x_shape, kernel, stride,
+                                   padding, dilation)
+
+    def backward(self, g):
+        return Im2Col.apply(g, **self.geometry)
+
+
+# ---------------------------------------------------------------------- argument checks
+def pair(value: Any, name: str, op: str) -> tuple[int, int]:
+    """An int or a pair of ints as a pair, or a TypeError naming the op."""
+    pair_ = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair_) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair_):
+        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    return pair_
+
+
+def check_image(x: Tensor, op: str) -> None:
+    if x.ndim != 4:
+        raise ValueError(f"{op}: input must be 4-D (N, C, H, W) or 3-D (C, H, W), got shape "
+                         f"{x.shape}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: input must be floating point, got {x.dtype.name}")
+
+
+def window(op: str, shape: tuple, kernel: tuple, stride: Any, padding: Any,
+           dilation: Any) -> dict:
+    """Validated im2col geometry for an (N, C, H, W) input, plus the output size 'out'."""
+    stride, padding = pair(stride, "stride", op), pair(padding, "padding", op)
+    dilation = pair(dilation, "dilation", op)
+    if min(kernel) < 1 or min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
+        raise ValueError(f"{op}: need kernel_size, stride, dilation >= 1 and padding >= 0, "
+                         f"got kernel {kernel}, stride {stride}, padding {padding}, dilation "
+                         f"{dilation}")
+    out = tuple(conv_out_size(size, k, s, p, d) for size, k, s, p, d in
+                zip(shape[2:], kernel, stride, padding, dilation, strict=True))
+    if min(out) < 1:
+        raise ValueError(f"{op}: the {kernel[0]}x{kernel[1]} kernel (dilation {dilation}) is "
+                         f"larger than the padded input: input {shape}, padding {padding}")
+    return dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation, out=out)
+
+
+def _check_channels(op: str, x: Tensor, weight: Tensor, bias: Tensor | None, groups: int,
+                   cin: int, cout: int) -> None:
+    """x has `cin` channels, `groups` divides cin and cout, bias has `cout` entries."""
+    if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    if x.shape[1] != cin:
+        raise ValueError(f"{op}: input of shape {x.shape} has {x.shape[1]} channels, but "
+                         f"weight of shape {weight.shape} with groups={groups} expects {cin}")
+    if cin % groups or cout % groups:
+        raise ValueError(f"{op}: groups={groups} must divide the {cin} input and {cout} "
+                         f"output channels (weight shape {weight.shape})")
+    if bias is not None and bias.shape != (cout,):
+        raise ValueError(f"{op}: bias must have shape ({cout},), got {bias.shape}")
+
+
+def _single(value: Any, name: str) -> int:
+    """conv1d's int or 1-tuple argument as an int."""
+    single = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if len(single) != 1 or not isinstance(single[0], int) or isinstance(single[0], bool):
+        raise TypeError(f"conv1d: {name} must be an int or a 1-tuple of ints, got {value!r}")
+    return single[0]
+
+
+# ---------------------------------------------------------------------- convolutions
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntPair = 1,
+           padding: IntPair | str = 0, dilation: IntPair = 1, groups: int = 1) -> Tensor:
+    """2-D cross-correlation of x (N, C, H, W) with weight (out, C/groups, kh, kw): im2col and
+    one batched matrix product per group. padding may also be 'valid' or 'same' (stride 1)."""
+    if x.ndim == 3:  # one unbatched image (C, H, W)
+        return conv2d(x.unsqueeze(0), weight, bias, stride, padding, dilation, groups)[0]
+    check_image(x, "conv2d")
+    if weight.ndim != 4:
+        raise ValueError(f"conv2d: weight must be 4-D (out, in/groups, kh, kw), got shape "
+                         f"{weight.shape}")
+    cout = weight.shape[0]
+    _check_channels("conv2d", x, weight, bias, groups, weight.shape[1] * groups, cout)
+    n, cin_g, (kh, kw) = x.shape[0], weight.shape[1], weight.shape[2:]
+    x, padding = _string_padding(x, padding, (kh, kw), stride, dilation, "conv2d")
+    geometry = window("conv2d", x.shape, (kh, kw), stride, padding, dilation)
+    oh, ow = geometry.pop("out")
+    cols = Im2Col.apply(x, **geometry).reshape(n, groups, cin_g * kh * kw, oh * ow)
+    out = weight.reshape(groups, cout // groups, cin_g * kh * kw) @ cols
+    out = out.reshape(n, cout, oh, ow)
+    return out if bias is None else out + bias.reshape(1, cout, 1, 1)
+
+
+def conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int = 1,
+           padding: int | str = 0, dilation: int = 1, groups: int = 1) -> Tensor:
+    """1-D cross-correlation of x (N, C, L) (or (C, L)) with weight (out, C/groups, k)."""
+    if x.ndim == 2:
+        return conv1d(x.unsqueeze(0), weight, bias, stride, padding, dilation, groups)[0]
+    if x.ndim != 3 or weight.ndim != 3:
+        raise ValueError(f"conv1d: need input (N, C, L) or (C, L) and weight (out, in/groups, "
+                         f"k), got shapes {x.shape} and {weight.shape}")
+    padding = padding if isinstance(padding, str) else (0, _single(padding, "padding"))
+    return conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, (1, _single(stride, "stride")),
+                  padding, (1, _single(dilation, "dilation")), groups).squeeze(2)
+
+
+def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
+                     stride: IntPair = 1, padding: IntPair = 0, output_padding: IntPair = 0,
+                     groups: int = 1, dilation: IntPair = 1) -> Tensor:
+    """The adjoint of conv2d (a "deconvolution"): x (N, C, H, W), weight (C, out/groups, kh,
+    kw); one batched matrix product per group, then col2im scatters the columns into the
+    (N, out, (H-1)*stride - 2*padding + dilation*(kh-1) + output_padding + 1, ...) image."""
+    if x.ndim == 3:
+        return conv_transpose2d(x.unsqueeze(0), weight, bias, stride, padding, output_padding,
+                                groups, dilation)[0]
+    op = "conv_transpose2d"
+    check_image(x, op)
+    if weight.ndim != 4:
+        raise ValueError(f"{op}: weight must be 4-D (in, out/groups, kh, kw), got shape "
+                         f"{weight.shape}")
+    cout = weight.shape[1] * groups
+    _check_channels(op, x, weight, bias, groups, weight.shape[0], cout)
+    stride, padding = pair(stride, "stride", op), pair(padding, "padding", op)
+    dilation, extra = pair(dilation, "dilation", op), pair(output_padding, "output_padding", op)
+    if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0 or min(extra) < 0:
+        raise ValueError(f"{op}: need stride, dilation >= 1 and padding, output_padding >= 0, "
+                         f"got {stride}, {dilation}, {padding}, {extra}")
+    if any(e >= s for e, s in zip(extra, stride, strict=True)):
+        raise ValueError(f"{op}: output_padding {extra} must be smaller than stride {stride}")
+    (n, c, h, w), (cout_g, kh, kw) = x.shape, weight.shape[1:]
+    out = tuple((size - 1) * s - 2 * p + d * (k - 1) + e + 1 for size, s, p, d, k, e in
+                zip((h, w), stride, padding, dilation, (kh, kw), extra, strict=True))
+    if min(out) < 1:
+        raise ValueError(f"{op}: input {x.shape} with padding {padding} gives an empty output "
+                         f"{out}")
+    w_t = weight.reshape(groups, c // groups, cout_g * kh * kw).transpose(1, 2)
+    cols = (w_t @ x.reshape(n, groups, c // groups, h * w)).reshape(n, cout * kh * kw, h * w)
+    y = Col2Im.apply(cols, x_shape=(n, cout, *out), kernel=(kh, kw), stride=stride,
+                     padding=padding, dilation=dilation)
+    return y if bias is None else y + bias.reshape(1, cout, 1, 1)
+
+
+def _string_padding(x: Tensor, padding: Any, kernel: tuple, stride: Any, dilation: Any,
+                    op: str) -> tuple[Tensor, Any]:
+    """padding='valid' is 0; 'same' pads (asymmetrically where needed) to keep H and W."""
+    if not isinstance(padding, str):
+        return x, padding
+    if padding == "valid":
+        return x, 0
+    if padding != "same":
+        raise ValueError(f"{op}: padding must be an int, a pair, 'valid' or 'same', got "
+                         f"{padding!r}")
+    if pair(stride, "stride", op) != (1, 1):
+        raise ValueError(f"{op}: padding='same' needs stride 1, got {stride}")
+    totals = [d * (k - 1) for d, k in zip(pair(dilation, "dilation", op), kernel, strict=True)]
+    pads = [(t // 2, t - t // 2) for t in totals]
+    return x.pad(((0, 0), (0, 0), *pads)), 0

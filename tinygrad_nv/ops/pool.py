@@ -1,0 +1,213 @@
+"""Pooling and resizing: max / average pooling over im2col windows; adaptive average pooling
+and interpolation as one small weight matrix per spatial axis (out, in), applied by matrix
+products, so their gradients are matrix products too."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from tinygrad_nv.ops.conv import Im2Col, check_image, pair, window
+
+if TYPE_CHECKING:
+    from tinygrad_nv.tensor import Tensor
+
+IntPair = int | tuple[int, int]
+
+
+def max_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
+               padding: IntPair = 0, dilation: IntPair = 1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    """Max over each window (padding counts as -inf); the gradient goes to the first maximum
+    of each window, as in PyTorch. return_indices=True also returns, per output, the flat
+    index (h * W + w) of that maximum in its input plane (int64)."""
+    if x.ndim == 3:
+        out = max_pool2d(x.unsqueeze(0), kernel_size, stride, padding, dilation, ceil_mode,
+                         return_indices)
+        return (out[0][0], out[1][0]) if return_indices else out[0]
+    cols, (oh, ow), geometry = _pool_columns(x, "max_pool2d", kernel_size, stride, padding,
+                                             dilation, ceil_mode, pad_value=-math.inf)
+    xp = x.backend.xp
+    first_max = cols.data.argmax(axis=2)[:, :, None, :]
+    hit = cols._like(xp.arange(cols.shape[2]).reshape(1, 1, -1, 1) == first_max)
+    out = hit.where(cols, 0.0).sum(2).reshape(*x.shape[:2], oh, ow)
+    if not return_indices:
+        return out
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (geometry[k] for k in
+                                              ("kernel", "stride", "padding", "dilation"))
+    k, pos = first_max[:, :, 0, :], xp.arange(oh * ow)
+    rows = (pos // ow) * sh - ph + (k // kw) * dh
+    cols_ = (pos % ow) * sw - pw + (k % kw) * dw
+    return out, x._like((rows * x.shape[3] + cols_).astype(xp.int64).reshape(out.shape))
+
+
+def avg_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
+               padding: IntPair = 0, ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: int | None = None) -> Tensor:
+    """Mean over each window; zero padding counts in the divisor unless
+    count_include_pad=False (windows that ceil_mode lets run past the padding never count
+    the overrun)."""
+    if x.ndim == 3:
+        return avg_pool2d(x.unsqueeze(0), kernel_size, stride, padding, ceil_mode,
+                          count_include_pad, divisor_override)[0]
+    cols, (oh, ow), geometry = _pool_columns(x, "avg_pool2d", kernel_size, stride, padding, 1,
+                                             ceil_mode, pad_value=0.0)
+    total = cols.sum(2).reshape(*x.shape[:2], oh, ow)
+    if divisor_override is not None:
+        if not isinstance(divisor_override, int) or divisor_override <= 0:
+            raise ValueError(f"avg_pool2d: divisor_override must be a positive int, got "
+                             f"{divisor_override!r}")
+        return total / divisor_override
+    xp, (ph, pw) = x.backend.xp, geometry["padding"]
+    ones = xp.ones((1, 1, *x.shape[2:]), dtype=x.dtype)
+    if count_include_pad:
+        ones = xp.pad(ones, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=1)
+        geometry = dict(geometry, padding=(0, 0))
+    counts = _windows(ones, geometry, (oh, ow), x.backend.kernels).sum(axis=0)
+    return total / x._like(counts.reshape(1, 1, oh, ow))
+
+
+def adaptive_avg_pool2d(x: Tensor, output_size: int | tuple[int | None, int | None]) -> Tensor:
+    """Average pooling to a fixed (OH, OW): output cell i covers input rows
+    floor(i*H/OH) to ceil((i+1)*H/OH) (PyTorch's windows); None keeps that axis' size."""
+    if x.ndim == 3:
+        return adaptive_avg_pool2d(x.unsqueeze(0), output_size)[0]
+    check_image(x, "adaptive_avg_pool2d")
+    sizes = (output_size, output_size) if output_size is None or isinstance(output_size, int) \
+        else tuple(output_size)
+    if len(sizes) != 2:
+        raise ValueError(f"adaptive_avg_pool2d: output_size must be an int or a pair, got "
+                         f"{output_size!r}")
+    sizes = tuple(x.shape[2 + i] if s is None else s for i, s in enumerate(sizes))
+    if not all(isinstance(s, int) and s > 0 for s in sizes) or min(x.shape[2:]) < 1:
+        raise ValueError(f"adaptive_avg_pool2d: output_size must be positive ints and the input "
+                         f"non-empty, got {output_size!r} for input {x.shape}")
+    return _resize(x, [_adaptive_rows(n, m) for n, m in zip(x.shape[2:], sizes, strict=True)])
+
+
+def interpolate(x: Tensor, size: int | tuple[int, ...] | None = None,
+                scale_factor: float | tuple[float, ...] | None = None, mode: str = "nearest",
+                align_corners: bool | None = None) -> Tensor:
+    """Resize the spatial axes of x (N, C, L) or (N, C, H, W): mode 'nearest', 'linear'
+    (3-D) or 'bilinear' (4-D), to `size` or by `scale_factor` (PyTorch's source coordinates,
+    align_corners=False by default)."""
+    op = "interpolate"
+    modes = {"nearest": (3, 4), "linear": (3,), "bilinear": (4,)}
+    if mode not in modes:
+        raise ValueError(f"{op}: mode must be one of {tuple(modes)}, got {mode!r}")
+    if x.ndim not in modes[mode]:
+        raise ValueError(f"{op}: mode {mode!r} takes a {' or '.join(map(str, modes[mode]))}-D "
+                         f"input (N, C, ...), got shape {x.shape}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: input must be floating point, got {x.dtype.name}")
+    if mode == "nearest" and align_corners is not None:
+        raise ValueError(f"{op}: align_corners only applies to the linear modes")
+    if (size is None) == (scale_factor is None):
+        raise ValueError(f"{op}: give exactly one of size and scale_factor")
+    spatial = x.shape[2:]
+    if size is not None:
+        out = _per_axis(size, len(spatial))
+        scales = [n / m if m else 0.0 for n, m in zip(spatial, out, strict=False)]
+    else:
+        factors = _per_axis(scale_factor, len(spatial))
+        if len(factors) != len(spatial) or min(factors) <= 0:
+            raise ValueError(f"{op}: scale_factor must be positive, one per spatial axis, got "
+                             f"{scale_factor!r}")
+        out, scales = tuple(math.floor(n * f) for n, f in zip(spatial, factors, strict=True)), \
+            [1.0 / f for f in factors]
+    if len(out) != len(spatial) or not all(isinstance(m, int) and m > 0 for m in out):
+        raise ValueError(f"{op}: output size must be positive ints, one per spatial axis of "
+                         f"{x.shape}, got {out}")
+    rows = [_nearest_rows(n, m, s) if mode == "nearest" else
+            _linear_rows(n, m, s, bool(align_corners))
+            for n, m, s in zip(spatial, out, scales, strict=True)]
+    return _resize(x, rows)
+
+
+# ---------------------------------------------------------------------- helpers
+def _pool_columns(x: Tensor, op: str, kernel_size: Any, stride: Any, padding: Any,
+                  dilation: Any, ceil_mode: bool, pad_value: float):
+    """Windows of x as (N, C, kh*kw, OH*OW) (padding filled with pad_value), the output size
+    and the im2col geometry of the windows over the padded input."""
+    check_image(x, op)
+    kernel = pair(kernel_size, "kernel_size", op)
+    geometry = window(op, x.shape, kernel, kernel if stride is None else stride, padding,
+                      dilation)
+    (ph, pw), out = geometry["padding"], geometry.pop("out")
+    if ph > kernel[0] // 2 or pw > kernel[1] // 2:
+        raise ValueError(f"{op}: padding {(ph, pw)} must be at most half the kernel size "
+                         f"{kernel}")
+    extra = (0, 0)
+    if ceil_mode:  # one more window where it still starts inside the input or left padding
+        out = tuple(_ceil_out(n, k, s, p, d) for n, k, s, p, d in zip(
+            x.shape[2:], kernel, geometry["stride"], (ph, pw), geometry["dilation"],
+            strict=True))
+        extra = tuple(max(0, (o - 1) * s + d * (k - 1) + 1 - (n + 2 * p)) for o, s, d, k, n, p
+                      in zip(out, geometry["stride"], geometry["dilation"], kernel,
+                             x.shape[2:], (ph, pw), strict=True))
+    if ph or pw or any(extra):
+        x = x.pad(((0, 0), (0, 0), (ph, ph + extra[0]), (pw, pw + extra[1])), value=pad_value)
+    geometry = dict(geometry, padding=(0, 0))
+    n, c = x.shape[:2]
+    cols = Im2Col.apply(x, **geometry).reshape(n, c, kernel[0] * kernel[1], out[0] * out[1])
+    return cols, out, dict(geometry, padding=(ph, pw), extra=extra)
+
+
+def _ceil_out(size: int, k: int, s: int, p: int, d: int) -> int:
+    out = -(-(size + 2 * p - d * (k - 1) - 1) // s) + 1
+    return out - 1 if (out - 1) * s >= size + p else out
+
+
+def _windows(ones, geometry: dict, out: tuple, kernels):
+    """im2col of a (1, 1, h, w) array of ones, zero-padded on the right/bottom by the ceil
+    overrun (and on every side by the geometry's padding): the real pixels per window."""
+    xp = kernels.xp
+    (ph, pw), (eh, ew) = geometry["padding"], geometry["extra"]
+    ones = xp.pad(ones, ((0, 0), (0, 0), (ph, ph + eh), (pw, pw + ew)))
+    cols = kernels.im2col(ones, geometry["kernel"], geometry["stride"], (0, 0),
+                          geometry["dilation"])
+    return cols.reshape(-1, out[0] * out[1])
+
+
+def _adaptive_rows(n: int, m: int) -> list[list[tuple[int, float]]]:
+    return [[(j, 1.0 / (math.ceil((i + 1) * n / m) - i * n // m))
+             for j in range(i * n // m, math.ceil((i + 1) * n / m))] for i in range(m)]
+
+
+def _nearest_rows(n: int, m: int, scale: float) -> list[list[tuple[int, float]]]:
+    return [[(min(math.floor(i * scale), n - 1), 1.0)] for i in range(m)]
+
+
+def _linear_rows(n: int, m: int, scale: float,
+                 align_corners: bool) -> list[list[tuple[int, float]]]:
+    rows = []
+    for i in range(m):
+        if align_corners:
+            src = i * (n - 1) / (m - 1) if m > 1 else 0.0
+        else:
+            src = max((i + 0.5) * scale - 0.5, 0.0)
+        lo = min(math.floor(src), n - 1)
+        hi, frac = min(lo + 1, n - 1), src - lo
+        rows.append([(lo, 1.0 - frac), (hi, frac)])
+    return rows
+
+
+def _resize(x: Tensor, rows_per_axis: list) -> Tensor:
+    """Apply to the last one or two axes of x the (out, in) matrices whose row i holds the
+    (input index, weight) pairs rows_per_axis[axis][i]."""
+    *rows_h, rows_w = rows_per_axis
+    if rows_h:
+        x = _matrix(x, rows_h[0], x.shape[-2]) @ x
+    return x @ _matrix(x, rows_w, x.shape[-1]).transpose(0, 1)
+
+
+def _matrix(like: Tensor, rows: list, n: int) -> Tensor:
+    dense = [[0.0] * n for _ in rows]
+    for i, row in enumerate(rows):
+        for j, weight in row:
+            dense[i][j] += weight
+    return like._like(like.backend.xp.asarray(dense, dtype=like.dtype))
+
+
+def _per_axis(value: Any, n: int) -> tuple:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
