@@ -1,4 +1,4 @@
-"""nn.utils.clip_grad_norm_ against the formula, PyTorch's semantics."""
+"""nn.utils.clip_grad_norm_ and clip_grad_value_ against their formulas, PyTorch's semantics."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tinygrad_nv import Tensor
-from tinygrad_nv.nn.utils import clip_grad_norm_
+from tinygrad_nv.nn.utils import clip_grad_norm_, clip_grad_value_
 
 
 def params_with_grads(*grads):
@@ -45,3 +45,22 @@ def test_parameters_without_grad_are_skipped():
     assert clip_grad_norm_(p, 1.0).item() == 0.0
     with pytest.raises(ValueError, match="norm_type must be positive"):
         clip_grad_norm_(params_with_grads([1.0]), 1.0, norm_type=0)
+
+
+def test_clip_grad_value(device):
+    grads = [[3.0, -4.0, 0.25], [[1.0, -0.5], [0.5, -2.0]]]
+    params = [Tensor(np.zeros(np.shape(g)), device=device, requires_grad=True) for g in grads]
+    for p, g in zip(params, grads, strict=True):
+        p.grad = Tensor(np.array(g), device=device)
+    original = params[0].grad
+    frozen = Tensor(np.zeros(2), device=device, requires_grad=True)  # no grad: skipped
+    assert clip_grad_value_([*params, frozen], 0.5) is None
+    for p, g in zip(params, grads, strict=True):
+        np.testing.assert_array_equal(p.grad.numpy(), np.clip(g, -0.5, 0.5))
+        assert p.grad.device == device
+    np.testing.assert_array_equal(original.numpy(), grads[0])  # a new gradient, not in place
+    assert frozen.grad is None
+    clip_grad_value_(params[0], 0.1)
+    np.testing.assert_allclose(params[0].grad.numpy(), [0.1, -0.1, 0.1])
+    with pytest.raises(ValueError, match="clip_value must be >= 0, got -1.0"):
+        clip_grad_value_(params, -1)

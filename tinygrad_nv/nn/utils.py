@@ -1,4 +1,4 @@
-"""Gradient utilities."""
+"""Gradient utilities: clip_grad_norm_, clip_grad_value_."""
 
 from __future__ import annotations
 
@@ -32,3 +32,18 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
         for p in grads:  # a new gradient tensor: gradient arrays may be shared
             p.grad = p.grad.detach() * scale
     return Tensor(total, dtype=grads[0].grad.dtype, device=grads[0].device)
+
+
+def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
+    """Clamp every gradient element into [-clip_value, clip_value] (parameters without a
+    gradient are skipped).
+
+    >>> loss.backward(); nn.utils.clip_grad_value_(model.parameters(), 0.5); opt.step()
+    """
+    params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    clip_value = float(clip_value)
+    if not clip_value >= 0:
+        raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
+    for p in params:
+        if p.grad is not None:  # a new gradient tensor: gradient arrays may be shared
+            p.grad = p.grad.detach().clip(-clip_value, clip_value)
