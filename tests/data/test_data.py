@@ -149,6 +149,10 @@ def test_subset_and_random_split():
     subset = Subset(data, [7, 2, 2])
     assert len(subset) == 3 and subset[0][1].item() == 7
     assert rows(DataLoader(subset, batch_size=3)) == [[7, 2, 2]]
+    nested = Subset(Subset(NoItemAccess(X, np.arange(N)), [9, 8, 7]), [2, 0])
+    assert rows(DataLoader(nested, batch_size=2)) == [[7, 9]]  # gathered through both
+    squares = Subset(Squares(), [4, 1])  # no gather: item by item
+    assert [b["y"].numpy().tolist() for b in DataLoader(squares, batch_size=2)] == [[16, 1]]
     parts = random_split(data, [0.5, 0.3, 0.2], seed=0)
     assert [len(p) for p in parts] == [5, 3, 2]
     assert sorted(sum((p.indices for p in parts), [])) == list(range(N))

@@ -76,10 +76,6 @@ class Subset(Dataset):
     def __len__(self) -> int:
         return len(self.indices)
 
-    def gather(self, indices: Sequence[int]) -> Any:
-        """Batched samples through the underlying dataset's gather (see TensorDataset)."""
-        return self.dataset.gather([self.indices[i] for i in indices])
-
 
 def random_split(dataset: Any, lengths: Sequence[int | float], generator: Any = None,
                  seed: int | None = None) -> list[Subset]:

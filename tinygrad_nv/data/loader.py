@@ -15,8 +15,21 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_nv.data.dataset import Subset, TensorDataset
 from tinygrad_nv.data.sampler import BatchSampler, RandomSampler, SequentialSampler
 from tinygrad_nv.tensor import Tensor
+
+
+def _gatherer(dataset: Any) -> Callable[[Sequence[int]], Any] | None:
+    """A function batching the samples at given indices in one gather per tensor, for a
+    TensorDataset or (nested) Subsets of one; None for other datasets."""
+    if isinstance(dataset, TensorDataset):
+        return dataset.gather
+    if isinstance(dataset, Subset):
+        inner = _gatherer(dataset.dataset)
+        if inner is not None:
+            return lambda indices: inner([dataset.indices[i] for i in indices])
+    return None
 
 
 def default_collate(batch: Sequence[Any], device: str | None = None) -> Any:
@@ -103,8 +116,7 @@ class DataLoader:
             for index in self.sampler:
                 yield self._convert(self.dataset[index])
             return
-        gather = getattr(self.dataset, "gather", None) \
-            if self.collate_fn is default_collate else None
+        gather = _gatherer(self.dataset) if self.collate_fn is default_collate else None
         for indices in self.batch_sampler:
             if gather is not None:
                 yield self._to_device(gather(indices))
