@@ -222,6 +222,14 @@ def test_add_param_group_and_writable_param_groups():
     assert (b.numpy() < 1.0).all()
 
 
+def test_repr_lists_groups_as_pytorch():
+    opt = optim.SGD([{"params": _w()}, {"params": _w(), "lr": 0.5}], lr=0.1)
+    group = "    dampening: 0.0\n    lr: {}\n    maximize: False\n    momentum: 0.0\n" \
+            "    nesterov: False\n    weight_decay: 0.0\n"
+    assert repr(opt) == ("SGD (\nParameter Group 0\n" + group.format(0.1)
+                         + "\nParameter Group 1\n" + group.format(0.5) + ")")
+
+
 def test_state_dict_round_trip_with_groups(tmp_path):
     p0, grads = problem(3)
     make = [lambda: [Tensor(p0.copy(), requires_grad=True) for _ in range(3)] for _ in range(2)]

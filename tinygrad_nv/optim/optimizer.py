@@ -86,6 +86,14 @@ class Optimizer:
         if not group[name] >= low:
             raise ValueError(f"{self.name}: invalid {name}={group[name]!r} (must be >= {low})")
 
+    def __repr__(self) -> str:
+        """One block per parameter group with its options, as PyTorch prints them."""
+        text = f"{self.name} ("
+        for i, group in enumerate(self.param_groups):
+            text += f"\nParameter Group {i}\n" + "".join(
+                f"    {key}: {group[key]}\n" for key in sorted(group) if key != "params")
+        return text + ")"
+
     @property
     def lr(self) -> float:
         """The first group's learning rate; setting it sets every group's."""
