@@ -4,6 +4,7 @@ state_dict round trips; parameter groups; hyper-parameter validation."""
 import numpy as np
 import pytest
 
+import tinygrad_nv.nn as nn
 import tinygrad_nv.optim as optim
 from tinygrad_nv import Tensor, load, save
 
@@ -202,6 +203,19 @@ def test_frozen_parameters_and_per_group_options(cls, device):
     np.testing.assert_allclose(body.numpy(), alone[0].numpy(), rtol=1e-12)
     np.testing.assert_allclose(head.numpy(), alone[1].numpy(), rtol=1e-12)
     assert not np.allclose(body.numpy(), head.numpy())
+
+
+def test_fine_tuning_with_a_frozen_layer_weight():
+    """The issue's case: `m.weight.requires_grad = False`, then an optimizer over all of
+    m.parameters() trains the bias only."""
+    layer = nn.Linear(3, 2)
+    layer.weight.requires_grad = False
+    opt = optim.SGD(layer.parameters(), lr=0.1)
+    weight, bias = layer.weight.numpy().copy(), layer.bias.numpy().copy()
+    layer(Tensor(np.ones((4, 3), dtype=np.float32))).sum().backward()
+    opt.step()
+    np.testing.assert_array_equal(layer.weight.numpy(), weight)
+    np.testing.assert_allclose(layer.bias.numpy(), bias - 0.1 * 4, rtol=1e-6)
 
 
 def test_add_param_group_and_writable_param_groups():
