@@ -17,6 +17,7 @@ import sys
 
 import numpy as np
 from common import (
+    Progress,
     add_model_options,
     base_parser,
     evaluate,
@@ -27,7 +28,6 @@ from common import (
     save_figure,
     trained_model,
 )
-from tqdm import tqdm
 
 import tinygrad_nv.nn.functional as F
 from tinygrad_nv import Tensor
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         return evaluate(model, digits.standardise(pixels), digits.y_test, args.device)[1]
 
     results = {eps: (accuracy(noise, eps), accuracy(sign, eps))
-               for eps in tqdm(EPSILONS, desc="epsilons")}
+               for eps in Progress(EPSILONS, "attacking", unit="epsilon")}
     print("epsilon | random noise | FGSM")
     for eps, (random_acc, fgsm_acc) in results.items():
         print(f"  {eps:<5} |    {random_acc:.4f}    | {fgsm_acc:.4f}")
@@ -68,29 +68,39 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def plot(args, model, digits, sign, results) -> None:
-    """Accuracy against epsilon, and five test digits before and after an eps=0.2 attack."""
+    """Accuracy against epsilon; five test digits the model reads right, before and after an
+    eps=0.2 attack, each with its true and predicted digit."""
     plt = pyplot()
     if plt is None:
         return
-    eps, shown = 0.2, np.arange(5)
-    adversarial = np.clip(digits.pixels_test[shown] + eps * sign[shown], 0, 1)
-    predicted = [logits_of(model, digits.standardise(p), args.device).argmax(axis=1).numpy()
-                 for p in (digits.pixels_test[shown], adversarial)]
-    fig = plt.figure(figsize=(12, 4.5))
-    ax = fig.add_subplot(1, 2, 1)
+    eps = 0.2
+    clean_predictions = logits_of(model, digits.x_test, args.device).argmax(axis=1).numpy()
+    shown = np.flatnonzero(clean_predictions == digits.y_test)[:5]
+    attacked = np.clip(digits.pixels_test[shown] + eps * sign[shown], 0, 1)
+    rows = [("clean", digits.pixels_test[shown], clean_predictions[shown]),
+            (f"FGSM, eps={eps}", attacked,
+             logits_of(model, digits.standardise(attacked), args.device).argmax(axis=1).numpy())]
+    fig = plt.figure(figsize=(12, 4.5), layout="constrained")
+    left, right = fig.subfigures(1, 2, width_ratios=[1, 1.1])
+    ax = left.subplots()
     ax.plot(list(results), [r[1] for r in results.values()], "o-", label="FGSM")
     ax.plot(list(results), [r[0] for r in results.values()], "s--", label="random signs")
+    ax.axvline(eps, color="0.6", ls=":", label=f"eps={eps}: the digits on the right")
     ax.set(title="test accuracy under attack", xlabel="epsilon (pixels in [0, 1])",
            ylabel="accuracy", ylim=(0, 1.02))
     ax.legend()
-    for row, (images, labels, name) in enumerate([(digits.pixels_test[shown], predicted[0],
-                                                   "clean"),
-                                                  (adversarial, predicted[1], f"eps={eps}")]):
-        for i in shown:
-            cell = fig.add_subplot(2, 10, 10 * row + 6 + i)
+    right.suptitle("test digits before and after the attack (red: misread)")
+    cells = right.subplots(2, len(shown))
+    for row, (name, images, predicted) in enumerate(rows):
+        for i, index in enumerate(shown):
+            true = digits.y_test[index]
+            cell = cells[row, i]
             cell.imshow(images[i].reshape(8, 8), cmap="gray_r", vmin=0, vmax=1)
-            cell.set_title(f"{name}\npred {labels[i]}", fontsize=8)
-            cell.axis("off")
+            cell.set_title(f"true {true}\npredicted {predicted[i]}", fontsize=9,
+                           color="C3" if predicted[i] != true else "k")
+            cell.set_xticks([])
+            cell.set_yticks([])
+        cells[row, 0].set_ylabel(name)
     save_figure(fig, output_path(args, "adversarial.png"))
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,17 +16,79 @@ import tinygrad_nv.nn as nn
 import tinygrad_nv.nn.functional as F
 import tinygrad_nv.optim as optim
 from tinygrad_nv import Tensor, load, no_grad
+from tinygrad_nv.data import DataLoader, TensorDataset
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """--help keeps the docstring's line breaks and ends each option's help with its default
+    (options whose default is None say in their own words what happens without them)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default not in (None, argparse.SUPPRESS) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
 
 
 def base_parser(doc: str | None) -> argparse.ArgumentParser:
     """A parser with the options every example has: --out and --device."""
     parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     formatter_class=HelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("examples/out"),
-                        help="folder for PNGs and weights (default: examples/out)")
+                        help="folder for PNGs and weights")
     parser.add_argument("--device", default=None,
                         help="cpu, cuda, cuda:N or emu (default: cuda if there is a GPU)")
     return parser
+
+
+def on_terminal() -> bool:
+    """Whether a person watches: stdout and stderr both terminals. Only then do bars redraw."""
+    return sys.stdout.isatty() and sys.stderr.isatty()
+
+
+class Progress:
+    """A loop's progress, for people. On a terminal a tqdm bar redraws in place and shows the
+    latest figures given to `report`; elsewhere (a pipe, a log file, CI) nothing redraws and
+    `report` prints one plain line every `every` items and at the last one. `lines=True`
+    also prints those lines above the bar on a terminal.
+
+    >>> progress = Progress(range(epochs), "mlp", unit="epoch")
+    >>> for epoch in progress:
+    ...     progress.report(train_loss=0.25)   # "mlp: epoch  3/30  train loss 0.2500"
+    """
+
+    def __init__(self, items: Iterable[Any], desc: str, unit: str = "epoch", every: int = 1,
+                 lines: bool = False):
+        self.items = list(items)
+        self.desc, self.unit, self.every, self.lines = desc, unit, max(1, every), lines
+        self.bar = tqdm(total=len(self.items), desc=desc, unit=unit) if on_terminal() \
+            else None
+        self.done = 0
+
+    def __iter__(self) -> Iterator[Any]:
+        for item in self.items:
+            yield item
+            self.done += 1
+            if self.bar is not None:
+                self.bar.update()
+        if self.bar is not None:
+            self.bar.close()
+
+    def report(self, **figures: float) -> None:
+        """Figures of the current item (names with _ for spaces), e.g. report(loss=0.25)."""
+        text = "  ".join(f"{name.replace('_', ' ')} {value:.4f}"
+                         for name, value in figures.items())
+        count = self.done + 1
+        due = count % self.every == 0 or count == len(self.items)
+        width = len(str(len(self.items)))
+        line = f"{self.desc}: {self.unit} {count:>{width}}/{len(self.items)}  {text}"
+        if self.bar is None:
+            if due:
+                print(line, flush=True)
+            return
+        self.bar.set_postfix_str(text, refresh=False)
+        if due and self.lines:
+            self.bar.write(line)
 
 
 def output_path(args: argparse.Namespace, name: str) -> Path:
@@ -46,7 +110,9 @@ def pyplot() -> Any:
 
 
 def save_figure(fig: Any, path: Path) -> None:
-    fig.tight_layout()
+    """Write `fig` as a PNG (laid out tightly unless it has a layout of its own) and say so."""
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
     fig.savefig(path, dpi=110)
     fig.clf()
     print(f"saved {path}")
@@ -156,36 +222,31 @@ def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray,
 
 def fit(model: nn.Module, optimizer: optim.Optimizer, digits: Digits, epochs: int,
         batch_size: int, seed: int = 0, device: str | None = None, desc: str = "training",
-        verbose: bool = True, cosine: bool = False) -> list[Epoch]:
-    """Minibatch training with cross-entropy; evaluates on the test split after each epoch
-    and shows a progress bar (one printed line per epoch when `verbose`). `cosine` lowers
-    the learning rate along a half cosine to zero over the epochs."""
+        lines: bool = False, every: int = 1, cosine: bool = False) -> list[Epoch]:
+    """Minibatch training with cross-entropy (shuffled batches from a DataLoader); evaluates
+    on the test split after each epoch. Progress as `Progress` shows it: a bar on a
+    terminal (with a line per epoch too when `lines`), else a line every `every` epochs.
+    `cosine` lowers the learning rate along a half cosine to zero over the epochs."""
     schedule = optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs) if cosine else None
-    rng = np.random.default_rng(seed)
-    x_train, x_test = digits.x_train, digits.x_test
+    train = DataLoader(TensorDataset(Tensor(digits.x_train, device=device),
+                                     Tensor(digits.y_train, device=device)),
+                       batch_size=batch_size, shuffle=True, seed=seed)
     history = []
-    bar = tqdm(range(epochs), desc=desc, unit="epoch")
-    for epoch in bar:
+    progress = Progress(range(epochs), desc, unit="epoch", every=every, lines=lines)
+    for _ in progress:
         model.train()
-        order = rng.permutation(len(x_train))
         total = 0.0
-        for start in range(0, len(order), batch_size):
-            batch = order[start:start + batch_size]
-            loss = F.cross_entropy(model(Tensor(x_train[batch], device=device)),
-                                   Tensor(digits.y_train[batch], device=device))
+        for x, y in train:
+            loss = F.cross_entropy(model(x), y)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total += loss.item() * len(batch)
+            total += loss.item() * y.shape[0]
         if schedule is not None:
             schedule.step()
-        history.append(Epoch(total / len(order), *evaluate(model, x_test, digits.y_test,
-                                                             device)))
-        last = history[-1]
-        bar.set_postfix(loss=f"{last.train_loss:.4f}", acc=f"{last.test_accuracy:.4f}")
-        if verbose:
-            tqdm.write(f"epoch {epoch + 1:3d}/{epochs}  train loss {last.train_loss:.4f}  "
-                       f"test loss {last.test_loss:.4f}  test accuracy {last.test_accuracy:.4f}")
+        history.append(Epoch(total / len(train.dataset),
+                             *evaluate(model, digits.x_test, digits.y_test, device)))
+        progress.report(**vars(history[-1]))
     return history
 
 
@@ -193,8 +254,10 @@ def add_model_options(parser: argparse.ArgumentParser, epochs: int) -> None:
     """Options of the examples that look at a trained digits model: train one or load one."""
     parser.add_argument("--weights", help="weights saved by train_digits.py (same --model "
                         "and --seed); without it a model is trained first")
-    parser.add_argument("--model", choices=("mlp", "cnn"), default="mlp")
-    parser.add_argument("--epochs", type=int, default=epochs, help="epochs of that training")
+    parser.add_argument("--model", choices=("mlp", "cnn"), default="mlp",
+                        help="the digits model: one hidden layer, or a small CNN")
+    parser.add_argument("--epochs", type=int, default=epochs,
+                        help="epochs of that training (ignored with --weights)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split and the init")
 
 
@@ -208,6 +271,6 @@ def trained_model(args: argparse.Namespace, digits: Digits) -> nn.Module:
     else:
         fit(model, optim.Adam(model.parameters(), lr=LEARNING_RATES[args.model]), digits,
             args.epochs, 64, args.seed, args.device, desc=f"training the {args.model}",
-            verbose=False, cosine=True)
+            cosine=True)
     model.eval()
     return model

@@ -15,12 +15,12 @@ import sys
 
 import numpy as np
 from common import base_parser, output_path, pyplot, save_figure
-from tqdm import tqdm
 
 from tinygrad_nv import Tensor, no_grad
 
 CURVATURE = (1.0, 10.0)  # the valley's curvature along x and y
 START = (-4.0, 1.5)
+VIEW = (5.0, 3.0)  # the plot shows |x| <= 5, |y| <= 3
 RATES = {"too small": 0.01, "good": 0.15, "too large": 0.21}
 
 
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=40, help="gradient steps per rate")
     args = parser.parse_args(argv)
     paths, losses = {}, {}
-    for name, lr in tqdm(RATES.items(), desc="learning rates"):
+    for name, lr in RATES.items():
         paths[name] = descend(lr, args.steps, args.device)
         losses[name] = [loss_fn(Tensor(p)).item() for p in paths[name]]
     plot(args, paths, losses)
@@ -59,20 +59,28 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def plot(args, paths: dict[str, np.ndarray], losses: dict[str, list[float]]) -> None:
+    """Each path over the contours of L, cut where it leaves the view, with the minimum
+    marked; the loss per step on a log scale."""
     plt = pyplot()
     if plt is None:
         return
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.5))
-    xs, ys = np.meshgrid(np.linspace(-5, 5, 200), np.linspace(-3, 3, 200))
-    ax.contour(xs, ys, (CURVATURE[0] * xs**2 + CURVATURE[1] * ys**2) / 2, levels=20,
-               cmap="Greys", linewidths=0.6)
+    xs, ys = np.meshgrid(np.linspace(-VIEW[0], VIEW[0], 200), np.linspace(-VIEW[1], VIEW[1], 200))
+    ax.contour(xs, ys, (CURVATURE[0] * xs**2 + CURVATURE[1] * ys**2) / 2,
+               levels=np.geomspace(0.05, 50, 12), colors="0.8", linewidths=0.8)
     for name, path in paths.items():
-        ax.plot(path[:, 0], path[:, 1], "o-", ms=3, label=f"lr={RATES[name]} ({name})")
+        label = f"lr={RATES[name]} ({name})"
+        outside = np.flatnonzero((np.abs(path) > VIEW).any(axis=1))
+        if outside.size:  # keep the first point outside: the line runs off the edge there
+            path = path[:outside[0] + 1]
+            label += f": leaves the view at step {outside[0]}"
+        ax.plot(path[:, 0], path[:, 1], "o-", ms=3, label=label)
         bx.semilogy(losses[name], label=f"lr={RATES[name]} ({name})")
-    ax.set(title="paths over the loss contours", xlabel="x", ylabel="y", xlim=(-5, 5),
-           ylim=(-3, 3))
+    ax.plot(0, 0, "k*", ms=14, zorder=5, label="minimum (0, 0)")
+    ax.set(title="paths over the loss contours", xlabel="x", ylabel="y",
+           xlim=(-VIEW[0], VIEW[0]), ylim=(-VIEW[1], VIEW[1]))
     bx.set(title="loss per step", xlabel="step", ylabel="loss (log scale)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="lower right")
     bx.legend(fontsize=8)
     save_figure(fig, output_path(args, "learning_rate.png"))
 

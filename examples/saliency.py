@@ -71,32 +71,49 @@ def main(argv: list[str] | None = None) -> int:
         for unit, vote in enumerate(units[2]):
             print(f"hidden unit {unit}: pushes up digit {vote.argmax()}, down digit "
                   f"{vote.argmin()}")
-    plot(args, digits.pixels_test[shown], maps, predicted, units, digits.pixels_test)
+    plot(args, digits.pixels_test[shown], digits.y_test[shown], maps, predicted, units,
+         digits.pixels_test)
     return 0
 
 
-def plot(args, images, maps, predicted, units, pixels) -> None:
+def plot(args, images, labels, maps, predicted, units, pixels) -> None:
+    """Top: one test digit per class, its true and predicted digit, and its saliency map.
+    Bottom (MLP): the weights of hidden units and the test image each responds to most."""
     plt = pyplot()
     if plt is None:
         return
-    rows = 2 if units is None else 4
-    fig, axes = plt.subplots(rows, 10, figsize=(12, 1.35 * rows + 0.4))
+    fig = plt.figure(figsize=(13, 3.3 if units is None else 6.6), layout="constrained")
+    parts = [fig] if units is None else fig.subfigures(2, 1)
+    top = parts[0].subplots(2, 10)
+    parts[0].suptitle("saliency: how much each pixel moves the score of the true digit "
+                      "(|d score / d pixel|, bright = most; red title: misclassified)")
     for i in range(10):
-        axes[0, i].imshow(images[i].reshape(8, 8), cmap="gray_r")
-        axes[0, i].set_title(f"{i} (pred {predicted[i]})", fontsize=8)
-        axes[1, i].imshow(maps[i].reshape(8, 8), cmap="hot")
-        if units is not None:
-            weights, top, votes = units
-            limit = np.abs(weights[i]).max()
-            axes[2, i].imshow(weights[i].reshape(8, 8), cmap="RdBu_r", vmin=-limit, vmax=limit)
-            axes[2, i].set_title(f"unit {i}: +{votes[i].argmax()}", fontsize=8)
-            axes[3, i].imshow(pixels[top[i]].reshape(8, 8), cmap="gray_r")
-    for ax in axes.ravel():
-        ax.set_xticks([])
-        ax.set_yticks([])
-    labels = ["test digit", "saliency", "unit weights", "top input"]
-    for ax, label in zip(axes[:, 0], labels, strict=False):
-        ax.set_ylabel(label, fontsize=8)
+        wrong = predicted[i] != labels[i]
+        top[0, i].imshow(images[i].reshape(8, 8), cmap="gray_r", vmin=0, vmax=1)
+        top[0, i].set_title(f"true {labels[i]}, predicted {predicted[i]}", fontsize=8,
+                            color="C3" if wrong else "k")
+        shown = top[1, i].imshow(maps[i].reshape(8, 8), cmap="hot", vmin=0, vmax=maps.max())
+    parts[0].colorbar(shown, ax=top[1, :], shrink=0.9, label="|d score / d pixel|")
+    rows = [(top, ["test digit", "saliency map"])]
+    if units is not None:
+        weights, top_input, votes = units
+        bottom = parts[1].subplots(2, 10)
+        parts[1].suptitle("first-layer hidden units: their 64 input weights (red: ink there "
+                          "excites the unit) and the test image that excites each most")
+        limit = np.abs(weights).max()
+        for i in range(10):
+            shown = bottom[0, i].imshow(weights[i].reshape(8, 8), cmap="RdBu_r",
+                                        vmin=-limit, vmax=limit)
+            bottom[0, i].set_title(f"unit {i}: votes for {votes[i].argmax()}", fontsize=8)
+            bottom[1, i].imshow(pixels[top_input[i]].reshape(8, 8), cmap="gray_r")
+        parts[1].colorbar(shown, ax=bottom[0, :], shrink=0.9, label="weight")
+        rows.append((bottom, ["unit weights", "top test image"]))
+    for axes, names in rows:
+        for ax in axes.ravel():
+            ax.set_xticks([])
+            ax.set_yticks([])
+        for ax, name in zip(axes[:, 0], names, strict=True):
+            ax.set_ylabel(name, fontsize=9)
     save_figure(fig, output_path(args, f"saliency_{args.model}.png"))
 
 

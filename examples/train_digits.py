@@ -35,10 +35,11 @@ DEFAULTS = {"mlp": (30, 0.97), "cnn": (20, 0.98)}  # model: (epochs, target test
 
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__)
-    parser.add_argument("--model", choices=sorted(DEFAULTS), default="mlp")
+    parser.add_argument("--model", choices=sorted(DEFAULTS), default="mlp",
+                        help="one hidden layer of 256 ReLU units, or a small CNN")
     parser.add_argument("--epochs", type=int, help="passes over the training set "
                         "(default: 30 for mlp, 20 for cnn)")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=64, help="images per Adam step")
     parser.add_argument("--lr", type=float, help="Adam learning rate at the start; it decays "
                         "along a cosine (default: 3e-3 for mlp, 2e-3 for cnn)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split and the init")
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{Device.canonicalize(args.device)}")
     start = time.perf_counter()
     history = fit(model, optimizer, digits, epochs, args.batch_size, args.seed, args.device,
-                  desc=args.model, cosine=True)
+                  desc=args.model, lines=True, cosine=True)
     print(f"trained in {time.perf_counter() - start:.1f} s")
 
     if args.save != "none":

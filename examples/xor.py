@@ -14,8 +14,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-from common import base_parser, output_path, pyplot, save_figure
-from tqdm import tqdm
+from common import Progress, base_parser, output_path, pyplot, save_figure
 
 import tinygrad_nv.nn as nn
 import tinygrad_nv.nn.functional as F
@@ -29,11 +28,12 @@ ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__)
-    parser.add_argument("--activation", choices=sorted(ACTIVATIONS), default="tanh")
+    parser.add_argument("--activation", choices=sorted(ACTIVATIONS), default="tanh",
+                        help="nonlinearity of the hidden layer")
     parser.add_argument("--hidden", type=int, default=8, help="hidden units")
     parser.add_argument("--steps", type=int, default=1000, help="gradient descent steps")
     parser.add_argument("--lr", type=float, default=0.5, help="learning rate")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights")
     args = parser.parse_args(argv)
 
     Tensor.manual_seed(args.seed)
@@ -41,18 +41,17 @@ def main(argv: list[str] | None = None) -> int:
                           nn.Linear(args.hidden, 1)).to(args.device)
     optimizer = optim.SGD(model.parameters(), lr=args.lr)  # plain gradient descent
     x, y = Tensor(INPUTS, device=args.device), Tensor(TARGETS, device=args.device)
-    bar = tqdm(range(args.steps), desc="xor", unit="step")
-    for step in bar:
+    progress = Progress(range(args.steps), "xor", unit="step", every=100)
+    for _ in progress:
         loss = F.binary_cross_entropy_with_logits(model(x), y)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        if step % 50 == 0 or step == args.steps - 1:
-            bar.set_postfix(loss=f"{loss.item():.4f}")
+        progress.report(loss=loss.item())
 
     with no_grad():
         probs = model(x).sigmoid().numpy()[:, 0]
-    print("\n x1 x2 | target | P(1)   | predicted")
+    print(" x1 x2 | target | P(1)   | predicted")
     for (a, b), target, p in zip(INPUTS, TARGETS[:, 0], probs, strict=True):
         print(f"  {a:.0f}  {b:.0f} |   {target:.0f}    | {p:.4f} | {int(p > 0.5)}")
     solved = bool(((probs > 0.5) == (TARGETS[:, 0] > 0.5)).all())
