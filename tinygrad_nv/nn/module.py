@@ -251,6 +251,13 @@ class Module:
             t.replace(moved).grad = grad
         return self
 
+    def cpu(self) -> Module:
+        return self.to("cpu")
+
+    def cuda(self, device: int | None = None) -> Module:
+        """Move to GPU `device` (an index; the current default GPU when None)."""
+        return self.to("cuda" if device is None else f"cuda:{int(device)}")
+
     def float(self) -> Module:
         return self.to(dtype="float32")
 
