@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -109,6 +110,22 @@ def test_a_raising_rank_ends_the_job_with_its_error():
     assert done.returncode != 0, output
     assert output.count("ValueError: planted failure on rank 1") == 1, output
     assert "rank 1 of 2 raised ValueError; aborting the job" in output, output
+
+
+@needs_mpi
+def test_example_trains_on_two_processes_and_prints_once(device, tmp_path):
+    pytest.importorskip("sklearn")
+    if device.startswith("cuda"):
+        pytest.skip("the cuda run needs a GPU per process")
+    example = ROOT / "examples" / "train_digits_distributed.py"
+    done = subprocess.run([*_mpiexec(2), sys.executable, str(example), "--epochs", "2",
+                           "--device", device, "--out", str(tmp_path)], capture_output=True,
+                          text=True, timeout=TIMEOUT, env=_environment(), cwd=ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("epoch   2/2") == 1 and "2 process(es)" in done.stdout
+    accuracy = float(re.findall(r"test accuracy: (\d\.\d+)", done.stdout)[-1])
+    assert accuracy > 0.85, done.stdout  # after two epochs (30 reach the single run's 0.98)
+    assert (tmp_path / "digits_mlp_distributed.safetensors").exists()
 
 
 @needs_mpi

@@ -1,0 +1,96 @@
+"""Train the digits classifier of train_digits.py data-parallel across processes (MPI).
+
+Every process holds a replica of the model. A DistributedSampler hands each process its own
+part of the training set, so each step every process computes the gradient of its half (with
+two processes) of a 64-image batch; DistributedDataParallel averages those gradients across
+processes during backward, so every replica takes the same Adam step that one process would
+take on the whole batch. Only rank 0 prints and saves.
+
+    mpiexec -n 2 python examples/train_digits_distributed.py          # MLP, >= 97% test accuracy
+    mpiexec -n 2 python examples/train_digits_distributed.py --model cnn
+    python examples/train_digits_distributed.py                       # one process works too
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from common import LEARNING_RATES, base_parser, evaluate, load_digits, make_model, output_path
+
+import tinygrad_nv.distributed as dist
+import tinygrad_nv.nn.functional as F
+import tinygrad_nv.optim as optim
+from tinygrad_nv import Device, Tensor
+from tinygrad_nv.data import DataLoader, DistributedSampler, TensorDataset
+
+DEFAULTS = {"mlp": (30, 0.97), "cnn": (20, 0.98)}  # model: (epochs, target test accuracy)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = base_parser(__doc__)
+    parser.add_argument("--model", choices=sorted(DEFAULTS), default="mlp")
+    parser.add_argument("--epochs", type=int, help="passes over the training set "
+                        "(default: 30 for mlp, 20 for cnn)")
+    parser.add_argument("--batch-size", type=int, default=64,
+                        help="images per step over all processes together")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split and the init")
+    parser.add_argument("--save", help="where rank 0 writes the weights (default: "
+                        "digits_<model>_distributed.safetensors in --out); 'none' to skip")
+    args = parser.parse_args(argv)
+    epochs, target = DEFAULTS[args.model]
+    epochs = epochs if args.epochs is None else args.epochs
+
+    dist.init()  # with GPUs: each process takes GPU local_rank() as its default device
+    rank, world = dist.rank(), dist.world_size()
+    if args.batch_size % world:
+        parser.error(f"--batch-size {args.batch_size} must be a multiple of the {world} "
+                     "processes")
+    say = print if rank == 0 else (lambda *a, **k: None)
+
+    Tensor.manual_seed(args.seed)
+    digits = load_digits(args.seed)
+    model = dist.DistributedDataParallel(make_model(args.model).to(args.device))  # rank 0's
+    Tensor.manual_seed(args.seed + 1000 * rank)  # a different dropout mask in each process
+    optimizer = optim.Adam(model.parameters(), lr=LEARNING_RATES[args.model])
+    schedule = optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs)
+    train = TensorDataset(digits.x_train, digits.y_train)
+    sampler = DistributedSampler(train, seed=args.seed)
+    loader = DataLoader(train, batch_size=args.batch_size // world, sampler=sampler,
+                        device=args.device)
+    say(f"{args.model} on {world} process(es), {args.batch_size // world} images each per "
+        f"step, device {Device.canonicalize(args.device)}")
+
+    start = time.perf_counter()
+    accuracy = 0.0
+    for epoch in range(epochs):
+        sampler.set_epoch(epoch)
+        model.train()
+        total = 0.0
+        for x, y in loader:
+            loss = F.cross_entropy(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(y)
+        schedule.step()
+        train_loss = dist.all_reduce(Tensor([total])).item() / (len(sampler) * world)
+        test_loss, accuracy = evaluate(model.module, digits.x_test, digits.y_test, args.device)
+        say(f"epoch {epoch + 1:3d}/{epochs}  train loss {train_loss:.4f}  test loss "
+            f"{test_loss:.4f}  test accuracy {accuracy:.4f}")
+    say(f"trained in {time.perf_counter() - start:.1f} s")
+
+    if args.save != "none":
+        path = args.save or output_path(args, f"digits_{args.model}_distributed.safetensors")
+        dist.save_checkpoint(model.module.state_dict(), path)
+        say(f"saved weights to {path}")
+    failed = accuracy < target and args.epochs is None
+    if failed:
+        say(f"error: the {args.model} should reach {target:.2f} at the default settings",
+            file=sys.stderr)
+    say(f"test accuracy: {accuracy:.4f}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
