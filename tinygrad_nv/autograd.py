@@ -200,7 +200,8 @@ class Function:
             arrays.append(t.data)
             needs.append(t.requires_grad)
         try:
-            data = ctx.forward(*arrays, **kwargs)
+            with backend.placement:  # every array call of the op runs on its device
+                data = ctx.forward(*arrays, **kwargs)
         except (ValueError, TypeError, IndexError) as e:  # e.g. shapes that do not broadcast
             shapes = " and ".join(f"{t.shape} {t.dtype}" for t in tensors)
             raise type(e)(f"{cls.__name__}: inputs of shape/dtype {shapes}: {e}") from None
@@ -301,7 +302,8 @@ def run_backward(roots: Sequence, grads: Sequence, retain_graph: bool, create_gr
             if id(node) in wanted:
                 captured[id(node)] = g
             ctx = node._ctx
-            in_grads = ctx.backward(g)
+            with ctx.backend.placement:
+                in_grads = ctx.backward(g)
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
             if anomaly:

@@ -212,6 +212,95 @@ def test_adam_step(dev, decoupled, weight_decay, dtype):
     dev.check(d_v, v)
 
 
+# Fused multi-tensor updates: every optimizer variant, float16 / float32 / float64 storage
+MULTI_VARIANTS = [
+    ("sgd", 1, {"lr": 0.1, "momentum": 0.0, "dampening": 0.0, "nesterov": False,
+                "weight_decay": 0.0}),
+    ("sgd", 1, {"lr": 0.1, "momentum": 0.9, "dampening": 0.3, "nesterov": False,
+                "weight_decay": 0.01}),
+    ("sgd", 1, {"lr": 0.1, "momentum": 0.9, "dampening": 0.0, "nesterov": True,
+                "weight_decay": 0.0}),
+    ("adam", 2, {"lr": 0.01, "beta1": 0.9, "beta2": 0.99, "eps": 1e-8, "weight_decay": 0.05,
+                 "decoupled": False}),
+    ("adam", 2, {"lr": 0.01, "beta1": 0.8, "beta2": 0.999, "eps": 1e-6, "weight_decay": 0.1,
+                 "decoupled": True}),
+    ("rmsprop", 3, {"lr": 0.01, "alpha": 0.9, "eps": 1e-8, "weight_decay": 0.0,
+                    "momentum": 0.0, "centered": False}),
+    ("rmsprop", 3, {"lr": 0.01, "alpha": 0.99, "eps": 1e-6, "weight_decay": 0.02,
+                    "momentum": 0.5, "centered": True}),
+]
+SIZES = (1000, 0, 3, 257)  # an empty tensor and sizes that are not multiples of the block
+
+
+def _optimizer_call(kernels, opt: str, multi: bool, params, grads, states, args, step):
+    """One step of `opt` over the tensors, fused (`*_multi`) or one tensor at a time."""
+    extra = {"sgd": {"first": step == 1}, "adam": {"step": step}, "rmsprop": {}}[opt]
+    if multi:
+        getattr(kernels, f"{opt}_multi")(params, grads, *states, **args, **extra)
+        return
+    for k in range(len(params)):
+        getattr(kernels, f"{opt}_step")(params[k], grads[k], *(s[k] for s in states), **args,
+                                        **extra)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("opt, n_states, args", MULTI_VARIANTS,
+                         ids=[f"{o}{i}" for i, (o, _, _) in enumerate(MULTI_VARIANTS)])
+def test_fused_group_update_is_bit_identical(dev, opt, n_states, args, dtype):
+    """One launch over a whole group equals the one-tensor kernels and the NumPy reference
+    bit for bit (emu: the same rounding everywhere; float16 stored, float32 math)."""
+    host = {"ref": [], "step": [], "multi": []}
+    for way in host:
+        params = [randn(n, dtype=dtype, seed=k) for k, n in enumerate(SIZES)]
+        # non-negative states, the first larger (RMSprop: square_avg > grad_avg ** 2)
+        states = [[(np.abs(randn(n, seed=10 * r + k)) * (0.1 if r else 1.0) + (r == 0))
+                   .astype(dtype) for k, n in enumerate(SIZES)] for r in range(n_states)]
+        host[way] = (params, states)
+    device = {way: ([dev.put(a) for a in host[way][0]],
+                    [[dev.put(a) for a in state] for state in host[way][1]])
+              for way in ("step", "multi")}
+    for step in (1, 2, 3):
+        grads = [randn(n, dtype=dtype, seed=100 * step + k) for k, n in enumerate(SIZES)]
+        _optimizer_call(REF, opt, True, *host["ref"][:1], grads, host["ref"][1], args, step)
+        for way, multi in (("step", False), ("multi", True)):
+            params, states = device[way]
+            _optimizer_call(dev.kernels, opt, multi, params, [dev.put(g) for g in grads],
+                            states, args, step)
+    ref = [*host["ref"][0], *(a for state in host["ref"][1] for a in state)]
+    for way in ("step", "multi"):
+        params, states = device[way]
+        got = [dev.get(a) for a in (*params, *(a for state in states for a in state))]
+        for actual, expected in zip(got, ref):
+            assert actual.dtype == expected.dtype
+            if dev.backend.name == "emu":
+                np.testing.assert_array_equal(actual, expected)
+            else:  # the GPU contracts multiply-adds: close, not equal, to NumPy
+                np.testing.assert_allclose(actual, expected, rtol=2e-3, atol=1e-5)
+    np.testing.assert_array_equal(dev.get(device["step"][0][0]), dev.get(device["multi"][0][0]))
+
+
+def test_fused_update_launches_once_per_group():
+    from tinygrad_nv.backend.instrumented import instrumented
+
+    with instrumented("emu") as probe:
+        kernels = get_backend("emu").kernels
+        params = [kernels.xp.ones(n, dtype=np.float32) for n in (5, 7, 9)]
+        params.append(kernels.xp.ones(4, dtype=np.float16))
+        ms = [kernels.xp.zeros_like(p) for p in params]
+        vs = [kernels.xp.zeros_like(p) for p in params]
+        probe.reset()
+        kernels.adam_multi(params, params, ms, vs, 0.1, 0.9, 0.99, 1e-8, 0.0, 1, False)
+    launches = [c for c in probe.calls if c.startswith("adam")]
+    assert launches == ["adam_multi_f32", "adam_multi_f16"]  # one per storage dtype
+    assert probe.syncs == []
+
+
+def test_optimizer_kernels_reject_integer_parameters(dev):
+    with pytest.raises(TypeError, match="adam_multi: the CUDA optimizer kernels take float16"):
+        x = dev.put(np.ones(3, np.int32))
+        dev.kernels.adam_multi([x], [x], [x], [x], 0.1, 0.9, 0.99, 1e-8, 0.0, 1, False)
+
+
 def test_optimizer_non_contiguous_and_float16_state(dev):
     whole = randn(8, 6)
     param, grad = whole[:, ::2], randn(8, 3, seed=1)  # the kernel must write through the view

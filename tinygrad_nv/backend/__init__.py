@@ -48,7 +48,10 @@ def canonicalize(device: str | None) -> str:
         return "cuda:0"
     if name.startswith("cuda:") and name[5:].isdigit():
         return f"cuda:{int(name[5:])}"
-    raise ValueError(f"unknown device {device!r}; valid devices: 'cpu', 'cuda', 'cuda:N', 'emu'")
+    if name.startswith("emu:") and name[4:].isdigit():  # emu pretending to be GPU N
+        return f"emu:{int(name[4:])}" if int(name[4:]) else "emu"
+    raise ValueError(f"unknown device {device!r}; valid devices: 'cpu', 'cuda', 'cuda:N', 'emu', "
+                     "'emu:N'")
 
 
 def default_device() -> str:
@@ -80,14 +83,24 @@ def get_backend(device: str | None) -> Backend:
 def _create(name: str) -> Backend:
     if name == "cpu":
         return CPUBackend(_seed)
-    if name == "emu":
+    if name.startswith("emu"):
         from tinygrad_nv.backend.emu import EmuBackend
-        return EmuBackend(_seed)
+        return EmuBackend(_seed, int(name[4:] or 0))
     reason = cuda_unavailable_reason()
     if reason is not None:
         raise RuntimeError(f"device {name!r} is not available: {reason}")
+    index, count = int(name.split(":")[1]), cuda_device_count()
+    if index >= count:
+        raise ValueError(f"device {name!r} does not exist: this host has {count} CUDA "
+                         f"device{'s' if count != 1 else ''} (cuda:0 to cuda:{count - 1})")
     from tinygrad_nv.backend.cuda import CudaBackend
-    return CudaBackend(int(name.split(":")[1]), _seed)
+    return CudaBackend(index, _seed, count)
+
+
+def cuda_device_count() -> int:
+    """How many CUDA devices CuPy sees (call only where cuda_unavailable_reason() is None)."""
+    import cupy
+    return cupy.cuda.runtime.getDeviceCount()
 
 
 def manual_seed(seed: int) -> None:

@@ -1,18 +1,27 @@
-"""What every backend provides: an array module, host transfers, random numbers, kernels."""
+"""What every backend provides: an array module, host transfers, random numbers, kernels, and
+the placement that makes its device current."""
 
 from __future__ import annotations
 
+import threading
+from contextlib import nullcontext
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
+NO_PLACEMENT = nullcontext()  # reusable and reentrant: the CPU (and a one-GPU host) has one device
+
 
 class Backend:
-    """One device: `xp` (numpy or cupy), host transfers, a random generator and `kernels`."""
+    """One device: `xp` (numpy or cupy), host transfers, a random generator, `kernels`, and
+    `placement`, a context manager that makes the device current (Function.apply and the
+    backward engine enter it around every op, so array methods and operators land there too)."""
 
     name: str
     xp: Any
     kernels: Any
+    placement: Any = NO_PLACEMENT
 
     def __init__(self, seed: int | None = None):
         self.seed(seed)
@@ -31,3 +40,50 @@ class Backend:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
+
+
+class DevicePlacement:
+    """Makes device `index` current for the duration of a `with` block, restoring the previous
+    one after (per thread, reentrant); `get()` / `set(i)` read and set the current device."""
+
+    def __init__(self, index: int, get, set):  # noqa: A002  (cupy's names)
+        self.index, self._get, self._set = index, get, set
+        self._saved = threading.local()
+
+    def __enter__(self) -> DevicePlacement:
+        previous = self._get()
+        self._saved.__dict__.setdefault("stack", []).append(previous)
+        if previous != self.index:
+            self._set(self.index)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        previous = self._saved.stack.pop()
+        if previous != self.index:
+            self._set(previous)
+
+
+class Placed:
+    """`target` (an array module, a random generator, a kernels object) with every call run
+    inside `placement`: `Placed(cupy, device).zeros(3)` allocates on that device. Types and
+    plain values pass through unchanged; submodules, ufuncs and methods are wrapped in turn."""
+
+    def __init__(self, target: Any, placement: Any):
+        self._target, self._placement = target, placement
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._target, name)
+        if isinstance(attr, type) or not (callable(attr) or isinstance(attr, ModuleType)):
+            return attr
+        wrapped = self.__dict__[name] = self._wrap(attr)
+        return wrapped
+
+    def _wrap(self, attr: Any) -> Placed:
+        return Placed(attr, self._placement)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with self._placement:
+            return self._target(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"Placed({self._target!r})"

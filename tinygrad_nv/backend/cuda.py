@@ -12,7 +12,7 @@ are computed in float32 and cast back; other dtypes raise TypeError.
 
 from __future__ import annotations
 
-import functools
+import os
 import threading
 from contextlib import contextmanager
 from importlib import resources
@@ -21,8 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-from tinygrad_nv.backend.base import Backend
-from tinygrad_nv.backend.numpy_kernels import ACTIVATIONS, conv_out_size
+from tinygrad_nv.backend.base import NO_PLACEMENT, Backend, DevicePlacement, Placed
+from tinygrad_nv.backend.numpy_kernels import (
+    ACTIVATIONS,
+    adam_coefficients,
+    cast_coefficients,
+    conv_out_size,
+    rmsprop_coefficients,
+    sgd_coefficients,
+)
 
 # Files compiled in front of a family's own file, in order (kernel files include nothing).
 FAMILY_DEPENDENCIES = {"linear": ("activation",), "cross_entropy": ("softmax",),
@@ -32,8 +39,10 @@ BLOCK = 256          # threads per block of the element-wise kernels
 MAX_GRID = 65535     # blocks at most; grid-stride loops cover the rest
 ROW_BLOCK = (32, 512)  # smallest and largest block of the one-block-per-row kernels
 BIAS_GRAD_BLOCK = (32, 8)  # linear.cu: 32 columns x kBiasGradRows row strides
+SYNC_DEBUG_ENV = "TINYGRAD_NV_SYNC_DEBUG"
 ACT_CODES = {name: code for code, name in enumerate(ACTIVATIONS)}  # activation.cu's enum Act
-_SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
+# float16 kernels exist only in optim.cu; the other families compute float16 in float32
+_SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64", np.dtype(np.float16): "f16"}
 
 
 def kernel_dir() -> Traversable:
@@ -72,9 +81,10 @@ def _row_block(cols: int) -> int:
 class CudaKernels:
     """The fused kernels of `NumpyKernels`, launched from `kernels/*.cu`."""
 
-    def __init__(self, xp, load_module):
+    def __init__(self, xp, load_module, after_launch=None):
         self.xp = xp
         self._load_module = load_module
+        self._after_launch = after_launch  # (kernel, grid, block) -> None: the sync debug mode
         self._modules: dict = {}
         self._functions: dict = {}
         self._lock = threading.Lock()
@@ -92,7 +102,10 @@ class CudaKernels:
         return fn
 
     def _launch(self, family: str, kernel: str, dtype, grid, block, *args) -> None:
-        self._function(family, f"{kernel}_{_SUFFIX[dtype]}")(grid, block, args)
+        name = f"{kernel}_{_SUFFIX[dtype]}"
+        self._function(family, name)(grid, block, args)
+        if self._after_launch is not None:
+            self._after_launch(name, grid, block)
 
     def _launch_elementwise(self, family: str, kernel: str, dtype, n: int, *args) -> None:
         if n:
@@ -108,7 +121,7 @@ class CudaKernels:
     def _dtype(op: str, dtype) -> np.dtype:
         """The dtype the kernels compute in for arrays of `dtype`."""
         dtype = np.dtype(dtype)
-        if dtype in _SUFFIX:
+        if dtype in (np.float32, np.float64):
             return dtype
         if dtype.kind == "f":
             return np.dtype(np.float32)
@@ -224,27 +237,88 @@ class CudaKernels:
                           *_rows_cols(yc), dt.type(scale))
         return ds.astype(y.dtype, copy=False)
 
-    # ---- optimizer updates, in place
+    # ---- optimizer updates, in place: one tensor (`*_step`) or a whole group in one launch
+    # per storage dtype (`*_multi`: kernels/optim.cu reads an address table)
     def sgd_step(self, param, grad, buf, lr: float, momentum: float, dampening: float,
                  nesterov: bool, weight_decay: float, first: bool) -> None:
-        dt = self._dtype("sgd_step", param.dtype)
-        state = (param, buf) if momentum else (param,)
-        with self._in_place(dt, *state) as work:
-            p, b = work[0], work[-1]  # without momentum the kernel never touches buf
-            self._launch_elementwise("optim", "sgd_step", dt, p.size, p, self._input(grad, dt),
-                                     b, np.int64(p.size), dt.type(lr), dt.type(momentum),
-                                     dt.type(dampening), np.int32(nesterov),
-                                     dt.type(weight_decay), np.int32(first))
+        coef = sgd_coefficients(lr, momentum, dampening, nesterov, weight_decay, first)
+        self._optim_step("sgd", param, grad, [buf if momentum else None], coef)
 
     def adam_step(self, param, grad, m, v, lr: float, beta1: float, beta2: float, eps: float,
                   weight_decay: float, step: int, decoupled: bool) -> None:
-        dt = self._dtype("adam_step", param.dtype)
-        with self._in_place(dt, param, m, v) as (p, mc, vc):
-            self._launch_elementwise("optim", "adam_step", dt, p.size, p, self._input(grad, dt),
-                                     mc, vc, np.int64(p.size), dt.type(lr), dt.type(beta1),
-                                     dt.type(beta2), dt.type(eps), dt.type(weight_decay),
-                                     dt.type(1.0 - beta1**step), dt.type(1.0 - beta2**step),
-                                     np.int32(decoupled))
+        coef = adam_coefficients(lr, beta1, beta2, eps, weight_decay, step, decoupled)
+        self._optim_step("adam", param, grad, [m, v], coef)
+
+    def rmsprop_step(self, param, grad, square_avg, grad_avg, buf, lr: float, alpha: float,
+                     eps: float, weight_decay: float, momentum: float, centered: bool) -> None:
+        coef = rmsprop_coefficients(lr, alpha, eps, weight_decay, momentum, centered)
+        self._optim_step("rmsprop", param, grad, [square_avg, grad_avg, buf], coef)
+
+    def sgd_multi(self, params: list, grads: list, bufs: list | None, lr: float,
+                  momentum: float, dampening: float, nesterov: bool, weight_decay: float,
+                  first: bool) -> None:
+        coef = sgd_coefficients(lr, momentum, dampening, nesterov, weight_decay, first)
+        self._optim_multi("sgd", params, grads, [bufs if momentum else None], coef)
+
+    def adam_multi(self, params: list, grads: list, ms: list, vs: list, lr: float,
+                   beta1: float, beta2: float, eps: float, weight_decay: float, step: int,
+                   decoupled: bool) -> None:
+        coef = adam_coefficients(lr, beta1, beta2, eps, weight_decay, step, decoupled)
+        self._optim_multi("adam", params, grads, [ms, vs], coef)
+
+    def rmsprop_multi(self, params: list, grads: list, square_avgs: list,
+                      grad_avgs: list | None, bufs: list | None, lr: float, alpha: float,
+                      eps: float, weight_decay: float, momentum: float, centered: bool) -> None:
+        coef = rmsprop_coefficients(lr, alpha, eps, weight_decay, momentum, centered)
+        self._optim_multi("rmsprop", params, grads, [square_avgs, grad_avgs, bufs], coef)
+
+    @staticmethod
+    def _storage(op: str, dtype) -> tuple[np.dtype, np.dtype]:
+        """(storage, math) dtypes of the optimizer kernels for parameters of `dtype`."""
+        dtype = np.dtype(dtype)
+        if dtype not in _SUFFIX:
+            raise TypeError(f"{op}: the CUDA optimizer kernels take float16, float32 or "
+                            f"float64 parameters, got {dtype}")
+        return dtype, np.dtype(np.float64 if dtype == np.float64 else np.float32)
+
+    def _optim_step(self, opt: str, param, grad, state: list, coef: tuple) -> None:
+        """`<opt>_step` on one tensor; an unused state buffer (None) is passed as param."""
+        storage, math = self._storage(f"{opt}_step", param.dtype)
+        used = [s for s in state if s is not None]
+        with self._in_place(storage, param, *used) as (p, *work):
+            rest = iter(work)
+            buffers = [p if s is None else next(rest) for s in state]
+            arrays = [_bits(a) for a in (p, self._input(grad, storage), *buffers)]
+            self._launch_elementwise("optim", f"{opt}_step", storage, p.size, *arrays,
+                                     np.int64(p.size), *cast_coefficients(np, math, coef))
+
+    def _optim_multi(self, opt: str, params: list, grads: list, states: list, coef: tuple
+                     ) -> None:
+        """`<opt>_multi` once per storage dtype; `states` holds one list (or None: unused) per
+        state buffer. Tensors whose arrays are not contiguous take the one-tensor path."""
+        groups: dict = {}
+        for k, p in enumerate(params):
+            arrays = [p] + [s[k] for s in states if s is not None]
+            fused = all(a.flags.c_contiguous and a.dtype == p.dtype for a in arrays)
+            groups.setdefault(np.dtype(p.dtype) if fused else None, []).append(k)
+        for k in groups.pop(None, []):
+            self._optim_step(opt, params[k], grads[k], [None if s is None else s[k]
+                                                        for s in states], coef)
+        for storage, ks in groups.items():
+            _, math = self._storage(f"{opt}_multi", storage)
+            grads_k = [self._input(grads[k], storage) for k in ks]
+            rows = [[params[k] for k in ks], grads_k,
+                    *([params[k] if s is None else s[k] for k in ks] for s in states)]
+            sizes = [params[k].size for k in ks]
+            total = sum(sizes)
+            if not total:
+                continue
+            table = [_address(a) for row in rows for a in row]
+            offsets = np.cumsum([0, *sizes])
+            packed = self.xp.asarray(np.array([*table, *offsets], dtype=np.int64))  # 1 upload
+            self._launch_elementwise("optim", f"{opt}_multi", storage, total,
+                                     packed[:len(table)].view(np.uint64), packed[len(table):],
+                                     np.int32(len(ks)), *cast_coefficients(np, math, coef))
 
     # ---- convolution as a matrix product
     def im2col(self, x, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple):
@@ -266,6 +340,17 @@ class CudaKernels:
         return out.astype(cols.dtype, copy=False)
 
 
+def _address(array) -> int:
+    """The device address of an array's first element (CuPy: data.ptr; NumPy on emu)."""
+    data = array.data
+    return data.ptr if hasattr(data, "ptr") else array.ctypes.data
+
+
+def _bits(array):
+    """float16 arrays as the unsigned short bits optim.cu's f16 kernels take."""
+    return array.view(np.uint16) if array.dtype == np.float16 else array
+
+
 def _rows_cols(x) -> tuple:
     rows, cols = x.shape
     return np.int32(rows), np.int32(cols)
@@ -282,53 +367,56 @@ def _conv_shape(op: str, x_shape, kernel, stride, padding, dilation) -> tuple:
     return tuple(np.int32(v) for v in (n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow))
 
 
-class _OnDevice:
-    """Runs every method of `kernels` with `device` current, so allocations and launches land
-    on the device of the backend."""
-
-    def __init__(self, kernels: CudaKernels, device):
-        self._kernels = kernels
-        self._device = device
-
-    def __getattr__(self, name: str):
-        attr = getattr(self._kernels, name)
-        if not callable(attr):
-            return attr
-
-        @functools.wraps(attr)
-        def on_device(*args, **kwargs):
-            with self._device:
-                return attr(*args, **kwargs)
-        return on_device
-
-
 class CudaBackend(Backend):
-    """`cuda:<index>`: CuPy arrays on that GPU and our kernels compiled with NVRTC."""
+    """`cuda:<index>`: CuPy arrays on that GPU and our kernels compiled with NVRTC.
 
-    def __init__(self, index: int = 0, seed: int | None = None):
+    On a host with several GPUs every CuPy call runs with this device current: `xp`, `rng` and
+    `kernels` are `Placed` proxies, and Function.apply / the backward engine enter `placement`
+    around each op. With one GPU the device is always current and nothing is wrapped.
+    `TINYGRAD_NV_SYNC_DEBUG=1` synchronises after every kernel launch, so that a fault is
+    reported at the launch that caused it, not at the next host synchronisation.
+    """
+
+    def __init__(self, index: int = 0, seed: int | None = None, device_count: int = 1):
         import cupy
 
-        self.xp = cupy
         self.index = index
         self.name = f"cuda:{index}"
         self.device = cupy.cuda.Device(index)
-        self.kernels = _OnDevice(CudaKernels(cupy, self._load_module), self.device)
+        self._cupy = cupy
+        runtime = cupy.cuda.runtime
+        placed = device_count > 1
+        self.placement = (DevicePlacement(index, runtime.getDevice, runtime.setDevice)
+                          if placed else NO_PLACEMENT)
+        self.xp = Placed(cupy, self.placement) if placed else cupy
+        debug = self._synchronize_launch if os.environ.get(SYNC_DEBUG_ENV) == "1" else None
+        kernels = CudaKernels(cupy, self._load_module, debug)
+        self.kernels = Placed(kernels, self.placement) if placed else kernels
         super().__init__(seed)
 
     def _load_module(self, source: str, name: str):
-        with self.device:
-            return self.xp.RawModule(code=source, options=NVRTC_OPTIONS)
+        with self.placement:
+            return self._cupy.RawModule(code=source, options=NVRTC_OPTIONS)
+
+    def _synchronize_launch(self, kernel: str, grid, block) -> None:
+        try:
+            self.device.synchronize()
+        except self._cupy.cuda.runtime.CUDARuntimeError as e:
+            raise RuntimeError(f"{self.name}: kernel {kernel} (grid {grid}, block {block}) "
+                               f"failed: {e}") from e
 
     def seed(self, seed: int | None) -> None:
-        with self.device:
-            self.rng = self.xp.random.default_rng(seed)
+        with self.placement:
+            rng = self._cupy.random.default_rng(seed)
+        self.rng = rng if self.placement is NO_PLACEMENT else Placed(rng, self.placement)
 
     def to_host(self, array) -> np.ndarray:
-        return self.xp.asnumpy(array)
+        with self.placement:
+            return self._cupy.asnumpy(array)
 
     def from_host(self, array: np.ndarray):
-        with self.device:
-            return self.xp.asarray(array)
+        with self.placement:
+            return self._cupy.asarray(array)
 
     def synchronize(self) -> None:
         self.device.synchronize()

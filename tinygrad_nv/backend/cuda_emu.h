@@ -10,7 +10,8 @@
 // __syncthreads, __syncwarp, the warp shuffles __shfl_sync __shfl_xor_sync __shfl_down_sync
 // __shfl_up_sync (width 1..32), the votes __ballot_sync __any_sync __all_sync, atomicAdd, the
 // float and double math functions (expf, exp, exp(float), erff, erf, tanhf, fmaxf, fmax,
-// log1p, expm1, sqrt, rsqrtf, ...) and min/max on equal types.
+// log1p, expm1, sqrt, rsqrtf, ...), __float_as_uint, __uint_as_float and min/max on equal
+// types.
 // Not supported: cooperative groups, textures, streams, printf from kernels.
 //
 // Faithful where a GPU differs from a CPU: float32 denormals flush to zero during a launch
@@ -64,6 +65,16 @@ inline double rsqrt(double x) { return 1.0 / sqrt(x); }
 inline float __expf(float x) { return expf(x); }
 inline float __logf(float x) { return logf(x); }
 inline float __fdividef(float a, float b) { return a / b; }
+inline float __uint_as_float(unsigned x) {
+  float f;
+  memcpy(&f, &x, sizeof f);
+  return f;
+}
+inline unsigned __float_as_uint(float f) {
+  unsigned x;
+  memcpy(&x, &f, sizeof x);
+  return x;
+}
 template <typename T>
 inline T max(T a, T b) { return a > b ? a : b; }
 template <typename T>

@@ -21,12 +21,13 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from tinygrad_nv.backend.base import Backend
+from tinygrad_nv.backend.base import NO_PLACEMENT, Backend, DevicePlacement
 from tinygrad_nv.backend.cuda import CudaKernels
 
 CXX = "g++"
@@ -195,12 +196,37 @@ def _dim3(dims) -> tuple[int, int, int]:
     return tuple(int(d) for d in (*dims, 1, 1, 1)[:3])
 
 
-class EmuBackend(Backend):
-    """`emu`: NumPy arrays, kernels from `kernels/*.cu` compiled for the CPU."""
+_current = threading.local()  # the emulated current device of each thread, as CUDA keeps it
 
-    name = "emu"
+
+def current_device() -> int:
+    """The emulated device this thread has made current (0 unless a placement says else)."""
+    return getattr(_current, "index", 0)
+
+
+def _make_current(index: int) -> None:
+    _current.index = index
+
+
+class EmuBackend(Backend):
+    """`emu` (`emu:N`): NumPy arrays, kernels from `kernels/*.cu` compiled for the CPU. Device
+    N > 0 pretends to be the N-th GPU: its placement makes N the emulated current device."""
+
     xp = np
 
-    def __init__(self, seed: int | None = None):
-        self.kernels = CudaKernels(np, emu_load_module)
+    def __init__(self, seed: int | None = None, index: int = 0):
+        self.index = index
+        self.name = f"emu:{index}" if index else "emu"
+        if index:
+            self.placement = DevicePlacement(index, current_device, _make_current)
+        else:
+            self.placement = NO_PLACEMENT
+        self.xp = self._array_module()
+        self.kernels = CudaKernels(self.xp, self._load_module)
         super().__init__(seed)
+
+    def _array_module(self):
+        return np
+
+    def _load_module(self, source: str, name: str):
+        return emu_load_module(source, name)

@@ -163,34 +163,60 @@ class NumpyKernels:
         dz = y * (grad - (grad * y).sum(axis=1, keepdims=True))
         return (dz * y.dtype.type(scale)).astype(y.dtype, copy=False)
 
-    # ---- optimizer updates, in place (PyTorch's documented formulas)
+    # ---- optimizer updates, in place (PyTorch's documented formulas). Float16 tensors are
+    # updated in float32 and rounded back; the host-side coefficients are rounded to the math
+    # dtype first, so that every operation rounds exactly as in kernels/optim.cu.
     def sgd_step(self, param, grad, buf, lr: float, momentum: float, dampening: float,
                  nesterov: bool, weight_decay: float, first: bool) -> None:
-        g = grad + weight_decay * param if weight_decay else grad.copy()
-        if momentum:
-            if first:
-                buf[...] = g
-            else:
-                buf *= momentum
-                buf += (1.0 - dampening) * g
-            g = g + momentum * buf if nesterov else buf
-        param -= (lr * g).astype(param.dtype, copy=False)
+        coef = sgd_coefficients(lr, momentum, dampening, nesterov, weight_decay, first)
+        self._update(_sgd_update, param, grad, [buf if momentum else None], coef)
 
     def adam_step(self, param, grad, m, v, lr: float, beta1: float, beta2: float, eps: float,
                   weight_decay: float, step: int, decoupled: bool) -> None:
-        xp = self.xp
-        if decoupled:
-            param *= 1.0 - lr * weight_decay
-            g = grad
-        else:
-            g = grad + weight_decay * param if weight_decay else grad
-        m *= beta1
-        m += (1.0 - beta1) * g
-        v *= beta2
-        v += (1.0 - beta2) * g * g
-        m_hat = m / (1.0 - beta1**step)
-        v_hat = v / (1.0 - beta2**step)
-        param -= (lr * m_hat / (xp.sqrt(v_hat) + eps)).astype(param.dtype, copy=False)
+        coef = adam_coefficients(lr, beta1, beta2, eps, weight_decay, step, decoupled)
+        self._update(_adam_update, param, grad, [m, v], coef)
+
+    def rmsprop_step(self, param, grad, square_avg, grad_avg, buf, lr: float, alpha: float,
+                     eps: float, weight_decay: float, momentum: float, centered: bool) -> None:
+        """grad_avg is used only when centered, buf only with momentum (else pass None)."""
+        coef = rmsprop_coefficients(lr, alpha, eps, weight_decay, momentum, centered)
+        self._update(_rmsprop_update, param, grad, [square_avg, grad_avg, buf], coef)
+
+    # A whole parameter group (lists of arrays; a state list may be None where unused)
+    def sgd_multi(self, params: list, grads: list, bufs: list | None, lr: float,
+                  momentum: float, dampening: float, nesterov: bool, weight_decay: float,
+                  first: bool) -> None:
+        for k, (p, g) in enumerate(zip(params, grads)):
+            self.sgd_step(p, g, None if bufs is None else bufs[k], lr, momentum, dampening,
+                          nesterov, weight_decay, first)
+
+    def adam_multi(self, params: list, grads: list, ms: list, vs: list, lr: float,
+                   beta1: float, beta2: float, eps: float, weight_decay: float, step: int,
+                   decoupled: bool) -> None:
+        for p, g, m, v in zip(params, grads, ms, vs):
+            self.adam_step(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled)
+
+    def rmsprop_multi(self, params: list, grads: list, square_avgs: list,
+                      grad_avgs: list | None, bufs: list | None, lr: float, alpha: float,
+                      eps: float, weight_decay: float, momentum: float, centered: bool) -> None:
+        for k, (p, g, sq) in enumerate(zip(params, grads, square_avgs)):
+            self.rmsprop_step(p, g, sq, None if grad_avgs is None else grad_avgs[k],
+                              None if bufs is None else bufs[k], lr, alpha, eps, weight_decay,
+                              momentum, centered)
+
+    def _update(self, rule, param, grad, state: list, coef: tuple) -> None:
+        """param and the state arrays (None: unused) updated in place by `rule` in the math
+        dtype (float64 for float64, else float32)."""
+        math = self.xp.dtype("float64" if param.dtype == self.xp.float64 else "float32")
+        coef = cast_coefficients(self.xp, math, coef)
+        values = [None if s is None else s.astype(math) for s in state]
+        new_param, new_state = rule(self.xp, param.astype(math), grad.astype(math), values,
+                                    coef)
+        for array, value in zip(state, new_state):
+            if array is not None:
+                array[...] = value
+        param[...] = new_param
+
 
     # ---- convolution as a matrix product
     def im2col(self, x, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple):
@@ -236,3 +262,68 @@ def _erf(xp, x):
     except ImportError:  # exact but slow: math.erf element by element
         return xp.vectorize(math.erf, otypes=[x.dtype])(x)
     return erf(x)
+
+
+def sgd_coefficients(lr, momentum, dampening, nesterov, weight_decay, first) -> tuple:
+    """optim.cu's SgdCoef, before rounding to the math dtype."""
+    return (float(lr), float(momentum), 1.0 - dampening, float(weight_decay), int(nesterov),
+            int(first))
+
+
+def adam_coefficients(lr, beta1, beta2, eps, weight_decay, step, decoupled) -> tuple:
+    """optim.cu's AdamCoef: bias corrections and 1 - beta computed in float64 on the host."""
+    return (float(lr), float(beta1), float(beta2), 1.0 - beta1, 1.0 - beta2, float(eps),
+            float(weight_decay), 1.0 - lr * weight_decay, 1.0 - beta1**step, 1.0 - beta2**step,
+            int(decoupled))
+
+
+def rmsprop_coefficients(lr, alpha, eps, weight_decay, momentum, centered) -> tuple:
+    """optim.cu's RmspropCoef."""
+    return (float(lr), float(alpha), 1.0 - alpha, float(eps), float(weight_decay),
+            float(momentum), int(centered))
+
+
+def cast_coefficients(xp, math, coef: tuple) -> tuple:
+    """Floats as scalars of the math dtype, flags as int32 (the kernels' argument types)."""
+    return tuple(math.type(c) if isinstance(c, float) else xp.int32(c) for c in coef)
+
+
+# The element updates of kernels/optim.cu, operation for operation (each rounds once).
+def _sgd_update(xp, p, g, state, c):
+    lr, momentum, one_minus_dampening, weight_decay, nesterov, first = c
+    (buf,) = state
+    if weight_decay != 0:
+        g = g + weight_decay * p
+    if momentum != 0:
+        buf = g if first else momentum * buf + one_minus_dampening * g
+        g = g + momentum * buf if nesterov else buf
+    return p - lr * g, [buf]
+
+
+def _adam_update(xp, p, g, state, c):
+    lr, beta1, beta2, omb1, omb2, eps, weight_decay, decay, bias1, bias2, decoupled = c
+    m, v = state
+    if decoupled:
+        p = p * decay
+    elif weight_decay != 0:
+        g = g + weight_decay * p
+    m = beta1 * m + omb1 * g
+    v = beta2 * v + omb2 * g * g
+    return p - lr * (m / bias1) / (xp.sqrt(v / bias2) + eps), [m, v]
+
+
+def _rmsprop_update(xp, p, g, state, c):
+    lr, alpha, one_minus_alpha, eps, weight_decay, momentum, centered = c
+    square_avg, grad_avg, buf = state
+    if weight_decay != 0:
+        g = g + weight_decay * p
+    square_avg = alpha * square_avg + one_minus_alpha * g * g
+    if centered:
+        grad_avg = alpha * grad_avg + one_minus_alpha * g
+        avg = xp.sqrt(square_avg - grad_avg * grad_avg) + eps
+    else:
+        avg = xp.sqrt(square_avg) + eps
+    if momentum > 0:
+        buf = momentum * buf + g / avg
+        return p - lr * buf, [square_avg, grad_avg, buf]
+    return p - lr * g / avg, [square_avg, grad_avg, buf]
