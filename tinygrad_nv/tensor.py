@@ -11,7 +11,7 @@ import numpy as np
 from tinygrad_nv import autograd, creation
 from tinygrad_nv.backend import Backend, canonicalize, get_backend, manual_seed
 from tinygrad_nv.dtype import DType, dtypes, to_dtype
-from tinygrad_nv.ops import activation, elementwise, index, matrix, movement, reduce, unary
+from tinygrad_nv.ops import activation, elementwise, index, matrix, movement, reduce, scan, unary
 from tinygrad_nv.ops._checks import axis as check_axis
 from tinygrad_nv.ops._checks import check_device
 
@@ -375,6 +375,22 @@ class Tensor:
     argmin = reduce.argmin
     any = reduce.any
     all = reduce.all
+    amax = reduce.amax
+    amin = reduce.amin
+    var_mean = reduce.var_mean
+    std_mean = reduce.std_mean
+    norm = reduce.norm
+    count_nonzero = reduce.count_nonzero
+
+    # ---- scans and order (ops/scan.py)
+    cumsum = scan.cumsum
+    cumprod = scan.cumprod
+    cummax = scan.cummax
+    cummin = scan.cummin
+    logcumsumexp = scan.logcumsumexp
+    sort = scan.sort
+    argsort = scan.argsort
+    topk = scan.topk
 
     # ---- shape (ops/movement.py)
     reshape = view = movement.reshape

@@ -19,6 +19,8 @@ REDUCTIONS = {
     "mean": (lambda x, a, k: x.mean(axis=a, keepdim=k), lambda x, a, k: x.mean(a, keepdims=k)),
     "max": (lambda x, a, k: x.max(a, keepdim=k), lambda x, a, k: x.max(a, keepdims=k)),
     "min": (lambda x, a, k: x.min(dim=a, keepdim=k), lambda x, a, k: x.min(a, keepdims=k)),
+    "amax": (lambda x, a, k: x.amax(dim=a, keepdim=k), lambda x, a, k: x.max(a, keepdims=k)),
+    "amin": (lambda x, a, k: x.amin(a, keepdim=k), lambda x, a, k: x.min(a, keepdims=k)),
     "prod": (lambda x, a, k: x.prod(a, keepdim=k), lambda x, a, k: x.prod(a, keepdims=k)),
     "logsumexp": (lambda x, a, k: x.logsumexp(a, keepdim=k),
                   lambda x, a, k: np.log(np.exp(x).sum(a, keepdims=k))),
@@ -26,19 +28,30 @@ REDUCTIONS = {
             lambda x, a, k: x.var(a, keepdims=k, ddof=1)),
     "std": (lambda x, a, k: x.std(a, keepdim=k),
             lambda x, a, k: x.std(a, keepdims=k, ddof=1)),
+    "var_mean": (lambda x, a, k: _pair(x.var_mean(a, keepdim=k)),
+                 lambda x, a, k: x.var(a, keepdims=k, ddof=1) + 2 * x.mean(a, keepdims=k)),
+    "std_mean": (lambda x, a, k: _pair(x.std_mean(dim=a, keepdim=k)),
+                 lambda x, a, k: x.std(a, keepdims=k, ddof=1) + 2 * x.mean(a, keepdims=k)),
 }
+
+
+def _pair(result):
+    """(spread, mean) as one tensor to compare: spread + 2 * mean."""
+    spread, center = result
+    assert spread.shape == center.shape
+    return spread + 2 * center
 
 
 @pytest.mark.parametrize("name", list(REDUCTIONS))
 @given(data=hst.data())
 def test_reduction(name, data, device):
     fn, ref = REDUCTIONS[name]
-    unbiased = name in ("var", "std")  # n - 1 > 0: at least 2 elements reduced
+    unbiased = name in ("var", "std", "var_mean", "std_mean")  # n - 1 > 0: 2+ reduced
     x = data.draw(st.tensors(shape=st.shapes(min_dims=int(unbiased), max_dims=3,
                                              min_side=1 + unbiased, max_side=3), device=device))
     axis = _np_axis(data.draw(st.axes(x.ndim)))
     keepdim = data.draw(hst.booleans())
-    if name == "std":  # sqrt near 0 variance: finite differences are ill-conditioned there
+    if "std" in name:  # sqrt near 0 variance: finite differences are ill-conditioned there
         assume(np.all(x.numpy().var(axis=axis) > 1e-2))
     check_op(lambda t: fn(t, axis, keepdim), lambda a: ref(a, _np_axis(axis), keepdim), x)
 
@@ -85,3 +98,190 @@ def test_sum_of_integers_and_bools(device):
     assert Tensor([True, True, False], device=device).sum().item() == 2
     assert Tensor([1, 2, 3], device=device).sum().item() == 6
     assert Tensor([1, 2], device=device).mean().item() == 1.5
+
+
+def _np_norm(a, p, axis, keepdim):
+    """The vector p-norm from its definition (torch.norm / torch.linalg.vector_norm)."""
+    size = np.abs(a)
+    if p == np.inf:
+        return size.max(axis, keepdims=keepdim)
+    if p == -np.inf:
+        return size.min(axis, keepdims=keepdim)
+    if p == 0:
+        return (size != 0).sum(axis, keepdims=keepdim).astype(a.dtype)
+    return (size**p).sum(axis, keepdims=keepdim) ** (1 / p)
+
+
+@pytest.mark.parametrize("p", ["fro", 2, 1, np.inf, -np.inf, 3, 0.5, -1.5, 1.5])
+@given(data=hst.data())
+def test_norm(p, data, device):
+    x = data.draw(st.tensors(shape=st.shapes(max_dims=3, max_side=3), avoid=(0.0,),
+                             low=-2.0, high=2.0, device=device))
+    axis = _np_axis(data.draw(st.axes(x.ndim)))
+    keepdim = data.draw(hst.booleans())
+    order = 2 if p == "fro" else p
+    check_op(lambda t: t.norm(p, dim=axis, keepdim=keepdim),
+             lambda a: _np_norm(a, order, _np_axis(axis), keepdim), x)
+
+
+def test_norm_zero_count_and_axis_alias(device):
+    a = np.array([[1.0, 0.0, -2.0], [0.0, 0.0, 3.0]])
+    x = Tensor(a, device=device, requires_grad=True)
+    np.testing.assert_array_equal(x.norm(0, axis=1).numpy(), [2.0, 1.0])
+    x.norm(0).backward()  # the count has no gradient, as in PyTorch
+    assert x.grad is None
+    np.testing.assert_allclose(Tensor([1, 2], device=device).norm().numpy(), np.sqrt(5))
+    assert Tensor([1, 2], device=device).norm().dtype == dtypes.float32
+    assert x.norm(dtype="float32").dtype == dtypes.float32
+
+
+@pytest.mark.parametrize("p", [2, "fro", 1, 3, 0.5, np.inf, -np.inf, -1.0])
+def test_norm_gradient_at_zero_is_zero(p, device):
+    x = Tensor([[0.0, 0.0, 0.0], [0.0, 3.0, -4.0]], device=device, requires_grad=True)
+    x.norm(p, dim=1).sum().backward()
+    g = x.grad.numpy()
+    assert np.isfinite(g).all(), g
+    np.testing.assert_array_equal(g[0], 0.0)
+    expected = {2: [0, 0.6, -0.8], "fro": [0, 0.6, -0.8], 1: [0, 1, -1], np.inf: [0, 0, -1]}
+    if p in expected:
+        np.testing.assert_allclose(g[1], expected[p])
+
+
+def test_norm_splits_the_gradient_between_tied_extremes(device):
+    x = Tensor([3.0, -3.0, 1.0], device=device, requires_grad=True)
+    x.norm(np.inf).backward()
+    np.testing.assert_allclose(x.grad.numpy(), [0.5, -0.5, 0.0])
+
+
+@pytest.mark.parametrize("op", ["max", "min", "amax", "amin"])
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+def test_integer_extremes_are_exact_at_the_limits(op, dtype, device):
+    info = np.iinfo(dtype)
+    a = np.array([[0, info.min, 5], [info.max, -1, info.min]], dtype=dtype)
+    x = Tensor(a, device=device)
+    fn = np.max if op.endswith("max") else np.min
+    for axis in (None, 0, 1, (0, 1)):
+        got = getattr(x, op)(axis)
+        assert got.dtype == a.dtype
+        np.testing.assert_array_equal(got.numpy(), fn(a, axis=axis))
+
+
+@pytest.mark.parametrize("op", ["max", "min", "amax", "amin"])
+def test_bool_extremes_are_bool(op, device):
+    a = np.array([[True, False], [False, False]])
+    got = getattr(Tensor(a, device=device), op)(dim=1)
+    assert got.dtype == dtypes.bool
+    fn = np.max if op.endswith("max") else np.min
+    np.testing.assert_array_equal(got.numpy(), fn(a, axis=1))
+
+
+@pytest.mark.parametrize("op", ["max", "min", "amax", "amin", "argmax", "argmin"])
+def test_extremes_over_empty_axes_follow_pytorch(op, device):
+    x = Tensor.zeros(0, 3, device=device)
+    got = getattr(x, op)(dim=1)  # nothing to reduce per row: an empty result
+    assert got.shape == (0,)
+    with pytest.raises(IndexError, match=f"{op}: .*axis 0 of size 0"):
+        getattr(x, op)(0)
+    with pytest.raises(RuntimeError, match=f"{op}: cannot reduce an empty tensor"):
+        getattr(x, op)()
+
+
+def test_reductions_over_empty_axes_have_identities(device):
+    x = Tensor.zeros(0, 3, device=device, requires_grad=True)
+    np.testing.assert_array_equal(x.sum(0).numpy(), np.zeros(3))
+    np.testing.assert_array_equal(x.prod(0).numpy(), np.ones(3))
+    np.testing.assert_array_equal(x.logsumexp(0).numpy(), np.full(3, -np.inf))
+    assert x.logsumexp(1).shape == (0,)
+    assert np.isnan(x.mean(0).numpy()).all()
+    np.testing.assert_array_equal(x.norm(dim=0).numpy(), np.zeros(3))
+    np.testing.assert_array_equal(x.all(0).numpy(), [True] * 3)
+    np.testing.assert_array_equal(x.any(0).numpy(), [False] * 3)
+    assert x.count_nonzero().item() == 0
+    x.logsumexp(0).sum().backward()
+    assert x.grad.shape == (0, 3)
+
+
+def test_nan_and_inf_in_extremes(device):
+    a = np.array([[1.0, np.nan, 2.0], [-np.inf, 0.0, np.inf]])
+    x = Tensor(a, device=device)
+    np.testing.assert_array_equal(x.amax(1).numpy(), [np.nan, np.inf])
+    np.testing.assert_array_equal(x.amin(1).numpy(), [np.nan, -np.inf])
+    np.testing.assert_array_equal(x.argmax(1).numpy(), [1, 2])  # NaN counts as the largest
+    np.testing.assert_array_equal(x.argmin(1).numpy(), [1, 0])
+    np.testing.assert_array_equal(x.logsumexp(1).numpy(), [np.nan, np.inf])
+
+
+def test_max_min_of_a_tensor_argument_are_elementwise(device):
+    a, b = Tensor([1.0, 5.0], device=device), Tensor([3.0, 2.0], device=device)
+    np.testing.assert_array_equal(a.max(b).numpy(), [3.0, 5.0])
+    np.testing.assert_array_equal(a.min(b).numpy(), [1.0, 2.0])
+
+
+@given(data=hst.data(), dtype=hst.sampled_from(["float64", "int32", "int64", "bool"]))
+def test_count_nonzero_all_any(data, dtype, device):
+    empty_ok = dtype != "float64"  # (tensors() draws no empty float arrays)
+    x = data.draw(st.tensors(shape=st.shapes(min_side=int(not empty_ok), max_dims=3, max_side=3),
+                             dtype=dtype, low=-1, high=1, device=device))
+    a = x.numpy()
+    axis = _np_axis(data.draw(st.axes(x.ndim)))
+    keepdim = data.draw(hst.booleans())
+    got = x.count_nonzero(dim=axis)
+    assert got.dtype == dtypes.int64
+    np.testing.assert_array_equal(got.numpy(), np.count_nonzero(a, axis=axis))
+    for op in ("all", "any"):
+        got = getattr(x, op)(axis, keepdim=keepdim)
+        assert got.dtype == dtypes.bool and not got.requires_grad
+        np.testing.assert_array_equal(got.numpy(), getattr(a, op)(axis, keepdims=keepdim))
+    np.testing.assert_array_equal(x.all(dim=axis).numpy(), a.all(axis))
+
+
+def test_all_any_count_nan_as_true(device):
+    x = Tensor([np.nan, 1.0], device=device)
+    assert x.all().item() and x.count_nonzero().item() == 2
+
+
+@pytest.mark.parametrize("op", ["sum", "prod"])
+@pytest.mark.parametrize("dtype", ["bool", "int32", "int64"])
+def test_sum_prod_of_integers_accumulate_in_int64(op, dtype, device):
+    a = np.array([[1, 0, 1], [1, 1, 1]]).astype(dtype)
+    got = getattr(Tensor(a, device=device), op)(1)
+    assert got.dtype == dtypes.int64
+    np.testing.assert_array_equal(got.numpy(), getattr(a.astype(np.int64), op)(1))
+
+
+def test_sum_prod_mean_dtype_casts_first(device):
+    x = Tensor([[1.5, 2.5], [-1.5, 4.0]], device=device, requires_grad=True)
+    got = x.sum(1, dtype=dtypes.float64)
+    assert got.dtype == dtypes.float64
+    np.testing.assert_array_equal(got.numpy(), [4.0, 2.5])
+    got.sum().backward()
+    assert x.grad.dtype == dtypes.float32
+    np.testing.assert_array_equal(x.grad.numpy(), np.ones((2, 2)))
+    truncated = x.detach().sum(dim=0, dtype="int32")  # as PyTorch: cast (truncate), then sum
+    assert truncated.dtype == dtypes.int32
+    np.testing.assert_array_equal(truncated.numpy(), [0, 6])
+    np.testing.assert_array_equal(x.detach().prod(1, dtype="int64").numpy(), [2, -4])
+    assert Tensor([1, 2], device=device).mean(dtype="float64").dtype == dtypes.float64
+
+
+def test_var_unbiased_and_correction(device):
+    a = np.array([[1.0, 2.0, 4.0], [0.0, 0.0, 3.0]])
+    x = Tensor(a, device=device)
+    np.testing.assert_allclose(x.var(1, unbiased=False).numpy(), a.var(1))
+    np.testing.assert_allclose(x.std(dim=0, unbiased=True).numpy(), a.std(0, ddof=1))
+    np.testing.assert_allclose(x.var(correction=2).numpy(), a.var(ddof=2))
+    variance, center = x.var_mean(1, correction=0, keepdim=True)
+    np.testing.assert_allclose(variance.numpy(), a.var(1, keepdims=True))
+    np.testing.assert_allclose(center.numpy(), a.mean(1, keepdims=True))
+    assert np.isnan(Tensor([3.0], device=device).var().item())  # n - 1 = 0: 0 / 0
+
+
+def test_reductions_of_0d_tensors(device):
+    x = Tensor(2.5, device=device, requires_grad=True)
+    for op in ("sum", "amax", "amin", "max", "logsumexp", "prod", "norm"):
+        for dim in (None, 0, -1):
+            out = getattr(x, op)(dim=dim) if op != "norm" else x.norm(dim=dim)
+            assert out.shape == ()
+            expected = np.log(np.exp(2.5)) if op == "logsumexp" else 2.5
+            np.testing.assert_allclose(out.item(), expected, rtol=1e-6)
+    assert x.argmax(0).item() == 0 and x.count_nonzero(0).item() == 1

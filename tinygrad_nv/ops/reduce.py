@@ -1,17 +1,20 @@
-"""Reductions: sum, mean, var, std, max, min, logsumexp, prod, argmax, argmin. The Functions
-take a tuple of (non-negative, sorted) axes; the functions accept `axis` or `dim`. The
-functions shadow the builtins sum/max/min/any/all here: use `builtins.` for those."""
+"""Reductions: sum, mean, var, std, var_mean, std_mean, max/amax, min/amin, logsumexp, prod,
+norm, count_nonzero, any, all, argmax, argmin. The Functions take a tuple of (non-negative,
+sorted) axes; the functions accept `axis` or `dim`. The functions shadow the builtins
+sum/max/min/any/all here: use `builtins.` for those."""
 
 from __future__ import annotations
 
 import builtins
 import math
+import numbers
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function
-from tinygrad_nv.dtype import dtypes
+from tinygrad_nv.dtype import DType, dtypes, to_dtype
 from tinygrad_nv.ops._checks import axes as check_axes
 from tinygrad_nv.ops._checks import axis as check_axis
+from tinygrad_nv.ops._checks import is_tensor
 from tinygrad_nv.ops.movement import Expand, Reshape
 from tinygrad_nv.ops.unary import floating
 
@@ -24,10 +27,15 @@ def kept_shape(shape: tuple, axes: tuple) -> tuple:
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
+def reduced_shape(shape: tuple, axes: tuple) -> tuple:
+    """`shape` without the reduced axes: the keepdim=False shape."""
+    return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
 class Sum(Function):
     def forward(self, x, axes: tuple, keepdim: bool):
         self.axes = axes
-        return x.sum(axis=axes, keepdims=keepdim)
+        return x.sum(axis=axes, keepdims=keepdim, dtype=x.dtype)  # int32 stays int32
 
     def backward(self, g):
         shape = self.parents[0].shape
@@ -37,13 +45,13 @@ class Sum(Function):
 
 
 class Max(Function):
-    """amax: the gradient is split evenly between tied maxima."""
+    """amax (or amin with largest=False): the gradient is split evenly between tied extremes.
+    Integers compare exactly (no negation tricks at the dtype's limits)."""
 
-    def forward(self, x, axes: tuple, keepdim: bool):
+    def forward(self, x, axes: tuple, keepdim: bool, largest: bool = True):
         self.axes = axes
-        self.out = x.max(axis=axes, keepdims=True)
-        return self.out if keepdim else self.out.reshape(
-            tuple(n for i, n in enumerate(x.shape) if i not in axes))
+        self.out = (x.max if largest else x.min)(axis=axes, keepdims=True)
+        return self.out if keepdim else self.out.reshape(reduced_shape(x.shape, axes))
 
     def backward(self, g):
         x = self.parents[0]
@@ -52,70 +60,201 @@ class Max(Function):
         return g.reshape(self.out.shape).expand(x.shape) * g._like(share.astype(g.dtype))
 
 
+class Norm(Function):
+    """The vector p-norm over `axes` for p = 0, inf, -inf or any other number. As PyTorch,
+    the gradient is 0 where the norm (or, for p < 1, the element) is 0, and p = 0 has none."""
+
+    save_output = True
+
+    def forward(self, x, p: float, axes: tuple, keepdim: bool):
+        self.p, self.axes = p, axes
+        size = self.xp.abs(x)
+        if p == 0:
+            out = (x != 0).sum(axis=axes, keepdims=True).astype(x.dtype)
+        elif p in (math.inf, -math.inf):
+            out = (size.max if p > 0 else size.min)(axis=axes, keepdims=True)
+        elif p == 1:
+            out = size.sum(axis=axes, keepdims=True)
+        elif p == 2:
+            out = self.xp.sqrt((size * size).sum(axis=axes, keepdims=True))
+        else:
+            out = (size**p).sum(axis=axes, keepdims=True) ** (1 / p)
+        self.kept = out.shape
+        return out if keepdim else out.reshape(reduced_shape(x.shape, axes))
+
+    def backward(self, g):
+        x, p = self.parents[0], self.p
+        if p == 0:
+            return None
+        out, g = self.output().reshape(self.kept), g.reshape(self.kept)
+        if p in (math.inf, -math.inf):  # split between the elements of largest/smallest |x|
+            hits = self.xp.abs(x.data) == out.data
+            share = hits / hits.sum(axis=self.axes, keepdims=True)
+            return g * x.sign() * g._like(share.astype(g.dtype))
+        # d|x|_p / dx = sign(x) |x|^(p-1) |x|_p^(1-p), written so that zeros give 0, not NaN
+        empty = out == 0
+        scale = empty.where(0.0, g * empty.where(1.0, out) ** (1 - p))
+        if p == 1:
+            return x.sign() * scale
+        if p >= 2:  # x itself for p = 2: the second derivative at x = 0 stays right
+            return (x if p == 2 else x * x.abs() ** (p - 2)) * scale
+        nonzero = x != 0
+        return nonzero.where(x.sign() * nonzero.where(x.abs(), 1.0) ** (p - 1), 0.0) * scale
+
+
 # ---------------------------------------------------------------------- functions
-def sum(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:
-    """The sum over `axis` (None: all; an int or a tuple, negative allowed) or `dim`."""
-    return Sum.apply(x, axes=check_axes(x, axis, dim, "sum"), keepdim=keepdim)
+def accumulate_dtype(x: Tensor, dtype: Any = None) -> DType:
+    """What sum/prod/cumsum/cumprod compute in, as PyTorch: `dtype` when given (the input is
+    cast first), int64 for integer and bool inputs, else the input's dtype."""
+    if dtype is not None:
+        return to_dtype(dtype)
+    return dtypes.int64 if x.dtype.kind in "biu" else x.dtype
 
 
-def mean(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:
-    """The mean over `axis` or `dim`."""
-    x = floating(x)
+def _float_dtype(x: Tensor, dtype: Any, op: str) -> Tensor:
+    """x cast to `dtype` (which must be floating), or promoted to float32 when not given."""
+    if dtype is None:
+        return floating(x)
+    dt = to_dtype(dtype)
+    if dt.kind != "f":
+        raise TypeError(f"{op}: dtype must be a floating point dtype, got {dt.name}")
+    return x.cast(dt)
+
+
+def sum(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None,  # noqa: A001
+        dtype: Any = None) -> Tensor:
+    """The sum over `axis` (None: all; an int or a tuple, negative allowed) or `dim`.
+    Integers and bools sum in int64; `dtype` casts the input first, as torch.sum.
+
+    >>> Tensor([[1.0, 2.0], [3.0, 4.0]]).sum(dim=0).tolist()   # [4.0, 6.0]
+    """
+    axes = check_axes(x, axis, dim, "sum")
+    return Sum.apply(x.cast(accumulate_dtype(x, dtype)), axes=axes, keepdim=keepdim)
+
+
+def mean(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None,
+         dtype: Any = None) -> Tensor:
+    """The mean over `axis` or `dim` (integers give float32; `dtype` casts first). An empty
+    reduction gives NaN."""
+    x = _float_dtype(x, dtype, "mean")
     axes = check_axes(x, axis, dim, "mean")
     count = math.prod(x.shape[a] for a in axes)
     return sum(x, axes, keepdim=keepdim) / count
 
 
-def var(x: Tensor, axis: Any = None, keepdim: bool = False, correction: int = 1,
-        dim: Any = None) -> Tensor:
-    """Variance, unbiased by default (divides by n - correction)."""
+def _correction(correction: Any, unbiased: bool | None, op: str) -> float:
+    if unbiased is not None:  # the older spelling: unbiased=False is correction=0
+        return 1 if unbiased else 0
+    if isinstance(correction, bool) or not isinstance(correction, numbers.Real):
+        raise TypeError(f"{op}: correction must be a number, got {type(correction).__name__}")
+    return correction
+
+
+def _var_and_mean(x: Tensor, axis: Any, keepdim: bool, correction: Any, dim: Any,
+                  unbiased: bool | None, op: str) -> tuple[Tensor, Tensor]:
     x = floating(x)
-    axes = check_axes(x, axis, dim, "var")
-    count = math.prod(x.shape[a] for a in axes)
-    centered = x - mean(x, axes, keepdim=True)
-    divisor = builtins.max(count - correction, 0)
-    return sum(centered * centered, axes, keepdim=keepdim) / divisor
-
-
-def std(x: Tensor, axis: Any = None, keepdim: bool = False, correction: int = 1,
-        dim: Any = None) -> Tensor:
-    """The standard deviation, unbiased by default (correction=1)."""
-    return var(x, axis, keepdim, correction, dim).sqrt()
-
-
-def _max(x: Tensor, axis: Any, keepdim: bool, dim: Any, op: str) -> Tensor:
     axes = check_axes(x, axis, dim, op)
-    if builtins.any(x.shape[a] == 0 for a in axes) or x.numel() == 0:
-        raise ValueError(f"{op}: cannot reduce an empty tensor of shape {x.shape} "
-                         f"over axes {axes}")
-    return Max.apply(x, axes=axes, keepdim=keepdim)
+    correction = _correction(correction, unbiased, op)
+    count = math.prod(x.shape[a] for a in axes)
+    center = mean(x, axes, keepdim=True)
+    centered = x - center
+    divisor = builtins.max(count - correction, 0)  # 0: inf or NaN, as PyTorch
+    variance = sum(centered * centered, axes, keepdim=keepdim) / divisor
+    return variance, center if keepdim else center.reshape(reduced_shape(x.shape, axes))
 
 
-def max(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:
-    """Largest values (as torch.amax: ties share the gradient evenly)."""
-    return _max(x, axis, keepdim, dim, "max")
+def var(x: Tensor, axis: Any = None, keepdim: bool = False, correction: Any = 1,
+        dim: Any = None, unbiased: bool | None = None) -> Tensor:
+    """Variance, unbiased by default: divides by n - correction (`unbiased=False` is
+    correction=0)."""
+    return _var_and_mean(x, axis, keepdim, correction, dim, unbiased, "var")[0]
 
 
-def min(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:
-    """Smallest values (as torch.amin: ties share the gradient evenly)."""
-    return -_max(-x, axis, keepdim, dim, "min")
+def std(x: Tensor, axis: Any = None, keepdim: bool = False, correction: Any = 1,
+        dim: Any = None, unbiased: bool | None = None) -> Tensor:
+    """The standard deviation, unbiased by default (correction=1)."""
+    return _var_and_mean(x, axis, keepdim, correction, dim, unbiased, "std")[0].sqrt()
+
+
+def var_mean(x: Tensor, axis: Any = None, keepdim: bool = False, correction: Any = 1,
+             dim: Any = None, unbiased: bool | None = None) -> tuple[Tensor, Tensor]:
+    """(variance, mean) over `axis` or `dim`, as torch.var_mean.
+
+    >>> v, m = Tensor([1.0, 2.0, 3.0]).var_mean()    # 1.0, 2.0
+    """
+    return _var_and_mean(x, axis, keepdim, correction, dim, unbiased, "var_mean")
+
+
+def std_mean(x: Tensor, axis: Any = None, keepdim: bool = False, correction: Any = 1,
+             dim: Any = None, unbiased: bool | None = None) -> tuple[Tensor, Tensor]:
+    """(standard deviation, mean) over `axis` or `dim`, as torch.std_mean."""
+    variance, center = _var_and_mean(x, axis, keepdim, correction, dim, unbiased, "std_mean")
+    return variance.sqrt(), center
+
+
+def _extreme(x: Tensor, axis: Any, keepdim: bool, dim: Any, op: str, largest: bool) -> Tensor:
+    axes = check_axes(x, axis, dim, op)
+    _check_nonempty(x, axis if dim is None else dim, axes, op)
+    return Max.apply(x, axes=axes, keepdim=keepdim, largest=largest)
+
+
+def _check_nonempty(x: Tensor, chosen: Any, axes: tuple, op: str) -> None:
+    """Reductions without an identity (max, min, argmax, ...) refuse empty axes, as PyTorch."""
+    if chosen is None and x.numel() == 0:
+        raise RuntimeError(f"{op}: cannot reduce an empty tensor of shape {x.shape} over all "
+                           "axes (the operation has no identity); give the axis to reduce")
+    for a in axes:
+        if x.shape[a] == 0:
+            raise IndexError(f"{op}: cannot reduce over axis {a} of size 0 in a tensor of "
+                             f"shape {x.shape} (the operation has no identity)")
+
+
+def max(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:  # noqa: A001
+    """Largest values over `axis` or `dim`, as torch.amax (values only; ties share the
+    gradient evenly; NaN propagates). `x.max(other_tensor)` is `x.maximum(other_tensor)`."""
+    if is_tensor(axis):
+        return x.maximum(axis)
+    return _extreme(x, axis, keepdim, dim, "max", largest=True)
+
+
+def min(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:  # noqa: A001
+    """Smallest values over `axis` or `dim`, as torch.amin. `x.min(other)` is
+    `x.minimum(other)`."""
+    if is_tensor(axis):
+        return x.minimum(axis)
+    return _extreme(x, axis, keepdim, dim, "min", largest=False)
+
+
+def amax(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:
+    """Largest values over `axis` or `dim` (None: all), as torch.amax."""
+    return _extreme(x, axis, keepdim, dim, "amax", largest=True)
+
+
+def amin(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:
+    """Smallest values over `axis` or `dim` (None: all), as torch.amin."""
+    return _extreme(x, axis, keepdim, dim, "amin", largest=False)
 
 
 def logsumexp(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:
-    """log(sum(exp(x))), computed stably around the maximum."""
+    """log(sum(exp(x))), computed stably around the maximum; -inf over an empty axis."""
     x = floating(x)
     xp = x.backend.xp
     axes = check_axes(x, axis, dim, "logsumexp")
-    peak = _max(x, axes, True, None, "logsumexp").detach()
-    peak = x._like(xp.where(xp.isfinite(peak.data), peak.data, 0))
+    if builtins.all(x.shape[a] for a in axes):
+        peak = x.data.max(axis=axes, keepdims=True)
+        peak = x._like(xp.where(xp.isfinite(peak), peak, 0))
+    else:  # an empty sum is 0: its log is -inf
+        peak = x._like(xp.zeros(kept_shape(x.shape, axes), dtype=x.dtype))
     out = sum((x - peak).exp(), axes, keepdim=True).log() + peak
-    return out if keepdim else out.reshape(
-        tuple(n for i, n in enumerate(x.shape) if i not in axes))
+    return out if keepdim else out.reshape(reduced_shape(x.shape, axes))
 
 
-def prod(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:
-    """Product over axes; a tree of multiplications, so zeros get exact gradients."""
+def prod(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None,
+         dtype: Any = None) -> Tensor:
+    """Product over axes (1 over an empty axis); a tree of multiplications, so zeros get
+    exact gradients. Integers and bools multiply in int64; `dtype` casts first."""
     axes = check_axes(x, axis, dim, "prod")
+    x = x.cast(accumulate_dtype(x, dtype))
     kept = tuple(a for a in range(x.ndim) if a not in axes)
     shape = x.shape
     x = x.permute(*kept, *axes).reshape(*[shape[a] for a in kept],
@@ -127,36 +266,79 @@ def prod(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) ->
     if x.shape[-1] == 0:
         x = x.pad(((0, 0),) * (x.ndim - 1) + ((0, 1),), value=1.0)
     out = x.reshape(*[shape[a] for a in kept])
-    return out.reshape(tuple(1 if a in axes else n for a, n in enumerate(shape))) \
-        if keepdim else out
+    return out.reshape(kept_shape(shape, axes)) if keepdim else out
 
 
-def _arg(x: Tensor, axis: Any, keepdim: bool, dim: Any, op: str, fn) -> Tensor:
-    axis = axis if dim is None else dim
-    if x.numel() == 0:
-        raise ValueError(f"{op}: cannot take {op} of an empty tensor of shape {x.shape}")
-    if axis is None:
+_NORM_ORDERS = "'fro', or a number: 2, 1, inf, -inf, 0, or any other float"
+
+
+def norm(x: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False, dtype: Any = None,
+         axis: Any = None) -> Tensor:
+    """The vector p-norm over `dim` (or `axis`; None: all elements), as torch.norm for
+    p='fro' (= 2) and numbers: sum(|x|^p)^(1/p); inf: max |x|; -inf: min |x|; 0: the count
+    of nonzeros. Integers give float32; `dtype` casts first. The gradient at 0 is 0.
+
+    >>> Tensor([3.0, 4.0]).norm().item()    # 5.0
+    """
+    if isinstance(p, str):
+        if p != "fro":
+            raise ValueError(f"norm: p={p!r} is not supported; valid: {_NORM_ORDERS}")
+        p = 2
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or math.isnan(p):
+        raise ValueError(f"norm: p={p!r} is not supported; valid: {_NORM_ORDERS}")
+    x = _float_dtype(x, dtype, "norm")
+    axes = check_axes(x, axis, dim, "norm")
+    if p in (math.inf, -math.inf) and builtins.any(x.shape[a] == 0 for a in axes):
+        raise RuntimeError(f"norm: cannot compute the {p} norm over an empty axis of a tensor "
+                           f"of shape {x.shape} (max/min have no identity)")
+    return Norm.apply(x, p=float(p), axes=axes, keepdim=keepdim)
+
+
+def count_nonzero(x: Tensor, dim: Any = None, axis: Any = None) -> Tensor:
+    """The number of nonzero (NaN included) elements over `dim` or `axis` (None: all), as
+    int64 (no gradient)."""
+    axes = check_axes(x, axis, dim, "count_nonzero")
+    return x._like((x.data != 0).sum(axis=axes).astype(dtypes.int64))
+
+
+def _truth(x: Tensor, axis: Any, keepdim: bool, dim: Any, op: str) -> Tensor:
+    axes = check_axes(x, axis, dim, op)
+    out = (x.data.all if op == "all" else x.data.any)(axis=axes, keepdims=keepdim)
+    # as PyTorch: bool results, except uint8 inputs give uint8
+    return x._like(out.astype(x.dtype) if x.dtype.name == "uint8" else out)
+
+
+def any(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:  # noqa: A001
+    """Whether any element over `axis` or `dim` (None: all) is nonzero (no gradient)."""
+    return _truth(x, axis, keepdim, dim, "any")
+
+
+def all(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:  # noqa: A001
+    """Whether every element over `axis` or `dim` (None: all) is nonzero (no gradient)."""
+    return _truth(x, axis, keepdim, dim, "all")
+
+
+def _arg(x: Tensor, axis: Any, keepdim: bool, dim: Any, op: str) -> Tensor:
+    chosen = axis if dim is None else dim
+    fn = x.backend.xp.argmax if op == "argmax" else x.backend.xp.argmin
+    if chosen is None:
+        _check_nonempty(x, None, (), op)
         out = fn(x.data.reshape(-1), axis=0)
         return x._like(out.reshape((1,) * x.ndim) if keepdim else out)
-    out = fn(x.data, axis=check_axis(x, axis, op), keepdims=keepdim)
-    return x._like(out.astype(dtypes.int64))
+    d = check_axis(x, chosen, op)
+    if x.ndim == 0:
+        return x._like(x.backend.xp.zeros((), dtype=dtypes.int64))
+    _check_nonempty(x, chosen, (d,), op)
+    return x._like(fn(x.data, axis=d, keepdims=keepdim).astype(dtypes.int64))
 
 
 def argmax(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:
-    """Index of the largest value (of the flattened tensor when axis is None)."""
-    return _arg(x, axis, keepdim, dim, "argmax", x.backend.xp.argmax)
+    """Index of the largest value (of the flattened tensor when axis is None; the first at
+    ties; NaN counts as the largest)."""
+    return _arg(x, axis, keepdim, dim, "argmax")
 
 
 def argmin(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:
-    """Index of the smallest value (of the flattened tensor when axis is None)."""
-    return _arg(x, axis, keepdim, dim, "argmin", x.backend.xp.argmin)
-
-
-def any(x: Tensor) -> Tensor:
-    """Whether any element is true (no gradient)."""
-    return x._like(x.data.any())
-
-
-def all(x: Tensor) -> Tensor:
-    """Whether every element is true (no gradient)."""
-    return x._like(x.data.all())
+    """Index of the smallest value (of the flattened tensor when axis is None; the first at
+    ties)."""
+    return _arg(x, axis, keepdim, dim, "argmin")

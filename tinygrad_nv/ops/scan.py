@@ -1,0 +1,241 @@
+"""Scans and order: cumsum, cumprod, cummax, cummin, logcumsumexp, sort, argsort, topk.
+Each op works along one axis (`dim`, or its alias `axis`). Values picked out of the input
+(cummax, cummin, sort, topk) are a gather, so their gradient goes back to the selected
+elements."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from tinygrad_nv.autograd import Function
+from tinygrad_nv.dtype import dtypes
+from tinygrad_nv.ops._checks import axis as check_axis
+from tinygrad_nv.ops._checks import is_int
+from tinygrad_nv.ops.index import Index
+from tinygrad_nv.ops.reduce import accumulate_dtype
+from tinygrad_nv.ops.unary import floating
+
+if TYPE_CHECKING:
+    from tinygrad_nv.tensor import Tensor
+
+
+class ValuesIndices(NamedTuple):
+    """(values, indices), as torch.return_types: unpack it or read its fields."""
+
+    values: Any
+    indices: Any
+
+
+def _scan(xp, arrays: list, axis: int, combine) -> list:
+    """Inclusive scan of the arrays along `axis` with an associative
+    `combine(earlier, later) -> new`, each a list of one slice per array: log2(n) whole-array
+    steps (Hillis-Steele), the same on NumPy and CuPy."""
+    outs = [xp.moveaxis(a, axis, -1).copy() for a in arrays]
+    n, step = outs[0].shape[-1], 1
+    while step < n:
+        new = combine([o[..., :-step] for o in outs], [o[..., step:] for o in outs])
+        for o, values in zip(outs, new):
+            o[..., step:] = values
+        step *= 2
+    return [xp.moveaxis(o, -1, axis) for o in outs]
+
+
+def _flip(xp, a, axis: int, reverse: bool):
+    return xp.flip(a, axis) if reverse else a
+
+
+class CumSum(Function):
+    """Running sums along `axis`; `reverse` sums from the end (the adjoint of the other)."""
+
+    def forward(self, x, axis: int, reverse: bool):
+        self.axis, self.reverse = axis, reverse
+        xp = self.xp
+        return _flip(xp, xp.cumsum(_flip(xp, x, axis, reverse), axis=axis), axis, reverse)
+
+    def backward(self, g):
+        return CumSum.apply(g, axis=self.axis, reverse=not self.reverse)
+
+
+class LogCumSumExp(Function):
+    """log(cumsum(exp(x))) along `axis` as a scan of logaddexp (stable); `reverse` runs
+    from the end."""
+
+    save_output = True
+
+    def forward(self, x, axis: int, reverse: bool):
+        self.axis, self.reverse = axis, reverse
+        xp = self.xp
+        (out,) = _scan(xp, [_flip(xp, x, axis, reverse)], axis,
+                       lambda earlier, later: [xp.logaddexp(earlier[0], later[0])])
+        return _flip(xp, out, axis, reverse)
+
+    def backward(self, g):
+        # sum over j >= i of g_j exp(x_i - out_j), with the positive and the negative parts
+        # of g in log space so that nothing overflows (PyTorch's formula)
+        x, out = self.parents[0], self.output()
+        lowest = float(self.xp.finfo(g.dtype).min)
+        log_size = (g != 0).where(g.abs(), 1.0).log()
+
+        def part(sign):
+            logs = sign.where(log_size, lowest) - out
+            return (LogCumSumExp.apply(logs, axis=self.axis, reverse=not self.reverse)
+                    + x).exp()
+
+        return part(g > 0) - part(g < 0)
+
+
+# ---------------------------------------------------------------------- functions
+def _dim(x: Tensor, dim: Any, axis: Any, op: str) -> int:
+    chosen = dim if axis is None else axis
+    if chosen is None:
+        raise TypeError(f"{op}: missing the axis to work along (dim= or axis=); valid for a "
+                        f"tensor of shape {x.shape}: {-max(x.ndim, 1)} to {max(x.ndim, 1) - 1}")
+    return check_axis(x, chosen, op)
+
+
+def _as_1d(x: Tensor, fn, *args) -> Any:
+    """fn on a 0-d tensor seen as shape (1,) along axis 0, results back to 0-d (as PyTorch,
+    which treats a 0-d tensor as one element along dim 0 or -1)."""
+    out = fn(x.reshape(1), 0, *args)
+    if isinstance(out, tuple):
+        return type(out)(*(t.reshape(()) for t in out))
+    return out.reshape(())
+
+
+def cumsum(x: Tensor, dim: Any = None, dtype: Any = None, axis: Any = None) -> Tensor:
+    """Running sums along `dim` (or `axis`): out[i] = x[0] + ... + x[i]. Integers and bools
+    sum in int64; `dtype` casts the input first.
+
+    >>> Tensor([1, 2, 3]).cumsum(0).tolist()     # [1, 3, 6]
+    """
+    d = _dim(x, dim, axis, "cumsum")
+    x = x.cast(accumulate_dtype(x, dtype))
+    return CumSum.apply(x, axis=d, reverse=False) if x.ndim else _as_1d(x, cumsum)
+
+
+def cumprod(x: Tensor, dim: Any = None, dtype: Any = None, axis: Any = None) -> Tensor:
+    """Running products along `dim` (or `axis`). Built from multiplications only, so inputs
+    with zeros get exact gradients. Integers and bools multiply in int64.
+
+    >>> Tensor([1, 2, 3]).cumprod(0).tolist()    # [1, 2, 6]
+    """
+    d = _dim(x, dim, axis, "cumprod")
+    x = x.cast(accumulate_dtype(x, dtype))
+    if x.ndim == 0:
+        return _as_1d(x, cumprod)
+    n, step = x.shape[d], 1
+    while step < n:  # x[i] *= x[i - step] (ones before the start): a Hillis-Steele scan
+        earlier = x[(slice(None),) * d + (slice(0, n - step),)]
+        x = x * earlier.pad(tuple((step, 0) if a == d else (0, 0) for a in range(x.ndim)),
+                            value=1)
+        step *= 2
+    return x
+
+
+def logcumsumexp(x: Tensor, dim: Any = None, axis: Any = None) -> Tensor:
+    """log(cumsum(exp(x))) along `dim` (or `axis`), computed stably (integers give
+    float32)."""
+    d = _dim(x, dim, axis, "logcumsumexp")
+    x = floating(x)
+    return LogCumSumExp.apply(x, axis=d, reverse=False) if x.ndim else _as_1d(x, logcumsumexp)
+
+
+def take_along(x: Tensor, indices, axis: int) -> Tensor:
+    """x's values at `indices` (an integer array shaped like x except along `axis`), as
+    numpy.take_along_axis; the gradient is added back at those positions."""
+    xp = x.backend.xp
+    index = tuple(indices if a == axis else xp.arange(n).reshape((-1,) + (1,) * (x.ndim - 1 - a))
+                  for a, n in enumerate(x.shape))
+    return Index.apply(x, index=index, advanced=True)
+
+
+def _later_wins(earlier, later, largest: bool):
+    """cummax/cummin's rule, as PyTorch: a NaN takes over; at ties the later index wins."""
+    better = later >= earlier if largest else later <= earlier
+    return (later != later) | ((earlier == earlier) & better)
+
+
+def _running_extreme(x: Tensor, d: int, largest: bool) -> ValuesIndices:
+    if x.ndim == 0:
+        return _as_1d(x, _running_extreme, largest)
+    xp = x.backend.xp
+    positions = xp.broadcast_to(xp.arange(x.shape[d]).reshape((-1,) + (1,) * (x.ndim - 1 - d)),
+                                x.shape)
+
+    def combine(earlier, later):
+        wins = _later_wins(earlier[0], later[0], largest)
+        return [xp.where(wins, a, b) for a, b in zip(later, earlier)]
+
+    _, indices = _scan(xp, [x.data, positions], d, combine)
+    indices = indices.astype(dtypes.int64, copy=False)
+    return ValuesIndices(take_along(x, indices, d), x._like(indices))
+
+
+def cummax(x: Tensor, dim: Any = None, axis: Any = None) -> ValuesIndices:
+    """(values, indices): the running maxima along `dim` (or `axis`) and where they are, as
+    torch.cummax (the latest index at ties; a NaN stays once seen). The gradient goes to the
+    selected elements.
+
+    >>> Tensor([1.0, 3.0, 2.0]).cummax(0).indices.tolist()    # [0, 1, 1]
+    """
+    return _running_extreme(x, _dim(x, dim, axis, "cummax"), largest=True)
+
+
+def cummin(x: Tensor, dim: Any = None, axis: Any = None) -> ValuesIndices:
+    """(values, indices): the running minima along `dim` (or `axis`), as torch.cummin."""
+    return _running_extreme(x, _dim(x, dim, axis, "cummin"), largest=False)
+
+
+def _order(x: Tensor, d: int, descending: bool):
+    """Stable sorting indices along `d`; NaN sorts as the largest value, as in PyTorch."""
+    xp, a = x.backend.xp, x.data
+    if not descending:
+        return xp.argsort(a, axis=d, kind="stable").astype(dtypes.int64, copy=False)
+    # stable descending: sort the reversed array, reverse that order, map the indices back
+    order = xp.flip(xp.argsort(xp.flip(a, d), axis=d, kind="stable"), d)
+    return (a.shape[d] - 1 - order).astype(dtypes.int64, copy=False)
+
+
+def sort(x: Tensor, dim: Any = -1, descending: bool = False, stable: bool = False,
+         axis: Any = None) -> ValuesIndices:
+    """(values, indices) of `x` sorted along `dim` (or `axis`), as torch.sort. NaN counts as
+    the largest value; the sort is always stable (equal values keep their order), so
+    `stable` changes nothing. The gradient goes back to each element's place.
+
+    >>> values, indices = Tensor([3.0, 1.0, 2.0]).sort()   # [1., 2., 3.], [1, 2, 0]
+    """
+    d = check_axis(x, dim if axis is None else axis, "sort")
+    if x.ndim == 0:
+        return _as_1d(x, sort, descending)
+    order = _order(x, d, descending)
+    return ValuesIndices(take_along(x, order, d), x._like(order))
+
+
+def argsort(x: Tensor, dim: Any = -1, descending: bool = False, stable: bool = False,
+            axis: Any = None) -> Tensor:
+    """The indices that sort `x` along `dim` (or `axis`), as torch.argsort (always stable)."""
+    d = check_axis(x, dim if axis is None else axis, "argsort")
+    if x.ndim == 0:
+        return _as_1d(x, argsort, descending)
+    return x._like(_order(x, d, descending))
+
+
+def topk(x: Tensor, k: int, dim: Any = -1, largest: bool = True,
+         sorted: bool = True, axis: Any = None) -> ValuesIndices:  # noqa: A002
+    """(values, indices) of the `k` largest (or, largest=False, smallest) values along `dim`
+    (or `axis`), as torch.topk; always in sorted order, the first index winning ties. The
+    gradient goes back to the selected elements.
+
+    >>> Tensor([1.0, 5.0, 3.0]).topk(2).indices.tolist()    # [1, 2]
+    """
+    d = check_axis(x, dim if axis is None else axis, "topk")
+    if not is_int(k):
+        raise TypeError(f"topk: k must be an int, got {type(k).__name__}")
+    size = x.shape[d] if x.ndim else 1
+    if not 0 <= k <= size:
+        raise RuntimeError(f"topk: k={k} is out of range for axis {d} of size {size} in a "
+                           f"tensor of shape {x.shape} (valid: 0 to {size})")
+    if x.ndim == 0:  # as PyTorch: the element itself, for k = 0 as well
+        return _as_1d(x, lambda one, axis0: topk(one, 1, axis0, largest))
+    order = _order(x, d, largest)[(slice(None),) * d + (slice(0, k),)]
+    return ValuesIndices(take_along(x, order, d), x._like(order))
