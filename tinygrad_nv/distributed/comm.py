@@ -12,7 +12,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from tinygrad_nv.backend import cuda_unavailable_reason, default_device, set_default_device
+from tinygrad_nv.backend import ENV_VAR, cuda_unavailable_reason, set_default_device
 
 INSTALL_HINT = "install the distributed extra: pip install 'tinygrad_nv[distributed]'"
 # Set by mpiexec (MPICH/Intel MPI hydra, Open MPI, PMIx launchers, MVAPICH, Slurm's srun)
@@ -72,7 +72,7 @@ def _use_local_gpu(local_rank: int) -> int | None:
 
     index = local_rank % cupy.cuda.runtime.getDeviceCount()
     cupy.cuda.Device(index).use()
-    if default_device().startswith("cuda"):
+    if not os.environ.get(ENV_VAR):
         set_default_device(f"cuda:{index}")
     return index
 

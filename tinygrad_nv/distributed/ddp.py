@@ -217,8 +217,9 @@ class DistributedDataParallel(Module):
 
 
 def _check_same_model(w: World, module: Module) -> None:
-    """Raise on every rank when parameter or buffer names, shapes or dtypes differ."""
-    mine = {name: (kind, tuple(t.shape), t.dtype.name) for kind, named in
+    """Raise on every rank when parameter or buffer names, shapes, dtypes or kinds of device
+    differ."""
+    mine = {name: (kind, tuple(t.shape), t.dtype.name, t.device.split(":")[0]) for kind, named in
             (("parameter", module.named_parameters()), ("buffer", module.named_buffers()))
             for name, t in named}
     everyone = w.comm.allgather(mine)  # names and shapes only: small metadata
@@ -232,8 +233,8 @@ def _check_same_model(w: World, module: Module) -> None:
                 problems.append(f"{kind} {name!r} exists on rank {present} but not on rank "
                                 f"{absent}")
             elif ours != other:
-                problems.append(f"{ours[0]} {name!r} is {ours[1]} {ours[2]} on rank 0 but "
-                                f"{other[1]} {other[2]} on rank {r}")
+                problems.append(f"{ours[0]} {name!r} is {ours[1]} {ours[2]} on {ours[3]} on "
+                                f"rank 0 but {other[1]} {other[2]} on {other[3]} on rank {r}")
     if problems:
         more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
         raise RuntimeError("DistributedDataParallel: the model differs across ranks: "
