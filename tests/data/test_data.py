@@ -170,7 +170,10 @@ BAD = [
     (lambda: TensorDataset(X, Y[:5]), ValueError,
      r"TensorDataset: size mismatch between tensors: first dimensions \[10, 5\]"),
     (lambda: TensorDataset(np.float32(1.0)), ValueError, "first \\(sample\\) dimension"),
-    (lambda: DataLoader(TensorDataset(X[:0]), shuffle=True), ValueError,
+    (lambda: DataLoader(TensorDataset(X[:0], Y[:0]), batch_size=4), ValueError,
+     r"DataLoader: the dataset \(TensorDataset\) is empty"),
+    (lambda: DataLoader(Subset(Squares(), []), shuffle=True), ValueError, "Subset\\) is empty"),
+    (lambda: RandomSampler(range(0)), ValueError,
      "num_samples should be a positive integer value, but got num_samples=0"),
     (lambda: DataLoader(X, shuffle=True, sampler=range(3)), ValueError,
      "sampler option is mutually exclusive with shuffle"),
@@ -198,8 +201,3 @@ BAD = [
 def test_bad_input_raises_clearly(fn, exc, pattern):
     with pytest.raises(exc, match=pattern):
         fn()
-
-
-def test_empty_dataset_without_shuffle_is_an_empty_loader_as_in_torch():
-    loader = DataLoader(TensorDataset(X[:0], Y[:0]), batch_size=4)
-    assert len(loader) == 0 and list(loader) == []

@@ -88,6 +88,9 @@ class DataLoader:
         if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
             raise TypeError(f"DataLoader: dataset must define __getitem__ and __len__ (a "
                             f"map-style dataset), got {type(dataset).__name__}")
+        if len(dataset) == 0:
+            raise ValueError(f"DataLoader: the dataset ({type(dataset).__name__}) is empty: "
+                             "there is nothing to load (check the data source or the split)")
         if batch_sampler is not None:
             if batch_size != 1 or shuffle or sampler is not None or drop_last:
                 raise ValueError("DataLoader: batch_sampler option is mutually exclusive with "
