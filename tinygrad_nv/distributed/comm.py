@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,11 +83,13 @@ def _abort_on_uncaught_exception(world: World) -> None:
     raised would otherwise leave the others blocked in their next collective)."""
 
     def excepthook(kind, value, tb) -> None:
-        traceback.print_exception(kind, value, tb)
-        print(f"tinygrad_nv.distributed: rank {world.rank} of {world.size} raised "
-              f"{kind.__name__}; aborting the job", file=sys.stderr)
+        report = "".join(traceback.format_exception(kind, value, tb))
+        report += (f"tinygrad_nv.distributed: rank {world.rank} of {world.size} raised "
+                   f"{kind.__name__}; aborting the job\n")
         sys.stdout.flush()
+        sys.stderr.write(report)  # one write: the launcher forwards it whole
         sys.stderr.flush()
+        time.sleep(0.5)  # the launcher stops forwarding output once the abort reaches it
         world.comm.Abort(1)
 
     sys.excepthook = excepthook
