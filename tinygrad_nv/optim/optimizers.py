@@ -1,14 +1,39 @@
-"""SGD, Adam, AdamW, RMSprop and Adagrad with PyTorch's documented update rules. SGD and
-Adam(W) run one fused kernel launch per parameter (`kernels.sgd_step` / `adam_step`); RMSprop,
-Adagrad and Adam's amsgrad variant use array operations. Every update is in place on `.data`;
+"""SGD, Adam, AdamW, RMSprop and Adagrad with PyTorch's documented update rules. SGD, Adam(W)
+and RMSprop update every parameter of a group in one fused kernel launch per device
+(`kernels.sgd_multi` / `adam_multi` / `rmsprop_multi`); Adagrad and Adam's amsgrad variant use
+array operations. Every update is in place on `.data`;
 `maximize=True` (ascent) negates the gradient first, in `Optimizer.step_group`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from tinygrad_nv.optim.optimizer import Optimizer, Params
 from tinygrad_nv.tensor import Tensor
+
+
+def _fused_batches(optimizer: Optimizer, params: list[Tensor], key: Callable[[dict], Any]
+                   ) -> Iterator[tuple[Any, list[Tensor], list[dict[str, Any]]]]:
+    """(key, params, their states) per device and value of `key(state)`: one fused launch
+    each (one in all for a group on one device whose parameters share their step)."""
+    batches: dict = {}
+    for p in params:
+        state = optimizer.state.setdefault(p, {})
+        batches.setdefault((p.backend, key(state)), []).append((p, state))
+    for (_, value), members in batches.items():
+        yield value, [p for p, _ in members], [state for _, state in members]
+
+
+def _buffers(optimizer: Optimizer, name: str, params: list[Tensor],
+             states: list[dict[str, Any]]) -> list[Any]:
+    """The arrays of state buffer `name` of each parameter (zeros on first use)."""
+    return [optimizer.buffer(state, name, p) for p, state in zip(params, states)]
+
+
+def _grads(group: dict[str, Any], params: list[Tensor]) -> list[Any]:
+    """The gradient arrays of `params`, negated for maximize=True."""
+    return [-p.grad.data if group["maximize"] else p.grad.data for p in params]
 
 
 class SGD(Optimizer):
@@ -35,14 +60,16 @@ class SGD(Optimizer):
                              f"got momentum={group['momentum']}, "
                              f"dampening={group['dampening']}")
 
-    def update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]
-               ) -> None:
+    def step_group(self, group: dict[str, Any], params: list[Tensor]) -> None:
+        """One fused launch for the group (two on a step where only some parameters have a
+        momentum buffer yet)."""
         momentum = group["momentum"]
-        first = bool(momentum) and "momentum_buffer" not in state
-        buf = self.buffer(state, "momentum_buffer", p) if momentum else None
-        p.backend.kernels.sgd_step(p.data, grad, buf, group["lr"], momentum,
-                                    group["dampening"], group["nesterov"],
-                                    group["weight_decay"], first)
+        for first, ps, states in _fused_batches(
+                self, params, lambda state: bool(momentum) and "momentum_buffer" not in state):
+            bufs = _buffers(self, "momentum_buffer", ps, states) if momentum else None
+            ps[0].backend.kernels.sgd_multi([p.data for p in ps], _grads(group, ps), bufs,
+                                            group["lr"], momentum, group["dampening"],
+                                            group["nesterov"], group["weight_decay"], first)
 
 
 class Adam(Optimizer):
@@ -67,18 +94,29 @@ class Adam(Optimizer):
         if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
             raise ValueError(f"{self.name}: invalid betas={betas!r} (each must be in [0, 1))")
 
+    def step_group(self, group: dict[str, Any], params: list[Tensor]) -> None:
+        """One fused launch for the group (one per distinct step count; amsgrad: per
+        parameter, with array operations)."""
+        if group["amsgrad"]:
+            super().step_group(group, params)
+            return
+        beta1, beta2 = group["betas"]
+        for step, ps, states in _fused_batches(self, params,
+                                               lambda state: state.get("step", 0) + 1):
+            for state in states:
+                state["step"] = step
+            ms, vs = (_buffers(self, name, ps, states) for name in ("exp_avg", "exp_avg_sq"))
+            ps[0].backend.kernels.adam_multi([p.data for p in ps], _grads(group, ps), ms, vs,
+                                             group["lr"], beta1, beta2, group["eps"],
+                                             group["weight_decay"], step, self.decoupled)
+
     def update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]
                ) -> None:
+        """The amsgrad update of one parameter."""
         state["step"] = state.get("step", 0) + 1
         m, v = self.buffer(state, "exp_avg", p), self.buffer(state, "exp_avg_sq", p)
-        beta1, beta2 = group["betas"]
-        if group["amsgrad"]:
-            self._amsgrad_update(p, grad, m, v, self.buffer(state, "max_exp_avg_sq", p),
-                                 state["step"], group)
-        else:
-            p.backend.kernels.adam_step(p.data, grad, m, v, group["lr"], beta1, beta2,
-                                         group["eps"], group["weight_decay"], state["step"],
-                                         self.decoupled)
+        self._amsgrad_update(p, grad, m, v, self.buffer(state, "max_exp_avg_sq", p),
+                             state["step"], group)
 
     def _amsgrad_update(self, p: Tensor, grad: Any, m: Any, v: Any, v_max: Any, step: int,
                         group: dict[str, Any]) -> None:
@@ -124,29 +162,17 @@ class RMSprop(Optimizer):
         for name in ("alpha", "eps", "weight_decay", "momentum"):
             self._at_least(group, name, 0.0)
 
-    def update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]
-               ) -> None:
-        xp, param = p.backend.xp, p.data
-        alpha, lr = group["alpha"], group["lr"]
-        state["step"] = state.get("step", 0) + 1
-        g = grad + group["weight_decay"] * param if group["weight_decay"] else grad
-        square_avg = self.buffer(state, "square_avg", p)
-        square_avg *= alpha
-        square_avg += (1 - alpha) * g * g
-        if group["centered"]:
-            grad_avg = self.buffer(state, "grad_avg", p)
-            grad_avg *= alpha
-            grad_avg += (1 - alpha) * g
-            avg = xp.sqrt(square_avg - grad_avg * grad_avg) + group["eps"]
-        else:
-            avg = xp.sqrt(square_avg) + group["eps"]
-        if group["momentum"] > 0:
-            buf = self.buffer(state, "momentum_buffer", p)
-            buf *= group["momentum"]
-            buf += g / avg
-            param -= lr * buf
-        else:
-            param -= lr * g / avg
+    def step_group(self, group: dict[str, Any], params: list[Tensor]) -> None:
+        """One fused launch for the group."""
+        for _, ps, states in _fused_batches(self, params, lambda state: None):
+            for state in states:
+                state["step"] = state.get("step", 0) + 1
+            ps[0].backend.kernels.rmsprop_multi(
+                [p.data for p in ps], _grads(group, ps), _buffers(self, "square_avg", ps, states),
+                _buffers(self, "grad_avg", ps, states) if group["centered"] else None,
+                _buffers(self, "momentum_buffer", ps, states) if group["momentum"] > 0 else None,
+                group["lr"], group["alpha"], group["eps"], group["weight_decay"],
+                group["momentum"], group["centered"])
 
 
 class Adagrad(Optimizer):
