@@ -73,7 +73,7 @@ class LogCumSumExp(Function):
         # sum over j >= i of g_j exp(x_i - out_j), with the positive and the negative parts
         # of g in log space so that nothing overflows (PyTorch's formula)
         x, out = self.parents[0], self.output()
-        lowest = float(self.xp.finfo(g.dtype).min)
+        lowest = float(self.xp.finfo(g.dtype).min) / 2  # log(0), finite: "- out" cannot overflow
         log_size = (g != 0).where(g.abs(), 1.0).log()
 
         def part(sign):
