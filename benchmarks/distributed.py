@@ -8,6 +8,9 @@ batch / P samples) and prints the median step time (forward, backward with DDP's
 all-reduce, Adam step) and the samples per second. The time spent in communication is the step
 time minus the same step under `no_sync()` (no all-reduce at all), as a fraction of the step;
 "all-reduce" is one blocking all-reduce of a buffer as large as all gradients, for reference.
+As torchrun does, each process gets its share of the cores for BLAS threads (OMP_NUM_THREADS,
+OPENBLAS_NUM_THREADS = cores / processes unless set): oversubscribed BLAS threads spin and make
+a 64x256 matmul 100 times slower on a busy machine.
 `measure()` returns the rows for other tools (e.g. a benchmark suite runner).
 """
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -108,10 +112,18 @@ def measure(processes: tuple[int, ...] = (1, 2), models: tuple[str, ...] = MODEL
                            "--steps", str(steps), "--batch", str(batch), "--out", str(out)]
                 if device:
                     command += ["--device", device]
-                subprocess.run(command, check=True, timeout=600)
+                subprocess.run(command, check=True, timeout=600, env=_thread_environment(n))
                 rows.append(json.loads(out.read_text()))
             print(f"  measured {kind} on {n} process(es)", flush=True)
     return rows
+
+
+def _thread_environment(processes: int) -> dict:
+    threads = str(max(1, (os.cpu_count() or 1) // processes))
+    env = dict(os.environ)
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(name, threads)
+    return env
 
 
 def report(rows: list[dict]) -> str:

@@ -9,6 +9,9 @@ take on the whole batch. Only rank 0 prints and saves.
     mpiexec -n 2 python examples/train_digits_distributed.py          # MLP, >= 97% test accuracy
     mpiexec -n 2 python examples/train_digits_distributed.py --model cnn
     python examples/train_digits_distributed.py                       # one process works too
+
+On a machine with few cores, give each process its share for BLAS threads
+(`OMP_NUM_THREADS=1 mpiexec -n 2 ...` on two cores), as torchrun does.
 """
 
 from __future__ import annotations
