@@ -36,6 +36,8 @@ needs_mpi = pytest.mark.skipif(MPIEXEC is None or not HAVE_MPI4PY,
 def _environment() -> dict:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [
         str(ROOT), os.environ.get("PYTHONPATH")])))
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):  # no spinning BLAS threads
+        env.setdefault(name, "1")
     return env
 
 
