@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinygrad_nv.backend.base import NO_PLACEMENT, Backend, DevicePlacement
+from tinygrad_nv.backend.base import NO_PLACEMENT, Backend, DevicePlacement, Placed
 from tinygrad_nv.backend.cuda import CudaKernels
 
 CXX = "g++"
@@ -222,7 +222,8 @@ class EmuBackend(Backend):
         else:
             self.placement = NO_PLACEMENT
         self.xp = self._array_module()
-        self.kernels = CudaKernels(self.xp, self._load_module)
+        kernels = CudaKernels(self.xp, self._load_module)
+        self.kernels = Placed(kernels, self.placement) if index else kernels  # as on cuda
         super().__init__(seed)
 
     def _array_module(self):

@@ -25,6 +25,10 @@ import tinygrad_nv.backend as backends
 from tinygrad_nv.backend.base import Placed
 from tinygrad_nv.backend.emu import EmuBackend, current_device
 
+# Calls that allocate or make a view: no kernel runs on a GPU
+NO_LAUNCH = frozenset({"empty", "empty_like", "broadcast_to", "reshape", "transpose",
+                       "swapaxes", "moveaxis", "expand_dims", "squeeze", "atleast_1d"})
+
 
 @dataclass
 class Probe:
@@ -39,7 +43,8 @@ class Probe:
 
     @property
     def launches(self) -> int:
-        return len(self.calls)
+        """Calls that launch device work (all but allocations and views)."""
+        return sum(call not in NO_LAUNCH for call in self.calls)
 
     def call(self, what: str) -> None:
         with self._lock:
