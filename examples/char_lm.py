@@ -1,0 +1,226 @@
+"""Train a character-level language model on the text of Python's own documentation.
+
+Every CPython ships its documentation's topics as `pydoc_data.topics` (about 465,000
+characters, nothing to download). The model reads `--context` characters and, at every
+position, predicts the next one; its loss is the cross-entropy in nats per character. A model
+that only knows how often each character occurs (the unigram baseline) scores about 3.2 nats;
+whatever the model gets below that it learned from context. `--model transformer` is a small
+GPT: token and position embeddings, blocks of causal self-attention (each position sees only
+the ones before it) and a feed-forward layer, then a linear read-out. `--model lstm` is an
+embedding, a two-layer LSTM and the read-out. The last 10% of the text is held out for
+validation. After training the model writes a paragraph, one character at a time, sampling
+from the `--top-k` most likely next characters with their probabilities sharpened by
+`--temperature`.
+
+    python examples/char_lm.py                    # transformer, about 3 minutes on 2 cores
+    python examples/char_lm.py --model lstm
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+from common import Progress, base_parser, output_path, pyplot, save_figure
+
+import tinygrad_nv.nn as nn
+import tinygrad_nv.nn.functional as F
+import tinygrad_nv.optim as optim
+from tinygrad_nv import Device, Tensor, no_grad, save
+
+# model: (steps, learning rate, validation loss it must beat at the default settings)
+DEFAULTS = {"transformer": (700, 3e-3, 2.6), "lstm": (500, 5e-3, 2.6)}
+
+
+def load_text() -> str:
+    from pydoc_data.topics import topics
+    return "".join(topics[name] for name in sorted(topics))
+
+
+class GPT(nn.Module):
+    """Token + position embeddings, pre-norm causal self-attention blocks, a linear head."""
+
+    def __init__(self, vocab: int, context: int, width: int, heads: int, layers: int):
+        super().__init__()
+        self.token = nn.Embedding(vocab, width)
+        self.position = nn.Embedding(context, width)
+        self.blocks = nn.ModuleList(
+            nn.TransformerEncoderLayer(width, heads, 4 * width, dropout=0.0, activation="relu",
+                                       batch_first=True, norm_first=True)
+            for _ in range(layers))
+        self.norm = nn.LayerNorm(width)
+        self.head = nn.Linear(width, vocab)
+
+    def forward(self, idx: Tensor) -> Tensor:
+        positions = Tensor.arange(idx.shape[1], device=idx.device)
+        x = self.token(idx) + self.position(positions)
+        for block in self.blocks:
+            x = block(x, is_causal=True)
+        return self.head(self.norm(x))
+
+
+class CharLSTM(nn.Module):
+    """Embedding, a two-layer LSTM over the sequence, a linear head at every position."""
+
+    def __init__(self, vocab: int, width: int):
+        super().__init__()
+        self.token = nn.Embedding(vocab, width)
+        self.lstm = nn.LSTM(width, width, num_layers=2, batch_first=True)
+        self.head = nn.Linear(width, vocab)
+
+    def forward(self, idx: Tensor) -> Tensor:
+        out, _ = self.lstm(self.token(idx))
+        return self.head(out)
+
+
+def make_model(kind: str, vocab: int, context: int, width: int) -> nn.Module:
+    if kind == "transformer":
+        return GPT(vocab, context, width, heads=4, layers=2)
+    return CharLSTM(vocab, width)
+
+
+def batches(data: np.ndarray, context: int, batch_size: int, rng: np.random.Generator):
+    """Random windows: inputs (B, context) and the same windows shifted by one (targets)."""
+    starts = rng.integers(0, len(data) - context - 1, size=batch_size)
+    x = np.stack([data[s:s + context] for s in starts])
+    y = np.stack([data[s + 1:s + context + 1] for s in starts])
+    return x, y
+
+
+def loss_of(model: nn.Module, x: np.ndarray, y: np.ndarray, device: str | None) -> Tensor:
+    logits = model(Tensor(x, device=device))
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Tensor(y.reshape(-1),
+                                                                        device=device))
+
+
+def validation_loss(model: nn.Module, data: np.ndarray, context: int, batches_: int,
+                    device: str | None) -> float:
+    """Mean loss over fixed validation windows, in eval mode."""
+    model.eval()
+    rng = np.random.default_rng(1234)
+    with no_grad():
+        total = sum(loss_of(model, *batches(data, context, 32, rng), device).item()
+                    for _ in range(batches_))
+    model.train()
+    return total / batches_
+
+
+def sample(model: nn.Module, prompt: np.ndarray, length: int, context: int, temperature: float,
+           top_k: int, device: str | None) -> list[int]:
+    """Characters drawn one at a time from the `top_k` most likely, softmax(logits / T)."""
+    model.eval()
+    out = list(prompt)
+    with no_grad():
+        for _ in range(length):
+            window = Tensor(np.array([out[-context:]]), device=device)
+            logits = model(window)[0, -1] / temperature
+            values, indices = logits.topk(min(top_k, logits.shape[0]))
+            choice = values.softmax(-1).multinomial(1)
+            out.append(int(indices[choice].item()))
+    model.train()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = base_parser(__doc__)
+    parser.add_argument("--model", choices=sorted(DEFAULTS), default="transformer",
+                        help="a small GPT, or a two-layer LSTM")
+    parser.add_argument("--steps", type=int, help="Adam steps (default: 700 for the "
+                        "transformer, 500 for the LSTM)")
+    parser.add_argument("--lr", type=float, help="Adam learning rate at the start, decayed "
+                        "along a cosine (default: 3e-3 transformer, 5e-3 LSTM)")
+    parser.add_argument("--batch-size", type=int, default=32, help="windows per step")
+    parser.add_argument("--context", type=int, default=64, help="characters per window")
+    parser.add_argument("--width", type=int, default=64, help="embedding / hidden size")
+    parser.add_argument("--val-batches", type=int, default=20,
+                        help="validation windows / 32 at each evaluation")
+    parser.add_argument("--evals", type=int, default=10, help="validation evaluations")
+    parser.add_argument("--sample-length", type=int, default=300, help="characters to write")
+    parser.add_argument("--temperature", type=float, default=0.8,
+                        help="below 1 sharpens the distribution the sample is drawn from")
+    parser.add_argument("--top-k", type=int, default=10,
+                        help="sample among this many most likely characters")
+    parser.add_argument("--text-chars", type=int,
+                        help="use only the first N characters of the text (default: all)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of init and batches")
+    args = parser.parse_args(argv)
+    steps, lr, target = DEFAULTS[args.model]
+    steps = steps if args.steps is None else args.steps
+    lr = lr if args.lr is None else args.lr
+
+    text = load_text()[:args.text_chars]
+    chars = sorted(set(text))
+    lookup = {c: i for i, c in enumerate(chars)}
+    data = np.fromiter((lookup[c] for c in text), dtype=np.int64, count=len(text))
+    split = int(0.9 * len(data))
+    train, val = data[:split], data[split:]
+    counts = np.bincount(train, minlength=len(chars)) + 1
+    unigram = float(-(np.log(counts / counts.sum())[val]).mean())
+
+    Tensor.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    model = make_model(args.model, len(chars), args.context, args.width).to(args.device)
+    optimizer = optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    schedule = optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    print(f"{args.model}: {sum(p.numel() for p in model.parameters())} parameters, "
+          f"{len(chars)} characters, {len(train)} training / {len(val)} validation, device "
+          f"{Device.canonicalize(args.device)}; unigram baseline {unigram:.3f} nats/char")
+
+    every = max(1, steps // max(1, args.evals))
+    curve: list[tuple[int, float, float]] = []
+    progress = Progress(range(steps), args.model, unit="step", every=every)
+    start, recent = time.perf_counter(), []
+    for step in progress:
+        loss = loss_of(model, *batches(train, args.context, args.batch_size, rng), args.device)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        recent.append(loss.detach())
+        if (step + 1) % every == 0 or step + 1 == steps:
+            train_loss = sum(t.item() for t in recent) / len(recent)
+            recent = []
+            val_loss = validation_loss(model, val, args.context, args.val_batches, args.device)
+            curve.append((step + 1, train_loss, val_loss))
+            progress.report(train_loss=train_loss, val_loss=val_loss)
+    seconds = time.perf_counter() - start
+    val_loss = curve[-1][2] if curve else float("nan")
+    print(f"trained {steps} steps in {seconds:.1f} s ({1000 * seconds / max(steps, 1):.0f} "
+          f"ms/step incl. validation); validation loss {val_loss:.3f} nats/char "
+          f"(unigram {unigram:.3f})")
+
+    prompt = val[:args.context // 2]
+    written = sample(model, prompt, args.sample_length, args.context, args.temperature,
+                     args.top_k, args.device)
+    print("sample (prompt from the validation text, then the model):")
+    print("".join(chars[i] for i in written))
+
+    path = output_path(args, f"char_lm_{args.model}.safetensors")
+    save(model.state_dict(), path)
+    print(f"saved weights to {path}")
+    plot(args, curve, unigram)
+    failed = args.steps is None and args.lr is None and args.text_chars is None \
+        and not val_loss < target
+    if failed:
+        print(f"error: the {args.model} should reach {target} nats/char at the default "
+              "settings", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def plot(args, curve: list[tuple[int, float, float]], unigram: float) -> None:
+    plt = pyplot()
+    if plt is None or not curve:
+        return
+    steps, train_loss, val_loss = zip(*curve, strict=True)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(steps, train_loss, label="train (mean since last point)")
+    ax.plot(steps, val_loss, label="validation")
+    ax.axhline(unigram, color="gray", linestyle="--", label="unigram baseline")
+    ax.set(title=f"char-level {args.model}: loss in nats per character", xlabel="step")
+    ax.legend()
+    save_figure(fig, output_path(args, f"char_lm_{args.model}.png"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
