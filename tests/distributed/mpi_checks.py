@@ -97,6 +97,8 @@ def collective_errors(device, rank, size):
             (lambda: dist.all_reduce(Tensor([1, 2], device=device), "mean"), TypeError, "int64"),
             (lambda: dist.all_reduce(np.ones(2)), TypeError, "ndarray"),
             (lambda: dist.broadcast(t, src=size), ValueError, f"[0, {size - 1}]"),
+            (lambda: dist.all_reduce(Tensor([1.0], device=device).expand(3)), RuntimeError,
+             "read-only"),
             (lambda: dist.all_gather([t], t), ValueError, f"world_size() = {size}"),
             (lambda: dist.all_gather([Tensor([1.0], device=device)] * size, t), ValueError,
              "(1,)")):
