@@ -11,7 +11,7 @@ import numbers
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function
-from tinygrad_nv.dtype import DType, dtypes, to_dtype
+from tinygrad_nv.dtype import dtypes, to_dtype
 from tinygrad_nv.ops._checks import axes as check_axes
 from tinygrad_nv.ops._checks import axis as check_axis
 from tinygrad_nv.ops._checks import is_tensor
@@ -103,12 +103,12 @@ class Norm(Function):
 
 
 # ---------------------------------------------------------------------- functions
-def accumulate_dtype(x: Tensor, dtype: Any = None) -> DType:
-    """What sum/prod/cumsum/cumprod compute in, as PyTorch: `dtype` when given (the input is
-    cast first), int64 for integer and bool inputs, else the input's dtype."""
+def accumulating(x: Tensor, dtype: Any = None) -> Tensor:
+    """x as sum/prod/cumsum/cumprod compute with it, as PyTorch: cast to `dtype` when given,
+    integers and bools to int64, floats as they are."""
     if dtype is not None:
-        return to_dtype(dtype)
-    return dtypes.int64 if x.dtype.kind in "biu" else x.dtype
+        return x.cast(dtype)
+    return x.cast(dtypes.int64) if x.dtype.kind in "biu" else x
 
 
 def _float_dtype(x: Tensor, dtype: Any, op: str) -> Tensor:
@@ -129,7 +129,7 @@ def sum(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None,  # 
     >>> Tensor([[1.0, 2.0], [3.0, 4.0]]).sum(dim=0).tolist()   # [4.0, 6.0]
     """
     axes = check_axes(x, axis, dim, "sum")
-    return Sum.apply(x.cast(accumulate_dtype(x, dtype)), axes=axes, keepdim=keepdim)
+    return Sum.apply(accumulating(x, dtype), axes=axes, keepdim=keepdim)
 
 
 def mean(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None,
@@ -254,7 +254,7 @@ def prod(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None,
     """Product over axes (1 over an empty axis); a tree of multiplications, so zeros get
     exact gradients. Integers and bools multiply in int64; `dtype` casts first."""
     axes = check_axes(x, axis, dim, "prod")
-    x = x.cast(accumulate_dtype(x, dtype))
+    x = accumulating(x, dtype)
     kept = tuple(a for a in range(x.ndim) if a not in axes)
     shape = x.shape
     x = x.permute(*kept, *axes).reshape(*[shape[a] for a in kept],

@@ -12,7 +12,7 @@ from tinygrad_nv.dtype import dtypes
 from tinygrad_nv.ops._checks import axis as check_axis
 from tinygrad_nv.ops._checks import is_int
 from tinygrad_nv.ops.index import Index
-from tinygrad_nv.ops.reduce import accumulate_dtype
+from tinygrad_nv.ops.reduce import accumulating
 from tinygrad_nv.ops.unary import floating
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ def cumsum(x: Tensor, dim: Any = None, dtype: Any = None, axis: Any = None) -> T
     >>> Tensor([1, 2, 3]).cumsum(0).tolist()     # [1, 3, 6]
     """
     d = _dim(x, dim, axis, "cumsum")
-    x = x.cast(accumulate_dtype(x, dtype))
+    x = accumulating(x, dtype)
     return CumSum.apply(x, axis=d, reverse=False) if x.ndim else _as_1d(x, cumsum)
 
 
@@ -120,7 +120,7 @@ def cumprod(x: Tensor, dim: Any = None, dtype: Any = None, axis: Any = None) -> 
     >>> Tensor([1, 2, 3]).cumprod(0).tolist()    # [1, 2, 6]
     """
     d = _dim(x, dim, axis, "cumprod")
-    x = x.cast(accumulate_dtype(x, dtype))
+    x = accumulating(x, dtype)
     if x.ndim == 0:
         return _as_1d(x, cumprod)
     n, step = x.shape[d], 1
