@@ -186,7 +186,7 @@ BAD = [
      r"query must be \(length, batch, 4\)"),
     (lambda: nn.MultiheadAttention(4, 2)(Tensor(np.ones((3, 2, 4))), Tensor(np.ones((5, 2, 4))),
                                          Tensor(np.ones((6, 2, 4)))), ValueError,
-     "same length and batch"),
+     r"must have the same length, and the batch of query \(3, 2, 4\) \(sequence first\)"),
     (lambda: nn.MultiheadAttention(4, 2)(*(Tensor(np.ones((3, 2, 4))),) * 3,
                                          attn_mask=Tensor(np.ones((3, 4), dtype=bool))),
      ValueError, r"attn_mask must have shape \(3, 3\) or \(4, 3, 3\)"),

@@ -53,7 +53,7 @@ class MultiheadAttention(Module):
         (L, E)). Returns (output shaped like query, weights (N, L, S) averaged over heads, or
         (N, num_heads, L, S), or None when need_weights=False)."""
         e, heads = self.embed_dim, self.num_heads
-        batched = query.ndim == 3
+        batched, given = query.ndim == 3, (query.shape, key.shape, value.shape)
         for name, t in (("query", query), ("key", key), ("value", value)):
             if t.ndim != query.ndim or t.ndim not in (2, 3) or t.shape[-1] != e:
                 raise ValueError(f"MultiheadAttention: {name} must be (length, batch, {e}) "
@@ -67,9 +67,10 @@ class MultiheadAttention(Module):
             query, key, value = (t.transpose(0, 1) for t in (query, key, value))
         (q_len, n, _), s_len = query.shape, key.shape[0]
         if key.shape[:2] != value.shape[:2] or key.shape[1] != n:
-            raise ValueError(f"MultiheadAttention: key {key.shape} and value {value.shape} "
-                             f"must have the same length and batch as each other and query "
-                             f"{query.shape} (sequence first)")
+            order = "batch first" if self.batch_first else "sequence first"
+            raise ValueError(f"MultiheadAttention: key {given[1]} and value {given[2]} must "
+                             f"have the same length, and the batch of query {given[0]} "
+                             f"({order})")
         w_q, w_k, w_v = self.in_proj_weight.chunk(3, 0)
         b_q, b_k, b_v = self.in_proj_bias.chunk(3, 0) if self.in_proj_bias is not None \
             else (None, None, None)

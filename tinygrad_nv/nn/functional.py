@@ -192,6 +192,9 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant",
         value: float | None = None) -> Tensor:
     """Pad with PyTorch's flat (last axis first) `pad`; mode 'constant' (with `value`, 0 by
     default) or, where Tensor.pad has them, 'reflect', 'replicate', 'circular'."""
+    modes = ("constant", "reflect", "replicate", "circular")
+    if mode not in modes:
+        raise ValueError(f"pad: mode must be one of {modes}, got {mode!r}")
     if mode == "constant":
         return x.pad(tuple(pad), value=0.0 if value is None else value)
     return x.pad(tuple(pad), mode=mode)
