@@ -48,11 +48,13 @@ def worker(kind: str, steps: int, batch: int, device: str | None) -> dict:
     import tinygrad_nv.distributed as dist
     import tinygrad_nv.nn.functional as F
     import tinygrad_nv.optim as optim
-    from tinygrad_nv import Tensor
+    from tinygrad_nv import Device, Tensor
     from tinygrad_nv.backend import get_backend
 
     dist.init()
     rank, world = dist.rank(), dist.world_size()
+    if device in ("cuda", "gpu") and Device.DEFAULT.startswith("cuda"):
+        device = Device.DEFAULT  # this process's own GPU, not cuda:0 for every process
     Tensor.manual_seed(0)
     model = dist.DistributedDataParallel(make_model(kind).to(device))
     optimizer = optim.Adam(model.parameters(), lr=1e-3)

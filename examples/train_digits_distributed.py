@@ -50,19 +50,22 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--batch-size {args.batch_size} must be a multiple of the {world} "
                      "processes")
     say = print if rank == 0 else (lambda *a, **k: None)
+    device = args.device
+    if device in ("cuda", "gpu") and Device.DEFAULT.startswith("cuda"):
+        device = Device.DEFAULT  # this process's own GPU, not cuda:0 for every process
 
     Tensor.manual_seed(args.seed)
     digits = load_digits(args.seed)
-    model = dist.DistributedDataParallel(make_model(args.model).to(args.device))  # rank 0's
+    model = dist.DistributedDataParallel(make_model(args.model).to(device))  # rank 0's
     Tensor.manual_seed(args.seed + 1000 * rank)  # a different dropout mask in each process
     optimizer = optim.Adam(model.parameters(), lr=LEARNING_RATES[args.model])
     schedule = optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs)
     train = TensorDataset(digits.x_train, digits.y_train)
     sampler = DistributedSampler(train, seed=args.seed)
     loader = DataLoader(train, batch_size=args.batch_size // world, sampler=sampler,
-                        device=args.device)
+                        device=device)
     say(f"{args.model} on {world} process(es), {args.batch_size // world} images each per "
-        f"step, device {Device.canonicalize(args.device)}")
+        f"step, device {Device.canonicalize(device)}")
 
     start = time.perf_counter()
     accuracy = 0.0
@@ -78,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             total += loss.item() * len(y)
         schedule.step()
         train_loss = dist.all_reduce(Tensor([total])).item() / (len(sampler) * world)
-        test_loss, accuracy = evaluate(model.module, digits.x_test, digits.y_test, args.device)
+        test_loss, accuracy = evaluate(model.module, digits.x_test, digits.y_test, device)
         say(f"epoch {epoch + 1:3d}/{epochs}  train loss {train_loss:.4f}  test loss "
             f"{test_loss:.4f}  test accuracy {accuracy:.4f}")
     say(f"trained in {time.perf_counter() - start:.1f} s")
