@@ -10,13 +10,29 @@ from tinygrad_nv import Device, Tensor, dtypes
     (1.5, dtypes.float32), (3, dtypes.int64), (True, dtypes.bool),
     ([1.0, 2.0], dtypes.float32), ([[1, 2], [3, 4]], dtypes.int64), ([True, False], dtypes.bool),
     (np.arange(3, dtype=np.float64), dtypes.float64), (np.arange(3, dtype=np.int32), dtypes.int32),
-    (np.ones(2, dtype=np.float16), dtypes.float16), (np.arange(3, dtype=np.uint8), dtypes.int64),
+    (np.ones(2, dtype=np.float16), dtypes.float16), (np.arange(3, dtype=np.uint8), dtypes.uint8),
+    (np.arange(3, dtype=np.int8), dtypes.int8), (np.arange(3, dtype=np.int16), dtypes.int16),
+    (np.arange(3, dtype=np.uint16), dtypes.int64), (np.arange(3, dtype=np.uint64), dtypes.int64),
 ])
 def test_construction_dtypes(data, dtype, device):
     t = Tensor(data, device=device)
     assert t.dtype == dtype
     np.testing.assert_array_equal(t.numpy(), np.asarray(data))
     assert t.device == Device.canonicalize(device)
+
+
+@pytest.mark.parametrize("method,name,alias,dtype", [
+    ("char", "int8", "char", dtypes.int8), ("byte", "uint8", "byte", dtypes.uint8),
+    ("short", "int16", "short", dtypes.int16),
+])
+def test_small_integer_dtypes(method, name, alias, dtype, device):
+    x = Tensor([-1.7, 0.2, 300.0], device=device)
+    cast = getattr(x, method)()
+    assert cast.dtype == dtype == getattr(dtypes, name)
+    np.testing.assert_array_equal(cast.numpy(), np.array([-1.7, 0.2, 300.0]).astype(dtype))
+    assert x.to(alias).dtype == x.to(name).dtype == x.cast(alias).dtype == dtype
+    assert Tensor([1, 2], dtype=alias, device=device).dtype == dtype
+    assert Tensor.zeros(2, dtype=dtype, device=device).dtype == dtype
 
 
 def test_explicit_dtype_and_requires_grad(device):

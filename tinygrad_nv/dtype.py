@@ -13,12 +13,15 @@ class dtypes:  # noqa: N801  (tinygrad's spelling)
     float32 = np.dtype("float32")
     float64 = np.dtype("float64")
     float16 = np.dtype("float16")
+    int8 = np.dtype("int8")
+    uint8 = np.dtype("uint8")
+    int16 = np.dtype("int16")
     int32 = np.dtype("int32")
     int64 = np.dtype("int64")
     bool = np.dtype("bool")
     default_float = float32
     default_int = int64
-    all = (float32, float64, float16, int32, int64, bool)
+    all = (float32, float64, float16, int8, uint8, int16, int32, int64, bool)
 
     @staticmethod
     def is_float(dtype: DType) -> bool:
@@ -26,7 +29,8 @@ class dtypes:  # noqa: N801  (tinygrad's spelling)
 
 
 _ALIASES = {"float": "float32", "double": "float64", "half": "float16", "int": "int32",
-            "long": "int64", "float_": "float64"}
+            "long": "int64", "float_": "float64", "char": "int8", "byte": "uint8",
+            "short": "int16"}
 
 
 def to_dtype(dtype) -> DType:

@@ -11,7 +11,17 @@ import numpy as np
 from tinygrad_nv import autograd, creation
 from tinygrad_nv.backend import Backend, canonicalize, get_backend, manual_seed
 from tinygrad_nv.dtype import DType, dtypes, to_dtype
-from tinygrad_nv.ops import activation, elementwise, index, matrix, movement, reduce, scan, unary
+from tinygrad_nv.ops import (
+    activation,
+    elementwise,
+    index,
+    logic,
+    matrix,
+    movement,
+    reduce,
+    scan,
+    unary,
+)
 from tinygrad_nv.ops._checks import axis as check_axis
 from tinygrad_nv.ops._checks import check_device
 
@@ -259,6 +269,18 @@ class Tensor:
         """Cast to int64."""
         return self.cast(dtypes.int64)
 
+    def short(self) -> Tensor:
+        """Cast to int16."""
+        return self.cast(dtypes.int16)
+
+    def char(self) -> Tensor:
+        """Cast to int8."""
+        return self.cast(dtypes.int8)
+
+    def byte(self) -> Tensor:
+        """Cast to uint8."""
+        return self.cast(dtypes.uint8)
+
     def bool(self) -> Tensor:
         """Cast to bool."""
         return self.cast(dtypes.bool)
@@ -319,24 +341,46 @@ class Tensor:
     __rmul__ = elementwise.rmul
     __rtruediv__ = elementwise.rdiv
     __rpow__ = elementwise.rpow
+    floor_divide = __floordiv__ = elementwise.floor_divide
+    __rfloordiv__ = elementwise.rfloordiv
+    remainder = __mod__ = elementwise.remainder
+    __rmod__ = elementwise.rremainder
+    fmod = elementwise.fmod
     neg = __neg__ = elementwise.neg
     maximum = elementwise.maximum
     minimum = elementwise.minimum
     clip = clamp = elementwise.clip
     where = elementwise.where
 
-    # ---- comparisons and logic (ops/elementwise.py): no gradient, bool results
-    eq = __eq__ = elementwise.eq  # type: ignore[assignment]
-    ne = __ne__ = elementwise.ne  # type: ignore[assignment]
-    lt = __lt__ = elementwise.lt
-    le = __le__ = elementwise.le
-    gt = __gt__ = elementwise.gt
-    ge = __ge__ = elementwise.ge
-    isnan = elementwise.isnan
-    __and__ = elementwise.bitwise_and
-    __or__ = elementwise.bitwise_or
-    __xor__ = elementwise.bitwise_xor
-    __invert__ = elementwise.bitwise_not
+    # ---- comparisons, tests, logic, bitwise (ops/logic.py): no gradient
+    eq = __eq__ = logic.eq  # type: ignore[assignment]
+    ne = __ne__ = logic.ne  # type: ignore[assignment]
+    lt = __lt__ = logic.lt
+    le = __le__ = logic.le
+    gt = __gt__ = logic.gt
+    ge = __ge__ = logic.ge
+    isclose = logic.isclose
+    allclose = logic.allclose
+    isnan = logic.isnan
+    isinf = logic.isinf
+    isposinf = logic.isposinf
+    isneginf = logic.isneginf
+    isfinite = logic.isfinite
+    logical_not = logic.logical_not
+    logical_and = logic.logical_and
+    logical_or = logic.logical_or
+    logical_xor = logic.logical_xor
+    bitwise_and = __and__ = logic.bitwise_and
+    bitwise_or = __or__ = logic.bitwise_or
+    bitwise_xor = __xor__ = logic.bitwise_xor
+    bitwise_not = __invert__ = logic.bitwise_not
+    __rand__ = logic.rbitwise_and
+    __ror__ = logic.rbitwise_or
+    __rxor__ = logic.rbitwise_xor
+    bitwise_left_shift = __lshift__ = logic.bitwise_left_shift
+    bitwise_right_shift = __rshift__ = logic.bitwise_right_shift
+    __rlshift__ = logic.rbitwise_left_shift
+    __rrshift__ = logic.rbitwise_right_shift
 
     # ---- unary math (ops/unary.py)
     abs = __abs__ = unary.abs
@@ -349,6 +393,33 @@ class Tensor:
     reciprocal = unary.reciprocal
     square = unary.square
     sign = unary.sign
+    exp2 = unary.exp2
+    expm1 = unary.expm1
+    log2 = unary.log2
+    log10 = unary.log10
+    log1p = unary.log1p
+    tan = unary.tan
+    asin = arcsin = unary.asin
+    acos = arccos = unary.acos
+    atan = arctan = unary.atan
+    sinh = unary.sinh
+    cosh = unary.cosh
+    asinh = arcsinh = unary.asinh
+    acosh = arccosh = unary.acosh
+    atanh = arctanh = unary.atanh
+    erf = unary.erf
+    erfc = unary.erfc
+    floor = unary.floor
+    ceil = unary.ceil
+    round = unary.round
+    trunc = fix = unary.trunc
+    frac = unary.frac
+    atan2 = arctan2 = unary.atan2
+    logaddexp = unary.logaddexp
+    logaddexp2 = unary.logaddexp2
+    copysign = unary.copysign
+    hypot = unary.hypot
+    lerp = unary.lerp
 
     # ---- activations (ops/activation.py)
     relu = activation.relu
@@ -361,6 +432,17 @@ class Tensor:
     elu = activation.elu
     softmax = activation.softmax
     log_softmax = activation.log_softmax
+    softmin = activation.softmin
+    relu6 = activation.relu6
+    hardtanh = activation.hardtanh
+    hardsigmoid = activation.hardsigmoid
+    logsigmoid = activation.logsigmoid
+    hardswish = activation.hardswish
+    mish = activation.mish
+    softsign = activation.softsign
+    selu = activation.selu
+    celu = activation.celu
+    glu = activation.glu
 
     # ---- reductions (ops/reduce.py)
     sum = reduce.sum
@@ -416,4 +498,5 @@ class Tensor:
     einsum = staticmethod(matrix.einsum)
 
 
-_DTYPE_NAMES = {d.name for d in dtypes.all} | {"float", "double", "half", "int", "long"}
+_DTYPE_NAMES = {d.name for d in dtypes.all} | {"float", "double", "half", "int", "long",
+                                                "char", "byte", "short"}

@@ -15,6 +15,9 @@ from tinygrad_nv.testing import strategies as st
 _erf = np.vectorize(math.erf)
 
 
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
 def _sigmoid(a):
     return 1 / (1 + np.exp(-a))
 
@@ -32,6 +35,20 @@ ACTIVATIONS = {
     "softplus": (lambda x: x.softplus(), lambda a: np.log1p(np.exp(a)), ()),
     "softplus_beta": (lambda x: x.softplus(beta=2.0), lambda a: np.log1p(np.exp(2 * a)) / 2, ()),
     "elu": (lambda x: x.elu(alpha=0.7), lambda a: np.where(a > 0, a, 0.7 * np.expm1(a)), (0.0,)),
+    "relu6": (lambda x: x.relu6(), lambda a: np.clip(a, 0, 6), (0.0, 6.0)),
+    "hardtanh": (lambda x: x.hardtanh(), lambda a: np.clip(a, -1, 1), (-1.0, 1.0)),
+    "hardtanh_bounds": (lambda x: x.hardtanh(min_val=-0.5, max_val=2.0),
+                        lambda a: np.clip(a, -0.5, 2.0), (-0.5, 2.0)),
+    "hardsigmoid": (lambda x: x.hardsigmoid(), lambda a: np.clip(a / 6 + 0.5, 0, 1),
+                    (-3.0, 3.0)),
+    "hardswish": (lambda x: x.hardswish(), lambda a: a * np.clip(a + 3, 0, 6) / 6, (-3.0, 3.0)),
+    "logsigmoid": (lambda x: x.logsigmoid(), lambda a: -np.logaddexp(0, -a), ()),
+    "mish": (lambda x: x.mish(), lambda a: a * np.tanh(np.logaddexp(0, a)), ()),
+    "softsign": (lambda x: x.softsign(), lambda a: a / (1 + np.abs(a)), (0.0,)),
+    "selu": (lambda x: x.selu(),
+             lambda a: _SELU_SCALE * np.where(a > 0, a, _SELU_ALPHA * np.expm1(a)), (0.0,)),
+    "celu": (lambda x: x.celu(alpha=1.5),
+             lambda a: np.maximum(a, 0) + np.minimum(0, 1.5 * np.expm1(a / 1.5)), (0.0,)),
 }
 
 
@@ -77,3 +94,80 @@ def test_softmax_of_huge_logits_is_finite(device):
     x = Tensor([[1000.0, 1000.0, -1000.0]], device=device)
     np.testing.assert_allclose(x.softmax().numpy(), [[0.5, 0.5, 0.0]])
     np.testing.assert_allclose(x.log_softmax().numpy()[0, :2], [-math.log(2)] * 2, rtol=1e-6)
+
+
+@given(data=hst.data())
+def test_softmin(data, device):
+    x = data.draw(st.tensors(shape=st.shapes(min_dims=1, max_dims=3), device=device))
+    axis = data.draw(hst.integers(-x.ndim, x.ndim - 1))
+    check_op(lambda t: t.softmin(dim=axis), lambda a: _softmax(-a, axis), x)
+    check_op(lambda t: t.softmin(axis), lambda a: _softmax(-a, axis), x, grad=False)
+
+
+@given(data=hst.data())
+def test_glu(data, device):
+    shape = data.draw(st.shapes(min_dims=1, max_dims=3))
+    axis = data.draw(hst.integers(-len(shape), len(shape) - 1))
+    shape = tuple(2 * n if i == axis % len(shape) else n for i, n in enumerate(shape))
+    x = data.draw(st.tensors(shape=shape, device=device))
+
+    def ref(a):
+        first, second = np.split(a, 2, axis=axis)
+        return first * _sigmoid(second)
+    check_op(lambda t: t.glu(axis), ref, x)
+    assert Tensor.zeros(3, 0, device=device).glu().shape == (3, 0)
+
+
+# PyTorch's gradients exactly at the kinks (checked against torch.nn.functional)
+KINKS = {
+    "relu6": ([0.0, 6.0, 3.0, -1.0, 7.0], [0, 0, 1, 0, 0]),
+    "hardtanh": ([-1.0, 1.0, 0.5, -2.0, 2.0], [0, 0, 1, 0, 0]),
+    "hardsigmoid": ([-3.0, 3.0, 0.0, -4.0, 4.0], [0, 0, 1 / 6, 0, 0]),
+    "hardswish": ([-3.0, 3.0, 0.0, -4.0, 4.0], [0, 1, 0.5, 0, 1]),
+    "selu": ([0.0], [_SELU_SCALE * _SELU_ALPHA]),
+    "celu": ([0.0], [1.0]),
+    "softsign": ([0.0], [1.0]),
+    "logsigmoid": ([-1000.0, 0.0, 1000.0], [1.0, 0.5, 0.0]),
+}
+
+
+@pytest.mark.parametrize("name", list(KINKS))
+def test_gradients_at_kinks_follow_pytorch(name, device):
+    values, expected = KINKS[name]
+    x = Tensor(values, dtype="float64", requires_grad=True, device=device)
+    getattr(x, name)().sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_composed_activations_against_torch(device):
+    torch = pytest.importorskip("torch")
+    functional = torch.nn.functional
+    values = np.array([-30.0, -3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0, 6.0, 25.0])
+    for name in ("relu6", "hardtanh", "hardsigmoid", "hardswish", "logsigmoid", "mish",
+                 "softsign", "selu", "celu"):
+        x = Tensor(values, requires_grad=True, device=device)
+        out = getattr(x, name)()
+        out.sum().backward()
+        tx = torch.tensor(values, requires_grad=True)
+        expected = getattr(functional, name)(tx)
+        expected.sum().backward()
+        np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=1e-7,
+                                   atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-7, atol=1e-12,
+                                   err_msg=name)
+
+
+@pytest.mark.parametrize("fn,exc,pattern", [
+    (lambda d: Tensor([1, 2], device=d).relu6(), TypeError, "relu6: needs a floating point"),
+    (lambda d: Tensor([1, 2], device=d).mish(), TypeError, "mish: needs a floating point"),
+    (lambda d: Tensor([1.0], device=d).hardtanh(1.0, -1.0), ValueError,
+     r"hardtanh: min_val \(1.0\) cannot be greater than max_val \(-1.0\)"),
+    (lambda d: Tensor([1.0], device=d).celu(alpha=0.0), ValueError, "celu: alpha cannot be 0"),
+    (lambda d: Tensor.ones(2, 3, device=d).glu(), ValueError,
+     r"glu: the halved dimension -1 must have an even size, got 3 in shape \(2, 3\)"),
+    (lambda d: Tensor.ones(2, 4, device=d).glu(dim=2), IndexError, "glu: axis 2"),
+    (lambda d: Tensor(1.0, device=d).glu(), ValueError, "glu: needs a tensor with at least 1"),
+])
+def test_bad_arguments(fn, exc, pattern, device):
+    with pytest.raises(exc, match=pattern):
+        fn(device)

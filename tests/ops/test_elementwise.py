@@ -175,3 +175,102 @@ def test_integer_division_is_true_division(device):
     out = a / 2
     assert out.dtype == dtypes.float32
     np.testing.assert_allclose(out.numpy(), [0.5, 1.0, 1.5])
+
+
+DIVISIONS = {
+    "floor_divide": (lambda a, b: a // b, np.floor_divide),
+    "remainder": (lambda a, b: a % b, np.remainder),
+    "fmod": (lambda a, b: a.fmod(b), np.fmod),
+}
+
+
+@pytest.mark.parametrize("name", list(DIVISIONS))
+@given(data=hst.data())
+def test_division_family_on_floats(name, data, device):
+    """Values and gradients away from the jumps: a = b * q with q at least 0.1 from an
+    integer (PyTorch's gradients: remainder d/db = -floor(a/b), fmod d/db = -trunc(a/b),
+    floor_divide none)."""
+    fn, ref = DIVISIONS[name]
+    shape_a, shape_b = data.draw(st.broadcastable_shapes())
+    b = data.draw(st.tensors(shape_b, low=-2.0, high=2.0, avoid=(0.0,), margin=0.5,
+                             device=device))
+    whole = np.broadcast_shapes(shape_a, shape_b)
+    q = data.draw(st.tensors(whole, low=-3.0, high=3.0, device=device)).numpy()
+    q = np.floor(q) + 0.1 + 0.8 * (q - np.floor(q))
+    a = Tensor(b.numpy() * q, device=device)
+    check_op(fn, ref, a, b)
+
+
+@pytest.mark.parametrize("name", list(DIVISIONS))
+@given(data=hst.data())
+def test_division_family_on_integers(name, data, device):
+    fn, ref = DIVISIONS[name]
+    shape_a, shape_b = data.draw(st.broadcastable_shapes())
+    a = data.draw(st.tensors(shape_a, dtype=dtypes.int64, low=-50, high=50, device=device))
+    b = data.draw(st.tensors(shape_b, dtype=dtypes.int64, low=1, high=7, device=device))
+    b = b * Tensor(np.where(np.arange(b.numel()).reshape(b.shape) % 2, -1, 1), device=device)
+    out = fn(a, b)
+    assert out.dtype == dtypes.int64
+    np.testing.assert_array_equal(out.numpy(), ref(a.numpy(), b.numpy()))
+
+
+def test_division_family_signs_and_reflected_forms(device):
+    a = Tensor([-7, 7, -7, 7], device=device)
+    b = Tensor([2, 2, -2, -2], device=device)
+    np.testing.assert_array_equal((a // b).numpy(), [-4, 3, 3, -4])
+    np.testing.assert_array_equal((a % b).numpy(), [1, 1, -1, -1])  # sign of the divisor
+    np.testing.assert_array_equal(a.fmod(b).numpy(), [-1, 1, -1, 1])  # sign of the dividend
+    np.testing.assert_array_equal((7 // b).numpy(), [3, 3, -4, -4])
+    np.testing.assert_array_equal((7 % b).numpy(), [1, 1, -1, -1])
+    np.testing.assert_allclose((7.5 // Tensor([2.0, -2.0], device=device)).numpy(), [3, -4])
+    np.testing.assert_allclose((Tensor([5.5, -5.5], device=device) % 2).numpy(), [1.5, 0.5])
+    small = Tensor(np.array([7, -7], dtype=np.int8), device=device)
+    assert (small // 2).dtype == (small % 3).dtype == small.fmod(3).dtype == dtypes.int8
+
+
+def test_division_family_gradients_match_pytorch_formulas(device):
+    a = Tensor([5.0, -5.0, 5.0, -5.0], dtype=dtypes.float64, requires_grad=True, device=device)
+    b = Tensor([3.0, 3.0, -3.0, -3.0], dtype=dtypes.float64, requires_grad=True, device=device)
+    (a % b).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), [1, 1, 1, 1])
+    np.testing.assert_array_equal(b.grad.numpy(), [-1, 2, 2, -1])  # -floor(a / b)
+    a.grad = b.grad = None
+    a.fmod(b).sum().backward()
+    np.testing.assert_array_equal(b.grad.numpy(), [-1, 1, 1, -1])  # -trunc(a / b)
+    a.grad = b.grad = None
+    (a // b).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), [0, 0, 0, 0])
+    np.testing.assert_array_equal(b.grad.numpy(), [0, 0, 0, 0])
+
+
+def test_division_by_zero(device):
+    for fn in (lambda a, b: a // b, lambda a, b: a % b, lambda a, b: a.fmod(b),
+               lambda a, b: 5 // b):
+        with pytest.raises(RuntimeError, match="integer division by zero"):
+            fn(Tensor([1, 2], device=device), Tensor([1, 0], device=device))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = Tensor([1.0, -1.0, 0.0], device=device)
+        np.testing.assert_array_equal((x // 0.0).numpy(), [np.inf, -np.inf, np.nan])
+        assert np.isnan((x % 0.0).numpy()).all() and np.isnan(x.fmod(0.0).numpy()).all()
+
+
+@pytest.mark.parametrize("dtype,scalar,expected", [
+    (dtypes.uint8, 300, [45, 46]), (dtypes.uint8, -2, [255, 0]),
+    (dtypes.int8, 1000, [-23, -22]), (dtypes.int16, -70000, [-4463, -4462]),
+])
+def test_integer_scalars_wrap_like_pytorch(dtype, scalar, expected, device):
+    t = Tensor(np.array([1, 2]).astype(dtype), device=device)
+    out = t + scalar
+    assert out.dtype == dtype
+    np.testing.assert_array_equal(out.numpy(), expected)
+
+
+@pytest.mark.parametrize("left,right,expected", [
+    (dtypes.int8, dtypes.uint8, dtypes.int16), (dtypes.uint8, dtypes.int32, dtypes.int32),
+    (dtypes.bool, dtypes.uint8, dtypes.uint8), (dtypes.int16, dtypes.float32, dtypes.float32),
+    (dtypes.uint8, dtypes.float16, dtypes.float16),
+])
+def test_small_integer_promotion_follows_numpy(left, right, expected, device):
+    a = Tensor.ones(2, dtype=left, device=device)
+    b = Tensor.ones(2, dtype=right, device=device)
+    assert (a + b).dtype == expected == np.result_type(left, right)

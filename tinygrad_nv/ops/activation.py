@@ -261,3 +261,101 @@ def _softmax(x: Tensor, axis: int, log: bool) -> Tensor:
     if x.ndim == 0:
         return _softmax(x.reshape(1), 0, log).reshape(())
     return Softmax.apply(x, axis=check_axis(x, axis, op), log=log)
+
+
+def softmin(x: Tensor, axis: int = -1, dim: int | None = None) -> Tensor:
+    """softmax(-x) along `axis` (or `dim`): weights that favour the smallest values."""
+    return _softmax(-floating(x), axis if dim is None else dim, log=False)
+
+
+# ---------------------------------------------------------------------- composed activations
+# (their gradients, double backward included, come from the ops they are built of)
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _floating_only(x: Tensor, op: str) -> None:
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: needs a floating point tensor, got {x.dtype.name}")
+
+
+def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """x clipped to [min_val, max_val]; the gradient is 1 strictly inside, 0 at and beyond
+    the bounds (as PyTorch).
+
+    >>> Tensor([-2.0, 0.5, 2.0]).hardtanh()      # [-1, 0.5, 1]
+    """
+    _floating_only(x, "hardtanh")
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val "
+                         f"({max_val})")
+    inside = (x > min_val) & (x < max_val)
+    return inside.where(x, x.detach().clip(min_val, max_val))
+
+
+def relu6(x: Tensor) -> Tensor:
+    """min(max(x, 0), 6); the gradient is 0 at 0 and at 6."""
+    _floating_only(x, "relu6")
+    return hardtanh(x, 0.0, 6.0)
+
+
+def hardsigmoid(x: Tensor) -> Tensor:
+    """relu6(x + 3) / 6, a piecewise linear sigmoid."""
+    _floating_only(x, "hardsigmoid")
+    return hardtanh(x + 3, 0.0, 6.0) / 6
+
+
+def hardswish(x: Tensor) -> Tensor:
+    """x * relu6(x + 3) / 6 (MobileNetV3)."""
+    _floating_only(x, "hardswish")
+    return x * hardsigmoid(x)
+
+
+def logsigmoid(x: Tensor) -> Tensor:
+    """log(sigmoid(x)) = -softplus(-x), stable for large |x|."""
+    _floating_only(x, "logsigmoid")
+    return -softplus(-x)
+
+
+def mish(x: Tensor) -> Tensor:
+    """x * tanh(softplus(x))."""
+    _floating_only(x, "mish")
+    return x * tanh(softplus(x))
+
+
+def softsign(x: Tensor) -> Tensor:
+    """x / (1 + |x|)."""
+    _floating_only(x, "softsign")
+    return x / (x.abs() + 1)
+
+
+def selu(x: Tensor) -> Tensor:
+    """scale * elu(x, alpha) with the self-normalising constants (alpha 1.6733, scale
+    1.0507)."""
+    _floating_only(x, "selu")
+    return elu(x, _SELU_ALPHA) * _SELU_SCALE
+
+
+def celu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1)): alpha * elu(x / alpha)."""
+    _floating_only(x, "celu")
+    if alpha == 0:
+        raise ValueError("celu: alpha cannot be 0")
+    return elu(x / alpha) * alpha
+
+
+def glu(x: Tensor, dim: int = -1) -> Tensor:
+    """The gated linear unit a * sigmoid(b), where a and b are the two halves of x along
+    `dim` (which must have an even size).
+
+    >>> Tensor([[1.0, 2.0, 0.0, 0.0]]).glu()     # [[0.5, 1.0]]
+    """
+    _floating_only(x, "glu")
+    if x.ndim == 0:
+        raise ValueError("glu: needs a tensor with at least 1 dimension, got a 0-d tensor")
+    axis = check_axis(x, dim, "glu")
+    if x.shape[axis] % 2:
+        raise ValueError(f"glu: the halved dimension {dim} must have an even size, got "
+                         f"{x.shape[axis]} in shape {x.shape}")
+    a, b = x.chunk(2, axis) if x.shape[axis] else (x, x)
+    return a * sigmoid(b)

@@ -1,5 +1,6 @@
-"""Elementwise ops: binary arithmetic with broadcasting, comparisons, logic, where, clip,
-cast; and `operands`, the dtype promotion and scalar handling every binary op shares."""
+"""Elementwise arithmetic with broadcasting (+ - * / // % fmod pow maximum minimum), where,
+clip, cast; and `operands`, the dtype promotion and scalar handling every binary op shares.
+Comparisons and logic are in ops/logic.py."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function
 from tinygrad_nv.dtype import dtypes, result_dtype, scalar_dtype
-from tinygrad_nv.ops._checks import check_device, is_scalar, is_tensor
+from tinygrad_nv.ops._checks import check_device, is_int, is_scalar, is_tensor
 
 if TYPE_CHECKING:
     from tinygrad_nv.tensor import Tensor
@@ -75,6 +76,43 @@ class Pow(Function):
         if self.needs_input_grad[1]:  # a^b * log(a), and 0 where a == 0 and b >= 0
             zero = (a == 0) & (b >= 0)
             gb = unbroadcast(g * zero.where(0.0, a**b * a.log()), b.shape)
+        return ga, gb
+
+
+class FloorDivide(Function):
+    """a // b, the floor of the quotient: piecewise constant, so its gradient is zero."""
+
+    def forward(self, a, b):
+        return self.xp.floor_divide(a, b)
+
+    def backward(self, g):
+        a, b = self.parents
+        return unbroadcast(g * 0, a.shape), unbroadcast(g * 0, b.shape)
+
+
+class Remainder(Function):
+    """a - b * floor(a / b): the sign of b, as Python's %."""
+
+    def forward(self, a, b):
+        return self.xp.remainder(a, b)
+
+    def backward(self, g):  # PyTorch's: d/da = 1, d/db = -floor(a / b)
+        a, b = self.parents
+        ga = unbroadcast(g, a.shape) if self.needs_input_grad[0] else None
+        gb = unbroadcast(-g * (a // b), b.shape) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Fmod(Function):
+    """a - b * trunc(a / b): the sign of a, as C's fmod."""
+
+    def forward(self, a, b):
+        return self.xp.fmod(a, b)
+
+    def backward(self, g):  # PyTorch's: d/da = 1, d/db = -trunc(a / b)
+        a, b = self.parents
+        ga = unbroadcast(g, a.shape) if self.needs_input_grad[0] else None
+        gb = unbroadcast(-g * (a / b).trunc(), b.shape) if self.needs_input_grad[1] else None
         return ga, gb
 
 
@@ -163,8 +201,18 @@ def operands(x: Tensor, other: Any, op: str, reverse: bool = False,
     if is_tensor(other):
         b = other if other.dtype == dt else other.cast(dt)
     else:
-        b = x._like(x.backend.xp.asarray(other, dtype=dt))
+        b = x._like(x.backend.xp.asarray(_wrapped(other, dt), dtype=dt))
     return (b, a) if reverse else (a, b)
+
+
+def _wrapped(value: Any, dt) -> Any:
+    """A Python int outside an integer dtype's range wraps around, as in PyTorch
+    (uint8 tensor + 300 adds 44); other scalars pass through."""
+    if dt.kind not in "iu" or not is_int(value):
+        return value
+    bits = 8 * dt.itemsize
+    value = int(value) & ((1 << bits) - 1)
+    return value - (1 << bits) if dt.kind == "i" and value >> (bits - 1) else value
 
 
 # ---------------------------------------------------------------------- arithmetic
@@ -218,6 +266,52 @@ def rpow(x: Tensor, base: Any) -> Tensor:
     return Pow.apply(*operands(x, base, "pow", reverse=True))
 
 
+def _integer_division(op: str, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    """Integer division by zero raises (as PyTorch), where NumPy would warn and give 0."""
+    if b.dtype.kind in "biu" and bool((b.data == 0).any()):
+        raise RuntimeError(f"{op}: integer division by zero ({a.dtype.name} tensors of shapes "
+                           f"{a.shape} and {b.shape}); ZeroDivisionError in PyTorch too")
+    return a, b
+
+
+def floor_divide(x: Tensor, other: Any) -> Tensor:
+    """x // other, rounded toward minus infinity (Python's //); integers stay integers; the
+    gradient is 0. Integer division by zero raises RuntimeError.
+
+    >>> Tensor([-7, 7]) // 2         # [-4, 3]
+    """
+    return FloorDivide.apply(*_integer_division("floor_divide",
+                                                *operands(x, other, "floor_divide")))
+
+
+def rfloordiv(x: Tensor, other: Any) -> Tensor:
+    """other // x."""
+    return FloorDivide.apply(*_integer_division(
+        "floor_divide", *operands(x, other, "floor_divide", reverse=True)))
+
+
+def remainder(x: Tensor, other: Any) -> Tensor:
+    """x % other with the sign of `other` (Python's %, torch.remainder), broadcasting.
+
+    >>> Tensor([-7, 7]) % 3          # [2, 1]
+    """
+    return Remainder.apply(*_integer_division("remainder", *operands(x, other, "remainder")))
+
+
+def rremainder(x: Tensor, other: Any) -> Tensor:
+    """other % x."""
+    return Remainder.apply(*_integer_division(
+        "remainder", *operands(x, other, "remainder", reverse=True)))
+
+
+def fmod(x: Tensor, other: Any) -> Tensor:
+    """The remainder of x / other with the sign of x (C's fmod, torch.fmod), broadcasting.
+
+    >>> Tensor([-7, 7]).fmod(3)      # [-1, 1]
+    """
+    return Fmod.apply(*_integer_division("fmod", *operands(x, other, "fmod")))
+
+
 def neg(x: Tensor) -> Tensor:
     """-x."""
     return Neg.apply(x)
@@ -260,74 +354,3 @@ def where(condition: Tensor, x: Any, y: Any) -> Tensor:
         a, b = operands(type(cond)(x, device=cond.device), y, "where")
     check_device(cond, a, "where")
     return Where.apply(cond, a, b)
-
-
-# ---------------------------------------------------------------------- comparisons and logic
-# no gradient, bool results
-def _compare(x: Tensor, other: Any, op: str, fn) -> Tensor:
-    a, b = operands(x, other, op)
-    return x._like(fn(a.data, b.data))
-
-
-def eq(x: Tensor, other: Any) -> Tensor:
-    """Elementwise ==, a bool tensor (no gradient)."""
-    return _compare(x, other, "eq", lambda a, b: a == b)
-
-
-def ne(x: Tensor, other: Any) -> Tensor:
-    """Elementwise !=, a bool tensor (no gradient)."""
-    return _compare(x, other, "ne", lambda a, b: a != b)
-
-
-def lt(x: Tensor, other: Any) -> Tensor:
-    """Elementwise <, a bool tensor (no gradient)."""
-    return _compare(x, other, "lt", lambda a, b: a < b)
-
-
-def le(x: Tensor, other: Any) -> Tensor:
-    """Elementwise <=, a bool tensor (no gradient)."""
-    return _compare(x, other, "le", lambda a, b: a <= b)
-
-
-def gt(x: Tensor, other: Any) -> Tensor:
-    """Elementwise >, a bool tensor (no gradient)."""
-    return _compare(x, other, "gt", lambda a, b: a > b)
-
-
-def ge(x: Tensor, other: Any) -> Tensor:
-    """Elementwise >=, a bool tensor (no gradient)."""
-    return _compare(x, other, "ge", lambda a, b: a >= b)
-
-
-def isnan(x: Tensor) -> Tensor:
-    """Where the values are NaN (no gradient)."""
-    return x._like(x.backend.xp.isnan(x.data))
-
-
-def _logic(x: Tensor, other: Any, op: str, fn) -> Tensor:
-    a, b = operands(x, other, op)
-    if a.dtype.kind not in "biu":
-        raise TypeError(f"{op}: needs bool or integer tensors, got {a.dtype.name}")
-    return x._like(fn(a.data, b.data))
-
-
-def bitwise_and(x: Tensor, other: Any) -> Tensor:
-    """x & other on bool or integer tensors (no gradient)."""
-    return _logic(x, other, "and", lambda a, b: a & b)
-
-
-def bitwise_or(x: Tensor, other: Any) -> Tensor:
-    """x | other on bool or integer tensors (no gradient)."""
-    return _logic(x, other, "or", lambda a, b: a | b)
-
-
-def bitwise_xor(x: Tensor, other: Any) -> Tensor:
-    """x ^ other on bool or integer tensors (no gradient)."""
-    return _logic(x, other, "xor", lambda a, b: a ^ b)
-
-
-def bitwise_not(x: Tensor) -> Tensor:
-    """~x on a bool or integer tensor (no gradient)."""
-    if x.dtype.kind not in "biu":
-        raise TypeError(f"invert: needs a bool or integer tensor, got {x.dtype.name}")
-    return x._like(~x.data)

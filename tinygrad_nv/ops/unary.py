@@ -1,12 +1,18 @@
-"""Unary math: exp, log, sqrt, trigonometry, reciprocal, abs, sign. Float-valued functions
-promote integer and bool inputs to float32."""
+"""Unary math (exp and log families, trigonometric and hyperbolic functions, erf, rounding,
+abs, sign) and the float-valued binary functions atan2, logaddexp, copysign, hypot, lerp.
+Float-valued functions promote integer and bool inputs to float32; rounding keeps integers.
+Backward passes are Tensor operations, so they differentiate again."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import math
+from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function
+from tinygrad_nv.backend.numpy_kernels import _erf
 from tinygrad_nv.dtype import dtypes
+from tinygrad_nv.ops._checks import broadcast_shapes, is_int, is_scalar
+from tinygrad_nv.ops.elementwise import operands, unbroadcast
 
 if TYPE_CHECKING:
     from tinygrad_nv.tensor import Tensor
@@ -75,14 +81,265 @@ class Abs(Function):
         return g * self.parents[0].sign()
 
 
-class Sign(Function):
-    """sign(x): its gradient is zero everywhere (as in PyTorch)."""
+class Exp2(Function):
+    save_output = True
 
     def forward(self, x):
-        return self.xp.sign(x)
+        return self.xp.exp2(x)
+
+    def backward(self, g):
+        return g * self.output() * math.log(2.0)
+
+
+class Expm1(Function):
+    save_output = True
+
+    def forward(self, x):
+        return self.xp.expm1(x)
+
+    def backward(self, g):
+        return g * (self.output() + 1)
+
+
+class Log2(Function):
+    def forward(self, x):
+        return self.xp.log2(x)
+
+    def backward(self, g):
+        return g / (self.parents[0] * math.log(2.0))
+
+
+class Log10(Function):
+    def forward(self, x):
+        return self.xp.log10(x)
+
+    def backward(self, g):
+        return g / (self.parents[0] * math.log(10.0))
+
+
+class Log1p(Function):
+    def forward(self, x):
+        return self.xp.log1p(x)
+
+    def backward(self, g):
+        return g / (self.parents[0] + 1)
+
+
+class Tan(Function):
+    save_output = True
+
+    def forward(self, x):
+        return self.xp.tan(x)
+
+    def backward(self, g):
+        out = self.output()
+        return g * (out * out + 1)
+
+
+class Asin(Function):
+    def forward(self, x):
+        return self.xp.arcsin(x)
+
+    def backward(self, g):
+        x = self.parents[0]
+        return g * (1 - x * x).rsqrt()
+
+
+class Acos(Function):
+    def forward(self, x):
+        return self.xp.arccos(x)
+
+    def backward(self, g):
+        x = self.parents[0]
+        return -g * (1 - x * x).rsqrt()
+
+
+class Atan(Function):
+    def forward(self, x):
+        return self.xp.arctan(x)
+
+    def backward(self, g):
+        x = self.parents[0]
+        return g / (x * x + 1)
+
+
+class Sinh(Function):
+    def forward(self, x):
+        return self.xp.sinh(x)
+
+    def backward(self, g):
+        return g * self.parents[0].cosh()
+
+
+class Cosh(Function):
+    def forward(self, x):
+        return self.xp.cosh(x)
+
+    def backward(self, g):
+        return g * self.parents[0].sinh()
+
+
+class Asinh(Function):
+    def forward(self, x):
+        return self.xp.arcsinh(x)
+
+    def backward(self, g):
+        x = self.parents[0]
+        return g * (x * x + 1).rsqrt()
+
+
+class Acosh(Function):
+    def forward(self, x):
+        return self.xp.arccosh(x)
+
+    def backward(self, g):
+        x = self.parents[0]
+        return g * ((x - 1) * (x + 1)).rsqrt()
+
+
+class Atanh(Function):
+    def forward(self, x):
+        return self.xp.arctanh(x)
+
+    def backward(self, g):
+        x = self.parents[0]
+        return g / (1 - x * x)
+
+
+class Erf(Function):
+    def forward(self, x):
+        return _erf(self.xp, x).astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        x = self.parents[0]
+        return g * (-x * x).exp() * (2 / math.sqrt(math.pi))
+
+
+class Erfc(Function):
+    """1 - erf(x) in float64; in the upper tail (x >= 2), where that subtraction would lose
+    every digit, the continued fraction exp(-x^2) / sqrt(pi) / (x + (1/2) / (x + 1 / (x +
+    (3/2) / ...))), whose first 60 terms are exact to double precision there."""
+
+    def forward(self, x):
+        xp = self.xp
+        wide = x.astype(xp.float64)
+        z = xp.maximum(wide, 2.0)
+        fraction = z
+        for k in range(60, 0, -1):
+            fraction = z + (k / 2) / fraction
+        tail = xp.exp(-z * z) / (math.sqrt(math.pi) * fraction)
+        return xp.where(wide >= 2.0, tail, 1 - _erf(xp, wide)).astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        x = self.parents[0]
+        return g * (-x * x).exp() * (-2 / math.sqrt(math.pi))
+
+
+class PiecewiseConstant(Function):
+    """A function that is constant between jumps (sign, floor, ...): its gradient is zero
+    everywhere, as in PyTorch."""
 
     def backward(self, g):
         return g * 0
+
+
+class Sign(PiecewiseConstant):
+    def forward(self, x):
+        return self.xp.sign(x)
+
+
+class Floor(PiecewiseConstant):
+    def forward(self, x):
+        return self.xp.floor(x)
+
+
+class Ceil(PiecewiseConstant):
+    def forward(self, x):
+        return self.xp.ceil(x)
+
+
+class Trunc(PiecewiseConstant):
+    def forward(self, x):
+        return self.xp.trunc(x)
+
+
+class Round(PiecewiseConstant):
+    """Round half to even at `decimals` decimal places (negative: tens, hundreds, ...)."""
+
+    def forward(self, x, decimals: int):
+        return self.xp.round(x, decimals)
+
+
+class Atan2(Function):
+    """atan2(a, b), the angle of the point (b, a); the gradient at the origin is 0."""
+
+    def forward(self, a, b):
+        return self.xp.arctan2(a, b)
+
+    def backward(self, g):
+        a, b = self.parents
+        r2 = a * a + b * b
+        origin = r2 == 0
+        scale = origin.where(0.0, g / origin.where(1.0, r2))
+        ga = unbroadcast(scale * b, a.shape) if self.needs_input_grad[0] else None
+        gb = unbroadcast(-scale * a, b.shape) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class LogAddExp(Function):
+    """log(exp(a) + exp(b)) without overflow."""
+
+    def forward(self, a, b):
+        return self.xp.logaddexp(a, b)
+
+    def backward(self, g):
+        a, b = self.parents
+        ga = unbroadcast(g / ((b - a).exp() + 1), a.shape) if self.needs_input_grad[0] else None
+        gb = unbroadcast(g / ((a - b).exp() + 1), b.shape) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class LogAddExp2(Function):
+    """log2(2**a + 2**b) without overflow."""
+
+    def forward(self, a, b):
+        return self.xp.logaddexp2(a, b)
+
+    def backward(self, g):
+        a, b = self.parents
+        ga = unbroadcast(g / ((b - a).exp2() + 1), a.shape) if self.needs_input_grad[0] else None
+        gb = unbroadcast(g / ((a - b).exp2() + 1), b.shape) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class CopySign(Function):
+    """|a| with the sign of b; no gradient flows to b, and none to a where a == 0."""
+
+    save_output = True
+
+    def forward(self, a, b):
+        return self.xp.copysign(a, b)
+
+    def backward(self, g):  # PyTorch's output / a (0 where a == 0), without dividing
+        a, b = self.parents
+        ratio = self.output().sign() * a.sign()
+        return unbroadcast(g * ratio, a.shape), unbroadcast(g * 0, b.shape)
+
+
+class Hypot(Function):
+    """sqrt(a**2 + b**2) without overflow."""
+
+    save_output = True
+
+    def forward(self, a, b):
+        return self.xp.hypot(a, b)
+
+    def backward(self, g):
+        a, b = self.parents
+        scale = g / self.output()
+        ga = unbroadcast(scale * a, a.shape) if self.needs_input_grad[0] else None
+        gb = unbroadcast(scale * b, b.shape) if self.needs_input_grad[1] else None
+        return ga, gb
 
 
 def floating(x: Tensor) -> Tensor:
@@ -138,3 +395,172 @@ def square(x: Tensor) -> Tensor:
 def sign(x: Tensor) -> Tensor:
     """-1, 0 or 1; the gradient is 0."""
     return Sign.apply(x)
+
+
+def exp2(x: Tensor) -> Tensor:
+    """2 ** x."""
+    return Exp2.apply(floating(x))
+
+
+def expm1(x: Tensor) -> Tensor:
+    """exp(x) - 1, accurate near 0."""
+    return Expm1.apply(floating(x))
+
+
+def log2(x: Tensor) -> Tensor:
+    """The base-2 logarithm."""
+    return Log2.apply(floating(x))
+
+
+def log10(x: Tensor) -> Tensor:
+    """The base-10 logarithm."""
+    return Log10.apply(floating(x))
+
+
+def log1p(x: Tensor) -> Tensor:
+    """log(1 + x), accurate near 0."""
+    return Log1p.apply(floating(x))
+
+
+def tan(x: Tensor) -> Tensor:
+    """The tangent."""
+    return Tan.apply(floating(x))
+
+
+def asin(x: Tensor) -> Tensor:
+    """The inverse sine (NaN outside [-1, 1])."""
+    return Asin.apply(floating(x))
+
+
+def acos(x: Tensor) -> Tensor:
+    """The inverse cosine (NaN outside [-1, 1])."""
+    return Acos.apply(floating(x))
+
+
+def atan(x: Tensor) -> Tensor:
+    """The inverse tangent."""
+    return Atan.apply(floating(x))
+
+
+def sinh(x: Tensor) -> Tensor:
+    """The hyperbolic sine."""
+    return Sinh.apply(floating(x))
+
+
+def cosh(x: Tensor) -> Tensor:
+    """The hyperbolic cosine."""
+    return Cosh.apply(floating(x))
+
+
+def asinh(x: Tensor) -> Tensor:
+    """The inverse hyperbolic sine."""
+    return Asinh.apply(floating(x))
+
+
+def acosh(x: Tensor) -> Tensor:
+    """The inverse hyperbolic cosine (NaN below 1)."""
+    return Acosh.apply(floating(x))
+
+
+def atanh(x: Tensor) -> Tensor:
+    """The inverse hyperbolic tangent (NaN outside [-1, 1], +-inf at +-1)."""
+    return Atanh.apply(floating(x))
+
+
+def erf(x: Tensor) -> Tensor:
+    """The error function, 2/sqrt(pi) * integral of exp(-t**2) from 0 to x."""
+    return Erf.apply(floating(x))
+
+
+def erfc(x: Tensor) -> Tensor:
+    """1 - erf(x)."""
+    return Erfc.apply(floating(x))
+
+
+def _rounded(x: Tensor, fn: type[Function], **kwargs: Any) -> Tensor:
+    """Integer and bool tensors are already whole: a copy, same dtype."""
+    return x._like(x.data.copy()) if x.dtype.kind in "biu" else fn.apply(x, **kwargs)
+
+
+def floor(x: Tensor) -> Tensor:
+    """The largest integer <= x (integer tensors stay integers); the gradient is 0."""
+    return _rounded(x, Floor)
+
+
+def ceil(x: Tensor) -> Tensor:
+    """The smallest integer >= x (integer tensors stay integers); the gradient is 0."""
+    return _rounded(x, Ceil)
+
+
+def trunc(x: Tensor) -> Tensor:
+    """x rounded toward zero (integer tensors stay integers); the gradient is 0."""
+    return _rounded(x, Trunc)
+
+
+def round(x: Tensor, decimals: int = 0) -> Tensor:
+    """x rounded half to even, to `decimals` places (`round(x, decimals=-2)` rounds to
+    hundreds), as torch.round; integer tensors stay integers; the gradient is 0.
+
+    >>> Tensor([0.5, 1.5, 2.25]).round(), Tensor([2.25]).round(decimals=1)   # [0, 2, 2], [2.2]
+    """
+    if not is_int(decimals):
+        raise TypeError(f"round: decimals must be an int, got {type(decimals).__name__}")
+    if decimals and x.dtype.kind in "biu":
+        raise TypeError(f"round: decimals={decimals} needs a floating point tensor, got "
+                        f"{x.dtype.name}")
+    return _rounded(x, Round, decimals=int(decimals))
+
+
+def frac(x: Tensor) -> Tensor:
+    """x - trunc(x), the fractional part with the sign of x; the gradient is 1."""
+    if x.dtype.kind != "f":
+        raise TypeError(f"frac: needs a floating point tensor, got {x.dtype.name}")
+    return x - trunc(x).detach()
+
+
+def atan2(x: Tensor, other: Any) -> Tensor:
+    """The angle of the point (other, x) in (-pi, pi], broadcasting: atan2(y, x) in C."""
+    return Atan2.apply(*operands(x, other, "atan2", floating=True))
+
+
+def logaddexp(x: Tensor, other: Any) -> Tensor:
+    """log(exp(x) + exp(other)), computed without overflow, broadcasting."""
+    return LogAddExp.apply(*operands(x, other, "logaddexp", floating=True))
+
+
+def logaddexp2(x: Tensor, other: Any) -> Tensor:
+    """log2(2**x + 2**other), computed without overflow, broadcasting."""
+    return LogAddExp2.apply(*operands(x, other, "logaddexp2", floating=True))
+
+
+def copysign(x: Tensor, other: Any) -> Tensor:
+    """|x| with the sign of `other` (signed zeros count), broadcasting; float result."""
+    return CopySign.apply(*operands(x, other, "copysign", floating=True))
+
+
+def hypot(x: Tensor, other: Any) -> Tensor:
+    """sqrt(x**2 + other**2) without overflow, broadcasting."""
+    return Hypot.apply(*operands(x, other, "hypot", floating=True))
+
+
+def lerp(x: Tensor, end: Any, weight: Any) -> Tensor:
+    """Linear interpolation x + weight * (end - x), broadcasting all three; weight is a
+    number or a tensor.
+
+    >>> Tensor([1.0]).lerp(Tensor([3.0]), 0.25)     # [1.5]
+    """
+    start, stop = operands(x, end, "lerp", floating=True)
+    if not is_scalar(weight):
+        start, weight = operands(start, weight, "lerp", floating=True)
+        stop = stop.cast(start.dtype)
+    shapes = (start.shape, stop.shape, () if is_scalar(weight) else weight.shape)
+    try:
+        broadcast_shapes(*shapes)
+    except ValueError:
+        raise ValueError(f"lerp: shapes {shapes[0]} (start), {shapes[1]} (end) and "
+                         f"{shapes[2]} (weight) do not broadcast") from None
+    diff = stop - start
+    if is_scalar(weight):
+        return start + weight * diff if weight < 0.5 else stop - diff * (1 - weight)
+    # PyTorch's two-sided formula: exact at weight 0 and at weight 1
+    return (weight < 0.5).where(start + weight * diff, stop - diff * (1 - weight))
