@@ -154,10 +154,10 @@ def test_norm_splits_the_gradient_between_tied_extremes(device):
 
 
 @pytest.mark.parametrize("op", ["max", "min", "amax", "amin"])
-@pytest.mark.parametrize("dtype", ["int32", "int64"])
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16", "int32", "int64"])
 def test_integer_extremes_are_exact_at_the_limits(op, dtype, device):
     info = np.iinfo(dtype)
-    a = np.array([[0, info.min, 5], [info.max, -1, info.min]], dtype=dtype)
+    a = np.array([[0, info.min, 5], [info.max, 1, info.min]], dtype=dtype)
     x = Tensor(a, device=device)
     fn = np.max if op.endswith("max") else np.min
     for axis in (None, 0, 1, (0, 1)):
@@ -240,8 +240,16 @@ def test_all_any_count_nan_as_true(device):
     assert x.all().item() and x.count_nonzero().item() == 2
 
 
+def test_all_any_of_uint8_give_uint8(device):  # as PyTorch
+    x = Tensor(np.array([[2, 0], [1, 1]], dtype=np.uint8), device=device)
+    for op in ("all", "any"):
+        got = getattr(x, op)(1)
+        assert got.dtype == dtypes.uint8
+        np.testing.assert_array_equal(got.numpy(), getattr(x.numpy(), op)(1))
+
+
 @pytest.mark.parametrize("op", ["sum", "prod"])
-@pytest.mark.parametrize("dtype", ["bool", "int32", "int64"])
+@pytest.mark.parametrize("dtype", ["bool", "int8", "uint8", "int16", "int32", "int64"])
 def test_sum_prod_of_integers_accumulate_in_int64(op, dtype, device):
     a = np.array([[1, 0, 1], [1, 1, 1]]).astype(dtype)
     got = getattr(Tensor(a, device=device), op)(1)

@@ -159,13 +159,13 @@ def test_sort_puts_nan_last_and_keeps_ties_in_order(descending, device):
     np.testing.assert_array_equal(top.indices.numpy(), expected[:3])
 
 
-@pytest.mark.parametrize("dtype", ["int32", "int64", "bool"])
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16", "int32", "int64", "bool"])
 def test_order_of_integers_and_bools_is_exact(dtype, device):
     if dtype == "bool":
         a = np.array([True, False, True, False])
     else:
         info = np.iinfo(dtype)
-        a = np.array([5, info.min, info.max, 0, info.min, -1], dtype=dtype)
+        a = np.array([5, info.min, info.max, 0, info.min, 1], dtype=dtype)
     x = Tensor(a, device=device)
     np.testing.assert_array_equal(x.argsort().numpy(), np.argsort(a, kind="stable"))
     values, indices = x.sort(descending=True)
@@ -177,7 +177,7 @@ def test_order_of_integers_and_bools_is_exact(dtype, device):
 
 
 @pytest.mark.parametrize("op", ["cumsum", "cumprod"])
-@pytest.mark.parametrize("dtype", ["bool", "int32", "int64"])
+@pytest.mark.parametrize("dtype", ["bool", "int8", "uint8", "int16", "int32", "int64"])
 def test_cumsum_cumprod_of_integers_accumulate_in_int64(op, dtype, device):
     a = np.array([[1, 0, 1], [1, 1, 1]]).astype(dtype)
     got = getattr(Tensor(a, device=device), op)(1)
