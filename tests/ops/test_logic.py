@@ -165,3 +165,16 @@ def test_results_carry_no_gradient(device):
     x = Tensor([1.0, 2.0], requires_grad=True, device=device)
     for out in (x.isclose(x), x.isinf(), x.logical_not(), x.logical_or(x), x == x):
         assert not out.requires_grad and out.dtype == dtypes.bool
+
+
+def test_bitwise_at_integer_limits(device):
+    big = Tensor(np.array([2**63 - 1, -2**63], dtype=np.int64), device=device)
+    np.testing.assert_array_equal((~big).numpy(), [-2**63, 2**63 - 1])
+    np.testing.assert_array_equal((big >> 63).numpy(), [0, -1])
+    np.testing.assert_array_equal((big & -1).numpy(), big.numpy())
+    u8 = Tensor(np.array([255, 128], dtype=np.uint8), device=device)
+    np.testing.assert_array_equal((u8 << 1).numpy(), [254, 0])
+    np.testing.assert_array_equal((u8 >> 7).numpy(), [1, 1])
+    i8 = Tensor(np.array([-128, 127], dtype=np.int8), device=device)
+    np.testing.assert_array_equal((i8 >> 7).numpy(), [-1, 0])
+    np.testing.assert_array_equal((i8 ^ -1).numpy(), [127, -128])

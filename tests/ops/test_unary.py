@@ -212,3 +212,13 @@ def test_against_torch(device):
         np.testing.assert_allclose(getattr(x, name)().numpy(),
                                    getattr(torch, name)(tx).detach().numpy(), rtol=1e-12)
         np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("name", ["floor", "ceil", "trunc", "round", "abs", "sign"])
+def test_integer_limits_stay_exact(name, device):
+    for dtype in (dtypes.int8, dtypes.uint8, dtypes.int16, dtypes.int32, dtypes.int64):
+        info = np.iinfo(dtype)
+        values = np.array([info.min + 1, info.max, 0], dtype=dtype)
+        out = getattr(Tensor(values, device=device), name)()
+        assert out.dtype == dtype
+        np.testing.assert_array_equal(out.numpy(), getattr(np, name)(values))
