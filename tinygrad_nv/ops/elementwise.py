@@ -185,7 +185,8 @@ def operands(x: Tensor, other: Any, op: str, reverse: bool = False,
     if type(other) is type(x) and other.data.dtype == x.data.dtype \
             and other._backend is x._backend and not floating:  # the hot path
         return (other, x) if reverse else (x, other)
-    if is_tensor(other):
+    other_is_tensor = isinstance(other, type(x))
+    if other_is_tensor:
         check_device(x, other, op)
         dt = x.dtype if other.dtype == x.dtype else result_dtype(x.dtype, other.dtype)
     elif is_scalar(other):
@@ -198,17 +199,18 @@ def operands(x: Tensor, other: Any, op: str, reverse: bool = False,
     if floating and dt.kind != "f":
         dt = dtypes.default_float
     a = x if x.dtype == dt else x.cast(dt)
-    if is_tensor(other):
+    if other_is_tensor:
         b = other if other.dtype == dt else other.cast(dt)
     else:
-        b = x._like(x.backend.xp.asarray(_wrapped(other, dt), dtype=dt))
+        value = _wrapped(other, dt) if dt.kind in "iu" else other
+        b = x._like(x._backend.xp.asarray(value, dtype=dt))
     return (b, a) if reverse else (a, b)
 
 
 def _wrapped(value: Any, dt) -> Any:
     """A Python int outside an integer dtype's range wraps around, as in PyTorch
     (uint8 tensor + 300 adds 44); other scalars pass through."""
-    if dt.kind not in "iu" or not is_int(value):
+    if not is_int(value):
         return value
     bits = 8 * dt.itemsize
     value = int(value) & ((1 << bits) - 1)
