@@ -1,22 +1,30 @@
 // conv.cu: convolution as a matrix product. im2col unfolds (N, C, H, W) into
 // (N, C*kh*kw, OH*OW), one column per receptive field, zeros where the window hangs over the
 // padding; col2im is its adjoint, a gather per input pixel that sums every column entry that
-// reads it (deterministic, no atomics). Stride, padding and dilation per axis.
+// reads it (deterministic, no atomics). Stride, padding and dilation per axis. The `_idx32`
+// kernels do the index arithmetic in 32 bits (the launcher picks them when sizes allow).
 // Reference: NumpyKernels.im2col / col2im in tinygrad_nv/backend/numpy_kernels.py.
 
 struct ConvShape {
   int n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow;
 };
 
+// I: the index type, int where every flat index (plus a grid stride) fits in 31 bits, else
+// long long; 32-bit division is several times cheaper on a GPU.
+
 // One thread per element of cols, laid out (n, c, ki, kj, oy, ox).
-template <typename T>
+template <typename T, typename I>
 __device__ void im2col(const T* x, T* cols, ConvShape s) {
-  long long total = (long long)s.n * s.c * s.kh * s.kw * s.oh * s.ow;
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
-       i += (long long)blockDim.x * gridDim.x) {
-    int ox = i % s.ow, oy = i / s.ow % s.oh;
-    int kj = i / ((long long)s.ow * s.oh) % s.kw, ki = i / ((long long)s.ow * s.oh * s.kw) % s.kh;
-    long long plane = i / ((long long)s.ow * s.oh * s.kw * s.kh);  // n * C + c
+  I total = (I)s.n * s.c * s.kh * s.kw * s.oh * s.ow;
+  for (I i = blockIdx.x * (I)blockDim.x + threadIdx.x; i < total;
+       i += (I)blockDim.x * gridDim.x) {
+    I rest = i / s.ow;
+    int ox = int(i - rest * s.ow), oy = int(rest % s.oh);
+    rest /= s.oh;
+    int kj = int(rest % s.kw);
+    rest /= s.kw;
+    int ki = int(rest % s.kh);
+    I plane = rest / s.kh;  // n * C + c
     int y = oy * s.sh - s.ph + ki * s.dh, xx = ox * s.sw - s.pw + kj * s.dw;
     bool inside = y >= 0 && y < s.h && xx >= 0 && xx < s.w;
     cols[i] = inside ? x[(plane * s.h + y) * s.w + xx] : T(0);
@@ -25,13 +33,14 @@ __device__ void im2col(const T* x, T* cols, ConvShape s) {
 
 // One thread per input pixel (n, c, y, x): the sum over kernel taps (ki, kj) whose window
 // position (oy, ox) lands on it.
-template <typename T>
+template <typename T, typename I>
 __device__ void col2im(const T* cols, T* x, ConvShape s) {
-  long long total = (long long)s.n * s.c * s.h * s.w;
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
-       i += (long long)blockDim.x * gridDim.x) {
-    int xx = i % s.w, y = i / s.w % s.h;
-    long long plane = i / ((long long)s.w * s.h);
+  I total = (I)s.n * s.c * s.h * s.w;
+  for (I i = blockIdx.x * (I)blockDim.x + threadIdx.x; i < total;
+       i += (I)blockDim.x * gridDim.x) {
+    I rest = i / s.w;
+    int xx = int(i - rest * s.w), y = int(rest % s.h);
+    I plane = rest / s.h;
     T sum = T(0);
     for (int ki = 0; ki < s.kh; ++ki) {
       int ty = y + s.ph - ki * s.dh;
@@ -53,14 +62,26 @@ __device__ void col2im(const T* cols, T* x, ConvShape s) {
 #define CONV_SHAPE ConvShape{n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow}
 
 extern "C" __global__ void im2col_f32(const float* x, float* cols, CONV_SHAPE_PARAMS) {
-  im2col(x, cols, CONV_SHAPE);
+  im2col<float, long long>(x, cols, CONV_SHAPE);
 }
 extern "C" __global__ void im2col_f64(const double* x, double* cols, CONV_SHAPE_PARAMS) {
-  im2col(x, cols, CONV_SHAPE);
+  im2col<double, long long>(x, cols, CONV_SHAPE);
 }
 extern "C" __global__ void col2im_f32(const float* cols, float* x, CONV_SHAPE_PARAMS) {
-  col2im(cols, x, CONV_SHAPE);
+  col2im<float, long long>(cols, x, CONV_SHAPE);
 }
 extern "C" __global__ void col2im_f64(const double* cols, double* x, CONV_SHAPE_PARAMS) {
-  col2im(cols, x, CONV_SHAPE);
+  col2im<double, long long>(cols, x, CONV_SHAPE);
+}
+extern "C" __global__ void im2col_idx32_f32(const float* x, float* cols, CONV_SHAPE_PARAMS) {
+  im2col<float, int>(x, cols, CONV_SHAPE);
+}
+extern "C" __global__ void im2col_idx32_f64(const double* x, double* cols, CONV_SHAPE_PARAMS) {
+  im2col<double, int>(x, cols, CONV_SHAPE);
+}
+extern "C" __global__ void col2im_idx32_f32(const float* cols, float* x, CONV_SHAPE_PARAMS) {
+  col2im<float, int>(cols, x, CONV_SHAPE);
+}
+extern "C" __global__ void col2im_idx32_f64(const double* cols, double* x, CONV_SHAPE_PARAMS) {
+  col2im<double, int>(cols, x, CONV_SHAPE);
 }

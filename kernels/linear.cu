@@ -15,21 +15,27 @@ __device__ void bias_act(T* z, const T* bias, T* out, long long n, int f, int ac
 }
 
 // Block (32, kBiasGradRows): threadIdx.x picks a column of the block's 32, threadIdx.y strides
-// over the rows; the kBiasGradRows partial sums meet in shared memory. Grid: ceil(cols / 32).
+// over the rows of the block's chunk (rows blockIdx.y * chunk onwards); the kBiasGradRows
+// partial sums meet in shared memory and out[blockIdx.y * cols + col] gets the chunk's sum.
+// Grid (ceil(cols / 32), chunks): with several chunks, out holds (chunks, cols) partial sums,
+// which a second launch with one chunk adds up (deterministic: no atomics).
 constexpr int kBiasGradRows = 8;
 
 template <typename T>
-__device__ void bias_grad(const T* grad, T* out, int rows, int cols) {
+__device__ void bias_grad(const T* grad, T* out, int rows, int cols, int chunk) {
   __shared__ T partial[kBiasGradRows][32];
   int col = blockIdx.x * 32 + threadIdx.x;
+  long long begin = (long long)blockIdx.y * chunk;
+  long long end = min(begin + chunk, (long long)rows);
   T sum = T(0);
   if (col < cols)
-    for (int r = threadIdx.y; r < rows; r += kBiasGradRows) sum += grad[(long long)r * cols + col];
+    for (long long r = begin + threadIdx.y; r < end; r += kBiasGradRows)
+      sum += grad[r * cols + col];
   partial[threadIdx.y][threadIdx.x] = sum;
   __syncthreads();
   if (threadIdx.y == 0 && col < cols) {
     for (int k = 1; k < kBiasGradRows; ++k) sum += partial[k][threadIdx.x];
-    out[col] = sum;
+    out[(long long)blockIdx.y * cols + col] = sum;
   }
 }
 
@@ -41,9 +47,11 @@ extern "C" __global__ void bias_act_f64(double* z, const double* bias, double* o
                                         int f, int act, double p) {
   bias_act(z, bias, out, n, f, act, p);
 }
-extern "C" __global__ void bias_grad_f32(const float* grad, float* out, int rows, int cols) {
-  bias_grad(grad, out, rows, cols);
+extern "C" __global__ void bias_grad_f32(const float* grad, float* out, int rows, int cols,
+                                         int chunk) {
+  bias_grad(grad, out, rows, cols, chunk);
 }
-extern "C" __global__ void bias_grad_f64(const double* grad, double* out, int rows, int cols) {
-  bias_grad(grad, out, rows, cols);
+extern "C" __global__ void bias_grad_f64(const double* grad, double* out, int rows, int cols,
+                                         int chunk) {
+  bias_grad(grad, out, rows, cols, chunk);
 }

@@ -78,6 +78,12 @@ class Placed:
         wrapped = self.__dict__[name] = self._wrap(attr)
         return wrapped
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+        else:  # settings of the target (e.g. kernels.index32) stay on the target
+            setattr(self._target, name, value)
+
     def _wrap(self, attr: Any) -> Placed:
         return Placed(attr, self._placement)
 

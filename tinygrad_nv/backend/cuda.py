@@ -38,7 +38,12 @@ NVRTC_OPTIONS = ("-std=c++11",)
 BLOCK = 256          # threads per block of the element-wise kernels
 MAX_GRID = 65535     # blocks at most; grid-stride loops cover the rest
 ROW_BLOCK = (32, 512)  # smallest and largest block of the one-block-per-row kernels
+WARP_ROW_COLS = 1024  # rows up to this wide take a warp each (softmax.cu: kWarpRowCols)
+WARP_ROWS_PER_BLOCK = 4  # softmax.cu: kWarpRowsPerBlock
+WARP_ROW_KERNELS = frozenset({"softmax_forward", "softmax_backward", "cross_entropy"})
 BIAS_GRAD_BLOCK = (32, 8)  # linear.cu: 32 columns x kBiasGradRows row strides
+BIAS_GRAD_BLOCKS = 512  # bias_grad splits the rows into chunks until about this many blocks
+BIAS_GRAD_MIN_CHUNK = 64  # rows per chunk at least
 SYNC_DEBUG_ENV = "TINYGRAD_NV_SYNC_DEBUG"
 ACT_CODES = {name: code for code, name in enumerate(ACTIVATIONS)}  # activation.cu's enum Act
 # float16 kernels exist only in optim.cu; the other families compute float16 in float32
@@ -85,6 +90,9 @@ class CudaKernels:
         self.xp = xp
         self._load_module = load_module
         self._after_launch = after_launch  # (kernel, grid, block) -> None: the sync debug mode
+        self.warp_row_cols = WARP_ROW_COLS  # 0: always one block per row (benchmarks compare)
+        self.bias_grad_blocks = BIAS_GRAD_BLOCKS  # 1: one chunk of rows (benchmarks compare)
+        self.index32 = True  # False: 64-bit index math in im2col / col2im (benchmarks compare)
         self._modules: dict = {}
         self._functions: dict = {}
         self._lock = threading.Lock()
@@ -113,7 +121,11 @@ class CudaKernels:
 
     def _launch_rows(self, family: str, kernel: str, dtype, shape: tuple, *args) -> None:
         rows, cols = shape
-        if rows and cols:
+        if rows and cols and kernel in WARP_ROW_KERNELS and cols <= self.warp_row_cols:
+            grid = (min(_cdiv(rows, WARP_ROWS_PER_BLOCK), MAX_GRID),)
+            self._launch(family, f"{kernel}_warp", dtype, grid, (32 * WARP_ROWS_PER_BLOCK,),
+                         *args)
+        elif rows and cols:
             self._launch(family, kernel, dtype, (min(rows, MAX_GRID),), (_row_block(cols),),
                          *args)
 
@@ -182,9 +194,20 @@ class CudaKernels:
         g = self._input(grad, dt)
         rows, cols = g.shape
         out = self.xp.empty(cols, dtype=dt)
-        if cols:
-            self._launch("linear", "bias_grad", dt, (_cdiv(cols, BIAS_GRAD_BLOCK[0]),),
-                         BIAS_GRAD_BLOCK, g, out, np.int32(rows), np.int32(cols))
+        if not cols:
+            return out.astype(grad.dtype, copy=False)
+        col_blocks = _cdiv(cols, BIAS_GRAD_BLOCK[0])
+        chunks = min(_cdiv(rows, BIAS_GRAD_MIN_CHUNK), MAX_GRID,
+                     max(1, self.bias_grad_blocks // col_blocks))
+        if chunks > 1:  # rows in parallel too: (chunks, cols) partial sums, then their sum
+            chunk = _cdiv(rows, chunks)
+            chunks = _cdiv(rows, chunk)
+            partial = self.xp.empty((chunks, cols), dtype=dt)
+            self._launch("linear", "bias_grad", dt, (col_blocks, chunks), BIAS_GRAD_BLOCK, g,
+                         partial, np.int32(rows), np.int32(cols), np.int32(chunk))
+            g, rows = partial, chunks
+        self._launch("linear", "bias_grad", dt, (col_blocks,), BIAS_GRAD_BLOCK, g, out,
+                     np.int32(rows), np.int32(cols), np.int32(max(rows, 1)))
         return out.astype(grad.dtype, copy=False)
 
     # ---- row-wise softmax
@@ -321,13 +344,19 @@ class CudaKernels:
                                      np.int32(len(ks)), *cast_coefficients(np, math, coef))
 
     # ---- convolution as a matrix product
+    def _index_kernel(self, kernel: str, *arrays) -> str:
+        """The `_idx32` variant where every flat index plus a grid stride fits in an int."""
+        largest = max(a.size for a in arrays) + BLOCK * MAX_GRID
+        return f"{kernel}_idx32" if self.index32 and largest < 2**31 else kernel
+
     def im2col(self, x, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple):
         dt = self._dtype("im2col", x.dtype)
         xc = self._input(x, dt)
         shape = _conv_shape("im2col", xc.shape, kernel, stride, padding, dilation)
         n, c, _, _, kh, kw, *_, oh, ow = (int(s) for s in shape)
         cols = self.xp.empty((n, c * kh * kw, oh * ow), dtype=dt)
-        self._launch_elementwise("conv", "im2col", dt, cols.size, xc, cols, *shape)
+        self._launch_elementwise("conv", self._index_kernel("im2col", xc, cols), dt, cols.size,
+                                 xc, cols, *shape)
         return cols.astype(x.dtype, copy=False)
 
     def col2im(self, cols, x_shape: tuple, kernel: tuple, stride: tuple, padding: tuple,
@@ -335,8 +364,9 @@ class CudaKernels:
         dt = self._dtype("col2im", cols.dtype)
         shape = _conv_shape("col2im", x_shape, kernel, stride, padding, dilation)
         out = self.xp.empty(tuple(x_shape), dtype=dt)
-        self._launch_elementwise("conv", "col2im", dt, out.size, self._input(cols, dt), out,
-                                 *shape)
+        cc = self._input(cols, dt)
+        self._launch_elementwise("conv", self._index_kernel("col2im", cc, out), dt, out.size,
+                                 cc, out, *shape)
         return out.astype(cols.dtype, copy=False)
 
 
