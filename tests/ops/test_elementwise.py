@@ -274,3 +274,23 @@ def test_small_integer_promotion_follows_numpy(left, right, expected, device):
     a = Tensor.ones(2, dtype=left, device=device)
     b = Tensor.ones(2, dtype=right, device=device)
     assert (a + b).dtype == expected == np.result_type(left, right)
+
+
+@pytest.mark.parametrize("mode,ref", [("trunc", lambda a, b: np.trunc(a / b)),
+                                      ("floor", lambda a, b: np.floor(a / b))])
+def test_div_rounding_modes(mode, ref, device):
+    a = np.array([-7, 7, -7, 7, 2**62 + 3, 0])
+    b = np.array([2, 2, -2, -2, -3, 5])
+    got = Tensor(a, device=device).div(Tensor(b, device=device), rounding_mode=mode)
+    assert got.dtype == dtypes.int64
+    expected = ref(a[:4], b[:4]).tolist() + [(2**62 + 3) // -3 + (mode == "trunc"), 0]
+    assert got.tolist() == expected  # exact beyond float64's 53 bits
+    x = Tensor([-7.5, 7.5, 0.5], dtype=dtypes.float64, requires_grad=True, device=device)
+    out = x.div(2.0, rounding_mode=mode)
+    np.testing.assert_array_equal(out.numpy(), ref(np.array([-7.5, 7.5, 0.5]), 2.0))
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 0.0])
+    with pytest.raises(RuntimeError, match="div: integer division by zero"):
+        Tensor([1], device=device).div(0, rounding_mode=mode)
+    with pytest.raises(ValueError, match="rounding_mode must be None, 'trunc' or 'floor'"):
+        x.div(2.0, rounding_mode="round")

@@ -233,9 +233,24 @@ def mul(x: Tensor, other: Any) -> Tensor:
     return Mul.apply(*operands(x, other, "mul"))
 
 
-def div(x: Tensor, other: Any) -> Tensor:
-    """x / other (true division: integers give float32), broadcasting."""
-    return Div.apply(*operands(x, other, "div", floating=True))
+def div(x: Tensor, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+    """x / other, broadcasting: true division (integers give float32), or with
+    rounding_mode='trunc' / 'floor' the quotient rounded toward zero / down (integers stay
+    integers; the gradient is 0), as torch.div.
+
+    >>> Tensor([-7, 7]).div(2, rounding_mode="trunc")     # [-3, 3]
+    """
+    if rounding_mode is None:
+        return Div.apply(*operands(x, other, "div", floating=True))
+    if rounding_mode == "floor":
+        return FloorDivide.apply(*_integer_division("div", *operands(x, other, "div")))
+    if rounding_mode != "trunc":
+        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got "
+                         f"{rounding_mode!r}")
+    a, b = _integer_division("div", *operands(x, other, "div"))
+    if a.dtype.kind == "f":
+        return Div.apply(a, b).trunc()
+    return FloorDivide.apply(a - Fmod.apply(a, b), b)  # exact: a - fmod(a, b) is a multiple
 
 
 def pow(x: Tensor, exponent: Any) -> Tensor:
