@@ -286,3 +286,13 @@ def test_thread_order_setting_is_checked(fidelity, monkeypatch):
     monkeypatch.setenv(emu.ORDER_ENV, "sideways")
     with pytest.raises(ValueError, match="TINYGRAD_NV_EMU_ORDER='sideways'.*'shuffle:<seed>'"):
         fidelity.get_function("scale")(1, 1, (np.zeros(1, np.float32),) * 2 + (np.float32(1),))
+
+
+def test_a_hook_runs_after_every_launch():
+    """The sync debug mode's mechanism (cuda installs a synchronising hook)."""
+    from tinygrad_nv.backend.cuda import CudaKernels
+
+    seen = []
+    kernels = CudaKernels(np, emu.emu_load_module, lambda *launch: seen.append(launch))
+    kernels.softmax(np.ones((3, 5), np.float32))
+    assert seen == [("softmax_forward_warp_f32", (1,), (128,))]
