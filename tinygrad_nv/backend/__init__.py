@@ -9,7 +9,8 @@ from tinygrad_nv.backend.base import Backend
 from tinygrad_nv.backend.cpu import CPUBackend
 
 ENV_VAR = "TINYGRAD_NV_DEVICE"
-GPU_INSTALL_HINT = "install the GPU extra: pip install 'tinygrad_nv[gpu]'"
+GPU_INSTALL_HINT = ("install CuPy for the CUDA major version nvidia-smi shows: pip install "
+                    "'tinygrad_nv[cuda12]' (alias 'tinygrad_nv[gpu]') or 'tinygrad_nv[cuda13]'")
 
 _backends: dict[str, Backend] = {}
 _seed: int | None = None
