@@ -347,6 +347,7 @@ class Tensor:
     __rmod__ = elementwise.rremainder
     fmod = elementwise.fmod
     neg = __neg__ = elementwise.neg
+    positive = __pos__ = elementwise.positive
     maximum = elementwise.maximum
     minimum = elementwise.minimum
     clip = clamp = elementwise.clip

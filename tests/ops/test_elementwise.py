@@ -294,3 +294,8 @@ def test_div_rounding_modes(mode, ref, device):
         Tensor([1], device=device).div(0, rounding_mode=mode)
     with pytest.raises(ValueError, match="rounding_mode must be None, 'trunc' or 'floor'"):
         x.div(2.0, rounding_mode="round")
+
+
+def test_unary_plus_is_the_tensor_itself(device):
+    x = Tensor([1.0, -2.0], requires_grad=True, device=device)
+    assert +x is x and x.positive() is x

@@ -334,6 +334,11 @@ def neg(x: Tensor) -> Tensor:
     return Neg.apply(x)
 
 
+def positive(x: Tensor) -> Tensor:
+    """+x: the tensor itself, as torch.positive."""
+    return x
+
+
 def maximum(x: Tensor, other: Any) -> Tensor:
     """Elementwise max; ties split the gradient evenly."""
     return Maximum.apply(*operands(x, other, "maximum"))
