@@ -18,6 +18,7 @@ from the `--top-k` most likely next characters with their probabilities sharpene
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 
@@ -122,7 +123,22 @@ def sample(model: nn.Module, prompt: np.ndarray, length: int, context: int, temp
     return out
 
 
+def one_blas_thread() -> contextlib.AbstractContextManager:
+    """One BLAS thread: this model's matrices are small, and several threads per process
+    mostly spin on a machine with two busy cores (threadpoolctl comes with scikit-learn)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def main(argv: list[str] | None = None) -> int:
+    with one_blas_thread():
+        return run(argv)
+
+
+def run(argv: list[str] | None) -> int:
     parser = base_parser(__doc__)
     parser.add_argument("--model", choices=sorted(DEFAULTS), default="transformer",
                         help="a small GPT, or a two-layer LSTM")

@@ -12,7 +12,7 @@ from hypothesis import strategies as hst
 import tinygrad_nv.nn.functional as F
 from tests.helpers import check_op
 from tinygrad_nv import Tensor
-from tinygrad_nv.testing import gradcheck
+from tinygrad_nv.testing import gradcheck, gradgradcheck
 
 
 def rand(*shape, seed=0, device=None):
@@ -330,6 +330,15 @@ def test_attention_dropout_drops_weights_and_keeps_the_mean(device):
     values = out.numpy().ravel()
     assert not np.allclose(values, 1.0)  # some weights were dropped
     assert abs(values.mean() - 1.0) < 0.15  # survivors are scaled by 1 / (1 - p)
+
+
+def test_attention_double_backward(device):
+    q, k, v = (rand(2, 3, 2, seed=s, device=device) for s in range(3))
+    additive = rand(3, 3, seed=4, device=device)
+    keep = Tensor(np.tril(np.ones((3, 3), dtype=bool)), device=device)
+    gradgradcheck(lambda *t: F.scaled_dot_product_attention(*t[:3], attn_mask=t[3]),
+                  [q, k, v, additive])
+    gradgradcheck(lambda *t: F.scaled_dot_product_attention(*t, attn_mask=keep), [q, k, v])
 
 
 def test_attention_gradient_reaches_an_additive_mask(device):

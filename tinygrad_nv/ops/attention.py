@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from tinygrad_nv.autograd import Function
+from tinygrad_nv.autograd import Function, is_grad_enabled
 
 if TYPE_CHECKING:
     from tinygrad_nv.tensor import Tensor
@@ -15,22 +15,32 @@ if TYPE_CHECKING:
 class AttentionSoftmax(Function):
     """softmax(scale * scores + additive mask) over rows of (batch * q_len, k_len) scores,
     with causal and boolean masks applied in the kernel. Inputs: the scores and, for an
-    additive mask, its (m, k_len) rows (differentiable); a boolean mask comes as a raw array."""
+    additive mask, its (m, k_len) rows (differentiable); a boolean mask comes as a raw array.
+    Backward is one kernel, or Tensor operations when it is itself recorded (create_graph)."""
 
     def forward(self, scores, *additive, q_len: int, scale: float, causal: bool, keep=None):
-        self.scale = scale
+        self.options = dict(q_len=q_len, scale=scale, causal=causal, keep=keep)
         self.y = self.kernels.attention_softmax(scores, q_len, scale, causal,
                                                 additive[0] if additive else keep)
         return self.y
 
     def backward(self, g):
         scores, *additive = self.parents
-        ds = self.kernels.attention_softmax_backward(self.y, g.data, self.scale)
-        if not (additive and self.needs_input_grad[1]):
-            return (g._like(ds), *(None for _ in additive))
-        dz = self.kernels.attention_softmax_backward(self.y, g.data, 1.0)
-        m = additive[0].shape[0]
-        return g._like(ds), g._like(dz.reshape(-1, m, dz.shape[1]).sum(axis=0))
+        mask_grad = bool(additive) and self.needs_input_grad[1]
+        if is_grad_enabled():  # recomputed with its graph: the gradient is differentiable
+            y = AttentionSoftmax.apply(scores, *additive, **self.options)
+            dz = y * (g - (g * y).sum(-1, keepdim=True))
+            ds = dz * self.options["scale"]
+        else:
+            dz = None
+            ds = g._like(self.kernels.attention_softmax_backward(self.y, g.data,
+                                                                 self.options["scale"]))
+        if not mask_grad:
+            return (ds, *(None for _ in additive))
+        if dz is None:
+            dz = g._like(self.kernels.attention_softmax_backward(self.y, g.data, 1.0))
+        m, cols = additive[0].shape
+        return ds, dz.reshape(-1, m, cols).sum(0)
 
 
 def attention_softmax(scores: Tensor, attn_mask: Tensor | None = None, is_causal: bool = False,
