@@ -8,6 +8,8 @@ gradient; it stores the gradient in `.grad` and tells the reducer. When every pa
 bucket has arrived, the bucket's non-blocking all-reduce starts (MPI `Iallreduce`, or NCCL on
 a side stream) while backward goes on; after the last bucket has started, all are awaited and
 the averages written to `.grad`, so backward returns with the gradients ready for the optimizer.
+How much communication overlaps backward depends on the engine running each GradReady soon
+after the ops that used its parameter.
 """
 
 from __future__ import annotations
