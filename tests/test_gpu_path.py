@@ -132,3 +132,17 @@ def test_losses_and_their_backward_never_wait_for_the_device(loss_fn):
         probe.reset()
         loss_fn(z, y, p).backward()
     assert probe.syncs == [] and probe.launches > 0
+
+
+def test_clip_grad_norm_never_waits_for_the_device():
+    from tinygrad_nv.nn.utils import clip_grad_norm_
+
+    with instrumented("emu") as probe:
+        params = [Tensor.randn(5, 3, device="emu", requires_grad=True) for _ in range(3)]
+        for p in params:
+            p.grad = Tensor.randn(5, 3, device="emu")
+        probe.reset()
+        total = clip_grad_norm_(params, 0.5)
+        assert probe.syncs == []
+        clipped = Tensor.cat([p.grad.flatten() for p in params]).norm().item()
+    assert clipped == pytest.approx(0.5, rel=1e-5) and total.item() > 0.5

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 from tinygrad_nv.tensor import Tensor
@@ -10,8 +9,10 @@ from tinygrad_nv.tensor import Tensor
 
 def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
                     norm_type: float = 2.0) -> Tensor:
-    """Scale all gradients by max_norm / (total_norm + 1e-6) when the total norm (the norm of
-    the per-parameter norms) exceeds max_norm; returns the total norm before clipping.
+    """Scale all gradients by min(1, max_norm / (total_norm + 1e-6)), the total norm being the
+    norm of the per-parameter norms (PyTorch's clamped coefficient); returns the total norm
+    before clipping. All on the device: no host synchronisation. Each gradient becomes a new
+    tensor (gradient arrays may be shared).
 
     >>> loss.backward(); nn.utils.clip_grad_norm_(model.parameters(), 1.0); opt.step()
     """
@@ -23,15 +24,13 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
                          f"{norm_type}")
     if not grads:
         return Tensor(0.0)
-    norms = [float(p.backend.xp.linalg.norm(p.grad.data.reshape(-1), ord=norm_type))
-             for p in grads]
-    total = max(norms) if math.isinf(norm_type) else \
-        math.fsum(n**norm_type for n in norms) ** (1.0 / norm_type)
-    scale = max_norm / (total + 1e-6)
-    if scale < 1.0:
-        for p in grads:  # a new gradient tensor: gradient arrays may be shared
-            p.grad = p.grad.detach() * scale
-    return Tensor(total, dtype=grads[0].grad.dtype, device=grads[0].device)
+    dtype = grads[0].grad.dtype
+    norms = Tensor.stack([p.grad.detach().norm(norm_type).cast(dtype) for p in grads])
+    total = norms.norm(norm_type)
+    scale = (max_norm / (total + 1e-6)).clamp(max=1.0)
+    for p in grads:
+        p.grad = p.grad.detach() * scale.cast(p.grad.dtype)
+    return total
 
 
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
