@@ -8,12 +8,12 @@ from tinygrad_nv.autograd import (
     no_grad,
     set_grad_enabled,
 )
-from tinygrad_nv.backend import Device
+from tinygrad_nv.backend import Device, manual_seed
 from tinygrad_nv.dtype import dtypes
 from tinygrad_nv.state import load, save
 from tinygrad_nv.tensor import Tensor
 
 __all__ = ["Tensor", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
            "inference_mode", "grad",
-           "dtypes", "Device", "save", "load"]
+           "dtypes", "Device", "manual_seed", "save", "load"]
 __version__ = "0.1.0"

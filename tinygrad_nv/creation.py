@@ -4,6 +4,7 @@ tensor.py and does not import it)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,14 @@ import numpy as np
 
 from tinygrad_nv.backend import Backend, get_backend
 from tinygrad_nv.dtype import DType, dtypes, to_dtype
-from tinygrad_nv.ops._checks import is_scalar, shape_arg
+from tinygrad_nv.ops._checks import (
+    broadcast_shapes,
+    check_device,
+    is_scalar,
+    is_tensor,
+    shape_arg,
+    tensor_list,
+)
 
 if TYPE_CHECKING:
     from tinygrad_nv.tensor import Tensor
@@ -60,13 +68,75 @@ def arange(cls: type[Tensor], start: Scalar, stop: Scalar | None = None, step: S
     for name, v in (("start", start), ("stop", stop), ("step", step)):
         if not is_scalar(v):
             raise TypeError(f"arange: {name} must be a number, got {type(v).__name__}")
+        if not math.isfinite(v):
+            raise ValueError(f"arange: {name} must be finite, got {v}")
     if step == 0:
         raise ValueError("arange: step must be nonzero")
+    if (stop - start) * step < 0:
+        raise ValueError(f"arange: upper bound and lower bound inconsistent with step sign "
+                         f"(start={start}, stop={stop}, step={step})")
     is_int = all(isinstance(v, (int, np.integer)) for v in (start, stop, step))
     dt = to_dtype(dtype) if dtype is not None else (dtypes.int64 if is_int else dtypes.float32)
+    count = math.ceil((stop - start) / step) if not is_int else -((start - stop) // step)
+    _check_range("arange", dt, start, start + (count - 1) * step if count else start, count)
     backend = get_backend(device)
     return cls._from_op(backend.xp.arange(start, stop, step).astype(dt), backend,
                         None).requires_grad_(requires_grad)
+
+
+def linspace(cls: type[Tensor], start: Scalar, end: Scalar, steps: int, dtype: Any = None,
+             device: str | None = None, requires_grad: bool = False) -> Tensor:
+    """`steps` evenly spaced values from start to end, both included, like `torch.linspace`."""
+    return _spaced(cls, "linspace", start, end, steps, None, dtype, device, requires_grad)
+
+
+def logspace(cls: type[Tensor], start: Scalar, end: Scalar, steps: int, base: float = 10.0,
+             dtype: Any = None, device: str | None = None,
+             requires_grad: bool = False) -> Tensor:
+    """base ** linspace(start, end, steps), like `torch.logspace`."""
+    if not is_scalar(base):
+        raise TypeError(f"logspace: base must be a number, got {type(base).__name__}")
+    return _spaced(cls, "logspace", start, end, steps, base, dtype, device, requires_grad)
+
+
+def _spaced(cls, op: str, start, end, steps, base, dtype, device, requires_grad) -> Tensor:
+    for name, v in (("start", start), ("end", end)):
+        if not is_scalar(v):
+            raise TypeError(f"{op}: {name} must be a number, got {type(v).__name__}")
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)):
+        raise TypeError(f"{op}: steps must be an int, got {type(steps).__name__}")
+    if steps < 0:
+        raise ValueError(f"{op}: number of steps must be non-negative, got {steps}")
+    dt = to_dtype(dtype or dtypes.float32)
+    backend = get_backend(device)
+    values = backend.xp.linspace(float(start), float(end), int(steps), dtype=dtypes.float64)
+    if base is not None:
+        values = float(base) ** values
+    if dt.kind in "iub":  # torch truncates toward zero
+        values = backend.xp.trunc(values)
+    return cls._from_op(values.astype(dt), backend, None).requires_grad_(requires_grad)
+
+
+def meshgrid(*tensors: Tensor, indexing: str = "ij") -> tuple[Tensor, ...]:
+    """Coordinate grids from 1-D tensors (differentiable), like `torch.meshgrid`:
+    indexing 'ij' (matrix) or 'xy' (Cartesian: the first two outputs' axes swapped)."""
+    tensors = tensor_list(tensors, "meshgrid")
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    for t in tensors:
+        check_device(tensors[0], t, "meshgrid")
+        if t.ndim > 1:
+            raise ValueError(f"meshgrid: expects 0-D or 1-D tensors, got shapes "
+                             f"{[x.shape for x in tensors]}")
+    flat = [t.reshape(-1) for t in tensors]
+    if indexing == "xy" and len(flat) > 1:
+        flat[0], flat[1] = flat[1], flat[0]
+    shape = tuple(t.shape[0] for t in flat)
+    grids = [t.reshape(*[-1 if i == j else 1 for j in range(len(flat))]).expand(*shape)
+             for i, t in enumerate(flat)]
+    if indexing == "xy" and len(grids) > 1:  # the grids of the swapped inputs, swapped back
+        grids[0], grids[1] = grids[1], grids[0]
+    return tuple(grids)
 
 
 def eye(cls: type[Tensor], n: int, m: int | None = None, dtype: Any = None,
@@ -121,6 +191,82 @@ def randint(cls: type[Tensor], low: int, high: int | Sequence[int] | None = None
     return cls._from_op(sample.astype(to_dtype(dtype or dtypes.int64)), backend, None)
 
 
+def normal(cls: type[Tensor], *shape, mean: float = 0.0, std: float = 1.0,
+           size: Any = None, dtype: Any = None, device: str | None = None,
+           requires_grad: bool = False) -> Tensor:
+    """Normal samples: `Tensor.normal(2, 3, mean=0.0, std=1.0)`; also torch's forms
+    `normal(mean, std, size=(2, 3))` with numbers and `normal(mean, std)` with Tensors."""
+    if shape and not all(isinstance(n, (int, np.integer, tuple, list)) for n in shape):
+        if len(shape) != 2:  # torch's positional form: normal(mean, std)
+            raise TypeError(f"normal: give a shape and mean=/std=, or (mean, std, size=...), "
+                            f"got {shape}")
+        (mean, std), shape = shape, ()
+    if size is not None:
+        shape = (size,)
+    for name, v in (("mean", mean), ("std", std)):
+        if is_scalar(v) and (name == "std" and v < 0 or not math.isfinite(v)):
+            raise ValueError(f"normal: {name} must be finite (std >= 0), got {v}")
+    if not shape and (is_tensor(mean) or is_tensor(std)):  # elementwise parameters
+        ref = mean if is_tensor(mean) else std
+        if is_tensor(std) and std.numel() and float(std.min()) < 0:
+            raise ValueError("normal: std must be non-negative")
+        shape = broadcast_shapes(*(v.shape for v in (mean, std) if is_tensor(v)))
+        noise = randn(cls, shape, dtype=dtype or ref.dtype, device=device or ref.device)
+        return (noise * std + mean).detach().requires_grad_(requires_grad)
+    sample = randn(cls, *shape, dtype=dtype, device=device)
+    return cls._from_op((sample.data * std + mean).astype(sample.dtype, copy=False),
+                        sample.backend, None).requires_grad_(requires_grad)
+
+
+def randperm(cls: type[Tensor], n: int, dtype: Any = None, device: str | None = None,
+             requires_grad: bool = False) -> Tensor:
+    """A random permutation of 0..n-1 (int64), like `torch.randperm`."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"randperm: n must be a non-negative int, got {n!r}")
+    dt = to_dtype(dtype or dtypes.int64)
+    _check_range("randperm", dt, 0, max(n - 1, 0), n)
+    backend = get_backend(device)
+    return cls._from_op(backend.rng.permutation(int(n)).astype(dt), backend,
+                        None).requires_grad_(requires_grad)
+
+
+def multinomial(x: Tensor, num_samples: int, replacement: bool = False) -> Tensor:
+    """Indices sampled from the categories of each row of a 1-D or 2-D tensor of
+    non-negative weights (int64), like `torch.multinomial`."""
+    op = "multinomial"
+    if x.ndim not in (1, 2) or x.dtype.kind != "f":
+        raise ValueError(f"{op}: needs a 1-D or 2-D floating point tensor of weights, got "
+                         f"shape {x.shape} and dtype {x.dtype.name}")
+    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) \
+            or num_samples <= 0:
+        raise ValueError(f"{op}: cannot sample num_samples={num_samples!r} <= 0 samples")
+    n = x.shape[-1]
+    if not replacement and num_samples > n:
+        raise ValueError(f"{op}: cannot sample {num_samples} > {n} categories without "
+                         "replacement")
+    xp, rng = x.backend.xp, x.backend.rng
+    w = x.data.reshape(-1, n).astype(dtypes.float64)
+    if n == 0 or not bool(xp.all(xp.isfinite(w) & (w >= 0))):
+        raise ValueError(f"{op}: the weights (shape {x.shape}) contain inf, nan or an element "
+                         "< 0, or no category")
+    total = w.sum(axis=1, keepdims=True)
+    if not bool(xp.all(total > 0)):
+        raise ValueError(f"{op}: invalid distribution (a row's weights sum to <= 0)")
+    u = rng.random((w.shape[0], int(num_samples)))
+    if replacement:  # inverse CDF; each row's CDF shifted by its row index into one sorted axis
+        rows = xp.arange(w.shape[0])[:, None]
+        cdf = (xp.cumsum(w, axis=1) / total + rows).reshape(-1)
+        cdf[n - 1::n] = rows[:, 0] + 1.0  # exact row ends: no rounding past the last category
+        picked = xp.searchsorted(cdf, (u + rows).reshape(-1), side="right").reshape(u.shape)
+        picked = xp.minimum(picked - rows * n, n - 1)
+    else:  # Efraimidis-Spirakis: the k largest of log(u) / w
+        with np.errstate(divide="ignore"):
+            keys = xp.log(rng.random(w.shape)) / w
+        picked = xp.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
+    out = picked.astype(dtypes.int64)
+    return x._like(out.reshape(num_samples) if x.ndim == 1 else out)
+
+
 def zeros_like(x: Tensor, dtype: Any = None, device: str | None = None,
                requires_grad: bool = False) -> Tensor:
     """Zeros of this shape (and dtype and device unless given)."""
@@ -138,6 +284,35 @@ def ones_like(x: Tensor, dtype: Any = None, device: str | None = None,
 def full_like(x: Tensor, fill_value: Scalar, dtype: Any = None) -> Tensor:
     """`fill_value` in this shape, dtype and device."""
     return full(type(x), x.shape, fill_value, dtype=dtype or x.dtype, device=x.device)
+
+
+def empty_like(x: Tensor, dtype: Any = None, device: str | None = None,
+               requires_grad: bool = False) -> Tensor:
+    """Like zeros_like (the memory is always initialised)."""
+    return zeros_like(x, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def rand_like(x: Tensor, dtype: Any = None, device: str | None = None,
+              requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1) of this shape (and dtype and device unless given)."""
+    return uniform(type(x), x.shape, dtype=dtype or x.dtype, device=device or x.device,
+                   requires_grad=requires_grad)
+
+
+def randn_like(x: Tensor, dtype: Any = None, device: str | None = None,
+               requires_grad: bool = False) -> Tensor:
+    """Standard normal samples of this shape (and dtype and device unless given)."""
+    return randn(type(x), x.shape, dtype=dtype or x.dtype, device=device or x.device,
+                 requires_grad=requires_grad)
+
+
+def randint_like(x: Tensor, low: int, high: int | None = None, dtype: Any = None,
+                 device: str | None = None) -> Tensor:
+    """Integers in [low, high) of this shape (and dtype and device unless given)."""
+    if high is None:
+        low, high = 0, low
+    return randint(type(x), low, high, x.shape, dtype=dtype or x.dtype,
+                   device=device or x.device)
 
 
 def from_dlpack(cls: type[Tensor], obj: Any, device: str | None = None) -> Tensor:
@@ -227,6 +402,21 @@ def _supported(array):
         return array.astype(dtypes.float64)
     raise TypeError(f"Tensor: arrays of dtype {array.dtype} are not supported (valid: "
                     f"{', '.join(d.name for d in dtypes.all)})")
+
+
+def _check_range(op: str, dt: DType, first: Scalar, last: Scalar, count: int) -> None:
+    """Refuse ranges whose values do not fit an integer dtype, or that cannot be allocated."""
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        if not (info.min <= first <= info.max and info.min <= last <= info.max):
+            raise ValueError(f"{op}: values from {first} to {last} do not fit {dt.name} "
+                             f"(valid: {info.min} to {info.max}); use a wider dtype")
+    if count * dt.itemsize > _MAX_BYTES:
+        raise ValueError(f"{op}: {count} elements of {dt.name} would need "
+                         f"{count * dt.itemsize / 2**30:.0f} GiB")
+
+
+_MAX_BYTES = 2**40  # 1 TiB: anything larger is a mistake, not an allocation to attempt
 
 
 def _random_args(shape: tuple, dtype: Any, device: str | None, op: str):

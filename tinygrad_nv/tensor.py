@@ -82,15 +82,25 @@ class Tensor:
     empty = classmethod(creation.empty)
     full = classmethod(creation.full)
     arange = classmethod(creation.arange)
+    linspace = classmethod(creation.linspace)
+    logspace = classmethod(creation.logspace)
+    meshgrid = staticmethod(creation.meshgrid)
     eye = classmethod(creation.eye)
     rand = classmethod(creation.rand)
     randn = classmethod(creation.randn)
     uniform = classmethod(creation.uniform)
     randint = classmethod(creation.randint)
+    normal = classmethod(creation.normal)
+    randperm = classmethod(creation.randperm)
+    multinomial = creation.multinomial
     from_dlpack = classmethod(creation.from_dlpack)
     zeros_like = creation.zeros_like
     ones_like = creation.ones_like
     full_like = creation.full_like
+    empty_like = creation.empty_like
+    rand_like = creation.rand_like
+    randn_like = creation.randn_like
+    randint_like = creation.randint_like
     manual_seed = staticmethod(manual_seed)
 
     def __dlpack__(self, *args, **kwargs):
