@@ -18,6 +18,7 @@ from tinygrad_nv.ops import (
     logic,
     matrix,
     movement,
+    rearrange,
     reduce,
     scan,
     unary,
@@ -493,19 +494,51 @@ class Tensor:
     unsqueeze = movement.unsqueeze
     squeeze = movement.squeeze
     expand = movement.expand
-    pad = movement.pad
     cat = movement.cat
     stack = movement.stack
     split = movement.split
     chunk = movement.chunk
+    hstack = movement.hstack
+    vstack = movement.vstack
+    movedim = moveaxis = movement.movedim
+    swapaxes = swapdims = movement.transpose
+    unflatten = movement.unflatten
+
+    # ---- copies that rearrange elements (ops/rearrange.py)
+    pad = rearrange.pad
+    flip = rearrange.flip
+    roll = rearrange.roll
+    repeat = rearrange.repeat
+    tile = rearrange.tile
+    repeat_interleave = rearrange.repeat_interleave
+    tril = rearrange.tril
+    triu = rearrange.triu
+    diagonal = rearrange.diagonal
+    diag = rearrange.diag
+    unfold = rearrange.unfold
 
     # ---- indexing (ops/index.py)
     __getitem__ = index.getitem
+    gather = index.gather
+    scatter = index.scatter
+    scatter_add = index.scatter_add
+    scatter_reduce = index.scatter_reduce
+    index_select = index.index_select
+    take_along_dim = index.take_along_dim
+    masked_fill = index.masked_fill
+    masked_select = index.masked_select
+    nonzero = index.nonzero
+    one_hot = index.one_hot
 
     # ---- matrix (ops/matrix.py)
     matmul = dot = __matmul__ = matrix.matmul
     __rmatmul__ = matrix.rmatmul
     linear = matrix.linear
+    mm = matrix.mm
+    bmm = matrix.bmm
+    mv = matrix.mv
+    outer = ger = matrix.outer
+    tensordot = matrix.tensordot
     einsum = staticmethod(matrix.einsum)
 
 

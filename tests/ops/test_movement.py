@@ -1,4 +1,5 @@
-"""Movement ops: reshape/permute/expand/pad, indexing (basic and gather), cat/stack/split."""
+"""Movement ops that keep every element: reshape, permute, movedim, unflatten, expand,
+cat/stack/hstack/vstack, split/chunk, transfers."""
 
 import numpy as np
 import pytest
@@ -28,48 +29,20 @@ def _x(device, shape=(2, 3, 4)):
     (lambda t: t[:, :1].squeeze(dim=2), lambda a: a[:, :1]),
     (lambda t: t[:, :1].expand(2, 3, 4), lambda a: np.broadcast_to(a[:, :1], (2, 3, 4))),
     (lambda t: t[None].expand(5, -1, -1, -1), lambda a: np.broadcast_to(a, (5, 2, 3, 4))),
-    (lambda t: t.pad(((1, 0), None, (2, 1))), lambda a: np.pad(a, ((1, 0), (0, 0), (2, 1)))),
-    (lambda t: t.pad((1, 2)), lambda a: np.pad(a, ((0, 0), (0, 0), (1, 2)))),
-    (lambda t: t.pad((1, 2, 0, 3), value=-1.5),
-     lambda a: np.pad(a, ((0, 0), (0, 3), (1, 2)), constant_values=-1.5)),
+    (lambda t: t.movedim(0, -1), lambda a: np.moveaxis(a, 0, -1)),
+    (lambda t: t.movedim((0, -1), (2, 0)), lambda a: np.moveaxis(a, (0, -1), (2, 0))),
+    (lambda t: t.moveaxis([1], [0]), lambda a: np.moveaxis(a, 1, 0)),
+    (lambda t: t.swapaxes(0, 2), lambda a: np.swapaxes(a, 0, 2)),
+    (lambda t: t.swapdims(-1, 1), lambda a: np.swapaxes(a, -1, 1)),
+    (lambda t: t.unflatten(-1, (2, -1)), lambda a: a.reshape(2, 3, 2, 2)),
+    (lambda t: t.unflatten(1, [1, 3, 1]), lambda a: a.reshape(2, 1, 3, 1, 4)),
+    (lambda t: t.hstack(t), lambda a: np.hstack([a, a])),
+    (lambda t: Tensor.vstack([t, t * 2]), lambda a: np.vstack([a, a * 2])),
+    (lambda t: Tensor.hstack(t[0, 0], t[1, 1]), lambda a: np.hstack([a[0, 0], a[1, 1]])),
+    (lambda t: Tensor.vstack(t[0, 0], t[1, 1]), lambda a: np.vstack([a[0, 0], a[1, 1]])),
 ])
 def test_movement(fn, ref, device):
     check_op(fn, ref, _x(device))
-
-
-INDICES = [
-    1, -1, (1, 2), (slice(None), 1), (Ellipsis, 0), (None, 0), (slice(None, None, 2),),
-    (slice(1, None), slice(None, None, -1) if False else slice(0, 3, 2), slice(3, 0, None)),
-    (0, Ellipsis, None), ([0, 0, 1],), (slice(None), [2, 0, 2, 1]), ([1, 0], [0, 2]),
-    (Ellipsis, [3, 3, 0]), (1, [0, 1, 1], slice(1, 3)),
-]
-
-
-@pytest.mark.parametrize("index", INDICES, ids=str)
-def test_getitem(index, device):
-    check_op(lambda t: t[index], lambda a: a[index], _x(device))
-
-
-def test_getitem_with_tensor_index_and_bool_mask(device):
-    x = _x(device)
-    idx = Tensor([2, 0, 2], device=device)
-    check_op(lambda t: t[:, idx], lambda a: a[:, [2, 0, 2]], x)
-    mask = Tensor(np.array([True, False]), device=device)
-    check_op(lambda t: t[mask], lambda a: a[np.array([True, False])], x)
-
-
-def test_gather_backward_accumulates_repeated_indices(device):
-    x = Tensor([1.0, 2.0, 3.0], device=device, requires_grad=True)
-    x[[0, 0, 2, 0]].sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 0.0, 1.0])
-
-
-@given(data=hst.data())
-def test_getitem_drawn_slices(data, device):
-    x = data.draw(st.tensors(shape=st.shapes(min_dims=1, max_dims=3), device=device))
-    index = tuple(slice(data.draw(hst.integers(-n, n)), data.draw(hst.integers(-n, n)),
-                        data.draw(hst.integers(1, 3))) for n in x.shape)
-    check_op(lambda t: t[index], lambda a: a[index], x)
 
 
 @given(data=hst.data())
@@ -121,3 +94,33 @@ def test_to_device_round_trip_keeps_gradient(device):
     y.backward()
     np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
     assert x.grad.device == x.device
+
+
+@given(data=hst.data())
+def test_movedim_drawn(data, device):
+    x = data.draw(st.tensors(shape=st.shapes(min_dims=1, max_dims=4, max_side=3),
+                             device=device))
+    count = data.draw(hst.integers(1, x.ndim))
+    axes = hst.lists(hst.integers(-x.ndim, x.ndim - 1), min_size=count, max_size=count,
+                     unique_by=lambda a: a % x.ndim)
+    source, destination = data.draw(axes), data.draw(axes)
+    check_op(lambda t: t.movedim(source, destination),
+             lambda a: np.moveaxis(a, source, destination), x)
+
+
+def test_movedim_unflatten_of_0d_and_empty(device):
+    assert Tensor(2.0, device=device).movedim(0, 0).shape == ()
+    assert Tensor.zeros(2, 0, device=device).unflatten(1, (0, 5)).shape == (2, 0, 5)
+    assert Tensor.zeros(2, 0, device=device).movedim(1, 0).shape == (0, 2)
+
+
+@pytest.mark.parametrize("fn,exc,pattern", [
+    (lambda t: t.movedim((0, 0), (1, 2)), RuntimeError, "repeated dim in `source`"),
+    (lambda t: t.movedim(3, 0), IndexError, r"axis 3 is out of range.*\(2, 3, 4\)"),
+    (lambda t: t.unflatten(-1, (3, -1)), RuntimeError, r"sizes \[3, -1\].*\(4\).*\(2, 3, 4\)"),
+    (lambda t: t.unflatten(0, ()), RuntimeError, "non-empty"),
+    (lambda t: t[0, 0, 0].unflatten(0, (1,)), RuntimeError, "0-d"),
+])
+def test_movement_bad_input(fn, exc, pattern, device):
+    with pytest.raises(exc, match=pattern):
+        fn(_x(device))

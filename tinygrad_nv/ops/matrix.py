@@ -1,11 +1,15 @@
-"""Matrix products: batched matmul (cuBLAS on the GPU), the fused linear layer, einsum."""
+"""Matrix products: batched matmul (cuBLAS on the GPU), mm bmm mv outer tensordot, the fused
+linear layer, einsum."""
 
 from __future__ import annotations
 
+import math
+import string
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function, is_grad_enabled
 from tinygrad_nv.dtype import result_dtype
+from tinygrad_nv.ops import movement
 from tinygrad_nv.ops._checks import broadcast_shapes, check_device, tensor_list
 from tinygrad_nv.ops.activation import Activation, ActivationGrad, fusable
 from tinygrad_nv.ops.elementwise import operands, unbroadcast
@@ -75,20 +79,35 @@ class Einsum(Function):
             if not self.needs_input_grad[i]:
                 grads.append(None)
                 continue
-            if len(set(subs)) != len(subs):
-                raise NotImplementedError(
-                    f"einsum: the gradient of an operand with a repeated subscript ({subs!r}) "
-                    "is not supported")
             others = [(s, p) for j, (s, p) in enumerate(zip(self.inputs, self.parents)) if j != i]
+            unique = "".join(dict.fromkeys(subs))
             present = set(self.output_subs).union(*[s for s, _ in others])
-            target = "".join(c for c in subs if c in present)
+            target = "".join(c for c in unique if c in present)
             spec = ",".join([self.output_subs] + [s for s, _ in others]) + "->" + target
             gi = einsum(spec, g, *[p for _, p in others])
-            if target != subs:  # axes summed inside this operand alone: broadcast back
-                gi = gi.reshape(tuple(sizes[c] if c in present else 1 for c in subs))
-                gi = gi.expand(tuple(sizes[c] for c in subs))
+            if target != unique:  # axes summed inside this operand alone: broadcast back
+                gi = gi.reshape(tuple(sizes[c] if c in present else 1 for c in unique))
+                gi = gi.expand(tuple(sizes[c] for c in unique))
+            if unique != subs:
+                gi = self._on_diagonal(gi, unique, subs, sizes)
             grads.append(unbroadcast(gi, t.shape))
         return tuple(grads)
+
+    def _on_diagonal(self, gi, unique: str, subs: str, sizes: dict):
+        """The gradient of an operand with repeated subscripts ('ii', 'iij'): gi (over the
+        distinct subscripts) placed on the diagonals, by an einsum with identity matrices."""
+        used = set("".join(self.inputs) + self.output_subs)
+        spare = [c for c in string.ascii_letters if c not in used]
+        renamed, eyes, seen = [], [], set()
+        for c in subs:
+            if c in seen:
+                renamed.append(spare.pop())
+                eyes.append(c + renamed[-1])
+            else:
+                seen.add(c)
+                renamed.append(c)
+        identities = [gi._like(self.xp.eye(sizes[e[0]], dtype=gi.dtype)) for e in eyes]
+        return einsum(",".join([unique] + eyes) + "->" + "".join(renamed), gi, *identities)
 
 
 # ---------------------------------------------------------------------- functions
@@ -119,6 +138,81 @@ def rmatmul(x: Tensor, other: Any) -> Tensor:
     return matmul(type(x)(other, device=x.device), x)
 
 
+def mm(x: Tensor, mat2: Any) -> Tensor:
+    """The product of two matrices (2-D only; matmul broadcasts)."""
+    a, b = operands(x, mat2, "mm")
+    if a.ndim != 2 or b.ndim != 2:
+        raise RuntimeError(f"mm: both operands must be matrices (2-D), got shapes {a.shape} and "
+                           f"{b.shape}")
+    if a.shape[1] != b.shape[0]:
+        raise RuntimeError(f"mm: mat1 and mat2 shapes cannot be multiplied "
+                           f"({a.shape[0]}x{a.shape[1]} and {b.shape[0]}x{b.shape[1]})")
+    return MatMul.apply(a, b)
+
+
+def bmm(x: Tensor, mat2: Any) -> Tensor:
+    """Batched matrix products of (b, n, m) and (b, m, p) tensors (no broadcasting)."""
+    a, b = operands(x, mat2, "bmm")
+    if a.ndim != 3 or b.ndim != 3:
+        raise RuntimeError(f"bmm: both operands must be 3-D, got shapes {a.shape} and "
+                           f"{b.shape}")
+    if b.shape[:2] != (a.shape[0], a.shape[2]):
+        raise RuntimeError(f"bmm: expected the first two dimensions of batch2 to be "
+                           f"{(a.shape[0], a.shape[2])} for batch1 of shape {a.shape}, got "
+                           f"{b.shape}")
+    return MatMul.apply(a, b)
+
+
+def mv(x: Tensor, vec: Any) -> Tensor:
+    """The product of a matrix and a vector."""
+    a, v = operands(x, vec, "mv")
+    if a.ndim != 2 or v.ndim != 1 or a.shape[1] != v.shape[0]:
+        raise RuntimeError(f"mv: expects a matrix (n, m) and a vector (m,), got shapes "
+                           f"{a.shape} and {v.shape}")
+    return matmul(a, v)
+
+
+def outer(x: Tensor, vec2: Any) -> Tensor:
+    """out[i, j] = x[i] * vec2[j] for two 1-D tensors."""
+    a, b = operands(x, vec2, "outer")
+    if a.ndim != 1 or b.ndim != 1:
+        raise RuntimeError(f"outer: expects two 1-D tensors, got shapes {a.shape} and "
+                           f"{b.shape}")
+    return a.reshape(-1, 1) * b.reshape(1, -1)
+
+
+def tensordot(x: Tensor, other: Any, dims: Any = 2) -> Tensor:
+    """Sum of products over the last `dims` axes of x and the first `dims` of other, or over
+    the axes named by a pair of lists: `a.tensordot(b, dims=([1, 2], [0, 1]))`."""
+    a, b = operands(x, other, "tensordot")
+    dims = dims.tolist() if hasattr(dims, "tolist") else dims
+    if isinstance(dims, int) and not isinstance(dims, bool):
+        if not 0 <= dims <= min(a.ndim, b.ndim):
+            raise RuntimeError(f"tensordot: dims must be in [0, {min(a.ndim, b.ndim)}] for "
+                               f"shapes {a.shape} and {b.shape}, got {dims}")
+        dims = (list(range(a.ndim - dims, a.ndim)), list(range(dims)))
+    if not isinstance(dims, (tuple, list)) or len(dims) != 2:
+        raise TypeError(f"tensordot: dims must be an int or a pair of lists of dims, got "
+                        f"{dims!r}")
+    dims_a, dims_b = (movement.dims_of(t, d, "tensordot") for t, d in zip((a, b), dims))
+    if len(dims_a) != len(dims_b) or len(set(dims_a)) < len(dims_a) \
+            or len(set(dims_b)) < len(dims_b):
+        raise RuntimeError(f"tensordot: dims {dims} must be two lists of distinct dims of "
+                           "equal length")
+    for i, j in zip(dims_a, dims_b):
+        if a.shape[i] != b.shape[j]:
+            raise RuntimeError(f"tensordot: contracted dimensions need to match, but first has "
+                               f"size {a.shape[i]} in dim {i} and second has size "
+                               f"{b.shape[j]} in dim {j} (shapes {a.shape}, {b.shape})")
+    free_a = [i for i in range(a.ndim) if i not in dims_a]
+    free_b = [j for j in range(b.ndim) if j not in dims_b]
+    inner = math.prod(a.shape[i] for i in dims_a)
+    left = a.permute(*free_a, *dims_a).reshape(math.prod(a.shape[i] for i in free_a), inner)
+    right = b.permute(*dims_b, *free_b).reshape(inner, math.prod(b.shape[j] for j in free_b))
+    return MatMul.apply(left, right).reshape(*[a.shape[i] for i in free_a],
+                                             *[b.shape[j] for j in free_b])
+
+
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None,
            activation: str | None = None) -> Tensor:
     """x @ weight.T + bias, weight of shape (out, in); `activation` (e.g. 'relu') is
@@ -140,8 +234,15 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None,
     return out.reshape(*x.shape[:-1], w.shape[0])
 
 
-def einsum(subscripts: str, *operands: Any) -> Tensor:
-    """Einstein summation, as numpy.einsum (explicit '->', implicit form and '...')."""
+def einsum(subscripts: Any, *operands: Any) -> Tensor:
+    """Einstein summation, as torch.einsum: explicit ('ij,jk->ik') or implicit ('ij,jk')
+    output, '...', repeated subscripts ('ii->i' a diagonal, 'ii' a trace), and the sublist
+    form einsum(a, [0, 1], b, [1, 2], [0, 2]).
+
+    >>> Tensor.einsum("bij,bjk->bik", q, k)
+    """
+    if not isinstance(subscripts, str):
+        subscripts, operands = _sublist_spec(subscripts, *operands)
     tensors = tensor_list(operands, "einsum")
     inputs, output = _parse_einsum(subscripts, [t.shape for t in tensors])
     dt = tensors[0].dtype
@@ -149,13 +250,35 @@ def einsum(subscripts: str, *operands: Any) -> Tensor:
         check_device(tensors[0], t, "einsum")
         dt = result_dtype(dt, t.dtype)
     sizes: dict[str, int] = {}
-    for subs, t in zip(inputs, tensors):
+    for k, (subs, t) in enumerate(zip(inputs, tensors)):
+        own: dict[str, int] = {}
         for c, n in zip(subs, t.shape):
+            if own.setdefault(c, n) != n:
+                raise ValueError(f"einsum: subscript {c!r} is repeated for operand {k} of "
+                                 f"shape {t.shape} but the sizes don't match, {own[c]} != {n}")
             if sizes.setdefault(c, n) != n and 1 not in (n, sizes[c]):
                 raise ValueError(f"einsum: subscript {c!r} has sizes {sizes[c]} and {n} "
                                  f"in '{subscripts}' for shapes "
                                  f"{[t.shape for t in tensors]}")
     return Einsum.apply(*[t.cast(dt) for t in tensors], inputs=tuple(inputs), output=output)
+
+
+def _sublist_spec(first: Any, *rest: Any) -> tuple[str, list]:
+    """einsum(a, [0, 1], b, [1, 2], [0, 2]) as ('ab,bc->ac', [a, b])."""
+    args = (first,) + rest
+    pairs = args[:len(args) - len(args) % 2]
+
+    def letters(sublist: Any) -> str:
+        try:
+            return "".join("..." if i is Ellipsis else string.ascii_letters[i] for i in sublist)
+        except (TypeError, IndexError):
+            raise ValueError(f"einsum: a sublist holds ints in [0, 52) or Ellipsis, got "
+                             f"{sublist!r}") from None
+
+    spec = ",".join(letters(s) for s in pairs[1::2])
+    if len(args) % 2:
+        spec += "->" + letters(args[-1])
+    return spec, list(pairs[0::2])
 
 
 def _parse_einsum(subscripts: str, shapes: list[tuple]) -> tuple[list[str], str]:
@@ -187,6 +310,9 @@ def _parse_einsum(subscripts: str, shapes: list[tuple]) -> tuple[list[str], str]
         expanded.append(sub)
     if arrow:
         output = rhs.replace("...", ell)
+        if len(set(output)) != len(output):
+            raise ValueError(f"einsum: an output subscript appears more than once in "
+                             f"'{subscripts}'")
         for c in output:
             if c not in "".join(expanded):
                 raise ValueError(f"einsum: output subscript {c!r} is not in any input of "

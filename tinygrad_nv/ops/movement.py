@@ -1,5 +1,6 @@
-"""Movement ops: reshape, permute, expand, pad, concat, split, and transfers between
-devices."""
+"""Movement ops that keep every element once: reshape, permute, movedim, expand, concat,
+split, and transfers between devices (ops/rearrange.py has those that copy or drop
+elements: pad, flip, roll, repeat, triangles, diagonals, windows)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from tinygrad_nv.autograd import Function
 from tinygrad_nv.dtype import result_dtype
 from tinygrad_nv.ops._checks import axes as check_axes
 from tinygrad_nv.ops._checks import axis as check_axis
-from tinygrad_nv.ops._checks import check_device, is_int, is_scalar, shape_arg, tensor_list
+from tinygrad_nv.ops._checks import check_device, is_int, shape_arg, tensor_list
 from tinygrad_nv.ops.elementwise import unbroadcast
 
 if TYPE_CHECKING:
@@ -46,18 +47,6 @@ class Expand(Function):
 
     def backward(self, g):
         return unbroadcast(g, self.parents[0].shape)
-
-
-class Pad(Function):
-    """Constant padding; `pads` is one (before, after) pair per axis."""
-
-    def forward(self, x, pads: tuple, value: float):
-        self.pads = pads
-        return self.xp.pad(x, pads, constant_values=value)
-
-    def backward(self, g):
-        return g[tuple(slice(before, before + n)
-                       for (before, _), n in zip(self.pads, self.parents[0].shape))]
 
 
 class Cat(Function):
@@ -164,30 +153,6 @@ def expand(x: Tensor, *shape: Any) -> Tensor:
     return x if full == x.shape else Expand.apply(x, shape=full)
 
 
-def pad(x: Tensor, padding: Sequence, value: float = 0.0) -> Tensor:
-    """Constant padding: ((before, after), ...) one pair per axis, first axis first
-    (None for no padding), or a flat tuple in PyTorch's order (last axis first)."""
-    if len(padding) and all(isinstance(p, (tuple, list)) or p is None for p in padding):
-        if len(padding) != x.ndim:
-            raise ValueError(f"pad: got {len(padding)} (before, after) pairs for a tensor "
-                             f"of shape {x.shape}; give one per axis")
-        pairs = tuple((0, 0) if p is None else tuple(p) for p in padding)
-    else:
-        if len(padding) % 2 or len(padding) // 2 > x.ndim:
-            raise ValueError(f"pad: a flat padding needs an even length of at most "
-                             f"{2 * x.ndim} for shape {x.shape}, got {len(padding)}")
-        flat = [(padding[i], padding[i + 1]) for i in range(0, len(padding), 2)]
-        pairs = tuple([(0, 0)] * (x.ndim - len(flat)) + flat[::-1])
-    for pair in pairs:
-        if len(pair) != 2 or not all(isinstance(v, numbers.Integral) and v >= 0
-                                     for v in pair):
-            raise ValueError(f"pad: every padding must be a pair of non-negative ints, got "
-                             f"{padding}")
-    if not is_scalar(value):
-        raise TypeError(f"pad: value must be a number, got {type(value).__name__}")
-    return Pad.apply(x, pads=pairs, value=value)
-
-
 def cat(*tensors: Any, dim: int = 0) -> Tensor:
     """Join tensors along an existing axis: `Tensor.cat([a, b], dim=0)`, `Tensor.cat(a, b)`
     or `a.cat(b)`."""
@@ -244,3 +209,62 @@ def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
         raise ValueError(f"chunk: chunks must be a positive int, got {chunks}")
     n = x.shape[check_axis(x, dim, "chunk")]
     return split(x, max(-(-n // chunks), 1), dim)
+
+
+def hstack(*tensors: Any) -> Tensor:
+    """Join along the first axis of 1-D tensors, else the second (as torch.hstack)."""
+    tensors = [reshape(t, 1) if t.ndim == 0 else t for t in tensor_list(tensors, "hstack")]
+    return cat(*tensors, dim=0 if tensors[0].ndim == 1 else 1)
+
+
+def vstack(*tensors: Any) -> Tensor:
+    """Join along the first axis, 0-d and 1-D tensors taken as rows (as torch.vstack)."""
+    return cat(*[reshape(t, 1, -1) if t.ndim < 2 else t
+                 for t in tensor_list(tensors, "vstack")], dim=0)
+
+
+def dims_of(x: Tensor, dims: Any, op: str) -> tuple[int, ...]:
+    """An int or a sequence of ints as non-negative axes of x."""
+    given = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+    return tuple(check_axis(x, d, op) for d in given)
+
+
+def movedim(x: Tensor, source: Any, destination: Any) -> Tensor:
+    """Axes `source` (an int or ints) moved to positions `destination`; the others keep
+    their order.
+
+    >>> Tensor.zeros(2, 3, 4).movedim(0, -1).shape    # (3, 4, 2)
+    """
+    src, dst = dims_of(x, source, "movedim"), dims_of(x, destination, "movedim")
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: source {source} and destination {destination} must "
+                           "name the same number of dims")
+    for name, dims in (("source", src), ("destination", dst)):
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"movedim: repeated dim in `{name}` ({list(dims)})")
+    order = [a for a in range(x.ndim) if a not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return permute(x, *order)
+
+
+def unflatten(x: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:
+    """Axis `dim` split into axes of `sizes` (one may be -1).
+
+    >>> Tensor.zeros(2, 6).unflatten(1, (3, -1)).shape    # (2, 3, 2)
+    """
+    if x.ndim == 0:
+        raise RuntimeError("unflatten: a 0-d tensor has no dimension to unflatten")
+    axis_ = check_axis(x, dim, "unflatten")
+    sizes = shape_arg(tuple(sizes) if isinstance(sizes, (tuple, list)) else (sizes,),
+                      "unflatten", allow_minus_one=True)
+    n = x.shape[axis_]
+    known = math.prod(s for s in sizes if s != -1)
+    if not sizes:
+        raise RuntimeError("unflatten: sizes must be non-empty")
+    if sizes.count(-1) > 1 or (n % known if known else n if -1 in sizes else n != known):
+        raise RuntimeError(f"unflatten: sizes {list(sizes)} don't multiply up to the size of "
+                           f"dim {dim} ({n}) of the input of shape {x.shape}")
+    if -1 in sizes:
+        sizes = tuple(n // known if s == -1 else s for s in sizes)
+    return reshape(x, *x.shape[:axis_], *sizes, *x.shape[axis_ + 1:])
