@@ -176,8 +176,9 @@ def test_encoder_layer_names_activation_and_train_eval(device):
     np.testing.assert_array_equal(layer(x).numpy(), first.numpy())
     layer.train()
     assert not np.allclose(layer(x).numpy(), first.numpy())  # dropout=0.1 by default
-    custom = nn.TransformerEncoderLayer(4, 2, 6, dropout=0.0, activation=lambda t: t.tanh())
-    assert custom(x.to("cpu")).shape == (2, 3, 4)
+    custom = nn.TransformerEncoderLayer(4, 2, 6, dropout=0.0, activation=lambda t: t.tanh(),
+                                        batch_first=True).to(device)
+    assert custom(x).shape == (2, 3, 4)
 
 
 BAD = [
