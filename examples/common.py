@@ -160,10 +160,13 @@ def load_digits(seed: int = 0, n_train: int | None = None, test_size: float = 0.
 
 
 # ---------------------------------------------------------------------- models
-def make_mlp(hidden: int = 128, dropout: float = 0.0) -> nn.Module:
-    """64 pixels -> hidden ReLU units -> 10 class scores."""
-    return nn.Sequential(nn.Linear(64, hidden), nn.ReLU(), nn.Dropout(dropout),
-                         nn.Linear(hidden, 10))
+def make_mlp(hidden: int = 128, dropout: float = 0.0, layers: int = 1) -> nn.Module:
+    """64 pixels -> `layers` layers of `hidden` ReLU units (each followed by dropout) -> 10
+    class scores."""
+    blocks = []
+    for width in [64] + [hidden] * (layers - 1):
+        blocks += [nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(dropout)]
+    return nn.Sequential(*blocks, nn.Linear(hidden, 10))
 
 
 class DigitsCNN(nn.Module):
