@@ -255,8 +255,8 @@ def fit(model: nn.Module, optimizer: optim.Optimizer, digits: Digits, epochs: in
 
 def add_model_options(parser: argparse.ArgumentParser, epochs: int) -> None:
     """Options of the examples that look at a trained digits model: train one or load one."""
-    parser.add_argument("--weights", help="weights saved by train_digits.py (same --model "
-                        "and --seed); without it a model is trained first")
+    parser.add_argument("--weights", help="weights saved by train_digits.py with the same "
+                        "--model and --seed (default: none, a model is trained first)")
     parser.add_argument("--model", choices=("mlp", "cnn"), default="mlp",
                         help="the digits model: one hidden layer, or a small CNN")
     parser.add_argument("--epochs", type=int, default=epochs,

@@ -1,5 +1,6 @@
-"""Every example runs with tiny settings and writes its PNG; train_digits reaches its accuracy
-at full settings (slow)."""
+"""Every example runs with tiny settings and writes its PNG; output reads well off a terminal
+(plain lines, no carriage returns); --help gives every option's meaning and default;
+train_digits reaches its accuracy at full settings (slow)."""
 
 import importlib
 import os
@@ -15,6 +16,7 @@ pytest.importorskip("tqdm")
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ROOT = EXAMPLES.parent
 HAS_MPL = importlib.util.find_spec("matplotlib") is not None
+SCRIPTS = sorted(p.stem for p in EXAMPLES.glob("*.py") if p.stem != "common")
 
 
 @pytest.fixture(autouse=True)
@@ -27,6 +29,15 @@ def run(name: str, *args: str) -> int:
     return importlib.import_module(name).main(list(args))
 
 
+def run_piped(name: str, *args: str) -> subprocess.CompletedProcess:
+    """The example as a script with stdout and stderr to pipes, as in CI or `| cat`."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    result = subprocess.run([sys.executable, str(EXAMPLES / f"{name}.py"), *args],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
 def check_png(path: Path) -> None:
     if HAS_MPL:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -36,7 +47,8 @@ def check_png(path: Path) -> None:
     ("one_neuron", [], "one_neuron.png"),
     ("learning_rate", ["--steps", "15"], "learning_rate.png"),
     ("xor", ["--steps", "600"], "xor.png"),
-    ("overfitting", ["--epochs", "3", "--train-size", "40"], "overfitting.png"),
+    ("overfitting", ["--epochs", "3", "--train-size", "40", "--hidden", "32"],
+     "overfitting.png"),
     ("adversarial", ["--epochs", "1"], "adversarial.png"),
     ("saliency", ["--epochs", "1"], "saliency_mlp.png"),
 ])
@@ -60,12 +72,66 @@ def test_train_digits_saves_weights_others_load(tmp_path, capsys, model):
     assert "loaded" in capsys.readouterr().out
 
 
+def test_piped_training_prints_one_plain_line_per_epoch(tmp_path):
+    result = run_piped("train_digits", "--epochs", "3", "--save", "none", "--out",
+                       str(tmp_path))
+    assert "\r" not in result.stdout + result.stderr
+    assert "epoch/s" not in result.stderr  # no progress bar at all
+    lines = result.stdout.splitlines()
+    epochs = [line for line in lines if "epoch" in line]
+    assert len(epochs) == 3
+    for number, line in enumerate(epochs, start=1):
+        assert re.fullmatch(rf"mlp: epoch {number}/3  train loss \d\.\d{{4}}  test loss "
+                            r"\d\.\d{4}  test accuracy \d\.\d{4}", line)
+    assert re.fullmatch(r"test accuracy: \d\.\d{4}", lines[-1])
+
+
+def test_piped_steps_print_every_hundred_and_the_last(tmp_path):
+    result = run_piped("xor", "--steps", "250", "--out", str(tmp_path))
+    assert "\r" not in result.stdout + result.stderr
+    steps = re.findall(r"^xor: step (\d+)/250  loss \d\.\d{4}$", result.stdout, re.MULTILINE)
+    assert steps == ["100", "200", "250"]
+
+
+def test_progress_redraws_only_on_a_terminal(monkeypatch, capsys):
+    import common
+    for terminal in (False, True):
+        monkeypatch.setattr(common, "on_terminal", lambda terminal=terminal: terminal)
+        progress = common.Progress(range(5), "fit", unit="epoch", every=2)
+        for epoch in progress:
+            progress.report(loss=1.0 / (epoch + 1))
+        out, err = capsys.readouterr()
+        if terminal:  # the bar on stderr carries the figures; no lines without lines=True
+            assert out == "" and "\r" in err and "loss 0.2000" in err
+        else:
+            assert err == ""
+            assert out.splitlines() == ["fit: epoch 2/5  loss 0.5000",
+                                        "fit: epoch 4/5  loss 0.2500",
+                                        "fit: epoch 5/5  loss 0.2000"]
+
+
+def help_entries(text: str) -> dict[str, str]:
+    """option -> its help text, from argparse's "options:" section."""
+    section = text.split("\noptions:\n", 1)[1]
+    entries = re.split(r"\n(?=  -)", section.strip("\n"))
+    return {entry.split()[0].rstrip(","): " ".join(entry.split()) for entry in entries}
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_help_gives_each_option_meaning_and_default(monkeypatch, capsys, name):
+    monkeypatch.setenv("COLUMNS", "100")
+    with pytest.raises(SystemExit) as exit_info:
+        run(name, "--help")
+    assert exit_info.value.code == 0
+    entries = help_entries(capsys.readouterr().out)
+    assert {"--out", "--device"} <= set(entries)
+    for option, entry in entries.items():
+        if option != "-h":
+            assert "default" in entry, f"{name} --help: {option} lacks help or default: {entry!r}"
+
+
 def test_script_entry_point(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
-    result = subprocess.run([sys.executable, str(EXAMPLES / "one_neuron.py"), "--out",
-                             str(tmp_path)], capture_output=True, text=True, env=env,
-                            timeout=120)
-    assert result.returncode == 0, result.stderr
+    result = run_piped("one_neuron", "--out", str(tmp_path))
     assert "gradients match the formulas: yes" in result.stdout
 
 
