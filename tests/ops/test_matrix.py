@@ -60,3 +60,89 @@ def test_einsum(spec, shapes, device):
     tensors = [Tensor(rng.standard_normal(s), device=device) for s in shapes]
     check_op(lambda *ts: Tensor.einsum(spec, *ts), lambda *arrays: np.einsum(spec, *arrays),
              *tensors)
+
+
+@pytest.mark.parametrize("spec,shapes", [
+    ("ii->i", [(3, 3)]), ("ii", [(3, 3)]), ("ii->", [(3, 3)]), ("iij->j", [(3, 3, 2)]),
+    ("iji->j", [(3, 2, 3)]), ("iii->i", [(2, 2, 2)]), ("bii->bi", [(2, 3, 3)]),
+    ("ii,ij->j", [(3, 3), (3, 2)]), ("ij,jj->i", [(2, 3), (3, 3)]), ("...ii->...i", [(2, 3, 3)]),
+    ("ij,ij", [(2, 3), (2, 3)]),
+])
+def test_einsum_repeated_subscripts(spec, shapes, device):
+    rng = np.random.default_rng(3)
+    tensors = [Tensor(rng.standard_normal(s), device=device) for s in shapes]
+    check_op(lambda *ts: Tensor.einsum(spec, *ts), lambda *arrays: np.einsum(spec, *arrays),
+             *tensors)
+
+
+def test_einsum_sublists_and_operand_list(device):
+    rng = np.random.default_rng(4)
+    a, b = (Tensor(rng.standard_normal(s), device=device) for s in ((2, 3), (3, 4)))
+    check_op(lambda x, y: Tensor.einsum(x, [0, 1], y, [1, 2], [0, 2]), np.matmul, a, b)
+    check_op(lambda x, y: Tensor.einsum(x, [0, 1], y, [1, 2]), np.matmul, a, b)
+    check_op(lambda x, y: Tensor.einsum("ij,jk", [x, y]), np.matmul, a, b)
+
+
+@given(data=hst.data())
+def test_mm_bmm_mv_outer_drawn(data, device):
+    n, k, m, b = (data.draw(hst.integers(1, 3)) for _ in range(4))
+    x = data.draw(st.tensors((n, k), device=device))
+    y = data.draw(st.tensors((k, m), device=device))
+    v = data.draw(st.tensors((k,), device=device))
+    w = data.draw(st.tensors((m,), device=device))
+    check_op(lambda p, q: p.mm(q), np.matmul, x, y)
+    check_op(lambda p, q: p.mv(q), np.matmul, x, v)
+    check_op(lambda p, q: p.outer(q), np.outer, v, w)
+    check_op(lambda p, q: p.ger(q), np.outer, v, w)
+    check_op(lambda p, q: p.dot(q), np.dot, v, v)
+    bx = data.draw(st.tensors((b, n, k), device=device))
+    by = data.draw(st.tensors((b, k, m), device=device))
+    check_op(lambda p, q: p.bmm(q), np.matmul, bx, by)
+
+
+@pytest.mark.parametrize("dims,shape_b,np_axes", [
+    (2, (3, 4, 2), 2), (1, (4, 3), 1), (0, (2, 2), 0), (([1, 2], [0, 1]), (3, 4, 2), None),
+    (([0, 1], [2, 0]), (3, 4, 2), None), (([-1], [1]), (2, 4), ([2], [1])),
+    ([[1], [0]], (3, 2), None), ("tensor", (3, 2), ([1], [0])),
+])
+def test_tensordot(dims, shape_b, np_axes, device):
+    rng = np.random.default_rng(5)
+    a = Tensor(rng.standard_normal((2, 3, 4)), device=device)
+    b = Tensor(rng.standard_normal(shape_b), device=device)
+    if dims == "tensor":
+        dims = Tensor([[1], [0]], device=device)
+    axes = dims if np_axes is None else np_axes
+    check_op(lambda x, y: x.tensordot(y, dims), lambda x, y: np.tensordot(x, y, axes), a, b)
+
+
+def test_products_of_empty_operands(device):
+    assert Tensor.zeros(2, 0, device=device).mm(Tensor.zeros(0, 3, device=device)).tolist() == \
+        [[0.0] * 3] * 2
+    assert Tensor.zeros(0, device=device).outer(Tensor.ones(2, device=device)).shape == (0, 2)
+    assert Tensor.zeros(0, 2, device=device).tensordot(Tensor.zeros(2, 0, device=device),
+                                                       1).shape == (0, 0)
+
+
+def _t(*shape):
+    return Tensor(np.ones(shape))
+
+
+@pytest.mark.parametrize("fn,exc,pattern", [
+    (lambda: _t(2, 3).mm(_t(3)), RuntimeError, r"mm: both operands must be matrices .*\(3,\)"),
+    (lambda: _t(2, 3).mm(_t(2, 3)), RuntimeError, r"mm: .*cannot be multiplied \(2x3 and 2x3\)"),
+    (lambda: _t(2, 2, 3).bmm(_t(1, 3, 4)), RuntimeError, r"bmm: .*\(2, 3\).*\(1, 3, 4\)"),
+    (lambda: _t(2, 3).bmm(_t(2, 3, 4)), RuntimeError, "bmm: both operands must be 3-D"),
+    (lambda: _t(2, 3).mv(_t(2)), RuntimeError, r"mv: .*\(2, 3\) and \(2,\)"),
+    (lambda: _t(2, 3).outer(_t(3)), RuntimeError, r"outer: expects two 1-D tensors.*\(2, 3\)"),
+    (lambda: _t(2, 3).tensordot(_t(3, 4), 3), RuntimeError, r"tensordot: dims must be in \[0, 2"),
+    (lambda: _t(2, 3).tensordot(_t(3, 4), ([1], [1])), RuntimeError,
+     "contracted dimensions need to match"),
+    (lambda: _t(2, 3).tensordot(_t(3, 4), ([1, 1], [0, 0])), RuntimeError, "distinct dims"),
+    (lambda: _t(2, 3).tensordot(_t(3, 4), "x"), TypeError, "dims must be an int or a pair"),
+    (lambda: Tensor.einsum("ij->ii", _t(2, 2)), ValueError, "appears more than once"),
+    (lambda: Tensor.einsum("ii->i", _t(2, 3)), ValueError, "sizes don't match, 2 != 3"),
+    (lambda: Tensor.einsum(_t(2), [99]), ValueError, "sublist holds ints"),
+])
+def test_matrix_bad_input(fn, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        fn()

@@ -211,8 +211,6 @@ def test_integer_and_bool_dtypes_kept(device):
      r"same size as the input along dim 1, got 2 repeats .*\(2, 3, 4\)"),
     (lambda t: t.repeat_interleave(Tensor([1.0, 2.0, 0.0]), dim=1), RuntimeError,
      "0-d or 1-d integer tensor"),
-    (lambda t: t.repeat_interleave(Tensor([1, 2, 0]), dim=1, output_size=4), RuntimeError,
-     r"output_size 4 does not match the sum of the repeats \(3\)"),
     (lambda t: t[0, 0].tril(), RuntimeError, r"tril: input tensor must have at least 2 "
                                              r"dimensions, got shape \(4,\)"),
     (lambda t: t.triu(0.5), TypeError, "triu: diagonal must be an int"),
@@ -237,3 +235,11 @@ def test_integer_and_bool_dtypes_kept(device):
 def test_rearrange_bad_input(fn, exc, pattern, device):
     with pytest.raises(exc, match=pattern):
         fn(_x(device))
+
+
+def test_repeat_interleave_output_size_checked_on_the_cpu():
+    """With output_size the counts stay on the device; only the CPU compares their sum."""
+    x = _x("cpu")
+    with pytest.raises(RuntimeError, match=r"output_size 4 does not match the sum of the "
+                                           r"repeats \(3\)"):
+        x.repeat_interleave(Tensor([1, 2, 0], device="cpu"), dim=1, output_size=4)
