@@ -70,9 +70,9 @@ def tensors(draw, shape: Any = None, dtype: Any = dtypes.float64, low: float = -
     if dt.kind == "f":
         values = draw(hnp.arrays(np.float64, shape, elements=st.floats(
             low, high, allow_nan=False, allow_infinity=False)))
-        size = max(int(np.prod(shape)), 1)
-        order = np.random.default_rng(draw(st.integers(0, 2**16))).permutation(size)
-        offsets = (order.reshape(shape) if shape else order[0]) * _TIE_STEP
+        size = int(np.prod(shape))
+        order = np.random.default_rng(draw(st.integers(0, 2**16))).permutation(max(size, 1))
+        offsets = (order[:size].reshape(shape) if shape else order[0]) * _TIE_STEP
         values = np.clip(np.floor(values * 64) / 64, low, high - size * _TIE_STEP) + offsets
         for point in avoid:  # pushed out to margin + its own offset: still no ties
             near = np.abs(values - point) < margin
