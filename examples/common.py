@@ -48,9 +48,9 @@ def on_terminal() -> bool:
 
 class Progress:
     """A loop's progress, for people. On a terminal a tqdm bar redraws in place and shows the
-    latest figures given to `report`; elsewhere (a pipe, a log file, CI) nothing redraws and
-    `report` prints one plain line every `every` items and at the last one. `lines=True`
-    also prints those lines above the bar on a terminal.
+    latest figures given to `report` (or, with `lines=True`, keeps the lines below above the
+    bar); elsewhere (a pipe, a log file, CI) nothing redraws and `report` prints one plain
+    line every `every` items and at the last one.
 
     >>> progress = Progress(range(epochs), "mlp", unit="epoch")
     >>> for epoch in progress:
@@ -86,8 +86,9 @@ class Progress:
             if due:
                 print(line, flush=True)
             return
-        self.bar.set_postfix_str(text, refresh=False)
-        if due and self.lines:
+        if not self.lines:  # else the lines above the bar carry the figures
+            self.bar.set_postfix_str(text, refresh=False)
+        elif due:
             self.bar.write(line)
 
 
