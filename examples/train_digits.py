@@ -84,10 +84,11 @@ def plot(args, history) -> None:
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 4))
     ax.plot(epochs, [h.train_loss for h in history], label="train")
     ax.plot(epochs, [h.test_loss for h in history], label="test")
-    ax.set(title="cross-entropy loss", xlabel="epoch", yscale="log")
+    ax.set(title="cross-entropy loss (log scale)", xlabel="epoch", yscale="log")
     ax.legend()
     bx.plot(epochs, [h.test_accuracy for h in history])
-    bx.set(title="test accuracy", xlabel="epoch")
+    bx.set(title=f"test accuracy (last epoch: {history[-1].test_accuracy:.4f})",
+           xlabel="epoch")
     save_figure(fig, output_path(args, f"digits_{args.model}.png"))
 
 
