@@ -200,8 +200,11 @@ class Function:
             arrays.append(t.data)
             needs.append(t.requires_grad)
         try:
-            with backend.placement:  # every array call of the op runs on its device
+            if backend.placement is None:  # one device: always current
                 data = ctx.forward(*arrays, **kwargs)
+            else:  # several: every array call of the op runs with its device current
+                with backend.placement:
+                    data = ctx.forward(*arrays, **kwargs)
         except (ValueError, TypeError, IndexError) as e:  # e.g. shapes that do not broadcast
             shapes = " and ".join(f"{t.shape} {t.dtype}" for t in tensors)
             raise type(e)(f"{cls.__name__}: inputs of shape/dtype {shapes}: {e}") from None
@@ -302,8 +305,11 @@ def run_backward(roots: Sequence, grads: Sequence, retain_graph: bool, create_gr
             if id(node) in wanted:
                 captured[id(node)] = g
             ctx = node._ctx
-            with ctx.backend.placement:
+            if ctx.backend.placement is None:
                 in_grads = ctx.backward(g)
+            else:
+                with ctx.backend.placement:
+                    in_grads = ctx.backward(g)
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
             if anomaly:

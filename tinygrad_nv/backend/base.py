@@ -10,18 +10,19 @@ from typing import Any
 
 import numpy as np
 
-NO_PLACEMENT = nullcontext()  # reusable and reentrant: the CPU (and a one-GPU host) has one device
+NO_PLACEMENT = nullcontext()  # reusable and reentrant
 
 
 class Backend:
     """One device: `xp` (numpy or cupy), host transfers, a random generator, `kernels`, and
     `placement`, a context manager that makes the device current (Function.apply and the
-    backward engine enter it around every op, so array methods and operators land there too)."""
+    backward engine enter it around every op, so array methods and operators land there too),
+    or None where the device is always current (the CPU, a one-GPU host): no cost per op."""
 
     name: str
     xp: Any
     kernels: Any
-    placement: Any = NO_PLACEMENT
+    placement: Any = None
 
     def __init__(self, seed: int | None = None):
         self.seed(seed)
@@ -37,6 +38,10 @@ class Backend:
 
     def synchronize(self) -> None:
         """Wait for queued device work (a no-op on the CPU)."""
+
+    def on_device(self) -> Any:
+        """`placement`, or a context manager that does nothing where there is none."""
+        return self.placement or NO_PLACEMENT
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"

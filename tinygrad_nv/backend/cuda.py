@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinygrad_nv.backend.base import NO_PLACEMENT, Backend, DevicePlacement, Placed
+from tinygrad_nv.backend.base import Backend, DevicePlacement, Placed
 from tinygrad_nv.backend.numpy_kernels import (
     ACTIVATIONS,
     adam_coefficients,
@@ -402,7 +402,8 @@ class CudaBackend(Backend):
 
     On a host with several GPUs every CuPy call runs with this device current: `xp`, `rng` and
     `kernels` are `Placed` proxies, and Function.apply / the backward engine enter `placement`
-    around each op. With one GPU the device is always current and nothing is wrapped.
+    around each op. With one GPU the device is always current: `placement` is None and nothing
+    is wrapped.
     `TINYGRAD_NV_SYNC_DEBUG=1` synchronises after every kernel launch, so that a fault is
     reported at the launch that caused it, not at the next host synchronisation.
     """
@@ -417,7 +418,7 @@ class CudaBackend(Backend):
         runtime = cupy.cuda.runtime
         placed = device_count > 1
         self.placement = (DevicePlacement(index, runtime.getDevice, runtime.setDevice)
-                          if placed else NO_PLACEMENT)
+                          if placed else None)
         self.xp = Placed(cupy, self.placement) if placed else cupy
         debug = self._synchronize_launch if os.environ.get(SYNC_DEBUG_ENV) == "1" else None
         kernels = CudaKernels(cupy, self._load_module, debug)
@@ -425,7 +426,7 @@ class CudaBackend(Backend):
         super().__init__(seed)
 
     def _load_module(self, source: str, name: str):
-        with self.placement:
+        with self.on_device():
             return self._cupy.RawModule(code=source, options=NVRTC_OPTIONS)
 
     def _synchronize_launch(self, kernel: str, grid, block) -> None:
@@ -436,16 +437,16 @@ class CudaBackend(Backend):
                                f"failed: {e}") from e
 
     def seed(self, seed: int | None) -> None:
-        with self.placement:
+        with self.on_device():
             rng = self._cupy.random.default_rng(seed)
-        self.rng = rng if self.placement is NO_PLACEMENT else Placed(rng, self.placement)
+        self.rng = rng if self.placement is None else Placed(rng, self.placement)
 
     def to_host(self, array) -> np.ndarray:
-        with self.placement:
+        with self.on_device():
             return self._cupy.asnumpy(array)
 
     def from_host(self, array: np.ndarray):
-        with self.placement:
+        with self.on_device():
             return self._cupy.asarray(array)
 
     def synchronize(self) -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinygrad_nv.backend.base import NO_PLACEMENT, Backend, DevicePlacement, Placed
+from tinygrad_nv.backend.base import Backend, DevicePlacement, Placed
 from tinygrad_nv.backend.cuda import CudaKernels
 
 CXX = "g++"
@@ -217,10 +217,7 @@ class EmuBackend(Backend):
     def __init__(self, seed: int | None = None, index: int = 0):
         self.index = index
         self.name = f"emu:{index}" if index else "emu"
-        if index:
-            self.placement = DevicePlacement(index, current_device, _make_current)
-        else:
-            self.placement = NO_PLACEMENT
+        self.placement = DevicePlacement(index, current_device, _make_current) if index else None
         self.xp = self._array_module()
         kernels = CudaKernels(self.xp, self._load_module)
         self.kernels = Placed(kernels, self.placement) if index else kernels  # as on cuda

@@ -196,21 +196,21 @@ class InstrumentedEmuBackend(EmuBackend):
         super().__init__(seed, index)
 
     def _array_module(self) -> _Probed:
-        return _Probed(np, self.placement, self.probe)
+        return _Probed(np, self.on_device(), self.probe)
 
     def _load_module(self, source: str, name: str) -> _ProbedModule:
         return _ProbedModule(super()._load_module(source, name), self.probe)
 
     def seed(self, seed: int | None) -> None:
-        self.rng = _Probed(np.random.default_rng(seed), self.placement, self.probe)
+        self.rng = _Probed(np.random.default_rng(seed), self.on_device(), self.probe)
 
     def to_host(self, array) -> np.ndarray:
-        with self.placement:
+        with self.on_device():
             self.probe.sync("to_host")
             return np.array(_unwrap(array))
 
     def from_host(self, array: np.ndarray):
-        with self.placement:
+        with self.on_device():
             self.probe.call("from_host")
             return _wrap(np.array(_unwrap(array)), self.probe)
 
