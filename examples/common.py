@@ -47,10 +47,10 @@ def on_terminal() -> bool:
 
 
 class Progress:
-    """A loop's progress, for people. On a terminal a tqdm bar redraws in place and shows the
-    latest figures given to `report` (or, with `lines=True`, keeps the lines below above the
-    bar); elsewhere (a pipe, a log file, CI) nothing redraws and `report` prints one plain
-    line every `every` items and at the last one.
+    """A loop's progress, for people. Off a terminal (a pipe, a log file, CI) nothing redraws:
+    `report` prints one plain line every `every` items and at the last one. On a terminal a
+    tqdm bar redraws in place and shows the latest figures given to `report`; with
+    `lines=True` those plain lines are printed above the bar instead.
 
     >>> progress = Progress(range(epochs), "mlp", unit="epoch")
     >>> for epoch in progress:
