@@ -74,6 +74,11 @@ def test_getitem_with_tensors(device):
     check_op(lambda t: t[Tensor(True, device=device)], lambda b: b[None], x)
 
 
+def test_index_tensor_on_another_device_is_copied_over(device):
+    x = _x(device)
+    check_op(lambda t: t[Tensor([1, 0, 1], device="cpu")], lambda a: a[[1, 0, 1]], x)
+
+
 def test_advanced_indices_separated_by_a_slice(device):
     x = Tensor(np.arange(210.0).reshape(5, 6, 7), device=device)
     idx = Tensor([0, 4, 4], device=device)

@@ -278,9 +278,9 @@ def _item(t: Tensor, item: Any) -> Any:
         if parts[2] == 0:
             raise ValueError("getitem: slice step cannot be zero")
         return slice(*parts)
-    if is_tensor(item):
-        check_device(t, item, "getitem")
-        array = item.data
+    if is_tensor(item):  # an index on another device is copied over, as PyTorch does
+        array = item.data if item.device == t.device else \
+            t.backend.from_host(item.backend.to_host(item.data))
         if array.dtype.kind == "u" and array.dtype.itemsize == 1:  # uint8: a mask (PyTorch)
             array = array.astype(bool)
     elif isinstance(item, (list, tuple)) or hasattr(item, "dtype"):

@@ -135,10 +135,10 @@ def pad(x: Tensor, padding: Sequence, mode: str = "constant", value: float | Non
     if mode not in PAD_MODES:
         raise ValueError(f"pad: mode must be one of {PAD_MODES}, got {mode!r}")
     for axis_, ((before, after), n) in enumerate(zip(pairs, x.shape)):
-        if n + before + after < 0:
-            raise RuntimeError(f"pad: the input size {n}, plus negative padding {before} and "
-                               f"{after}, is a negative output size at dimension {axis_} of "
-                               f"shape {x.shape}")
+        if n + before + after < 0 or (mode == "constant" and min(before, after) < -n):
+            raise RuntimeError(f"pad: the input size {n}, plus padding {before} and {after}, "
+                               f"leaves no valid {mode} output at dimension {axis_} of shape "
+                               f"{x.shape}")
     if mode != "constant":
         if value is not None:
             raise RuntimeError(f'pad: padding mode "{mode}" doesn\'t take in value argument')
@@ -147,9 +147,10 @@ def pad(x: Tensor, padding: Sequence, mode: str = "constant", value: float | Non
         value = 0.0
     if not is_scalar(value):
         raise TypeError(f"pad: value must be a number, got {type(value).__name__}")
-    if any(before < 0 or after < 0 for before, after in pairs):
-        x = x[_crop(pairs, x.shape)]
-    return Pad.apply(x, pads=tuple((max(b, 0), max(a, 0)) for b, a in pairs), value=value)
+    spans = [_span(before, after, n) for (before, after), n in zip(pairs, x.shape)]
+    if any(b < 0 or a < 0 for b, a in pairs):
+        x = x[tuple(slice(start, stop) for start, stop, _ in spans)]
+    return Pad.apply(x, pads=tuple(pads for _, _, pads in spans), value=value)
 
 
 def _pad_pairs(x: Tensor, padding: Sequence) -> tuple[tuple[int, int], ...]:
@@ -174,9 +175,14 @@ def _pad_pairs(x: Tensor, padding: Sequence) -> tuple[tuple[int, int], ...]:
     return tuple((int(b), int(a)) for b, a in pairs)
 
 
-def _crop(pairs: tuple, shape: tuple) -> tuple[slice, ...]:
-    """The slices that remove the negative paddings."""
-    return tuple(slice(max(-b, 0), n - max(-a, 0)) for (b, a), n in zip(pairs, shape))
+def _span(before: int, after: int, n: int) -> tuple[int, int, tuple[int, int]]:
+    """The input range [start, stop) that output positions -before .. n + after - 1 read,
+    and the padding on either side of it."""
+    low, high = -before, n + after
+    start = min(max(low, 0), n)
+    stop = min(max(high, start), n)
+    left = min(max(-low, 0), high - low)
+    return start, stop, (left, high - low - left - (stop - start))
 
 
 def _pad_by_index(x: Tensor, pairs: tuple, mode: str) -> Tensor:
@@ -189,7 +195,8 @@ def _pad_by_index(x: Tensor, pairs: tuple, mode: str) -> Tensor:
             continue
         n = x.shape[axis_]
         if mode == "circular":
-            x = x[(slice(None),) * axis_ + (_crop(((before, after),), (n,))[0],)]
+            start, stop, _ = _span(min(before, 0), min(after, 0), n)
+            x = x[(slice(None),) * axis_ + (slice(start, stop),)]
             n, before, after = x.shape[axis_], max(before, 0), max(after, 0)
             if before > n or after > n:
                 raise RuntimeError(f"pad: circular padding ({before}, {after}) of dimension "
@@ -213,10 +220,11 @@ def _pad_by_index(x: Tensor, pairs: tuple, mode: str) -> Tensor:
     return x
 
 
-def flip(x: Tensor, *dims: Any) -> Tensor:
-    """The order of elements reversed along `dims`: `x.flip(0)`, `x.flip(0, 1)` or
-    `x.flip((0, 1))`."""
-    axes = dims_of(x, dims[0] if len(dims) == 1 else dims, "flip")
+def flip(x: Tensor, *given: Any, dims: Any = None, axis: Any = None) -> Tensor:
+    """The order of elements reversed along `dims`: `x.flip(0)`, `x.flip(0, 1)`,
+    `x.flip((0, 1))`, `x.flip(dims=(0, 1))` or `x.flip(axis=0)`."""
+    dims = next((d for d in (dims, axis) if d is not None), given)
+    axes = dims_of(x, dims[0] if isinstance(dims, tuple) and len(dims) == 1 else dims, "flip")
     if len(set(axes)) != len(axes):
         raise RuntimeError(f"flip: a dim appears multiple times in the list of dims {dims}")
     return Flip.apply(x, axes=axes if x.ndim else ())
