@@ -202,6 +202,8 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
 def _split_index(t: Tensor, index: Any) -> tuple[tuple, tuple | None, bool]:
     """The index as one tuple for the array module, or, where integers and index arrays are
     mixed, as two: the basic part first (integers, slices, None), then the gather."""
+    if _plain(t, index):
+        return index if type(index) is tuple else (index,), None, False
     items = [_item(t, i) for i in _as_tuple(index)]
     if sum(i is Ellipsis for i in items) > 1:
         raise IndexError("getitem: an index can only have a single ellipsis ('...')")
@@ -241,6 +243,21 @@ def _split_index(t: Tensor, index: Any) -> tuple[tuple, tuple | None, bool]:
     then = tuple(i if i is Ellipsis or hasattr(i, "dtype") else slice(None) for i in out
                  if not is_int(i))
     return first, then, True
+
+
+def _plain(t: Tensor, index: Any) -> bool:
+    """Whether index is the common case of in-range Python ints and int slices (fast path)."""
+    items = index if type(index) is tuple else (index,)
+    if len(items) > t.ndim:
+        return False
+    for n, item in zip(t.shape, items):
+        if type(item) is int:
+            if not -n <= item < n:
+                return False
+        elif type(item) is not slice or item.step == 0 or not all(
+                type(p) is int or p is None for p in (item.start, item.stop, item.step)):
+            return False
+    return True
 
 
 def _as_tuple(index: Any) -> tuple:
