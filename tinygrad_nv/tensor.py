@@ -166,6 +166,11 @@ class Tensor:
         """The axes reversed."""
         return self.permute(*reversed(range(self.ndim)))
 
+    @property
+    def mT(self) -> Tensor:  # noqa: N802
+        """The last two axes swapped (a batch of matrices transposed)."""
+        return movement.matrix_transpose(self)
+
     def numel(self) -> int:
         """The number of elements."""
         return int(self.data.size)

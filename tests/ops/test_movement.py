@@ -21,6 +21,7 @@ def _x(device, shape=(2, 3, 4)):
     (lambda t: t.permute(2, 0, 1), lambda a: a.transpose(2, 0, 1)),
     (lambda t: t.transpose(0, -1), lambda a: a.swapaxes(0, -1)),
     (lambda t: t.T, lambda a: a.T),
+    (lambda t: t.mT, lambda a: np.swapaxes(a, -1, -2)),
     (lambda t: t.flatten(), lambda a: a.reshape(-1)),
     (lambda t: t.flatten(1), lambda a: a.reshape(2, -1)),
     (lambda t: t.unsqueeze(-1), lambda a: a[..., None]),
@@ -120,6 +121,7 @@ def test_movedim_unflatten_of_0d_and_empty(device):
     (lambda t: t.unflatten(-1, (3, -1)), RuntimeError, r"sizes \[3, -1\].*\(4\).*\(2, 3, 4\)"),
     (lambda t: t.unflatten(0, ()), RuntimeError, "non-empty"),
     (lambda t: t[0, 0, 0].unflatten(0, (1,)), RuntimeError, "0-d"),
+    (lambda t: t[0, 0].mT, RuntimeError, r"mT: only supported on matrices .*\(4,\)"),
 ])
 def test_movement_bad_input(fn, exc, pattern, device):
     with pytest.raises(exc, match=pattern):

@@ -112,6 +112,14 @@ def transpose(x: Tensor, dim0: int = 1, dim1: int = 0) -> Tensor:
     return permute(x, *order)
 
 
+def matrix_transpose(x: Tensor) -> Tensor:
+    """The last two axes swapped (Tensor.mT)."""
+    if x.ndim < 2:
+        raise RuntimeError(f"mT: only supported on matrices or batches of matrices, got shape "
+                           f"{x.shape}")
+    return transpose(x, -2, -1)
+
+
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Axes start_dim..end_dim merged into one."""
     if x.ndim == 0:
