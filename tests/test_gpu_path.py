@@ -29,7 +29,10 @@ def test_every_call_runs_on_the_tensors_device():
         made = [Tensor.zeros(3, device=dev), Tensor.ones(2, 2, device=dev),
                 Tensor.full((2,), 3.0, device=dev), Tensor.arange(5, device=dev),
                 Tensor.eye(3, device=dev), Tensor.randn(4, device=dev),
-                Tensor.randint(0, 5, (3,), device=dev), Tensor([1.0, 2.0], device=dev)]
+                Tensor.randint(0, 5, (3,), device=dev), Tensor([1.0, 2.0], device=dev),
+                Tensor.rand(4, device=dev), Tensor.uniform(3, low=-1.0, high=2.0, device=dev),
+                Tensor.normal(3, mean=1.0, std=2.0, device=dev),
+                Tensor.logspace(0, 2, 5, device=dev), Tensor.randperm(4, device=dev)]
         made.append(made[0].zeros_like())
         model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.Flatten(),
                               nn.Linear(2 * 4 * 4, 3)).to(dev)

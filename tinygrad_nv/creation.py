@@ -80,8 +80,9 @@ def arange(cls: type[Tensor], start: Scalar, stop: Scalar | None = None, step: S
     count = math.ceil((stop - start) / step) if not is_int else -((start - stop) // step)
     _check_range("arange", dt, start, start + (count - 1) * step if count else start, count)
     backend = get_backend(device)
-    return cls._from_op(backend.xp.arange(start, stop, step).astype(dt), backend,
-                        None).requires_grad_(requires_grad)
+    with backend.on_device():  # array methods run on the current device (cuda:N)
+        values = backend.xp.arange(start, stop, step).astype(dt)
+    return cls._from_op(values, backend, None).requires_grad_(requires_grad)
 
 
 def linspace(cls: type[Tensor], start: Scalar, end: Scalar, steps: int, dtype: Any = None,
@@ -109,12 +110,14 @@ def _spaced(cls, op: str, start, end, steps, base, dtype, device, requires_grad)
         raise ValueError(f"{op}: number of steps must be non-negative, got {steps}")
     dt = to_dtype(dtype or dtypes.float32)
     backend = get_backend(device)
-    values = backend.xp.linspace(float(start), float(end), int(steps), dtype=dtypes.float64)
-    if base is not None:
-        values = float(base) ** values
-    if dt.kind in "iub":  # torch truncates toward zero
-        values = backend.xp.trunc(values)
-    return cls._from_op(values.astype(dt), backend, None).requires_grad_(requires_grad)
+    with backend.on_device():  # array operators run on the current device (cuda:N)
+        values = backend.xp.linspace(float(start), float(end), int(steps), dtype=dtypes.float64)
+        if base is not None:
+            values = float(base) ** values
+        if dt.kind in "iub":  # torch truncates toward zero
+            values = backend.xp.trunc(values)
+        values = values.astype(dt)
+    return cls._from_op(values, backend, None).requires_grad_(requires_grad)
 
 
 def meshgrid(*tensors: Tensor, indexing: str = "ij") -> tuple[Tensor, ...]:
@@ -159,10 +162,10 @@ def randn(cls: type[Tensor], *shape, dtype: Any = None, device: str | None = Non
           requires_grad: bool = False) -> Tensor:
     """Standard normal samples."""
     shape, dt, backend = _random_args(shape, dtype, device, "randn")
-    sample = backend.rng.standard_normal(shape, dtype=dtypes.float32 if dt.itemsize < 4
-                                         else dt)
-    return cls._from_op(sample.astype(dt, copy=False), backend,
-                        None).requires_grad_(requires_grad)
+    with backend.on_device():  # array methods run on the current device (cuda:N)
+        sample = backend.rng.standard_normal(shape, dtype=dtypes.float32 if dt.itemsize < 4
+                                             else dt).astype(dt, copy=False)
+    return cls._from_op(sample, backend, None).requires_grad_(requires_grad)
 
 
 def uniform(cls: type[Tensor], *shape, low: float = 0.0, high: float = 1.0,
@@ -170,10 +173,10 @@ def uniform(cls: type[Tensor], *shape, low: float = 0.0, high: float = 1.0,
             requires_grad: bool = False) -> Tensor:
     """Uniform samples in [low, high)."""
     shape, dt, backend = _random_args(shape, dtype, device, "uniform")
-    sample = backend.rng.random(shape, dtype=dtypes.float32 if dt.itemsize < 4 else dt)
-    sample = sample * (high - low) + low
-    return cls._from_op(sample.astype(dt, copy=False), backend,
-                        None).requires_grad_(requires_grad)
+    with backend.on_device():  # array operators run on the current device (cuda:N)
+        sample = backend.rng.random(shape, dtype=dtypes.float32 if dt.itemsize < 4 else dt)
+        sample = (sample * (high - low) + low).astype(dt, copy=False)
+    return cls._from_op(sample, backend, None).requires_grad_(requires_grad)
 
 
 def randint(cls: type[Tensor], low: int, high: int | Sequence[int] | None = None,
@@ -187,8 +190,10 @@ def randint(cls: type[Tensor], low: int, high: int | Sequence[int] | None = None
         raise ValueError(f"randint: need low < high, got low={low}, high={high}")
     shape = shape_arg((size,), "randint")
     backend = get_backend(device)
-    sample = backend.rng.integers(low, high, size=shape)
-    return cls._from_op(sample.astype(to_dtype(dtype or dtypes.int64)), backend, None)
+    dt = to_dtype(dtype or dtypes.int64)
+    with backend.on_device():  # array methods run on the current device (cuda:N)
+        sample = backend.rng.integers(low, high, size=shape).astype(dt)
+    return cls._from_op(sample, backend, None)
 
 
 def normal(cls: type[Tensor], *shape, mean: float = 0.0, std: float = 1.0,
@@ -214,8 +219,9 @@ def normal(cls: type[Tensor], *shape, mean: float = 0.0, std: float = 1.0,
         noise = randn(cls, shape, dtype=dtype or ref.dtype, device=device or ref.device)
         return (noise * std + mean).detach().requires_grad_(requires_grad)
     sample = randn(cls, *shape, dtype=dtype, device=device)
-    return cls._from_op((sample.data * std + mean).astype(sample.dtype, copy=False),
-                        sample.backend, None).requires_grad_(requires_grad)
+    with sample.backend.on_device():  # array operators run on the current device (cuda:N)
+        values = (sample.data * std + mean).astype(sample.dtype, copy=False)
+    return cls._from_op(values, sample.backend, None).requires_grad_(requires_grad)
 
 
 def randperm(cls: type[Tensor], n: int, dtype: Any = None, device: str | None = None,
@@ -226,8 +232,9 @@ def randperm(cls: type[Tensor], n: int, dtype: Any = None, device: str | None = 
     dt = to_dtype(dtype or dtypes.int64)
     _check_range("randperm", dt, 0, max(n - 1, 0), n)
     backend = get_backend(device)
-    return cls._from_op(backend.rng.permutation(int(n)).astype(dt), backend,
-                        None).requires_grad_(requires_grad)
+    with backend.on_device():  # array methods run on the current device (cuda:N)
+        values = backend.rng.permutation(int(n)).astype(dt)
+    return cls._from_op(values, backend, None).requires_grad_(requires_grad)
 
 
 def multinomial(x: Tensor, num_samples: int, replacement: bool = False) -> Tensor:
