@@ -506,7 +506,8 @@ class Tensor:
     hstack = movement.hstack
     vstack = movement.vstack
     movedim = moveaxis = movement.movedim
-    swapaxes = swapdims = movement.transpose
+    swapaxes = movement.swapaxes
+    swapdims = movement.transpose
     unflatten = movement.unflatten
 
     # ---- copies that rearrange elements (ops/rearrange.py)

@@ -35,6 +35,8 @@ def _x(device, shape=(2, 3, 4)):
     (lambda t: t.moveaxis([1], [0]), lambda a: np.moveaxis(a, 1, 0)),
     (lambda t: t.swapaxes(0, 2), lambda a: np.swapaxes(a, 0, 2)),
     (lambda t: t.swapdims(-1, 1), lambda a: np.swapaxes(a, -1, 1)),
+    (lambda t: t.swapaxes(axis0=1, axis1=0), lambda a: np.swapaxes(a, 1, 0)),
+    (lambda t: t.swapdims(dim0=1, dim1=2), lambda a: np.swapaxes(a, 1, 2)),
     (lambda t: t.unflatten(-1, (2, -1)), lambda a: a.reshape(2, 3, 2, 2)),
     (lambda t: t.unflatten(1, [1, 3, 1]), lambda a: a.reshape(2, 1, 3, 1, 4)),
     (lambda t: t.hstack(t), lambda a: np.hstack([a, a])),

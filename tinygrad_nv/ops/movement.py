@@ -112,6 +112,11 @@ def transpose(x: Tensor, dim0: int = 1, dim1: int = 0) -> Tensor:
     return permute(x, *order)
 
 
+def swapaxes(x: Tensor, axis0: int, axis1: int) -> Tensor:
+    """Swap two axes (NumPy's names for transpose's arguments)."""
+    return transpose(x, axis0, axis1)
+
+
 def matrix_transpose(x: Tensor) -> Tensor:
     """The last two axes swapped (Tensor.mT)."""
     if x.ndim < 2:
