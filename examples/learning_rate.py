@@ -25,7 +25,7 @@ RATES = {"too small": 0.01, "good": 0.15, "too large": 0.21}
 
 
 def loss_fn(p: Tensor) -> Tensor:
-    return (Tensor(np.array(CURVATURE)) * p * p).sum() / 2
+    return (Tensor(np.array(CURVATURE), device=p.device) * p * p).sum() / 2
 
 
 def descend(lr: float, steps: int, device: str | None) -> np.ndarray:

@@ -27,11 +27,12 @@ ACTIVATIONS = {  # name: (derivative as a function of z, of a)
 }
 
 
-def neuron(x: list[float], activation: str) -> tuple[float, float, dict[str, np.ndarray]]:
+def neuron(x: list[float], activation: str,
+           device: str | None = None) -> tuple[float, float, dict[str, np.ndarray]]:
     """z, a and the gradients of a with respect to w, b and x, from backward()."""
-    w = Tensor(np.array(WEIGHTS), requires_grad=True)  # float64 arrays stay float64
-    b = Tensor(np.array(BIAS), requires_grad=True)
-    xt = Tensor(np.array(x), requires_grad=True)
+    w = Tensor(np.array(WEIGHTS), device=device, requires_grad=True)  # float64 stays float64
+    b = Tensor(np.array(BIAS), device=device, requires_grad=True)
+    xt = Tensor(np.array(x), device=device, requires_grad=True)
     z = (w * xt).sum() + b
     a = getattr(z, activation)()
     a.backward()
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         z = float(np.dot(WEIGHTS, x) + BIAS)
         print(f"x = {x}   z = w.x + b = {z:+.4f}")
         for name, derivative in ACTIVATIONS.items():
-            z_t, a, grads = neuron(x, name)
+            z_t, a, grads = neuron(x, name, args.device)
             d = derivative(z, a)
             expected = {"w": d * np.array(x), "b": np.array(d), "x": d * np.array(WEIGHTS)}
             error = max(float(np.abs(grads[k] - expected[k]).max()) for k in grads)

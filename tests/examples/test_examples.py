@@ -57,6 +57,14 @@ def test_example_runs(tmp_path, name, args, png):
     check_png(tmp_path / png)
 
 
+@pytest.mark.parametrize("name, args", [("one_neuron", []), ("learning_rate", ["--steps", "5"])])
+def test_example_computes_on_the_device_asked_for(tmp_path, name, args):
+    """A device other than the default: tensors made without device= would meet it and fail."""
+    from tinygrad_nv.backend import default_device
+    other = "emu" if default_device() == "cpu" else "cpu"
+    assert run(name, *args, "--device", other, "--out", str(tmp_path)) == 0
+
+
 @pytest.mark.parametrize("model", ["mlp", "cnn"])
 def test_train_digits_saves_weights_others_load(tmp_path, capsys, model):
     from tinygrad_nv.state import load
