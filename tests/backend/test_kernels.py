@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tinygrad_nv.backend import cuda_unavailable_reason, get_backend
 from tinygrad_nv.backend.numpy_kernels import ACTIVATIONS, NumpyKernels
@@ -284,6 +286,23 @@ def test_fused_group_update_is_bit_identical(dev, opt, n_states, args, dtype):
             else:  # the GPU contracts multiply-adds: close, not equal, to NumPy
                 np.testing.assert_allclose(actual, expected, rtol=2e-3, atol=1e-5)
     np.testing.assert_array_equal(dev.get(device["step"][0][0]), dev.get(device["multi"][0][0]))
+
+
+@pytest.mark.emu
+@given(sizes=st.lists(st.integers(0, 600), min_size=1, max_size=6), seed=st.integers(0, 99))
+def test_fused_adam_over_any_group_layout(sizes, seed):
+    """The multi-tensor launch finds every element's tensor (empty tensors included)."""
+    kernels = get_backend("emu").kernels
+    rng = np.random.default_rng(seed)
+    arrays = [[np.abs(rng.standard_normal(n)).astype(np.float32) for n in sizes]
+              for _ in range(4)]  # param, grad, m, v (v >= 0)
+    copies = [[a.copy() for a in row] for row in arrays]
+    kernels.adam_multi(*arrays, 0.01, 0.9, 0.99, 1e-8, 0.01, 2, True)
+    for p, g, m, v in zip(*copies):
+        REF.adam_step(p, g, m, v, 0.01, 0.9, 0.99, 1e-8, 0.01, 2, True)
+    for row, expected_row in zip(arrays, copies):
+        for actual, expected in zip(row, expected_row):
+            np.testing.assert_array_equal(actual, expected)
 
 
 def test_fused_update_launches_once_per_group():
