@@ -209,13 +209,14 @@ class NumpyKernels:
         dtype (float64 for float64, else float32)."""
         math = self.xp.dtype("float64" if param.dtype == self.xp.float64 else "float32")
         coef = cast_coefficients(self.xp, math, coef)
-        values = [None if s is None else s.astype(math) for s in state]
-        new_param, new_state = rule(self.xp, param.astype(math), grad.astype(math), values,
-                                    coef)
+        values = [None if s is None else s.astype(math, copy=False) for s in state]
+        new_param, new_state = rule(self.xp, param.astype(math, copy=False),
+                                    grad.astype(math, copy=False), values, coef)
         for array, value in zip(state, new_state):
-            if array is not None:
+            if array is not None and value is not array:  # else updated in place
                 array[...] = value
-        param[...] = new_param
+        if new_param is not param:
+            param[...] = new_param
 
 
     # ---- convolution as a matrix product
@@ -297,19 +298,28 @@ def _sgd_update(xp, p, g, state, c):
     if momentum != 0:
         buf = g if first else momentum * buf + one_minus_dampening * g
         g = g + momentum * buf if nesterov else buf
-    return p - lr * g, [buf]
+    p -= lr * g  # in place: p is the parameter itself unless float16 (then a float32 copy)
+    return p, [buf]
 
 
 def _adam_update(xp, p, g, state, c):
     lr, beta1, beta2, omb1, omb2, eps, weight_decay, decay, bias1, bias2, decoupled = c
     m, v = state
     if decoupled:
-        p = p * decay
+        p *= decay  # p, m and v in place, each operation rounding as the kernel's
     elif weight_decay != 0:
         g = g + weight_decay * p
-    m = beta1 * m + omb1 * g
-    v = beta2 * v + omb2 * g * g
-    return p - lr * (m / bias1) / (xp.sqrt(v / bias2) + eps), [m, v]
+    m *= beta1
+    m += omb1 * g
+    v *= beta2
+    v += omb2 * g * g
+    denom = xp.sqrt(v / bias2)
+    denom += eps
+    step = m / bias1
+    step *= lr
+    step /= denom
+    p -= step
+    return p, [m, v]
 
 
 def _rmsprop_update(xp, p, g, state, c):
