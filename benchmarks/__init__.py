@@ -1,0 +1,1 @@
+"""tinygrad_nv's benchmark suite: `python -m benchmarks --help`."""

@@ -1,0 +1,120 @@
+"""tinygrad_nv side by side with NumPy/CuPy and PyTorch: one command, JSON + Markdown + PNG.
+
+    python -m benchmarks                        # every suite, full sizes, on the default device
+    python -m benchmarks --quick                # every suite, small repeats (< 2 min on a CPU)
+    python -m benchmarks --suite mlp cnn --device cuda --out results/h100
+    python -m benchmarks --suite overhead --repeat 500 --clock cpu --threads 1
+
+Writes results.json (machine, library versions, device, every figure with its spread),
+results.md (one table) and one PNG per suite into --out. Figures are medians over the repeats
+after warm-up with the device synchronised; ratios are measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import time
+from pathlib import Path
+
+SUITES = ("overhead", "matmul", "mlp", "cnn", "transformer", "kernels", "memory", "distributed")
+BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks",
+                                     description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="\n".join(__doc__.split("\n")[1:]))
+    parser.add_argument("--suite", nargs="+", choices=SUITES, metavar="NAME",
+                        help=f"suites to run (default: all of {', '.join(SUITES)})")
+    parser.add_argument("--device", default=None,
+                        help="cpu, cuda[:N] or emu (default: the default device: cuda where "
+                             "CuPy sees a GPU, else cpu)")
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer repeats and steps (figures noisier; sizes as in the issue)")
+    parser.add_argument("--out", default="benchmark-results", type=Path,
+                        help="folder for results.json, results.md and the plots "
+                             "(default: %(default)s)")
+    parser.add_argument("--repeat", type=int, default=None,
+                        help="samples per figure (default: each suite's, fewer with --quick)")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall: elapsed time (default); cpu: this process's CPU time, "
+                             "steadier on a shared machine (BLAS threads add up)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="BLAS and PyTorch threads for everyone (default: libraries' own)")
+    parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # tests only
+    args = parser.parse_args(argv)
+    if args.repeat is not None and args.repeat < 1:
+        parser.error(f"--repeat must be at least 1, got {args.repeat}")
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads must be at least 1, got {args.threads}")
+    return args
+
+
+def progress_printer(total: int):
+    """A tqdm bar on a terminal, plain lines on stderr otherwise."""
+    if sys.stderr.isatty():
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            pass
+        else:
+            bar = tqdm(total=total, unit="suite", leave=False)
+            return bar.set_description, bar.update, bar.close
+
+    def say(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+    return say, lambda n: None, lambda: None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse(argv)
+    if args.threads is not None:  # before NumPy loads its BLAS
+        for name in BLAS_THREADS:
+            os.environ[name] = str(args.threads)
+    from benchmarks import report
+    from benchmarks.harness import Settings
+    from tinygrad_nv.backend import canonicalize, get_backend
+
+    device = canonicalize(args.device)
+    get_backend(device)  # a clear error now, not inside a suite
+    if args.threads is not None:
+        _limit_threads(args.threads)
+    names = args.suite or list(SUITES)
+    say, advance, close = progress_printer(len(names))
+    settings = Settings(device=device, quick=args.quick, repeat=args.repeat, clock=args.clock,
+                        tiny=args.tiny, progress=say)
+    results, started = [], time.perf_counter()
+    for name in names:
+        say(f"{name}: running")
+        suite = importlib.import_module(f"benchmarks.suites.{name}").run(settings)
+        results.append(suite)
+        advance(1)
+    close()
+    result = report.to_json(results, settings, argv)
+    written = report.write(result, args.out)
+    print(report.summary(result))
+    print(f"wrote {', '.join(str(p) for p in written)} in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+def _limit_threads(threads: int) -> None:
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        pass
+    else:
+        threadpool_limits(threads)
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(threads)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""What every suite shares: the settings of a run, timing with warm-up and device
+synchronisation, the statistics of a figure, and the rows a suite reports.
+
+A suite is a module with `NAME`, a one-line `__doc__` and `run(settings) -> Suite`. Its figures
+are medians over `settings.repeat` samples taken after warm-up; implementations compared with
+each other are timed round-robin inside one loop, so a change of load on a shared machine hits
+all of them alike, and every ratio comes from one run.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+OURS = "tinygrad_nv"
+
+
+@dataclass
+class Settings:
+    """One run of the suite: where, how long, and how big."""
+
+    device: str = "cpu"
+    quick: bool = False
+    repeat: int | None = None  # samples per figure; None: the suite's default for the mode
+    clock: str = "wall"  # wall (perf_counter) or cpu (process_time: this process's CPU time)
+    tiny: bool = False  # test knob: smallest sizes and repeats, figures meaningless
+    progress: Callable[[str], None] = field(default=lambda message: None, repr=False)
+
+    def samples(self, full: int, quick: int) -> int:
+        """Samples per figure: --repeat if given, else the suite's default for the mode."""
+        if self.repeat is not None:
+            return max(1, self.repeat)
+        if self.tiny:
+            return 2
+        return quick if self.quick else full
+
+    def size(self, full: Any, quick: Any, tiny: Any) -> Any:
+        """The problem size for this mode."""
+        return tiny if self.tiny else quick if self.quick else full
+
+    @property
+    def gpu(self) -> bool:
+        return self.device.startswith("cuda")
+
+    def timer(self) -> Callable[[], float]:
+        return time.process_time if self.clock == "cpu" else time.perf_counter
+
+
+@dataclass
+class Stat:
+    """A figure: the median of the samples and their spread (quartiles, min, max)."""
+
+    median: float
+    q1: float
+    q3: float
+    min: float
+    max: float
+    n: int
+
+    @classmethod
+    def of(cls, samples: list[float]) -> Stat:
+        if len(samples) >= 2:
+            q1, _, q3 = statistics.quantiles(samples, n=4, method="inclusive")
+        else:
+            q1 = q3 = samples[0]
+        return cls(statistics.median(samples), q1, q3, min(samples), max(samples), len(samples))
+
+    def scaled(self, factor: float) -> Stat:
+        """The same figure in another unit (factor > 0: seconds -> milliseconds)."""
+        return Stat(self.median * factor, self.q1 * factor, self.q3 * factor, self.min * factor,
+                    self.max * factor, self.n)
+
+    def inverted(self, numerator: float) -> Stat:
+        """numerator / sample for every sample statistic (time -> throughput)."""
+        return Stat(numerator / self.median, numerator / self.q3, numerator / self.q1,
+                    numerator / self.max, numerator / self.min, self.n)
+
+
+@dataclass
+class Target:
+    """A goal from the issue: ratio of ours to `against` at most (or at least) `bound`."""
+
+    against: str
+    bound: float
+    at_most: bool = True
+
+    def met(self, ratio: float) -> bool:
+        return ratio <= self.bound if self.at_most else ratio >= self.bound
+
+    def __str__(self) -> str:
+        return f"{'<=' if self.at_most else '>='} {self.bound:g}x {self.against}"
+
+
+@dataclass
+class Row:
+    """One case of a suite: a figure per implementation, and ours as a ratio to each other."""
+
+    case: str
+    unit: str
+    figures: dict[str, Stat]
+    targets: list[Target] = field(default_factory=list)
+
+    def ratio(self, against: str) -> float | None:
+        """Ours over `against` (medians), None when either is missing."""
+        if OURS not in self.figures or against not in self.figures:
+            return None
+        return self.figures[OURS].median / self.figures[against].median
+
+    @property
+    def ratios(self) -> dict[str, float | None]:
+        return {name: self.ratio(name) for name in self.figures if name != OURS}
+
+    def to_json(self) -> dict:
+        targets = []
+        for target in self.targets:
+            ratio = self.ratio(target.against)
+            targets.append({**asdict(target), "text": str(target),
+                            "met": None if ratio is None else target.met(ratio)})
+        return {"case": self.case, "unit": self.unit,
+                "figures": {name: asdict(stat) for name, stat in self.figures.items()},
+                "ratios": self.ratios, "targets": targets}
+
+
+@dataclass
+class Suite:
+    """What a suite returns: its rows and notes (what was skipped and why, checks passed)."""
+
+    name: str
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def time_round_robin(fns: dict[str, Callable[[], object]], settings: Settings, samples: int,
+                     sync: Callable[[], None] | None = None, warmup: int = 2,
+                     inner: int = 1) -> dict[str, Stat]:
+    """Seconds per call of each function: `warmup` calls each, then `samples` rounds in which
+    every function runs `inner` times in turn, the device synchronised around each sample."""
+    sync = sync or (lambda: None)
+    clock = settings.timer()
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    sync()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(samples):
+        for name, fn in fns.items():
+            start = clock()
+            for _ in range(inner):
+                fn()
+            sync()
+            times[name].append((clock() - start) / inner)
+    return {name: Stat.of(t) for name, t in times.items()}
+
+
+def torch_or_reason(device: str) -> tuple[Any, str]:
+    """(torch, torch device) or (None, why PyTorch is left out) for a comparison on `device`."""
+    try:
+        import torch
+    except ImportError:
+        return None, "PyTorch is not installed: its columns are left out"
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            return None, "PyTorch sees no CUDA device: its columns are left out"
+        return torch, device
+    return torch, "cpu"  # cpu, and emu (which runs on the CPU)
+
+
+def torch_sync(torch, device: str) -> Callable[[], None]:
+    if device.startswith("cuda"):
+        return torch.cuda.synchronize
+    return lambda: None
+
+
+def printable(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
