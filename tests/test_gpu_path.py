@@ -124,6 +124,11 @@ LOSSES = {
     "binary_cross_entropy": lambda z, y, p: F.binary_cross_entropy(z.sigmoid(), p),
     "binary_cross_entropy_with_logits": lambda z, y, p: F.binary_cross_entropy_with_logits(z, p),
     "mse_loss": lambda z, y, p: F.mse_loss(z, p),
+    # integer-tensor indexing inside: its bounds check must not sync either
+    "cross_entropy_weight": lambda z, y, p: F.cross_entropy(z, y, weight=p[0].detach()),
+    "nll_loss": lambda z, y, p: F.nll_loss(z.log_softmax(), y),
+    "embedding": lambda z, y, p: F.embedding(y, z).sum(),
+    "gather_rows": lambda z, y, p: z[y].sum(),
 }
 
 
