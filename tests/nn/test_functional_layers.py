@@ -238,6 +238,23 @@ def test_interpolate_nearest_and_scale_factor(device):
         bilinear_ref(line.numpy()[:, :, None], 1, 8, False)[:, :, 0])
 
 
+@pytest.mark.parametrize("mode,numpy_mode", [("constant", "constant"), ("reflect", "reflect"),
+                                             ("replicate", "edge"), ("circular", "wrap")])
+def test_pad_modes(mode, numpy_mode, device):
+    x = rand(1, 2, 3, 4, seed=1, device=device)
+    expected = np.pad(x.numpy(), ((0, 0), (0, 0), (2, 0), (1, 2)), mode=numpy_mode)
+    np.testing.assert_array_equal(F.pad(x, (1, 2, 2, 0), mode=mode).numpy(), expected)
+    np.testing.assert_array_equal(F.pad(x, (1, 1), value=7.0).numpy()[..., 0], 7.0)
+
+
+def test_one_hot(device):
+    labels = Tensor(np.array([[0, 3], [2, 1]]), device=device)
+    out = F.one_hot(labels, 5)
+    assert out.dtype == np.int64 and out.shape == (2, 2, 5)
+    np.testing.assert_array_equal(out.numpy(), np.eye(5, dtype=np.int64)[labels.numpy()])
+    assert F.one_hot(labels).shape == (2, 2, 4)
+
+
 # ---------------------------------------------------------------------- normalisation
 @pytest.mark.parametrize("groups", [1, 2, 4])
 def test_group_norm(groups, device):
