@@ -50,14 +50,16 @@ def test_recurrent(kind, kwargs):
     compare(ours, theirs, rand(5, 2, 3))
 
 
-@pytest.mark.parametrize("kwargs", [dict(), dict(batch_first=True, bias=False)])
+@pytest.mark.parametrize("kwargs", [dict(), dict(batch_first=True, bias=False),
+                                    dict(kdim=5, vdim=3)])
 def test_multihead_attention(kwargs):
     theirs = torch.nn.MultiheadAttention(8, 2, **kwargs).double()
     ours = nn.MultiheadAttention(8, 2, **kwargs).double()
     copy_weights(ours, theirs)
     padding = np.zeros((3, 6), dtype=bool)
     padding[1, 4:] = True
-    q, k, v = rand(4, 3, 8, seed=1), rand(6, 3, 8, seed=2), rand(6, 3, 8, seed=3)
+    q, k = rand(4, 3, 8, seed=1), rand(6, 3, kwargs.get("kdim", 8), seed=2)
+    v = rand(6, 3, kwargs.get("vdim", 8), seed=3)
     if kwargs.get("batch_first"):
         q, k, v = (a.transpose(1, 0, 2).copy() for a in (q, k, v))
     compare(ours, theirs, q, k, v, padding)

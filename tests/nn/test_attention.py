@@ -19,7 +19,8 @@ def mha_ref(p, q, k, v, heads, additive=None):
     """Sequence-first (L, N, E) inputs; additive (N, heads, L, S) or broadcastable.
     Returns (output (L, N, E), per-head weights (N, heads, L, S))."""
     e = q.shape[-1]
-    w_q, w_k, w_v = np.split(p["in_proj_weight"], 3)
+    w_q, w_k, w_v = np.split(p["in_proj_weight"], 3) if "in_proj_weight" in p else \
+        (p["q_proj_weight"], p["k_proj_weight"], p["v_proj_weight"])
     b_q, b_k, b_v = np.split(p.get("in_proj_bias", np.zeros(3 * e)), 3)
 
     def split(x, w, b):  # (len, N, E) -> (N, heads, len, E / heads)
@@ -128,6 +129,20 @@ def test_mha_parameters_and_gradients(device):
     mha = mha.double().to(device)
     q, k = rand(2, 2, 6, seed=1, device=device), rand(3, 2, 6, seed=2, device=device)
     gradcheck(lambda a, b: mha(a, b, b)[0], [q, k])
+
+
+def test_mha_keys_and_values_of_other_widths(device):
+    mha = nn.MultiheadAttention(6, 2, kdim=4, vdim=3)
+    assert {k: v.shape for k, v in mha.state_dict().items()} == {
+        "q_proj_weight": (6, 6), "k_proj_weight": (6, 4), "v_proj_weight": (6, 3),
+        "in_proj_bias": (18,), "out_proj.weight": (6, 6), "out_proj.bias": (6,)}
+    mha = mha.double().to(device)
+    q, k, v = (rand(2, 3, w, seed=w, device=device) for w in (6, 4, 3))
+    out, weights = mha(q, k, v)
+    expected, per_head = mha_ref(numpy_params(mha), q.numpy(), k.numpy(), v.numpy(), 2)
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match=r"value must be \(length, batch, 3\)"):
+        mha(q, k, k)
 
 
 def test_mha_dropout_only_in_training(device):

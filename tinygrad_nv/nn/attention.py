@@ -29,17 +29,33 @@ class MultiheadAttention(Module):
     """
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
-                 batch_first: bool = False):
+                 add_bias_kv: bool = False, add_zero_attn: bool = False,
+                 kdim: int | None = None, vdim: int | None = None, batch_first: bool = False):
         super().__init__()
-        _positive("MultiheadAttention", embed_dim=embed_dim, num_heads=num_heads)
+        kdim, vdim = kdim or embed_dim, vdim or embed_dim
+        _positive("MultiheadAttention", embed_dim=embed_dim, num_heads=num_heads, kdim=kdim,
+                  vdim=vdim)
         if embed_dim % num_heads:
             raise ValueError(f"MultiheadAttention: embed_dim={embed_dim} must be divisible by "
                              f"num_heads={num_heads}")
+        if add_bias_kv or add_zero_attn:
+            raise ValueError("MultiheadAttention: add_bias_kv and add_zero_attn are not "
+                             "supported (leave them False)")
         self.embed_dim, self.num_heads, self.head_dim = (embed_dim, num_heads,
                                                          embed_dim // num_heads)
+        self.kdim, self.vdim = kdim, vdim
         self.dropout, self.batch_first = dropout, batch_first
-        self.in_proj_weight = init.xavier_uniform_(
-            Tensor.empty(3 * embed_dim, embed_dim)).requires_grad_()
+
+        def weight(rows: int, cols: int) -> Tensor:
+            return init.xavier_uniform_(Tensor.empty(rows, cols)).requires_grad_()
+
+        if kdim == vdim == embed_dim:  # one (3E, E) matrix, as PyTorch
+            self.in_proj_weight = weight(3 * embed_dim, embed_dim)
+        else:  # PyTorch's names when keys or values have other widths
+            self.q_proj_weight = weight(embed_dim, embed_dim)
+            self.k_proj_weight = weight(embed_dim, kdim)
+            self.v_proj_weight = weight(embed_dim, vdim)
+            self.in_proj_weight = None
         self.in_proj_bias = Tensor.zeros(3 * embed_dim, requires_grad=True) if bias else None
         self.out_proj = Linear(embed_dim, embed_dim, bias=bias)
         if bias:
@@ -54,11 +70,12 @@ class MultiheadAttention(Module):
         (N, num_heads, L, S), or None when need_weights=False)."""
         e, heads = self.embed_dim, self.num_heads
         batched, given = query.ndim == 3, (query.shape, key.shape, value.shape)
-        for name, t in (("query", query), ("key", key), ("value", value)):
-            if t.ndim != query.ndim or t.ndim not in (2, 3) or t.shape[-1] != e:
-                raise ValueError(f"MultiheadAttention: {name} must be (length, batch, {e}) "
+        for name, t, width in (("query", query, e), ("key", key, self.kdim),
+                               ("value", value, self.vdim)):
+            if t.ndim != query.ndim or t.ndim not in (2, 3) or t.shape[-1] != width:
+                raise ValueError(f"MultiheadAttention: {name} must be (length, batch, {width}) "
                                  f"(batch first with batch_first=True) or unbatched (length, "
-                                 f"{e}) like query, got shape {t.shape}")
+                                 f"{width}) like query, got shape {t.shape}")
         if not batched:
             query, key, value = (t.unsqueeze(1) for t in (query, key, value))
             if key_padding_mask is not None:
@@ -71,7 +88,8 @@ class MultiheadAttention(Module):
             raise ValueError(f"MultiheadAttention: key {given[1]} and value {given[2]} must "
                              f"have the same length, and the batch of query {given[0]} "
                              f"({order})")
-        w_q, w_k, w_v = self.in_proj_weight.chunk(3, 0)
+        w_q, w_k, w_v = self.in_proj_weight.chunk(3, 0) if self.in_proj_weight is not None \
+            else (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)
         b_q, b_k, b_v = self.in_proj_bias.chunk(3, 0) if self.in_proj_bias is not None \
             else (None, None, None)
 
