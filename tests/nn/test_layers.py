@@ -115,6 +115,24 @@ def test_conv_modules_forward_their_function(device):
     gradcheck(lambda a: up(a), [x2[:1, :, :3, :2]])
 
 
+@pytest.mark.parametrize("mode,numpy_mode", [("reflect", "reflect"), ("replicate", "edge"),
+                                             ("circular", "wrap")])
+def test_conv_padding_modes(mode, numpy_mode, device):
+    x = rand(2, 3, 6, 5, seed=1, device=device)
+    conv = nn.Conv2d(3, 4, 3, padding=(1, 2), padding_mode=mode).double().to(device)
+    padded = Tensor(np.pad(x.numpy(), ((0, 0), (0, 0), (1, 1), (2, 2)), mode=numpy_mode),
+                    device=device)
+    np.testing.assert_allclose(conv(x).numpy(), F.conv2d(padded, conv.weight, conv.bias).numpy(),
+                               rtol=1e-12)
+    conv1 = nn.Conv1d(3, 4, 3, padding=2, padding_mode=mode).double().to(device)
+    padded1 = Tensor(np.pad(x.numpy()[:, :, 0], ((0, 0), (0, 0), (2, 2)), mode=numpy_mode),
+                     device=device)
+    np.testing.assert_allclose(conv1(x[:, :, 0]).numpy(),
+                               F.conv1d(padded1, conv1.weight, conv1.bias).numpy(), rtol=1e-12)
+    with pytest.raises(ValueError, match="padding_mode must be one of"):
+        nn.ConvTranspose2d(3, 4, 3, padding_mode=mode)
+
+
 def test_pooling_and_resizing_modules(device):
     x = rand(1, 2, 5, 6, seed=1, device=device)
     out, indices = nn.MaxPool2d(2, ceil_mode=True, return_indices=True)(x)

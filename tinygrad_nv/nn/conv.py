@@ -21,13 +21,19 @@ class _Conv(Module):
     transposed = False
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: tuple, stride: Any,
-                 padding: Any, dilation: Any, groups: int, bias: bool):
+                 padding: Any, dilation: Any, groups: int, bias: bool,
+                 padding_mode: str = "zeros"):
         super().__init__()
         name = type(self).__name__
         _positive(name, in_channels=in_channels, out_channels=out_channels, groups=groups)
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"{name}: groups={groups} must divide in_channels={in_channels} "
                              f"and out_channels={out_channels}")
+        modes = ("zeros",) if self.transposed else ("zeros", "reflect", "replicate", "circular")
+        if padding_mode not in modes or padding_mode != "zeros" and isinstance(padding, str):
+            raise ValueError(f"{name}: padding_mode must be one of {modes} (with int padding), "
+                             f"got {padding_mode!r} with padding={padding!r}")
+        self.padding_mode = padding_mode
         self.in_channels, self.out_channels, self.kernel_size = (in_channels, out_channels,
                                                                  kernel_size)
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
@@ -36,6 +42,15 @@ class _Conv(Module):
         self.weight = Tensor.empty(first, second, *kernel_size, requires_grad=True)
         self.bias = Tensor.empty(out_channels, requires_grad=True) if bias else None
         _reset_linear(self.weight, self.bias)
+
+    def _padded(self, x: Tensor) -> tuple[Tensor, Any]:
+        """x padded by padding_mode unless it is 'zeros', and the padding left to the conv."""
+        if self.padding_mode == "zeros":
+            return x, self.padding
+        sides = self.padding if isinstance(self.padding, (tuple, list)) \
+            else (self.padding,) * len(self.kernel_size)
+        flat = tuple(p for side in reversed(sides) for p in (side, side))  # last axis first
+        return F.pad(x, flat, mode=self.padding_mode), 0
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -46,14 +61,16 @@ class Conv1d(_Conv):
     """1-D convolution of (N, C, L) inputs, weight (out_channels, in_channels / groups, k)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-                 padding: int | str = 0, dilation: int = 1, groups: int = 1, bias: bool = True):
+                 padding: int | str = 0, dilation: int = 1, groups: int = 1, bias: bool = True,
+                 padding_mode: str = "zeros"):
         k = kernel_size[0] if isinstance(kernel_size, (tuple, list)) else kernel_size
         _positive("Conv1d", kernel_size=k)
         super().__init__(in_channels, out_channels, (k,), stride, padding, dilation, groups,
-                         bias)
+                         bias, padding_mode)
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+        x, padding = self._padded(x)
+        return F.conv1d(x, self.weight, self.bias, self.stride, padding, self.dilation,
                         self.groups)
 
 
@@ -63,12 +80,13 @@ class Conv2d(_Conv):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair,
                  stride: IntPair = 1, padding: IntPair | str = 0, dilation: IntPair = 1,
-                 groups: int = 1, bias: bool = True):
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros"):
         super().__init__(in_channels, out_channels, pair(kernel_size, "kernel_size", "Conv2d"),
-                         stride, padding, dilation, groups, bias)
+                         stride, padding, dilation, groups, bias, padding_mode)
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+        x, padding = self._padded(x)
+        return F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation,
                         self.groups)
 
 
@@ -82,10 +100,11 @@ class ConvTranspose2d(_Conv):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair,
                  stride: IntPair = 1, padding: IntPair = 0, output_padding: IntPair = 0,
-                 groups: int = 1, bias: bool = True, dilation: IntPair = 1):
+                 groups: int = 1, bias: bool = True, dilation: IntPair = 1,
+                 padding_mode: str = "zeros"):
         super().__init__(in_channels, out_channels,
                          pair(kernel_size, "kernel_size", "ConvTranspose2d"), stride, padding,
-                         dilation, groups, bias)
+                         dilation, groups, bias, padding_mode)
         self.output_padding = output_padding
 
     def forward(self, x: Tensor) -> Tensor:
