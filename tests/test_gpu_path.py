@@ -34,6 +34,7 @@ def test_every_call_runs_on_the_tensors_device():
                 Tensor.normal(3, mean=1.0, std=2.0, device=dev),
                 Tensor.logspace(0, 2, 5, device=dev), Tensor.randperm(4, device=dev)]
         made.append(made[0].zeros_like())
+        made += [made[7].abs().multinomial(2), made[7].abs().multinomial(3, replacement=True)]
         model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.Flatten(),
                               nn.Linear(2 * 4 * 4, 3)).to(dev)
         opts = [optim.Adam(model.parameters(), lr=0.01), optim.SGD(model.parameters(), lr=0.1),

@@ -251,27 +251,32 @@ def multinomial(x: Tensor, num_samples: int, replacement: bool = False) -> Tenso
     if not replacement and num_samples > n:
         raise ValueError(f"{op}: cannot sample {num_samples} > {n} categories without "
                          "replacement")
-    xp, rng = x.backend.xp, x.backend.rng
-    w = x.data.reshape(-1, n).astype(dtypes.float64)
-    if n == 0 or not bool(xp.all(xp.isfinite(w) & (w >= 0))):
-        raise ValueError(f"{op}: the weights (shape {x.shape}) contain inf, nan or an element "
-                         "< 0, or no category")
-    total = w.sum(axis=1, keepdims=True)
-    if not bool(xp.all(total > 0)):
-        raise ValueError(f"{op}: invalid distribution (a row's weights sum to <= 0)")
-    u = rng.random((w.shape[0], int(num_samples)))
+    with x.backend.on_device():  # array operators run on the current device (cuda:N)
+        w = x.data.reshape(-1, n).astype(dtypes.float64)
+        xp = x.backend.xp
+        # a host sync, as torch's own check: sampling is not part of a training step
+        if n == 0 or not bool(xp.all(xp.isfinite(w) & (w >= 0)) & xp.all(w.sum(axis=1) > 0)):
+            raise ValueError(f"{op}: invalid weights of shape {x.shape}: every row needs "
+                             "finite, non-negative weights with a positive sum")
+        out = _sample_categories(xp, x.backend.rng, w, int(num_samples), replacement)
+    return x._like(out.reshape(num_samples) if x.ndim == 1 else out)
+
+
+def _sample_categories(xp, rng, w, num_samples: int, replacement: bool):
+    """Category indices (int64, one row of samples per row of weights `w`)."""
+    rows, n = w.shape
     if replacement:  # inverse CDF; each row's CDF shifted by its row index into one sorted axis
-        rows = xp.arange(w.shape[0])[:, None]
-        cdf = (xp.cumsum(w, axis=1) / total + rows).reshape(-1)
-        cdf[n - 1::n] = rows[:, 0] + 1.0  # exact row ends: no rounding past the last category
-        picked = xp.searchsorted(cdf, (u + rows).reshape(-1), side="right").reshape(u.shape)
-        picked = xp.minimum(picked - rows * n, n - 1)
+        offsets = xp.arange(rows)[:, None]
+        cdf = (xp.cumsum(w, axis=1) / w.sum(axis=1, keepdims=True) + offsets).reshape(-1)
+        cdf[n - 1::n] = offsets[:, 0] + 1.0  # exact row ends: no rounding past the last one
+        u = rng.random((rows, num_samples)) + offsets
+        picked = xp.searchsorted(cdf, u.reshape(-1), side="right").reshape(u.shape)
+        picked = xp.minimum(picked - offsets * n, n - 1)
     else:  # Efraimidis-Spirakis: the k largest of log(u) / w
         with np.errstate(divide="ignore"):
             keys = xp.log(rng.random(w.shape)) / w
         picked = xp.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
-    out = picked.astype(dtypes.int64)
-    return x._like(out.reshape(num_samples) if x.ndim == 1 else out)
+    return picked.astype(dtypes.int64)
 
 
 def zeros_like(x: Tensor, dtype: Any = None, device: str | None = None,
