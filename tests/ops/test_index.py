@@ -349,6 +349,24 @@ def test_nonzero(values, device):
         np.testing.assert_array_equal(p.numpy(), e)
 
 
+def test_nonzero_and_masked_select_of_a_given_size(device):
+    """With size=, no count is read back: rows are cut or padded with fill_value."""
+    x = Tensor([1, 0, 2, 0, 3], device=device)
+    assert x.nonzero(size=2).tolist() == [[0], [2]]
+    assert x.nonzero(size=5, fill_value=-1).tolist() == [[0], [2], [4], [-1], [-1]]
+    assert [p.tolist() for p in Tensor([[1, 0], [0, 2]], device=device).nonzero(
+        size=3, as_tuple=True)] == [[0, 1, 0], [0, 1, 0]]
+    assert Tensor(5, device=device).nonzero(size=4).shape == (4, 0)
+    assert Tensor([], device=device).nonzero(size=2, fill_value=7).tolist() == [[7], [7]]
+    t = Tensor([[0.0, 1.0], [2.0, 3.0]], device=device, requires_grad=True)
+    mask = Tensor([[True, False], [False, True]], device=device)
+    got = t.masked_select(mask, size=3, fill_value=-1.0)
+    assert got.tolist() == [0.0, 3.0, -1.0]
+    got.sum().backward()
+    np.testing.assert_array_equal(t.grad.numpy(), [[1.0, 0.0], [0.0, 1.0]])
+    assert t.masked_select(mask[0], size=1).tolist() == [0.0]
+
+
 @pytest.mark.parametrize("values,num_classes", [([0, 2, 1], -1), ([[0, 2], [1, 4]], 5),
                                                 (2, 3), (np.zeros(0, np.int64), 3),
                                                 ([3, 3], -1)])
@@ -414,6 +432,17 @@ def test_functions_compose_with_gradients_on_drawn_shapes(device):
 def test_index_bad_input(fn, exc, pattern, device):
     with pytest.raises(exc, match=pattern):
         fn(_x(device))
+
+
+def test_shape_errors_are_value_and_runtime_errors(device):
+    """The project raises ValueError for shapes that do not fit, PyTorch RuntimeError: both."""
+    for fn in (lambda t: t.gather(1, Tensor([0], device=device)),
+               lambda t: t.masked_fill(Tensor([True, False], device=device), 0.0),
+               lambda t: t.take_along_dim(Tensor([0], device=device), 1)):
+        with pytest.raises(ValueError):
+            fn(_x(device))
+        with pytest.raises(RuntimeError):
+            fn(_x(device))
 
 
 @pytest.mark.parametrize("fn,pattern", [

@@ -146,3 +146,13 @@ def _t(*shape):
 def test_matrix_bad_input(fn, exc, pattern):
     with pytest.raises(exc, match=pattern):
         fn()
+
+
+@pytest.mark.parametrize("fn", [lambda: _t(2, 3) @ _t(4, 2), lambda: Tensor(1.0) @ _t(2),
+                                lambda: _t(2, 3).dot(_t(2)),
+                                lambda: Tensor.einsum("ij,jk", _t(2, 3), _t(4, 2))])
+def test_shape_errors_are_value_and_runtime_errors(fn):
+    with pytest.raises(ValueError):
+        fn()
+    with pytest.raises(RuntimeError):
+        fn()

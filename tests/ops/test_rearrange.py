@@ -241,6 +241,18 @@ def test_rearrange_bad_input(fn, exc, pattern, device):
         fn(_x(device))
 
 
+def test_bad_shapes_raise_value_and_runtime_errors(device):
+    """PyTorch raises RuntimeError (NotImplementedError for a padding mode), the project's
+    convention is ValueError: these errors are both."""
+    for fn, kind in ((lambda t: t.repeat(2, 2), RuntimeError),
+                     (lambda t: t[0, 0].triu(), RuntimeError),
+                     (lambda t: t.pad((1, 1), mode="wrap"), NotImplementedError)):
+        with pytest.raises(ValueError):
+            fn(_x(device))
+        with pytest.raises(kind):
+            fn(_x(device))
+
+
 def test_repeat_interleave_output_size_checked_on_the_cpu():
     """With output_size the counts stay on the device; only the CPU compares their sum."""
     x = _x("cpu")

@@ -14,6 +14,11 @@ if TYPE_CHECKING:
 Shape = tuple[int, ...]
 
 
+class ShapeError(ValueError, RuntimeError):
+    """Shapes an op cannot combine: a ValueError, and the RuntimeError PyTorch raises (as
+    NumPy's AxisError is both a ValueError and an IndexError)."""
+
+
 def is_scalar(x: Any) -> bool:
     """A Python or NumPy number (bool included, complex excluded)."""
     return isinstance(x, (numbers.Number, np.bool_)) and not isinstance(x, complex)

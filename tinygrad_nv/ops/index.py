@@ -12,8 +12,15 @@ import operator
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function
+from tinygrad_nv.ops._checks import (
+    ShapeError,
+    broadcast_shapes,
+    check_device,
+    is_int,
+    is_scalar,
+    is_tensor,
+)
 from tinygrad_nv.ops._checks import axis as check_axis
-from tinygrad_nv.ops._checks import broadcast_shapes, check_device, is_int, is_scalar, is_tensor
 
 if TYPE_CHECKING:
     from tinygrad_nv.tensor import Tensor
@@ -347,12 +354,12 @@ def _gather_args(x: Tensor, dim: Any, index: Any, op: str, src: Tensor | None = 
     d = check_axis(x, dim, op)
     index = _index_tensor(x, index, op)
     if index.ndim != x.ndim and not (x.ndim == 0 and index.ndim <= 1):
-        raise RuntimeError(f"{op}: index tensor must have the same number of dimensions as "
+        raise ShapeError(f"{op}: index tensor must have the same number of dimensions as "
                            f"the input, got index of shape {index.shape} for shape {x.shape}")
     shape = x.shape or (1,)
     for a, n in enumerate(index.shape):
         if (a != d and n > shape[a]) or (src is not None and n > (src.shape or (1,))[a]):
-            raise RuntimeError(
+            raise ShapeError(
                 f"{op}: expected index {index.shape} to be no larger than self {x.shape} "
                 f"apart from dimension {d}" + ("" if src is None else
                                                f" and no larger than src {src.shape}"))
@@ -376,7 +383,7 @@ def _src_tensor(x: Tensor, src: Any, index: Tensor, op: str) -> Tensor:
             raise RuntimeError(f"{op}: expected self.dtype to be equal to src.dtype, got "
                                f"{x.dtype.name} and {src.dtype.name}")
         if src.ndim != index.ndim:
-            raise RuntimeError(f"{op}: src of shape {src.shape} must have as many dimensions "
+            raise ShapeError(f"{op}: src of shape {src.shape} must have as many dimensions "
                                f"as index {index.shape}")
         return src
     if not is_scalar(src):
@@ -458,13 +465,13 @@ def take_along_dim(x: Tensor, indices: Any, dim: int | None = None) -> Tensor:
         return gather(x.reshape(-1), 0, indices.reshape(-1))
     d = check_axis(x, dim, "take_along_dim")
     if x.ndim != indices.ndim:
-        raise RuntimeError(f"take_along_dim: input and indices should have the same number "
+        raise ShapeError(f"take_along_dim: input and indices should have the same number "
                            f"of dimensions, got shapes {x.shape} and {indices.shape}")
     try:
         shape = broadcast_shapes(x.shape[:d] + x.shape[d + 1:],
                            indices.shape[:d] + indices.shape[d + 1:])
     except ValueError:
-        raise RuntimeError(f"take_along_dim: shapes {x.shape} and {indices.shape} do not "
+        raise ShapeError(f"take_along_dim: shapes {x.shape} and {indices.shape} do not "
                            f"broadcast outside dim {d}") from None
     x = x.expand(*shape[:d], x.shape[d], *shape[d:])
     indices = indices.expand(*shape[:d], indices.shape[d], *shape[d:])
@@ -493,7 +500,7 @@ def masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
     if is_tensor(value):
         check_device(x, value, "masked_fill")
         if value.ndim != 0:
-            raise RuntimeError(f"masked_fill: only supports a 0-dimensional value tensor, got "
+            raise ShapeError(f"masked_fill: only supports a 0-dimensional value tensor, got "
                                f"shape {value.shape}")
         value = value.cast(x.dtype)
     elif is_scalar(value):
@@ -504,28 +511,56 @@ def masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
     try:
         broadcast_shapes(x.shape, mask.shape)
     except ValueError:
-        raise RuntimeError(f"masked_fill: mask of shape {mask.shape} does not broadcast with "
+        raise ShapeError(f"masked_fill: mask of shape {mask.shape} does not broadcast with "
                            f"the input of shape {x.shape}") from None
     return mask.where(value, x)
 
 
-def masked_select(x: Tensor, mask: Tensor) -> Tensor:
-    """The values of x where `mask` is True (x and mask broadcast), as a 1-D tensor."""
+def masked_select(x: Tensor, mask: Tensor, size: int | None = None, fill_value: Any = 0
+                  ) -> Tensor:
+    """The values of x where `mask` is True (x and mask broadcast), as a 1-D tensor. With
+    `size`, exactly that many (cut, or padded with `fill_value`), found without reading the
+    count back from the device."""
     mask = _mask(x, mask, "masked_select")
     try:
         shape = broadcast_shapes(x.shape, mask.shape)
     except ValueError:
-        raise RuntimeError(f"masked_select: mask of shape {mask.shape} does not broadcast with "
-                           f"the input of shape {x.shape}") from None
-    if not shape:
-        return x.reshape(1)[mask.data.reshape(1)]
-    return x.expand(*shape)[mask.expand(*shape)]
+        raise ShapeError(f"masked_select: mask of shape {mask.shape} does not broadcast with "
+                         f"the input of shape {x.shape}") from None
+    flat = x.expand(*shape).reshape(-1)
+    if size is None:
+        return flat[mask.expand(*shape).reshape(-1)]
+    places, found = _first_true(x.backend.xp, mask.data, shape, size, "masked_select")
+    picked = Index.apply(flat, index=(x.backend.xp.minimum(places, max(flat.numel() - 1, 0)),),
+                         advanced=True) if flat.numel() else flat._like(
+        x.backend.xp.zeros(size, dtype=x.dtype))
+    return masked_fill(picked, x._like(~found), fill_value)
 
 
-def nonzero(x: Tensor, as_tuple: bool = False) -> Tensor | tuple[Tensor, ...]:
+def _first_true(xp, mask, shape: tuple, size: int, op: str):
+    """Flat positions of the first `size` True values of mask (broadcast to shape), and
+    which of them exist, computed on the device (a running count and a sorted search)."""
+    if not is_int(size) or size < 0:
+        raise ValueError(f"{op}: size must be a non-negative int, got {size!r}")
+    count = xp.cumsum(xp.broadcast_to(mask, shape).reshape(-1))
+    places = xp.searchsorted(count, xp.arange(1, size + 1), side="left")
+    return places, places < count.size
+
+
+def nonzero(x: Tensor, size: int | None = None, fill_value: Any = 0, *,
+            as_tuple: bool = False) -> Tensor | tuple[Tensor, ...]:
     """The indices of the non-zero elements: an int64 tensor of shape (count, ndim), or with
-    as_tuple one 1-D tensor per axis (the result's size is read from the device)."""
+    as_tuple one 1-D tensor per axis. The count is read from the device, unless `size` is
+    given: then exactly `size` rows (cut, or padded with `fill_value`)."""
     xp = x.backend.xp
+    if size is not None:
+        places, found = _first_true(xp, x.data != 0, x.shape, size, "nonzero")
+        coords = xp.stack(xp.unravel_index(xp.minimum(places, max(x.numel() - 1, 0)), x.shape),
+                          axis=-1) if x.numel() and x.ndim else \
+            xp.zeros((size, x.ndim), dtype="int64")
+        coords = xp.where(found[:, None], coords.reshape(size, x.ndim), int(fill_value))
+        out = x._like(coords.astype("int64", copy=False))
+        return tuple(out[:, a] for a in range(x.ndim)) if as_tuple else out
     if as_tuple:
         coords = xp.nonzero(x.data.reshape(-1) if x.ndim == 0 else x.data)
         return tuple(x._like(c.astype("int64", copy=False)) for c in coords)

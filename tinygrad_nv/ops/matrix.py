@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from tinygrad_nv.autograd import Function, is_grad_enabled
 from tinygrad_nv.dtype import result_dtype
 from tinygrad_nv.ops import movement
-from tinygrad_nv.ops._checks import broadcast_shapes, check_device, tensor_list
+from tinygrad_nv.ops._checks import ShapeError, broadcast_shapes, check_device, tensor_list
 from tinygrad_nv.ops.activation import Activation, ActivationGrad, fusable
 from tinygrad_nv.ops.elementwise import operands, unbroadcast
 
@@ -115,17 +115,17 @@ def matmul(x: Tensor, other: Any) -> Tensor:
     """Matrix product with NumPy's rules: batched, broadcast, 1-D operands promoted."""
     a, b = operands(x, other, "matmul")
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes "
+        raise ShapeError(f"matmul: both operands need at least 1 dimension, got shapes "
                          f"{a.shape} and {b.shape}")
     a2 = a.reshape(1, -1) if a.ndim == 1 else a
     b2 = b.reshape(-1, 1) if b.ndim == 1 else b
     if a2.shape[-1] != b2.shape[-2]:
-        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned: "
+        raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} are not aligned: "
                          f"{a2.shape[-1]} (last axis of the first) != {b2.shape[-2]}")
     try:
         broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
     except ValueError:
-        raise ValueError(f"matmul: batch shapes of {a.shape} and {b.shape} do not "
+        raise ShapeError(f"matmul: batch shapes of {a.shape} and {b.shape} do not "
                          "broadcast") from None
     out = MatMul.apply(a2, b2)
     if a.ndim == 1:
@@ -142,10 +142,10 @@ def mm(x: Tensor, mat2: Any) -> Tensor:
     """The product of two matrices (2-D only; matmul broadcasts)."""
     a, b = operands(x, mat2, "mm")
     if a.ndim != 2 or b.ndim != 2:
-        raise RuntimeError(f"mm: both operands must be matrices (2-D), got shapes {a.shape} and "
+        raise ShapeError(f"mm: both operands must be matrices (2-D), got shapes {a.shape} and "
                            f"{b.shape}")
     if a.shape[1] != b.shape[0]:
-        raise RuntimeError(f"mm: mat1 and mat2 shapes cannot be multiplied "
+        raise ShapeError(f"mm: mat1 and mat2 shapes cannot be multiplied "
                            f"({a.shape[0]}x{a.shape[1]} and {b.shape[0]}x{b.shape[1]})")
     return MatMul.apply(a, b)
 
@@ -154,10 +154,10 @@ def bmm(x: Tensor, mat2: Any) -> Tensor:
     """Batched matrix products of (b, n, m) and (b, m, p) tensors (no broadcasting)."""
     a, b = operands(x, mat2, "bmm")
     if a.ndim != 3 or b.ndim != 3:
-        raise RuntimeError(f"bmm: both operands must be 3-D, got shapes {a.shape} and "
+        raise ShapeError(f"bmm: both operands must be 3-D, got shapes {a.shape} and "
                            f"{b.shape}")
     if b.shape[:2] != (a.shape[0], a.shape[2]):
-        raise RuntimeError(f"bmm: expected the first two dimensions of batch2 to be "
+        raise ShapeError(f"bmm: expected the first two dimensions of batch2 to be "
                            f"{(a.shape[0], a.shape[2])} for batch1 of shape {a.shape}, got "
                            f"{b.shape}")
     return MatMul.apply(a, b)
@@ -167,7 +167,7 @@ def mv(x: Tensor, vec: Any) -> Tensor:
     """The product of a matrix and a vector."""
     a, v = operands(x, vec, "mv")
     if a.ndim != 2 or v.ndim != 1 or a.shape[1] != v.shape[0]:
-        raise RuntimeError(f"mv: expects a matrix (n, m) and a vector (m,), got shapes "
+        raise ShapeError(f"mv: expects a matrix (n, m) and a vector (m,), got shapes "
                            f"{a.shape} and {v.shape}")
     return matmul(a, v)
 
@@ -176,7 +176,7 @@ def outer(x: Tensor, vec2: Any) -> Tensor:
     """out[i, j] = x[i] * vec2[j] for two 1-D tensors."""
     a, b = operands(x, vec2, "outer")
     if a.ndim != 1 or b.ndim != 1:
-        raise RuntimeError(f"outer: expects two 1-D tensors, got shapes {a.shape} and "
+        raise ShapeError(f"outer: expects two 1-D tensors, got shapes {a.shape} and "
                            f"{b.shape}")
     return a.reshape(-1, 1) * b.reshape(1, -1)
 
@@ -188,7 +188,7 @@ def tensordot(x: Tensor, other: Any, dims: Any = 2) -> Tensor:
     dims = dims.tolist() if hasattr(dims, "tolist") else dims
     if isinstance(dims, int) and not isinstance(dims, bool):
         if not 0 <= dims <= min(a.ndim, b.ndim):
-            raise RuntimeError(f"tensordot: dims must be in [0, {min(a.ndim, b.ndim)}] for "
+            raise ShapeError(f"tensordot: dims must be in [0, {min(a.ndim, b.ndim)}] for "
                                f"shapes {a.shape} and {b.shape}, got {dims}")
         dims = (list(range(a.ndim - dims, a.ndim)), list(range(dims)))
     if not isinstance(dims, (tuple, list)) or len(dims) != 2:
@@ -197,11 +197,11 @@ def tensordot(x: Tensor, other: Any, dims: Any = 2) -> Tensor:
     dims_a, dims_b = (movement.dims_of(t, d, "tensordot") for t, d in zip((a, b), dims))
     if len(dims_a) != len(dims_b) or len(set(dims_a)) < len(dims_a) \
             or len(set(dims_b)) < len(dims_b):
-        raise RuntimeError(f"tensordot: dims {dims} must be two lists of distinct dims of "
+        raise ShapeError(f"tensordot: dims {dims} must be two lists of distinct dims of "
                            "equal length")
     for i, j in zip(dims_a, dims_b):
         if a.shape[i] != b.shape[j]:
-            raise RuntimeError(f"tensordot: contracted dimensions need to match, but first has "
+            raise ShapeError(f"tensordot: contracted dimensions need to match, but first has "
                                f"size {a.shape[i]} in dim {i} and second has size "
                                f"{b.shape[j]} in dim {j} (shapes {a.shape}, {b.shape})")
     free_a = [i for i in range(a.ndim) if i not in dims_a]
@@ -218,11 +218,11 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None,
     """x @ weight.T + bias, weight of shape (out, in); `activation` (e.g. 'relu') is
     fused into the same kernel as the bias."""
     if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
-        raise ValueError(f"linear: input of shape {x.shape} needs weight of shape "
+        raise ShapeError(f"linear: input of shape {x.shape} needs weight of shape "
                          f"(out, {x.shape[-1] if x.ndim else '?'}), got "
                          f"{weight.shape}")
     if bias is not None and bias.shape != (weight.shape[0],):
-        raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got "
+        raise ShapeError(f"linear: bias must have shape ({weight.shape[0]},), got "
                          f"{bias.shape}")
     kind, param = fusable(activation)
     a, w = operands(x, weight, "linear")
@@ -254,10 +254,10 @@ def einsum(subscripts: Any, *operands: Any) -> Tensor:
         own: dict[str, int] = {}
         for c, n in zip(subs, t.shape):
             if own.setdefault(c, n) != n:
-                raise ValueError(f"einsum: subscript {c!r} is repeated for operand {k} of "
+                raise ShapeError(f"einsum: subscript {c!r} is repeated for operand {k} of "
                                  f"shape {t.shape} but the sizes don't match, {own[c]} != {n}")
             if sizes.setdefault(c, n) != n and 1 not in (n, sizes[c]):
-                raise ValueError(f"einsum: subscript {c!r} has sizes {sizes[c]} and {n} "
+                raise ShapeError(f"einsum: subscript {c!r} has sizes {sizes[c]} and {n} "
                                  f"in '{subscripts}' for shapes "
                                  f"{[t.shape for t in tensors]}")
     return Einsum.apply(*[t.cast(dt) for t in tensors], inputs=tuple(inputs), output=output)
@@ -272,7 +272,7 @@ def _sublist_spec(first: Any, *rest: Any) -> tuple[str, list]:
         try:
             return "".join("..." if i is Ellipsis else string.ascii_letters[i] for i in sublist)
         except (TypeError, IndexError):
-            raise ValueError(f"einsum: a sublist holds ints in [0, 52) or Ellipsis, got "
+            raise ShapeError(f"einsum: a sublist holds ints in [0, 52) or Ellipsis, got "
                              f"{sublist!r}") from None
 
     spec = ",".join(letters(s) for s in pairs[1::2])
@@ -289,7 +289,7 @@ def _parse_einsum(subscripts: str, shapes: list[tuple]) -> tuple[list[str], str]
     lhs, arrow, rhs = spec.partition("->")
     inputs = lhs.split(",")
     if len(inputs) != len(shapes):
-        raise ValueError(f"einsum: '{subscripts}' names {len(inputs)} operands, got "
+        raise ShapeError(f"einsum: '{subscripts}' names {len(inputs)} operands, got "
                          f"{len(shapes)}")
     used = set(spec) - set(".,->")
     spare = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in used]
@@ -302,20 +302,20 @@ def _parse_einsum(subscripts: str, shapes: list[tuple]) -> tuple[list[str], str]
             k = len(shape) - (len(sub) - 3)
             sub = sub.replace("...", ell[n_ellipsis - k:] if k else "")
         if not sub.isalpha() and sub:
-            raise ValueError(f"einsum: bad subscripts '{subscripts}' (letters, ',', '->', "
+            raise ShapeError(f"einsum: bad subscripts '{subscripts}' (letters, ',', '->', "
                              "'...' only)")
         if len(sub) != len(shape):
-            raise ValueError(f"einsum: subscripts {sub!r} do not match an operand of shape "
+            raise ShapeError(f"einsum: subscripts {sub!r} do not match an operand of shape "
                              f"{shape}")
         expanded.append(sub)
     if arrow:
         output = rhs.replace("...", ell)
         if len(set(output)) != len(output):
-            raise ValueError(f"einsum: an output subscript appears more than once in "
+            raise ShapeError(f"einsum: an output subscript appears more than once in "
                              f"'{subscripts}'")
         for c in output:
             if c not in "".join(expanded):
-                raise ValueError(f"einsum: output subscript {c!r} is not in any input of "
+                raise ShapeError(f"einsum: output subscript {c!r} is not in any input of "
                                  f"'{subscripts}'")
     else:
         letters = "".join(expanded)

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function
 from tinygrad_nv.dtype import result_dtype
+from tinygrad_nv.ops._checks import ShapeError, check_device, is_int, shape_arg, tensor_list
 from tinygrad_nv.ops._checks import axes as check_axes
 from tinygrad_nv.ops._checks import axis as check_axis
-from tinygrad_nv.ops._checks import check_device, is_int, shape_arg, tensor_list
 from tinygrad_nv.ops.elementwise import unbroadcast
 
 if TYPE_CHECKING:
@@ -80,15 +80,15 @@ def reshape(x: Tensor, *shape: Any) -> Tensor:
     """A tensor of the same values in a new shape; one entry may be -1."""
     shape = shape_arg(shape, "reshape", allow_minus_one=True)
     if shape.count(-1) > 1:
-        raise ValueError(f"reshape: only one dimension can be -1, got {shape}")
+        raise ShapeError(f"reshape: only one dimension can be -1, got {shape}")
     known = math.prod(n for n in shape if n != -1)
     if -1 in shape:
         if known == 0 or x.numel() % known:
-            raise ValueError(f"reshape: cannot reshape tensor of shape {x.shape} "
+            raise ShapeError(f"reshape: cannot reshape tensor of shape {x.shape} "
                              f"({x.numel()} elements) into {shape}")
         shape = tuple(x.numel() // known if n == -1 else n for n in shape)
     if math.prod(shape) != x.numel():
-        raise ValueError(f"reshape: cannot reshape tensor of shape {x.shape} "
+        raise ShapeError(f"reshape: cannot reshape tensor of shape {x.shape} "
                          f"({x.numel()} elements) into {shape}")
     return x if shape == x.shape else Reshape.apply(x, shape=shape)
 
@@ -99,7 +99,7 @@ def permute(x: Tensor, *order: Any) -> Tensor:
         else order
     normalized = tuple(check_axis(x, a, "permute") for a in order) if x.ndim else ()
     if sorted(normalized) != list(range(x.ndim)):
-        raise ValueError(f"permute: {order} is not a permutation of the axes of a tensor "
+        raise ShapeError(f"permute: {order} is not a permutation of the axes of a tensor "
                          f"of shape {x.shape}")
     return Permute.apply(x, order=normalized)
 
@@ -120,7 +120,7 @@ def swapaxes(x: Tensor, axis0: int, axis1: int) -> Tensor:
 def matrix_transpose(x: Tensor) -> Tensor:
     """The last two axes swapped (Tensor.mT)."""
     if x.ndim < 2:
-        raise RuntimeError(f"mT: only supported on matrices or batches of matrices, got shape "
+        raise ShapeError(f"mT: only supported on matrices or batches of matrices, got shape "
                            f"{x.shape}")
     return transpose(x, -2, -1)
 
@@ -131,7 +131,7 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         return reshape(x, 1)
     start, end = check_axis(x, start_dim, "flatten"), check_axis(x, end_dim, "flatten")
     if start > end:
-        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+        raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     return reshape(x, *x.shape[:start], -1, *x.shape[end + 1:])
 
 
@@ -155,13 +155,13 @@ def expand(x: Tensor, *shape: Any) -> Tensor:
     """Broadcast to `shape` without copying; -1 keeps an axis."""
     shape = shape_arg(shape, "expand", allow_minus_one=True)
     if len(shape) < x.ndim:
-        raise ValueError(f"expand: cannot expand shape {x.shape} to {shape} "
+        raise ShapeError(f"expand: cannot expand shape {x.shape} to {shape} "
                          "(fewer dimensions)")
     lead = len(shape) - x.ndim
     full = tuple(n if n != -1 else x.shape[i - lead] for i, n in enumerate(shape))
     for i, n in enumerate(x.shape):
         if n != 1 and n != full[lead + i]:
-            raise ValueError(f"expand: cannot expand shape {x.shape} to {shape}: axis "
+            raise ShapeError(f"expand: cannot expand shape {x.shape} to {shape}: axis "
                              f"{i} has size {n}, which is neither 1 nor {full[lead + i]}")
     return x if full == x.shape else Expand.apply(x, shape=full)
 
@@ -172,7 +172,7 @@ def cat(*tensors: Any, dim: int = 0) -> Tensor:
     tensors = tensor_list(tensors, "cat")
     first = tensors[0]
     if first.ndim == 0:
-        raise ValueError("cat: zero-dimensional tensors cannot be concatenated; use stack")
+        raise ShapeError("cat: zero-dimensional tensors cannot be concatenated; use stack")
     axis = check_axis(first, dim, "cat")
     dt = first.dtype
     for t in tensors[1:]:
@@ -180,7 +180,7 @@ def cat(*tensors: Any, dim: int = 0) -> Tensor:
         dt = result_dtype(dt, t.dtype)
         if t.ndim != first.ndim or any(a != b for i, (a, b) in
                                        enumerate(zip(t.shape, first.shape)) if i != axis):
-            raise ValueError(f"cat: shapes {[x.shape for x in tensors]} differ outside "
+            raise ShapeError(f"cat: shapes {[x.shape for x in tensors]} differ outside "
                              f"axis {dim}")
     return Cat.apply(*[t.cast(dt) for t in tensors], axis=axis)
 
@@ -189,7 +189,7 @@ def stack(*tensors: Any, dim: int = 0) -> Tensor:
     """Join tensors of one shape along a new axis (called like cat)."""
     tensors = tensor_list(tensors, "stack")
     if any(t.shape != tensors[0].shape for t in tensors):
-        raise ValueError(f"stack: all tensors need the same shape, got "
+        raise ShapeError(f"stack: all tensors need the same shape, got "
                          f"{[t.shape for t in tensors]}")
     return cat(*[unsqueeze(t, dim) for t in tensors], dim=dim)
 
@@ -201,14 +201,14 @@ def split(x: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0
     n = x.shape[axis]
     if isinstance(split_size_or_sections, numbers.Integral):
         if split_size_or_sections <= 0:
-            raise ValueError(f"split: split_size must be positive, got "
+            raise ShapeError(f"split: split_size must be positive, got "
                              f"{split_size_or_sections}")
         sizes = [min(split_size_or_sections, n - s)
                  for s in range(0, n, split_size_or_sections)] or [0]
     else:
         sizes = list(split_size_or_sections)
         if sum(sizes) != n or any(s < 0 for s in sizes):
-            raise ValueError(f"split: sizes {sizes} must be non-negative and sum to {n}, "
+            raise ShapeError(f"split: sizes {sizes} must be non-negative and sum to {n}, "
                              f"the size of axis {dim} of shape {x.shape}")
     starts = accumulate(sizes[:-1], initial=0)
     return tuple(x[(slice(None),) * axis + (slice(int(s), int(s) + k),)]
@@ -219,7 +219,7 @@ def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     """Split into `chunks` pieces of equal size (the last may be smaller, and there may be
     fewer), as torch.chunk."""
     if not isinstance(chunks, numbers.Integral) or chunks <= 0:
-        raise ValueError(f"chunk: chunks must be a positive int, got {chunks}")
+        raise ShapeError(f"chunk: chunks must be a positive int, got {chunks}")
     n = x.shape[check_axis(x, dim, "chunk")]
     return split(x, max(-(-n // chunks), 1), dim)
 
@@ -250,11 +250,11 @@ def movedim(x: Tensor, source: Any, destination: Any) -> Tensor:
     """
     src, dst = dims_of(x, source, "movedim"), dims_of(x, destination, "movedim")
     if len(src) != len(dst):
-        raise RuntimeError(f"movedim: source {source} and destination {destination} must "
+        raise ShapeError(f"movedim: source {source} and destination {destination} must "
                            "name the same number of dims")
     for name, dims in (("source", src), ("destination", dst)):
         if len(set(dims)) != len(dims):
-            raise RuntimeError(f"movedim: repeated dim in `{name}` ({list(dims)})")
+            raise ShapeError(f"movedim: repeated dim in `{name}` ({list(dims)})")
     order = [a for a in range(x.ndim) if a not in src]
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)
@@ -267,16 +267,16 @@ def unflatten(x: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:
     >>> Tensor.zeros(2, 6).unflatten(1, (3, -1)).shape    # (2, 3, 2)
     """
     if x.ndim == 0:
-        raise RuntimeError("unflatten: a 0-d tensor has no dimension to unflatten")
+        raise ShapeError("unflatten: a 0-d tensor has no dimension to unflatten")
     axis_ = check_axis(x, dim, "unflatten")
     sizes = shape_arg(tuple(sizes) if isinstance(sizes, (tuple, list)) else (sizes,),
                       "unflatten", allow_minus_one=True)
     n = x.shape[axis_]
     known = math.prod(s for s in sizes if s != -1)
     if not sizes:
-        raise RuntimeError("unflatten: sizes must be non-empty")
+        raise ShapeError("unflatten: sizes must be non-empty")
     if sizes.count(-1) > 1 or (n % known if known else n if -1 in sizes else n != known):
-        raise RuntimeError(f"unflatten: sizes {list(sizes)} don't multiply up to the size of "
+        raise ShapeError(f"unflatten: sizes {list(sizes)} don't multiply up to the size of "
                            f"dim {dim} ({n}) of the input of shape {x.shape}")
     if -1 in sizes:
         sizes = tuple(n // known if s == -1 else s for s in sizes)

@@ -8,8 +8,15 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function
+from tinygrad_nv.ops._checks import (
+    ShapeError,
+    check_device,
+    is_int,
+    is_scalar,
+    is_tensor,
+    shape_arg,
+)
 from tinygrad_nv.ops._checks import axis as check_axis
-from tinygrad_nv.ops._checks import check_device, is_int, is_scalar, is_tensor, shape_arg
 from tinygrad_nv.ops.index import Index
 from tinygrad_nv.ops.movement import dims_of, flatten, movedim, reshape
 
@@ -122,6 +129,10 @@ class DiagonalEmbed(Function):
 PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
 
+class PadModeError(ValueError, NotImplementedError):
+    """An unknown padding mode (PyTorch raises NotImplementedError)."""
+
+
 def pad(x: Tensor, padding: Sequence, mode: str = "constant", value: float | None = None
         ) -> Tensor:
     """Pad with `value` (0 by default) or, by `mode`, with the reflection, edge values or
@@ -133,10 +144,10 @@ def pad(x: Tensor, padding: Sequence, mode: str = "constant", value: float | Non
     """
     pairs = _pad_pairs(x, padding)
     if mode not in PAD_MODES:
-        raise ValueError(f"pad: mode must be one of {PAD_MODES}, got {mode!r}")
+        raise PadModeError(f"pad: mode must be one of {PAD_MODES}, got {mode!r}")
     for axis_, ((before, after), n) in enumerate(zip(pairs, x.shape)):
         if n + before + after < 0 or (mode == "constant" and min(before, after) < -n):
-            raise RuntimeError(f"pad: the input size {n}, plus padding {before} and {after}, "
+            raise ShapeError(f"pad: the input size {n}, plus padding {before} and {after}, "
                                f"leaves no valid {mode} output at dimension {axis_} of shape "
                                f"{x.shape}")
     if mode != "constant":
@@ -160,12 +171,12 @@ def _pad_pairs(x: Tensor, padding: Sequence) -> tuple[tuple[int, int], ...]:
                         f"got {type(padding).__name__}")
     if len(padding) and all(isinstance(p, (tuple, list)) or p is None for p in padding):
         if len(padding) != x.ndim:
-            raise ValueError(f"pad: got {len(padding)} (before, after) pairs for a tensor "
+            raise ShapeError(f"pad: got {len(padding)} (before, after) pairs for a tensor "
                              f"of shape {x.shape}; give one per axis")
         pairs = tuple((0, 0) if p is None else tuple(p) for p in padding)
     else:
         if len(padding) % 2 or len(padding) // 2 > x.ndim:
-            raise ValueError(f"pad: a flat padding needs an even length of at most "
+            raise ShapeError(f"pad: a flat padding needs an even length of at most "
                              f"{2 * x.ndim} for shape {x.shape}, got {len(padding)}")
         flat = [(padding[i], padding[i + 1]) for i in range(0, len(padding), 2)]
         pairs = tuple([(0, 0)] * (x.ndim - len(flat)) + flat[::-1])
@@ -199,14 +210,14 @@ def _pad_by_index(x: Tensor, pairs: tuple, mode: str) -> Tensor:
             x = x[(slice(None),) * axis_ + (slice(start, stop),)]
             n, before, after = x.shape[axis_], max(before, 0), max(after, 0)
             if before > n or after > n:
-                raise RuntimeError(f"pad: circular padding ({before}, {after}) of dimension "
+                raise ShapeError(f"pad: circular padding ({before}, {after}) of dimension "
                                    f"{axis_} (size {n}) wraps around more than once")
         elif mode == "reflect" and (before >= n or after >= n):
-            raise RuntimeError(f"pad: reflect padding must be less than the input dimension, "
+            raise ShapeError(f"pad: reflect padding must be less than the input dimension, "
                                f"but got padding ({before}, {after}) at dimension {axis_} of "
                                f"input {x.shape}")
         elif n == 0:
-            raise RuntimeError(f"pad: {mode} padding of dimension {axis_} needs a non-empty "
+            raise ShapeError(f"pad: {mode} padding of dimension {axis_} needs a non-empty "
                                f"input, got shape {x.shape}")
         places = xp.arange(-before, n + after)
         if mode == "circular":
@@ -226,7 +237,7 @@ def flip(x: Tensor, *given: Any, dims: Any = None, axis: Any = None) -> Tensor:
     dims = next((d for d in (dims, axis) if d is not None), given)
     axes = dims_of(x, dims[0] if isinstance(dims, tuple) and len(dims) == 1 else dims, "flip")
     if len(set(axes)) != len(axes):
-        raise RuntimeError(f"flip: a dim appears multiple times in the list of dims {dims}")
+        raise ShapeError(f"flip: a dim appears multiple times in the list of dims {dims}")
     return Flip.apply(x, axes=axes if x.ndim else ())
 
 
@@ -241,7 +252,7 @@ def roll(x: Tensor, shifts: Any, dims: Any = None) -> Tensor:
         raise TypeError(f"roll: shifts must be ints, got {shifts}")
     given = () if dims is None else tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
     if len(shifts) != max(len(given), 1):
-        raise RuntimeError(f"roll: shifts and dimensions must align, got {len(shifts)} shifts "
+        raise ShapeError(f"roll: shifts and dimensions must align, got {len(shifts)} shifts "
                            f"and {len(given)} dims")
     if dims is None:
         return reshape(roll(flatten(x), shifts, 0), *x.shape)
@@ -258,7 +269,7 @@ def repeat(x: Tensor, *sizes: Any) -> Tensor:
     """
     sizes = shape_arg(sizes, "repeat")
     if len(sizes) < x.ndim:
-        raise RuntimeError(f"repeat: got {len(sizes)} repetitions for a tensor of shape "
+        raise ShapeError(f"repeat: got {len(sizes)} repetitions for a tensor of shape "
                            f"{x.shape}; give at least one per dimension")
     x = reshape(x, *(1,) * (len(sizes) - x.ndim), *x.shape)
     return x.clone() if all(r == 1 for r in sizes) else Tile.apply(x, reps=sizes)
@@ -292,21 +303,21 @@ def repeat_interleave(x: Tensor, repeats: Any = None, dim: int | None = None, *,
     xp, n = x.backend.xp, x.shape[d]
     if is_int(repeats):
         if repeats < 0:
-            raise RuntimeError(f"repeat_interleave: repeats must be non-negative, got {repeats}")
+            raise ShapeError(f"repeat_interleave: repeats must be non-negative, got {repeats}")
         counts, total = xp.full(n, int(repeats), dtype="int64"), n * int(repeats)
     else:
         counts, total = _repeat_counts(x, repeats, n, d), None
         if output_size is None or x.device == "cpu":  # the counts are read on the host
             host = x.backend.to_host(counts)
             if host.size and int(host.min()) < 0:
-                raise RuntimeError("repeat_interleave: repeats must be non-negative")
+                raise ShapeError("repeat_interleave: repeats must be non-negative")
             total = int(host.sum())
     if output_size is not None:
         if not is_int(output_size) or output_size < 0:
             raise ValueError(f"repeat_interleave: output_size must be a non-negative int, got "
                              f"{output_size}")
         if total is not None and total != output_size:
-            raise RuntimeError(f"repeat_interleave: output_size {output_size} does not match "
+            raise ShapeError(f"repeat_interleave: output_size {output_size} does not match "
                                f"the sum of the repeats ({total})")
         total = output_size
     places = xp.searchsorted(xp.cumsum(counts), xp.arange(total), side="right")
@@ -324,12 +335,12 @@ def _repeat_counts(x: Tensor, repeats: Any, n: int, d: int):
         raise TypeError(f"repeat_interleave: repeats must be an int or an integer tensor, "
                         f"got {type(repeats).__name__}")
     if counts.dtype.kind not in "iu" or counts.ndim > 1:
-        raise RuntimeError(f"repeat_interleave: repeats must be a 0-d or 1-d integer tensor, "
+        raise ShapeError(f"repeat_interleave: repeats must be a 0-d or 1-d integer tensor, "
                            f"got {counts.dtype.name} of shape {counts.shape}")
     if counts.size == 1:
         return x.backend.xp.broadcast_to(counts.reshape(()), (n,))
     if counts.shape[0] != n:
-        raise RuntimeError(f"repeat_interleave: repeats must have the same size as the input "
+        raise ShapeError(f"repeat_interleave: repeats must have the same size as the input "
                            f"along dim {d}, got {counts.shape[0]} repeats and input of shape "
                            f"{x.shape}")
     return counts
@@ -347,7 +358,7 @@ def triu(x: Tensor, diagonal: int = 0) -> Tensor:
 
 def _triangle(x: Tensor, diagonal: Any, upper: bool, op: str) -> Tensor:
     if x.ndim < 2:
-        raise RuntimeError(f"{op}: input tensor must have at least 2 dimensions, got shape "
+        raise ShapeError(f"{op}: input tensor must have at least 2 dimensions, got shape "
                            f"{x.shape}")
     if not is_int(diagonal):
         raise TypeError(f"{op}: diagonal must be an int, got {type(diagonal).__name__}")
@@ -359,7 +370,7 @@ def diagonal(x: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor
     above the main diagonal, < 0 below."""
     a, b = check_axis(x, dim1, "diagonal"), check_axis(x, dim2, "diagonal")
     if x.ndim < 2 or a == b:
-        raise RuntimeError(f"diagonal: needs two different dims of a tensor with at least 2 "
+        raise ShapeError(f"diagonal: needs two different dims of a tensor with at least 2 "
                            f"dimensions, got dim1={dim1}, dim2={dim2} for shape {x.shape}")
     if not is_int(offset):
         raise TypeError(f"diagonal: offset must be an int, got {type(offset).__name__}")
@@ -376,7 +387,7 @@ def diag(x: Tensor, diagonal: int = 0) -> Tensor:
         return DiagonalEmbed.apply(x, offset=int(diagonal), dim1=0, dim2=1, shape=(n, n))
     if x.ndim == 2:
         return Diagonal.apply(x, offset=int(diagonal), dim1=0, dim2=1)
-    raise RuntimeError(f"diag: supports 1-D or 2-D tensors, got shape {x.shape}")
+    raise ShapeError(f"diag: supports 1-D or 2-D tensors, got shape {x.shape}")
 
 
 def unfold(x: Tensor, dimension: int, size: int, step: int) -> Tensor:
@@ -389,10 +400,10 @@ def unfold(x: Tensor, dimension: int, size: int, step: int) -> Tensor:
     if not is_int(size) or not is_int(step):
         raise TypeError(f"unfold: size and step must be ints, got {size!r} and {step!r}")
     if not 0 <= size <= n:
-        raise RuntimeError(f"unfold: maximum size for tensor at dimension {d} is {n} but size "
+        raise ShapeError(f"unfold: maximum size for tensor at dimension {d} is {n} but size "
                            f"is {size} (shape {x.shape})")
     if step <= 0:
-        raise RuntimeError(f"unfold: step is {step} but must be > 0")
+        raise ShapeError(f"unfold: step is {step} but must be > 0")
     if x.ndim == 0:
         return reshape(x, *(size,))
     xp = x.backend.xp
