@@ -12,7 +12,7 @@ from tinygrad_nv.nn import functional as F
 from tinygrad_nv.nn import init
 from tinygrad_nv.nn.layers import Dropout, LayerNorm, Linear, _positive
 from tinygrad_nv.nn.module import Module
-from tinygrad_nv.ops.attention import attention_softmax, drop
+from tinygrad_nv.ops.attention import attention_softmax
 from tinygrad_nv.tensor import Tensor
 
 
@@ -101,7 +101,7 @@ class MultiheadAttention(Module):
         mask = self._mask(attn_mask, key_padding_mask, n, q_len, s_len)
         weights = attention_softmax(q @ k.transpose(-2, -1), mask,
                                     is_causal and attn_mask is None, 1.0 / math.sqrt(self.head_dim))
-        weights = drop(weights, self.dropout if self.training else 0.0)
+        weights = F.dropout(weights, self.dropout, self.training)
         out = (weights @ v).permute(2, 0, 1, 3).reshape(q_len, n, e)
         out = self.out_proj(out)
         if not batched:

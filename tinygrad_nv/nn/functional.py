@@ -23,6 +23,7 @@ from tinygrad_nv.nn.losses import (  # noqa: F401  (re-exported: they are nn.fun
     smooth_l1_loss,
 )
 from tinygrad_nv.ops import attention, conv, pool
+from tinygrad_nv.ops import nn as nn_ops
 from tinygrad_nv.tensor import Tensor
 
 IntPair = int | tuple[int, int]
@@ -219,135 +220,40 @@ def one_hot(indices: Tensor, num_classes: int = -1) -> Tensor:
 
 def normalize(x: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
     """x / max(||x||_p along dim, eps)."""
-    if x.dtype.kind != "f":
-        raise TypeError(f"normalize: input must be floating point, got {x.dtype.name}")
-    # clipping the p-th power keeps the gradient finite (0) at a zero vector
-    return x / (x.abs() ** p).sum(dim, keepdim=True).clip(min=eps ** p) ** (1.0 / p)
+    return nn_ops.normalize(x, p, dim, eps)
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1-p) (training only)."""
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout: probability p must be in [0, 1], got {p}")
-    if not training or p == 0.0:
-        return x
-    if p == 1.0:
-        return x * 0.0
-    keep = Tensor.rand(*x.shape, device=x.device) >= p
-    return x * keep.where(1.0 / (1.0 - p), 0.0).cast(x.dtype)
+    return nn_ops.dropout(x, p, training)
 
 
 def layer_norm(x: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalise over the trailing `normalized_shape` axes (biased variance), then scale and
     shift."""
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    if not shape or x.shape[x.ndim - len(shape):] != shape or len(shape) > x.ndim:
-        raise ValueError(f"layer_norm: normalized_shape {shape} must match the trailing axes "
-                         f"of the input of shape {x.shape}")
-    for name, t in (("weight", weight), ("bias", bias)):
-        if t is not None and t.shape != shape:
-            raise ValueError(f"layer_norm: {name} must have shape {shape}, got {t.shape}")
-    axes = tuple(range(x.ndim - len(shape), x.ndim))
-    centered = x - x.mean(axes, keepdim=True)
-    out = centered * ((centered * centered).mean(axes, keepdim=True) + eps).rsqrt()
-    out = out if weight is None else out * weight
-    return out if bias is None else out + bias
+    return nn_ops.layer_norm(x, normalized_shape, weight, bias, eps)
 
 
 def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
                weight: Tensor | None = None, bias: Tensor | None = None,
                training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
-    """Normalise each channel (axis 1) with the batch's statistics (training) or the running
-    ones (eval). In training the running statistics are updated in place, without a graph:
-    running = (1 - momentum) * running + momentum * batch, with the unbiased batch variance.
-    """
-    if x.ndim < 2:
-        raise ValueError(f"batch_norm: input must have a channel axis (N, C, ...), got shape "
-                         f"{x.shape}")
-    c = x.shape[1]
-    for name, t in (("running_mean", running_mean), ("running_var", running_var),
-                    ("weight", weight), ("bias", bias)):
-        if t is not None and t.shape != (c,):
-            raise ValueError(f"batch_norm: {name} must have shape ({c},) for an input of shape "
-                             f"{x.shape}, got {t.shape}")
-    axes = (0, *range(2, x.ndim))
-    shape = (1, c) + (1,) * (x.ndim - 2)
-    if training:
-        count = x.numel() // max(c, 1)
-        if count <= 1:
-            raise ValueError(f"batch_norm: expected more than 1 value per channel when "
-                             f"training, got input of shape {x.shape}")
-        mean = x.mean(axes, keepdim=True)
-        centered = x - mean
-        var = (centered * centered).mean(axes, keepdim=True)
-        _update_running(running_mean, mean.data.reshape(c), momentum)
-        _update_running(running_var, var.data.reshape(c) * (count / (count - 1)), momentum)
-    else:
-        if running_mean is None or running_var is None:
-            raise ValueError("batch_norm: running_mean and running_var are required when "
-                             "training=False")
-        centered = x - running_mean.detach().cast(x.dtype).reshape(shape)
-        var = running_var.detach().cast(x.dtype).reshape(shape)
-    out = centered * (var + eps).rsqrt()
-    out = out if weight is None else out * weight.reshape(shape)
-    return out if bias is None else out + bias.reshape(shape)
-
-
-def _update_running(stat: Tensor | None, batch_value, momentum: float) -> None:
-    if stat is not None:
-        stat.data[...] = ((1.0 - momentum) * stat.data + momentum * batch_value).astype(
-            stat.dtype, copy=False)
+    """Normalise each channel (axis 1) with the batch's statistics (training, which also
+    updates the running ones in place) or the running ones (eval)."""
+    return nn_ops.batch_norm(x, running_mean, running_var, weight, bias, training, momentum,
+                             eps)
 
 
 def group_norm(x: Tensor, num_groups: int, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
-    """Normalise x (N, C, ...) over each group of C / num_groups channels (and all other
-    axes but N), then scale and shift per channel."""
-    if x.ndim < 2 or not isinstance(num_groups, int) or num_groups < 1 \
-            or x.shape[1] % num_groups:
-        raise ValueError(f"group_norm: num_groups={num_groups!r} must be a positive int that "
-                         f"divides the channels of an (N, C, ...) input, got shape {x.shape}")
-    c = x.shape[1]
-    for name, t in (("weight", weight), ("bias", bias)):
-        if t is not None and t.shape != (c,):
-            raise ValueError(f"group_norm: {name} must have shape ({c},), got {t.shape}")
-    grouped = x.reshape(x.shape[0], num_groups, -1)
-    centered = grouped - grouped.mean(-1, keepdim=True)
-    out = (centered * ((centered * centered).mean(-1, keepdim=True) + eps).rsqrt())
-    out = out.reshape(x.shape)
-    shape = (1, c) + (1,) * (x.ndim - 2)
-    out = out if weight is None else out * weight.reshape(shape)
-    return out if bias is None else out + bias.reshape(shape)
+    """Normalise x (N, C, ...) over each group of C / num_groups channels, then scale and
+    shift per channel."""
+    return nn_ops.group_norm(x, num_groups, weight, bias, eps)
 
 
 def embedding(indices: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     """Rows of weight (num_embeddings, dim) picked by integer indices of any shape; the
-    padding_idx row gets no gradient. Out-of-range indices raise on the CPU and give NaN rows
-    elsewhere (no host sync)."""
+    padding_idx row gets no gradient."""
     if not isinstance(indices, Tensor):
         indices = Tensor(indices, device=weight.device)
-    if indices.dtype.kind not in "iu":
-        raise TypeError(f"embedding: indices must be integers, got {indices.dtype.name}")
-    if weight.ndim != 2:
-        raise ValueError(f"embedding: weight must be 2-D (num_embeddings, dim), got shape "
-                         f"{weight.shape}")
-    n, data = weight.shape[0], indices.data
-    if padding_idx is not None:
-        if not -n <= padding_idx < n:
-            raise ValueError(f"embedding: padding_idx must be within [{-n}, {n - 1}], got "
-                             f"{padding_idx}")
-        padding_idx %= n
-    bad = (data < 0) | (data >= n)
-    if weight.device == "cpu" and indices.numel() and bool(bad.any()):
-        raise IndexError(f"embedding: indices must be in [0, {n - 1}] for {n} embeddings, got "
-                         f"values from {int(data.min())} to {int(data.max())}")
-    if weight.device == "cpu":
-        out = weight[indices]
-    else:
-        xp = weight.backend.xp
-        out = weight[indices._like(xp.where(bad, 0, data))]
-        out = out + out._like(xp.where(bad, xp.nan, 0).astype(out.dtype)[..., None])
-    if padding_idx is None or not weight.requires_grad:
-        return out
-    return (indices == padding_idx).unsqueeze(-1).where(out.detach(), out)
+    return nn_ops.embedding(indices, weight, padding_idx)

@@ -7,6 +7,7 @@ import math
 from typing import TYPE_CHECKING
 
 from tinygrad_nv.autograd import Function, is_grad_enabled
+from tinygrad_nv.ops.nn import dropout
 
 if TYPE_CHECKING:
     from tinygrad_nv.tensor import Tensor
@@ -91,15 +92,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
         raise ValueError(f"{op}: dropout_p must be in [0, 1], got {dropout_p}")
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
     weights = attention_softmax(query @ key.transpose(-2, -1), attn_mask, is_causal, scale)
-    return drop(weights, dropout_p) @ value
-
-
-def drop(x: Tensor, p: float) -> Tensor:
-    """x with each element zeroed with probability p, the rest scaled by 1 / (1 - p)."""
-    if p == 0.0:
-        return x
-    keep = x.backend.rng.random(x.shape) >= p
-    return x * x._like(keep.astype(x.dtype) * (1.0 / (1.0 - p) if p < 1.0 else 0.0))
+    return dropout(weights, dropout_p) @ value
 
 
 def _mask_rows(mask: Tensor, shape: tuple, op: str) -> Tensor:

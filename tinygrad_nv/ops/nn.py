@@ -1,9 +1,16 @@
-"""Softmax cross-entropy with integer targets: one fused kernel each way. (Convolution lives in
-ops/conv.py, pooling and resizing in ops/pool.py, attention in ops/attention.py.)"""
+"""The nn ops that are neither convolution (ops/conv.py), pooling and resizing (ops/pool.py)
+nor attention (ops/attention.py): softmax cross-entropy with integer targets (one fused kernel
+each way), dropout, layer / batch / group normalisation, normalize and embedding."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from tinygrad_nv.autograd import Function
+
+if TYPE_CHECKING:
+    from tinygrad_nv.tensor import Tensor
 
 
 class CrossEntropy(Function):
@@ -47,3 +54,137 @@ class CrossEntropyGrad(Function):
         if self.needs_input_grad[1]:
             g_g = (gg * (s - logits._like(q)) * mask).sum(-1)
         return g_logits, g_g, None
+
+
+# ---------------------------------------------------------------------- normalisation, dropout
+def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Zero each element with probability p and scale the rest by 1/(1-p) (training only)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: probability p must be in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return x
+    keep = x.backend.rng.random(x.shape) >= p
+    scale = 1.0 / (1.0 - p) if p < 1.0 else 0.0
+    return x * x._like(keep.astype(x.dtype) * x.dtype.type(scale))
+
+
+def layer_norm(x: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalise over the trailing `normalized_shape` axes (biased variance), then scale and
+    shift."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if not shape or x.shape[x.ndim - len(shape):] != shape or len(shape) > x.ndim:
+        raise ValueError(f"layer_norm: normalized_shape {shape} must match the trailing axes "
+                         f"of the input of shape {x.shape}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.shape != shape:
+            raise ValueError(f"layer_norm: {name} must have shape {shape}, got {t.shape}")
+    axes = tuple(range(x.ndim - len(shape), x.ndim))
+    centered = x - x.mean(axes, keepdim=True)
+    out = centered * ((centered * centered).mean(axes, keepdim=True) + eps).rsqrt()
+    out = out if weight is None else out * weight
+    return out if bias is None else out + bias
+
+
+def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalise each channel (axis 1) with the batch's statistics (training) or the running
+    ones (eval). In training the running statistics are updated in place, without a graph:
+    running = (1 - momentum) * running + momentum * batch, with the unbiased batch variance.
+    """
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: input must have a channel axis (N, C, ...), got shape "
+                         f"{x.shape}")
+    c = x.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if t is not None and t.shape != (c,):
+            raise ValueError(f"batch_norm: {name} must have shape ({c},) for an input of shape "
+                             f"{x.shape}, got {t.shape}")
+    axes = (0, *range(2, x.ndim))
+    shape = (1, c) + (1,) * (x.ndim - 2)
+    if training:
+        count = x.numel() // max(c, 1)
+        if count <= 1:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when "
+                             f"training, got input of shape {x.shape}")
+        mean = x.mean(axes, keepdim=True)
+        centered = x - mean
+        var = (centered * centered).mean(axes, keepdim=True)
+        _update_running(running_mean, mean.data.reshape(c), momentum)
+        _update_running(running_var, var.data.reshape(c) * (count / (count - 1)), momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: running_mean and running_var are required when "
+                             "training=False")
+        centered = x - running_mean.detach().cast(x.dtype).reshape(shape)
+        var = running_var.detach().cast(x.dtype).reshape(shape)
+    out = centered * (var + eps).rsqrt()
+    out = out if weight is None else out * weight.reshape(shape)
+    return out if bias is None else out + bias.reshape(shape)
+
+
+def _update_running(stat: Tensor | None, batch_value, momentum: float) -> None:
+    if stat is not None:
+        stat.data[...] = ((1.0 - momentum) * stat.data + momentum * batch_value).astype(
+            stat.dtype, copy=False)
+
+
+def group_norm(x: Tensor, num_groups: int, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalise x (N, C, ...) over each group of C / num_groups channels (and all other
+    axes but N), then scale and shift per channel."""
+    if x.ndim < 2 or not isinstance(num_groups, int) or num_groups < 1 \
+            or x.shape[1] % num_groups:
+        raise ValueError(f"group_norm: num_groups={num_groups!r} must be a positive int that "
+                         f"divides the channels of an (N, C, ...) input, got shape {x.shape}")
+    c = x.shape[1]
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.shape != (c,):
+            raise ValueError(f"group_norm: {name} must have shape ({c},), got {t.shape}")
+    grouped = x.reshape(x.shape[0], num_groups, -1)
+    centered = grouped - grouped.mean(-1, keepdim=True)
+    out = (centered * ((centered * centered).mean(-1, keepdim=True) + eps).rsqrt())
+    out = out.reshape(x.shape)
+    shape = (1, c) + (1,) * (x.ndim - 2)
+    out = out if weight is None else out * weight.reshape(shape)
+    return out if bias is None else out + bias.reshape(shape)
+
+
+def normalize(x: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """x / max(||x||_p along dim, eps)."""
+    if x.dtype.kind != "f":
+        raise TypeError(f"normalize: input must be floating point, got {x.dtype.name}")
+    # clipping the p-th power keeps the gradient finite (0) at a zero vector
+    return x / (x.abs() ** p).sum(dim, keepdim=True).clip(min=eps ** p) ** (1.0 / p)
+
+
+def embedding(indices: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    """Rows of weight (num_embeddings, dim) picked by integer indices (a Tensor) of any shape;
+    the padding_idx row gets no gradient. Out-of-range indices raise on the CPU and give NaN
+    rows elsewhere (no host sync)."""
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got {indices.dtype.name}")
+    if weight.ndim != 2:
+        raise ValueError(f"embedding: weight must be 2-D (num_embeddings, dim), got shape "
+                         f"{weight.shape}")
+    n, data = weight.shape[0], indices.data
+    if padding_idx is not None:
+        if not -n <= padding_idx < n:
+            raise ValueError(f"embedding: padding_idx must be within [{-n}, {n - 1}], got "
+                             f"{padding_idx}")
+        padding_idx %= n
+    bad = (data < 0) | (data >= n)
+    if weight.device == "cpu" and indices.numel() and bool(bad.any()):
+        raise IndexError(f"embedding: indices must be in [0, {n - 1}] for {n} embeddings, got "
+                         f"values from {int(data.min())} to {int(data.max())}")
+    if weight.device == "cpu":
+        out = weight[indices]
+    else:
+        xp = weight.backend.xp
+        out = weight[indices._like(xp.where(bad, 0, data))]
+        out = out + out._like(xp.where(bad, xp.nan, 0).astype(out.dtype)[..., None])
+    if padding_idx is None or not weight.requires_grad:
+        return out
+    return (indices == padding_idx).unsqueeze(-1).where(out.detach(), out)
