@@ -184,3 +184,15 @@ def test_embedding_padding_idx_starts_at_zero_and_stays_there(device):
     np.testing.assert_array_equal(emb.weight.grad.numpy()[1], 1.0)
     with pytest.raises(ValueError, match="padding_idx must be within num_embeddings=5"):
         nn.Embedding(5, 3, padding_idx=5)
+
+
+def test_embedding_from_pretrained(device):
+    table = np.arange(12.0).reshape(4, 3)
+    frozen = nn.Embedding.from_pretrained(Tensor(table)).to(device)
+    assert list(frozen.state_dict()) == ["weight"] and not frozen.weight.requires_grad
+    np.testing.assert_array_equal(frozen(Tensor(np.array([2, 0]), device=device)).numpy(),
+                                  table[[2, 0]])
+    trained = nn.Embedding.from_pretrained(Tensor(table), freeze=False, padding_idx=0)
+    assert trained.weight.requires_grad and trained.padding_idx == 0
+    np.testing.assert_array_equal(trained.weight.numpy(), table)  # the row is not zeroed
+

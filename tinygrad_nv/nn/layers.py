@@ -212,6 +212,19 @@ class Embedding(Module):
         if padding_idx is not None:
             self.weight.data[padding_idx] = 0
 
+    @classmethod
+    def from_pretrained(cls, embeddings: Tensor, freeze: bool = True,
+                        padding_idx: int | None = None) -> Embedding:
+        """An Embedding whose weight is a copy of `embeddings` (num, dim); frozen (no
+        gradient) unless freeze=False."""
+        if embeddings.ndim != 2:
+            raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D (num, dim), "
+                             f"got shape {embeddings.shape}")
+        embedding = cls(*embeddings.shape, padding_idx=padding_idx)
+        embedding.weight = Tensor(embeddings).requires_grad_()
+        embedding.weight.requires_grad_(not freeze)
+        return embedding
+
     def forward(self, indices: Tensor) -> Tensor:
         return F.embedding(indices, self.weight, self.padding_idx)
 
