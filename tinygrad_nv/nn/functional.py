@@ -191,14 +191,9 @@ def interpolate(x: Tensor, size: int | tuple[int, ...] | None = None,
 
 def pad(x: Tensor, pad: Sequence[int], mode: str = "constant",
         value: float | None = None) -> Tensor:
-    """Pad with PyTorch's flat (last axis first) `pad`; mode 'constant' (with `value`, 0 by
-    default) or, where Tensor.pad has them, 'reflect', 'replicate', 'circular'."""
-    modes = ("constant", "reflect", "replicate", "circular")
-    if mode not in modes:
-        raise ValueError(f"pad: mode must be one of {modes}, got {mode!r}")
-    if mode == "constant":
-        return x.pad(tuple(pad), value=0.0 if value is None else value)
-    return x.pad(tuple(pad), mode=mode)
+    """Pad with PyTorch's flat `pad` (last axis first): mode 'constant' (with `value`, 0 by
+    default), 'reflect', 'replicate' or 'circular'; negative amounts crop."""
+    return x.pad(tuple(pad), mode=mode, value=value)
 
 
 def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
