@@ -14,6 +14,7 @@ from tinygrad_nv.dtype import DType, dtypes, to_dtype
 from tinygrad_nv.ops import (
     activation,
     elementwise,
+    gather_scatter,
     index,
     logic,
     matrix,
@@ -523,14 +524,14 @@ class Tensor:
     diag = rearrange.diag
     unfold = rearrange.unfold
 
-    # ---- indexing (ops/index.py)
+    # ---- indexing (ops/index.py, ops/gather_scatter.py)
     __getitem__ = index.getitem
-    gather = index.gather
-    scatter = index.scatter
-    scatter_add = index.scatter_add
-    scatter_reduce = index.scatter_reduce
-    index_select = index.index_select
-    take_along_dim = index.take_along_dim
+    gather = gather_scatter.gather
+    scatter = gather_scatter.scatter
+    scatter_add = gather_scatter.scatter_add
+    scatter_reduce = gather_scatter.scatter_reduce
+    index_select = gather_scatter.index_select
+    take_along_dim = gather_scatter.take_along_dim
     masked_fill = index.masked_fill
     masked_select = index.masked_select
     nonzero = index.nonzero
