@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     written = report.write(result, args.out)
     print(report.summary(result))
     print(f"wrote {', '.join(str(p) for p in written)} in {time.perf_counter() - started:.0f} s")
-    return 0
+    return 1 if any(suite.failures for suite in results) else 0
 
 
 def _limit_threads(threads: int) -> None:

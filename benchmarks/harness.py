@@ -106,7 +106,8 @@ class Row:
 
     def ratio(self, against: str) -> float | None:
         """Ours over `against` (medians), None when either is missing."""
-        if OURS not in self.figures or against not in self.figures:
+        theirs = self.figures.get(against)
+        if OURS not in self.figures or theirs is None or theirs.median == 0:
             return None
         return self.figures[OURS].median / self.figures[against].median
 
@@ -127,11 +128,13 @@ class Row:
 
 @dataclass
 class Suite:
-    """What a suite returns: its rows and notes (what was skipped and why, checks passed)."""
+    """What a suite returns: its rows, notes (what was skipped and why, checks passed) and
+    failures (wrong results: the run exits with status 1)."""
 
     name: str
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
 
 
 def time_round_robin(fns: dict[str, Callable[[], object]], settings: Settings, samples: int,
@@ -177,3 +180,18 @@ def torch_sync(torch, device: str) -> Callable[[], None]:
 
 def printable(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def torch_copy(torch, model, torch_model, torch_device: str):
+    """`torch_model` on `torch_device` with `model`'s weights (state_dict keys are PyTorch's)."""
+    torch_model.load_state_dict({k: torch.tensor(v.numpy())
+                                 for k, v in model.state_dict().items()})
+    return torch_model.to(torch_device)
+
+
+def check_same_loss(ours: float, theirs: float, what: str) -> str:
+    """Raise unless both implementations computed the same first loss; the note saying so."""
+    if not abs(ours - theirs) <= 1e-4 * max(1.0, abs(theirs)):
+        raise AssertionError(f"{what}: first loss {ours} differs from PyTorch's {theirs}: "
+                             "the two do not compute the same thing")
+    return f"{what}: same weights, same first loss as PyTorch ({ours:.6g})"

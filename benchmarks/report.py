@@ -60,8 +60,8 @@ def to_json(suites: list[Suite], settings: Settings, argv: list[str]) -> dict:
         "command": " ".join(["python -m benchmarks", *argv]),
         "machine": machine(), "gpu": gpu_name(settings), "versions": versions(),
         "device": settings.device, "quick": settings.quick, "clock": settings.clock,
-        "suites": {s.name: {"rows": [r.to_json() for r in s.rows], "notes": s.notes}
-                   for s in suites},
+        "suites": {s.name: {"rows": [r.to_json() for r in s.rows], "notes": s.notes,
+                            "failures": s.failures} for s in suites},
     }
 
 
@@ -100,6 +100,8 @@ def markdown(result: dict) -> str:
             lines.append(f"| {name} | {row['case']} | {row['unit']} | {ours_text} | {others} "
                          f"| {ratios} | {targets} | {met} |")
     notes = [f"- {name}: {note}" for name, s in result["suites"].items() for note in s["notes"]]
+    notes += [f"- {name}: **FAILED** {failure}" for name, s in result["suites"].items()
+              for failure in s["failures"]]
     if notes:
         lines += ["", "Notes:", "", *notes]
     return "\n".join(lines) + "\n"
@@ -170,6 +172,7 @@ def summary(result: dict) -> str:
             if headline is None and ours and "torch" in row["figures"] and row["unit"] == "ms":
                 headline = f"{name} {ours['median']:.3f} {row['figures']['torch']['median']:.3f}"
         lines += [f"{name}: {note}" for note in suite["notes"]]
+        lines += [f"{name}: FAILED {failure}" for failure in suite["failures"]]
         if headline and name in ("mlp", "cnn", "transformer"):
             lines.append(f"{headline} ms ({OURS} vs torch)")
     return "\n".join(lines)

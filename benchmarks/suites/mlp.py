@@ -107,8 +107,8 @@ def build(settings: Settings, optimizer: str, batch: int, seed: int = 0):
     backend = get_backend(settings.device)
     x, y = Tensor(x_host, device=settings.device), Tensor(y_host, device=settings.device)
     x_raw, y_raw = backend.from_host(x_host), backend.from_host(y_host)
-    hand = HandWrittenMLP([backend.from_host(p.numpy()) for p in model.parameters()],
-                          backend.xp, optimizer)
+    hand = HandWrittenMLP([backend.from_host(p.numpy().copy()) for p in model.parameters()],
+                          backend.xp, optimizer)  # copies: the two must not share weights
 
     def ours():
         opt.zero_grad()

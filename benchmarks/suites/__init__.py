@@ -1,0 +1,1 @@
+"""One module per suite of `python -m benchmarks`: NAME and run(settings) -> Suite."""
