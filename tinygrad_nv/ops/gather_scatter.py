@@ -25,9 +25,10 @@ if TYPE_CHECKING:
 class Scatter(Function):
     """x with src[:index.shape] written at `index` along `axis` (reduce 'none'), or reduced
     into those places ('sum', 'prod', 'mean', 'amax', 'amin'), x's own values included or
-    not. Gradients as PyTorch's: ties of amax/amin share evenly."""
+    not. Gradients as PyTorch's: ties of amax/amin share evenly. 'none', 'sum' and 'mean'
+    need only shapes in backward; the subclasses below keep what the others read."""
 
-    save_output = True
+    saved_inputs: tuple[int, ...] | None = ()
 
     def forward(self, x, src, index, axis: int, reduce: str, include_self: bool):
         self.index, self.axis, self.reduce, self.include_self = index, axis, reduce, include_self
@@ -84,6 +85,14 @@ class Scatter(Function):
             g._like(src_wins)
 
 
+class ScatterProduct(Scatter):
+    saved_inputs = None  # backward reads x and src
+
+
+class ScatterExtreme(Scatter):
+    saved_inputs, save_output = None, True  # backward compares x and src with the result
+
+
 def along(xp, index, axis: int) -> tuple:
     """Index arrays that pick `index` along `axis` and the element's own position along the
     other axes (numpy.take_along_axis for an index no larger than the input)."""
@@ -109,7 +118,7 @@ def _multiply_at(xp, out, places: tuple, values) -> None:
     CuPy lacks): one round per repetition, places unique within a round."""
     flat = xp.ravel_multi_index(tuple(xp.broadcast_to(p, values.shape) for p in places),
                                 out.shape).ravel()
-    order = xp.argsort(flat, kind="stable")
+    order = xp.argsort(flat)
     flat, values = flat[order], values.ravel()[order]
     rank = xp.arange(flat.size) - xp.searchsorted(flat, flat, side="left")
     target = out.reshape(-1)  # a view of the fresh contiguous copy
@@ -199,8 +208,9 @@ def _scatter(x: Tensor, dim: int, index: Any, src: Any, reduce: str, include_sel
         one = _scatter(x.reshape(1), 0, index.reshape(-1), src.reshape(-1), reduce,
                        include_self, op)
         return one.reshape(())
-    return Scatter.apply(x, src, index=index.data, axis=d, reduce=reduce,
-                         include_self=include_self)
+    kind = {"prod": ScatterProduct, "amax": ScatterExtreme, "amin": ScatterExtreme}
+    return kind.get(reduce, Scatter).apply(x, src, index=index.data, axis=d, reduce=reduce,
+                                           include_self=include_self)
 
 
 def scatter(x: Tensor, dim: int, index: Any, src: Any = None, value: Any = None, *,
