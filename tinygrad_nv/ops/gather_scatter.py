@@ -133,7 +133,8 @@ def _prod_grads(g, x, src, index, d: int, include_self: bool):
     gx = g * scatter_reduce(masked_x, d, index, src, "prod", include_self=include_self) / masked_x
     src = src[tuple(slice(0, n) for n in index.shape)]
     src_zero = src == 0
-    zeros = scatter_add(x.detach() * 0, d, index, src_zero.cast(x.dtype))
+    zeros = scatter_add(x._like(x.backend.xp.zeros(x.shape, dtype=x.dtype)), d, index,
+                        src_zero.cast(x.dtype))
     single_zero = src_zero & (gather(zeros, d, index) == 1)
     without = scatter_reduce(x, d, index, masked_fill(src, single_zero, 1), "prod",
                              include_self=include_self)
@@ -163,14 +164,13 @@ def _gather_args(x: Tensor, dim: Any, index: Any, op: str, src: Tensor | None = 
     index = _index_tensor(x, index, op)
     if index.ndim != x.ndim and not (x.ndim == 0 and index.ndim <= 1):
         raise ShapeError(f"{op}: index tensor must have the same number of dimensions as "
-                           f"the input, got index of shape {index.shape} for shape {x.shape}")
+                         f"the input, got index of shape {index.shape} for shape {x.shape}")
     shape = x.shape or (1,)
     for a, n in enumerate(index.shape):
         if (a != d and n > shape[a]) or (src is not None and n > (src.shape or (1,))[a]):
-            raise ShapeError(
-                f"{op}: expected index {index.shape} to be no larger than self {x.shape} "
-                f"apart from dimension {d}" + ("" if src is None else
-                                               f" and no larger than src {src.shape}"))
+            also = "" if src is None else f" and no larger than src {src.shape}"
+            raise ShapeError(f"{op}: expected index {index.shape} to be no larger than self "
+                             f"{x.shape} apart from dimension {d}{also}")
     check_range(x, index.data, shape[d], f"dimension {d}", op, negative=False)
     return d, index
 
@@ -192,7 +192,7 @@ def _src_tensor(x: Tensor, src: Any, index: Tensor, op: str) -> Tensor:
                                f"{x.dtype.name} and {src.dtype.name}")
         if src.ndim != index.ndim:
             raise ShapeError(f"{op}: src of shape {src.shape} must have as many dimensions "
-                               f"as index {index.shape}")
+                             f"as index {index.shape}")
         return src
     if not is_scalar(src):
         raise TypeError(f"{op}: src must be a tensor or a number, got {type(src).__name__}")
@@ -275,13 +275,13 @@ def take_along_dim(x: Tensor, indices: Any, dim: int | None = None) -> Tensor:
     d = check_axis(x, dim, "take_along_dim")
     if x.ndim != indices.ndim:
         raise ShapeError(f"take_along_dim: input and indices should have the same number "
-                           f"of dimensions, got shapes {x.shape} and {indices.shape}")
+                         f"of dimensions, got shapes {x.shape} and {indices.shape}")
     try:
         shape = broadcast_shapes(x.shape[:d] + x.shape[d + 1:],
-                           indices.shape[:d] + indices.shape[d + 1:])
+                                 indices.shape[:d] + indices.shape[d + 1:])
     except ValueError:
         raise ShapeError(f"take_along_dim: shapes {x.shape} and {indices.shape} do not "
-                           f"broadcast outside dim {d}") from None
+                         f"broadcast outside dim {d}") from None
     x = x.expand(*shape[:d], x.shape[d], *shape[d:])
     indices = indices.expand(*shape[:d], indices.shape[d], *shape[d:])
     return gather(x, d, indices)

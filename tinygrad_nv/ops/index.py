@@ -245,7 +245,7 @@ def masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
         check_device(x, value, "masked_fill")
         if value.ndim != 0:
             raise ShapeError(f"masked_fill: only supports a 0-dimensional value tensor, got "
-                               f"shape {value.shape}")
+                             f"shape {value.shape}")
         value = value.cast(x.dtype)
     elif is_scalar(value):
         value = x._like(x.backend.xp.asarray(value).astype(x.dtype))
@@ -256,7 +256,7 @@ def masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
         broadcast_shapes(x.shape, mask.shape)
     except ValueError:
         raise ShapeError(f"masked_fill: mask of shape {mask.shape} does not broadcast with "
-                           f"the input of shape {x.shape}") from None
+                         f"the input of shape {x.shape}") from None
     return mask.where(value, x)
 
 

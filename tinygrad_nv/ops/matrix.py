@@ -143,10 +143,10 @@ def mm(x: Tensor, mat2: Any) -> Tensor:
     a, b = operands(x, mat2, "mm")
     if a.ndim != 2 or b.ndim != 2:
         raise ShapeError(f"mm: both operands must be matrices (2-D), got shapes {a.shape} and "
-                           f"{b.shape}")
+                         f"{b.shape}")
     if a.shape[1] != b.shape[0]:
         raise ShapeError(f"mm: mat1 and mat2 shapes cannot be multiplied "
-                           f"({a.shape[0]}x{a.shape[1]} and {b.shape[0]}x{b.shape[1]})")
+                         f"({a.shape[0]}x{a.shape[1]} and {b.shape[0]}x{b.shape[1]})")
     return MatMul.apply(a, b)
 
 
@@ -155,11 +155,11 @@ def bmm(x: Tensor, mat2: Any) -> Tensor:
     a, b = operands(x, mat2, "bmm")
     if a.ndim != 3 or b.ndim != 3:
         raise ShapeError(f"bmm: both operands must be 3-D, got shapes {a.shape} and "
-                           f"{b.shape}")
+                         f"{b.shape}")
     if b.shape[:2] != (a.shape[0], a.shape[2]):
         raise ShapeError(f"bmm: expected the first two dimensions of batch2 to be "
-                           f"{(a.shape[0], a.shape[2])} for batch1 of shape {a.shape}, got "
-                           f"{b.shape}")
+                         f"{(a.shape[0], a.shape[2])} for batch1 of shape {a.shape}, got "
+                         f"{b.shape}")
     return MatMul.apply(a, b)
 
 
@@ -168,7 +168,7 @@ def mv(x: Tensor, vec: Any) -> Tensor:
     a, v = operands(x, vec, "mv")
     if a.ndim != 2 or v.ndim != 1 or a.shape[1] != v.shape[0]:
         raise ShapeError(f"mv: expects a matrix (n, m) and a vector (m,), got shapes "
-                           f"{a.shape} and {v.shape}")
+                         f"{a.shape} and {v.shape}")
     return matmul(a, v)
 
 
@@ -177,7 +177,7 @@ def outer(x: Tensor, vec2: Any) -> Tensor:
     a, b = operands(x, vec2, "outer")
     if a.ndim != 1 or b.ndim != 1:
         raise ShapeError(f"outer: expects two 1-D tensors, got shapes {a.shape} and "
-                           f"{b.shape}")
+                         f"{b.shape}")
     return a.reshape(-1, 1) * b.reshape(1, -1)
 
 
@@ -189,7 +189,7 @@ def tensordot(x: Tensor, other: Any, dims: Any = 2) -> Tensor:
     if isinstance(dims, int) and not isinstance(dims, bool):
         if not 0 <= dims <= min(a.ndim, b.ndim):
             raise ShapeError(f"tensordot: dims must be in [0, {min(a.ndim, b.ndim)}] for "
-                               f"shapes {a.shape} and {b.shape}, got {dims}")
+                             f"shapes {a.shape} and {b.shape}, got {dims}")
         dims = (list(range(a.ndim - dims, a.ndim)), list(range(dims)))
     if not isinstance(dims, (tuple, list)) or len(dims) != 2:
         raise TypeError(f"tensordot: dims must be an int or a pair of lists of dims, got "
@@ -198,12 +198,12 @@ def tensordot(x: Tensor, other: Any, dims: Any = 2) -> Tensor:
     if len(dims_a) != len(dims_b) or len(set(dims_a)) < len(dims_a) \
             or len(set(dims_b)) < len(dims_b):
         raise ShapeError(f"tensordot: dims {dims} must be two lists of distinct dims of "
-                           "equal length")
+                         "equal length")
     for i, j in zip(dims_a, dims_b):
         if a.shape[i] != b.shape[j]:
             raise ShapeError(f"tensordot: contracted dimensions need to match, but first has "
-                               f"size {a.shape[i]} in dim {i} and second has size "
-                               f"{b.shape[j]} in dim {j} (shapes {a.shape}, {b.shape})")
+                             f"size {a.shape[i]} in dim {i} and second has size "
+                             f"{b.shape[j]} in dim {j} (shapes {a.shape}, {b.shape})")
     free_a = [i for i in range(a.ndim) if i not in dims_a]
     free_b = [j for j in range(b.ndim) if j not in dims_b]
     inner = math.prod(a.shape[i] for i in dims_a)

@@ -121,7 +121,7 @@ def matrix_transpose(x: Tensor) -> Tensor:
     """The last two axes swapped (Tensor.mT)."""
     if x.ndim < 2:
         raise ShapeError(f"mT: only supported on matrices or batches of matrices, got shape "
-                           f"{x.shape}")
+                         f"{x.shape}")
     return transpose(x, -2, -1)
 
 
@@ -251,7 +251,7 @@ def movedim(x: Tensor, source: Any, destination: Any) -> Tensor:
     src, dst = dims_of(x, source, "movedim"), dims_of(x, destination, "movedim")
     if len(src) != len(dst):
         raise ShapeError(f"movedim: source {source} and destination {destination} must "
-                           "name the same number of dims")
+                         "name the same number of dims")
     for name, dims in (("source", src), ("destination", dst)):
         if len(set(dims)) != len(dims):
             raise ShapeError(f"movedim: repeated dim in `{name}` ({list(dims)})")
@@ -277,7 +277,7 @@ def unflatten(x: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:
         raise ShapeError("unflatten: sizes must be non-empty")
     if sizes.count(-1) > 1 or (n % known if known else n if -1 in sizes else n != known):
         raise ShapeError(f"unflatten: sizes {list(sizes)} don't multiply up to the size of "
-                           f"dim {dim} ({n}) of the input of shape {x.shape}")
+                         f"dim {dim} ({n}) of the input of shape {x.shape}")
     if -1 in sizes:
         sizes = tuple(n // known if s == -1 else s for s in sizes)
     return reshape(x, *x.shape[:axis_], *sizes, *x.shape[axis_ + 1:])

@@ -148,8 +148,8 @@ def pad(x: Tensor, padding: Sequence, mode: str = "constant", value: float | Non
     for axis_, ((before, after), n) in enumerate(zip(pairs, x.shape)):
         if n + before + after < 0 or (mode == "constant" and min(before, after) < -n):
             raise ShapeError(f"pad: the input size {n}, plus padding {before} and {after}, "
-                               f"leaves no valid {mode} output at dimension {axis_} of shape "
-                               f"{x.shape}")
+                             f"leaves no valid {mode} output at dimension {axis_} of shape "
+                             f"{x.shape}")
     if mode != "constant":
         if value is not None:
             raise RuntimeError(f'pad: padding mode "{mode}" doesn\'t take in value argument')
@@ -211,14 +211,14 @@ def _pad_by_index(x: Tensor, pairs: tuple, mode: str) -> Tensor:
             n, before, after = x.shape[axis_], max(before, 0), max(after, 0)
             if before > n or after > n:
                 raise ShapeError(f"pad: circular padding ({before}, {after}) of dimension "
-                                   f"{axis_} (size {n}) wraps around more than once")
+                                 f"{axis_} (size {n}) wraps around more than once")
         elif mode == "reflect" and (before >= n or after >= n):
             raise ShapeError(f"pad: reflect padding must be less than the input dimension, "
-                               f"but got padding ({before}, {after}) at dimension {axis_} of "
-                               f"input {x.shape}")
+                             f"but got padding ({before}, {after}) at dimension {axis_} of "
+                             f"input {x.shape}")
         elif n == 0:
             raise ShapeError(f"pad: {mode} padding of dimension {axis_} needs a non-empty "
-                               f"input, got shape {x.shape}")
+                             f"input, got shape {x.shape}")
         places = xp.arange(-before, n + after)
         if mode == "circular":
             places = places % n
@@ -253,7 +253,7 @@ def roll(x: Tensor, shifts: Any, dims: Any = None) -> Tensor:
     given = () if dims is None else tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
     if len(shifts) != max(len(given), 1):
         raise ShapeError(f"roll: shifts and dimensions must align, got {len(shifts)} shifts "
-                           f"and {len(given)} dims")
+                         f"and {len(given)} dims")
     if dims is None:
         return reshape(roll(flatten(x), shifts, 0), *x.shape)
     if x.ndim == 0:
@@ -270,7 +270,7 @@ def repeat(x: Tensor, *sizes: Any) -> Tensor:
     sizes = shape_arg(sizes, "repeat")
     if len(sizes) < x.ndim:
         raise ShapeError(f"repeat: got {len(sizes)} repetitions for a tensor of shape "
-                           f"{x.shape}; give at least one per dimension")
+                         f"{x.shape}; give at least one per dimension")
     x = reshape(x, *(1,) * (len(sizes) - x.ndim), *x.shape)
     return x.clone() if all(r == 1 for r in sizes) else Tile.apply(x, reps=sizes)
 
@@ -318,7 +318,7 @@ def repeat_interleave(x: Tensor, repeats: Any = None, dim: int | None = None, *,
                              f"{output_size}")
         if total is not None and total != output_size:
             raise ShapeError(f"repeat_interleave: output_size {output_size} does not match "
-                               f"the sum of the repeats ({total})")
+                             f"the sum of the repeats ({total})")
         total = output_size
     places = xp.searchsorted(xp.cumsum(counts), xp.arange(total), side="right")
     return Index.apply(x, index=(slice(None),) * d + (places,), advanced=True)
@@ -336,13 +336,13 @@ def _repeat_counts(x: Tensor, repeats: Any, n: int, d: int):
                         f"got {type(repeats).__name__}")
     if counts.dtype.kind not in "iu" or counts.ndim > 1:
         raise ShapeError(f"repeat_interleave: repeats must be a 0-d or 1-d integer tensor, "
-                           f"got {counts.dtype.name} of shape {counts.shape}")
+                         f"got {counts.dtype.name} of shape {counts.shape}")
     if counts.size == 1:
         return x.backend.xp.broadcast_to(counts.reshape(()), (n,))
     if counts.shape[0] != n:
         raise ShapeError(f"repeat_interleave: repeats must have the same size as the input "
-                           f"along dim {d}, got {counts.shape[0]} repeats and input of shape "
-                           f"{x.shape}")
+                         f"along dim {d}, got {counts.shape[0]} repeats and input of shape "
+                         f"{x.shape}")
     return counts
 
 
@@ -359,7 +359,7 @@ def triu(x: Tensor, diagonal: int = 0) -> Tensor:
 def _triangle(x: Tensor, diagonal: Any, upper: bool, op: str) -> Tensor:
     if x.ndim < 2:
         raise ShapeError(f"{op}: input tensor must have at least 2 dimensions, got shape "
-                           f"{x.shape}")
+                         f"{x.shape}")
     if not is_int(diagonal):
         raise TypeError(f"{op}: diagonal must be an int, got {type(diagonal).__name__}")
     return Triangle.apply(x, diagonal=int(diagonal), upper=upper)
@@ -371,7 +371,7 @@ def diagonal(x: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor
     a, b = check_axis(x, dim1, "diagonal"), check_axis(x, dim2, "diagonal")
     if x.ndim < 2 or a == b:
         raise ShapeError(f"diagonal: needs two different dims of a tensor with at least 2 "
-                           f"dimensions, got dim1={dim1}, dim2={dim2} for shape {x.shape}")
+                         f"dimensions, got dim1={dim1}, dim2={dim2} for shape {x.shape}")
     if not is_int(offset):
         raise TypeError(f"diagonal: offset must be an int, got {type(offset).__name__}")
     return Diagonal.apply(x, offset=int(offset), dim1=a, dim2=b)
@@ -401,7 +401,7 @@ def unfold(x: Tensor, dimension: int, size: int, step: int) -> Tensor:
         raise TypeError(f"unfold: size and step must be ints, got {size!r} and {step!r}")
     if not 0 <= size <= n:
         raise ShapeError(f"unfold: maximum size for tensor at dimension {d} is {n} but size "
-                           f"is {size} (shape {x.shape})")
+                         f"is {size} (shape {x.shape})")
     if step <= 0:
         raise ShapeError(f"unfold: step is {step} but must be > 0")
     if x.ndim == 0:
