@@ -90,7 +90,8 @@ def binary_cross_entropy(probs: Tensor, targets: Tensor, weight: Tensor | None =
     outside [0, 1] raise on the CPU and give NaN elsewhere."""
     _check_reduction(reduction, "binary_cross_entropy")
     targets = _same_shape(probs, targets, "binary_cross_entropy")
-    outside = (probs.data < 0) | (probs.data > 1) | (probs.data != probs.data)
+    with probs.backend.on_device():  # raw array work: with the tensor's device current
+        outside = (probs.data < 0) | (probs.data > 1) | (probs.data != probs.data)
     if probs.device == "cpu":
         if bool(outside.any()):
             raise ValueError(f"binary_cross_entropy: input probabilities must be in [0, 1], "
@@ -198,7 +199,9 @@ def _poisoned(loss: Tensor, bad) -> Tensor:
     if bad is None:
         return loss
     xp = loss.backend.xp
-    return loss + loss._like(xp.where(bad.reshape(loss.shape), math.nan, 0).astype(loss.dtype))
+    with loss.backend.on_device():
+        poison = xp.where(bad.reshape(loss.shape), math.nan, 0).astype(loss.dtype)
+    return loss + loss._like(poison)
 
 
 def _same_shape(x: Tensor, target: Any, op: str) -> Tensor:
@@ -231,7 +234,8 @@ def _class_rows(scores: Tensor, targets: Any, op: str, ignore_index: int):
     if scores.ndim > 2:  # classes last, then one row per sample
         scores = scores.permute(0, *range(2, scores.ndim), 1)
     rows, t = scores.reshape(-1, c), targets.reshape(-1)
-    bad = (t.data != ignore_index) & ((t.data < 0) | (t.data >= c))
+    with t.backend.on_device():
+        bad = (t.data != ignore_index) & ((t.data < 0) | (t.data >= c))
     if scores.device != "cpu":
         return rows, t, targets.shape, bad
     if bool(bad.any()):
@@ -242,17 +246,20 @@ def _class_rows(scores: Tensor, targets: Any, op: str, ignore_index: int):
 
 
 def _valid(t: Tensor, ignore_index: int, like: Tensor) -> Tensor:
-    return like._like((t.data != ignore_index).astype(like.dtype))
+    with t.backend.on_device():  # raw array work: with the tensor's device current
+        return like._like((t.data != ignore_index).astype(like.dtype))
 
 
 def _safe(t: Tensor, ignore_index: int, classes: int) -> Tensor:
     """Targets with ignored and out-of-range ones replaced by class 0 (safe to gather)."""
-    ok = (t.data != ignore_index) & (t.data >= 0) & (t.data < classes)
-    return t._like(t.backend.xp.where(ok, t.data, 0))
+    with t.backend.on_device():
+        ok = (t.data != ignore_index) & (t.data >= 0) & (t.data < classes)
+        return t._like(t.backend.xp.where(ok, t.data, 0))
 
 
 def _row_index(t: Tensor) -> Tensor:
-    return t._like(t.backend.xp.arange(t.shape[0]))
+    with t.backend.on_device():
+        return t._like(t.backend.xp.arange(t.shape[0]))
 
 
 def _picked_weight(t: Tensor, weight: Tensor | None, ignore_index: int, rows: Tensor,

@@ -63,9 +63,10 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         raise ValueError(f"dropout: probability p must be in [0, 1], got {p}")
     if not training or p == 0.0:
         return x
-    keep = x.backend.rng.random(x.shape) >= p
     scale = 1.0 / (1.0 - p) if p < 1.0 else 0.0
-    return x * x._like(keep.astype(x.dtype) * x.dtype.type(scale))
+    with x.backend.on_device():  # raw array work: with the tensor's device current
+        mask = (x.backend.rng.random(x.shape) >= p).astype(x.dtype) * x.dtype.type(scale)
+    return x * x._like(mask)
 
 
 def layer_norm(x: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | None = None,
@@ -127,8 +128,9 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
 
 def _update_running(stat: Tensor | None, batch_value, momentum: float) -> None:
     if stat is not None:
-        stat.data[...] = ((1.0 - momentum) * stat.data + momentum * batch_value).astype(
-            stat.dtype, copy=False)
+        with stat.backend.on_device():
+            stat.data[...] = ((1.0 - momentum) * stat.data + momentum * batch_value).astype(
+                stat.dtype, copy=False)
 
 
 def group_norm(x: Tensor, num_groups: int, weight: Tensor | None = None,
@@ -175,16 +177,17 @@ def embedding(indices: Tensor, weight: Tensor, padding_idx: int | None = None) -
             raise ValueError(f"embedding: padding_idx must be within [{-n}, {n - 1}], got "
                              f"{padding_idx}")
         padding_idx %= n
-    bad = (data < 0) | (data >= n)
-    if weight.device == "cpu" and indices.numel() and bool(bad.any()):
-        raise IndexError(f"embedding: indices must be in [0, {n - 1}] for {n} embeddings, got "
-                         f"values from {int(data.min())} to {int(data.max())}")
     if weight.device == "cpu":
+        if indices.numel() and bool(((data < 0) | (data >= n)).any()):
+            raise IndexError(f"embedding: indices must be in [0, {n - 1}] for {n} embeddings, "
+                             f"got values from {int(data.min())} to {int(data.max())}")
         out = weight[indices]
     else:
         xp = weight.backend.xp
-        out = weight[indices._like(xp.where(bad, 0, data))]
-        out = out + out._like(xp.where(bad, xp.nan, 0).astype(out.dtype)[..., None])
+        with weight.backend.on_device():  # raw array work: with the tensor's device current
+            bad = (data < 0) | (data >= n)
+            safe, poison = xp.where(bad, 0, data), xp.where(bad, xp.nan, 0).astype(weight.dtype)
+        out = weight[indices._like(safe)] + weight._like(poison[..., None])
     if padding_idx is None or not weight.requires_grad:
         return out
     return (indices == padding_idx).unsqueeze(-1).where(out.detach(), out)

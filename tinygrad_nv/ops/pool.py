@@ -28,17 +28,20 @@ def max_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
     cols, (oh, ow), geometry = _pool_columns(x, "max_pool2d", kernel_size, stride, padding,
                                              dilation, ceil_mode, pad_value=-math.inf)
     xp = x.backend.xp
-    first_max = cols.data.argmax(axis=2)[:, :, None, :]
-    hit = cols._like(xp.arange(cols.shape[2]).reshape(1, 1, -1, 1) == first_max)
+    with x.backend.on_device():  # raw array work: with the tensor's device current
+        first_max = cols.data.argmax(axis=2)[:, :, None, :]
+        hit = cols._like(xp.arange(cols.shape[2]).reshape(1, 1, -1, 1) == first_max)
     out = hit.where(cols, 0.0).sum(2).reshape(*x.shape[:2], oh, ow)
     if not return_indices:
         return out
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (geometry[k] for k in
                                               ("kernel", "stride", "padding", "dilation"))
-    k, pos = first_max[:, :, 0, :], xp.arange(oh * ow)
-    rows = (pos // ow) * sh - ph + (k // kw) * dh
-    cols_ = (pos % ow) * sw - pw + (k % kw) * dw
-    return out, x._like((rows * x.shape[3] + cols_).astype(xp.int64).reshape(out.shape))
+    with x.backend.on_device():
+        k, pos = first_max[:, :, 0, :], xp.arange(oh * ow)
+        rows = (pos // ow) * sh - ph + (k // kw) * dh
+        cols_ = (pos % ow) * sw - pw + (k % kw) * dw
+        indices = (rows * x.shape[3] + cols_).astype(xp.int64).reshape(out.shape)
+    return out, x._like(indices)
 
 
 def avg_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
@@ -59,11 +62,12 @@ def avg_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
                              f"{divisor_override!r}")
         return total / divisor_override
     xp, (ph, pw) = x.backend.xp, geometry["padding"]
-    ones = xp.ones((1, 1, *x.shape[2:]), dtype=x.dtype)
-    if count_include_pad:
-        ones = xp.pad(ones, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=1)
-        geometry = dict(geometry, padding=(0, 0))
-    counts = _windows(ones, geometry, (oh, ow), x.backend.kernels).sum(axis=0)
+    with x.backend.on_device():  # raw array work: with the tensor's device current
+        ones = xp.ones((1, 1, *x.shape[2:]), dtype=x.dtype)
+        if count_include_pad:
+            ones = xp.pad(ones, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=1)
+            geometry = dict(geometry, padding=(0, 0))
+        counts = _windows(ones, geometry, (oh, ow), x.backend.kernels).sum(axis=0)
     return total / x._like(counts.reshape(1, 1, oh, ow))
 
 
@@ -206,7 +210,8 @@ def _matrix(like: Tensor, rows: list, n: int) -> Tensor:
     for i, row in enumerate(rows):
         for j, weight in row:
             dense[i][j] += weight
-    return like._like(like.backend.xp.asarray(dense, dtype=like.dtype))
+    with like.backend.on_device():
+        return like._like(like.backend.xp.asarray(dense, dtype=like.dtype))
 
 
 def _per_axis(value: Any, n: int) -> tuple:
