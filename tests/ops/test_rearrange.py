@@ -187,7 +187,7 @@ def test_empty_and_0d(device):
     s = Tensor(2.0, device=device)
     assert s.flip(0).item() == 2.0 and s.roll(3).item() == 2.0 and s.tile(()).item() == 2.0
     assert s.repeat(3).tolist() == [2.0, 2.0, 2.0] and s.repeat_interleave(2).tolist() == [2, 2]
-    assert s.unfold(0, 1, 1).tolist() == [2.0]
+    assert s.unfold(0, 1, 1).tolist() == [2.0] and s.unfold(0, 0, 1).shape == (0,)
     assert Tensor([3, 0, 2], device=device).repeat_interleave().tolist() == [0, 0, 0, 2, 2]
 
 

@@ -404,8 +404,8 @@ def unfold(x: Tensor, dimension: int, size: int, step: int) -> Tensor:
                          f"is {size} (shape {x.shape})")
     if step <= 0:
         raise ShapeError(f"unfold: step is {step} but must be > 0")
-    if x.ndim == 0:
-        return reshape(x, *(size,))
+    if x.ndim == 0:  # one window of the element itself, or none of size 0 (as PyTorch)
+        return reshape(x, 1)[:size]
     xp = x.backend.xp
     windows = (xp.arange((n - size) // step + 1) * step)[:, None] + xp.arange(size)[None, :]
     return movedim(Index.apply(x, index=(slice(None),) * d + (windows,), advanced=True),
