@@ -24,13 +24,15 @@ LAUNCHER_VARIABLES = ("PMI_RANK", "PMI_SIZE", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE
 @dataclass
 class World:
     """This process's view of the job: its MPI communicator (None in the world of one process
-    that runs without mpi4py), rank, size, rank on its machine and GPU index (or None)."""
+    that runs without mpi4py), rank, size, rank on its machine, GPU index (or None) and whether
+    some machine runs more processes than it has GPUs (then NCCL cannot be used)."""
 
     comm: Any
     rank: int
     size: int
     local_rank: int
     gpu: int | None = None
+    gpus_shared: bool = False
     engines: dict = field(default_factory=dict)  # the collective engines, made on first use
 
 
@@ -41,7 +43,8 @@ def init() -> None:
     """Join the job started by the MPI launcher (`mpiexec -n N python train.py`); a process
     started without one is rank 0 of a world of size 1. Where GPUs are present each process
     uses GPU `local_rank() % count` (and makes it the default device unless
-    TINYGRAD_NV_DEVICE says otherwise). An uncaught exception in any rank then prints its
+    TINYGRAD_NV_DEVICE says otherwise); with more processes than GPUs on a machine, collectives
+    on GPU tensors go through MPI instead of NCCL. An uncaught exception in any rank then prints its
     traceback once and aborts the whole job instead of leaving the other ranks waiting.
     Calling init() again does nothing."""
     global _world
@@ -59,23 +62,27 @@ def init() -> None:
         return
     comm = MPI.COMM_WORLD
     machine = comm.Split_type(MPI.COMM_TYPE_SHARED)
-    local_rank = machine.Get_rank()
+    local_rank, local_size = machine.Get_rank(), machine.Get_size()
     machine.Free()
-    _world = World(comm, comm.Get_rank(), comm.Get_size(), local_rank, _use_local_gpu(local_rank))
+    gpu, gpu_count = _use_local_gpu(local_rank)
+    shared = comm.allreduce(gpu is not None and local_size > gpu_count, op=MPI.LOR)
+    _world = World(comm, comm.Get_rank(), comm.Get_size(), local_rank, gpu, shared)
     if _world.size > 1:
         _abort_on_uncaught_exception(_world)
 
 
-def _use_local_gpu(local_rank: int) -> int | None:
+def _use_local_gpu(local_rank: int) -> tuple[int | None, int]:
+    """(index of the GPU this process uses or None, number of GPUs on this machine)."""
     if cuda_unavailable_reason() is not None:
-        return None
+        return None, 0
     import cupy
 
-    index = local_rank % cupy.cuda.runtime.getDeviceCount()
+    count = cupy.cuda.runtime.getDeviceCount()
+    index = local_rank % count
     cupy.cuda.Device(index).use()
     if not os.environ.get(ENV_VAR):
         set_default_device(f"cuda:{index}")
-    return index
+    return index, count
 
 
 def _abort_on_uncaught_exception(world: World) -> None:

@@ -1,6 +1,7 @@
 """The collective engines, on flat contiguous arrays: MPI (mpi4py) on host arrays, NCCL
 (cupy.cuda.nccl) on GPU arrays, and MPI through host copies for GPU arrays where NCCL is
-missing or lacks the dtype. They only call those libraries: no transport of our own.
+missing, lacks the dtype or cannot run (processes sharing a GPU). They only call those
+libraries: no transport of our own.
 
 Reductions are "sum", "max" or "min" (the caller divides for a mean and maps bool to uint8).
 `start_all_reduce` is the non-blocking sum DDP overlaps with backward; it returns a handle
@@ -160,7 +161,7 @@ def engine_for(world: World, array: Any) -> Any:
     if isinstance(array, np.ndarray):
         return engines["mpi"]
     gpu = array.device.id
-    if NCCLEngine.available():
+    if NCCLEngine.available() and not world.gpus_shared:  # NCCL wants a GPU per process
         key = ("nccl", gpu)
         if key not in engines:
             engines[key] = NCCLEngine(world, gpu)
