@@ -12,9 +12,9 @@ device's peak memory bandwidth. Times include the launch code (outputs come from
 Without a GPU, only the correctness part runs, on `emu` with small sizes.
 
 Cases marked [old: ...] run the previous version of a kernel through a setting of the kernels
-object (one row chunk in bias_grad, one block per narrow softmax row, 64-bit im2col indices,
-one optimizer launch per tensor), so that the rows beside them show what the new version
-gains: keep a new version only where it is faster on the GPU.
+object (one row chunk in bias_grad, one block per narrow softmax, cross-entropy or attention
+row, 64-bit im2col indices, one optimizer launch per tensor), so that the rows beside them show
+what the new version gains: keep a new version only where it is faster on the GPU.
 """
 
 from __future__ import annotations
@@ -120,6 +120,15 @@ def make_cases(gpu: bool, dtype: np.dtype) -> list[Case]:
                      z.size * size)
     narrow_softmax = Case("softmax", "softmax 10 classes", {"x": narrow},
                           lambda k, x: (k.softmax(x, True),), 2 * narrow.size * size)
+    heads, seq = (64 * 8, 256) if gpu else (2, 37)        # attention: batch * heads, keys
+    attn = randn(heads * seq, seq)
+    attention = Case("attention", f"attention_softmax causal {seq} keys", {"s": attn},
+                     lambda k, s: (k.attention_softmax(s, seq, 0.125, True),),
+                     2 * attn.size * size)
+    attention_back = Case("attention", f"attention_softmax_backward {seq} keys",
+                          {"y": REF.attention_softmax(attn, seq, 0.125, True), "g": attn},
+                          lambda k, y, g: (k.attention_softmax_backward(y, g, 0.125),),
+                          3 * attn.size * size)
     narrow_ce = Case("cross_entropy", "cross_entropy 10 classes",
                      {"x": narrow, "t": narrow_targets}, lambda k, x, t: k.cross_entropy(x, t),
                      2 * narrow.size * size)
@@ -152,6 +161,10 @@ def make_cases(gpu: bool, dtype: np.dtype) -> list[Case]:
         Case("cross_entropy", "cross_entropy smoothing=0.1", {"x": logits, "t": targets},
              lambda k, x, t: k.cross_entropy(x, t, 0.1), 2 * logits.size * size),
         narrow_ce, narrow_ce.old("block per row", warp_row_cols=0),
+        # read the scores, write the weights (the causal half is never exponentiated)
+        attention, attention.old("block per row", warp_row_cols=0),
+        # read y and grad, write d scores
+        attention_back, attention_back.old("block per row", warp_row_cols=0),
         # read param, grad, buf; write param, buf
         Case("optim", "sgd_step nesterov", {"p": x, "g": g, "b": m}, sgd, 5 * n * size),
         # read param, grad, m, v; write param, m, v
@@ -227,7 +240,7 @@ def progress(items: list, enabled: bool):
 
 
 def main(argv: list[str] | None = None) -> int:
-    families = ["activation", "linear", "softmax", "cross_entropy", "optim", "conv"]
+    families = ["activation", "linear", "softmax", "cross_entropy", "attention", "optim", "conv"]
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("families", nargs="*", metavar="family",
                         help=f"kernel families to run (default: all of {', '.join(families)})")

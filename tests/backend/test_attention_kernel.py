@@ -1,21 +1,24 @@
 """kernels/attention.cu (the scaled, masked row softmax of attention scores, forward and
 backward) against its NumPy reference (NumpyKernels.attention_softmax*), launched through
-CudaKernels on `emu` and, where a GPU is present, on `cuda`; the reference itself against
-an explicit softmax."""
+CudaKernels on `emu` and, where a GPU is present, on `cuda`, with both launch shapes (a warp
+per row, a block per row) and, on emu, threads in a shuffled order; the reference itself
+against an explicit softmax."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from tinygrad_nv.backend import cuda_unavailable_reason, get_backend
+from tinygrad_nv.backend import cuda_unavailable_reason, emu, get_backend
+from tinygrad_nv.backend.instrumented import instrumented
 from tinygrad_nv.backend.numpy_kernels import NumpyKernels
 
 REF = NumpyKernels(np)
 TOL = {np.float32: {"rtol": 1e-5, "atol": 1e-6}, np.float64: {"rtol": 1e-12, "atol": 1e-14}}
-# (batch, queries, keys): row lengths that are not multiples of the block, one below 32, one
-# above the largest block of 512 threads (the grid-stride loop over columns)
-SHAPES = [(1, 1, 1), (2, 3, 5), (3, 7, 33), (1, 5, 600), (2, 2, 129)]
+# (batch, queries, keys): row lengths that are not multiples of a warp or block, one below 32,
+# one above the largest block of 512 threads (the grid-stride loop over columns), one above
+# the widest row a warp takes (1024); 9 and 21 rows leave a block of 4 warp rows partly used
+SHAPES = [(1, 1, 1), (3, 3, 5), (3, 7, 33), (1, 5, 600), (2, 2, 129), (1, 3, 1100)]
 
 
 @pytest.fixture(params=[pytest.param("emu", marks=pytest.mark.emu),
@@ -24,6 +27,16 @@ def backend(request):
     if request.param == "cuda" and (reason := cuda_unavailable_reason()) is not None:
         pytest.skip(reason)
     return get_backend(request.param)
+
+
+@pytest.fixture(params=["warp", "block"])
+def team(request, backend):
+    """Rows up to 1024 keys take a warp each; warp_row_cols = 0 gives every row a block."""
+    kernels, saved = backend.kernels, backend.kernels.warp_row_cols
+    if request.param == "block":
+        kernels.warp_row_cols = 0
+    yield request.param
+    kernels.warp_row_cols = saved
 
 
 def scores_and_mask(shape, dtype, kind, seed=0):
@@ -44,7 +57,37 @@ def scores_and_mask(shape, dtype, kind, seed=0):
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("kind", [None, "bool", "additive"])
 @pytest.mark.parametrize("causal", [False, True])
-def test_kernel_matches_the_reference(backend, dtype, shape, kind, causal):
+def test_kernel_matches_the_reference(backend, team, dtype, shape, kind, causal):
+    check_against_the_reference(backend, dtype, shape, kind, causal)
+
+
+@pytest.mark.parametrize("kind", [None, "bool", "additive"])
+@pytest.mark.parametrize("order", ["reverse", "shuffle:1", "shuffle:7"])
+def test_kernel_does_not_depend_on_the_thread_order(backend, team, kind, order, monkeypatch):
+    """On emu the threads of a block run in another order between barriers: a missing
+    __syncthreads (or a shuffle read before its write) would change the result."""
+    if not backend.name.startswith("emu"):
+        pytest.skip("only emu runs the threads of a block in a chosen order")
+    monkeypatch.setenv(emu.ORDER_ENV, order)
+    for shape in ((3, 7, 33), (1, 3, 1100)):
+        check_against_the_reference(backend, np.float64, shape, kind, True)
+
+
+@pytest.mark.emu
+def test_rows_up_to_1024_keys_take_a_warp_each():
+    with instrumented("emu") as probe:
+        backend = get_backend("emu")
+        for keys in (1024, 1025):
+            scores = backend.from_host(np.ones((5, keys), np.float32))
+            y = backend.kernels.attention_softmax(scores, 5, 1.0, True)
+            backend.kernels.attention_softmax_backward(y, scores, 1.0)
+    launched = [call for call in probe.calls if call.startswith("attention")]
+    assert launched == ["attention_softmax_forward_warp_f32", "attention_softmax_backward_warp_f32",
+                        "attention_softmax_forward_f32", "attention_softmax_backward_f32"]
+
+
+def check_against_the_reference(backend, dtype, shape, kind, causal):
+    """Forward and backward on `backend` against NumpyKernels, scale 0.7."""
     scores, mask = scores_and_mask(shape, dtype, kind, seed=shape[2])
     q_len = shape[1]
     put = backend.from_host
@@ -61,7 +104,7 @@ def test_kernel_matches_the_reference(backend, dtype, shape, kind, causal):
                                **TOL[dtype])
 
 
-def test_fully_masked_rows_are_zero_not_nan(backend):
+def test_fully_masked_rows_are_zero_not_nan(backend, team):
     scores = np.random.default_rng(0).standard_normal((4, 6))
     keep = np.ones((4, 6), dtype=bool)
     keep[1] = False

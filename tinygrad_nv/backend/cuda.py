@@ -40,7 +40,8 @@ MAX_GRID = 65535     # blocks at most; grid-stride loops cover the rest
 ROW_BLOCK = (32, 512)  # smallest and largest block of the one-block-per-row kernels
 WARP_ROW_COLS = 1024  # rows up to this wide take a warp each (softmax.cu: kWarpRowCols)
 WARP_ROWS_PER_BLOCK = 4  # softmax.cu: kWarpRowsPerBlock
-WARP_ROW_KERNELS = frozenset({"softmax_forward", "softmax_backward", "cross_entropy"})
+WARP_ROW_KERNELS = frozenset({"softmax_forward", "softmax_backward", "cross_entropy",
+                              "attention_softmax_forward", "attention_softmax_backward"})
 BIAS_GRAD_BLOCK = (32, 8)  # linear.cu: 32 columns x kBiasGradRows row strides
 BIAS_GRAD_BLOCKS = 512  # bias_grad splits the rows into chunks until about this many blocks
 BIAS_GRAD_MIN_CHUNK = 64  # rows per chunk at least
