@@ -207,6 +207,7 @@ def test_integer_and_bool_dtypes_kept(device):
     (lambda t: t[0, 0, 0].roll(1, 0), IndexError, "roll: dims 0 given for a 0-d tensor"),
     (lambda t: t.repeat(2, 2), RuntimeError, r"repeat: got 2 repetitions .*\(2, 3, 4\)"),
     (lambda t: t.repeat(-1, 1, 1), ValueError, "repeat: negative dimension"),
+    (lambda t: t[0, 0, 0].repeat(), TypeError, "repeat: missing the number of repetitions"),
     (lambda t: t.repeat_interleave(-1), RuntimeError, "repeats must be non-negative"),
     (lambda t: t.repeat_interleave(Tensor([1, -1, 0]), dim=1), RuntimeError, "non-negative"),
     (lambda t: t.repeat_interleave(Tensor([1, 2]), dim=1), RuntimeError,

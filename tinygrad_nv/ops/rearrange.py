@@ -267,6 +267,9 @@ def repeat(x: Tensor, *sizes: Any) -> Tensor:
 
     >>> Tensor([1, 2]).repeat(2, 2).tolist()    # [[1, 2, 1, 2], [1, 2, 1, 2]]
     """
+    if not sizes:
+        raise TypeError("repeat: missing the number of repetitions per dimension, e.g. "
+                        "x.repeat(2, 1)")
     sizes = shape_arg(sizes, "repeat")
     if len(sizes) < x.ndim:
         raise ShapeError(f"repeat: got {len(sizes)} repetitions for a tensor of shape "
@@ -279,7 +282,8 @@ def tile(x: Tensor, *dims: Any) -> Tensor:
     """x repeated dims[i] times along axis i; missing leading dims count as 1 (as
     torch.tile)."""
     dims = shape_arg(dims, "tile")
-    return repeat(x, *(1,) * (x.ndim - len(dims)), *dims)
+    sizes = (1,) * (x.ndim - len(dims)) + dims
+    return repeat(x, *sizes) if sizes else x.clone()
 
 
 def repeat_interleave(x: Tensor, repeats: Any = None, dim: int | None = None, *,
