@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tinygrad_nv.ops.nn import CrossEntropy
+from tinygrad_nv.ops.nn import CrossEntropy, constant
 from tinygrad_nv.tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -90,10 +90,9 @@ def binary_cross_entropy(probs: Tensor, targets: Tensor, weight: Tensor | None =
     outside [0, 1] raise on the CPU and give NaN elsewhere."""
     _check_reduction(reduction, "binary_cross_entropy")
     targets = _same_shape(probs, targets, "binary_cross_entropy")
-    with probs.backend.on_device():  # raw array work: with the tensor's device current
-        outside = (probs.data < 0) | (probs.data > 1) | (probs.data != probs.data)
+    outside = constant(lambda xp, p: (p < 0) | (p > 1) | (p != p), probs)
     if probs.device == "cpu":
-        if bool(outside.any()):
+        if bool(outside.data.any()):
             raise ValueError(f"binary_cross_entropy: input probabilities must be in [0, 1], "
                              f"got values from {float(probs.data.min())} to "
                              f"{float(probs.data.max())}; use binary_cross_entropy_with_logits "
@@ -194,14 +193,12 @@ def _reduce(loss: Tensor, reduction: str, shape: tuple, weight: Tensor | None) -
     return total / weight.detach().sum()
 
 
-def _poisoned(loss: Tensor, bad) -> Tensor:
-    """loss with NaN where the raw boolean array `bad` is set (None: unchanged)."""
+def _poisoned(loss: Tensor, bad: Tensor | None) -> Tensor:
+    """loss with NaN where the boolean tensor `bad` is set (None: unchanged)."""
     if bad is None:
         return loss
-    xp = loss.backend.xp
-    with loss.backend.on_device():
-        poison = xp.where(bad.reshape(loss.shape), math.nan, 0).astype(loss.dtype)
-    return loss + loss._like(poison)
+    return loss + constant(lambda xp, b: xp.where(b.reshape(loss.shape), math.nan, 0).astype(
+        loss.dtype), bad)
 
 
 def _same_shape(x: Tensor, target: Any, op: str) -> Tensor:
@@ -217,7 +214,7 @@ def _same_shape(x: Tensor, target: Any, op: str) -> Tensor:
 
 def _class_rows(scores: Tensor, targets: Any, op: str, ignore_index: int):
     """(N*d..., C) score rows, flat int targets, the per-sample shape and, off the CPU, the
-    raw mask of out-of-range targets (their loss is NaN); on the CPU they raise."""
+    mask of out-of-range targets (their loss is NaN); on the CPU they raise."""
     targets = _as_tensor(targets, scores)
     if scores.dtype.kind != "f":
         raise TypeError(f"{op}: input must be floating point, got {scores.dtype.name}")
@@ -234,32 +231,29 @@ def _class_rows(scores: Tensor, targets: Any, op: str, ignore_index: int):
     if scores.ndim > 2:  # classes last, then one row per sample
         scores = scores.permute(0, *range(2, scores.ndim), 1)
     rows, t = scores.reshape(-1, c), targets.reshape(-1)
-    with t.backend.on_device():
-        bad = (t.data != ignore_index) & ((t.data < 0) | (t.data >= c))
+    bad = constant(lambda xp, i: (i != ignore_index) & ((i < 0) | (i >= c)), t)
     if scores.device != "cpu":
         return rows, t, targets.shape, bad
-    if bool(bad.any()):
-        value = int(t.data[bad.nonzero()[0][0]])
+    if bool(bad.data.any()):
+        value = int(t.data[bad.data.nonzero()[0][0]])
         raise IndexError(f"{op}: target {value} is out of bounds for {c} classes (valid: 0 to "
                          f"{c - 1}, or ignore_index={ignore_index})")
     return rows, t, targets.shape, None
 
 
 def _valid(t: Tensor, ignore_index: int, like: Tensor) -> Tensor:
-    with t.backend.on_device():  # raw array work: with the tensor's device current
-        return like._like((t.data != ignore_index).astype(like.dtype))
+    """1 where the target is not ignored, else 0, in like's dtype."""
+    return constant(lambda xp, i: (i != ignore_index).astype(like.dtype), t)
 
 
 def _safe(t: Tensor, ignore_index: int, classes: int) -> Tensor:
     """Targets with ignored and out-of-range ones replaced by class 0 (safe to gather)."""
-    with t.backend.on_device():
-        ok = (t.data != ignore_index) & (t.data >= 0) & (t.data < classes)
-        return t._like(t.backend.xp.where(ok, t.data, 0))
+    return constant(lambda xp, i: xp.where((i != ignore_index) & (i >= 0) & (i < classes), i, 0),
+                    t)
 
 
 def _row_index(t: Tensor) -> Tensor:
-    with t.backend.on_device():
-        return t._like(t.backend.xp.arange(t.shape[0]))
+    return Tensor.arange(t.shape[0], device=t.device)
 
 
 def _picked_weight(t: Tensor, weight: Tensor | None, ignore_index: int, rows: Tensor,

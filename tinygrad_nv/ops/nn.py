@@ -1,16 +1,30 @@
 """The nn ops that are neither convolution (ops/conv.py), pooling and resizing (ops/pool.py)
 nor attention (ops/attention.py): softmax cross-entropy with integer targets (one fused kernel
-each way), dropout, layer / batch / group normalisation, normalize and embedding."""
+each way), dropout, layer / batch / group normalisation, normalize and embedding; and
+`constant`, how the nn ops run raw array work (masks, indices) as an op, on its device."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function
 
 if TYPE_CHECKING:
     from tinygrad_nv.tensor import Tensor
+
+
+class Constant(Function):
+    """Raw array work outside a differentiable op (a mask from targets, index arithmetic):
+    fn(xp, *arrays) runs as every op's forward does, with the inputs' device current."""
+
+    def forward(self, *arrays, fn: Callable[..., Any]):
+        return fn(self.xp, *arrays)
+
+
+def constant(fn: Callable[..., Any], *tensors: Tensor) -> Tensor:
+    """fn(xp, *raw arrays of `tensors`) as a tensor without gradient on their device."""
+    return Constant.apply(*(t.detach() for t in tensors), fn=fn)
 
 
 class CrossEntropy(Function):
@@ -63,10 +77,9 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         raise ValueError(f"dropout: probability p must be in [0, 1], got {p}")
     if not training or p == 0.0:
         return x
-    scale = 1.0 / (1.0 - p) if p < 1.0 else 0.0
-    with x.backend.on_device():  # raw array work: with the tensor's device current
-        mask = (x.backend.rng.random(x.shape) >= p).astype(x.dtype) * x.dtype.type(scale)
-    return x * x._like(mask)
+    scale, rng = (1.0 / (1.0 - p) if p < 1.0 else 0.0), x.backend.rng
+    return x * constant(lambda xp, a: (rng.random(a.shape) >= p).astype(a.dtype)
+                        * a.dtype.type(scale), x)
 
 
 def layer_norm(x: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | None = None,
@@ -113,8 +126,8 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
         mean = x.mean(axes, keepdim=True)
         centered = x - mean
         var = (centered * centered).mean(axes, keepdim=True)
-        _update_running(running_mean, mean.data.reshape(c), momentum)
-        _update_running(running_var, var.data.reshape(c) * (count / (count - 1)), momentum)
+        _update_running(running_mean, mean.detach().reshape(c), momentum)
+        _update_running(running_var, var.detach().reshape(c) * (count / (count - 1)), momentum)
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: running_mean and running_var are required when "
@@ -126,11 +139,15 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     return out if bias is None else out + bias.reshape(shape)
 
 
-def _update_running(stat: Tensor | None, batch_value, momentum: float) -> None:
+def _update_running(stat: Tensor | None, batch_value: Tensor, momentum: float) -> None:
+    """stat = (1 - momentum) * stat + momentum * batch_value, in place."""
+    def update(xp, running, value):
+        running[...] = ((1.0 - momentum) * running + momentum * value).astype(running.dtype,
+                                                                               copy=False)
+        return running
+
     if stat is not None:
-        with stat.backend.on_device():
-            stat.data[...] = ((1.0 - momentum) * stat.data + momentum * batch_value).astype(
-                stat.dtype, copy=False)
+        constant(update, stat, batch_value)
 
 
 def group_norm(x: Tensor, num_groups: int, weight: Tensor | None = None,
@@ -171,23 +188,23 @@ def embedding(indices: Tensor, weight: Tensor, padding_idx: int | None = None) -
     if weight.ndim != 2:
         raise ValueError(f"embedding: weight must be 2-D (num_embeddings, dim), got shape "
                          f"{weight.shape}")
-    n, data = weight.shape[0], indices.data
+    n = weight.shape[0]
     if padding_idx is not None:
         if not -n <= padding_idx < n:
             raise ValueError(f"embedding: padding_idx must be within [{-n}, {n - 1}], got "
                              f"{padding_idx}")
         padding_idx %= n
+    bad = constant(lambda xp, i: (i < 0) | (i >= n), indices)
     if weight.device == "cpu":
-        if indices.numel() and bool(((data < 0) | (data >= n)).any()):
+        if bool(bad.data.any()):
             raise IndexError(f"embedding: indices must be in [0, {n - 1}] for {n} embeddings, "
-                             f"got values from {int(data.min())} to {int(data.max())}")
+                             f"got values from {int(indices.data.min())} to "
+                             f"{int(indices.data.max())}")
         out = weight[indices]
     else:
-        xp = weight.backend.xp
-        with weight.backend.on_device():  # raw array work: with the tensor's device current
-            bad = (data < 0) | (data >= n)
-            safe, poison = xp.where(bad, 0, data), xp.where(bad, xp.nan, 0).astype(weight.dtype)
-        out = weight[indices._like(safe)] + weight._like(poison[..., None])
+        safe = constant(lambda xp, i, b: xp.where(b, 0, i), indices, bad)
+        out = weight[safe] + constant(lambda xp, b: xp.where(b, xp.nan, 0).astype(
+            weight.dtype)[..., None], bad)
     if padding_idx is None or not weight.requires_grad:
         return out
     return (indices == padding_idx).unsqueeze(-1).where(out.detach(), out)

@@ -8,6 +8,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.ops.conv import Im2Col, check_image, pair, window
+from tinygrad_nv.ops.nn import constant
 
 if TYPE_CHECKING:
     from tinygrad_nv.tensor import Tensor
@@ -27,21 +28,21 @@ def max_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
         return (out[0][0], out[1][0]) if return_indices else out[0]
     cols, (oh, ow), geometry = _pool_columns(x, "max_pool2d", kernel_size, stride, padding,
                                              dilation, ceil_mode, pad_value=-math.inf)
-    xp = x.backend.xp
-    with x.backend.on_device():  # raw array work: with the tensor's device current
-        first_max = cols.data.argmax(axis=2)[:, :, None, :]
-        hit = cols._like(xp.arange(cols.shape[2]).reshape(1, 1, -1, 1) == first_max)
+    first_max = constant(lambda xp, c: c.argmax(axis=2), cols)  # window offset, per output
+    hit = constant(lambda xp, k: xp.arange(cols.shape[2]).reshape(1, 1, -1, 1) == k[:, :, None],
+                   first_max)
     out = hit.where(cols, 0.0).sum(2).reshape(*x.shape[:2], oh, ow)
     if not return_indices:
         return out
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (geometry[k] for k in
                                               ("kernel", "stride", "padding", "dilation"))
-    with x.backend.on_device():
-        k, pos = first_max[:, :, 0, :], xp.arange(oh * ow)
+
+    def flat_index(xp, k):
+        pos = xp.arange(oh * ow)
         rows = (pos // ow) * sh - ph + (k // kw) * dh
-        cols_ = (pos % ow) * sw - pw + (k % kw) * dw
-        indices = (rows * x.shape[3] + cols_).astype(xp.int64).reshape(out.shape)
-    return out, x._like(indices)
+        columns = (pos % ow) * sw - pw + (k % kw) * dw
+        return (rows * x.shape[3] + columns).astype(xp.int64).reshape(out.shape)
+    return out, constant(flat_index, first_max)
 
 
 def avg_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
@@ -61,14 +62,15 @@ def avg_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
             raise ValueError(f"avg_pool2d: divisor_override must be a positive int, got "
                              f"{divisor_override!r}")
         return total / divisor_override
-    xp, (ph, pw) = x.backend.xp, geometry["padding"]
-    with x.backend.on_device():  # raw array work: with the tensor's device current
-        ones = xp.ones((1, 1, *x.shape[2:]), dtype=x.dtype)
+    (ph, pw), kernels = geometry["padding"], x.backend.kernels
+
+    def counts(xp, image):
+        ones, window = xp.ones((1, 1, *image.shape[2:]), dtype=image.dtype), geometry
         if count_include_pad:
             ones = xp.pad(ones, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=1)
-            geometry = dict(geometry, padding=(0, 0))
-        counts = _windows(ones, geometry, (oh, ow), x.backend.kernels).sum(axis=0)
-    return total / x._like(counts.reshape(1, 1, oh, ow))
+            window = dict(geometry, padding=(0, 0))
+        return _windows(ones, window, (oh, ow), kernels).sum(axis=0).reshape(1, 1, oh, ow)
+    return total / constant(counts, x)
 
 
 def adaptive_avg_pool2d(x: Tensor, output_size: int | tuple[int | None, int | None]) -> Tensor:
@@ -210,8 +212,7 @@ def _matrix(like: Tensor, rows: list, n: int) -> Tensor:
     for i, row in enumerate(rows):
         for j, weight in row:
             dense[i][j] += weight
-    with like.backend.on_device():
-        return like._like(like.backend.xp.asarray(dense, dtype=like.dtype))
+    return constant(lambda xp, _: xp.asarray(dense, dtype=like.dtype), like)
 
 
 def _per_axis(value: Any, n: int) -> tuple:
