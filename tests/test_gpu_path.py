@@ -125,6 +125,15 @@ LOSSES = {
     "binary_cross_entropy": lambda z, y, p: F.binary_cross_entropy(z.sigmoid(), p),
     "binary_cross_entropy_with_logits": lambda z, y, p: F.binary_cross_entropy_with_logits(z, p),
     "mse_loss": lambda z, y, p: F.mse_loss(z, p),
+    "l1_smooth_l1_huber": lambda z, y, p: F.l1_loss(z, p) + F.smooth_l1_loss(z, p)
+    + F.huber_loss(z, p, reduction="sum"),
+    "kl_div": lambda z, y, p: F.kl_div(z.log_softmax(), p, reduction="batchmean"),
+    "cross_entropy_none_weight_smoothing": lambda z, y, p: F.cross_entropy(
+        z, y, weight=p[0].detach(), label_smoothing=0.1, reduction="none").sum(),
+    "nll_loss_weight_ignore": lambda z, y, p: F.nll_loss(z.log_softmax(), y, weight=p[1],
+                                                         ignore_index=2),
+    "binary_cross_entropy_weight": lambda z, y, p: F.binary_cross_entropy(z.sigmoid(), p,
+                                                                          weight=p),
     # integer-tensor indexing inside: its bounds check must not sync either
     "cross_entropy_weight": lambda z, y, p: F.cross_entropy(z, y, weight=p[0].detach()),
     "nll_loss": lambda z, y, p: F.nll_loss(z.log_softmax(), y),
