@@ -183,9 +183,15 @@ class Function:
     gradients anybody wants, `self.xp` / `self.kernels` are the inputs' backend's array module
     and kernels. A Function that needs its own output in backward sets `save_output = True`
     and reads it with `self.output()` (held by a weak reference: no cycles).
+
+    What backward reads is guarded against in-place edits: `saved_inputs` names the inputs
+    whose values backward needs (None: all of them; `()` for ops that need only shapes), and
+    the output is guarded when `save_output` is set. A backward that finds one of them
+    changed since forward raises RuntimeError instead of returning a wrong gradient.
     """
 
     save_output = False
+    saved_inputs: tuple[int, ...] | None = None
 
     @classmethod
     def apply(cls, *tensors, **kwargs):
@@ -209,10 +215,15 @@ class Function:
             shapes = " and ".join(f"{t.shape} {t.dtype}" for t in tensors)
             raise type(e)(f"{cls.__name__}: inputs of shape/dtype {shapes}: {e}") from None
         if not (_grad_mode.enabled and True in needs):
-            return tensors[0]._from_op(data, ctx.backend, None)
+            out = tensors[0]._from_op(data, ctx.backend, None)
+            if data.base is not None or data is arrays[0]:  # a view: share the counter
+                _share_version(out, tensors)
+            return out
         # ctx.backend, not backend: a transfer between devices sets its target in forward
         out = tensors[0]._from_op(data, ctx.backend, ctx)
-        ctx.parents, ctx.needs_input_grad = tensors, needs
+        if data.base is not None or data is arrays[0]:
+            _share_version(out, tensors)
+        ctx.parents, ctx.needs_input_grad, ctx.saved_at = tensors, needs, _Clock.now
         if cls.save_output:
             ctx._output = weakref.ref(out)
         if _Recording.calls:
@@ -231,6 +242,18 @@ class Function:
     def output(self):
         return self._output()
 
+    def check_versions(self) -> None:
+        """Raise if a tensor that backward reads was changed in place since forward."""
+        saved_at, parents = self.saved_at, self.parents
+        for i in range(len(parents)) if self.saved_inputs is None else self.saved_inputs:
+            counter = parents[i]._version_counter
+            if counter is not None and counter[-1] > saved_at:  # a stamp after forward
+                raise _modified_error(self, f"input {i}", parents[i], counter, saved_at)
+        out = self._output() if self.save_output else None
+        counter = None if out is None else out._version_counter
+        if counter is not None and counter[-1] > saved_at:
+            raise _modified_error(self, "output", out, counter, saved_at)
+
     def forward(self, *arrays: Any, **kwargs: Any) -> Any:
         raise NotImplementedError
 
@@ -244,6 +267,61 @@ class Function:
     @property
     def name(self) -> str:
         return type(self).__name__
+
+
+class _Clock:
+    """Stamps of in-place changes, process-wide: `now` is the stamp of the latest change."""
+
+    now = 0
+    ticks = itertools.count(1)
+
+
+# A version counter is a list shared by the tensors that view one storage: [count, stamp,
+# stamp, ...], the number of in-place changes (PyTorch's `_version`) then the clock stamps of
+# the latest few. A plain list: tensors get one only when viewed or changed, so it stays cheap.
+_KEPT_STAMPS = 32  # enough to name the expected version in the error message
+
+
+def new_version_counter() -> list:
+    return [0]
+
+
+def bump_version(counter: list) -> None:
+    """Record one in-place change of the storage that `counter` belongs to."""
+    _Clock.now = stamp = next(_Clock.ticks)
+    counter[0] += 1
+    counter.append(stamp)
+    if len(counter) > _KEPT_STAMPS + 1:
+        del counter[1]
+
+
+def _count_at(counter: list, clock: int) -> int:
+    """The count when the clock read `clock` (exact unless 32 changes came since)."""
+    return counter[0] - sum(stamp > clock for stamp in counter[1:])
+
+
+def _share_version(out, inputs: Sequence) -> None:
+    """`out` is a view of (or is) the storage of one of `inputs`: it shares its counter."""
+    data = out.data
+    storage = data if data.base is None else data.base
+    for t in inputs:
+        source = t.data if t.data.base is None else t.data.base
+        if source is storage:
+            if t._version_counter is None:
+                t._version_counter = [0]
+            out._version_counter = t._version_counter
+            return
+
+
+def _modified_error(ctx, what: str, tensor, counter: list, clock: int) -> Exception:
+    return RuntimeError(
+        f"{ctx.name}.backward: one of the tensors needed for gradient computation has been "
+        f"modified by an inplace operation: the {what} of {ctx.name}, of shape {tensor.shape} "
+        f"and dtype {tensor.dtype.name}, is at version {counter[0]}; expected version "
+        f"{_count_at(counter, clock)} instead (the version it had when the forward pass used "
+        "it). Hint: make the in-place change after backward, or use the out-of-place form "
+        "(`x = x + 1`, not `x += 1`) or a .clone(); detect_anomaly() shows where the op was "
+        "created.")
 
 
 def _toposort(roots: Sequence) -> list:
@@ -294,7 +372,7 @@ def run_backward(roots: Sequence, grads: Sequence, retain_graph: bool, create_gr
             tensor.grad = g if tensor.grad is None else tensor.grad + g
 
     previous, _grad_mode.enabled = _grad_mode.enabled, create_graph
-    anomaly = _Recording.check_nan
+    anomaly, changed_at = _Recording.check_nan, _Clock.now
     try:
         for root, g in zip(roots, grads):
             deliver(root, g)
@@ -305,6 +383,8 @@ def run_backward(roots: Sequence, grads: Sequence, retain_graph: bool, create_gr
             if id(node) in wanted:
                 captured[id(node)] = g
             ctx = node._ctx
+            if ctx.saved_at < changed_at:  # something was changed in place since forward
+                ctx.check_versions()
             if ctx.backend.placement is None:
                 in_grads = ctx.backward(g)
             else:

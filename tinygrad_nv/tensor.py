@@ -16,6 +16,7 @@ from tinygrad_nv.ops import (
     elementwise,
     gather_scatter,
     index,
+    inplace,
     logic,
     matrix,
     movement,
@@ -39,7 +40,8 @@ class Tensor:
     >>> x.grad.numpy()      # [[2., 4.]]
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_backend", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_backend", "_version_counter",
+                 "__weakref__")
     __hash__ = object.__hash__
 
     def __init__(self, data: Any, dtype: Any = None, device: str | None = None,
@@ -55,7 +57,7 @@ class Tensor:
         if dtype is not None and array.dtype != to_dtype(dtype):
             array = array.astype(to_dtype(dtype))
         self.data, self._backend, self._ctx, self.grad = array, backend, None, None
-        self.requires_grad = False
+        self.requires_grad, self._version_counter = False, None
         if requires_grad:
             self.requires_grad_(True)
 
@@ -64,7 +66,8 @@ class Tensor:
         t = object.__new__(Tensor)
         if isinstance(data, np.generic):  # NumPy reductions return scalars, not 0-d arrays
             data = np.asarray(data)
-        t.data, t._backend, t._ctx, t.grad = data, backend, ctx, None
+        # _version_counter None: version 0 and no views yet
+        t.data, t._backend, t._ctx, t.grad, t._version_counter = data, backend, ctx, None, None
         t.requires_grad = ctx is not None
         return t
 
@@ -223,8 +226,25 @@ class Tensor:
         autograd.run_backward([self], [seed], retain_graph or create_graph, create_graph)
 
     def detach(self) -> Tensor:
-        """The same values, cut from the graph."""
-        return Tensor._from_op(self.data, self._backend, None)
+        """The same values, cut from the graph (the same storage and version counter)."""
+        out = Tensor._from_op(self.data, self._backend, None)
+        if self._version_counter is None:
+            self._version_counter = autograd.new_version_counter()
+        out._version_counter = self._version_counter
+        return out
+
+    @property
+    def _version(self) -> int:
+        """How many in-place changes this tensor's storage has seen (as torch's `_version`)."""
+        counter = self._version_counter
+        return 0 if counter is None else counter[0]
+
+    def _bump_version(self) -> None:
+        """Record an in-place change of the storage (its views share the counter): what an
+        in-place op, an optimizer step or load_state_dict calls after writing `.data`."""
+        if self._version_counter is None:
+            self._version_counter = autograd.new_version_counter()
+        autograd.bump_version(self._version_counter)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Start (or stop) recording operations on this leaf; returns self."""
@@ -311,6 +331,7 @@ class Tensor:
             raise RuntimeError(f"replace: a tensor that requires grad cannot become "
                                f"{other.dtype.name}")
         self.data, self._backend = other.data, other._backend
+        self._bump_version()
         return self
 
     def clone(self) -> Tensor:
@@ -321,30 +342,21 @@ class Tensor:
         """This tensor (arrays are made contiguous where a kernel needs it)."""
         return self
 
-    # ---- in place
-    # values only (like PyTorch, not on tensors that are part of a recorded graph)
-    def _inplace(self, result: Tensor, op: str) -> Tensor:
-        if self.requires_grad and autograd.is_grad_enabled():
-            raise RuntimeError(f"{op}: in-place update of a tensor that requires grad; wrap "
-                               "it in `with no_grad():` (as an optimizer step does)")
-        if result.shape != self.shape:
-            raise ValueError(f"{op}: the result has shape {result.shape}, but the in-place "
-                             f"target has shape {self.shape}")
-        self.data[...] = result.data.astype(self.dtype, copy=False)
-        return self
-
-    def __iadd__(self, other: Any) -> Tensor:
-        return self._inplace(self.detach() + other, "+=")
-
-    def __isub__(self, other: Any) -> Tensor:
-        return self._inplace(self.detach() - other, "-=")
-
-    def __imul__(self, other: Any) -> Tensor:
-        return self._inplace(self.detach() * other, "*=")
-
-    def __itruediv__(self, other: Any) -> Tensor:
-        return self._inplace(self.detach() / other, "/=")
-
+    # ---- in place (ops/inplace.py): each bumps the version counter
+    __iadd__ = inplace.iadd
+    __isub__ = inplace.isub
+    __imul__ = inplace.imul
+    __itruediv__ = inplace.itruediv
+    add_ = inplace.add_
+    sub_ = inplace.sub_
+    mul_ = inplace.mul_
+    div_ = inplace.div_
+    zero_ = inplace.zero_
+    fill_ = inplace.fill_
+    clamp_ = clip_ = inplace.clamp_
+    copy_ = inplace.copy_
+    uniform_ = inplace.uniform_
+    normal_ = inplace.normal_
     __setitem__ = index.setitem
 
     # ---- arithmetic (ops/elementwise.py)

@@ -300,6 +300,7 @@ class Module:
             if key in state_dict:
                 value = Tensor(state_dict[key], device=target.device, dtype=target.dtype)
                 target.data[...] = value.data
+                target._bump_version()
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ printing

@@ -144,6 +144,7 @@ def _unrows(xp, rows, moved_shape: tuple, axis: int):
 class Softmax(Function):
     """softmax (or log_softmax when log=True) along one axis, max-subtracted."""
 
+    saved_inputs = ()  # backward reads the output, not the input
     save_output = True
 
     def forward(self, x, axis: int, log: bool):

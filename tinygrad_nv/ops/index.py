@@ -11,7 +11,7 @@ from __future__ import annotations
 import operator
 from typing import TYPE_CHECKING, Any
 
-from tinygrad_nv.autograd import Function
+from tinygrad_nv.autograd import Function, is_grad_enabled
 from tinygrad_nv.ops._checks import (
     ShapeError,
     broadcast_shapes,
@@ -20,6 +20,7 @@ from tinygrad_nv.ops._checks import (
     is_scalar,
     is_tensor,
 )
+from tinygrad_nv.ops.inplace import check_writable
 
 if TYPE_CHECKING:
     from tinygrad_nv.tensor import Tensor
@@ -32,6 +33,8 @@ class IndexOutOfRange(IndexError, RuntimeError):
 
 class Index(Function):
     """x[index]: basic indexing (a view) or advanced integer/bool indexing (a gather)."""
+
+    saved_inputs = ()  # backward reads shapes only
 
     saved_inputs = ()
 
@@ -46,6 +49,8 @@ class Index(Function):
 
 class IndexAdd(Function):
     """zeros(shape) with g added at `index` (repeated indices accumulate): Index's adjoint."""
+
+    saved_inputs = ()  # backward reads shapes only
 
     saved_inputs = ()
 
@@ -73,12 +78,14 @@ def getitem(x: Tensor, index: Any) -> Tensor:
 
 
 def setitem(x: Tensor, index: Any, value: Any) -> None:
-    """x[index] = value, in place (not on tensors that require grad), the same index forms as
-    x[index]."""
-    if x.requires_grad:
-        raise RuntimeError("__setitem__: in-place assignment into a tensor that requires "
-                           "grad is not supported; build a new tensor (e.g. with where)")
+    """x[index] = value, in place, the same index forms as x[index]: bumps x's version
+    counter; not on a tensor that requires grad outside no_grad, not differentiable in value."""
+    check_writable(x, "__setitem__")
     if is_tensor(value):
+        if value.requires_grad and is_grad_enabled():
+            raise RuntimeError("__setitem__: in-place assignment of a tensor that requires "
+                               "grad is not differentiable; build the result with cat, where "
+                               "or masked ops, or assign inside `with no_grad():`")
         check_device(x, value, "__setitem__")
         value = value.data
     first, then, _ = _split_index(x, index)
@@ -91,6 +98,7 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
         raise RuntimeError(f"__setitem__: cannot assign a value of shape "
                            f"{tuple(getattr(value, 'shape', ()))} to x[index] of a tensor of "
                            f"shape {x.shape}: {e}") from None
+    x._bump_version()
 
 
 def _split_index(t: Tensor, index: Any) -> tuple[tuple, tuple | None, bool]:

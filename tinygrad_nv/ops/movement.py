@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 
 class Reshape(Function):
+    saved_inputs = ()  # backward reads shapes only
+
     def forward(self, x, shape: tuple):
         return x.reshape(shape)
 
@@ -30,6 +32,8 @@ class Reshape(Function):
 
 
 class Permute(Function):
+    saved_inputs = ()  # backward reads shapes only
+
     def forward(self, x, order: tuple):
         self.order = order
         return x.transpose(order)
@@ -42,6 +46,8 @@ class Permute(Function):
 
 
 class Expand(Function):
+    saved_inputs = ()  # backward reads shapes only
+
     def forward(self, x, shape: tuple):
         return self.xp.broadcast_to(x, shape)
 
@@ -50,6 +56,8 @@ class Expand(Function):
 
 
 class Cat(Function):
+    saved_inputs = ()  # backward reads shapes only
+
     def forward(self, *arrays, axis: int):
         self.axis = axis
         return self.xp.concatenate(arrays, axis=axis)
@@ -66,6 +74,8 @@ class Cat(Function):
 
 class Transfer(Function):
     """A copy to another device; the gradient travels back."""
+
+    saved_inputs = ()  # backward reads shapes only
 
     def forward(self, x, target):
         self.source, self.backend = self.backend, target

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 
 class Exp(Function):
+    saved_inputs = ()  # backward reads the output, not the input
     save_output = True
 
     def forward(self, x):
@@ -37,6 +38,7 @@ class Log(Function):
 
 
 class Sqrt(Function):
+    saved_inputs = ()  # backward reads the output, not the input
     save_output = True
 
     def forward(self, x):
@@ -63,6 +65,7 @@ class Cos(Function):
 
 
 class Reciprocal(Function):
+    saved_inputs = ()  # backward reads the output, not the input
     save_output = True
 
     def forward(self, x):

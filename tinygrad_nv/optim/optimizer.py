@@ -122,6 +122,8 @@ class Optimizer:
             params = [p for p in group["params"] if p.grad is not None]
             if params:
                 self.step_group(group, params)
+                for p in params:  # changed in place: a graph that saved them must not reuse them
+                    p._bump_version()
         return loss
 
     def step_group(self, group: dict[str, Any], params: list[Tensor]) -> None:
