@@ -91,7 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     results, started = [], time.perf_counter()
     for name in names:
         say(f"{name}: running")
+        suite_start = time.perf_counter()
         suite = importlib.import_module(f"benchmarks.suites.{name}").run(settings)
+        suite.seconds = time.perf_counter() - suite_start
+        say(f"{name}: done in {suite.seconds:.1f} s")
         results.append(suite)
         advance(1)
     close()

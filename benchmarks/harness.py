@@ -135,6 +135,7 @@ class Suite:
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    seconds: float = 0.0  # how long the suite took, warm-up and checks included
 
 
 def time_round_robin(fns: dict[str, Callable[[], object]], settings: Settings, samples: int,

@@ -61,7 +61,8 @@ def to_json(suites: list[Suite], settings: Settings, argv: list[str]) -> dict:
         "machine": machine(), "gpu": gpu_name(settings), "versions": versions(),
         "device": settings.device, "quick": settings.quick, "clock": settings.clock,
         "suites": {s.name: {"rows": [r.to_json() for r in s.rows], "notes": s.notes,
-                            "failures": s.failures} for s in suites},
+                            "failures": s.failures, "seconds": round(s.seconds, 2)}
+                   for s in suites},
     }
 
 

@@ -76,7 +76,7 @@ def run(settings: Settings) -> Suite:
         suite.notes.append(check_same_loss(float(ours().item()), float(theirs().item()),
                                            f"CNN batch {batch}"))
     settings.progress(f"cnn: batch {batch}")
-    stats = time_round_robin(fns, settings, settings.samples(30, 8),
+    stats = time_round_robin(fns, settings, settings.samples(30, 5),
                              lambda: [s() for s in syncs])
     suite.rows.append(Row(f"SGD step, batch {batch}, 1x{side}x{side}", "ms",
                           {k: v.scaled(1e3) for k, v in stats.items()}, [Target("torch", 1.0)]))

@@ -170,7 +170,7 @@ def run(settings: Settings) -> Suite:
         suite.notes.append(torch_device)
     else:
         syncs.append(torch_sync(torch, torch_device))
-    samples = settings.samples(50, 12)
+    samples = settings.samples(50, 8)
     for optimizer in ("sgd", "adam"):
         for batch in settings.size((128, 1024), (128, 1024), (8,)):
             settings.progress(f"mlp: {optimizer} batch {batch}")

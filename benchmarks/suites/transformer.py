@@ -64,8 +64,8 @@ def run(settings: Settings) -> Suite:
         suite.notes.append(check_same_loss(float(ours().item()), float(theirs().item()),
                                            "transformer block"))
     settings.progress(f"transformer: batch {batch}, sequence {seq}")
-    stats = time_round_robin(fns, settings, settings.samples(20, 6),
-                             lambda: [s() for s in syncs])
+    stats = time_round_robin(fns, settings, settings.samples(20, 4),
+                             lambda: [s() for s in syncs], warmup=1 if settings.quick else 2)
     suite.rows.append(Row(f"forward + backward, d_model {d_model}, {heads} heads, sequence "
                           f"{seq}, batch {batch}", "ms",
                           {k: v.scaled(1e3) for k, v in stats.items()}, [Target("torch", 1.2)]))
