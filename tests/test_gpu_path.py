@@ -16,9 +16,9 @@ from tinygrad_nv.backend.instrumented import instrumented
 
 pytestmark = pytest.mark.emu
 
-# Launches of one training step, measured with the fused optimizers (MLP: 32, CNN: 40); the
+# Launches of one training step, measured with the fused optimizers (MLP: 27, CNN: 35); the
 # budget catches a regression of a few launches per layer or per parameter.
-MLP_BUDGET, CNN_BUDGET = 36, 44
+MLP_BUDGET, CNN_BUDGET = 31, 39
 
 
 def test_every_call_runs_on_the_tensors_device():

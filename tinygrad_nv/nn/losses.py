@@ -34,8 +34,9 @@ def cross_entropy(logits: Tensor, targets: Tensor, weight: Tensor | None = None,
     targets = _as_tensor(targets, logits)
     if targets.dtype.kind == "f":
         return _cross_entropy_probs(logits, targets, weight, reduction, label_smoothing)
-    rows, t, out_shape, poison = _class_rows(logits, targets, "cross_entropy", ignore_index)
-    if weight is None:
+    rows, t, out_shape, poison = _class_rows(logits, targets, "cross_entropy", ignore_index,
+                                             poison=weight is not None)
+    if weight is None:  # the kernel itself gives NaN for out-of-range targets
         loss = CrossEntropy.apply(rows, t, label_smoothing=float(label_smoothing),
                                   ignore_index=int(ignore_index))
         return _reduce(loss, reduction, out_shape, _valid(t, ignore_index, rows))
@@ -212,9 +213,10 @@ def _same_shape(x: Tensor, target: Any, op: str) -> Tensor:
     return target.cast(x.dtype)
 
 
-def _class_rows(scores: Tensor, targets: Any, op: str, ignore_index: int):
-    """(N*d..., C) score rows, flat int targets, the per-sample shape and, off the CPU, the
-    mask of out-of-range targets (their loss is NaN); on the CPU they raise."""
+def _class_rows(scores: Tensor, targets: Any, op: str, ignore_index: int, poison: bool = True):
+    """(N*d..., C) score rows, flat int targets, the per-sample shape and, off the CPU when
+    `poison`, the mask of out-of-range targets (their loss is to be NaN; else None); on the
+    CPU they raise."""
     targets = _as_tensor(targets, scores)
     if scores.dtype.kind != "f":
         raise TypeError(f"{op}: input must be floating point, got {scores.dtype.name}")
@@ -231,6 +233,8 @@ def _class_rows(scores: Tensor, targets: Any, op: str, ignore_index: int):
     if scores.ndim > 2:  # classes last, then one row per sample
         scores = scores.permute(0, *range(2, scores.ndim), 1)
     rows, t = scores.reshape(-1, c), targets.reshape(-1)
+    if scores.device != "cpu" and not poison:
+        return rows, t, targets.shape, None
     bad = constant(lambda xp, i: (i != ignore_index) & ((i < 0) | (i >= c)), t)
     if scores.device != "cpu":
         return rows, t, targets.shape, bad
