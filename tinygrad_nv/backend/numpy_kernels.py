@@ -206,9 +206,22 @@ class NumpyKernels:
 
     def _update(self, rule, param, grad, state: list, coef: tuple) -> None:
         """param and the state arrays (None: unused) updated in place by `rule` in the math
-        dtype (float64 for float64, else float32)."""
+        dtype (float64 for float64, else float32); contiguous arrays in chunks of UPDATE_CHUNK
+        elements, so that the rule's temporaries stay small (and in cache)."""
         math = self.xp.dtype("float64" if param.dtype == self.xp.float64 else "float32")
         coef = cast_coefficients(self.xp, math, coef)
+        arrays = [param, grad, *(s for s in state if s is not None)]
+        if param.size <= UPDATE_CHUNK or not all(a.flags.c_contiguous for a in arrays):
+            self._update_part(rule, param, grad, state, coef, math)
+            return
+        flat = [None if s is None else s.reshape(-1) for s in state]
+        p, g = param.reshape(-1), grad.reshape(-1)
+        for start in range(0, param.size, UPDATE_CHUNK):
+            part = slice(start, start + UPDATE_CHUNK)
+            self._update_part(rule, p[part], g[part],
+                              [None if s is None else s[part] for s in flat], coef, math)
+
+    def _update_part(self, rule, param, grad, state: list, coef: tuple, math) -> None:
         values = [None if s is None else s.astype(math, copy=False) for s in state]
         new_param, new_state = rule(self.xp, param.astype(math, copy=False),
                                     grad.astype(math, copy=False), values, coef)
@@ -250,6 +263,9 @@ class NumpyKernels:
                 out[:, :, top:top + sh * (oh - 1) + 1:sh,
                     left:left + sw * (ow - 1) + 1:sw] += cols[:, :, i, j]
         return out[:, :, ph:ph + h, pw:pw + w]
+
+
+UPDATE_CHUNK = 1 << 15  # elements per piece of an optimizer update (128 KiB of float32)
 
 
 def conv_out_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
