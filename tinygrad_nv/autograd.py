@@ -13,7 +13,7 @@ import itertools
 import threading
 import traceback
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 
@@ -361,11 +361,17 @@ def run_backward(roots: Sequence, grads: Sequence, retain_graph: bool, create_gr
     pending: dict[int, Any] = {}
     captured: dict[int, Any] = {}
     wanted = {id(t) for t in capture} if capture is not None else set()
+    hooked = RemovableHandle.live > 0  # tensor hooks exist: leaves get theirs once, summed
+    hooked_leaves: dict[int, list] = {}
 
     def deliver(tensor, g) -> None:
         key = id(tensor)
         if tensor._ctx is not None:
             pending[key] = pending[key] + g if key in pending else g
+        elif hooked and getattr(tensor, "_hooks", None) and (
+                key in wanted or capture is None and tensor.requires_grad):
+            entry = hooked_leaves.setdefault(key, [tensor, None])
+            entry[1] = g if entry[1] is None else entry[1] + g
         elif key in wanted:
             captured[key] = captured[key] + g if key in captured else g
         elif capture is None and tensor.requires_grad:
@@ -380,6 +386,9 @@ def run_backward(roots: Sequence, grads: Sequence, retain_graph: bool, create_gr
             g = pending.pop(id(node), None)
             if g is None:
                 continue
+            if hooked and getattr(node, "_hooks", None):
+                g = _run_hooks(node, g, create_graph)
+                changed_at = _Clock.now  # a hook may have changed a tensor in place
             if id(node) in wanted:
                 captured[id(node)] = g
             ctx = node._ctx
@@ -401,9 +410,89 @@ def run_backward(roots: Sequence, grads: Sequence, retain_graph: bool, create_gr
                     deliver(parent, pg)
             if not retain_graph:
                 ctx.release()
+        for leaf, g in hooked_leaves.values():
+            g = _run_hooks(leaf, g, create_graph)
+            if id(leaf) in wanted:
+                captured[id(leaf)] = g
+            else:
+                leaf.grad = g if leaf.grad is None else leaf.grad + g
     finally:
         _grad_mode.enabled = previous
     return None if capture is None else [captured.get(id(t)) for t in capture]
+
+
+class RemovableHandle:
+    """What `register_hook` (and the Module hook registrations) return: `remove()` takes the
+    hook away again."""
+
+    live = 0  # tensor hooks registered and not removed: backward looks for hooks only then
+    _ids = itertools.count()
+
+    def __init__(self, registry: dict, counted: bool = False) -> None:
+        self.id, self._registry, self._counted = next(self._ids), registry, counted
+        if counted:
+            RemovableHandle.live += 1
+
+    def remove(self) -> None:
+        if self._registry.pop(self.id, None) is not None and self._counted:
+            RemovableHandle.live -= 1
+
+
+def register_hook(tensor, hook: Callable[[Any], Any]) -> RemovableHandle:
+    """Call `hook(grad)` whenever the gradient of `tensor` is computed; a Tensor it returns
+    replaces the gradient. Returns a handle whose `remove()` unregisters it.
+
+    >>> h = y.register_hook(lambda g: g * 2)   # double the gradient flowing through y
+    """
+    if not tensor.requires_grad:
+        raise RuntimeError(f"register_hook: cannot register a hook on a tensor (shape "
+                           f"{tensor.shape}) that does not require grad")
+    if not callable(hook):
+        raise TypeError(f"register_hook: hook must be callable, got {type(hook).__name__}")
+    hooks = _hooks_of(tensor)
+    handle = RemovableHandle(hooks, counted=True)
+    hooks[handle.id] = hook
+    return handle
+
+
+def retain_grad(tensor) -> None:
+    """Keep the gradient of this non-leaf tensor in its `.grad` during backward (leaves keep
+    theirs anyway)."""
+    if not tensor.requires_grad:
+        raise RuntimeError(f"retain_grad: the tensor (shape {tensor.shape}) does not require "
+                           "grad")
+    hooks = _hooks_of(tensor)
+    if tensor._ctx is not None and _RETAIN not in hooks:
+        hooks[_RETAIN] = None
+        RemovableHandle.live += 1
+
+
+_RETAIN = "retain_grad"  # the key that marks a retained gradient among a tensor's hooks
+
+
+def _hooks_of(tensor) -> dict:
+    hooks = getattr(tensor, "_hooks", None)
+    if hooks is None:
+        hooks = tensor._hooks = {}
+    return hooks
+
+
+def _run_hooks(tensor, g, create_graph: bool):
+    """The tensor's hooks in registration order (each may replace g), then retain_grad."""
+    hooks = tensor._hooks
+    for key, hook in list(hooks.items()):
+        if key == _RETAIN:
+            continue
+        replaced = hook(g)
+        if replaced is not None:
+            if not hasattr(replaced, "_ctx") or replaced.shape != g.shape:
+                raise RuntimeError(f"register_hook: a hook must return None or a Tensor of the "
+                                   f"gradient's shape {g.shape}, got {replaced!r:.80}")
+            g = replaced
+    if _RETAIN in hooks:
+        kept = g if create_graph else g.detach()
+        tensor.grad = kept if tensor.grad is None else tensor.grad + kept
+    return g
 
 
 def _check_finite(ctx, in_grads: tuple) -> None:

@@ -41,7 +41,7 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "_backend", "_version_counter",
-                 "__weakref__")
+                 "_hooks", "__weakref__")  # _hooks: set only by register_hook / retain_grad
     __hash__ = object.__hash__
 
     def __init__(self, data: Any, dtype: Any = None, device: str | None = None,
@@ -224,6 +224,9 @@ class Tensor:
                                "requires_grad=True")
         seed = autograd.default_grad(self, gradient, "backward")
         autograd.run_backward([self], [seed], retain_graph or create_graph, create_graph)
+
+    register_hook = autograd.register_hook
+    retain_grad = autograd.retain_grad
 
     def detach(self) -> Tensor:
         """The same values, cut from the graph (the same storage and version counter)."""

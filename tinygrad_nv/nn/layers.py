@@ -12,6 +12,7 @@ from tinygrad_nv.dtype import dtypes
 from tinygrad_nv.nn import functional as F
 from tinygrad_nv.nn import init
 from tinygrad_nv.nn.activation import GELU, ReLU, Sigmoid, SiLU, Tanh
+from tinygrad_nv.nn.hooks import has_hooks
 from tinygrad_nv.nn.module import Module
 from tinygrad_nv.tensor import Tensor
 
@@ -283,8 +284,9 @@ _FUSED_ACTIVATIONS = {ReLU: "relu", Sigmoid: "sigmoid", Tanh: "tanh", SiLU: "sil
 
 
 def _fusable(module: Module, following: Module | None) -> str | None:
-    """The fused kernel's name for a plain Linear followed by a plain activation module."""
-    if type(module) is not Linear:
+    """The fused kernel's name for a plain Linear followed by a plain activation module
+    (neither watched by hooks)."""
+    if type(module) is not Linear or has_hooks(module) or has_hooks(following):
         return None
     if type(following) is GELU:
         return "gelu" if following.approximate == "none" else "gelu_tanh"

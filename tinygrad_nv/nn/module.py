@@ -20,6 +20,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
+from tinygrad_nv.nn import hooks
 from tinygrad_nv.tensor import Tensor
 
 
@@ -54,13 +55,21 @@ class Module:
         for registry in ("_parameters", "_buffers", "_modules"):
             object.__setattr__(self, registry, {})
         object.__setattr__(self, "_non_persistent_buffers", set())
+        hooks.init_registries(self)
         object.__setattr__(self, "training", True)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._forward_pre_hooks or self._forward_hooks or self._backward_hooks:
+            return hooks.call_with_hooks(self, args, kwargs)
         return self.forward(*args, **kwargs)
+
+    # hooks (nn/hooks.py): each returns a handle whose remove() unregisters the hook
+    register_forward_pre_hook = hooks.register_forward_pre_hook
+    register_forward_hook = hooks.register_forward_hook
+    register_full_backward_hook = hooks.register_full_backward_hook
 
     # ------------------------------------------------------------------ registration
     def __setattr__(self, name: str, value: Any) -> None:
