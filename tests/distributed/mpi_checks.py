@@ -110,6 +110,20 @@ def collective_errors(device, rank, size):
             raise AssertionError(f"no {kind.__name__} ({words})")
 
 
+@check
+def collectives_count_as_in_place_changes(device, rank, size):
+    x = Tensor([1.0, 2.0], device=device, requires_grad=True)
+    y = x * 1.0
+    loss = (y * y).sum()  # its backward needs y
+    dist.all_reduce(y)
+    try:
+        loss.backward()
+    except RuntimeError as e:
+        assert "modified by an inplace operation" in str(e), str(e)
+    else:
+        raise AssertionError("backward used a tensor that all_reduce had changed")
+
+
 # ---------------------------------------------------------------------- DDP
 def mlp(seed: int, device: str) -> nn.Module:
     Tensor.manual_seed(seed)

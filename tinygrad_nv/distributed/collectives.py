@@ -45,6 +45,7 @@ def _flat(tensor: Tensor) -> Iterator[Any]:
         yield flat.view(np.uint8) if flat.dtype == np.bool_ else flat
         if not contiguous:
             data[...] = array
+    tensor._bump_version()  # changed in place: a backward that saved it must notice
 
 
 def all_reduce(tensor: Tensor, op: str = "sum") -> Tensor:
@@ -108,6 +109,7 @@ def all_gather(tensor_list: list[Tensor], tensor: Tensor) -> list[Tensor]:
             engine_for(w, flat).all_gather(flat, gathered)
     for t, values in zip(tensor_list, gathered):
         t.data[...] = values.view(t.dtype).reshape(t.shape)
+        t._bump_version()
     return tensor_list
 
 

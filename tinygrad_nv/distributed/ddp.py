@@ -32,6 +32,8 @@ class GradReady(Function):
     """Identity on a parameter; backward hands the parameter's complete gradient to the
     reducer (which accumulates it into `.grad`) and sends nothing further."""
 
+    saved_inputs = ()  # backward reads no values: an optimizer step before it is fine
+
     def forward(self, array: Any, reducer: Reducer, index: int) -> Any:
         self.reducer, self.index = reducer, index
         return array
