@@ -80,8 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.harness import Settings
     from tinygrad_nv.backend import canonicalize, get_backend
 
-    device = canonicalize(args.device)
-    get_backend(device)  # a clear error now, not inside a suite
+    try:
+        device = canonicalize(args.device)
+        get_backend(device)  # a clear error now, not inside a suite
+    except (ValueError, RuntimeError) as e:
+        print(f"python -m benchmarks: error: {e}", file=sys.stderr)
+        return 2
     if args.threads is not None:
         _limit_threads(args.threads)
     names = args.suite or list(SUITES)

@@ -98,6 +98,13 @@ def test_bad_arguments_are_refused(argv, capsys):
     assert "error" in capsys.readouterr().err
 
 
+def test_an_unknown_device_is_a_clear_error(tmp_path, capsys):
+    assert main(["--device", "tpu", "--suite", "overhead", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown device 'tpu'" in err and "Traceback" not in err
+    assert not (tmp_path / "results.json").exists()
+
+
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 @given(batch=st.integers(1, 9), seed=st.integers(0, 2**16))
 def test_hand_written_mlp_computes_what_the_framework_computes(device, optimizer, batch, seed):
