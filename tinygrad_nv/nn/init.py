@@ -50,6 +50,7 @@ def _fan(t: Tensor, mode: str) -> int:
 
 def _fill(t: Tensor, values: Tensor) -> Tensor:
     t.data[...] = values.data
+    t._bump_version()  # an in-place change, as the in-place ops count them
     return t
 
 
@@ -65,6 +66,7 @@ def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
 
 def constant_(t: Tensor, value: float) -> Tensor:
     t.data[...] = value
+    t._bump_version()
     return t
 
 
