@@ -3,7 +3,8 @@
     python -m benchmarks                        # every suite, full sizes, on the default device
     python -m benchmarks --quick                # every suite, small repeats (< 2 min on a CPU)
     python -m benchmarks --suite mlp cnn --device cuda --out results/h100
-    python -m benchmarks --suite overhead --repeat 500 --clock cpu --threads 1
+    python -m benchmarks --suite mlp --clock cpu     # on a shared machine: CPU time
+    python -m benchmarks --suite matmul --threads 0  # BLAS and PyTorch on all their threads
 
 Writes results.json (machine, library versions, device, every figure with its spread),
 results.md (one table) and one PNG per suite into --out. Figures are medians over the repeats
@@ -17,6 +18,7 @@ import importlib
 import os
 import sys
 import time
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 SUITES = ("overhead", "matmul", "mlp", "cnn", "transformer", "kernels", "memory", "distributed")
@@ -44,13 +46,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help="wall: elapsed time (default); cpu: this process's CPU time, "
                              "steadier on a shared machine (BLAS threads add up)")
     parser.add_argument("--threads", type=int, default=None,
-                        help="BLAS and PyTorch threads for everyone (default: libraries' own)")
+                        help="BLAS and PyTorch threads for everyone; 0: the libraries' own "
+                             "(default: 1 on the CPU, so that every column is one core's work "
+                             "and a shared machine does not thrash; the libraries' own on a GPU)")
     parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # tests only
     args = parser.parse_args(argv)
     if args.repeat is not None and args.repeat < 1:
         parser.error(f"--repeat must be at least 1, got {args.repeat}")
-    if args.threads is not None and args.threads < 1:
-        parser.error(f"--threads must be at least 1, got {args.threads}")
+    if args.threads is not None and args.threads < 0:
+        parser.error(f"--threads must be 0 (the libraries' own) or more, got {args.threads}")
     return args
 
 
@@ -73,7 +77,7 @@ def progress_printer(total: int):
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse(argv)
-    if args.threads is not None:  # before NumPy loads its BLAS
+    if args.threads:  # before NumPy loads its BLAS
         for name in BLAS_THREADS:
             os.environ[name] = str(args.threads)
     from benchmarks import report
@@ -86,21 +90,21 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, RuntimeError) as e:
         print(f"python -m benchmarks: error: {e}", file=sys.stderr)
         return 2
-    if args.threads is not None:
-        _limit_threads(args.threads)
+    threads = args.threads if args.threads is not None else 0 if device.startswith("cuda") else 1
     names = args.suite or list(SUITES)
     say, advance, close = progress_printer(len(names))
     settings = Settings(device=device, quick=args.quick, repeat=args.repeat, clock=args.clock,
-                        tiny=args.tiny, progress=say)
+                        threads=threads, tiny=args.tiny, progress=say)
     results, started = [], time.perf_counter()
-    for name in names:
-        say(f"{name}: running")
-        suite_start = time.perf_counter()
-        suite = importlib.import_module(f"benchmarks.suites.{name}").run(settings)
-        suite.seconds = time.perf_counter() - suite_start
-        say(f"{name}: done in {suite.seconds:.1f} s")
-        results.append(suite)
-        advance(1)
+    with limited_threads(threads):
+        for name in names:
+            say(f"{name}: running")
+            suite_start = time.perf_counter()
+            suite = importlib.import_module(f"benchmarks.suites.{name}").run(settings)
+            suite.seconds = time.perf_counter() - suite_start
+            say(f"{name}: done in {suite.seconds:.1f} s")
+            results.append(suite)
+            advance(1)
     close()
     result = report.to_json(results, settings, argv)
     written = report.write(result, args.out)
@@ -109,18 +113,32 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if any(suite.failures for suite in results) else 0
 
 
-def _limit_threads(threads: int) -> None:
+@contextmanager
+def limited_threads(threads: int):
+    """BLAS (through threadpoolctl, where installed) and PyTorch on `threads` threads inside;
+    0: leave them alone."""
+    if not threads:
+        yield
+        return
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
-        pass
+        blas = nullcontext()
     else:
-        threadpool_limits(threads)
+        blas = threadpool_limits(threads)
     try:
         import torch
     except ImportError:
-        return
-    torch.set_num_threads(threads)
+        torch = None
+    previous = torch.get_num_threads() if torch else None
+    with blas:
+        if torch:
+            torch.set_num_threads(threads)
+        try:
+            yield
+        finally:
+            if torch:
+                torch.set_num_threads(previous)
 
 
 if __name__ == "__main__":

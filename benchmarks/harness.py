@@ -27,6 +27,7 @@ class Settings:
     quick: bool = False
     repeat: int | None = None  # samples per figure; None: the suite's default for the mode
     clock: str = "wall"  # wall (perf_counter) or cpu (process_time: this process's CPU time)
+    threads: int = 0  # BLAS and PyTorch threads; 0: the libraries' own
     tiny: bool = False  # test knob: smallest sizes and repeats, figures meaningless
     progress: Callable[[str], None] = field(default=lambda message: None, repr=False)
 

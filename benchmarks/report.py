@@ -60,6 +60,7 @@ def to_json(suites: list[Suite], settings: Settings, argv: list[str]) -> dict:
         "command": " ".join(["python -m benchmarks", *argv]),
         "machine": machine(), "gpu": gpu_name(settings), "versions": versions(),
         "device": settings.device, "quick": settings.quick, "clock": settings.clock,
+        "threads": settings.threads or "libraries' own",
         "suites": {s.name: {"rows": [r.to_json() for r in s.rows], "notes": s.notes,
                             "failures": s.failures, "seconds": round(s.seconds, 2)}
                    for s in suites},
@@ -79,7 +80,7 @@ def markdown(result: dict) -> str:
              + (f", load average {m['load_average'][0]}" if "load_average" in m else "")
              + f"), device `{result['device']}`" + (f" ({result['gpu']})" if result["gpu"]
                                                    else "")
-             + f", {result['clock']} clock; "
+             + f", {result['clock']} clock, threads: {result['threads']}; "
              + ", ".join(f"{k} {v}" for k, v in result["versions"].items()) + ".", "",
              "Figures are medians [first-third quartile] over the repeats after warm-up; a ratio "
              f"is {OURS}'s median over the other's, measured in the same loop.", "",

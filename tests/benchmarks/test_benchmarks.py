@@ -89,7 +89,19 @@ def test_progress_is_plain_lines_off_a_terminal(tmp_path, capsys):
     assert "overhead: running" in err and "\r" not in err
 
 
-@pytest.mark.parametrize("argv", [["--repeat", "0"], ["--suite", "nope"], ["--threads", "0"],
+def test_thread_limits_end_with_the_run(tmp_path):
+    torch = pytest.importorskip("torch")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        main(["--suite", "matmul", "--tiny", "--threads", "1", "--out", str(tmp_path)])
+        assert torch.get_num_threads() == 2
+        assert json.loads((tmp_path / "results.json").read_text())["threads"] == 1
+    finally:
+        torch.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("argv", [["--repeat", "0"], ["--suite", "nope"], ["--threads", "-1"],
                                   ["--clock", "sundial"]])
 def test_bad_arguments_are_refused(argv, capsys):
     with pytest.raises(SystemExit) as e:
