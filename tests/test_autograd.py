@@ -321,3 +321,18 @@ def test_set_detect_anomaly_plain_call_and_nan_in_double_backward(device):
     finally:
         set_detect_anomaly(False)
     assert not is_anomaly_enabled()
+
+
+def test_detect_anomaly_check_nan_false_records_without_raising(device):
+    x = Tensor([0.3], device=device, requires_grad=True)
+    with detect_anomaly(check_nan=False):
+        y = _NaNBackward.apply(x)
+        assert "test_detect_anomaly_check_nan_false" in "".join(y._ctx.forward_trace)
+        y.sum().backward()
+    assert np.isnan(x.grad.numpy()).all()
+
+    @detect_anomaly()
+    def decorated():
+        return is_anomaly_enabled()
+
+    assert decorated() and not is_anomaly_enabled()

@@ -133,18 +133,20 @@ def is_anomaly_enabled() -> bool:
 
 class set_detect_anomaly(contextlib.ContextDecorator):  # noqa: N801
     """Anomaly detection on or off: at once as a plain call, and restored on exit as a
-    context manager. While on, each op remembers the forward traceback of its creation and a
-    backward that produces NaN or inf raises RuntimeError naming that op and printing it."""
+    context manager. While on, each op remembers the forward traceback of its creation and
+    (with `check_nan`) a backward that produces NaN or inf raises RuntimeError naming that op
+    and printing it."""
 
-    def __init__(self, mode: bool) -> None:
-        self.mode, self._prev = bool(mode), (_Recording.calls, _Recording.check_nan)
-        _Recording.calls = _Recording.check_nan = self.mode
+    def __init__(self, mode: bool, check_nan: bool = True) -> None:
+        self.mode, self.check_nan = bool(mode), bool(check_nan)
+        self._prev = (_Recording.calls, _Recording.check_nan)
+        self.__enter__()
 
     def _recreate_cm(self):
-        return set_detect_anomaly(self.mode)
+        return set_detect_anomaly(self.mode, self.check_nan)
 
     def __enter__(self) -> None:
-        _Recording.calls = _Recording.check_nan = self.mode
+        _Recording.calls, _Recording.check_nan = self.mode, self.mode and self.check_nan
 
     def __exit__(self, *exc) -> None:
         _Recording.calls, _Recording.check_nan = self._prev
@@ -154,14 +156,15 @@ class detect_anomaly(set_detect_anomaly):  # noqa: N801
     """Context manager and decorator: anomaly detection on inside (see set_detect_anomaly).
 
     >>> with detect_anomaly():
-    ...     loss.backward()   # RuntimeError: Log.backward produced nan ... (forward traceback)
+    ...     loss.backward()   # RuntimeError: Function 'Log' returned nan values ... (traceback)
     """
 
-    def __init__(self) -> None:
-        self.mode, self._prev = True, (_Recording.calls, _Recording.check_nan)
+    def __init__(self, check_nan: bool = True) -> None:
+        self.mode, self.check_nan = True, bool(check_nan)
+        self._prev = (_Recording.calls, _Recording.check_nan)
 
     def _recreate_cm(self):
-        return detect_anomaly()
+        return detect_anomaly(self.check_nan)
 
 
 @contextlib.contextmanager
