@@ -156,9 +156,8 @@ MODULES = {
     "conv_pool_upsample": module(lambda: nn.Sequential(
         nn.Conv2d(2, 3, 3), nn.MaxPool2d(2), nn.AdaptiveAvgPool2d(1), nn.Upsample(
             scale_factor=2), nn.Flatten(), nn.Dropout(0.2), nn.Linear(12, 2)), 2, 2, 6, 6),
-    "batch_norm": pytest.param(module(lambda: nn.BatchNorm2d(3), 2, 3, 2, 2), marks=(
-        pytest.mark.xfail(strict=True, reason="nn/layers.py BatchNorm: num_batches_tracked.data "
-                          "+= 1 runs outside the placement"))),
+    "batch_norm": module(lambda: nn.BatchNorm2d(3), 2, 3, 2, 2),
+    "batch_norm_cumulative_average": module(lambda: nn.BatchNorm1d(3, momentum=None), 4, 3),
 }
 
 

@@ -14,6 +14,7 @@ from tinygrad_nv.nn import init
 from tinygrad_nv.nn.activation import GELU, ReLU, Sigmoid, SiLU, Tanh
 from tinygrad_nv.nn.hooks import has_hooks
 from tinygrad_nv.nn.module import Module
+from tinygrad_nv.ops._checks import constant
 from tinygrad_nv.tensor import Tensor
 
 
@@ -146,6 +147,12 @@ class GroupNorm(Module):
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}"
 
 
+def _count_batch(xp, counter):
+    """counter += 1 in place (num_batches_tracked, on its device)."""
+    counter += 1
+    return counter
+
+
 class _BatchNorm(Module):
     """Per-channel normalisation. Training: batch statistics, and the running ones are
     updated (momentum=None: a cumulative average); eval: the running statistics."""
@@ -172,9 +179,10 @@ class _BatchNorm(Module):
                              f"{x.shape}")
         momentum = self.momentum
         if self.training and self.num_batches_tracked is not None:
-            self.num_batches_tracked.data += 1
-            if momentum is None:
-                momentum = 1.0 / int(self.num_batches_tracked.item())
+            count = constant(_count_batch, self.num_batches_tracked)
+            self.num_batches_tracked._bump_version()
+            if momentum is None:  # the cumulative average: 1 / count, kept on the device
+                momentum = constant(lambda xp, n: 1.0 / n, count)
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
                             training=self.training or self.running_mean is None,
                             momentum=momentum, eps=self.eps)

@@ -1,9 +1,11 @@
-"""Argument helpers every kind of op shares: scalars, ints, axes, shapes, tensor lists.
+"""Argument helpers every kind of op shares: scalars, ints, axes, shapes, tensor lists; and
+`device_call` / `constant`, how raw array work outside a Function runs on its device.
 NumPy appears here for its scalar types and shape arithmetic only, never for arrays."""
 
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -91,3 +93,23 @@ def tensor_list(tensors: tuple, op: str) -> list[Tensor]:
         if not is_tensor(t):
             raise TypeError(f"{op}: expected Tensors, got {type(t).__name__}")
     return list(tensors)
+
+
+def device_call(x: Tensor, fn: Callable[..., Any], *args: Any) -> Any:
+    """fn(xp, *args) with x's device current, as Function.apply runs every op's forward: the
+    raw array work of an op outside its Functions (masks, index arithmetic). Where the device
+    is always current (placement None: the CPU, one GPU) it is a plain call."""
+    backend = x._backend
+    if backend.placement is None:
+        return fn(backend.xp, *args)
+    with backend.placement:
+        return fn(backend.xp, *args)
+
+
+def constant(fn: Callable[..., Any], *tensors: Tensor) -> Tensor:
+    """fn(xp, *raw arrays of `tensors`), computed on their device (device_call), as a tensor
+    without gradient there."""
+    first = tensors[0]
+    for t in tensors[1:]:
+        check_device(first, t, "constant")
+    return first._like(device_call(first, fn, *[t.data for t in tensors]))

@@ -1,30 +1,19 @@
 """The nn ops that are neither convolution (ops/conv.py), pooling and resizing (ops/pool.py)
 nor attention (ops/attention.py): softmax cross-entropy with integer targets (one fused kernel
-each way), dropout, layer / batch / group normalisation, normalize and embedding; and
-`constant`, how the nn ops run raw array work (masks, indices) as an op, on its device."""
+each way), dropout, layer / batch / group normalisation, normalize and embedding. Their raw
+array work (masks, indices, running statistics) runs through ops._checks.constant, on its
+device."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from tinygrad_nv.autograd import Function
+from tinygrad_nv.ops._checks import constant, is_tensor
 
 if TYPE_CHECKING:
     from tinygrad_nv.tensor import Tensor
-
-
-class Constant(Function):
-    """Raw array work outside a differentiable op (a mask from targets, index arithmetic):
-    fn(xp, *arrays) runs as every op's forward does, with the inputs' device current."""
-
-    def forward(self, *arrays, fn: Callable[..., Any]):
-        return fn(self.xp, *arrays)
-
-
-def constant(fn: Callable[..., Any], *tensors: Tensor) -> Tensor:
-    """fn(xp, *raw arrays of `tensors`) as a tensor without gradient on their device."""
-    return Constant.apply(*(t.detach() for t in tensors), fn=fn)
 
 
 class CrossEntropy(Function):
@@ -102,10 +91,12 @@ def layer_norm(x: Tensor, normalized_shape: int | Sequence[int], weight: Tensor 
 
 def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
                weight: Tensor | None = None, bias: Tensor | None = None,
-               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+               training: bool = False, momentum: float | Tensor = 0.1, eps: float = 1e-5
+               ) -> Tensor:
     """Normalise each channel (axis 1) with the batch's statistics (training) or the running
     ones (eval). In training the running statistics are updated in place, without a graph:
     running = (1 - momentum) * running + momentum * batch, with the unbiased batch variance.
+    `momentum` may be a 0-d tensor on x's device (BatchNorm's cumulative average: no sync).
     """
     if x.ndim < 2:
         raise ValueError(f"batch_norm: input must have a channel axis (N, C, ...), got shape "
@@ -139,15 +130,16 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     return out if bias is None else out + bias.reshape(shape)
 
 
-def _update_running(stat: Tensor | None, batch_value: Tensor, momentum: float) -> None:
+def _update_running(stat: Tensor | None, batch_value: Tensor, momentum: float | Tensor
+                    ) -> None:
     """stat = (1 - momentum) * stat + momentum * batch_value, in place."""
-    def update(xp, running, value):
+    def update(xp, running, value, momentum=momentum):  # a tensor momentum comes as an array
         running[...] = ((1.0 - momentum) * running + momentum * value).astype(running.dtype,
                                                                                copy=False)
         return running
 
     if stat is not None:
-        constant(update, stat, batch_value)
+        constant(update, stat, batch_value, *[momentum] if is_tensor(momentum) else [])
 
 
 def group_norm(x: Tensor, num_groups: int, weight: Tensor | None = None,
