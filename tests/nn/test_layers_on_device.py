@@ -3,8 +3,6 @@ every array call runs with that device current, and forward + backward never wai
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pytest
 
@@ -12,27 +10,9 @@ import tinygrad_nv.nn as nn
 import tinygrad_nv.nn.functional as F
 from tinygrad_nv import Tensor
 from tinygrad_nv.backend.instrumented import instrumented
-from tinygrad_nv.ops import logic
 
 pytestmark = pytest.mark.emu
 DEV = "emu:1"
-
-
-@pytest.fixture(autouse=True)
-def logic_ops_placed(monkeypatch):
-    """Tensor comparisons and logic ops (ops/logic.py: x > 0, x == i, ~m) are no Functions and
-    still run outside the placement, which is ops/logic.py's to fix; here they run inside it,
-    so that every other call of the layers is checked."""
-    def placed(fn):
-        @functools.wraps(fn)
-        def run(x, *args, **kwargs):
-            with x.backend.on_device():
-                return fn(x, *args, **kwargs)
-        return run
-
-    for name, fn in list(vars(Tensor).items()):
-        if getattr(fn, "__module__", None) == logic.__name__:
-            monkeypatch.setattr(Tensor, name, placed(fn))
 
 
 def image(*shape):

@@ -107,9 +107,16 @@ def device_call(x: Tensor, fn: Callable[..., Any], *args: Any) -> Any:
 
 
 def constant(fn: Callable[..., Any], *tensors: Tensor) -> Tensor:
-    """fn(xp, *raw arrays of `tensors`), computed on their device (device_call), as a tensor
-    without gradient there."""
+    """fn(xp, *raw arrays of `tensors`), computed with their device current, as a tensor
+    without gradient there: device_call for tensors (comparisons, masks), written out as
+    one pass since it runs per op."""
     first = tensors[0]
-    for t in tensors[1:]:
-        check_device(first, t, "constant")
-    return first._like(device_call(first, fn, *[t.data for t in tensors]))
+    backend, arrays = first._backend, []
+    for t in tensors:
+        if t._backend is not backend:
+            check_device(first, t, "constant")
+        arrays.append(t.data)
+    if backend.placement is None:
+        return first._like(fn(backend.xp, *arrays))
+    with backend.placement:
+        return first._like(fn(backend.xp, *arrays))

@@ -11,6 +11,7 @@ from tinygrad_nv.ops._checks import (
     ShapeError,
     broadcast_shapes,
     check_device,
+    device_call,
     is_int,
     is_scalar,
     is_tensor,
@@ -181,7 +182,7 @@ def gather(x: Tensor, dim: int, index: Any, *, sparse_grad: bool = False) -> Ten
     d, index = _gather_args(x, dim, index, "gather")
     if x.ndim == 0:
         return x.reshape(1)[index.data.reshape(-1)].reshape(index.shape)
-    return Index.apply(x, index=along(x.backend.xp, index.data, d), advanced=True)
+    return Index.apply(x, index=device_call(x, along, index.data, d), advanced=True)
 
 
 def _src_tensor(x: Tensor, src: Any, index: Tensor, op: str) -> Tensor:

@@ -16,6 +16,8 @@ from tinygrad_nv.ops._checks import (
     ShapeError,
     broadcast_shapes,
     check_device,
+    constant,
+    device_call,
     is_int,
     is_scalar,
     is_tensor,
@@ -90,15 +92,19 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
         value = value.data
     first, then, _ = _split_index(x, index)
     try:
-        if then is None:
-            x.data[first] = value
-        else:
-            x.data[first][then] = value  # the first step is basic: a view into x
+        device_call(x, _assign, x.data, first, then, value)
     except ValueError as e:
         raise RuntimeError(f"__setitem__: cannot assign a value of shape "
                            f"{tuple(getattr(value, 'shape', ()))} to x[index] of a tensor of "
                            f"shape {x.shape}: {e}") from None
     x._bump_version()
+
+
+def _assign(xp, data, first: tuple, then: tuple | None, value: Any) -> None:
+    if then is None:
+        data[first] = value
+    else:
+        data[first][then] = value  # the first step is basic: a view into data
 
 
 def _split_index(t: Tensor, index: Any) -> tuple[tuple, tuple | None, bool]:
@@ -132,7 +138,7 @@ def _split_index(t: Tensor, index: Any) -> tuple[tuple, tuple | None, bool]:
                 raise IndexError(f"getitem: the shape of the mask {item.shape} at index "
                                  f"{axis_} does not match the shape of the indexed tensor "
                                  f"{t.shape}")
-            out.extend(item.nonzero())
+            out.extend(device_call(t, lambda xp, mask: mask.nonzero(), item))
             axis_, arrays = axis_ + item.ndim, True
         else:
             check_range(t, item, t.shape[axis_], f"dimension {axis_}", "getitem")
@@ -201,14 +207,14 @@ def _item(t: Tensor, item: Any) -> Any:
         array = item.data if item.device == t.device else \
             t.backend.from_host(item.backend.to_host(item.data))
         if array.dtype.kind == "u" and array.dtype.itemsize == 1:  # uint8: a mask (PyTorch)
-            array = array.astype(bool)
+            array = device_call(t, lambda xp, a: a.astype(bool), array)
     elif isinstance(item, (list, tuple)) or hasattr(item, "dtype"):
         try:
             array = t.backend.xp.asarray(item)
         except (ValueError, TypeError):
             raise IndexError(f"getitem: cannot use {item!r} as an index") from None
         if array.size == 0 and array.dtype.kind == "f":  # x[[]]: an empty integer index
-            array = array.astype("int64")
+            array = t.backend.xp.zeros(array.shape, dtype="int64")
     else:
         raise IndexError(f"getitem: unsupported index {item!r} (valid: int, slice, None, "
                          "Ellipsis, integer or bool Tensor/list)")
@@ -256,7 +262,7 @@ def masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
                              f"shape {value.shape}")
         value = value.cast(x.dtype)
     elif is_scalar(value):
-        value = x._like(x.backend.xp.asarray(value).astype(x.dtype))
+        value = x._like(device_call(x, lambda xp: xp.asarray(value).astype(x.dtype)))
     else:
         raise TypeError(f"masked_fill: value must be a number or a 0-d tensor, got "
                         f"{type(value).__name__}")
@@ -282,21 +288,22 @@ def masked_select(x: Tensor, mask: Tensor, size: int | None = None, fill_value: 
     flat = x.expand(*shape).reshape(-1)
     if size is None:
         return flat[mask.expand(*shape).reshape(-1)]
-    places, found = _first_true(x.backend.xp, mask.data, shape, size, "masked_select")
+    places, missing = device_call(x, _first_true, mask.data, shape, size, "masked_select")
     picked = Index.apply(flat, index=(x.backend.xp.minimum(places, max(flat.numel() - 1, 0)),),
                          advanced=True) if flat.numel() else flat._like(
         x.backend.xp.zeros(size, dtype=x.dtype))
-    return masked_fill(picked, x._like(~found), fill_value)
+    return masked_fill(picked, x._like(missing), fill_value)
 
 
 def _first_true(xp, mask, shape: tuple, size: int, op: str):
     """Flat positions of the first `size` True values of mask (broadcast to shape), and
-    which of them exist, computed on the device (a running count and a sorted search)."""
+    which of them do not exist, computed on the device (a running count and a sorted
+    search)."""
     if not is_int(size) or size < 0:
         raise ValueError(f"{op}: size must be a non-negative int, got {size!r}")
     count = xp.cumsum(xp.broadcast_to(mask, shape).reshape(-1))
     places = xp.searchsorted(count, xp.arange(1, size + 1), side="left")
-    return places, places < count.size
+    return places, places >= count.size
 
 
 def nonzero(x: Tensor, size: int | None = None, fill_value: Any = 0, *,
@@ -304,19 +311,28 @@ def nonzero(x: Tensor, size: int | None = None, fill_value: Any = 0, *,
     """The indices of the non-zero elements: an int64 tensor of shape (count, ndim), or with
     as_tuple one 1-D tensor per axis. The count is read from the device, unless `size` is
     given: then exactly `size` rows (cut, or padded with `fill_value`)."""
-    xp = x.backend.xp
     if size is not None:
-        places, found = _first_true(xp, x.data != 0, x.shape, size, "nonzero")
-        coords = xp.stack(xp.unravel_index(xp.minimum(places, max(x.numel() - 1, 0)), x.shape),
-                          axis=-1) if x.numel() and x.ndim else \
-            xp.zeros((size, x.ndim), dtype="int64")
-        coords = xp.where(found[:, None], coords.reshape(size, x.ndim), int(fill_value))
-        out = x._like(coords.astype("int64", copy=False))
+        fill = int(fill_value)
+        out = constant(lambda xp, a: _first_nonzero(xp, a, size, fill), x)
         return tuple(out[:, a] for a in range(x.ndim)) if as_tuple else out
     if as_tuple:
-        coords = xp.nonzero(x.data.reshape(-1) if x.ndim == 0 else x.data)
-        return tuple(x._like(c.astype("int64", copy=False)) for c in coords)
-    return x._like(xp.argwhere(x.data).astype("int64", copy=False))
+        return tuple(x._like(c) for c in device_call(x, _nonzero_coords, x.data))
+    return constant(lambda xp, a: xp.argwhere(a).astype("int64", copy=False), x)
+
+
+def _nonzero_coords(xp, a) -> list:
+    """One int64 array of coordinates per axis (one for a 0-d array)."""
+    return [c.astype("int64", copy=False) for c in xp.nonzero(xp.atleast_1d(a))]
+
+
+def _first_nonzero(xp, a, size: int, fill_value: int):
+    """The coordinates of the first `size` nonzero elements of a, (size, a.ndim) int64, rows
+    past the last one filled with fill_value."""
+    places, missing = _first_true(xp, a != 0, a.shape, size, "nonzero")
+    coords = xp.stack(xp.unravel_index(xp.minimum(places, max(a.size - 1, 0)), a.shape),
+                      axis=-1) if a.size and a.ndim else xp.zeros((size, a.ndim), dtype="int64")
+    coords = xp.where(missing[:, None], fill_value, coords.reshape(size, a.ndim))
+    return coords.astype("int64", copy=False)
 
 
 def one_hot(x: Tensor, num_classes: int = -1) -> Tensor:
@@ -331,16 +347,17 @@ def one_hot(x: Tensor, num_classes: int = -1) -> Tensor:
     if not is_int(num_classes) or num_classes < -1:
         raise ValueError(f"one_hot: num_classes must be -1 or a non-negative int, got "
                          f"{num_classes}")
-    xp, checked = x.backend.xp, x.device == "cpu" or num_classes == -1
+    checked = x.device == "cpu" or num_classes == -1
     if num_classes == -1 and x.numel() == 0:
         raise RuntimeError("one_hot: can not infer the total number of classes from an empty "
                            "tensor")
     if checked and x.numel():
-        low, high = (int(v) for v in x.backend.to_host(xp.stack([x.data.min(), x.data.max()])))
+        bounds = device_call(x, lambda xp, a: xp.stack([a.min(), a.max()]), x.data)
+        low, high = (int(v) for v in x.backend.to_host(bounds))
         num_classes = high + 1 if num_classes == -1 else num_classes
         if low < 0:
             raise RuntimeError(f"one_hot: class values must be non-negative, got {low}")
         if high >= num_classes:
             raise RuntimeError(f"one_hot: class values must be smaller than num_classes "
                                f"({num_classes}), got {high}")
-    return x._like((x.data[..., None] == xp.arange(num_classes)).astype("int64"))
+    return constant(lambda xp, a: (a[..., None] == xp.arange(num_classes)).astype("int64"), x)

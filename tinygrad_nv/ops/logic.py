@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from tinygrad_nv.ops._checks import is_scalar
+from tinygrad_nv.ops._checks import constant, is_scalar
 from tinygrad_nv.ops.elementwise import operands
 
 if TYPE_CHECKING:
@@ -16,37 +16,37 @@ if TYPE_CHECKING:
 
 def _compare(x: Tensor, other: Any, op: str, fn: Callable) -> Tensor:
     a, b = operands(x, other, op)
-    return x._like(fn(a.data, b.data))
+    return constant(fn, a, b)
 
 
 def eq(x: Tensor, other: Any) -> Tensor:
     """Elementwise ==, a bool tensor (no gradient)."""
-    return _compare(x, other, "eq", lambda a, b: a == b)
+    return _compare(x, other, "eq", lambda xp, a, b: a == b)
 
 
 def ne(x: Tensor, other: Any) -> Tensor:
     """Elementwise !=, a bool tensor (no gradient)."""
-    return _compare(x, other, "ne", lambda a, b: a != b)
+    return _compare(x, other, "ne", lambda xp, a, b: a != b)
 
 
 def lt(x: Tensor, other: Any) -> Tensor:
     """Elementwise <, a bool tensor (no gradient)."""
-    return _compare(x, other, "lt", lambda a, b: a < b)
+    return _compare(x, other, "lt", lambda xp, a, b: a < b)
 
 
 def le(x: Tensor, other: Any) -> Tensor:
     """Elementwise <=, a bool tensor (no gradient)."""
-    return _compare(x, other, "le", lambda a, b: a <= b)
+    return _compare(x, other, "le", lambda xp, a, b: a <= b)
 
 
 def gt(x: Tensor, other: Any) -> Tensor:
     """Elementwise >, a bool tensor (no gradient)."""
-    return _compare(x, other, "gt", lambda a, b: a > b)
+    return _compare(x, other, "gt", lambda xp, a, b: a > b)
 
 
 def ge(x: Tensor, other: Any) -> Tensor:
     """Elementwise >=, a bool tensor (no gradient)."""
-    return _compare(x, other, "ge", lambda a, b: a >= b)
+    return _compare(x, other, "ge", lambda xp, a, b: a >= b)
 
 
 def isclose(x: Tensor, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
@@ -60,63 +60,63 @@ def isclose(x: Tensor, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
         if not is_scalar(v) or not v >= 0:
             raise ValueError(f"isclose: {name} must be a number >= 0, got {v!r}")
     a, b = operands(x, other, "isclose")
-    return x._like(x.backend.xp.isclose(a.data, b.data, rtol=rtol, atol=atol,
-                                        equal_nan=bool(equal_nan)))
+    return constant(lambda xp, a, b: xp.isclose(a, b, rtol=rtol, atol=atol,
+                                                equal_nan=bool(equal_nan)), a, b)
 
 
 def allclose(x: Tensor, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
              equal_nan: bool = False) -> bool:
     """Whether isclose holds everywhere (broadcasting): a Python bool, as torch.allclose."""
-    return bool(isclose(x, other, rtol, atol, equal_nan).data.all())
+    return bool(isclose(x, other, rtol, atol, equal_nan).all())
 
 
 def isnan(x: Tensor) -> Tensor:
     """Where the values are NaN (no gradient)."""
-    return x._like(x.backend.xp.isnan(x.data))
+    return constant(lambda xp, a: xp.isnan(a), x)
 
 
 def isinf(x: Tensor) -> Tensor:
     """Where the values are +inf or -inf."""
-    return x._like(x.backend.xp.isinf(x.data))
+    return constant(lambda xp, a: xp.isinf(a), x)
 
 
 def isposinf(x: Tensor) -> Tensor:
     """Where the values are +inf."""
-    return x._like(x.backend.xp.isinf(x.data) & (x.data > 0))
+    return constant(lambda xp, a: xp.isinf(a) & (a > 0), x)
 
 
 def isneginf(x: Tensor) -> Tensor:
     """Where the values are -inf."""
-    return x._like(x.backend.xp.isinf(x.data) & (x.data < 0))
+    return constant(lambda xp, a: xp.isinf(a) & (a < 0), x)
 
 
 def isfinite(x: Tensor) -> Tensor:
     """Where the values are neither infinite nor NaN."""
-    return x._like(x.backend.xp.isfinite(x.data))
+    return constant(lambda xp, a: xp.isfinite(a), x)
 
 
 # ---------------------------------------------------------------------- logical: any dtype
 def logical_not(x: Tensor) -> Tensor:
     """Where x is zero (false), for any dtype; a bool tensor."""
-    return x._like(x.backend.xp.logical_not(x.data))
+    return constant(lambda xp, a: xp.logical_not(a), x)
 
 
 def logical_and(x: Tensor, other: Any) -> Tensor:
     """Where both are nonzero, for any dtypes, broadcasting; a bool tensor."""
     a, b = operands(x, other, "logical_and")
-    return x._like(x.backend.xp.logical_and(a.data, b.data))
+    return constant(lambda xp, a, b: xp.logical_and(a, b), a, b)
 
 
 def logical_or(x: Tensor, other: Any) -> Tensor:
     """Where either is nonzero, for any dtypes, broadcasting; a bool tensor."""
     a, b = operands(x, other, "logical_or")
-    return x._like(x.backend.xp.logical_or(a.data, b.data))
+    return constant(lambda xp, a, b: xp.logical_or(a, b), a, b)
 
 
 def logical_xor(x: Tensor, other: Any) -> Tensor:
     """Where exactly one is nonzero, for any dtypes, broadcasting; a bool tensor."""
     a, b = operands(x, other, "logical_xor")
-    return x._like(x.backend.xp.logical_xor(a.data, b.data))
+    return constant(lambda xp, a, b: xp.logical_xor(a, b), a, b)
 
 
 # ---------------------------------------------------------------------- bitwise: bool, ints
@@ -127,44 +127,44 @@ def _bitwise(x: Tensor, other: Any, op: str, fn: Callable, reverse: bool = False
         valid = "integer" if kinds == "iu" else "bool or integer"
         raise TypeError(f"{op}: needs {valid} tensors, got {a.dtype.name} (from "
                         f"{x.dtype.name} and {getattr(other, 'dtype', type(other).__name__)})")
-    return x._like(fn(a.data, b.data))
+    return constant(fn, a, b)
 
 
 def bitwise_and(x: Tensor, other: Any) -> Tensor:
     """x & other on bool or integer tensors, broadcasting."""
-    return _bitwise(x, other, "bitwise_and", lambda a, b: a & b)
+    return _bitwise(x, other, "bitwise_and", lambda xp, a, b: a & b)
 
 
 def bitwise_or(x: Tensor, other: Any) -> Tensor:
     """x | other on bool or integer tensors, broadcasting."""
-    return _bitwise(x, other, "bitwise_or", lambda a, b: a | b)
+    return _bitwise(x, other, "bitwise_or", lambda xp, a, b: a | b)
 
 
 def bitwise_xor(x: Tensor, other: Any) -> Tensor:
     """x ^ other on bool or integer tensors, broadcasting."""
-    return _bitwise(x, other, "bitwise_xor", lambda a, b: a ^ b)
+    return _bitwise(x, other, "bitwise_xor", lambda xp, a, b: a ^ b)
 
 
 def rbitwise_and(x: Tensor, other: Any) -> Tensor:
     """other & x (`1 & t`)."""
-    return _bitwise(x, other, "bitwise_and", lambda a, b: a & b, reverse=True)
+    return _bitwise(x, other, "bitwise_and", lambda xp, a, b: a & b, reverse=True)
 
 
 def rbitwise_or(x: Tensor, other: Any) -> Tensor:
     """other | x."""
-    return _bitwise(x, other, "bitwise_or", lambda a, b: a | b, reverse=True)
+    return _bitwise(x, other, "bitwise_or", lambda xp, a, b: a | b, reverse=True)
 
 
 def rbitwise_xor(x: Tensor, other: Any) -> Tensor:
     """other ^ x."""
-    return _bitwise(x, other, "bitwise_xor", lambda a, b: a ^ b, reverse=True)
+    return _bitwise(x, other, "bitwise_xor", lambda xp, a, b: a ^ b, reverse=True)
 
 
 def bitwise_not(x: Tensor) -> Tensor:
     """~x: logical not of a bool tensor, bitwise not of an integer tensor."""
     if x.dtype.kind not in "biu":
         raise TypeError(f"bitwise_not: needs a bool or integer tensor, got {x.dtype.name}")
-    return x._like(~x.data)
+    return constant(lambda xp, a: ~a, x)
 
 
 def bitwise_left_shift(x: Tensor, other: Any) -> Tensor:
@@ -172,21 +172,21 @@ def bitwise_left_shift(x: Tensor, other: Any) -> Tensor:
 
     >>> Tensor([1, 2]) << 3          # [8, 16]
     """
-    return _bitwise(x, other, "bitwise_left_shift", x.backend.xp.left_shift, kinds="iu")
+    return _bitwise(x, other, "bitwise_left_shift", lambda xp, a, b: a << b, kinds="iu")
 
 
 def bitwise_right_shift(x: Tensor, other: Any) -> Tensor:
     """x >> other on integer tensors, arithmetic (the sign bit is kept)."""
-    return _bitwise(x, other, "bitwise_right_shift", x.backend.xp.right_shift, kinds="iu")
+    return _bitwise(x, other, "bitwise_right_shift", lambda xp, a, b: a >> b, kinds="iu")
 
 
 def rbitwise_left_shift(x: Tensor, other: Any) -> Tensor:
     """other << x."""
-    return _bitwise(x, other, "bitwise_left_shift", x.backend.xp.left_shift, reverse=True,
-                    kinds="iu")
+    return _bitwise(x, other, "bitwise_left_shift", lambda xp, a, b: a << b,
+                    reverse=True, kinds="iu")
 
 
 def rbitwise_right_shift(x: Tensor, other: Any) -> Tensor:
     """other >> x."""
-    return _bitwise(x, other, "bitwise_right_shift", x.backend.xp.right_shift, reverse=True,
-                    kinds="iu")
+    return _bitwise(x, other, "bitwise_right_shift", lambda xp, a, b: a >> b,
+                    reverse=True, kinds="iu")

@@ -11,6 +11,7 @@ from tinygrad_nv.autograd import Function
 from tinygrad_nv.ops._checks import (
     ShapeError,
     check_device,
+    device_call,
     is_int,
     is_scalar,
     is_tensor,
@@ -200,7 +201,6 @@ def _pad_by_index(x: Tensor, pairs: tuple, mode: str) -> Tensor:
     """reflect / replicate / circular padding, one gather per padded axis (its gradient adds
     the copies back). As PyTorch: circular wraps the cropped input; the others read the
     input itself."""
-    xp = x.backend.xp
     for axis_, (before, after) in enumerate(pairs):
         if before == after == 0:
             continue
@@ -219,16 +219,20 @@ def _pad_by_index(x: Tensor, pairs: tuple, mode: str) -> Tensor:
         elif n == 0:
             raise ShapeError(f"pad: {mode} padding of dimension {axis_} needs a non-empty "
                              f"input, got shape {x.shape}")
-        places = xp.arange(-before, n + after)
-        if mode == "circular":
-            places = places % n
-        elif mode == "reflect":
-            places = xp.abs(places)
-            places = xp.where(places > n - 1, 2 * (n - 1) - places, places)
-        else:
-            places = xp.clip(places, 0, n - 1)
+        places = device_call(x, _padded_places, n, before, after, mode)
         x = Index.apply(x, index=(slice(None),) * axis_ + (places,), advanced=True)
     return x
+
+
+def _padded_places(xp, n: int, before: int, after: int, mode: str):
+    """The input positions that the padded positions -before .. n + after - 1 read."""
+    places = xp.arange(-before, n + after)
+    if mode == "circular":
+        return places % n
+    if mode == "reflect":
+        places = xp.abs(places)
+        return xp.where(places > n - 1, 2 * (n - 1) - places, places)
+    return xp.clip(places, 0, n - 1)
 
 
 def flip(x: Tensor, *given: Any, dims: Any = None, axis: Any = None) -> Tensor:
@@ -410,7 +414,7 @@ def unfold(x: Tensor, dimension: int, size: int, step: int) -> Tensor:
         raise ShapeError(f"unfold: step is {step} but must be > 0")
     if x.ndim == 0:  # one window of the element itself, or none of size 0 (as PyTorch)
         return reshape(x, 1)[:size]
-    xp = x.backend.xp
-    windows = (xp.arange((n - size) // step + 1) * step)[:, None] + xp.arange(size)[None, :]
+    windows = device_call(x, lambda xp: (xp.arange((n - size) // step + 1) * step)[:, None]
+                          + xp.arange(size)[None, :])
     return movedim(Index.apply(x, index=(slice(None),) * d + (windows,), advanced=True),
                    d + 1, -1)

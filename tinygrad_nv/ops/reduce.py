@@ -14,7 +14,7 @@ from tinygrad_nv.autograd import Function
 from tinygrad_nv.dtype import dtypes, to_dtype
 from tinygrad_nv.ops._checks import axes as check_axes
 from tinygrad_nv.ops._checks import axis as check_axis
-from tinygrad_nv.ops._checks import is_tensor
+from tinygrad_nv.ops._checks import constant, is_tensor
 from tinygrad_nv.ops.movement import Expand, Reshape
 from tinygrad_nv.ops.unary import floating
 
@@ -240,15 +240,18 @@ def amin(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) ->
 def logsumexp(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:
     """log(sum(exp(x))), computed stably around the maximum; -inf over an empty axis."""
     x = floating(x)
-    xp = x.backend.xp
     axes = check_axes(x, axis, dim, "logsumexp")
     if builtins.all(x.shape[a] for a in axes):
-        peak = x.data.max(axis=axes, keepdims=True)
-        peak = x._like(xp.where(xp.isfinite(peak), peak, 0))
+        peak = constant(lambda xp, a: _finite_or_zero(xp, a.max(axes, keepdims=True)), x)
     else:  # an empty sum is 0: its log is -inf
-        peak = x._like(xp.zeros(kept_shape(x.shape, axes), dtype=x.dtype))
+        peak = constant(lambda xp, a: xp.zeros(kept_shape(a.shape, axes), dtype=a.dtype), x)
     out = sum((x - peak).exp(), axes, keepdim=True).log() + peak
     return out if keepdim else out.reshape(reduced_shape(x.shape, axes))
+
+
+def _finite_or_zero(xp, a):
+    """a with its infinities and NaNs replaced by 0."""
+    return xp.where(xp.isfinite(a), a, 0)
 
 
 def prod(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None,
@@ -300,14 +303,17 @@ def count_nonzero(x: Tensor, dim: Any = None, axis: Any = None) -> Tensor:
     """The number of nonzero (NaN included) elements over `dim` or `axis` (None: all), as
     int64 (no gradient)."""
     axes = check_axes(x, axis, dim, "count_nonzero")
-    return x._like((x.data != 0).sum(axis=axes).astype(dtypes.int64))
+    return constant(lambda xp, a: (a != 0).sum(axis=axes).astype(dtypes.int64), x)
 
 
 def _truth(x: Tensor, axis: Any, keepdim: bool, dim: Any, op: str) -> Tensor:
     axes = check_axes(x, axis, dim, op)
-    out = (x.data.all if op == "all" else x.data.any)(axis=axes, keepdims=keepdim)
-    # as PyTorch: bool results, except uint8 inputs give uint8
-    return x._like(out.astype(x.dtype) if x.dtype.name == "uint8" else out)
+
+    def truth(xp, a):
+        out = (a.all if op == "all" else a.any)(axis=axes, keepdims=keepdim)
+        # as PyTorch: bool results, except uint8 inputs give uint8
+        return out.astype(a.dtype) if a.dtype.name == "uint8" else out
+    return constant(truth, x)
 
 
 def any(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:  # noqa: A001
@@ -322,16 +328,17 @@ def all(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) -> 
 
 def _arg(x: Tensor, axis: Any, keepdim: bool, dim: Any, op: str) -> Tensor:
     chosen = axis if dim is None else dim
-    fn = x.backend.xp.argmax if op == "argmax" else x.backend.xp.argmin
     if chosen is None:
         _check_nonempty(x, None, (), op)
-        out = fn(x.data.reshape(-1), axis=0)
-        return x._like(out.reshape((1,) * x.ndim) if keepdim else out)
+        shape = (1,) * x.ndim if keepdim else ()
+        return constant(lambda xp, a: getattr(xp, op)(a.reshape(-1), axis=0).astype(
+            dtypes.int64, copy=False).reshape(shape), x)
     d = check_axis(x, chosen, op)
     if x.ndim == 0:
-        return x._like(x.backend.xp.zeros((), dtype=dtypes.int64))
+        return constant(lambda xp, a: xp.zeros((), dtype=dtypes.int64), x)
     _check_nonempty(x, chosen, (d,), op)
-    return x._like(fn(x.data, axis=d, keepdims=keepdim).astype(dtypes.int64))
+    return constant(lambda xp, a: getattr(xp, op)(a, axis=d, keepdims=keepdim).astype(
+        dtypes.int64, copy=False), x)
 
 
 def argmax(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:

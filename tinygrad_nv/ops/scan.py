@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from tinygrad_nv.autograd import Function
 from tinygrad_nv.dtype import dtypes
 from tinygrad_nv.ops._checks import axis as check_axis
-from tinygrad_nv.ops._checks import is_int
+from tinygrad_nv.ops._checks import constant, device_call, is_int
+from tinygrad_nv.ops.gather_scatter import along
 from tinygrad_nv.ops.index import Index
 from tinygrad_nv.ops.reduce import accumulating
 from tinygrad_nv.ops.unary import floating
@@ -143,10 +144,7 @@ def logcumsumexp(x: Tensor, dim: Any = None, axis: Any = None) -> Tensor:
 def take_along(x: Tensor, indices, axis: int) -> Tensor:
     """x's values at `indices` (an integer array shaped like x except along `axis`), as
     numpy.take_along_axis; the gradient is added back at those positions."""
-    xp = x.backend.xp
-    index = tuple(indices if a == axis else xp.arange(n).reshape((-1,) + (1,) * (x.ndim - 1 - a))
-                  for a, n in enumerate(x.shape))
-    return Index.apply(x, index=index, advanced=True)
+    return Index.apply(x, index=device_call(x, along, indices, axis), advanced=True)
 
 
 def _later_wins(earlier, later, largest: bool):
@@ -158,17 +156,21 @@ def _later_wins(earlier, later, largest: bool):
 def _running_extreme(x: Tensor, d: int, largest: bool) -> ValuesIndices:
     if x.ndim == 0:
         return _as_1d(x, _running_extreme, largest)
-    xp = x.backend.xp
-    positions = xp.broadcast_to(xp.arange(x.shape[d]).reshape((-1,) + (1,) * (x.ndim - 1 - d)),
-                                x.shape)
 
-    def combine(earlier, later):
-        wins = _later_wins(earlier[0], later[0], largest)
-        return [xp.where(wins, a, b) for a, b in zip(later, earlier)]
+    def running_indices(xp, values):
+        positions = xp.broadcast_to(
+            xp.arange(values.shape[d]).reshape((-1,) + (1,) * (values.ndim - 1 - d)),
+            values.shape)
 
-    _, indices = _scan(xp, [x.data, positions], d, combine)
-    indices = indices.astype(dtypes.int64, copy=False)
-    return ValuesIndices(take_along(x, indices, d), x._like(indices))
+        def combine(earlier, later):
+            wins = _later_wins(earlier[0], later[0], largest)
+            return [xp.where(wins, a, b) for a, b in zip(later, earlier)]
+
+        _, indices = _scan(xp, [values, positions], d, combine)
+        return indices.astype(dtypes.int64, copy=False)
+
+    indices = constant(running_indices, x)
+    return ValuesIndices(take_along(x, indices.data, d), indices)
 
 
 def cummax(x: Tensor, dim: Any = None, axis: Any = None) -> ValuesIndices:
@@ -186,9 +188,9 @@ def cummin(x: Tensor, dim: Any = None, axis: Any = None) -> ValuesIndices:
     return _running_extreme(x, _dim(x, dim, axis, "cummin"), largest=False)
 
 
-def _order(x: Tensor, d: int, descending: bool):
-    """Stable sorting indices along `d`; NaN sorts as the largest value, as in PyTorch."""
-    xp, a = x.backend.xp, x.data
+def _order(xp, a, d: int, descending: bool):
+    """Stable sorting indices of the array `a` along `d`; NaN sorts as the largest value, as
+    in PyTorch."""
     if not descending:
         return xp.argsort(a, axis=d, kind="stable").astype(dtypes.int64, copy=False)
     # stable descending: sort the reversed array, reverse that order, map the indices back
@@ -207,8 +209,8 @@ def sort(x: Tensor, dim: Any = -1, descending: bool = False, stable: bool = Fals
     d = check_axis(x, dim if axis is None else axis, "sort")
     if x.ndim == 0:
         return _as_1d(x, sort, descending)
-    order = _order(x, d, descending)
-    return ValuesIndices(take_along(x, order, d), x._like(order))
+    order = constant(lambda xp, a: _order(xp, a, d, descending), x)
+    return ValuesIndices(take_along(x, order.data, d), order)
 
 
 def argsort(x: Tensor, dim: Any = -1, descending: bool = False, stable: bool = False,
@@ -217,7 +219,7 @@ def argsort(x: Tensor, dim: Any = -1, descending: bool = False, stable: bool = F
     d = check_axis(x, dim if axis is None else axis, "argsort")
     if x.ndim == 0:
         return _as_1d(x, argsort, descending)
-    return x._like(_order(x, d, descending))
+    return constant(lambda xp, a: _order(xp, a, d, descending), x)
 
 
 def topk(x: Tensor, k: int, dim: Any = -1, largest: bool = True,
@@ -237,5 +239,6 @@ def topk(x: Tensor, k: int, dim: Any = -1, largest: bool = True,
                            f"tensor of shape {x.shape} (valid: 0 to {size})")
     if x.ndim == 0:  # as PyTorch: the element itself, for k = 0 as well
         return _as_1d(x, lambda one, axis0: topk(one, 1, axis0, largest))
-    order = _order(x, d, largest)[(slice(None),) * d + (slice(0, k),)]
-    return ValuesIndices(take_along(x, order, d), x._like(order))
+    first_k = (slice(None),) * d + (slice(0, k),)
+    order = constant(lambda xp, a: _order(xp, a, d, largest)[first_k], x)
+    return ValuesIndices(take_along(x, order.data, d), order)
