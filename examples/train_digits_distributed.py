@@ -32,7 +32,8 @@ DEFAULTS = {"mlp": (30, 0.97), "cnn": (20, 0.98)}  # model: (epochs, target test
 
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__)
-    parser.add_argument("--model", choices=sorted(DEFAULTS), default="mlp")
+    parser.add_argument("--model", choices=sorted(DEFAULTS), default="mlp",
+                        help="one hidden layer of 256 ReLU units, or a small CNN")
     parser.add_argument("--epochs", type=int, help="passes over the training set "
                         "(default: 30 for mlp, 20 for cnn)")
     parser.add_argument("--batch-size", type=int, default=64,

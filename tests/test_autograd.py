@@ -336,3 +336,23 @@ def test_detect_anomaly_check_nan_false_records_without_raising(device):
         return is_anomaly_enabled()
 
     assert decorated() and not is_anomaly_enabled()
+
+
+def test_backward_finishes_later_inputs_before_descending_into_the_first():
+    """The order data-parallel training relies on: in x * w, w's gradient is final before
+    backward walks the graph below x, so its all-reduce can overlap the rest."""
+    seen = []
+
+    class Mark(Function):
+        def forward(self, array, tag):
+            self.tag = tag
+            return array
+
+        def backward(self, grad):
+            seen.append(self.tag)
+            return grad
+
+    x = Tensor([1.0], requires_grad=True)
+    w = Tensor([2.0], requires_grad=True)
+    (Mark.apply(x, tag="input") * 3 * Mark.apply(w, tag="parameter")).sum().backward()
+    assert seen == ["parameter", "input"]

@@ -347,7 +347,10 @@ def _toposort(roots: Sequence) -> list:
                 "backward: trying to backward through the graph a second time (its buffers "
                 "were freed by the first backward); pass retain_graph=True to the first call"
             ) from None
-        for parent in parents:
+        # first input pushed last: backward then finishes an op's later inputs (the
+        # parameters of x @ w, x * w) before descending into its first, so data-parallel
+        # all-reduces of their gradients start while the rest of backward runs
+        for parent in reversed(parents):
             if parent._ctx is not None and id(parent) not in visited:
                 stack.append((parent, False))
     return order

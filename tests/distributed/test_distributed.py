@@ -18,7 +18,6 @@ import pytest
 import tinygrad_nv.distributed as dist
 import tinygrad_nv.nn as nn
 from tinygrad_nv import Tensor
-from tinygrad_nv.autograd import Function
 from tinygrad_nv.backend import cuda_unavailable_reason
 
 from .mpi_checks import CHECKS
@@ -71,35 +70,8 @@ def results(device, tmp_path_factory) -> dict:
     return json.loads(out.read_text())
 
 
-def _engine_reaches_parameters_early() -> bool:
-    """Whether backward handles an op's parameter inputs right after the op (before the
-    graph below its first input), which is what lets all-reduces overlap backward."""
-    seen = []
-
-    class Mark(Function):
-        def forward(self, array, tag):
-            self.tag = tag
-            return array
-
-        def backward(self, grad):
-            seen.append(self.tag)
-            return grad
-
-    x = Tensor([1.0], requires_grad=True)
-    w = Tensor([2.0], requires_grad=True)
-    (Mark.apply(x, tag="input") * 3 * Mark.apply(w, tag="parameter")).sum().backward()
-    return seen == ["parameter", "input"]
-
-
-OVERLAP_CHECK = "ddp_buckets_start_during_backward_in_ready_order"
-
-
 @pytest.mark.parametrize("name", list(CHECKS))
-def test_under_mpiexec(results, name, request):
-    if name == OVERLAP_CHECK and not _engine_reaches_parameters_early():
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "the backward engine visits a node's last input first, so every parameter's "
-            "gradient is final only at the end of backward")))
+def test_under_mpiexec(results, name):
     assert results[name] == "ok", results[name]
 
 
