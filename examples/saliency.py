@@ -5,7 +5,8 @@ the pixels where a small change moves the score most. It costs one backward pass
 one that training uses, only asking for d(score)/d(input) instead of d(loss)/d(weights).
 A first-layer hidden unit of the MLP computes a weighted sum of the 64 pixels, so its 64
 weights, drawn as an 8x8 image, are the pattern it responds to; next to each we show the
-test digit that excites it most, and print which digits it votes for.
+test digit that excites it most (read by a forward hook on the hidden layer), and print
+which digits it votes for.
 
     python examples/saliency.py --out examples/out
 """
@@ -42,10 +43,15 @@ def saliency(model, x: np.ndarray, labels: np.ndarray, device) -> np.ndarray:
 
 def hidden_units(model, x: np.ndarray, device) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For the UNITS most variable first-layer units: their weights (UNITS, 64), the index of
-    the input that activates each most, and each unit's vote per class (UNITS, 10)."""
-    first, last = model[0], model[-1]
+    the input that activates each most, and each unit's vote per class (UNITS, 10). The
+    activations are read by a forward hook on the first ReLU during an ordinary forward."""
+    first, relu, last = model[0], model[1], model[-1]
+    seen = []
+    handle = relu.register_forward_hook(lambda module, args, out: seen.append(out.numpy()))
     with no_grad():
-        activations = first(Tensor(x, device=device)).relu().numpy()
+        model(Tensor(x, device=device))
+    handle.remove()
+    activations = seen[0]
     units = np.argsort(-activations.std(axis=0))[:UNITS]
     votes = last.weight.numpy()[:, units].T
     return first.weight.numpy()[units], activations[:, units].argmax(axis=0), votes

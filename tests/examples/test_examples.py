@@ -151,3 +151,20 @@ def test_train_digits_reaches_accuracy(tmp_path, capsys, model, target):
     accuracy = float(re.fullmatch(r"test accuracy: (\d\.\d+)", last).group(1))
     assert accuracy >= target
     assert (tmp_path / f"digits_{model}.safetensors").exists()
+
+
+def test_saliency_reads_hidden_activations_through_a_forward_hook(monkeypatch):
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    saliency = importlib.import_module("saliency")
+    import numpy as np
+    from common import make_mlp
+
+    from tinygrad_nv import Tensor
+    model = make_mlp(hidden=16)
+    x = np.random.default_rng(0).random((20, 64)).astype(np.float32)
+    weights, top_input, _ = saliency.hidden_units(model, x, "cpu")
+    activations = model[0](Tensor(x)).relu().numpy()
+    units = np.argsort(-activations.std(axis=0))[:saliency.UNITS]
+    np.testing.assert_array_equal(top_input, activations[:, units].argmax(axis=0))
+    np.testing.assert_array_equal(weights, model[0].weight.numpy()[units])
+    assert not model[1]._forward_hooks  # the handle removed the hook again
