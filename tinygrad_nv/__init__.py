@@ -10,9 +10,11 @@ from tinygrad_nv.autograd import (
 )
 from tinygrad_nv.backend import Device, manual_seed
 from tinygrad_nv.dtype import dtypes
+from tinygrad_nv.functions import *  # noqa: F403  (torch-style functions: tinygrad_nv.cat, exp...)
 from tinygrad_nv.state import load, save
 from tinygrad_nv.tensor import Tensor
 
+# `from tinygrad_nv import *` brings the core names only (sum, max, abs... would shadow builtins)
 __all__ = ["Tensor", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
            "inference_mode", "grad",
            "dtypes", "Device", "manual_seed", "save", "load"]
