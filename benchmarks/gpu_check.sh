@@ -12,8 +12,8 @@
 #   gpu-tests   pytest -m gpu (sizes past 2^31 elements and 65,535 rows, cuda:1, sync debug)
 #   suite-cuda  the whole non-slow suite with TINYGRAD_NV_DEVICE=cuda, within its cap
 #   bandwidth   benchmarks/kernels.py: every kernel against NumPy, GB/s, new versions vs old
-#   steps       MLP, CNN and transformer training steps against PyTorch CUDA (gpu_steps.py,
-#               then `python -m benchmarks` where the harness exists)
+#   steps       MLP, CNN and transformer training steps against PyTorch CUDA
+#               (`python -m benchmarks --suite mlp cnn transformer --quick`)
 #   racecheck   compute-sanitizer racecheck / memcheck on the kernel tests, where present
 # Without a GPU it runs what it can (preflight and bandwidth on emu) and says what it skipped.
 set -uo pipefail
@@ -150,14 +150,11 @@ record bandwidth "$STATUS" "$detail"
 if (( !GPU )); then
   record steps SKIPPED "no GPU"
 else
-  run_phase steps 60 "$PYTHON" benchmarks/gpu_steps.py --device cuda
-  record steps "$STATUS" "ms/step ours/torch: $(grep -E '^(mlp|cnn|transformer) ' \
-    "$LOGS/steps.log" | awk '{printf "%s%s %s/%s", sep, $1, $2, $3; sep="; "}')"
-  if [ -f benchmarks/__main__.py ]; then  # the project's benchmark harness, where it exists
-    run_phase benchmarks 60 "$PYTHON" -m benchmarks --suite mlp cnn transformer --device cuda \
-      --quick --out "$LOGS/benchmarks"
-    record benchmarks "$STATUS" "tables in $LOGS/benchmarks"
-  fi
+  run_phase steps 90 "$PYTHON" -m benchmarks --suite mlp cnn transformer --device cuda \
+    --quick --out "$LOGS/benchmarks"
+  record steps "$STATUS" "ms/step ours/torch: $(grep -E '^(mlp|cnn|transformer) [0-9.]+ ' \
+    "$LOGS/steps.log" | awk '{printf "%s%s %s/%s", sep, $1, $2, $3; sep="; "}'); tables in \
+    $LOGS/benchmarks"
 fi
 
 # ---- compute-sanitizer on the kernel tests
