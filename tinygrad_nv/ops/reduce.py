@@ -330,9 +330,11 @@ def _arg(x: Tensor, axis: Any, keepdim: bool, dim: Any, op: str) -> Tensor:
     chosen = axis if dim is None else dim
     if chosen is None:
         _check_nonempty(x, None, (), op)
-        shape = (1,) * x.ndim if keepdim else ()
-        return constant(lambda xp, a: getattr(xp, op)(a.reshape(-1), axis=0).astype(
-            dtypes.int64, copy=False).reshape(shape), x)
+
+        def flat_arg(xp, a):
+            out = getattr(xp, op)(a.reshape(-1), axis=0)
+            return out.reshape((1,) * a.ndim) if keepdim else out
+        return constant(flat_arg, x)
     d = check_axis(x, chosen, op)
     if x.ndim == 0:
         return constant(lambda xp, a: xp.zeros((), dtype=dtypes.int64), x)
