@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+import tinygrad_nv.backend as backends
 import tinygrad_nv.nn as nn
 from tinygrad_nv import Tensor
 from tinygrad_nv.backend.instrumented import instrumented
@@ -150,3 +151,16 @@ def test_batch_norm_cumulative_average_on_the_device():
     # the first batch replaces the initial values (its factor 1 / count is 1)
     np.testing.assert_allclose(bn.running_var.numpy(), batches.var(axis=1, ddof=1).mean(axis=0),
                                rtol=1e-5)
+
+
+def test_layers_made_on_a_default_device_initialise_there(monkeypatch):
+    """Parameters drawn and filled (Embedding's padding row included) with emu:1 current."""
+    with instrumented(DEV) as probe:
+        monkeypatch.setattr(backends, "_default", DEV)
+        layers = [nn.Embedding(5, 3, padding_idx=1), nn.Linear(3, 2), nn.Conv2d(1, 2, 3),
+                  nn.BatchNorm1d(3), nn.LayerNorm(3)]
+        misplaced = list(probe.misplaced)
+    assert misplaced == [] and probe.launches > 0
+    assert all(p.device == DEV for layer in layers for p in layer.parameters())
+    weight = layers[0].weight.numpy()
+    assert (weight[1] == 0).all() and (weight[[0, 2, 3, 4]] != 0).all()

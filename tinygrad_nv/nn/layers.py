@@ -217,9 +217,10 @@ class Embedding(Module):
             padding_idx %= num_embeddings
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.padding_idx = padding_idx
-        self.weight = init.normal_(Tensor.empty(num_embeddings, embedding_dim)).requires_grad_()
+        weight = init.normal_(Tensor.empty(num_embeddings, embedding_dim))
         if padding_idx is not None:
-            self.weight.data[padding_idx] = 0
+            weight[padding_idx] = 0.0
+        self.weight = weight.requires_grad_()
 
     @classmethod
     def from_pretrained(cls, embeddings: Tensor, freeze: bool = True,
