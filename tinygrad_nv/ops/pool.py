@@ -1,4 +1,5 @@
-"""Pooling and resizing: max / average pooling over im2col windows; adaptive average pooling
+"""Pooling and resizing: max / average pooling over im2col windows (max pooling over windows
+that tile the input as the maximum of the kernel's strided slices); adaptive average pooling
 and interpolation as one small weight matrix per spatial axis (out, in), applied by matrix
 products, so their gradients are matrix products too."""
 
@@ -7,6 +8,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from tinygrad_nv.autograd import Function
 from tinygrad_nv.ops.conv import Im2Col, check_image, pair, window
 from tinygrad_nv.ops.nn import constant
 
@@ -14,6 +16,68 @@ if TYPE_CHECKING:
     from tinygrad_nv.tensor import Tensor
 
 IntPair = int | tuple[int, int]
+
+
+class WindowPick(Function):
+    """(N, C, H, W) -> (N, C, OH, OW): per kh x kw window of a tiling, the value at the
+    position that `mask` (kh*kw, N, C, OH, OW; all-ones or zero words) marks."""
+
+    saved_inputs = ()  # backward reads only the mask and shapes
+
+    def forward(self, x, mask, kernel: tuple):
+        self.mask, self.kernel, self.x_shape = mask, kernel, x.shape
+        out = self.xp.zeros(mask.shape[1:], dtype=x.dtype)
+        bits = _bits(out)
+        for tile, marks in zip(_tiles(x, kernel, out.shape[2:]), mask, strict=True):
+            bits |= _bits(tile) & marks
+        return out
+
+    def backward(self, g):
+        return WindowPlace.apply(g, mask=self.mask, kernel=self.kernel, x_shape=self.x_shape)
+
+
+class TiledMaxPool(WindowPick):
+    """max_pool2d over windows that tile the input (stride == kernel, no padding, dilation
+    1): the maximum of the kernel's strided slices; the gradient goes to each window's first
+    maximum (its first NaN, if any), as WindowPick's does to the marked position."""
+
+    def forward(self, x, kernel: tuple):
+        xp, (kh, kw) = self.xp, kernel
+        self.kernel, self.x_shape = kernel, x.shape
+        tiles = _tiles(x, kernel, (x.shape[2] // kh, x.shape[3] // kw))
+        out = tiles[0].copy()
+        for tile in tiles[1:]:
+            xp.maximum(out, tile, out=out)
+        words = _bits(out).dtype
+        self.mask = xp.empty((len(tiles), *out.shape), dtype=words)
+        hit, nan = xp.empty(out.shape, dtype=bool), xp.empty(out.shape, dtype=bool)
+        rest = xp.ones(out.shape, dtype=bool)  # no maximum found yet in the window
+        for tile, first in zip(tiles, self.mask, strict=True):
+            xp.equal(tile, out, out=hit)
+            hit |= xp.not_equal(tile, tile, out=nan)
+            xp.logical_and(hit, rest, out=first)  # 0 or 1 ...
+            xp.greater(rest, hit, out=rest)
+        self.mask *= xp.iinfo(words).max  # ... as zero or all-ones words
+        return out
+
+
+class WindowPlace(Function):
+    """The adjoint of WindowPick: (N, C, OH, OW) -> x_shape, each value at its window's marked
+    position, zero elsewhere (also where the windows do not reach)."""
+
+    saved_inputs = ()
+
+    def forward(self, g, mask, kernel: tuple, x_shape: tuple):
+        self.mask, self.kernel = mask, kernel
+        covered = (g.shape[2] * kernel[0], g.shape[3] * kernel[1])
+        grad = (self.xp.empty if covered == x_shape[2:] else self.xp.zeros)(x_shape, g.dtype)
+        # a bitwise AND with all-ones/zero words: where(marked, g, 0) in one fast pass
+        for tile, marks in zip(_tiles(grad, kernel, g.shape[2:]), mask, strict=True):
+            self.xp.bitwise_and(_bits(g), marks, out=_bits(tile))
+        return grad
+
+    def backward(self, gg):
+        return WindowPick.apply(gg, mask=self.mask, kernel=self.kernel)
 
 
 def max_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
@@ -26,8 +90,11 @@ def max_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
         out = max_pool2d(x.unsqueeze(0), kernel_size, stride, padding, dilation, ceil_mode,
                          return_indices)
         return (out[0][0], out[1][0]) if return_indices else out[0]
-    cols, (oh, ow), geometry = _pool_columns(x, "max_pool2d", kernel_size, stride, padding,
-                                             dilation, ceil_mode, pad_value=-math.inf)
+    (oh, ow), geometry = _pool_geometry(x, "max_pool2d", kernel_size, stride, padding,
+                                        dilation, ceil_mode)
+    if not return_indices and _tiles_input(geometry):
+        return TiledMaxPool.apply(x, kernel=geometry["kernel"])
+    cols = _pool_columns(x, (oh, ow), geometry, pad_value=-math.inf)
     first_max = constant(lambda xp, c: c.argmax(axis=2), cols)  # window offset, per output
     hit = constant(lambda xp, k: xp.arange(cols.shape[2]).reshape(1, 1, -1, 1) == k[:, :, None],
                    first_max)
@@ -54,8 +121,9 @@ def avg_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
     if x.ndim == 3:
         return avg_pool2d(x.unsqueeze(0), kernel_size, stride, padding, ceil_mode,
                           count_include_pad, divisor_override)[0]
-    cols, (oh, ow), geometry = _pool_columns(x, "avg_pool2d", kernel_size, stride, padding, 1,
-                                             ceil_mode, pad_value=0.0)
+    (oh, ow), geometry = _pool_geometry(x, "avg_pool2d", kernel_size, stride, padding, 1,
+                                        ceil_mode)
+    cols = _pool_columns(x, (oh, ow), geometry, pad_value=0.0)
     total = cols.sum(2).reshape(*x.shape[:2], oh, ow)
     if divisor_override is not None:
         if not isinstance(divisor_override, int) or divisor_override <= 0:
@@ -131,10 +199,10 @@ def interpolate(x: Tensor, size: int | tuple[int, ...] | None = None,
 
 
 # ---------------------------------------------------------------------- helpers
-def _pool_columns(x: Tensor, op: str, kernel_size: Any, stride: Any, padding: Any,
-                  dilation: Any, ceil_mode: bool, pad_value: float):
-    """Windows of x as (N, C, kh*kw, OH*OW) (padding filled with pad_value), the output size
-    and the im2col geometry of the windows over the padded input."""
+def _pool_geometry(x: Tensor, op: str, kernel_size: Any, stride: Any, padding: Any,
+                   dilation: Any, ceil_mode: bool) -> tuple[tuple, dict]:
+    """Validated pooling windows of x: the output size and the geometry (kernel, stride,
+    padding, dilation, and 'extra': the bottom/right overrun that ceil_mode adds)."""
     check_image(x, op)
     kernel = pair(kernel_size, "kernel_size", op)
     geometry = window(op, x.shape, kernel, kernel if stride is None else stride, padding,
@@ -151,12 +219,37 @@ def _pool_columns(x: Tensor, op: str, kernel_size: Any, stride: Any, padding: An
         extra = tuple(max(0, (o - 1) * s + d * (k - 1) + 1 - (n + 2 * p)) for o, s, d, k, n, p
                       in zip(out, geometry["stride"], geometry["dilation"], kernel,
                              x.shape[2:], (ph, pw), strict=True))
+    return out, dict(geometry, extra=extra)
+
+
+def _pool_columns(x: Tensor, out: tuple, geometry: dict, pad_value: float) -> Tensor:
+    """The windows of x as (N, C, kh*kw, OH*OW), padding filled with pad_value."""
+    (ph, pw), extra = geometry["padding"], geometry["extra"]
     if ph or pw or any(extra):
         x = x.pad(((0, 0), (0, 0), (ph, ph + extra[0]), (pw, pw + extra[1])), value=pad_value)
-    geometry = dict(geometry, padding=(0, 0))
-    n, c = x.shape[:2]
-    cols = Im2Col.apply(x, **geometry).reshape(n, c, kernel[0] * kernel[1], out[0] * out[1])
-    return cols, out, dict(geometry, padding=(ph, pw), extra=extra)
+    (kh, kw), n, c = geometry["kernel"], *x.shape[:2]
+    cols = Im2Col.apply(x, kernel=(kh, kw), stride=geometry["stride"], padding=(0, 0),
+                        dilation=geometry["dilation"])
+    return cols.reshape(n, c, kh * kw, out[0] * out[1])
+
+
+def _tiles_input(geometry: dict) -> bool:
+    """Whether pooling windows tile the input (what is left over on the bottom and right is
+    dropped): stride == kernel, no padding, dilation 1, and no ceil_mode overrun."""
+    return (geometry["stride"] == geometry["kernel"] and geometry["padding"] == (0, 0)
+            and geometry["dilation"] == (1, 1) and geometry["extra"] == (0, 0))
+
+
+def _tiles(x, kernel: tuple, out: tuple) -> list:
+    """The kh*kw strided slices of x (N, C, H, W), (N, C, *out) each: one window position
+    per slice, row-major over the window."""
+    (kh, kw), (oh, ow) = kernel, out
+    return [x[:, :, i:oh * kh:kh, j:ow * kw:kw] for i in range(kh) for j in range(kw)]
+
+
+def _bits(a):
+    """a viewed as unsigned integer words of its item size."""
+    return a.view(f"u{a.dtype.itemsize}")
 
 
 def _ceil_out(size: int, k: int, s: int, p: int, d: int) -> int:
