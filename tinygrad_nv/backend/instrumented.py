@@ -53,6 +53,13 @@ class Probe:
             if current != self.index:
                 self.misplaced.append(f"{what} (device {current} current)")
 
+    def place(self, what: str) -> None:
+        """Check the current device for array work not counted as a launch (copies, casts,
+        stores: each is device work on a GPU, but the launch budgets predate their count)."""
+        if current_device() != self.index:
+            with self._lock:
+                self.misplaced.append(f"{what} (device {current_device()} current)")
+
     def sync(self, what: str) -> None:
         with self._lock:
             self.syncs.append(what)
@@ -83,10 +90,24 @@ class ProbedArray(np.ndarray):
         return _wrap(func(*_unwrap(args), **_unwrap(kwargs)), self.probe)
 
     def __getitem__(self, key):
+        if self.probe is not None and _gathers(key):
+            self.probe.place("getitem (gather)")
         return _wrap(super().__getitem__(_unwrap(key)), self.probe)
 
     def __setitem__(self, key, value) -> None:
+        if self.probe is not None:
+            self.probe.place("setitem")
         super().__setitem__(_unwrap(key), _unwrap(value))
+
+    def astype(self, *args, **kwargs):
+        if self.probe is not None:
+            self.probe.place("astype")
+        return _wrap(self.view(np.ndarray).astype(*args, **kwargs), self.probe)
+
+    def copy(self, *args, **kwargs):
+        if self.probe is not None:
+            self.probe.place("copy")
+        return _wrap(self.view(np.ndarray).copy(*args, **kwargs), self.probe)
 
     def _synced(self, what: str) -> np.ndarray:
         self.probe.sync(what)
@@ -130,6 +151,12 @@ class ProbedArray(np.ndarray):
     def nonzero(self):
         self.probe.call("nonzero")
         return _wrap(self.view(np.ndarray).nonzero(), self.probe)
+
+
+def _gathers(key: Any) -> bool:
+    """Whether an index holds arrays (a gather kernel on a GPU), not only ints and slices."""
+    return any(isinstance(k, (np.ndarray, list)) for k in
+               (key if isinstance(key, tuple) else (key,)))
 
 
 def _unwrap(value: Any) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from tinygrad_nv.autograd import no_grad
 from tinygrad_nv.tensor import Tensor
 
 _LINEAR = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
@@ -49,9 +50,8 @@ def _fan(t: Tensor, mode: str) -> int:
 
 
 def _fill(t: Tensor, values: Tensor) -> Tensor:
-    t.data[...] = values.data
-    t._bump_version()  # an in-place change, as the in-place ops count them
-    return t
+    with no_grad():  # an in-place change: bumps the version, on t's device
+        return t.copy_(values)
 
 
 def uniform_(t: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:

@@ -20,6 +20,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
+from tinygrad_nv.autograd import no_grad
 from tinygrad_nv.nn import hooks
 from tinygrad_nv.tensor import Tensor
 
@@ -307,9 +308,9 @@ class Module:
                                + "\n\t".join(errors))
         for key, target in own.items():
             if key in state_dict:
-                value = Tensor(state_dict[key], device=target.device, dtype=target.dtype)
-                target.data[...] = value.data
-                target._bump_version()
+                with no_grad():  # an in-place change: bumps the version, on target's device
+                    target.copy_(Tensor(state_dict[key], device=target.device,
+                                        dtype=target.dtype))
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ printing

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import is_grad_enabled, no_grad
-from tinygrad_nv.ops._checks import is_scalar, is_tensor
+from tinygrad_nv.ops._checks import device_call, is_scalar, is_tensor
 
 if TYPE_CHECKING:
     from tinygrad_nv.tensor import Tensor
@@ -48,7 +48,7 @@ def write(x: Tensor, value: Any, op: str, any_cast: bool = False) -> Tensor:
                                f"desired output type {x.dtype.name}")
         value = value.data
     try:
-        x.data[...] = value
+        device_call(x, _store, x.data, value)
     except ValueError as e:  # shapes that do not broadcast, or a read-only (expanded) view
         shape = getattr(value, "shape", ())
         raise RuntimeError(f"{op}: cannot write a value of shape {tuple(shape)} into a tensor "
@@ -56,6 +56,10 @@ def write(x: Tensor, value: Any, op: str, any_cast: bool = False) -> Tensor:
                            "clone() them first") from None
     x._bump_version()
     return x
+
+
+def _store(xp, target, value) -> None:
+    target[...] = value
 
 
 def _update(x: Tensor, op: str, compute: Callable[[Tensor], Tensor]) -> Tensor:
