@@ -121,14 +121,17 @@ class Fmod(Function):
 
 
 class Maximum(Function):
-    """max(a, b); at ties the gradient is split evenly, as in PyTorch."""
+    """max(a, b), or min(a, b) with `smaller=True` (no negation: exact for integers and
+    bools); at ties the gradient is split evenly, as in PyTorch."""
 
-    def forward(self, a, b):
-        return self.xp.maximum(a, b)
+    def forward(self, a, b, smaller=False):
+        self.smaller = smaller
+        return (self.xp.minimum if smaller else self.xp.maximum)(a, b)
 
     def backward(self, g):
         a, b = self.parents
-        share = g._like(((a.data > b.data) + 0.5 * (a.data == b.data)).astype(g.dtype))
+        wins = a.data < b.data if self.smaller else a.data > b.data
+        share = g._like((wins + 0.5 * (a.data == b.data)).astype(g.dtype))
         ga = unbroadcast(g * share, a.shape) if self.needs_input_grad[0] else None
         gb = unbroadcast(g * (1 - share), b.shape) if self.needs_input_grad[1] else None
         return ga, gb
@@ -356,8 +359,7 @@ def maximum(x: Tensor, other: Any) -> Tensor:
 
 def minimum(x: Tensor, other: Any) -> Tensor:
     """Elementwise min; ties split the gradient evenly."""
-    a, b = operands(x, other, "minimum")
-    return -Maximum.apply(-a, -b)
+    return Maximum.apply(*operands(x, other, "minimum"), smaller=True)
 
 
 def clip(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002

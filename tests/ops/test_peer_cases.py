@@ -1,0 +1,41 @@
+"""Cases a peer framework's op-test suite found wrong: PyTorch's results at integer limits,
+for bool and small integer dtypes, and the errors PyTorch raises."""
+
+import numpy as np
+import pytest
+
+from tinygrad_nv import Tensor
+from tinygrad_nv.testing import gradcheck, gradgradcheck
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16", "int32", "int64"])
+def test_minimum_is_exact_at_integer_limits(dtype, device):
+    info = np.iinfo(dtype)
+    a = np.array([info.min, -1 if info.min else 0, 0, 1, info.max], dtype=dtype)
+    for other in (info.min, info.max, 0):
+        b = np.array([other], dtype=dtype)
+        got = Tensor(a, device=device).minimum(Tensor(b, device=device))
+        assert got.dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(got.numpy(), np.minimum(a, b))
+        np.testing.assert_array_equal(Tensor(b, device=device).minimum(
+            Tensor(a, device=device)).numpy(), np.minimum(b, a))
+
+
+def test_minimum_of_bools_is_logical_and(device):
+    a = np.array([True, True, False, False])
+    b = np.array([True, False, True, False])
+    got = Tensor(a, device=device).minimum(Tensor(b, device=device))
+    assert got.dtype == np.bool_
+    np.testing.assert_array_equal(got.numpy(), a & b)
+
+
+def test_minimum_gradient_goes_to_the_smaller_and_splits_ties(device):
+    a = Tensor([1.0, 2.0, 3.0], requires_grad=True, device=device)
+    b = Tensor([2.0, 2.0, 1.0], requires_grad=True, device=device)
+    a.minimum(b).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), [1.0, 0.5, 0.0])
+    np.testing.assert_allclose(b.grad.numpy(), [0.0, 0.5, 1.0])
+    x = Tensor(np.array([[0.3, -1.2], [2.1, 0.7]]), requires_grad=True, device=device)
+    y = Tensor(np.array([0.5, -0.4]), requires_grad=True, device=device)
+    gradcheck(lambda p, q: p.minimum(q), (x, y))
+    gradgradcheck(lambda p, q: p.minimum(q), (x, y))
