@@ -23,7 +23,24 @@ class _GradMode(threading.local):
     enabled = True
 
 
+class _ThreadsOff:
+    """How many threads have recording off right now (a thread-local read costs a few
+    times a plain attribute: ops read `_grad_mode` only when this is not 0)."""
+
+    count = 0
+    lock = threading.Lock()
+
+
 _grad_mode = _GradMode()
+
+
+def _set_grad_mode(enabled: bool) -> None:
+    """Turn recording on or off in this thread, keeping `_ThreadsOff.count` in step."""
+    enabled = bool(enabled)
+    with _ThreadsOff.lock:
+        if enabled != _grad_mode.enabled:
+            _ThreadsOff.count += -1 if enabled else 1
+            _grad_mode.enabled = enabled
 
 
 class _Recording:
@@ -36,7 +53,7 @@ class _Recording:
 
 def is_grad_enabled() -> bool:
     """Whether operations record a graph right now, in this thread."""
-    return _grad_mode.enabled
+    return _ThreadsOff.count == 0 or _grad_mode.enabled
 
 
 class _SetGradMode(contextlib.ContextDecorator):
@@ -56,10 +73,10 @@ class _SetGradMode(contextlib.ContextDecorator):
 
     def __enter__(self) -> None:
         self._previous.append(_grad_mode.enabled)
-        _grad_mode.enabled = self.mode
+        _set_grad_mode(self.mode)
 
     def __exit__(self, *exc) -> None:
-        _grad_mode.enabled = self._previous.pop()
+        _set_grad_mode(self._previous.pop())
 
 
 class no_grad(_SetGradMode):  # noqa: N801  (PyTorch's spelling)
@@ -87,20 +104,20 @@ class set_grad_enabled(_SetGradMode):  # noqa: N801
 
     def __init__(self, mode: bool) -> None:
         self.mode, self._prev = bool(mode), _grad_mode.enabled
-        _grad_mode.enabled = self.mode
+        _set_grad_mode(self.mode)
 
     def __call__(self, func):
-        _grad_mode.enabled = self._prev  # decorating does not change the mode
+        _set_grad_mode(self._prev)  # decorating does not change the mode
         return super().__call__(func)
 
     def _recreate_cm(self):
         return _GradModeScope(self.mode)
 
     def __enter__(self) -> None:
-        _grad_mode.enabled = self.mode
+        _set_grad_mode(self.mode)
 
     def __exit__(self, *exc) -> None:
-        _grad_mode.enabled = self._prev
+        _set_grad_mode(self._prev)
 
 
 class _GradModeScope(_SetGradMode):
@@ -217,7 +234,7 @@ class Function:
         except (ValueError, TypeError, IndexError) as e:  # e.g. shapes that do not broadcast
             shapes = " and ".join(f"{t.shape} {t.dtype}" for t in tensors)
             raise type(e)(f"{cls.__name__}: inputs of shape/dtype {shapes}: {e}") from None
-        if not (_grad_mode.enabled and True in needs):
+        if not (True in needs and (_ThreadsOff.count == 0 or _grad_mode.enabled)):
             out = tensors[0]._from_op(data, ctx.backend, None)
             if data.base is not None or data is arrays[0]:  # a view: share the counter
                 _share_version(out, tensors)
@@ -329,17 +346,18 @@ def _modified_error(ctx, what: str, tensor, counter: list, clock: int) -> Except
 
 def _toposort(roots: Sequence) -> list:
     """Non-leaf tensors reachable from `roots`, every node after all of its inputs."""
-    order, visited = [], set()
+    order, visited = [], set()  # tensors hash by identity: keys without id() calls
     stack = [(root, False) for root in roots if root._ctx is not None]
+    pop, push, add = stack.pop, stack.append, visited.add
     while stack:
-        node, expanded = stack.pop()
+        node, expanded = pop()
         if expanded:
             order.append(node)
             continue
-        if id(node) in visited:
+        if node in visited:
             continue
-        visited.add(id(node))
-        stack.append((node, True))
+        add(node)
+        push((node, True))
         try:
             parents = node._ctx.parents
         except AttributeError:  # release() cleared it
@@ -351,8 +369,8 @@ def _toposort(roots: Sequence) -> list:
         # parameters of x @ w, x * w) before descending into its first, so data-parallel
         # all-reduces of their gradients start while the rest of backward runs
         for parent in reversed(parents):
-            if parent._ctx is not None and id(parent) not in visited:
-                stack.append((parent, False))
+            if parent._ctx is not None and parent not in visited:
+                push((parent, False))
     return order
 
 
@@ -364,39 +382,39 @@ def run_backward(roots: Sequence, grads: Sequence, retain_graph: bool, create_gr
     With `capture` (a list of tensors), nothing is accumulated; their gradients are returned
     (None where no gradient flows).
     """
-    pending: dict[int, Any] = {}
-    captured: dict[int, Any] = {}
-    wanted = {id(t) for t in capture} if capture is not None else set()
+    pending: dict[Any, Any] = {}  # keyed by the tensors themselves (identity hashes)
+    captured: dict[Any, Any] = {}
+    wanted = set(capture) if capture is not None else set()
     hooked = RemovableHandle.live > 0  # tensor hooks exist: leaves get theirs once, summed
-    hooked_leaves: dict[int, list] = {}
+    hooked_leaves: dict[Any, list] = {}
 
     def deliver(tensor, g) -> None:
-        key = id(tensor)
         if tensor._ctx is not None:
-            pending[key] = pending[key] + g if key in pending else g
+            pending[tensor] = pending[tensor] + g if tensor in pending else g
         elif hooked and getattr(tensor, "_hooks", None) and (
-                key in wanted or capture is None and tensor.requires_grad):
-            entry = hooked_leaves.setdefault(key, [tensor, None])
+                tensor in wanted or capture is None and tensor.requires_grad):
+            entry = hooked_leaves.setdefault(tensor, [tensor, None])
             entry[1] = g if entry[1] is None else entry[1] + g
-        elif key in wanted:
-            captured[key] = captured[key] + g if key in captured else g
+        elif tensor in wanted:
+            captured[tensor] = captured[tensor] + g if tensor in captured else g
         elif capture is None and tensor.requires_grad:
             tensor.grad = g if tensor.grad is None else tensor.grad + g
 
-    previous, _grad_mode.enabled = _grad_mode.enabled, create_graph
+    previous = _grad_mode.enabled
+    _set_grad_mode(create_graph)
     anomaly, changed_at = _Recording.check_nan, _Clock.now
     try:
         for root, g in zip(roots, grads):
             deliver(root, g)
         for node in reversed(_toposort(roots)):
-            g = pending.pop(id(node), None)
+            g = pending.pop(node, None)
             if g is None:
                 continue
             if hooked and getattr(node, "_hooks", None):
                 g = _run_hooks(node, g, create_graph)
                 changed_at = _Clock.now  # a hook may have changed a tensor in place
-            if id(node) in wanted:
-                captured[id(node)] = g
+            if node in wanted:
+                captured[node] = g
             ctx = node._ctx
             if ctx.saved_at < changed_at:  # something was changed in place since forward
                 ctx.check_versions()
@@ -413,18 +431,21 @@ def run_backward(roots: Sequence, grads: Sequence, retain_graph: bool, create_gr
                 if needed and pg is not None:
                     if pg.data.shape != parent.data.shape or pg.data.dtype != parent.data.dtype:
                         pg = _match(pg, parent, ctx)
-                    deliver(parent, pg)
+                    if parent._ctx is not None:  # an inner node (deliver's first case)
+                        pending[parent] = pending[parent] + pg if parent in pending else pg
+                    else:
+                        deliver(parent, pg)
             if not retain_graph:
                 ctx.release()
         for leaf, g in hooked_leaves.values():
             g = _run_hooks(leaf, g, create_graph)
-            if id(leaf) in wanted:
-                captured[id(leaf)] = g
+            if leaf in wanted:
+                captured[leaf] = g
             else:
                 leaf.grad = g if leaf.grad is None else leaf.grad + g
     finally:
-        _grad_mode.enabled = previous
-    return None if capture is None else [captured.get(id(t)) for t in capture]
+        _set_grad_mode(previous)
+    return None if capture is None else [captured.get(t) for t in capture]
 
 
 class RemovableHandle:

@@ -29,6 +29,7 @@ from tinygrad_nv.ops._checks import axis as check_axis
 from tinygrad_nv.ops._checks import check_device
 
 Scalar = int | float | bool
+_ndarray = np.ndarray
 Shape = tuple[int, ...]
 
 
@@ -64,7 +65,8 @@ class Tensor:
     @staticmethod
     def _from_op(data, backend: Backend, ctx) -> Tensor:
         t = object.__new__(Tensor)
-        if isinstance(data, np.generic):  # NumPy reductions return scalars, not 0-d arrays
+        # NumPy reductions return scalars, not 0-d arrays (an ndarray, the usual case, first)
+        if type(data) is not _ndarray and isinstance(data, np.generic):
             data = np.asarray(data)
         # _version_counter None: version 0 and no views yet
         t.data, t._backend, t._ctx, t.grad, t._version_counter = data, backend, ctx, None, None

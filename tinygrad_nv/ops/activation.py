@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from tinygrad_nv.autograd import Function
+from tinygrad_nv.autograd import Function, is_grad_enabled
 from tinygrad_nv.ops._checks import axis as check_axis
 from tinygrad_nv.ops.unary import floating
 
@@ -25,7 +25,10 @@ class Activation(Function):
         return self.kernels.act_forward(self.act, x, param)
 
     def backward(self, g):
-        return ActivationGrad.apply(self.parents[0], g, activation=type(self), param=self.param)
+        x = self.parents[0]
+        if not is_grad_enabled():  # backward records no graph: the fused kernel directly
+            return g._like(self.kernels.act_backward(self.act, x.data, g.data, self.param))
+        return ActivationGrad.apply(x, g, activation=type(self), param=self.param)
 
     @staticmethod
     def second_derivative(x, param: float):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tinygrad_nv.autograd import Function
+from tinygrad_nv.autograd import Function, is_grad_enabled
 from tinygrad_nv.dtype import dtypes, result_dtype, scalar_dtype
 from tinygrad_nv.ops._checks import check_device, is_int, is_scalar, is_tensor
 
@@ -21,7 +21,16 @@ def unbroadcast(grad, shape: tuple):
     lead = grad.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
+    if not is_grad_enabled():  # backward records no graph: one raw reduction (fast path)
+        data = grad.data
+        return grad._like(data.sum(axis=axes, keepdims=True, dtype=data.dtype).reshape(shape))
     return grad.sum(axis=axes, keepdim=True).reshape(shape)
+
+
+def times(g, x):
+    """g * x for a backward: a Tensor op where backward is recorded (create_graph), else one
+    raw multiply with no graph node (fast path)."""
+    return g * x if is_grad_enabled() else g._like(g.data * x.data)
 
 
 class Add(Function):
@@ -52,8 +61,8 @@ class Mul(Function):
 
     def backward(self, g):
         a, b = self.parents
-        ga = unbroadcast(g * b, a.shape) if self.needs_input_grad[0] else None
-        gb = unbroadcast(g * a, b.shape) if self.needs_input_grad[1] else None
+        ga = unbroadcast(times(g, b), a.shape) if self.needs_input_grad[0] else None
+        gb = unbroadcast(times(g, a), b.shape) if self.needs_input_grad[1] else None
         return ga, gb
 
 

@@ -42,13 +42,24 @@ class LinearAct(Function):
 
     def backward(self, g):
         x, w, b = self.parents
-        # recomputed with its graph only when backward itself is recorded (create_graph)
-        pre = x @ w.T + b if is_grad_enabled() else g._like(self.pre)
+        if not is_grad_enabled():  # backward records no graph: raw arrays, no nodes
+            return self._raw_backward(g)
+        pre = x @ w.T + b  # recomputed with its graph: backward itself is recorded
         gz = ActivationGrad.apply(pre, g, activation=self.activation, param=self.param)
         gx = gz @ w if self.needs_input_grad[0] else None
         gw = gz.transpose(0, 1) @ x if self.needs_input_grad[1] else None
         gb = SumRows.apply(gz) if self.needs_input_grad[2] else None
         return gx, gw, gb
+
+    def _raw_backward(self, g):
+        """The same gradients as `backward` from the same array calls, without Tensors."""
+        x, w, _ = self.parents
+        gz = g.data if self.activation.act == "identity" else \
+            self.kernels.act_backward(self.activation.act, self.pre, g.data, self.param)
+        xp, needs = self.xp, self.needs_input_grad
+        return (g._like(xp.matmul(gz, w.data)) if needs[0] else None,
+                g._like(xp.matmul(gz.T, x.data)) if needs[1] else None,
+                g._like(self.kernels.bias_grad(gz)) if needs[2] else None)
 
 
 class SumRows(Function):
