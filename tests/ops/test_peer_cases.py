@@ -4,6 +4,7 @@ for bool and small integer dtypes, and the errors PyTorch raises."""
 import numpy as np
 import pytest
 
+import tinygrad_nv.nn.functional as F
 from tinygrad_nv import Tensor
 from tinygrad_nv.testing import gradcheck, gradgradcheck
 
@@ -39,3 +40,34 @@ def test_minimum_gradient_goes_to_the_smaller_and_splits_ties(device):
     y = Tensor(np.array([0.5, -0.4]), requires_grad=True, device=device)
     gradcheck(lambda p, q: p.minimum(q), (x, y))
     gradgradcheck(lambda p, q: p.minimum(q), (x, y))
+
+
+def _attention_reference(q, k, v, causal):
+    scores = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
+    if causal:
+        scores = np.where(np.tril(np.ones(scores.shape[-2:], dtype=bool)), scores, -np.inf)
+    weights = np.exp(scores - scores.max(-1, keepdims=True))
+    return weights / weights.sum(-1, keepdims=True) @ v
+
+
+@pytest.mark.parametrize("is_causal", [False, True])
+def test_attention_grouped_query_heads(is_causal, device):
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.standard_normal(s) for s in ((2, 6, 3, 4), (2, 2, 5, 4), (2, 2, 5, 3)))
+    group = np.repeat  # each key/value head serves 3 consecutive query heads
+    expected = _attention_reference(q, group(k, 3, axis=-3), group(v, 3, axis=-3), is_causal)
+    tensors = [Tensor(a, requires_grad=True, device=device) for a in (q, k, v)]
+
+    def attend(*qkv):
+        return F.scaled_dot_product_attention(*qkv, is_causal=is_causal, enable_gqa=True)
+    np.testing.assert_allclose(attend(*tensors).numpy(), expected, atol=1e-12)
+    gradcheck(attend, tensors)
+
+
+def test_attention_grouped_query_heads_must_divide(device):
+    q, k = Tensor.ones(1, 5, 3, 4, device=device), Tensor.ones(1, 2, 3, 4, device=device)
+    with pytest.raises(ValueError, match=r"scaled_dot_product_attention.*\(5\).*\(2, 2\)"):
+        F.scaled_dot_product_attention(q, k, k, enable_gqa=True)
+    with pytest.raises(ValueError, match="heads axis"):
+        F.scaled_dot_product_attention(Tensor.ones(3, 4), Tensor.ones(3, 4), Tensor.ones(3, 4),
+                                       enable_gqa=True)

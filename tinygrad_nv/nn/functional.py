@@ -198,14 +198,16 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant",
 
 def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
                                  attn_mask: Tensor | None = None, dropout_p: float = 0.0,
-                                 is_causal: bool = False, scale: float | None = None) -> Tensor:
+                                 is_causal: bool = False, scale: float | None = None,
+                                 enable_gqa: bool = False) -> Tensor:
     """softmax(query @ key^T * scale + mask) @ value (scale 1/sqrt(E) by default); a bool
-    attn_mask is True where attending is allowed, a float one is added to the scores.
+    attn_mask is True where attending is allowed, a float one is added to the scores;
+    enable_gqa: key and value heads each serve a group of query heads.
 
     >>> out = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, heads, L, E)
     """
     return attention.scaled_dot_product_attention(query, key, value, attn_mask, dropout_p,
-                                                   is_causal, scale)
+                                                   is_causal, scale, enable_gqa)
 
 
 def one_hot(indices: Tensor, num_classes: int = -1) -> Tensor:

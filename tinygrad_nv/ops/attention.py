@@ -72,11 +72,13 @@ def attention_softmax(scores: Tensor, attn_mask: Tensor | None = None, is_causal
 
 def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
                                  attn_mask: Tensor | None = None, dropout_p: float = 0.0,
-                                 is_causal: bool = False, scale: float | None = None) -> Tensor:
+                                 is_causal: bool = False, scale: float | None = None,
+                                 enable_gqa: bool = False) -> Tensor:
     """softmax(query @ key^T * scale + mask) @ value, scale = 1/sqrt(E) by default:
     query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev). attn_mask: bool
     (True = attend) or float (added to the scores), broadcast to (..., L, S); is_causal:
-    query i attends to keys j <= i. dropout_p drops attention weights (always, as torch)."""
+    query i attends to keys j <= i. dropout_p drops attention weights (always, as torch).
+    enable_gqa: key and value (..., Hkv, S, E) serve groups of Hq/Hkv query heads."""
     op = "scaled_dot_product_attention"
     for name, t in (("query", query), ("key", key), ("value", value)):
         if t.ndim < 2 or t.dtype.kind != "f":
@@ -88,11 +90,29 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
                          "length (second last)")
     if is_causal and attn_mask is not None:
         raise ValueError(f"{op}: give attn_mask or is_causal=True, not both")
+    if enable_gqa:
+        key, value = _share_key_value_heads(query, key, value, op)
     if not 0.0 <= dropout_p <= 1.0:
         raise ValueError(f"{op}: dropout_p must be in [0, 1], got {dropout_p}")
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
     weights = attention_softmax(query @ key.transpose(-2, -1), attn_mask, is_causal, scale)
     return dropout(weights, dropout_p) @ value
+
+
+def _share_key_value_heads(query: Tensor, key: Tensor, value: Tensor,
+                           op: str) -> tuple[Tensor, Tensor]:
+    """key and value with each of their heads (axis -3) repeated for its group of query
+    heads (grouped-query attention, as torch's enable_gqa)."""
+    if min(query.ndim, key.ndim, value.ndim) < 3:
+        raise ValueError(f"{op}: enable_gqa needs a heads axis (..., heads, length, features), "
+                         f"got query {query.shape}, key {key.shape}, value {value.shape}")
+    heads, kv_heads = query.shape[-3], key.shape[-3]
+    if kv_heads != value.shape[-3] or kv_heads == 0 or heads % kv_heads:
+        raise ValueError(f"{op}: with enable_gqa the query heads ({heads}) must be a multiple "
+                         f"of the key and value heads ({kv_heads}, {value.shape[-3]}), which "
+                         "must agree")
+    group = heads // kv_heads
+    return key.repeat_interleave(group, dim=-3), value.repeat_interleave(group, dim=-3)
 
 
 def _mask_rows(mask: Tensor, shape: tuple, op: str) -> Tensor:
