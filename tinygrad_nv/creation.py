@@ -77,6 +77,7 @@ def arange(cls: type[Tensor], start: Scalar, stop: Scalar | None = None, step: S
                          f"(start={start}, stop={stop}, step={step})")
     is_int = all(isinstance(v, (int, np.integer)) for v in (start, stop, step))
     dt = to_dtype(dtype) if dtype is not None else (dtypes.int64 if is_int else dtypes.float32)
+    _check_not_bool("arange", dt)
     count = math.ceil((stop - start) / step) if not is_int else -((start - stop) // step)
     _check_range("arange", dt, start, start + (count - 1) * step if count else start, count)
     backend = get_backend(device)
@@ -109,6 +110,7 @@ def _spaced(cls, op: str, start, end, steps, base, dtype, device, requires_grad)
     if steps < 0:
         raise ValueError(f"{op}: number of steps must be non-negative, got {steps}")
     dt = to_dtype(dtype or dtypes.float32)
+    _check_not_bool(op, dt)
     backend = get_backend(device)
     with backend.on_device():  # array operators run on the current device (cuda:N)
         values = backend.xp.linspace(float(start), float(end), int(steps), dtype=dtypes.float64)
@@ -118,6 +120,13 @@ def _spaced(cls, op: str, start, end, steps, base, dtype, device, requires_grad)
             values = backend.xp.trunc(values)
         values = values.astype(dt)
     return cls._from_op(values, backend, None).requires_grad_(requires_grad)
+
+
+def _check_not_bool(op: str, dt) -> None:
+    """A range of bools is refused, as by PyTorch."""
+    if dt == dtypes.bool:
+        raise TypeError(f"{op}: dtype bool is not supported (as in PyTorch); use an integer or "
+                        "floating point dtype")
 
 
 def meshgrid(*tensors: Tensor, indexing: str = "ij") -> tuple[Tensor, ...]:

@@ -71,3 +71,14 @@ def test_attention_grouped_query_heads_must_divide(device):
     with pytest.raises(ValueError, match="heads axis"):
         F.scaled_dot_product_attention(Tensor.ones(3, 4), Tensor.ones(3, 4), Tensor.ones(3, 4),
                                        enable_gqa=True)
+
+
+@pytest.mark.parametrize("make", [
+    lambda **kw: Tensor.arange(3, **kw),
+    lambda **kw: Tensor.linspace(0, 1, 3, **kw),
+    lambda **kw: Tensor.logspace(0, 1, 3, **kw),
+], ids=["arange", "linspace", "logspace"])
+def test_ranges_refuse_bool_dtype(make, device):
+    with pytest.raises(TypeError, match=r"(arange|linspace|logspace): dtype bool"):
+        make(dtype="bool", device=device)
+    assert make(dtype="int8", device=device).dtype == np.int8
