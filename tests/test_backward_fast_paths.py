@@ -85,3 +85,28 @@ def test_grad_mode_stays_per_thread_while_another_thread_has_it_off(device):
     thread.join(10)
     assert seen == {"off": False, "after": True}
     assert recorded and is_grad_enabled()
+
+
+@pytest.mark.parametrize("shape_a, shape_b", [((3, 4), (4, 2)), ((2, 1, 3, 4), (5, 4, 2)),
+                                              ((4,), (2, 4, 3))])
+def test_matmul_gradients_match_numpy_and_the_recorded_path(device, shape_a, shape_b):
+    rng = np.random.default_rng(1)
+    a_np, b_np = rng.standard_normal(shape_a), rng.standard_normal(shape_b)
+    a = Tensor(a_np, device=device, requires_grad=True)
+    b = Tensor(b_np, device=device, requires_grad=True)
+    plain, recorded = _both_paths(lambda x, y: x @ y, a, b)
+    a2 = a_np.reshape(1, -1) if a_np.ndim == 1 else a_np
+    g = np.ones(np.matmul(a2, b_np).shape)
+    expected = [_reduce_to(g @ np.swapaxes(b_np, -1, -2), a2.shape).reshape(shape_a),
+                _reduce_to(np.swapaxes(a2, -1, -2) @ g, shape_b)]
+    for got, again, want in zip(plain, recorded, expected):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+        np.testing.assert_allclose(got, again, rtol=1e-12)
+
+
+def test_exp_gradient_is_its_output(device):
+    x_np = np.array([-1.0, 0.0, 0.5, 2.0])
+    x = Tensor(x_np, device=device, requires_grad=True)
+    plain, recorded = _both_paths(lambda t: t.exp(), x)
+    np.testing.assert_allclose(plain[0], np.exp(x_np), rtol=1e-12)
+    np.testing.assert_allclose(plain[0], recorded[0], rtol=1e-12)

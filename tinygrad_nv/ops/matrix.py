@@ -26,9 +26,25 @@ class MatMul(Function):
 
     def backward(self, g):
         a, b = self.parents
-        ga = unbroadcast(g @ b.transpose(-1, -2), a.shape) if self.needs_input_grad[0] else None
-        gb = unbroadcast(a.transpose(-1, -2) @ g, b.shape) if self.needs_input_grad[1] else None
+        product = _product if is_grad_enabled() else _raw_product
+        ga = unbroadcast(product(g, b, False, True), a.shape) if self.needs_input_grad[0] \
+            else None
+        gb = unbroadcast(product(a, g, True, False), b.shape) if self.needs_input_grad[1] \
+            else None
         return ga, gb
+
+
+def _product(a, b, transpose_a: bool, transpose_b: bool):
+    """a @ b as Tensor operations, either operand's last two axes swapped first."""
+    return (a.transpose(-1, -2) if transpose_a else a) @ \
+        (b.transpose(-1, -2) if transpose_b else b)
+
+
+def _raw_product(a, b, transpose_a: bool, transpose_b: bool):
+    """The same product as one raw matmul (backward records no graph): no graph nodes."""
+    xp, x, y = a._backend.xp, a.data, b.data
+    return a._like(xp.matmul(xp.swapaxes(x, -1, -2) if transpose_a else x,
+                             xp.swapaxes(y, -1, -2) if transpose_b else y))
 
 
 class LinearAct(Function):

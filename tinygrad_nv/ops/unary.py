@@ -12,7 +12,7 @@ from tinygrad_nv.autograd import Function
 from tinygrad_nv.backend.numpy_kernels import _erf
 from tinygrad_nv.dtype import dtypes
 from tinygrad_nv.ops._checks import broadcast_shapes, is_int, is_scalar
-from tinygrad_nv.ops.elementwise import operands, unbroadcast
+from tinygrad_nv.ops.elementwise import operands, times, unbroadcast
 
 if TYPE_CHECKING:
     from tinygrad_nv.tensor import Tensor
@@ -26,7 +26,7 @@ class Exp(Function):
         return self.xp.exp(x)
 
     def backward(self, g):
-        return g * self.output()
+        return times(g, self.output())
 
 
 class Log(Function):
