@@ -82,3 +82,43 @@ def test_ranges_refuse_bool_dtype(make, device):
     with pytest.raises(TypeError, match=r"(arange|linspace|logspace): dtype bool"):
         make(dtype="bool", device=device)
     assert make(dtype="int8", device=device).dtype == np.int8
+
+
+def _linear_along(a, axis, m):
+    """1-D linear resize of one axis to m (PyTorch's half-pixel source coordinates)."""
+    n = a.shape[axis]
+    src = np.maximum((np.arange(m) + 0.5) * n / m - 0.5, 0.0)
+    return np.apply_along_axis(lambda v: np.interp(src, np.arange(n), v), axis, a)
+
+
+def test_interpolate_trilinear(device):
+    rng = np.random.default_rng(1)
+    x = Tensor(rng.standard_normal((1, 2, 3, 2, 4)), requires_grad=True, device=device)
+    size = (5, 3, 2)
+    expected = x.numpy()
+    for axis, m in zip((2, 3, 4), size):
+        expected = _linear_along(expected, axis, m)
+
+    def resize(t):
+        return F.interpolate(t, size=size, mode="trilinear")
+    np.testing.assert_allclose(resize(x).numpy(), expected, atol=1e-12)
+    gradcheck(resize, (x,))
+
+
+@pytest.mark.parametrize("shape,size", [((1, 2, 7), (4,)), ((1, 1, 5, 3), (3, 7)),
+                                        ((1, 1, 3, 4, 5), (2, 6, 3))])
+def test_interpolate_nearest_exact_and_nearest_in_3d(shape, size, device):
+    a = np.random.default_rng(2).standard_normal(shape)
+    for mode, offset in (("nearest", 0.0), ("nearest-exact", 0.5)):
+        expected = a
+        for axis, (n, m) in enumerate(zip(shape[2:], size), start=2):
+            rows = np.minimum(np.floor((np.arange(m) + offset) * n / m), n - 1).astype(int)
+            expected = np.take(expected, rows, axis=axis)
+        x = Tensor(a, requires_grad=True, device=device)
+        np.testing.assert_array_equal(F.interpolate(x, size=size, mode=mode).numpy(), expected)
+        gradcheck(lambda t, mode=mode: F.interpolate(t, size=size, mode=mode), (x,))
+
+
+def test_interpolate_mode_must_fit_the_input(device):
+    with pytest.raises(ValueError, match="interpolate: mode 'trilinear' takes a 5-D input"):
+        F.interpolate(Tensor.ones(1, 1, 4, 4, device=device), size=2, mode="trilinear")

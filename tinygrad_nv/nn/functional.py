@@ -182,7 +182,8 @@ def adaptive_avg_pool2d(x: Tensor, output_size: int | tuple[int | None, int | No
 def interpolate(x: Tensor, size: int | tuple[int, ...] | None = None,
                 scale_factor: float | tuple[float, ...] | None = None, mode: str = "nearest",
                 align_corners: bool | None = None) -> Tensor:
-    """Resize the spatial axes ('nearest', 'linear' for 3-D, 'bilinear' for 4-D inputs).
+    """Resize the spatial axes ('nearest', 'nearest-exact', 'linear' for 3-D, 'bilinear' for
+    4-D, 'trilinear' for 5-D inputs).
 
     >>> F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
     """

@@ -26,11 +26,9 @@ class WindowPick(Function):
 
     def forward(self, x, mask, kernel: tuple):
         self.mask, self.kernel, self.x_shape = mask, kernel, x.shape
-        out = self.xp.zeros(mask.shape[1:], dtype=x.dtype)
-        bits = _bits(out)
-        for tile, marks in zip(_tiles(x, kernel, out.shape[2:]), mask, strict=True):
-            bits |= _bits(tile) & marks
-        return out
+        tiles = self.xp.stack(_tiles(x, kernel, mask.shape[3:]))
+        # one marked word per window, the others zero: their sum is the marked one
+        return (_bits(tiles) & mask).sum(axis=0, dtype=mask.dtype).view(x.dtype)
 
     def backward(self, g):
         return WindowPlace.apply(g, mask=self.mask, kernel=self.kernel, x_shape=self.x_shape)
@@ -44,21 +42,16 @@ class TiledMaxPool(WindowPick):
     def forward(self, x, kernel: tuple):
         xp, (kh, kw) = self.xp, kernel
         self.kernel, self.x_shape = kernel, x.shape
-        # one copy into contiguous slices: cheaper than every pass below reading strided ones
+        # the slices in one contiguous copy: each pass below is then one launch, over
+        # contiguous memory
         tiles = xp.stack(_tiles(x, kernel, (x.shape[2] // kh, x.shape[3] // kw)))
-        out = tiles[0].copy()
-        for tile in tiles[1:]:
-            xp.maximum(out, tile, out=out)
+        out = tiles.max(axis=0)
+        hit = xp.equal(tiles, out)
+        hit |= xp.not_equal(tiles, tiles)  # NaN
+        count = hit.cumsum(axis=0, dtype=xp.uint8 if len(tiles) < 256 else xp.int32)
+        first = xp.logical_and(hit, count == 1)
         words = _bits(out).dtype
-        self.mask = xp.empty((len(tiles), *out.shape), dtype=words)
-        hit, nan = xp.empty(out.shape, dtype=bool), xp.empty(out.shape, dtype=bool)
-        rest = xp.ones(out.shape, dtype=bool)  # no maximum found yet in the window
-        for tile, first in zip(tiles, self.mask, strict=True):
-            xp.equal(tile, out, out=hit)
-            hit |= xp.not_equal(tile, tile, out=nan)
-            xp.logical_and(hit, rest, out=first)  # 0 or 1 ...
-            xp.greater(rest, hit, out=rest)
-        self.mask *= xp.iinfo(words).max  # ... as zero or all-ones words
+        self.mask = xp.multiply(first, xp.iinfo(words).max, dtype=words)  # 0 or all ones
         return out
 
 
@@ -69,13 +62,17 @@ class WindowPlace(Function):
     saved_inputs = ()
 
     def forward(self, g, mask, kernel: tuple, x_shape: tuple):
+        xp, (kh, kw) = self.xp, kernel
         self.mask, self.kernel = mask, kernel
-        covered = (g.shape[2] * kernel[0], g.shape[3] * kernel[1])
-        grad = (self.xp.empty if covered == x_shape[2:] else self.xp.zeros)(x_shape, g.dtype)
+        (n, c, oh, ow), covered = g.shape, (g.shape[2] * kh, g.shape[3] * kw)
         # a bitwise AND with all-ones/zero words: where(marked, g, 0) in one fast pass
-        for tile, marks in zip(_tiles(grad, kernel, g.shape[2:]), mask, strict=True):
-            self.xp.bitwise_and(_bits(g), marks, out=_bits(tile))
-        return grad
+        placed = (_bits(g) & mask).view(g.dtype).reshape(kh, kw, n, c, oh, ow)
+        grad = xp.ascontiguousarray(placed.transpose(2, 3, 4, 0, 5, 1)).reshape(n, c, *covered)
+        if covered == x_shape[2:]:
+            return grad
+        full = xp.zeros(x_shape, dtype=g.dtype)
+        full[:, :, :covered[0], :covered[1]] = grad
+        return full
 
     def backward(self, gg):
         return WindowPick.apply(gg, mask=self.mask, kernel=self.kernel)
@@ -163,11 +160,13 @@ def adaptive_avg_pool2d(x: Tensor, output_size: int | tuple[int | None, int | No
 def interpolate(x: Tensor, size: int | tuple[int, ...] | None = None,
                 scale_factor: float | tuple[float, ...] | None = None, mode: str = "nearest",
                 align_corners: bool | None = None) -> Tensor:
-    """Resize the spatial axes of x (N, C, L) or (N, C, H, W): mode 'nearest', 'linear'
-    (3-D) or 'bilinear' (4-D), to `size` or by `scale_factor` (PyTorch's source coordinates,
+    """Resize the spatial axes of x (N, C, L), (N, C, H, W) or (N, C, D, H, W): mode
+    'nearest' or 'nearest-exact' (any of them), 'linear' (3-D), 'bilinear' (4-D) or
+    'trilinear' (5-D), to `size` or by `scale_factor` (PyTorch's source coordinates,
     align_corners=False by default)."""
     op = "interpolate"
-    modes = {"nearest": (3, 4), "linear": (3,), "bilinear": (4,)}
+    modes = {"nearest": (3, 4, 5), "nearest-exact": (3, 4, 5), "linear": (3,),
+             "bilinear": (4,), "trilinear": (5,)}
     if mode not in modes:
         raise ValueError(f"{op}: mode must be one of {tuple(modes)}, got {mode!r}")
     if x.ndim not in modes[mode]:
@@ -175,7 +174,7 @@ def interpolate(x: Tensor, size: int | tuple[int, ...] | None = None,
                          f"input (N, C, ...), got shape {x.shape}")
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: input must be floating point, got {x.dtype.name}")
-    if mode == "nearest" and align_corners is not None:
+    if mode.startswith("nearest") and align_corners is not None:
         raise ValueError(f"{op}: align_corners only applies to the linear modes")
     if (size is None) == (scale_factor is None):
         raise ValueError(f"{op}: give exactly one of size and scale_factor")
@@ -193,7 +192,7 @@ def interpolate(x: Tensor, size: int | tuple[int, ...] | None = None,
     if len(out) != len(spatial) or not all(isinstance(m, int) and m > 0 for m in out):
         raise ValueError(f"{op}: output size must be positive ints, one per spatial axis of "
                          f"{x.shape}, got {out}")
-    rows = [_nearest_rows(n, m, s) if mode == "nearest" else
+    rows = [_nearest_rows(n, m, s, mode == "nearest-exact") if mode.startswith("nearest") else
             _linear_rows(n, m, s, bool(align_corners))
             for n, m, s in zip(spatial, out, scales, strict=True)]
     return _resize(x, rows)
@@ -274,8 +273,11 @@ def _adaptive_rows(n: int, m: int) -> list[list[tuple[int, float]]]:
              for j in range(i * n // m, math.ceil((i + 1) * n / m))] for i in range(m)]
 
 
-def _nearest_rows(n: int, m: int, scale: float) -> list[list[tuple[int, float]]]:
-    return [[(min(math.floor(i * scale), n - 1), 1.0)] for i in range(m)]
+def _nearest_rows(n: int, m: int, scale: float,
+                  exact: bool = False) -> list[list[tuple[int, float]]]:
+    """Source index floor(i * scale) ('nearest', as PyTorch) or of the output pixel's centre,
+    floor((i + 0.5) * scale) ('nearest-exact')."""
+    return [[(min(math.floor((i + 0.5 * exact) * scale), n - 1), 1.0)] for i in range(m)]
 
 
 def _linear_rows(n: int, m: int, scale: float,
@@ -293,11 +295,14 @@ def _linear_rows(n: int, m: int, scale: float,
 
 
 def _resize(x: Tensor, rows_per_axis: list) -> Tensor:
-    """Apply to the last one or two axes of x the (out, in) matrices whose row i holds the
-    (input index, weight) pairs rows_per_axis[axis][i]."""
-    *rows_h, rows_w = rows_per_axis
-    if rows_h:
-        x = _matrix(x, rows_h[0], x.shape[-2]) @ x
+    """Apply to the last len(rows_per_axis) axes of x the (out, in) matrices whose row i holds
+    the (input index, weight) pairs rows_per_axis[axis][i]."""
+    *rows_leading, rows_w = rows_per_axis
+    for axis, rows in enumerate(rows_leading, start=x.ndim - len(rows_per_axis)):
+        if axis == x.ndim - 2:
+            x = _matrix(x, rows, x.shape[-2]) @ x
+        else:  # a depth axis: moved next to last for the product, then back
+            x = (_matrix(x, rows, x.shape[axis]) @ x.movedim(axis, -2)).movedim(-2, axis)
     return x @ _matrix(x, rows_w, x.shape[-1]).transpose(0, 1)
 
 
