@@ -257,6 +257,8 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None,
         bias = w._like(w.backend.xp.zeros(w.shape[0], dtype=w.dtype))
     b = bias.cast(w.dtype)
     check_device(w, b, "linear")
+    if a.ndim == 2:  # the usual batch of rows: no reshape nodes around the product
+        return LinearAct.apply(a, w, b, activation=kind, param=param)
     out = LinearAct.apply(a.reshape(-1, a.shape[-1]), w, b, activation=kind, param=param)
     return out.reshape(*x.shape[:-1], w.shape[0])
 
