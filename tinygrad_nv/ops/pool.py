@@ -26,11 +26,9 @@ class WindowPick(Function):
 
     def forward(self, x, mask, kernel: tuple):
         self.mask, self.kernel, self.x_shape = mask, kernel, x.shape
-        out = self.xp.zeros(mask.shape[1:], dtype=x.dtype)
-        bits = _bits(out)
-        for tile, marks in zip(_tiles(x, kernel, out.shape[2:]), mask, strict=True):
-            bits |= _bits(tile) & marks
-        return out
+        tiles = self.xp.stack(_tiles(x, kernel, mask.shape[3:]))
+        # one marked word per window, the others zero: their sum is the marked one
+        return (_bits(tiles) & mask).sum(axis=0, dtype=mask.dtype).view(x.dtype)
 
     def backward(self, g):
         return WindowPlace.apply(g, mask=self.mask, kernel=self.kernel, x_shape=self.x_shape)
@@ -44,21 +42,18 @@ class TiledMaxPool(WindowPick):
     def forward(self, x, kernel: tuple):
         xp, (kh, kw) = self.xp, kernel
         self.kernel, self.x_shape = kernel, x.shape
-        # one copy into contiguous slices: cheaper than every pass below reading strided ones
+        # the slices in one contiguous copy: each pass below is then one launch, over
+        # contiguous memory
         tiles = xp.stack(_tiles(x, kernel, (x.shape[2] // kh, x.shape[3] // kw)))
-        out = tiles[0].copy()
-        for tile in tiles[1:]:
-            xp.maximum(out, tile, out=out)
+        out = tiles.max(axis=0)
+        hit = xp.equal(tiles, out)
+        hit |= xp.not_equal(tiles, tiles)  # NaN
+        # the first hit scores highest (a cumsum along axis 0 is 30x slower in NumPy)
+        rank = xp.arange(len(tiles), 0, -1, dtype=xp.uint8 if len(tiles) < 256 else xp.int32)
+        score = hit * rank.reshape(-1, 1, 1, 1, 1)
+        first = score == score.max(axis=0)
         words = _bits(out).dtype
-        self.mask = xp.empty((len(tiles), *out.shape), dtype=words)
-        hit, nan = xp.empty(out.shape, dtype=bool), xp.empty(out.shape, dtype=bool)
-        rest = xp.ones(out.shape, dtype=bool)  # no maximum found yet in the window
-        for tile, first in zip(tiles, self.mask, strict=True):
-            xp.equal(tile, out, out=hit)
-            hit |= xp.not_equal(tile, tile, out=nan)
-            xp.logical_and(hit, rest, out=first)  # 0 or 1 ...
-            xp.greater(rest, hit, out=rest)
-        self.mask *= xp.iinfo(words).max  # ... as zero or all-ones words
+        self.mask = xp.multiply(first, xp.iinfo(words).max, dtype=words)  # 0 or all ones
         return out
 
 
@@ -72,7 +67,8 @@ class WindowPlace(Function):
         self.mask, self.kernel = mask, kernel
         covered = (g.shape[2] * kernel[0], g.shape[3] * kernel[1])
         grad = (self.xp.empty if covered == x_shape[2:] else self.xp.zeros)(x_shape, g.dtype)
-        # a bitwise AND with all-ones/zero words: where(marked, g, 0) in one fast pass
+        # a bitwise AND with all-ones/zero words: where(marked, g, 0) in one fast pass, written
+        # per slice (one transposed copy of all of them is 1.5x slower in NumPy)
         for tile, marks in zip(_tiles(grad, kernel, g.shape[2:]), mask, strict=True):
             self.xp.bitwise_and(_bits(g), marks, out=_bits(tile))
         return grad
