@@ -239,13 +239,13 @@ class NumpyKernels:
         n, c, h, w = x.shape
         (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
         oh, ow = conv_out_size(h, kh, sh, ph, dh), conv_out_size(w, kw, sw, pw, dw)
-        xp_pad = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-        cols = xp.empty((n, c, kh, kw, oh, ow), dtype=x.dtype)
-        for i in range(kh):
-            for j in range(kw):
-                top, left = i * dh, j * dw
-                cols[:, :, i, j] = xp_pad[:, :, top:top + sh * (oh - 1) + 1:sh,
-                                          left:left + sw * (ow - 1) + 1:sw]
+        padded = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
+        # every window as a view (N, C, OH, OW, kh, kw), then one copy: faster than a copy
+        # per kernel offset
+        windows = xp.lib.stride_tricks.sliding_window_view(
+            padded, (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(2, 3))[:, :, ::sh, ::sw,
+                                                                          ::dh, ::dw]
+        cols = xp.ascontiguousarray(windows.transpose(0, 1, 4, 5, 2, 3))
         return cols.reshape(n, c * kh * kw, oh * ow)
 
     def col2im(self, cols, x_shape: tuple, kernel: tuple, stride: tuple, padding: tuple,
