@@ -122,3 +122,25 @@ def test_interpolate_nearest_exact_and_nearest_in_3d(shape, size, device):
 def test_interpolate_mode_must_fit_the_input(device):
     with pytest.raises(ValueError, match="interpolate: mode 'trilinear' takes a 5-D input"):
         F.interpolate(Tensor.ones(1, 1, 4, 4, device=device), size=2, mode="trilinear")
+
+
+@pytest.mark.parametrize("p", [2.0, 1.0, 3.0, 0.5, 0.0, -1.0, float("inf")])
+@pytest.mark.parametrize("dim", [0, -1])
+def test_normalize_any_order(p, dim, device):
+    a = np.array([[0.5, -1.5, 2.0], [0.0, 0.0, 0.0], [-0.7, 0.2, 1.1]])
+    if p == 0:
+        norms = np.count_nonzero(a, axis=dim, keepdims=True).astype(float)
+    elif p == float("inf"):
+        norms = np.abs(a).max(axis=dim, keepdims=True)
+    else:
+        with np.errstate(divide="ignore"):
+            norms = (np.abs(a) ** p).sum(axis=dim, keepdims=True) ** (1 / p)
+    expected = a / np.maximum(norms, 1e-12)
+    x = Tensor(a, requires_grad=True, device=device)
+    got = F.normalize(x, p=p, dim=dim)
+    np.testing.assert_allclose(got.numpy(), expected, atol=1e-12)
+    got.sum().backward()
+    assert np.isfinite(x.grad.numpy()).all()
+    if p in (2.0, 1.0, 3.0) and dim == -1:  # smooth away from the zero row
+        kept = Tensor(a[[0, 2]], requires_grad=True, device=device)
+        gradcheck(lambda t: F.normalize(t, p=p, dim=dim), (kept,))

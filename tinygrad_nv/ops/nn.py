@@ -164,11 +164,11 @@ def group_norm(x: Tensor, num_groups: int, weight: Tensor | None = None,
 
 
 def normalize(x: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
-    """x / max(||x||_p along dim, eps)."""
+    """x / max(||x||_p along dim, eps), as torch: any p of `norm` (0, negative, inf too)."""
     if x.dtype.kind != "f":
         raise TypeError(f"normalize: input must be floating point, got {x.dtype.name}")
-    # clipping the p-th power keeps the gradient finite (0) at a zero vector
-    return x / (x.abs() ** p).sum(dim, keepdim=True).clip(min=eps ** p) ** (1.0 / p)
+    # norm's gradient at a zero vector is 0, and the clip's below eps: finite throughout
+    return x / x.norm(p, dim=dim, keepdim=True).clip(min=eps)
 
 
 def embedding(indices: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
