@@ -144,3 +144,17 @@ def test_normalize_any_order(p, dim, device):
     if p in (2.0, 1.0, 3.0) and dim == -1:  # smooth away from the zero row
         kept = Tensor(a[[0, 2]], requires_grad=True, device=device)
         gradcheck(lambda t: F.normalize(t, p=p, dim=dim), (kept,))
+
+
+@pytest.mark.parametrize("call", [
+    lambda d: F.conv2d(Tensor.ones(1, 1, 6, 7, device=d), Tensor.ones(6, 1, 3, 3, device=d),
+                       dilation=3),
+    lambda d: F.cross_entropy(Tensor.ones(4, 3, device=d), Tensor.ones(4, 1, device=d)),
+    lambda d: F.cross_entropy(Tensor.ones(3, 5, 4, device=d),
+                              Tensor([[0] * 5] * 3, device=d)),
+], ids=["conv_kernel_over_input", "cross_entropy_probs_shape", "cross_entropy_class_shape"])
+def test_shape_errors_are_also_pytorchs_runtime_error(call, device):
+    with pytest.raises(ValueError, match=r"(conv2d|cross_entropy): .*(input|shape)"):
+        call(device)
+    with pytest.raises(RuntimeError):
+        call(device)

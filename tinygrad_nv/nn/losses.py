@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from tinygrad_nv.ops._checks import ShapeError
 from tinygrad_nv.ops.nn import CrossEntropy, constant
 from tinygrad_nv.tensor import Tensor
 
@@ -54,7 +55,7 @@ def _cross_entropy_probs(logits: Tensor, probs: Tensor, weight: Tensor | None, r
                          label_smoothing: float) -> Tensor:
     """-sum_c weight_c * q_c * log_softmax(logits)_c per sample, q the (smoothed) target."""
     if probs.shape != logits.shape:
-        raise ValueError(f"cross_entropy: targets must be integer class indices or "
+        raise ShapeError(f"cross_entropy: targets must be integer class indices or "
                          f"probabilities of the logits' shape {logits.shape}, got "
                          f"{probs.dtype.name} of shape {probs.shape}")
     if logits.dtype.kind != "f":
@@ -227,7 +228,7 @@ def _class_rows(scores: Tensor, targets: Any, op: str, ignore_index: int, poison
         scores = scores.unsqueeze(0)
     expected = (scores.shape[0], *scores.shape[2:])
     if targets.shape != expected and not (targets.ndim == 0 and expected == (1,)):
-        raise ValueError(f"{op}: input of shape {scores.shape} needs targets of shape "
+        raise ShapeError(f"{op}: input of shape {scores.shape} needs targets of shape "
                          f"{expected}, got {targets.shape}")
     c = scores.shape[1]
     if scores.ndim > 2:  # classes last, then one row per sample

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function
 from tinygrad_nv.backend.numpy_kernels import conv_out_size
+from tinygrad_nv.ops._checks import ShapeError
 
 if TYPE_CHECKING:
     from tinygrad_nv.tensor import Tensor
@@ -67,7 +68,7 @@ def window(op: str, shape: tuple, kernel: tuple, stride: Any, padding: Any,
     out = tuple(conv_out_size(size, k, s, p, d) for size, k, s, p, d in
                 zip(shape[2:], kernel, stride, padding, dilation, strict=True))
     if min(out) < 1:
-        raise ValueError(f"{op}: the {kernel[0]}x{kernel[1]} kernel (dilation {dilation}) is "
+        raise ShapeError(f"{op}: the {kernel[0]}x{kernel[1]} kernel (dilation {dilation}) is "
                          f"larger than the padded input: input {shape}, padding {padding}")
     return dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation, out=out)
 
