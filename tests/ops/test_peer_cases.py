@@ -4,6 +4,7 @@ for bool and small integer dtypes, and the errors PyTorch raises."""
 import numpy as np
 import pytest
 
+import tinygrad_nv
 import tinygrad_nv.nn.functional as F
 from tinygrad_nv import Tensor
 from tinygrad_nv.testing import gradcheck, gradgradcheck
@@ -158,3 +159,15 @@ def test_shape_errors_are_also_pytorchs_runtime_error(call, device):
         call(device)
     with pytest.raises(RuntimeError):
         call(device)
+
+
+def test_cat_and_stack_take_pytorchs_positional_dim(device):
+    a = np.arange(6.0).reshape(2, 3)
+    b = -np.arange(6.0).reshape(2, 3)
+    ta, tb = Tensor(a, device=device), Tensor(b, device=device)
+    np.testing.assert_array_equal(tinygrad_nv.cat([ta, tb], 1).numpy(), np.concatenate([a, b], 1))
+    np.testing.assert_array_equal(Tensor.cat((ta, tb), -1).numpy(), np.concatenate([a, b], -1))
+    np.testing.assert_array_equal(tinygrad_nv.stack([ta, tb], 2).numpy(), np.stack([a, b], 2))
+    np.testing.assert_array_equal(Tensor.stack((ta, tb), 0).numpy(), np.stack([a, b], 0))
+    with pytest.raises(IndexError, match="cat"):
+        tinygrad_nv.cat([ta, tb], 2)

@@ -95,6 +95,14 @@ def tensor_list(tensors: tuple, op: str) -> list[Tensor]:
     return list(tensors)
 
 
+def tensors_and_dim(tensors: tuple, dim: Any, op: str) -> tuple[list[Tensor], Any]:
+    """`f(a, b, dim=d)`, `f([a, b], dim=d)` or PyTorch's `f([a, b], d)` (cat, stack) as the
+    list of Tensors and the dim."""
+    if len(tensors) == 2 and isinstance(tensors[0], (list, tuple)) and is_int(tensors[1]):
+        tensors, dim = tensors[:1], tensors[1]
+    return tensor_list(tensors, op), dim
+
+
 def device_call(x: Tensor, fn: Callable[..., Any], *args: Any) -> Any:
     """fn(xp, *args) with x's device current, as Function.apply runs every op's forward: the
     raw array work of an op outside its Functions (masks, index arithmetic). Where the device

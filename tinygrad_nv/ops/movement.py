@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function
 from tinygrad_nv.dtype import result_dtype
-from tinygrad_nv.ops._checks import ShapeError, check_device, is_int, shape_arg, tensor_list
+from tinygrad_nv.ops._checks import (
+    ShapeError,
+    check_device,
+    is_int,
+    shape_arg,
+    tensor_list,
+    tensors_and_dim,
+)
 from tinygrad_nv.ops._checks import axes as check_axes
 from tinygrad_nv.ops._checks import axis as check_axis
 from tinygrad_nv.ops.elementwise import unbroadcast
@@ -178,8 +185,8 @@ def expand(x: Tensor, *shape: Any) -> Tensor:
 
 def cat(*tensors: Any, dim: int = 0) -> Tensor:
     """Join tensors along an existing axis: `Tensor.cat([a, b], dim=0)`, `Tensor.cat(a, b)`
-    or `a.cat(b)`."""
-    tensors = tensor_list(tensors, "cat")
+    or `a.cat(b)`; `cat([a, b], 1)` as in PyTorch."""
+    tensors, dim = tensors_and_dim(tensors, dim, "cat")
     first = tensors[0]
     if first.ndim == 0:
         raise ShapeError("cat: zero-dimensional tensors cannot be concatenated; use stack")
@@ -197,7 +204,7 @@ def cat(*tensors: Any, dim: int = 0) -> Tensor:
 
 def stack(*tensors: Any, dim: int = 0) -> Tensor:
     """Join tensors of one shape along a new axis (called like cat)."""
-    tensors = tensor_list(tensors, "stack")
+    tensors, dim = tensors_and_dim(tensors, dim, "stack")
     if any(t.shape != tensors[0].shape for t in tensors):
         raise ShapeError(f"stack: all tensors need the same shape, got "
                          f"{[t.shape for t in tensors]}")
