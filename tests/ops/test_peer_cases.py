@@ -171,3 +171,14 @@ def test_cat_and_stack_take_pytorchs_positional_dim(device):
     np.testing.assert_array_equal(Tensor.stack((ta, tb), 0).numpy(), np.stack([a, b], 0))
     with pytest.raises(IndexError, match="cat"):
         tinygrad_nv.cat([ta, tb], 2)
+
+
+@pytest.mark.parametrize("name,ref", [("sigmoid", lambda a: 1 / (1 + np.exp(-a))),
+                                      ("tanh", np.tanh)])
+@pytest.mark.parametrize("dtype", ["int32", "int64", "uint8", "bool"])
+def test_sigmoid_tanh_promote_integers_to_float32(name, ref, dtype, device):
+    a = np.array([0, 1, 3, 2], dtype=dtype)
+    got = getattr(Tensor(a, device=device), name)()
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got.numpy(), ref(a.astype(np.float64)), rtol=1e-6)
+    np.testing.assert_allclose(getattr(F, name)(Tensor(a, device=device)).numpy(), got.numpy())

@@ -218,13 +218,13 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 
 def sigmoid(x: Tensor) -> Tensor:
-    """1 / (1 + exp(-x)), stable for large |x|."""
-    return _activation(x, Sigmoid)
+    """1 / (1 + exp(-x)), stable for large |x| (integers are promoted to float32, as torch)."""
+    return _activation(floating(x), Sigmoid)
 
 
 def tanh(x: Tensor) -> Tensor:
-    """The hyperbolic tangent."""
-    return _activation(x, Tanh)
+    """The hyperbolic tangent (integers are promoted to float32, as torch)."""
+    return _activation(floating(x), Tanh)
 
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
