@@ -23,24 +23,7 @@ class _GradMode(threading.local):
     enabled = True
 
 
-class _ThreadsOff:
-    """How many threads have recording off right now (a thread-local read costs a few
-    times a plain attribute: ops read `_grad_mode` only when this is not 0)."""
-
-    count = 0
-    lock = threading.Lock()
-
-
 _grad_mode = _GradMode()
-
-
-def _set_grad_mode(enabled: bool) -> None:
-    """Turn recording on or off in this thread, keeping `_ThreadsOff.count` in step."""
-    enabled = bool(enabled)
-    with _ThreadsOff.lock:
-        if enabled != _grad_mode.enabled:
-            _ThreadsOff.count += -1 if enabled else 1
-            _grad_mode.enabled = enabled
 
 
 class _Recording:
@@ -53,7 +36,7 @@ class _Recording:
 
 def is_grad_enabled() -> bool:
     """Whether operations record a graph right now, in this thread."""
-    return _ThreadsOff.count == 0 or _grad_mode.enabled
+    return _grad_mode.enabled
 
 
 class _SetGradMode(contextlib.ContextDecorator):
@@ -73,10 +56,10 @@ class _SetGradMode(contextlib.ContextDecorator):
 
     def __enter__(self) -> None:
         self._previous.append(_grad_mode.enabled)
-        _set_grad_mode(self.mode)
+        _grad_mode.enabled = self.mode
 
     def __exit__(self, *exc) -> None:
-        _set_grad_mode(self._previous.pop())
+        _grad_mode.enabled = self._previous.pop()
 
 
 class no_grad(_SetGradMode):  # noqa: N801  (PyTorch's spelling)
@@ -104,20 +87,20 @@ class set_grad_enabled(_SetGradMode):  # noqa: N801
 
     def __init__(self, mode: bool) -> None:
         self.mode, self._prev = bool(mode), _grad_mode.enabled
-        _set_grad_mode(self.mode)
+        _grad_mode.enabled = self.mode
 
     def __call__(self, func):
-        _set_grad_mode(self._prev)  # decorating does not change the mode
+        _grad_mode.enabled = self._prev  # decorating does not change the mode
         return super().__call__(func)
 
     def _recreate_cm(self):
         return _GradModeScope(self.mode)
 
     def __enter__(self) -> None:
-        _set_grad_mode(self.mode)
+        _grad_mode.enabled = self.mode
 
     def __exit__(self, *exc) -> None:
-        _set_grad_mode(self._prev)
+        _grad_mode.enabled = self._prev
 
 
 class _GradModeScope(_SetGradMode):
@@ -234,7 +217,7 @@ class Function:
         except (ValueError, TypeError, IndexError) as e:  # e.g. shapes that do not broadcast
             shapes = " and ".join(f"{t.shape} {t.dtype}" for t in tensors)
             raise type(e)(f"{cls.__name__}: inputs of shape/dtype {shapes}: {e}") from None
-        if not (True in needs and (_ThreadsOff.count == 0 or _grad_mode.enabled)):
+        if not (_grad_mode.enabled and True in needs):
             out = tensors[0]._from_op(data, ctx.backend, None)
             if data.base is not None or data is arrays[0]:  # a view: share the counter
                 _share_version(out, tensors)
@@ -400,8 +383,7 @@ def run_backward(roots: Sequence, grads: Sequence, retain_graph: bool, create_gr
         elif capture is None and tensor.requires_grad:
             tensor.grad = g if tensor.grad is None else tensor.grad + g
 
-    previous = _grad_mode.enabled
-    _set_grad_mode(create_graph)
+    previous, _grad_mode.enabled = _grad_mode.enabled, create_graph
     anomaly, changed_at = _Recording.check_nan, _Clock.now
     try:
         for root, g in zip(roots, grads):
@@ -444,7 +426,7 @@ def run_backward(roots: Sequence, grads: Sequence, retain_graph: bool, create_gr
             else:
                 leaf.grad = g if leaf.grad is None else leaf.grad + g
     finally:
-        _set_grad_mode(previous)
+        _grad_mode.enabled = previous
     return None if capture is None else [captured.get(t) for t in capture]
 
 
