@@ -162,8 +162,9 @@ def test_saliency_reads_hidden_activations_through_a_forward_hook(monkeypatch):
     from tinygrad_nv import Tensor
     model = make_mlp(hidden=16)
     x = np.random.default_rng(0).random((20, 64)).astype(np.float32)
-    weights, top_input, _ = saliency.hidden_units(model, x, "cpu")
-    activations = model[0](Tensor(x)).relu().numpy()
+    device = model[0].weight.device
+    weights, top_input, _ = saliency.hidden_units(model, x, device)
+    activations = model[0](Tensor(x, device=device)).relu().numpy()
     units = np.argsort(-activations.std(axis=0))[:saliency.UNITS]
     np.testing.assert_array_equal(top_input, activations[:, units].argmax(axis=0))
     np.testing.assert_array_equal(weights, model[0].weight.numpy()[units])
