@@ -10,7 +10,7 @@ import math
 import numbers
 from typing import TYPE_CHECKING, Any
 
-from tinygrad_nv.autograd import Function
+from tinygrad_nv.autograd import Function, is_grad_enabled
 from tinygrad_nv.dtype import dtypes, to_dtype
 from tinygrad_nv.ops._checks import axes as check_axes
 from tinygrad_nv.ops._checks import axis as check_axis
@@ -41,7 +41,11 @@ class Sum(Function):
 
     def backward(self, g):
         shape = self.parents[0].shape
-        if g.ndim and g.ndim != len(shape):  # keepdim=False dropped axes: put them back
+        kept = g.ndim and g.ndim != len(shape)  # keepdim=False dropped axes: put them back
+        if not is_grad_enabled():  # backward records no graph: one raw broadcast (fast path)
+            data = g.data.reshape(kept_shape(shape, self.axes)) if kept else g.data
+            return g._like(self.xp.broadcast_to(data, shape))
+        if kept:
             g = Reshape.apply(g, shape=kept_shape(shape, self.axes))
         return Expand.apply(g, shape=shape)
 
