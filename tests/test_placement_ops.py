@@ -51,6 +51,8 @@ SYNC_FREE = {
                               d.x.ge(d.y), 1.0 < d.x),
     "logical": lambda d: (d.x.logical_and(d.y), d.mask.logical_or(d.i),
                           d.i.logical_xor(d.mask), d.x.logical_not()),
+    "integer_arithmetic": lambda d: (d.i // (d.j + 1), d.i % (d.j + 1), d.i.round(),
+                                     d.i.floor(), Tensor(d.x), d.x.t()),
     "bitwise": lambda d: (d.i & d.j, d.i | d.j, d.i ^ d.j, ~d.i, ~d.mask, d.mask & True,
                           3 | d.i, 5 ^ d.j, d.j << 2, d.i >> 1, 1 << d.j, 64 >> d.j),
     "value_tests": lambda d: (d.specials.isnan(), d.specials.isinf(), d.specials.isposinf(),

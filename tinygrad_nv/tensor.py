@@ -26,7 +26,7 @@ from tinygrad_nv.ops import (
     unary,
 )
 from tinygrad_nv.ops._checks import axis as check_axis
-from tinygrad_nv.ops._checks import check_device
+from tinygrad_nv.ops._checks import check_device, device_call
 
 Scalar = int | float | bool
 _ndarray = np.ndarray
@@ -51,7 +51,8 @@ class Tensor:
             data = data.detach()
             backend = get_backend(device) if device is not None else data._backend
             array = backend.from_host(data._backend.to_host(data.data)) \
-                if backend is not data._backend else data.data.copy()
+                if backend is not data._backend else device_call(data, lambda xp, a: a.copy(),
+                                                                  data.data)
         else:
             backend = get_backend(device if device is not None else creation.device_of(data))
             array = creation.to_array(data, backend, None if dtype is None else to_dtype(dtype))
@@ -171,6 +172,13 @@ class Tensor:
     def T(self) -> Tensor:  # noqa: N802
         """The axes reversed."""
         return self.permute(*reversed(range(self.ndim)))
+
+    def t(self) -> Tensor:
+        """The transpose of a matrix (a 0-D or 1-D tensor as it is), as `torch.t`."""
+        if self.ndim > 2:
+            raise RuntimeError(f"t: expects a tensor with <= 2 dimensions, got shape "
+                               f"{self.shape}; use transpose(dim0, dim1) or mT")
+        return self.T
 
     @property
     def mT(self) -> Tensor:  # noqa: N802

@@ -128,3 +128,12 @@ def test_movedim_unflatten_of_0d_and_empty(device):
 def test_movement_bad_input(fn, exc, pattern, device):
     with pytest.raises(exc, match=pattern):
         fn(_x(device))
+
+
+def test_t_transposes_matrices_only(device):
+    a = np.arange(6.0).reshape(2, 3)
+    check_op(lambda x: x.t(), lambda x: x.T, Tensor(a, device=device))
+    v = Tensor(np.arange(3.0), device=device)
+    np.testing.assert_array_equal(v.t().numpy(), v.numpy())
+    with pytest.raises(RuntimeError, match="t: expects a tensor with <= 2 dimensions"):
+        Tensor.zeros(2, 2, 2, device=device).t()

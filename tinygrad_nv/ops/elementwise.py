@@ -306,8 +306,10 @@ def rpow(x: Tensor, base: Any) -> Tensor:
 
 
 def _integer_division(op: str, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
-    """Integer division by zero raises (as PyTorch), where NumPy would warn and give 0."""
-    if b.dtype.kind in "biu" and bool((b.data == 0).any()):
+    """Integer division by zero raises on the CPU (as PyTorch), where NumPy would warn and
+    give 0; on a GPU the check would wait for the device, so there (as in PyTorch) it is not
+    made."""
+    if b.dtype.kind in "biu" and b.device == "cpu" and bool((b.data == 0).any()):
         raise RuntimeError(f"{op}: integer division by zero ({a.dtype.name} tensors of shapes "
                            f"{a.shape} and {b.shape}); ZeroDivisionError in PyTorch too")
     return a, b

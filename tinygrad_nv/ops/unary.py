@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from tinygrad_nv.autograd import Function
 from tinygrad_nv.backend.numpy_kernels import _erf
 from tinygrad_nv.dtype import dtypes
-from tinygrad_nv.ops._checks import broadcast_shapes, is_int, is_scalar
+from tinygrad_nv.ops._checks import broadcast_shapes, constant, is_int, is_scalar
 from tinygrad_nv.ops.elementwise import operands, times, unbroadcast
 
 if TYPE_CHECKING:
@@ -482,7 +482,8 @@ def erfc(x: Tensor) -> Tensor:
 
 def _rounded(x: Tensor, fn: type[Function], **kwargs: Any) -> Tensor:
     """Integer and bool tensors are already whole: a copy, same dtype."""
-    return x._like(x.data.copy()) if x.dtype.kind in "biu" else fn.apply(x, **kwargs)
+    return constant(lambda xp, a: a.copy(), x) if x.dtype.kind in "biu" \
+        else fn.apply(x, **kwargs)
 
 
 def floor(x: Tensor) -> Tensor:
