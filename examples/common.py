@@ -187,6 +187,23 @@ class DigitsCNN(nn.Module):
 
 
 LEARNING_RATES = {"mlp": 3e-3, "cnn": 2e-3}  # Adam's, decayed along a cosine by fit()
+DIGITS_TARGETS = {"mlp": (30, 0.97), "cnn": (20, 0.98)}  # model: (epochs, test accuracy)
+
+
+def add_digits_options(parser: argparse.ArgumentParser, batch_help: str) -> None:
+    """--model, --epochs, --batch-size and --seed of the digits training scripts."""
+    parser.add_argument("--model", choices=sorted(DIGITS_TARGETS), default="mlp",
+                        help="one hidden layer of 256 ReLU units, or a small CNN")
+    parser.add_argument("--epochs", type=int, help="passes over the training set "
+                        "(default: 30 for mlp, 20 for cnn)")
+    parser.add_argument("--batch-size", type=int, default=64, help=batch_help)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split and the init")
+
+
+def digits_epochs_and_target(args: argparse.Namespace) -> tuple[int, float]:
+    """The epochs to train (--epochs or the model's default) and the accuracy to reach."""
+    epochs, target = DIGITS_TARGETS[args.model]
+    return (epochs if args.epochs is None else args.epochs), target
 
 
 def make_model(kind: str) -> nn.Module:

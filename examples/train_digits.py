@@ -18,7 +18,9 @@ import time
 
 from common import (
     LEARNING_RATES,
+    add_digits_options,
     base_parser,
+    digits_epochs_and_target,
     fit,
     load_digits,
     make_model,
@@ -30,24 +32,16 @@ from common import (
 import tinygrad_nv.optim as optim
 from tinygrad_nv import Device, Tensor, save
 
-DEFAULTS = {"mlp": (30, 0.97), "cnn": (20, 0.98)}  # model: (epochs, target test accuracy)
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__)
-    parser.add_argument("--model", choices=sorted(DEFAULTS), default="mlp",
-                        help="one hidden layer of 256 ReLU units, or a small CNN")
-    parser.add_argument("--epochs", type=int, help="passes over the training set "
-                        "(default: 30 for mlp, 20 for cnn)")
-    parser.add_argument("--batch-size", type=int, default=64, help="images per Adam step")
+    add_digits_options(parser, batch_help="images per Adam step")
     parser.add_argument("--lr", type=float, help="Adam learning rate at the start; it decays "
                         "along a cosine (default: 3e-3 for mlp, 2e-3 for cnn)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split and the init")
     parser.add_argument("--save", help="where to write the weights (default: "
                         "digits_<model>.safetensors in --out); 'none' to skip")
     args = parser.parse_args(argv)
-    epochs, target = DEFAULTS[args.model]
-    epochs = epochs if args.epochs is None else args.epochs
+    epochs, target = digits_epochs_and_target(args)
     lr = LEARNING_RATES[args.model] if args.lr is None else args.lr
 
     Tensor.manual_seed(args.seed)

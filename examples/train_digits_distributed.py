@@ -19,7 +19,16 @@ from __future__ import annotations
 import sys
 import time
 
-from common import LEARNING_RATES, base_parser, evaluate, load_digits, make_model, output_path
+from common import (
+    LEARNING_RATES,
+    add_digits_options,
+    base_parser,
+    digits_epochs_and_target,
+    evaluate,
+    load_digits,
+    make_model,
+    output_path,
+)
 
 import tinygrad_nv.distributed as dist
 import tinygrad_nv.nn.functional as F
@@ -27,23 +36,14 @@ import tinygrad_nv.optim as optim
 from tinygrad_nv import Device, Tensor
 from tinygrad_nv.data import DataLoader, DistributedSampler, TensorDataset
 
-DEFAULTS = {"mlp": (30, 0.97), "cnn": (20, 0.98)}  # model: (epochs, target test accuracy)
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__)
-    parser.add_argument("--model", choices=sorted(DEFAULTS), default="mlp",
-                        help="one hidden layer of 256 ReLU units, or a small CNN")
-    parser.add_argument("--epochs", type=int, help="passes over the training set "
-                        "(default: 30 for mlp, 20 for cnn)")
-    parser.add_argument("--batch-size", type=int, default=64,
-                        help="images per step over all processes together")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split and the init")
+    add_digits_options(parser, batch_help="images per step over all processes together")
     parser.add_argument("--save", help="where rank 0 writes the weights (default: "
                         "digits_<model>_distributed.safetensors in --out); 'none' to skip")
     args = parser.parse_args(argv)
-    epochs, target = DEFAULTS[args.model]
-    epochs = epochs if args.epochs is None else args.epochs
+    epochs, target = digits_epochs_and_target(args)
 
     dist.init()  # with GPUs: each process takes GPU local_rank() as its default device
     rank, world = dist.rank(), dist.world_size()
