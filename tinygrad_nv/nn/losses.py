@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tinygrad_nv.ops._checks import ShapeError
-from tinygrad_nv.ops.nn import CrossEntropy, constant
+from tinygrad_nv.ops._checks import ShapeError, constant
+from tinygrad_nv.ops.nn import CrossEntropy
 from tinygrad_nv.tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")

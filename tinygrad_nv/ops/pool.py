@@ -9,8 +9,8 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function
+from tinygrad_nv.ops._checks import constant
 from tinygrad_nv.ops.conv import Im2Col, check_image, pair, window
-from tinygrad_nv.ops.nn import constant
 
 if TYPE_CHECKING:
     from tinygrad_nv.tensor import Tensor
