@@ -161,6 +161,19 @@ def time_round_robin(fns: dict[str, Callable[[], object]], settings: Settings, s
     return {name: Stat.of(t) for name, t in times.items()}
 
 
+def training_step(model, opt, x, y) -> Callable[[], object]:
+    """Our cross-entropy training step on fixed data, as the suites time it."""
+    import tinygrad_nv.nn.functional as F
+
+    def step():
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
 def torch_or_reason(device: str) -> tuple[Any, str]:
     """(torch, torch device) or (None, why PyTorch is left out) for a comparison on `device`."""
     try:

@@ -241,6 +241,19 @@ def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray,
     return loss, float((logits.argmax(axis=1).numpy() == y).mean())
 
 
+def train_epoch(model: nn.Module, optimizer, batches) -> float:
+    """One pass of cross-entropy training over `batches`; the summed loss of its samples."""
+    model.train()
+    total = 0.0
+    for x, y in batches:
+        loss = F.cross_entropy(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * y.shape[0]
+    return total
+
+
 def fit(model: nn.Module, optimizer: optim.Optimizer, digits: Digits, epochs: int,
         batch_size: int, seed: int = 0, device: str | None = None, desc: str = "training",
         lines: bool = False, every: int = 1, cosine: bool = False) -> list[Epoch]:
@@ -255,14 +268,7 @@ def fit(model: nn.Module, optimizer: optim.Optimizer, digits: Digits, epochs: in
     history = []
     progress = Progress(range(epochs), desc, unit="epoch", every=every, lines=lines)
     for _ in progress:
-        model.train()
-        total = 0.0
-        for x, y in train:
-            loss = F.cross_entropy(model(x), y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * y.shape[0]
+        total = train_epoch(model, optimizer, train)
         if schedule is not None:
             schedule.step()
         history.append(Epoch(total / len(train.dataset),

@@ -28,10 +28,10 @@ from common import (
     load_digits,
     make_model,
     output_path,
+    train_epoch,
 )
 
 import tinygrad_nv.distributed as dist
-import tinygrad_nv.nn.functional as F
 import tinygrad_nv.optim as optim
 from tinygrad_nv import Device, Tensor
 from tinygrad_nv.data import DataLoader, DistributedSampler, TensorDataset
@@ -72,14 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     accuracy = 0.0
     for epoch in range(epochs):
         sampler.set_epoch(epoch)
-        model.train()
-        total = 0.0
-        for x, y in loader:
-            loss = F.cross_entropy(model(x), y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(y)
+        total = train_epoch(model, optimizer, loader)
         schedule.step()
         train_loss = dist.all_reduce(Tensor([total])).item() / (len(sampler) * world)
         test_loss, accuracy = evaluate(model.module, digits.x_test, digits.y_test, device)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 
 import tinygrad_nv.nn as nn
-import tinygrad_nv.nn.functional as F
 import tinygrad_nv.optim as optim
 from benchmarks.harness import (
     OURS,
@@ -20,6 +19,7 @@ from benchmarks.harness import (
     torch_copy,
     torch_or_reason,
     torch_sync,
+    training_step,
 )
 from tinygrad_nv import Tensor
 from tinygrad_nv.backend import get_backend
@@ -48,12 +48,7 @@ def run(settings: Settings) -> Suite:
     y_host = rng.integers(0, CLASSES, batch)
     x, y = Tensor(x_host, device=settings.device), Tensor(y_host, device=settings.device)
 
-    def ours():
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
+    ours = training_step(model, opt, x, y)
 
     fns, syncs = {OURS: ours}, [backend.synchronize]
     torch, torch_device = torch_or_reason(settings.device)

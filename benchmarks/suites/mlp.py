@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 
 import tinygrad_nv.nn as nn
-import tinygrad_nv.nn.functional as F
 import tinygrad_nv.optim as optim
 from benchmarks.harness import (
     OURS,
@@ -18,6 +17,7 @@ from benchmarks.harness import (
     time_round_robin,
     torch_or_reason,
     torch_sync,
+    training_step,
 )
 from tinygrad_nv import Tensor
 from tinygrad_nv.backend import get_backend
@@ -110,12 +110,7 @@ def build(settings: Settings, optimizer: str, batch: int, seed: int = 0):
     hand = HandWrittenMLP([backend.from_host(p.numpy().copy()) for p in model.parameters()],
                           backend.xp, optimizer)  # copies: the two must not share weights
 
-    def ours():
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
+    ours = training_step(model, opt, x, y)
 
     check_equal(model, ours, hand, x_raw, y_raw, backend)
     return ours, lambda: hand.step(x_raw, y_raw), (x_host, y_host), model
