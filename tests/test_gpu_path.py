@@ -57,7 +57,7 @@ def test_a_call_outside_the_placement_is_caught():
     with instrumented("emu:1") as probe:
         x = Tensor.ones(3, device="emu:1")
         probe.reset()
-        x.data + 1  # noqa: B018
+        x._data + 1  # noqa: B018
     assert probe.misplaced == ["add (device 0 current)"]
 
 

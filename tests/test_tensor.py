@@ -207,13 +207,13 @@ def test_tensor_from_tensor_copies(device):
     assert a.tolist() == [1.0, 2.0] and b.tolist() == [2.0, 3.0]
 
 
-def test_replace_keeps_the_object_and_takes_the_storage(device):
+def test_data_assignment_keeps_the_object_and_takes_the_storage(device):
     p = Tensor([1.0, 2.0], device="cpu", requires_grad=True)
-    same = p.replace(Tensor([3.0, 4.0], device=device))
-    assert same is p and p.device == Device.canonicalize(device) and p.requires_grad
-    assert p.tolist() == [3.0, 4.0] and p.backend.xp is not None
-    with pytest.raises(RuntimeError, match="cannot become int64"):
-        p.replace(Tensor([1, 2]))
-    with pytest.raises(RuntimeError, match="only leaf tensors"):
-        (p * 2).replace(p)
-    assert p.tolist() == [3.0, 4.0]  # a refused replace leaves the tensor as it was
+    p.data = Tensor([3.0, 4.0, 5.0], device=device)
+    assert p.device == Device.canonicalize(device) and p.requires_grad and p.is_leaf
+    assert p.tolist() == [3.0, 4.0, 5.0] and p.shape == (3,)
+    with pytest.raises(RuntimeError, match="must be floating point"):
+        p.data = Tensor([1, 2])
+    with pytest.raises(TypeError, match="expected to be a Tensor"):
+        p.data = np.ones(2)
+    assert p.tolist() == [3.0, 4.0, 5.0]  # a refused assignment leaves the tensor as it was

@@ -61,7 +61,7 @@ class _Model:
 
     def update(self) -> None:
         for p in (self.w, self.b):
-            p.data -= 0.1 * p.grad.data
+            p.data -= 0.1 * p.grad
             p.grad = None
 
     def result(self) -> list:

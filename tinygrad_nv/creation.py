@@ -229,7 +229,7 @@ def normal(cls: type[Tensor], *shape, mean: float = 0.0, std: float = 1.0,
         return (noise * std + mean).detach().requires_grad_(requires_grad)
     sample = randn(cls, *shape, dtype=dtype, device=device)
     with sample.backend.on_device():  # array operators run on the current device (cuda:N)
-        values = (sample.data * std + mean).astype(sample.dtype, copy=False)
+        values = (sample._data * std + mean).astype(sample.dtype, copy=False)
     return cls._from_op(values, sample.backend, None).requires_grad_(requires_grad)
 
 
@@ -261,7 +261,7 @@ def multinomial(x: Tensor, num_samples: int, replacement: bool = False) -> Tenso
         raise ValueError(f"{op}: cannot sample {num_samples} > {n} categories without "
                          "replacement")
     with x.backend.on_device():  # array operators run on the current device (cuda:N)
-        w = x.data.reshape(-1, n).astype(dtypes.float64)
+        w = x._data.reshape(-1, n).astype(dtypes.float64)
         xp = x.backend.xp
         # a host sync, as torch's own check: sampling is not part of a training step
         if n == 0 or not bool(xp.all(xp.isfinite(w) & (w >= 0)) & xp.all(w.sum(axis=1) > 0)):

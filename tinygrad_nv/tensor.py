@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_nv import autograd, creation
+from tinygrad_nv.autograd import device_call
 from tinygrad_nv.backend import Backend, canonicalize, get_backend, manual_seed
 from tinygrad_nv.dtype import DType, dtypes, to_dtype
 from tinygrad_nv.ops import (
@@ -26,7 +27,7 @@ from tinygrad_nv.ops import (
     unary,
 )
 from tinygrad_nv.ops._checks import axis as check_axis
-from tinygrad_nv.ops._checks import check_device, device_call
+from tinygrad_nv.ops._checks import check_device
 
 Scalar = int | float | bool
 _ndarray = np.ndarray
@@ -41,8 +42,10 @@ class Tensor:
     >>> x.grad.numpy()      # [[2., 4.]]
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_backend", "_version_counter",
-                 "_hooks", "__weakref__")  # _hooks: set only by register_hook / retain_grad
+    # _data: the raw array (NumPy or CuPy), what ops and backends read; _hooks: set only by
+    # register_hook / retain_grad
+    __slots__ = ("_data", "_grad", "_requires_grad", "_ctx", "_backend", "_version_counter",
+                 "_hooks", "__weakref__")
     __hash__ = object.__hash__
 
     def __init__(self, data: Any, dtype: Any = None, device: str | None = None,
@@ -50,16 +53,16 @@ class Tensor:
         if isinstance(data, Tensor):
             data = data.detach()
             backend = get_backend(device) if device is not None else data._backend
-            array = backend.from_host(data._backend.to_host(data.data)) \
+            array = backend.from_host(data._backend.to_host(data._data)) \
                 if backend is not data._backend else device_call(data, lambda xp, a: a.copy(),
-                                                                  data.data)
+                                                                  data._data)
         else:
             backend = get_backend(device if device is not None else creation.device_of(data))
             array = creation.to_array(data, backend, None if dtype is None else to_dtype(dtype))
         if dtype is not None and array.dtype != to_dtype(dtype):
             array = array.astype(to_dtype(dtype))
-        self.data, self._backend, self._ctx, self.grad = array, backend, None, None
-        self.requires_grad, self._version_counter = False, None
+        self._data, self._backend, self._ctx, self._grad = array, backend, None, None
+        self._requires_grad, self._version_counter = False, None
         if requires_grad:
             self.requires_grad_(True)
 
@@ -70,8 +73,8 @@ class Tensor:
         if type(data) is not _ndarray and isinstance(data, np.generic):
             data = np.asarray(data)
         # _version_counter None: version 0 and no views yet
-        t.data, t._backend, t._ctx, t.grad, t._version_counter = data, backend, ctx, None, None
-        t.requires_grad = ctx is not None
+        t._data, t._backend, t._ctx, t._grad, t._version_counter = data, backend, ctx, None, None
+        t._requires_grad = ctx is not None
         return t
 
     def _like(self, array) -> Tensor:
@@ -112,15 +115,15 @@ class Tensor:
     manual_seed = staticmethod(manual_seed)
 
     def __dlpack__(self, *args, **kwargs):
-        return self.data.__dlpack__(*args, **kwargs)
+        return self._data.__dlpack__(*args, **kwargs)
 
     def __dlpack_device__(self):
-        return self.data.__dlpack_device__()
+        return self._data.__dlpack_device__()
 
     # ------------------------------------------------------------------ leaving
     def numpy(self) -> np.ndarray:
         """The values as a NumPy array (a copy from the GPU; shared memory on the CPU)."""
-        return self._backend.to_host(self.data)
+        return self._backend.to_host(self._data)
 
     def item(self) -> Scalar:
         """The value of a one-element tensor as a Python number."""
@@ -141,17 +144,17 @@ class Tensor:
     @property
     def shape(self) -> Shape:
         """The size of every axis."""
-        return self.data.shape
+        return self._data.shape
 
     @property
     def ndim(self) -> int:
         """The number of axes."""
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def dtype(self) -> DType:
         """The element type (a NumPy dtype, e.g. `dtypes.float32`)."""
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def device(self) -> str:
@@ -187,7 +190,7 @@ class Tensor:
 
     def numel(self) -> int:
         """The number of elements."""
-        return int(self.data.size)
+        return int(self._data.size)
 
     def size(self, dim: int | None = None) -> Shape | int:
         """The shape, or the size of axis `dim`."""
@@ -235,12 +238,54 @@ class Tensor:
         seed = autograd.default_grad(self, gradient, "backward")
         autograd.run_backward([self], [seed], retain_graph or create_graph, create_graph)
 
+    @property
+    def requires_grad(self) -> bool:
+        """Whether gradients are computed for this tensor (set it on leaves; a non-leaf can
+        only be switched on, as PyTorch)."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, requires_grad: bool) -> None:
+        self.requires_grad_(requires_grad)
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient accumulated by backward (None before the first). Assigning checks the
+        shape, dtype and device against this tensor's, as PyTorch."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, grad: Tensor | None) -> None:
+        if grad is not None:
+            _check_assigned(self, grad, "grad")
+        self._grad = grad
+
+    @grad.deleter
+    def grad(self) -> None:
+        self._grad = None
+
+    @property
+    def data(self) -> Tensor:
+        """The values as a tensor that shares the storage but not the graph or the version
+        counter (PyTorch's `.data`): `p.data.add_(g, alpha=-lr)` changes `p` unseen by
+        autograd. Assigning another tensor replaces this tensor's storage (shape and dtype
+        and device may change: how `Module.to` moves parameters while optimizers keep their
+        references)."""
+        return Tensor._from_op(self._data, self._backend, None)
+
+    @data.setter
+    def data(self, other: Tensor) -> None:
+        _check_assigned(self, other, "data")
+        if other._data is not self._data:
+            self._data, self._backend = other._data, other._backend
+            self._bump_version()  # a backward that saved the old values raises
+
     register_hook = autograd.register_hook
     retain_grad = autograd.retain_grad
 
     def detach(self) -> Tensor:
         """The same values, cut from the graph (the same storage and version counter)."""
-        out = Tensor._from_op(self.data, self._backend, None)
+        out = Tensor._from_op(self._data, self._backend, None)
         if self._version_counter is None:
             self._version_counter = autograd.new_version_counter()
         out._version_counter = self._version_counter
@@ -254,7 +299,7 @@ class Tensor:
 
     def _bump_version(self) -> None:
         """Record an in-place change of the storage (its views share the counter): what an
-        in-place op, an optimizer step or load_state_dict calls after writing `.data`."""
+        in-place op, an optimizer step or load_state_dict calls after writing `._data`."""
         if self._version_counter is None:
             self._version_counter = autograd.new_version_counter()
         autograd.bump_version(self._version_counter)
@@ -262,11 +307,13 @@ class Tensor:
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Start (or stop) recording operations on this leaf; returns self."""
         if requires_grad and self.dtype.kind != "f":
-            raise RuntimeError(f"only floating point tensors can require gradients, got dtype "
-                               f"{self.dtype.name}; convert with .float() first")
+            raise RuntimeError(f"only Tensors of floating point dtype can require gradients, "
+                               f"got dtype {self.dtype.name}; convert with .float() first")
         if not requires_grad and self._ctx is not None:
-            raise RuntimeError("requires_grad_(False) on a non-leaf tensor; use .detach()")
-        self.requires_grad = bool(requires_grad)
+            raise RuntimeError("you can only change requires_grad flags of leaf variables. If "
+                               "you want to use a computed variable in a subgraph that doesn't "
+                               "require differentiation use var_no_grad = var.detach().")
+        self._requires_grad = bool(requires_grad)
         return self
 
     # ------------------------------------------------------------------ devices and dtypes
@@ -334,18 +381,6 @@ class Tensor:
     def bool(self) -> Tensor:
         """Cast to bool."""
         return self.cast(dtypes.bool)
-
-    def replace(self, other: Tensor) -> Tensor:
-        """Take over `other`'s values, dtype and device, keeping this tensor object (how
-        `Module.to` moves parameters while optimizers keep their references)."""
-        if self._ctx is not None:
-            raise RuntimeError("replace: only leaf tensors can take over other storage")
-        if self.requires_grad and other.dtype.kind != "f":
-            raise RuntimeError(f"replace: a tensor that requires grad cannot become "
-                               f"{other.dtype.name}")
-        self.data, self._backend = other.data, other._backend
-        self._bump_version()
-        return self
 
     def clone(self) -> Tensor:
         """A differentiable copy."""
@@ -572,6 +607,28 @@ class Tensor:
     outer = ger = matrix.outer
     tensordot = matrix.tensordot
     einsum = staticmethod(matrix.einsum)
+
+
+def _check_assigned(tensor: Tensor, value: Any, what: str) -> None:
+    """PyTorch's checks of `tensor.grad = value` and `tensor.data = value`."""
+    if not isinstance(value, Tensor):
+        raise TypeError(f"assigned {what} expected to be a Tensor{' or None' * (what == 'grad')}"
+                        f" but got {what} of type {type(value).__name__}")
+    if what == "data":
+        if tensor._requires_grad and value.dtype.kind != "f":
+            raise RuntimeError(f"data set to a tensor that requires gradients must be floating "
+                               f"point, got dtype {value.dtype.name}")
+    elif value._backend is not tensor._backend:
+        raise RuntimeError(f"attempting to assign a gradient on device {value.device} to a "
+                           f"tensor on device {tensor.device}; move it with "
+                           f".to({tensor.device!r})")
+    elif value.shape != tensor.shape:
+        raise RuntimeError(f"attempting to assign a gradient of shape {value.shape} to a tensor "
+                           f"of shape {tensor.shape}; the gradient and the tensor must have "
+                           "the same shape")
+    elif value.dtype != tensor.dtype:
+        raise RuntimeError(f"attempting to assign a gradient of dtype {value.dtype.name} to a "
+                           f"tensor of dtype {tensor.dtype.name}; they must match")
 
 
 _DTYPE_NAMES = {d.name for d in dtypes.all} | {"float", "double", "half", "int", "long",

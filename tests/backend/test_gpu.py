@@ -84,5 +84,5 @@ def test_cuda_1_keeps_everything_on_device_1():
     z = Tensor.zeros(3, device="cuda:1")
     loss = (x.relu() @ Tensor.randn(32, 8, device="cuda:1")).log_softmax().sum()
     loss.backward()
-    assert {x.data.device.id, z.data.device.id, x.grad.data.device.id} == {1}
+    assert {x._data.device.id, z._data.device.id, x.grad._data.device.id} == {1}
     assert cupy.cuda.runtime.getDevice() == 0  # the placement was left again

@@ -104,7 +104,7 @@ def test_parameter_list():
     params = nn.ParameterList([existing, plain])
     assert params[0] is existing  # a parameter already: kept
     assert params[1] is not plain and params[1].requires_grad and params[1].is_leaf
-    params[1].data[...] = 5.0  # made a parameter that shares the tensor's memory
+    params[1]._data[...] = 5.0  # made a parameter that shares the tensor's memory
     np.testing.assert_array_equal(plain.numpy(), 5.0)
     params.append(Tensor.ones(1))
     assert len(params) == 3 and isinstance(params[1:], nn.ParameterList)

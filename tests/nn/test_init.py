@@ -35,8 +35,8 @@ def test_fans_count_the_receptive_field():
 ])
 def test_distributions(fn, kwargs, kind, scale):
     t = Tensor.empty(300, 400, dtype=dtypes.float64)
-    data = t.data
-    assert fn(t, **kwargs) is t and t.data is data  # in place
+    data = t._data
+    assert fn(t, **kwargs) is t and t._data is data  # in place
     values = t.numpy()
     if kind == "uniform":  # U(-b, b): max |v| close to b, std b / sqrt(3)
         assert np.abs(values).max() <= scale and np.abs(values).max() > 0.99 * scale

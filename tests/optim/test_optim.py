@@ -260,7 +260,7 @@ def test_state_dict_round_trip_with_groups(tmp_path):
     assert sorted(state["state"]) == [0, 1]  # no momentum in group 2: no state
     save(state, tmp_path / "opt.safetensors")
     for p, q in zip(a, b, strict=True):
-        q.replace(p.detach().clone())
+        q.data = p.detach().clone()
     opt_b.load_state_dict(load(tmp_path / "opt.safetensors"))
     assert [(g["lr"], g["momentum"]) for g in opt_b.param_groups] == [(0.1, 0.9), (0.5, 0.0)]
     for g in grads[2:]:

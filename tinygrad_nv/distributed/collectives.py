@@ -28,7 +28,7 @@ def _check_tensor(op: str, tensor: Any) -> None:
     if tensor.dtype not in DTYPES:
         raise TypeError(f"{op}: dtype {tensor.dtype.name} is not supported; valid dtypes: "
                         f"{', '.join(d.name for d in DTYPES)}")
-    if not getattr(tensor.data.flags, "writeable", True):
+    if not getattr(tensor._data.flags, "writeable", True):
         raise RuntimeError(f"{op}: the tensor (shape {tensor.shape}) is a read-only view (an "
                            "expanded or broadcast tensor); pass a copy made with .clone()")
 
@@ -37,7 +37,7 @@ def _check_tensor(op: str, tensor: Any) -> None:
 def _flat(tensor: Tensor) -> Iterator[Any]:
     """The tensor's values as one contiguous 1-D array (bool seen as uint8) that the engines
     write into; copied back into the tensor afterwards when it was not contiguous."""
-    data = tensor.data
+    data = tensor._data
     contiguous = data.flags.c_contiguous
     array = data if contiguous else tensor.backend.xp.ascontiguousarray(data)
     flat = array.reshape(-1)
@@ -108,7 +108,7 @@ def all_gather(tensor_list: list[Tensor], tensor: Tensor) -> list[Tensor]:
         elif flat.size:
             engine_for(w, flat).all_gather(flat, gathered)
     for t, values in zip(tensor_list, gathered):
-        t.data[...] = values.view(t.dtype).reshape(t.shape)
+        t._data[...] = values.view(t.dtype).reshape(t.shape)
         t._bump_version()
     return tensor_list
 

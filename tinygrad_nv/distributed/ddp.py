@@ -94,14 +94,14 @@ class Reducer:
 
     def _launch(self, members: list[int]) -> None:
         flat = Tensor.cat(*[self.params[i].grad.reshape(-1) for i in members])
-        with on_device(flat.data):
-            handle = engine_for(self.world, flat.data).start_all_reduce(flat.data)
+        with on_device(flat._data):
+            handle = engine_for(self.world, flat._data).start_all_reduce(flat._data)
         self.launched.append((members, flat, handle))
         self.on_start([self.names[i] for i in members])
 
     def _finish(self) -> None:
         for members, flat, handle in self.launched:
-            with on_device(flat.data):
+            with on_device(flat._data):
                 handle.wait()
             mean = flat / self.world.size
             start = 0

@@ -1,4 +1,4 @@
-"""Weight initialisation, in place on `.data`, with PyTorch's names and formulas. Samples come
+"""Weight initialisation, in place on `._data`, with PyTorch's names and formulas. Samples come
 from the tensor's device generator, so `Tensor.manual_seed(n)` makes them reproducible.
 
 >>> w = Tensor.empty(64, 32)
@@ -65,7 +65,7 @@ def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
 
 
 def constant_(t: Tensor, value: float) -> Tensor:
-    t.data[...] = value
+    t._data[...] = value
     t._bump_version()
     return t
 

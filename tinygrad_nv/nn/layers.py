@@ -8,13 +8,13 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from tinygrad_nv.autograd.function import constant
 from tinygrad_nv.dtype import dtypes
 from tinygrad_nv.nn import functional as F
 from tinygrad_nv.nn import init
 from tinygrad_nv.nn.activation import GELU, ReLU, Sigmoid, SiLU, Tanh
 from tinygrad_nv.nn.hooks import has_hooks
 from tinygrad_nv.nn.module import Module
-from tinygrad_nv.ops._checks import constant
 from tinygrad_nv.tensor import Tensor
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tinygrad_nv.ops._checks import ShapeError, constant
+from tinygrad_nv.autograd.function import constant
+from tinygrad_nv.ops._checks import ShapeError
 from tinygrad_nv.ops.nn import CrossEntropy
 from tinygrad_nv.tensor import Tensor
 
@@ -94,10 +95,10 @@ def binary_cross_entropy(probs: Tensor, targets: Tensor, weight: Tensor | None =
     targets = _same_shape(probs, targets, "binary_cross_entropy")
     outside = constant(lambda xp, p: (p < 0) | (p > 1) | (p != p), probs)
     if probs.device == "cpu":
-        if bool(outside.data.any()):
+        if bool(outside._data.any()):
             raise ValueError(f"binary_cross_entropy: input probabilities must be in [0, 1], "
-                             f"got values from {float(probs.data.min())} to "
-                             f"{float(probs.data.max())}; use binary_cross_entropy_with_logits "
+                             f"got values from {float(probs._data.min())} to "
+                             f"{float(probs._data.max())}; use binary_cross_entropy_with_logits "
                              "for logits")
         outside = None
     loss = -(targets * _clamped_log(probs) + (1 - targets) * _clamped_log(1 - probs))
@@ -239,8 +240,8 @@ def _class_rows(scores: Tensor, targets: Any, op: str, ignore_index: int, poison
     bad = constant(lambda xp, i: (i != ignore_index) & ((i < 0) | (i >= c)), t)
     if scores.device != "cpu":
         return rows, t, targets.shape, bad
-    if bool(bad.data.any()):
-        value = int(t.data[bad.data.nonzero()[0][0]])
+    if bool(bad._data.any()):
+        value = int(t._data[bad._data.nonzero()[0][0]])
         raise IndexError(f"{op}: target {value} is out of bounds for {c} classes (valid: 0 to "
                          f"{c - 1}, or ignore_index={ignore_index})")
     return rows, t, targets.shape, None

@@ -258,7 +258,7 @@ class Module:
             moved = t.detach().to(device=device, dtype=dtype if t.dtype.kind == "f" else None)
             grad = None if t.grad is None else t.grad.detach().to(device=device,
                                                                   dtype=moved.dtype)
-            t.replace(moved).grad = grad
+            t.data, t.grad = moved, grad
         return self
 
     def cpu(self) -> Module:

@@ -1,11 +1,9 @@
-"""Argument helpers every kind of op shares: scalars, ints, axes, shapes, tensor lists; and
-`device_call` / `constant`, how raw array work outside a Function runs on its device.
+"""Argument helpers every kind of op shares: scalars, ints, axes, shapes, tensor lists.
 NumPy appears here for its scalar types and shape arithmetic only, never for arrays."""
 
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -101,30 +99,3 @@ def tensors_and_dim(tensors: tuple, dim: Any, op: str) -> tuple[list[Tensor], An
     if len(tensors) == 2 and isinstance(tensors[0], (list, tuple)) and is_int(tensors[1]):
         tensors, dim = tensors[:1], tensors[1]
     return tensor_list(tensors, op), dim
-
-
-def device_call(x: Tensor, fn: Callable[..., Any], *args: Any) -> Any:
-    """fn(xp, *args) with x's device current, as Function.apply runs every op's forward: the
-    raw array work of an op outside its Functions (masks, index arithmetic). Where the device
-    is always current (placement None: the CPU, one GPU) it is a plain call."""
-    backend = x._backend
-    if backend.placement is None:
-        return fn(backend.xp, *args)
-    with backend.placement:
-        return fn(backend.xp, *args)
-
-
-def constant(fn: Callable[..., Any], *tensors: Tensor) -> Tensor:
-    """fn(xp, *raw arrays of `tensors`), computed with their device current, as a tensor
-    without gradient there: device_call for tensors (comparisons, masks), written out as
-    one pass since it runs per op."""
-    first = tensors[0]
-    backend, arrays = first._backend, []
-    for t in tensors:
-        if t._backend is not backend:
-            check_device(first, t, "constant")
-        arrays.append(t.data)
-    if backend.placement is None:
-        return first._like(fn(backend.xp, *arrays))
-    with backend.placement:
-        return first._like(fn(backend.xp, *arrays))

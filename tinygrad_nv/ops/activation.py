@@ -27,7 +27,7 @@ class Activation(Function):
     def backward(self, g):
         x = self.parents[0]
         if not is_grad_enabled():  # backward records no graph: the fused kernel directly
-            return g._like(self.kernels.act_backward(self.act, x.data, g.data, self.param))
+            return g._like(self.kernels.act_backward(self.act, x._data, g._data, self.param))
         return ActivationGrad.apply(x, g, activation=type(self), param=self.param)
 
     @staticmethod

@@ -34,12 +34,12 @@ class AttentionSoftmax(Function):
             ds = dz * self.options["scale"]
         else:
             dz = None
-            ds = g._like(self.kernels.attention_softmax_backward(self.y, g.data,
+            ds = g._like(self.kernels.attention_softmax_backward(self.y, g._data,
                                                                  self.options["scale"]))
         if not mask_grad:
             return (ds, *(None for _ in additive))
         if dz is None:
-            dz = g._like(self.kernels.attention_softmax_backward(self.y, g.data, 1.0))
+            dz = g._like(self.kernels.attention_softmax_backward(self.y, g._data, 1.0))
         m, cols = additive[0].shape
         return ds, dz.reshape(-1, m, cols).sum(0)
 
@@ -60,7 +60,7 @@ def attention_softmax(scores: Tensor, attn_mask: Tensor | None = None, is_causal
         out = AttentionSoftmax.apply(rows, **geometry)
     elif attn_mask.dtype.kind == "b":
         keep = _mask_rows(attn_mask, scores.shape, op)
-        out = AttentionSoftmax.apply(rows, keep=keep.data, **geometry)
+        out = AttentionSoftmax.apply(rows, keep=keep._data, **geometry)
     elif attn_mask.dtype.kind == "f":
         additive = _mask_rows(attn_mask.cast(scores.dtype), scores.shape, op)
         out = AttentionSoftmax.apply(rows, additive, **geometry)

@@ -22,7 +22,7 @@ def unbroadcast(grad, shape: tuple):
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
     if not is_grad_enabled():  # backward records no graph: one raw reduction (fast path)
-        data = grad.data
+        data = grad._data
         return grad._like(data.sum(axis=axes, keepdims=True, dtype=data.dtype).reshape(shape))
     return grad.sum(axis=axes, keepdim=True).reshape(shape)
 
@@ -30,7 +30,7 @@ def unbroadcast(grad, shape: tuple):
 def times(g, x):
     """g * x for a backward: a Tensor op where backward is recorded (create_graph), else one
     raw multiply with no graph node (fast path)."""
-    return g * x if is_grad_enabled() else g._like(g.data * x.data)
+    return g * x if is_grad_enabled() else g._like(g._data * x._data)
 
 
 class Add(Function):
@@ -139,8 +139,8 @@ class Maximum(Function):
 
     def backward(self, g):
         a, b = self.parents
-        wins = a.data < b.data if self.smaller else a.data > b.data
-        share = g._like((wins + 0.5 * (a.data == b.data)).astype(g.dtype))
+        wins = a._data < b._data if self.smaller else a._data > b._data
+        share = g._like((wins + 0.5 * (a._data == b._data)).astype(g.dtype))
         ga = unbroadcast(g * share, a.shape) if self.needs_input_grad[0] else None
         gb = unbroadcast(g * (1 - share), b.shape) if self.needs_input_grad[1] else None
         return ga, gb
@@ -179,7 +179,7 @@ class Clip(Function):
         return self.xp.clip(x, low, high)
 
     def backward(self, g):
-        x = self.parents[0].data
+        x = self.parents[0]._data
         inside = self.xp.ones(x.shape, dtype=bool)
         if self.low is not None:
             inside &= x >= self.low
@@ -204,7 +204,7 @@ def operands(x: Tensor, other: Any, op: str, reverse: bool = False,
     """x and other as two tensors of one dtype on one device (in operator order): NumPy's
     promotion, except that a Python scalar never widens a tensor; `floating` makes integer
     results float32."""
-    if type(other) is type(x) and other.data.dtype == x.data.dtype \
+    if type(other) is type(x) and other._data.dtype == x._data.dtype \
             and other._backend is x._backend and not floating:  # the hot path
         return (other, x) if reverse else (x, other)
     other_is_tensor = isinstance(other, type(x))
@@ -309,7 +309,7 @@ def _integer_division(op: str, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
     """Integer division by zero raises on the CPU (as PyTorch), where NumPy would warn and
     give 0; on a GPU the check would wait for the device, so there (as in PyTorch) it is not
     made."""
-    if b.dtype.kind in "biu" and b.device == "cpu" and bool((b.data == 0).any()):
+    if b.dtype.kind in "biu" and b.device == "cpu" and bool((b._data == 0).any()):
         raise RuntimeError(f"{op}: integer division by zero ({a.dtype.name} tensors of shapes "
                            f"{a.shape} and {b.shape}); ZeroDivisionError in PyTorch too")
     return a, b

@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function
+from tinygrad_nv.autograd.function import device_call
 from tinygrad_nv.ops._checks import (
     ShapeError,
     broadcast_shapes,
     check_device,
-    device_call,
     is_int,
     is_scalar,
     is_tensor,
@@ -74,10 +74,10 @@ class Scatter(Function):
 
     def _extreme_grads(self, g, x, src):
         """amax/amin: the gradient shared evenly between the values equal to the result."""
-        xp, result = self.xp, self.output().data
+        xp, result = self.xp, self.output()._data
         places = along(xp, self.index, self.axis)
-        x_wins = (x.data == result).astype(g.dtype)
-        src_wins = (src.data[tuple(slice(0, n) for n in self.index.shape)] ==
+        x_wins = (x._data == result).astype(g.dtype)
+        src_wins = (src._data[tuple(slice(0, n) for n in self.index.shape)] ==
                     result[places]).astype(g.dtype)
         count = x_wins.copy()
         xp.add.at(count, places, src_wins)
@@ -172,7 +172,7 @@ def _gather_args(x: Tensor, dim: Any, index: Any, op: str, src: Tensor | None = 
             also = "" if src is None else f" and no larger than src {src.shape}"
             raise ShapeError(f"{op}: expected index {index.shape} to be no larger than self "
                              f"{x.shape} apart from dimension {d}{also}")
-    check_range(x, index.data, shape[d], f"dimension {d}", op, negative=False)
+    check_range(x, index._data, shape[d], f"dimension {d}", op, negative=False)
     return d, index
 
 
@@ -181,8 +181,8 @@ def gather(x: Tensor, dim: int, index: Any, *, sparse_grad: bool = False) -> Ten
     shape. The gradient is added back at the gathered places."""
     d, index = _gather_args(x, dim, index, "gather")
     if x.ndim == 0:
-        return x.reshape(1)[index.data.reshape(-1)].reshape(index.shape)
-    return Index.apply(x, index=device_call(x, along, index.data, d), advanced=True)
+        return x.reshape(1)[index._data.reshape(-1)].reshape(index.shape)
+    return Index.apply(x, index=device_call(x, along, index._data, d), advanced=True)
 
 
 def _src_tensor(x: Tensor, src: Any, index: Tensor, op: str) -> Tensor:
@@ -210,7 +210,7 @@ def _scatter(x: Tensor, dim: int, index: Any, src: Any, reduce: str, include_sel
                        include_self, op)
         return one.reshape(())
     kind = {"prod": ScatterProduct, "amax": ScatterExtreme, "amin": ScatterExtreme}
-    return kind.get(reduce, Scatter).apply(x, src, index=index.data, axis=d, reduce=reduce,
+    return kind.get(reduce, Scatter).apply(x, src, index=index._data, axis=d, reduce=reduce,
                                            include_self=include_self)
 
 
@@ -258,13 +258,13 @@ def index_select(x: Tensor, dim: int, index: Any) -> Tensor:
         raise IndexError(f"index_select: index is supposed to be a vector, got shape "
                          f"{index.shape}")
     n = x.shape[d] if x.ndim else 1
-    check_range(x, index.data, n, f"dimension {d}", "index_select", negative=False)
+    check_range(x, index._data, n, f"dimension {d}", "index_select", negative=False)
     if x.ndim == 0:
         if index.numel() != 1:
             raise IndexError(f"index_select: index to a 0-d tensor can have only 1 value, got "
                              f"{index.numel()}")
-        return x.reshape(1)[index.data.reshape(-1)].reshape(())
-    return Index.apply(x, index=(slice(None),) * d + (index.data.reshape(-1),), advanced=True)
+        return x.reshape(1)[index._data.reshape(-1)].reshape(())
+    return Index.apply(x, index=(slice(None),) * d + (index._data.reshape(-1),), advanced=True)
 
 
 def take_along_dim(x: Tensor, indices: Any, dim: int | None = None) -> Tensor:

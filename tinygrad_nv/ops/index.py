@@ -12,12 +12,11 @@ import operator
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function, is_grad_enabled
+from tinygrad_nv.autograd.function import constant, device_call
 from tinygrad_nv.ops._checks import (
     ShapeError,
     broadcast_shapes,
     check_device,
-    constant,
-    device_call,
     is_int,
     is_scalar,
     is_tensor,
@@ -89,10 +88,10 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
                                "grad is not differentiable; build the result with cat, where "
                                "or masked ops, or assign inside `with no_grad():`")
         check_device(x, value, "__setitem__")
-        value = value.data
+        value = value._data
     first, then, _ = _split_index(x, index)
     try:
-        device_call(x, _assign, x.data, first, then, value)
+        device_call(x, _assign, x._data, first, then, value)
     except ValueError as e:
         raise RuntimeError(f"__setitem__: cannot assign a value of shape "
                            f"{tuple(getattr(value, 'shape', ()))} to x[index] of a tensor of "
@@ -204,8 +203,8 @@ def _item(t: Tensor, item: Any) -> Any:
             raise ValueError("getitem: slice step cannot be zero")
         return slice(*parts)
     if is_tensor(item):  # an index on another device is copied over, as PyTorch does
-        array = item.data if item.device == t.device else \
-            t.backend.from_host(item.backend.to_host(item.data))
+        array = item._data if item.device == t.device else \
+            t.backend.from_host(item.backend.to_host(item._data))
         if array.dtype.kind == "u" and array.dtype.itemsize == 1:  # uint8: a mask (PyTorch)
             array = device_call(t, lambda xp, a: a.astype(bool), array)
     elif isinstance(item, (list, tuple)) or hasattr(item, "dtype"):
@@ -288,7 +287,7 @@ def masked_select(x: Tensor, mask: Tensor, size: int | None = None, fill_value: 
     flat = x.expand(*shape).reshape(-1)
     if size is None:
         return flat[mask.expand(*shape).reshape(-1)]
-    places, missing = device_call(x, _first_true, mask.data, shape, size, "masked_select")
+    places, missing = device_call(x, _first_true, mask._data, shape, size, "masked_select")
     picked = Index.apply(flat, index=(x.backend.xp.minimum(places, max(flat.numel() - 1, 0)),),
                          advanced=True) if flat.numel() else flat._like(
         x.backend.xp.zeros(size, dtype=x.dtype))
@@ -316,7 +315,7 @@ def nonzero(x: Tensor, size: int | None = None, fill_value: Any = 0, *,
         out = constant(lambda xp, a: _first_nonzero(xp, a, size, fill), x)
         return tuple(out[:, a] for a in range(x.ndim)) if as_tuple else out
     if as_tuple:
-        return tuple(x._like(c) for c in device_call(x, _nonzero_coords, x.data))
+        return tuple(x._like(c) for c in device_call(x, _nonzero_coords, x._data))
     return constant(lambda xp, a: xp.argwhere(a).astype("int64", copy=False), x)
 
 
@@ -352,7 +351,7 @@ def one_hot(x: Tensor, num_classes: int = -1) -> Tensor:
         raise RuntimeError("one_hot: can not infer the total number of classes from an empty "
                            "tensor")
     if checked and x.numel():
-        bounds = device_call(x, lambda xp, a: xp.stack([a.min(), a.max()]), x.data)
+        bounds = device_call(x, lambda xp, a: xp.stack([a.min(), a.max()]), x._data)
         low, high = (int(v) for v in x.backend.to_host(bounds))
         num_classes = high + 1 if num_classes == -1 else num_classes
         if low < 0:

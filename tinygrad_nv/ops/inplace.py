@@ -15,7 +15,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import is_grad_enabled, no_grad
-from tinygrad_nv.ops._checks import device_call, is_scalar, is_tensor
+from tinygrad_nv.autograd.function import device_call
+from tinygrad_nv.ops._checks import is_scalar, is_tensor
 
 if TYPE_CHECKING:
     from tinygrad_nv.tensor import Tensor
@@ -46,9 +47,9 @@ def write(x: Tensor, value: Any, op: str, any_cast: bool = False) -> Tensor:
         if not any_cast and not xp.can_cast(value.dtype, x.dtype, casting="same_kind"):
             raise RuntimeError(f"{op}: result type {value.dtype.name} can't be cast to the "
                                f"desired output type {x.dtype.name}")
-        value = value.data
+        value = value._data
     try:
-        device_call(x, _store, x.data, value)
+        device_call(x, _store, x._data, value)
     except ValueError as e:  # shapes that do not broadcast, or a read-only (expanded) view
         shape = getattr(value, "shape", ())
         raise RuntimeError(f"{op}: cannot write a value of shape {tuple(shape)} into a tensor "
@@ -108,7 +109,7 @@ def div_(x: Tensor, other: Any, *, rounding_mode: str | None = None) -> Tensor:
     if rounding_mode is None:
         return _update(x, "div_", lambda t: t / other)
     rounded = getattr(x.backend.xp, rounding_mode)
-    return _update(x, "div_", lambda t: t._like(rounded((t / other).data)).cast(x.dtype))
+    return _update(x, "div_", lambda t: t._like(rounded((t / other)._data)).cast(x.dtype))
 
 
 def iadd(x: Tensor, other: Any) -> Tensor:

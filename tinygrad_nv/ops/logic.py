@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from tinygrad_nv.ops._checks import constant, is_scalar
+from tinygrad_nv.autograd.function import constant
+from tinygrad_nv.ops._checks import is_scalar
 from tinygrad_nv.ops.elementwise import operands
 
 if TYPE_CHECKING:

@@ -42,7 +42,7 @@ def _product(a, b, transpose_a: bool, transpose_b: bool):
 
 def _raw_product(a, b, transpose_a: bool, transpose_b: bool):
     """The same product as one raw matmul (backward records no graph): no graph nodes."""
-    xp, x, y = a._backend.xp, a.data, b.data
+    xp, x, y = a._backend.xp, a._data, b._data
     return a._like(xp.matmul(xp.swapaxes(x, -1, -2) if transpose_a else x,
                              xp.swapaxes(y, -1, -2) if transpose_b else y))
 
@@ -70,11 +70,11 @@ class LinearAct(Function):
     def _raw_backward(self, g):
         """The same gradients as `backward` from the same array calls, without Tensors."""
         x, w, _ = self.parents
-        gz = g.data if self.activation.act == "identity" else \
-            self.kernels.act_backward(self.activation.act, self.pre, g.data, self.param)
+        gz = g._data if self.activation.act == "identity" else \
+            self.kernels.act_backward(self.activation.act, self.pre, g._data, self.param)
         xp, needs = self.xp, self.needs_input_grad
-        return (g._like(xp.matmul(gz, w.data)) if needs[0] else None,
-                g._like(xp.matmul(gz.T, x.data)) if needs[1] else None,
+        return (g._like(xp.matmul(gz, w._data)) if needs[0] else None,
+                g._like(xp.matmul(gz.T, x._data)) if needs[1] else None,
                 g._like(self.kernels.bias_grad(gz)) if needs[2] else None)
 
 

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from tinygrad_nv.autograd import Function
-from tinygrad_nv.ops._checks import constant, is_tensor
+from tinygrad_nv.autograd.function import constant
+from tinygrad_nv.ops._checks import is_tensor
 
 if TYPE_CHECKING:
     from tinygrad_nv.tensor import Tensor
@@ -45,9 +46,9 @@ class CrossEntropyGrad(Function):
         logits, g, targets = self.parents
         xp = self.xp
         n, c = logits.shape
-        valid = targets.data != self.ignore_index
+        valid = targets._data != self.ignore_index
         q = xp.full((n, c), self.label_smoothing / c, dtype=logits.dtype)
-        q[xp.arange(n), xp.where(valid, targets.data, 0)] += 1.0 - self.label_smoothing
+        q[xp.arange(n), xp.where(valid, targets._data, 0)] += 1.0 - self.label_smoothing
         mask = logits._like(valid[:, None].astype(logits.dtype))
         s = logits.softmax(-1)
         g_logits = g_g = None
@@ -188,10 +189,10 @@ def embedding(indices: Tensor, weight: Tensor, padding_idx: int | None = None) -
         padding_idx %= n
     bad = constant(lambda xp, i: (i < 0) | (i >= n), indices)
     if weight.device == "cpu":
-        if bool(bad.data.any()):
+        if bool(bad._data.any()):
             raise IndexError(f"embedding: indices must be in [0, {n - 1}] for {n} embeddings, "
-                             f"got values from {int(indices.data.min())} to "
-                             f"{int(indices.data.max())}")
+                             f"got values from {int(indices._data.min())} to "
+                             f"{int(indices._data.max())}")
         out = weight[indices]
     else:
         safe = constant(lambda xp, i, b: xp.where(b, 0, i), indices, bad)

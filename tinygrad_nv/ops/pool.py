@@ -9,7 +9,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function
-from tinygrad_nv.ops._checks import constant
+from tinygrad_nv.autograd.function import constant
 from tinygrad_nv.ops.conv import Im2Col, check_image, pair, window
 
 if TYPE_CHECKING:

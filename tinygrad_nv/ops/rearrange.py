@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function
+from tinygrad_nv.autograd.function import device_call
 from tinygrad_nv.ops._checks import (
     ShapeError,
     check_device,
-    device_call,
     is_int,
     is_scalar,
     is_tensor,
@@ -336,7 +336,7 @@ def _repeat_counts(x: Tensor, repeats: Any, n: int, d: int):
     """One count per element along dim d, on x's device."""
     if is_tensor(repeats):
         check_device(x, repeats, "repeat_interleave")
-        counts = repeats.data
+        counts = repeats._data
     elif isinstance(repeats, (list, tuple)):
         counts = x.backend.xp.asarray(repeats, dtype="int64")
     else:

@@ -11,10 +11,11 @@ import numbers
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function, is_grad_enabled
+from tinygrad_nv.autograd.function import constant
 from tinygrad_nv.dtype import dtypes, to_dtype
 from tinygrad_nv.ops._checks import axes as check_axes
 from tinygrad_nv.ops._checks import axis as check_axis
-from tinygrad_nv.ops._checks import constant, is_tensor
+from tinygrad_nv.ops._checks import is_tensor
 from tinygrad_nv.ops.movement import Expand, Reshape
 from tinygrad_nv.ops.unary import floating
 
@@ -43,7 +44,7 @@ class Sum(Function):
         shape = self.parents[0].shape
         kept = g.ndim and g.ndim != len(shape)  # keepdim=False dropped axes: put them back
         if not is_grad_enabled():  # backward records no graph: one raw broadcast (fast path)
-            data = g.data.reshape(kept_shape(shape, self.axes)) if kept else g.data
+            data = g._data.reshape(kept_shape(shape, self.axes)) if kept else g._data
             return g._like(self.xp.broadcast_to(data, shape))
         if kept:
             g = Reshape.apply(g, shape=kept_shape(shape, self.axes))
@@ -61,7 +62,7 @@ class Max(Function):
 
     def backward(self, g):
         x = self.parents[0]
-        hits = x.data == self.out
+        hits = x._data == self.out
         share = hits / hits.sum(axis=self.axes, keepdims=True)
         return g.reshape(self.out.shape).expand(x.shape) * g._like(share.astype(g.dtype))
 
@@ -94,7 +95,7 @@ class Norm(Function):
             return None
         out, g = self.output().reshape(self.kept), g.reshape(self.kept)
         if p in (math.inf, -math.inf):  # split between the elements of largest/smallest |x|
-            hits = self.xp.abs(x.data) == out.data
+            hits = self.xp.abs(x._data) == out._data
             share = hits / hits.sum(axis=self.axes, keepdims=True)
             return g * x.sign() * g._like(share.astype(g.dtype))
         # d|x|_p / dx = sign(x) |x|^(p-1) |x|_p^(1-p), written so that zeros give 0, not NaN

@@ -8,9 +8,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tinygrad_nv.autograd import Function
+from tinygrad_nv.autograd.function import constant, device_call
 from tinygrad_nv.dtype import dtypes
 from tinygrad_nv.ops._checks import axis as check_axis
-from tinygrad_nv.ops._checks import constant, device_call, is_int
+from tinygrad_nv.ops._checks import is_int
 from tinygrad_nv.ops.gather_scatter import along
 from tinygrad_nv.ops.index import Index
 from tinygrad_nv.ops.reduce import accumulating
@@ -170,7 +171,7 @@ def _running_extreme(x: Tensor, d: int, largest: bool) -> ValuesIndices:
         return indices.astype(dtypes.int64, copy=False)
 
     indices = constant(running_indices, x)
-    return ValuesIndices(take_along(x, indices.data, d), indices)
+    return ValuesIndices(take_along(x, indices._data, d), indices)
 
 
 def cummax(x: Tensor, dim: Any = None, axis: Any = None) -> ValuesIndices:
@@ -210,7 +211,7 @@ def sort(x: Tensor, dim: Any = -1, descending: bool = False, stable: bool = Fals
     if x.ndim == 0:
         return _as_1d(x, sort, descending)
     order = constant(lambda xp, a: _order(xp, a, d, descending), x)
-    return ValuesIndices(take_along(x, order.data, d), order)
+    return ValuesIndices(take_along(x, order._data, d), order)
 
 
 def argsort(x: Tensor, dim: Any = -1, descending: bool = False, stable: bool = False,
@@ -241,4 +242,4 @@ def topk(x: Tensor, k: int, dim: Any = -1, largest: bool = True,
         return _as_1d(x, lambda one, axis0: topk(one, 1, axis0, largest))
     first_k = (slice(None),) * d + (slice(0, k),)
     order = constant(lambda xp, a: _order(xp, a, d, largest)[first_k], x)
-    return ValuesIndices(take_along(x, order.data, d), order)
+    return ValuesIndices(take_along(x, order._data, d), order)

@@ -9,9 +9,10 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function
+from tinygrad_nv.autograd.function import constant
 from tinygrad_nv.backend.numpy_kernels import _erf
 from tinygrad_nv.dtype import dtypes
-from tinygrad_nv.ops._checks import broadcast_shapes, constant, is_int, is_scalar
+from tinygrad_nv.ops._checks import broadcast_shapes, is_int, is_scalar
 from tinygrad_nv.ops.elementwise import operands, times, unbroadcast
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ Params = Iterable[Tensor] | Iterable[dict[str, Any]]
 
 class Optimizer:
     """Base class: subclasses give their defaults, `check(group)` and `update(p, grad, state,
-    group)`, which changes `p.data` in place (never recording a graph). `step_group` calls
+    group)`, which changes `p._data` in place (never recording a graph). `step_group` calls
     `update` once per parameter; a multi-tensor (one launch per group) version replaces it."""
 
     def __init__(self, params: Params, defaults: dict[str, Any]):
@@ -129,7 +129,7 @@ class Optimizer:
     def step_group(self, group: dict[str, Any], params: list[Tensor]) -> None:
         """Update `params` (those of `group` that have a gradient), one at a time."""
         for p in params:
-            grad = -p.grad.data if group.get("maximize") else p.grad.data
+            grad = -p.grad._data if group.get("maximize") else p.grad._data
             self.update(p, grad, self.state.setdefault(p, {}), group)
 
     def update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]
@@ -143,7 +143,7 @@ class Optimizer:
         """The array of state buffer `name` (zeros like p on first use)."""
         if name not in state:
             state[name] = p.zeros_like()
-        return state[name].data
+        return state[name]._data
 
     # ------------------------------------------------------------------ saving
     def state_dict(self) -> dict[str, Any]:

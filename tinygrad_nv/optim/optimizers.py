@@ -1,7 +1,7 @@
 """SGD, Adam, AdamW, RMSprop and Adagrad with PyTorch's documented update rules. SGD, Adam(W)
 and RMSprop update every parameter of a group in one fused kernel launch per device
 (`kernels.sgd_multi` / `adam_multi` / `rmsprop_multi`); Adagrad and Adam's amsgrad variant use
-array operations. Every update is in place on `.data`;
+array operations. Every update is in place on `._data`;
 `maximize=True` (ascent) negates the gradient first, in `Optimizer.step_group`."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def _buffers(optimizer: Optimizer, name: str, params: list[Tensor],
 
 def _grads(group: dict[str, Any], params: list[Tensor]) -> list[Any]:
     """The gradient arrays of `params`, negated for maximize=True."""
-    return [-p.grad.data if group["maximize"] else p.grad.data for p in params]
+    return [-p.grad._data if group["maximize"] else p.grad._data for p in params]
 
 
 class SGD(Optimizer):
@@ -67,7 +67,7 @@ class SGD(Optimizer):
         for first, ps, states in _fused_batches(
                 self, params, lambda state: bool(momentum) and "momentum_buffer" not in state):
             bufs = _buffers(self, "momentum_buffer", ps, states) if momentum else None
-            ps[0].backend.kernels.sgd_multi([p.data for p in ps], _grads(group, ps), bufs,
+            ps[0].backend.kernels.sgd_multi([p._data for p in ps], _grads(group, ps), bufs,
                                             group["lr"], momentum, group["dampening"],
                                             group["nesterov"], group["weight_decay"], first)
 
@@ -106,7 +106,7 @@ class Adam(Optimizer):
             for state in states:
                 state["step"] = step
             ms, vs = (_buffers(self, name, ps, states) for name in ("exp_avg", "exp_avg_sq"))
-            ps[0].backend.kernels.adam_multi([p.data for p in ps], _grads(group, ps), ms, vs,
+            ps[0].backend.kernels.adam_multi([p._data for p in ps], _grads(group, ps), ms, vs,
                                              group["lr"], beta1, beta2, group["eps"],
                                              group["weight_decay"], step, self.decoupled)
 
@@ -120,7 +120,7 @@ class Adam(Optimizer):
 
     def _amsgrad_update(self, p: Tensor, grad: Any, m: Any, v: Any, v_max: Any, step: int,
                         group: dict[str, Any]) -> None:
-        xp, param = p.backend.xp, p.data
+        xp, param = p.backend.xp, p._data
         (beta1, beta2), lr, weight_decay = group["betas"], group["lr"], group["weight_decay"]
         if self.decoupled:
             param *= 1.0 - lr * weight_decay
@@ -168,7 +168,7 @@ class RMSprop(Optimizer):
             for state in states:
                 state["step"] = state.get("step", 0) + 1
             ps[0].backend.kernels.rmsprop_multi(
-                [p.data for p in ps], _grads(group, ps), _buffers(self, "square_avg", ps, states),
+                [p._data for p in ps], _grads(group, ps), _buffers(self, "square_avg", ps, states),
                 _buffers(self, "grad_avg", ps, states) if group["centered"] else None,
                 _buffers(self, "momentum_buffer", ps, states) if group["momentum"] > 0 else None,
                 group["lr"], group["alpha"], group["eps"], group["weight_decay"],
@@ -197,11 +197,11 @@ class Adagrad(Optimizer):
 
     def update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]
                ) -> None:
-        xp, param = p.backend.xp, p.data
+        xp, param = p.backend.xp, p._data
         state["step"] = state.get("step", 0) + 1
         if "sum" not in state:
             state["sum"] = p.detach().full_like(group["initial_accumulator_value"])
-        total = state["sum"].data
+        total = state["sum"]._data
         g = grad + group["weight_decay"] * param if group["weight_decay"] else grad
         total += g * g
         lr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])

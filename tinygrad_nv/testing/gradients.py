@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_nv.autograd import _toposort, grad, record_calls
+from tinygrad_nv.autograd import grad, record_calls, toposort
 from tinygrad_nv.dtype import dtypes
 from tinygrad_nv.tensor import Tensor
 
@@ -153,7 +153,7 @@ def _culprit(fn, inputs: list, order: int, eps: float, atol: float, rtol: float,
     with central differences on the inputs it received, described (or why none was found)."""
     with record_calls():
         outs = [o for o in _as_tuple(fn(*inputs)) if isinstance(o, Tensor) and o.requires_grad]
-    nodes = [node for node in _toposort(outs) if hasattr(node._ctx, "forward_index")]
+    nodes = [node for node in toposort(outs) if hasattr(node._ctx, "forward_index")]
     for node in sorted(nodes, key=lambda node: node._ctx.forward_index):
         ctx = node._ctx
         if node.dtype.kind != "f":

@@ -174,7 +174,7 @@ def test_training_loop_memory_does_not_grow():
         loss = (data @ w).relu().softmax().log().mean() * -1
         loss.backward()
         with no_grad():
-            w.data -= 0.01 * w.grad.data
+            w.data -= 0.01 * w.grad
         w.grad = None
 
     for _ in range(5):

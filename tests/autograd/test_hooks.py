@@ -82,9 +82,27 @@ def test_hook_errors():
     x = Tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises(TypeError, match="callable"):
         x.register_hook(3)
-    x.register_hook(lambda g: Tensor([1.0]))
-    with pytest.raises(RuntimeError, match="shape"):
+    handle = x.register_hook(lambda g: Tensor([1.0]))
+    with pytest.raises(RuntimeError, match=r"hook '<lambda>' has changed the size of value"):
         (x * 2).sum().backward()
+    handle.remove()
+
+
+@pytest.mark.parametrize("result, error, message", [
+    (lambda g: g.double(), RuntimeError, r"changed the type of value \(was float32 got float64"),
+    (lambda g: 3.0, TypeError, "expected Tensor, but hook '<lambda>' returned 'float'"),
+    (lambda g: g.numpy(), TypeError, "returned 'ndarray'"),
+    (lambda g: g.to("emu"), RuntimeError, "changed the device of value"),
+])
+def test_hook_results_are_checked_as_pytorch_does(result, error, message):
+    """A hook's gradient must be a Tensor of the gradient's shape, dtype and device: a float64
+    result would silently change x.grad's dtype."""
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    y.register_hook(result)
+    with pytest.raises(error, match=message):
+        y.sum().backward()
+    assert x.grad is None
 
 
 def test_hooks_against_torch():
