@@ -53,34 +53,25 @@ def run_backward(roots: Sequence, grads: Sequence, retain_graph: bool, create_gr
     With `capture` (a list of tensors), nothing is accumulated; their gradients are returned
     (None where no gradient flows).
     """
-    inner: dict[Any, Any] = {}  # node -> the sum of the gradients it received so far
-    leaves: dict[Any, Any] = {}  # leaf (or captured tensor) -> its gradient from this pass
+    sums: dict[Any, Any] = {}  # tensor -> the sum of the gradients it received so far
     captured: dict[Any, Any] = {}
-    wanted = set(capture) if capture is not None else set()
+    wanted = set(capture) if capture is not None else ()
     # arrays that someone else holds (the caller's seeds, hooks' and retained gradients):
     # a leaf's first gradient copies them instead of taking them
-    shared = {id(g._data) for g in grads}
+    shared = set()
+    for root, g in zip(roots, grads):
+        sums[root] = sums[root] + g if root in sums else g
+        shared.add(id(g._data))
     hooked = RemovableHandle.live > 0
-
-    def send(tensor: Any, g: Any) -> None:
-        if tensor._ctx is not None:
-            inner[tensor] = inner[tensor] + g if tensor in inner else g
-        elif tensor in wanted or capture is None:
-            leaves[tensor] = leaves[tensor] + g if tensor in leaves else g
-
     previous, grad_mode.enabled = grad_mode.enabled, create_graph
     anomaly, changed_at = Recording.check_nan, Clock.now
     try:
-        for root, g in zip(roots, grads):
-            send(root, g)
         for node in reversed(toposort(roots)):
-            g = inner.pop(node, None)
+            g = sums.pop(node, None)
             if g is None:
                 continue
             if hooked and getattr(node, "_hooks", None):
-                shared.add(id(g._data))
-                g = run_hooks(node, g, create_graph)
-                shared.add(id(g._data))
+                g = _hooked(node, g, shared, create_graph)
                 changed_at = Clock.now  # a hook may have changed a tensor in place
             if node in wanted:
                 captured[node] = g
@@ -105,42 +96,56 @@ def run_backward(roots: Sequence, grads: Sequence, retain_graph: bool, create_gr
                     if pg._data.shape != parent._data.shape \
                             or pg._data.dtype != parent._data.dtype:
                         pg = _match(pg, parent, ctx)
-                    send(parent, pg)
+                    sums[parent] = sums[parent] + pg if parent in sums else pg
             if not retain_graph:
                 ctx.release()
-        for leaf, g in leaves.items():
+        for leaf, g in sums.items():  # every node was popped: the leaves remain
             if hooked and getattr(leaf, "_hooks", None):
-                shared.add(id(g._data))
-                g = run_hooks(leaf, g, create_graph)
-                shared.add(id(g._data))
+                g = _hooked(leaf, g, shared, create_graph)
             if leaf in wanted:
                 captured[leaf] = g
-            elif leaf._requires_grad:
+            elif capture is None and leaf._requires_grad:
                 accumulate(leaf, g, shared, create_graph)
     finally:
         grad_mode.enabled = previous
     return None if capture is None else [captured.get(t) for t in capture]
 
 
+def _hooked(tensor: Any, g: Any, shared: set, create_graph: bool) -> Any:
+    """The gradient after the tensor's hooks; what they saw or returned is shared."""
+    shared.add(id(g._data))
+    g = run_hooks(tensor, g, create_graph)
+    shared.add(id(g._data))
+    return g
+
+
 def accumulate(leaf: Any, g: Any, shared: set, create_graph: bool) -> None:
     """Add `g` into `leaf.grad`. The first gradient becomes the leaf's own array: `g`'s when
     nobody else holds it (not a view, not shared, not given to another leaf), else a copy.
     Later ones add in place (out of place when either side is part of a graph)."""
+    placement = g._backend.placement
+    if placement is None:
+        _accumulate(leaf, g, shared, create_graph)
+    else:
+        with placement:
+            _accumulate(leaf, g, shared, create_graph)
+
+
+def _accumulate(leaf: Any, g: Any, shared: set, create_graph: bool) -> None:
     old, data = leaf._grad, g._data
-    with g._backend.on_device():
-        if old is None:
-            if id(data) in shared or data.base is not None \
-                    or not getattr(data.flags, "writeable", True):
-                g = g.clone() if create_graph else g._like(data.copy())
-            elif g._ctx is not None and not create_graph:  # a hook's recorded result
-                g = g.detach()
-            shared.add(id(g._data))
-            leaf._grad = g
-        elif create_graph or old._ctx is not None or not _writable(old._data):
-            leaf._grad = old + g
-        else:
-            old._data += data
-            old._bump_version()
+    if old is None:
+        if data.base is not None or id(data) in shared \
+                or not getattr(data.flags, "writeable", True):
+            g = g.clone() if create_graph else g._like(data.copy())
+        elif g._ctx is not None and not create_graph:  # a hook's recorded result
+            g = g.detach()
+        shared.add(id(g._data))
+        leaf._grad = g
+    elif create_graph or old._ctx is not None or not _writable(old._data):
+        leaf._grad = old + g
+    else:
+        old._data += data
+        old._bump_version()
 
 
 def _writable(array: Any) -> bool:
