@@ -1,5 +1,7 @@
-// activation.cu: forward and backward of every activation, element-wise, grid-stride loops.
-// Reference: NumpyKernels.act_forward / act_backward in tinygrad_nv/backend/numpy_kernels.py.
+// activation.cu: forward and backward of every activation, element-wise, grid-stride loops,
+// and erf / erfc (CUDA's own erff, erf, erfcf, erfc).
+// Reference: NumpyKernels.act_forward / act_backward / erf / erfc in
+// tinygrad_nv/backend/numpy_kernels.py.
 // `act` is the index of the activation in numpy_kernels.ACTIVATIONS (enum Act below); `p` is
 // leaky_relu's negative_slope, softplus's beta or elu's alpha. linear.cu is compiled after
 // this file and uses activate().
@@ -83,6 +85,25 @@ __device__ void act_backward(const T* x, const T* grad, T* dx, long long n, int 
     dx[i] = grad[i] * activate_grad(act, x[i], p);
 }
 
+template <typename T>
+__device__ void error_function(const T* x, T* y, long long n, bool complement) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+       i += (long long)blockDim.x * gridDim.x)
+    y[i] = complement ? erfc(x[i]) : erf(x[i]);
+}
+
+extern "C" __global__ void erf_f32(const float* x, float* y, long long n) {
+  error_function(x, y, n, false);
+}
+extern "C" __global__ void erf_f64(const double* x, double* y, long long n) {
+  error_function(x, y, n, false);
+}
+extern "C" __global__ void erfc_f32(const float* x, float* y, long long n) {
+  error_function(x, y, n, true);
+}
+extern "C" __global__ void erfc_f64(const double* x, double* y, long long n) {
+  error_function(x, y, n, true);
+}
 extern "C" __global__ void act_forward_f32(const float* x, float* y, long long n, int act,
                                            float p) { act_forward(x, y, n, act, p); }
 extern "C" __global__ void act_forward_f64(const double* x, double* y, long long n, int act,

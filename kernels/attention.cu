@@ -1,11 +1,10 @@
 // attention.cu: the scaled, masked row softmax of attention scores, forward and backward.
 // scores is (rows, cols) = (batch * q_len, k_len), row-major; row r is query r % q_len. The
 // matrix products around it (Q K^T and P V) stay on cuBLAS. The row code runs on softmax.cu's
-// teams (compiled in front of this file): one warp per row with shuffle reductions
-// (`*_warp`, rows of at most kWarpRowCols columns, kWarpRowsPerBlock rows a block), or one
-// block per row with shared-memory tree reductions (wide rows). The forward pass reads a row
-// twice: the maximum and the sum of exponentials together (online rescaling), then the
-// outputs.
+// teams (compiled in front of this file): a lane team per row (`*_warp`, rows of at most
+// kWarpRowCols columns, `width` lanes a row), or one block per row (wide rows). The forward
+// pass reads a row twice: the maximum and the sum of exponentials together (online
+// rescaling), then the outputs.
 // Reference: NumpyKernels.attention_softmax / attention_softmax_backward in
 // tinygrad_nv/backend/numpy_kernels.py.
 //
@@ -13,7 +12,8 @@
 // causal and its column is past its query (c > q), or when mask_kind == 2 (boolean mask, as
 // 0/1 values: 1 = attend) and its mask value is 0. Mask row r % mask_rows serves row r, so a
 // (q_len, k_len) mask is shared by every batch without being copied. A row with no kept
-// entry, or whose kept entries are all -inf, is all zeros (PyTorch's safe softmax).
+// entry, or whose kept entries are all -inf, is all zeros (PyTorch's safe softmax); a row with
+// a NaN among its kept entries is all NaN (as PyTorch).
 
 template <typename T>
 __device__ T lowest();
@@ -35,7 +35,7 @@ __device__ T masked_score(const T* score_row, const T* mask_row, int c, T scale,
 
 // Max and sum of exp(z - max) over the kept entries of a row in one read: each thread starts
 // at `lowest` with an empty sum and rescales its sum when its maximum grows, so a thread (or
-// a row) that keeps nothing, or only -inf, contributes a sum of 0.
+// a row) that keeps nothing, or only -inf, contributes a sum of 0; a kept NaN makes it NaN.
 template <typename T, typename Team>
 __device__ RowStats<T> masked_row_stats(const T* sr, const T* mr, int cols, int q, T scale,
                                         int causal, int mask_kind, const Team& team) {
@@ -65,9 +65,12 @@ __device__ void attention_softmax_forward(const T* scores, const T* mask, T* y, 
     T* yr = y + (long long)row * cols;
     int q = row % q_len;
     RowStats<T> st = masked_row_stats(sr, mr, cols, q, scale, causal, mask_kind, team);
+    bool nan_row = st.sum_exp != st.sum_exp;
     for (int c = team.rank(); c < cols; c += team.size()) {
       bool on = kept(mr, c, q, causal, mask_kind) && st.sum_exp > T(0);
-      yr[c] = on ? exp(masked_score(sr, mr, c, scale, mask_kind) - st.max) / st.sum_exp : T(0);
+      yr[c] = nan_row ? st.sum_exp
+              : on    ? exp(masked_score(sr, mr, c, scale, mask_kind) - st.max) / st.sum_exp
+                      : T(0);
     }
   }
 }
@@ -106,17 +109,18 @@ extern "C" __global__ void attention_softmax_forward_warp_f32(const float* score
                                                               const float* mask, float* y, int rows,
                                                               int cols, int q_len, int mask_rows,
                                                               float scale, int causal,
-                                                              int mask_kind) {
+                                                              int mask_kind, int width) {
   attention_softmax_forward(scores, mask, y, rows, cols, q_len, mask_rows, scale, causal,
-                            mask_kind, WarpTeam());
+                            mask_kind, LaneTeam{width});
 }
 extern "C" __global__ void attention_softmax_forward_warp_f64(const double* scores,
                                                               const double* mask, double* y,
                                                               int rows, int cols, int q_len,
                                                               int mask_rows, double scale,
-                                                              int causal, int mask_kind) {
+                                                              int causal, int mask_kind,
+                                                              int width) {
   attention_softmax_forward(scores, mask, y, rows, cols, q_len, mask_rows, scale, causal,
-                            mask_kind, WarpTeam());
+                            mask_kind, LaneTeam{width});
 }
 extern "C" __global__ void attention_softmax_backward_f32(const float* y, const float* grad,
                                                           float* ds, int rows, int cols,
@@ -130,11 +134,11 @@ extern "C" __global__ void attention_softmax_backward_f64(const double* y, const
 }
 extern "C" __global__ void attention_softmax_backward_warp_f32(const float* y, const float* grad,
                                                                float* ds, int rows, int cols,
-                                                               float scale) {
-  attention_softmax_backward(y, grad, ds, rows, cols, scale, WarpTeam());
+                                                               float scale, int width) {
+  attention_softmax_backward(y, grad, ds, rows, cols, scale, LaneTeam{width});
 }
 extern "C" __global__ void attention_softmax_backward_warp_f64(const double* y, const double* grad,
                                                                double* ds, int rows, int cols,
-                                                               double scale) {
-  attention_softmax_backward(y, grad, ds, rows, cols, scale, WarpTeam());
+                                                               double scale, int width) {
+  attention_softmax_backward(y, grad, ds, rows, cols, scale, LaneTeam{width});
 }

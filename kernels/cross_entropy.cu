@@ -1,15 +1,54 @@
 // cross_entropy.cu: softmax cross-entropy with integer targets, fused: one launch writes each
-// row's loss and d loss_row / d logits, with label smoothing and ignore_index. One block per
-// row (`cross_entropy_*`) or, for rows of at most kWarpRowCols columns, one warp per row
-// (`cross_entropy_warp_*`); grid-stride over rows; each row is read twice.
-// Reference: NumpyKernels.cross_entropy in tinygrad_nv/backend/numpy_kernels.py. Compiled
-// after softmax.cu, whose teams and row_stats() it uses. A target outside [0, cols) that is
-// not ignore_index gives a NaN loss and NaN gradient row (checked here, not on the host).
+// row's loss and d loss_row / d logits, with label smoothing and ignore_index, and with
+// `reduce` also the mean loss over the rows whose target is not ignored. One block per row
+// (`cross_entropy_*`) or, for rows of at most kWarpRowCols columns, a lane team per row
+// (`cross_entropy_warp_*`, `width` lanes); grid-stride over rows; each row is read twice.
+// `cross_entropy_backward_*` scales the saved d loss_row / d logits by the incoming gradient.
+// Reference: NumpyKernels.cross_entropy / cross_entropy_backward in
+// tinygrad_nv/backend/numpy_kernels.py. Compiled after softmax.cu, whose teams, block_reduce()
+// and row_stats() it uses. A target outside [0, cols) that is not ignore_index gives a NaN loss
+// and NaN gradient row (checked here, not on the host), and a NaN mean.
+
+// The mean over blocks without a second launch: every block leaves its loss sum and row count
+// in partial[2 * block], takes a ticket, and the block that takes the last one adds the
+// partials up in block order (deterministic) and writes mean[0] = sum / count (0 / 0 is NaN,
+// as PyTorch) and mean[1] = 1 / count, the backward's scale (0 without rows: their gradient is
+// 0, as PyTorch's). It resets the ticket for the next launch, so launches that share a ticket
+// must not overlap (one stream).
+template <typename T>
+__device__ void mean_over_blocks(T sum, T count, T* partial, unsigned* ticket, T* mean) {
+  __shared__ int last;
+  sum = block_reduce(sum, SumOp());
+  count = block_reduce(count, SumOp());
+  if (threadIdx.x == 0) {
+    partial[2 * blockIdx.x] = sum;
+    partial[2 * blockIdx.x + 1] = count;
+    __threadfence();  // the partials are visible to every block before the ticket is
+    last = atomicAdd(ticket, 1u) == gridDim.x - 1;
+  }
+  __syncthreads();
+  if (!last) return;
+  const volatile T* seen = partial;  // written by other blocks: not from a stale cache line
+  sum = count = T(0);
+  for (int b = threadIdx.x; b < (int)gridDim.x; b += blockDim.x) {
+    sum += seen[2 * b];
+    count += seen[2 * b + 1];
+  }
+  sum = block_reduce(sum, SumOp());
+  count = block_reduce(count, SumOp());
+  if (threadIdx.x == 0) {
+    mean[0] = sum / count;
+    mean[1] = count > T(0) ? T(1) / count : T(0);
+    *ticket = 0u;
+  }
+}
 
 template <typename T, typename Team>
 __device__ void cross_entropy(const T* logits, const long long* targets, T* loss, T* dlogits,
                               int rows, int cols, T smoothing, long long ignore_index,
+                              T* partial, unsigned* ticket, T* mean, int reduce,
                               const Team& team) {
+  T sum = T(0), count = T(0);  // of this thread's rows (rank 0 of a team) for the mean
   for (int row = team.first_row(); row < rows; row += team.row_stride()) {
     const T* xr = logits + (long long)row * cols;
     T* dr = dlogits + (long long)row * cols;
@@ -36,15 +75,30 @@ __device__ void cross_entropy(const T* logits, const long long* targets, T* loss
     if (team.rank() == 0) {
       T picked = valid ? xr[target] - st.max - log_sum : poison;
       T smooth = off != T(0) ? off * (sum_shifted - T(cols) * log_sum) : T(0);
-      loss[row] = -on * picked - smooth;
+      T row_loss = -on * picked - smooth;
+      loss[row] = row_loss;
+      sum += row_loss;
+      count += T(1);
     }
   }
+  if (reduce) mean_over_blocks(sum, count, partial, ticket, mean);
 }
 
-#define CROSS_ENTROPY_PARAMS(T)                                                          \
-  const T *logits, const long long *targets, T *loss, T *dlogits, int rows, int cols, \
-      T smoothing, long long ignore_index
-#define CROSS_ENTROPY_ARGS logits, targets, loss, dlogits, rows, cols, smoothing, ignore_index
+// out = dlogits * g[row] (per_row), or dlogits * (g[0] * scale[0]) (the mean's backward).
+template <typename T>
+__device__ void cross_entropy_backward(const T* dlogits, const T* g, const T* scale, T* out,
+                                       long long n, int cols, int per_row) {
+  T factor = per_row ? T(0) : g[0] * scale[0];
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+       i += (long long)blockDim.x * gridDim.x)
+    out[i] = dlogits[i] * (per_row ? g[i / cols] : factor);
+}
+
+#define CROSS_ENTROPY_PARAMS(T)                                                             \
+  const T *logits, const long long *targets, T *loss, T *dlogits, int rows, int cols,    \
+      T smoothing, long long ignore_index, T *partial, unsigned *ticket, T *mean, int reduce
+#define CROSS_ENTROPY_ARGS \
+  logits, targets, loss, dlogits, rows, cols, smoothing, ignore_index, partial, ticket, mean, reduce
 
 extern "C" __global__ void cross_entropy_f32(CROSS_ENTROPY_PARAMS(float)) {
   cross_entropy(CROSS_ENTROPY_ARGS, BlockTeam());
@@ -52,9 +106,19 @@ extern "C" __global__ void cross_entropy_f32(CROSS_ENTROPY_PARAMS(float)) {
 extern "C" __global__ void cross_entropy_f64(CROSS_ENTROPY_PARAMS(double)) {
   cross_entropy(CROSS_ENTROPY_ARGS, BlockTeam());
 }
-extern "C" __global__ void cross_entropy_warp_f32(CROSS_ENTROPY_PARAMS(float)) {
-  cross_entropy(CROSS_ENTROPY_ARGS, WarpTeam());
+extern "C" __global__ void cross_entropy_warp_f32(CROSS_ENTROPY_PARAMS(float), int width) {
+  cross_entropy(CROSS_ENTROPY_ARGS, LaneTeam{width});
 }
-extern "C" __global__ void cross_entropy_warp_f64(CROSS_ENTROPY_PARAMS(double)) {
-  cross_entropy(CROSS_ENTROPY_ARGS, WarpTeam());
+extern "C" __global__ void cross_entropy_warp_f64(CROSS_ENTROPY_PARAMS(double), int width) {
+  cross_entropy(CROSS_ENTROPY_ARGS, LaneTeam{width});
+}
+extern "C" __global__ void cross_entropy_backward_f32(const float* dlogits, const float* g,
+                                                      const float* scale, float* out,
+                                                      long long n, int cols, int per_row) {
+  cross_entropy_backward(dlogits, g, scale, out, n, cols, per_row);
+}
+extern "C" __global__ void cross_entropy_backward_f64(const double* dlogits, const double* g,
+                                                      const double* scale, double* out,
+                                                      long long n, int cols, int per_row) {
+  cross_entropy_backward(dlogits, g, scale, out, n, cols, per_row);
 }

@@ -1,18 +1,20 @@
 // softmax.cu: row-wise softmax / log_softmax forward and backward over the last axis of a
 // (rows, cols) array, max-subtracted. Two launch shapes share the row code (a "team" of
-// threads per row): one block per row with shared-memory tree reductions (`softmax_*`, wide
-// rows), and one warp per row with shuffle reductions (`softmax_*_warp`, rows of at most
-// kWarpRowCols columns, kWarpRowsPerBlock rows a block). The forward pass reads a row twice:
-// max and sum of exponentials together (online rescaling), then the outputs.
+// threads per row): one block per row (`softmax_*`, wide rows), and a lane team per row
+// (`softmax_*_warp`, rows of at most kWarpRowCols columns: `width` lanes of a warp, a power of
+// two up to 32 chosen by the launcher for the row length, kTeamBlock / width rows a block).
+// Reductions go through warp shuffles; a block's warps meet once in shared memory. The
+// forward pass reads a row twice: max and sum of exponentials together (online rescaling),
+// then the outputs. A NaN anywhere in a row makes the whole output row NaN (as PyTorch).
 // Reference: NumpyKernels.softmax / softmax_backward in tinygrad_nv/backend/numpy_kernels.py.
 // cross_entropy.cu and attention.cu are compiled after this file and use its teams,
 // block_reduce() and row_stats().
 
-// Block teams: blockDim.x a power of two of at most kMaxBlock; blockDim.y = blockDim.z = 1.
+// Block teams: blockDim.x a power of two from 32 to kMaxBlock; blockDim.y = blockDim.z = 1.
 constexpr int kMaxBlock = 1024;
-// Warp teams: blockDim.x = 32 * kWarpRowsPerBlock.
+// Lane teams: blockDim.x = kTeamBlock, `width` lanes a row.
 constexpr int kWarpRowCols = 1024;
-constexpr int kWarpRowsPerBlock = 4;
+constexpr int kTeamBlock = 128;
 
 struct MaxOp {
   template <typename T>
@@ -23,31 +25,25 @@ struct SumOp {
   __device__ T operator()(T a, T b) const { return a + b; }
 };
 
-template <typename T>
-__device__ T* reduce_scratch() {
-  __shared__ T scratch[kMaxBlock];
-  return scratch;
+// op over the `width` lanes of the caller's team (lanes `mask` of its warp), for every lane.
+template <typename T, typename Op>
+__device__ T team_reduce(T value, Op op, int width, unsigned mask) {
+  for (int d = width / 2; d > 0; d >>= 1) value = op(value, __shfl_xor_sync(mask, value, d, width));
+  return value;
 }
 
-// Every thread of the block calls this and gets op over all threads' values.
+// Every thread of the block calls this and gets op over all threads' values: each warp reduces
+// by shuffles, lane 0 of each leaves its result in shared memory, and every warp reduces those.
 template <typename T, typename Op>
 __device__ T block_reduce(T value, Op op) {
-  T* buf = reduce_scratch<T>();
-  buf[threadIdx.x] = value;
+  __shared__ T partial[kMaxBlock / 32];
+  int lane = threadIdx.x % 32, warps = blockDim.x / 32;
+  value = team_reduce(value, op, 32, 0xffffffffu);
+  if (lane == 0) partial[threadIdx.x / 32] = value;
   __syncthreads();
-  for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
-    if (threadIdx.x < s) buf[threadIdx.x] = op(buf[threadIdx.x], buf[threadIdx.x + s]);
-    __syncthreads();
-  }
-  T result = buf[0];
-  __syncthreads();  // buf is free again for the next reduction
-  return result;
-}
-
-// Every lane of the warp calls this and gets op over all lanes' values.
-template <typename T, typename Op>
-__device__ T warp_reduce(T value, Op op) {
-  for (int d = 16; d > 0; d >>= 1) value = op(value, __shfl_xor_sync(0xffffffffu, value, d));
+  // lane l starts from partial[l % warps]: the butterfly over `warps` lanes then covers them all
+  value = team_reduce(partial[lane % warps], op, warps, 0xffffffffu);
+  __syncthreads();  // partial is free again for the next reduction
   return value;
 }
 
@@ -60,13 +56,18 @@ struct BlockTeam {
   template <typename T, typename Op>
   __device__ T reduce(T value, Op op) const { return block_reduce(value, op); }
 };
-struct WarpTeam {
-  __device__ int rank() const { return threadIdx.x % 32; }
-  __device__ int size() const { return 32; }
-  __device__ int first_row() const { return blockIdx.x * kWarpRowsPerBlock + threadIdx.x / 32; }
-  __device__ int row_stride() const { return gridDim.x * kWarpRowsPerBlock; }
+struct LaneTeam {
+  int width;  // a power of two, at most 32
+  __device__ int rank() const { return threadIdx.x & (width - 1); }
+  __device__ int size() const { return width; }
+  __device__ int first_row() const { return (blockIdx.x * kTeamBlock + threadIdx.x) / width; }
+  __device__ int row_stride() const { return gridDim.x * (kTeamBlock / width); }
+  // the team's lanes: teams of one warp leave their row loops at different times
+  __device__ unsigned mask() const {
+    return width == 32 ? 0xffffffffu : ((1u << width) - 1u) << (threadIdx.x % 32 & ~(width - 1));
+  }
   template <typename T, typename Op>
-  __device__ T reduce(T value, Op op) const { return warp_reduce(value, op); }
+  __device__ T reduce(T value, Op op) const { return team_reduce(value, op, width, mask()); }
 };
 
 template <typename T>
@@ -139,20 +140,20 @@ extern "C" __global__ void softmax_backward_f64(const double* y, const double* g
   softmax_backward(y, grad, dx, rows, cols, log_out, BlockTeam());
 }
 extern "C" __global__ void softmax_forward_warp_f32(const float* x, float* y, int rows,
-                                                    int cols, int log_out) {
-  softmax_forward(x, y, rows, cols, log_out, WarpTeam());
+                                                    int cols, int log_out, int width) {
+  softmax_forward(x, y, rows, cols, log_out, LaneTeam{width});
 }
 extern "C" __global__ void softmax_forward_warp_f64(const double* x, double* y, int rows,
-                                                    int cols, int log_out) {
-  softmax_forward(x, y, rows, cols, log_out, WarpTeam());
+                                                    int cols, int log_out, int width) {
+  softmax_forward(x, y, rows, cols, log_out, LaneTeam{width});
 }
 extern "C" __global__ void softmax_backward_warp_f32(const float* y, const float* grad,
-                                                     float* dx, int rows, int cols,
-                                                     int log_out) {
-  softmax_backward(y, grad, dx, rows, cols, log_out, WarpTeam());
+                                                     float* dx, int rows, int cols, int log_out,
+                                                     int width) {
+  softmax_backward(y, grad, dx, rows, cols, log_out, LaneTeam{width});
 }
 extern "C" __global__ void softmax_backward_warp_f64(const double* y, const double* grad,
-                                                     double* dx, int rows, int cols,
-                                                     int log_out) {
-  softmax_backward(y, grad, dx, rows, cols, log_out, WarpTeam());
+                                                     double* dx, int rows, int cols, int log_out,
+                                                     int width) {
+  softmax_backward(y, grad, dx, rows, cols, log_out, LaneTeam{width});
 }

@@ -4,21 +4,27 @@ makes no host synchronisation, within a launch budget."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import tinygrad_nv.backend as backends
 import tinygrad_nv.nn as nn
 import tinygrad_nv.nn.functional as F
 import tinygrad_nv.optim as optim
-from tinygrad_nv import Tensor
+from tinygrad_nv import Tensor, dtypes
 from tinygrad_nv.backend.emu import current_device
 from tinygrad_nv.backend.instrumented import instrumented
 
 pytestmark = pytest.mark.emu
 
-# Launches of one training step, measured with the fused optimizers (MLP: 27, CNN: 35); the
-# budget catches a regression of a few launches per layer or per parameter.
-MLP_BUDGET, CNN_BUDGET = 31, 39
+# Launches of one training step at steady state, measured with the fused optimizers, the loss
+# mean fused into cross-entropy and one bias_grad pass per layer (MLP + Adam: 29 before those,
+# 20 now; CNN + SGD: 37 before, 32 now); the MLP's is issue 22's target, the CNN's budget catches
+# a regression of a few launches per layer. The optimizer's address table is uploaded again
+# only when an address changed: gradients land where the allocator puts them (on emu, NumPy's
+# malloc alternates between a few places), so one step in a few may take one launch more.
+MLP_BUDGET, CNN_BUDGET = 20, 35
+STEADY, COUNTED = 3, 4  # steps before counting (optimizer state, tables cached), steps counted
 
 
 def test_every_call_runs_on_the_tensors_device():
@@ -77,11 +83,11 @@ def test_emu_device_names():
 
 
 def _mlp_step():
-    """MLP 784-256-128-10, cross-entropy, Adam (issue 12's reference step)."""
+    """MLP 784-256-128-10, cross-entropy, Adam, batch 128 (issue 12's reference step)."""
     model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
                           nn.Linear(128, 10)).to("emu")
     opt = optim.Adam(model.parameters(), lr=1e-3)
-    x, y = Tensor.randn(8, 784, device="emu"), Tensor.randint(0, 10, (8,), device="emu")
+    x, y = Tensor.randn(128, 784, device="emu"), Tensor.randint(0, 10, (128,), device="emu")
     return model, opt, lambda: F.cross_entropy(model(x), y)
 
 
@@ -106,14 +112,18 @@ def test_a_training_step_never_waits_for_the_device(make, budget):
             loss.backward()
             opt.step()
             return loss
-        step()  # the first step creates the optimizer state
-        probe.reset()
-        loss = step()
-        syncs, launches = list(probe.syncs), probe.launches
+        for _ in range(STEADY):
+            step()
+        launches, calls = [], []
+        for _ in range(COUNTED):
+            probe.reset()
+            loss = step()
+            assert probe.syncs == [] and probe.misplaced == []
+            launches.append(probe.launches)
+            calls.append(sorted(probe.calls))
         assert loss.item() > 0  # reading the loss is the step's one sync: the check can fail
-    assert syncs == [] and probe.syncs == ["to_host"]
-    assert 0 < launches <= budget, f"{launches} launches: {sorted(probe.calls)}"
-    assert probe.misplaced == []
+    assert probe.syncs == ["to_host"]
+    assert 0 < min(launches) <= budget and max(launches) <= budget + 1, (launches, calls)
 
 
 LOSSES = {
@@ -164,3 +174,28 @@ def test_clip_grad_norm_never_waits_for_the_device():
         assert probe.syncs == []
         clipped = Tensor.cat([p.grad.flatten() for p in params]).norm().item()
     assert clipped == pytest.approx(0.5, rel=1e-5) and total.item() > 0.5
+
+
+class CupyLikeGenerator:
+    """What cupy.random.Generator offers for drawing numbers: no permutation (nor shuffle)."""
+
+    def __init__(self, seed: int):
+        self._rng = np.random.default_rng(seed)
+
+    def random(self, size=None, dtype=np.float64):
+        return self._rng.random(size, dtype)
+
+    def integers(self, low, high=None, size=None, dtype=np.int64):
+        return self._rng.integers(low, high, size, dtype)
+
+    def standard_normal(self, size=None, dtype=np.float64):
+        return self._rng.standard_normal(size, dtype)
+
+
+def test_randperm_with_cupys_generator(monkeypatch):
+    """CuPy's Generator has no permutation: randperm orders uniform draws instead."""
+    monkeypatch.setattr(backends.get_backend("emu"), "rng", CupyLikeGenerator(3))
+    p = Tensor.randperm(1000, device="emu")
+    assert p.dtype == dtypes.int64 and sorted(p.tolist()) == list(range(1000))
+    assert p.tolist() != list(range(1000))
+    assert Tensor.randperm(0, device="emu").shape == (0,)

@@ -242,7 +242,11 @@ def randperm(cls: type[Tensor], n: int, dtype: Any = None, device: str | None = 
     _check_range("randperm", dt, 0, max(n - 1, 0), n)
     backend = get_backend(device)
     with backend.on_device():  # array methods run on the current device (cuda:N)
-        values = backend.rng.permutation(int(n)).astype(dt)
+        rng = backend.rng
+        # CuPy's Generator has no permutation: the order of uniform draws is one
+        order = rng.permutation(int(n)) if hasattr(rng, "permutation") else rng.random(
+            int(n)).argsort()
+        values = order.astype(dt)
     return cls._from_op(values, backend, None).requires_grad_(requires_grad)
 
 

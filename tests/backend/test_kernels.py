@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_nv.backend import cuda_unavailable_reason, get_backend
+from tinygrad_nv.backend import cuda_unavailable_reason, emu, get_backend
 from tinygrad_nv.backend.numpy_kernels import ACTIVATIONS, NumpyKernels
 
 REF = NumpyKernels(np)
@@ -130,6 +130,41 @@ def test_softmax(dev, log, dtype, shape):
               REF.softmax_backward(y, grad, log))
 
 
+def launches(kernels_call) -> list:
+    """(kernel, grid, block) of every launch `kernels_call(kernels)` makes on emu."""
+    from tinygrad_nv.backend.cuda import CudaKernels
+
+    seen = []
+    kernels_call(CudaKernels(np, emu.emu_load_module, lambda *launch: seen.append(launch)))
+    return seen
+
+
+@pytest.mark.emu
+@pytest.mark.parametrize("cols, width", [(1, 1), (3, 4), (10, 16), (20, 32), (700, 32)])
+def test_narrow_rows_take_as_many_lanes_as_they_have_columns(cols, width):
+    """Lane teams of the row length rounded up to a power of two (at most a warp): 128 / width
+    rows a block of 128 threads; results as with a whole warp per row."""
+    x = randn(300, cols)
+    expected = [(f"{k}_warp_f64", (-(-300 * width // 128),), (128,))
+                for k in ("softmax_forward", "softmax_backward", "cross_entropy")]
+    assert launches(lambda k: (k.softmax_backward(k.softmax(x), x),
+                               k.cross_entropy(x, np.zeros(300, np.int64)))) == expected
+    kernels = get_backend("emu").kernels
+    kernels.sub_warp_rows = False
+    try:
+        whole_warp = kernels.softmax(x, True)
+    finally:
+        kernels.sub_warp_rows = True
+    np.testing.assert_array_equal(kernels.softmax(x, True), whole_warp)
+
+
+@pytest.mark.emu
+def test_bias_grad_sums_a_small_batch_in_one_launch():
+    for rows, count in ((1, 1), (128, 1), (256, 1), (257, 2), (3000, 2)):
+        g = randn(rows, 300)
+        assert len(launches(lambda k, g=g: k.bias_grad(g))) == count
+
+
 def test_softmax_non_contiguous_and_large_values(dev):
     whole = randn(9, 40, scale=50.0)
     x, d_x = whole[::2, 3:30], dev.put(whole)[::2, 3:30]
@@ -138,41 +173,87 @@ def test_softmax_non_contiguous_and_large_values(dev):
 
 
 # ---- cross-entropy
-@pytest.mark.parametrize("shape", [(1, 1), (6, 10), (7, 300), (3, 1500)])
+# lane teams of 1, 4, 16 and 32 lanes (the 200 and 130 rows span many blocks, whose partial
+# sums the mean adds up), a block per row beyond 1024 columns
+@pytest.mark.parametrize("shape", [(5, 1), (70, 3), (200, 10), (130, 37), (7, 300), (3, 1500)])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])
 @pytest.mark.parametrize("ignore_index", [-100, 2])
-def test_cross_entropy(dev, ignore_index, smoothing, dtype, shape):
+@pytest.mark.parametrize("mean", [False, True], ids=["rows", "mean"])
+def test_cross_entropy(dev, mean, ignore_index, smoothing, dtype, shape):
     rows, cols = shape
     logits = randn(rows, cols, dtype=dtype, scale=3.0)
     targets = np.random.default_rng(2).integers(0, cols, rows)
     targets[1::3] = ignore_index  # some ignored rows
-    loss, dlogits = dev.kernels.cross_entropy(dev.put(logits), dev.put(targets), smoothing,
-                                              ignore_index)
-    ref_loss, ref_dlogits = REF.cross_entropy(logits, targets, smoothing, ignore_index)
+    loss, dlogits, scale = dev.kernels.cross_entropy(dev.put(logits), dev.put(targets),
+                                                     smoothing, ignore_index, mean)
+    ref_loss, ref_dlogits, ref_scale = REF.cross_entropy(logits, targets, smoothing,
+                                                         ignore_index, mean)
     dev.check(loss, ref_loss)
     dev.check(dlogits, ref_dlogits)
+    assert (scale is None) == (ref_scale is None) == (not mean)
+    g = randn(*ref_loss.shape, dtype=dtype, seed=3)
+    dev.check(dev.kernels.cross_entropy_backward(dlogits, dev.put(g), scale),
+              REF.cross_entropy_backward(ref_dlogits, g, ref_scale))
+
+
+def test_cross_entropy_mean_without_counted_rows_is_nan_with_zero_gradient(dev):
+    """As PyTorch: every target ignored gives a NaN mean and a zero gradient."""
+    logits, targets = randn(300, 10), np.full(300, -100)
+    loss, dlogits, scale = dev.kernels.cross_entropy(dev.put(logits), dev.put(targets),
+                                                     mean=True)
+    assert np.isnan(dev.get(loss)) and dev.get(scale).tolist() == [0.0]
+    grad = dev.get(dev.kernels.cross_entropy_backward(dlogits, dev.put(np.float64(1.0)), scale))
+    np.testing.assert_array_equal(grad, np.zeros((300, 10)))
+    with pytest.raises(ValueError, match=r"the gradient of the mean of 300 rows must have "
+                                         r"shape \(\), got \(300,\)"):
+        dev.kernels.cross_entropy_backward(dlogits, dev.put(np.ones(300)), scale)
+
+
+def test_cross_entropy_mean_is_one_launch_and_deterministic(monkeypatch):
+    """The mean comes from the same launch (the last block adds the blocks' partial sums in
+    block order): identical whatever order the blocks run in."""
+    from tinygrad_nv.backend.instrumented import instrumented
+
+    logits, targets = randn(1000, 10, dtype=np.float32), np.arange(1000) % 10
+    means = []
+    for order in ("forward", "reverse", "shuffle:3"):
+        monkeypatch.setenv(emu.ORDER_ENV, order)
+        with instrumented("emu") as probe:
+            backend = get_backend("emu")
+            x, t = backend.from_host(logits), backend.from_host(targets)
+            backend.kernels.cross_entropy(x, t, mean=True)  # allocates the block counter
+            probe.reset()
+            loss, _, _ = backend.kernels.cross_entropy(x, t, mean=True)
+            assert probe.launches == 1 and probe.calls[-1] == "cross_entropy_warp_f32"
+            means.append(backend.to_host(loss))
+    assert means[0] == means[1] == means[2]
+    np.testing.assert_allclose(means[0], REF.cross_entropy(logits, targets, mean=True)[0],
+                               rtol=1e-6)
 
 
 def test_cross_entropy_int32_targets_and_bad_target(dev):
     logits = randn(3, 5)
     targets = np.array([4, 0, 7], dtype=np.int32)  # 7 is out of range: NaN, never a silent value
-    loss, dlogits = dev.kernels.cross_entropy(dev.put(logits), dev.put(targets))
+    loss, dlogits, _ = dev.kernels.cross_entropy(dev.put(logits), dev.put(targets))
     loss, dlogits = dev.get(loss), dev.get(dlogits)
-    ref_loss, ref_dlogits = REF.cross_entropy(logits[:2], targets[:2].astype(np.int64))
+    ref_loss, ref_dlogits, _ = REF.cross_entropy(logits[:2], targets[:2].astype(np.int64))
     np.testing.assert_allclose(loss[:2], ref_loss, **TOL[np.float64])
     np.testing.assert_allclose(dlogits[:2], ref_dlogits, **TOL[np.float64])
     assert np.isnan(loss[2]) and np.isnan(dlogits[2]).all()
+    mean, _, _ = dev.kernels.cross_entropy(dev.put(logits), dev.put(targets), mean=True)
+    assert np.isnan(dev.get(mean))
 
 
-def test_cross_entropy_without_classes_is_never_uninitialised(dev):
+@pytest.mark.parametrize("mean", [False, True])
+def test_cross_entropy_without_classes_is_never_uninitialised(dev, mean):
     """0 columns: no target can be valid, so the loss is NaN except on ignored rows."""
     logits, targets = np.empty((3, 0), np.float32), np.array([0, -100, 2])
-    loss, dlogits = dev.kernels.cross_entropy(dev.put(logits), dev.put(targets))
-    ref_loss, _ = REF.cross_entropy(logits, targets)
+    loss, dlogits, _ = dev.kernels.cross_entropy(dev.put(logits), dev.put(targets), mean=mean)
+    ref_loss, _, _ = REF.cross_entropy(logits, targets, mean=mean)
     for result in (dev.get(loss), ref_loss):
         assert result.dtype == np.float32
-        np.testing.assert_array_equal(result, [np.nan, 0.0, np.nan])
+        np.testing.assert_array_equal(result, np.nan if mean else [np.nan, 0.0, np.nan])
     assert dev.get(dlogits).shape == (3, 0)
 
 
@@ -239,6 +320,9 @@ MULTI_VARIANTS = [
                     "momentum": 0.5, "centered": True}),
 ]
 SIZES = (1000, 0, 3, 257)  # an empty tensor and sizes that are not multiples of the block
+# Three steps of an update against NumPy, which rounds every product (the kernels fuse some)
+UPDATE_TOL = {np.float16: {"rtol": 2e-3, "atol": 1e-3}, np.float32: {"rtol": 1e-5, "atol": 1e-6},
+              np.float64: {"rtol": 1e-12, "atol": 1e-14}}
 
 
 def _optimizer_call(kernels, opt: str, multi: bool, params, grads, states, args, step):
@@ -256,8 +340,8 @@ def _optimizer_call(kernels, opt: str, multi: bool, params, grads, states, args,
 @pytest.mark.parametrize("opt, n_states, args", MULTI_VARIANTS,
                          ids=[f"{o}{i}" for i, (o, _, _) in enumerate(MULTI_VARIANTS)])
 def test_fused_group_update_is_bit_identical(dev, opt, n_states, args, dtype):
-    """One launch over a whole group equals the one-tensor kernels and the NumPy reference
-    bit for bit (emu: the same rounding everywhere; float16 stored, float32 math)."""
+    """One launch over a whole group equals the one-tensor kernels bit for bit, and the NumPy
+    reference to rounding (float16 stored, float32 math)."""
     host = {"ref": [], "step": [], "multi": []}
     for way in host:
         params = [randn(n, dtype=dtype, seed=k) for k, n in enumerate(SIZES)]
@@ -276,22 +360,20 @@ def test_fused_group_update_is_bit_identical(dev, opt, n_states, args, dtype):
             _optimizer_call(dev.kernels, opt, multi, params, [dev.put(g) for g in grads],
                             states, args, step)
     ref = [*host["ref"][0], *(a for state in host["ref"][1] for a in state)]
-    for way in ("step", "multi"):
-        params, states = device[way]
-        got = [dev.get(a) for a in (*params, *(a for state in states for a in state))]
-        for actual, expected in zip(got, ref):
-            assert actual.dtype == expected.dtype
-            if dev.backend.name == "emu":
-                np.testing.assert_array_equal(actual, expected)
-            else:  # the GPU contracts multiply-adds: close, not equal, to NumPy
-                np.testing.assert_allclose(actual, expected, rtol=2e-3, atol=1e-5)
-    np.testing.assert_array_equal(dev.get(device["step"][0][0]), dev.get(device["multi"][0][0]))
+    got = {way: [dev.get(a) for a in (*params, *(a for state in states for a in state))]
+           for way, (params, states) in device.items()}
+    for actual, fused, expected in zip(got["step"], got["multi"], ref):
+        assert actual.dtype == fused.dtype == expected.dtype
+        np.testing.assert_array_equal(fused, actual)
+        # a GPU (and emu) contracts multiply-adds into FMAs: close to NumPy, not equal
+        np.testing.assert_allclose(actual, expected, **UPDATE_TOL[dtype])
 
 
 @pytest.mark.emu
 @given(sizes=st.lists(st.integers(0, 600), min_size=1, max_size=6), seed=st.integers(0, 99))
 def test_fused_adam_over_any_group_layout(sizes, seed):
-    """The multi-tensor launch finds every element's tensor (empty tensors included)."""
+    """The multi-tensor launch finds every element's tensor (empty tensors included): it
+    gives what the one-tensor kernel gives for each."""
     kernels = get_backend("emu").kernels
     rng = np.random.default_rng(seed)
     arrays = [[np.abs(rng.standard_normal(n)).astype(np.float32) for n in sizes]
@@ -299,14 +381,14 @@ def test_fused_adam_over_any_group_layout(sizes, seed):
     copies = [[a.copy() for a in row] for row in arrays]
     kernels.adam_multi(*arrays, 0.01, 0.9, 0.99, 1e-8, 0.01, 2, True)
     for p, g, m, v in zip(*copies):
-        REF.adam_step(p, g, m, v, 0.01, 0.9, 0.99, 1e-8, 0.01, 2, True)
+        kernels.adam_step(p, g, m, v, 0.01, 0.9, 0.99, 1e-8, 0.01, 2, True)
     for row, expected_row in zip(arrays, copies):
         for actual, expected in zip(row, expected_row):
             np.testing.assert_array_equal(actual, expected)
 
 
 def test_fused_update_launches_once_per_group():
-    from tinygrad_nv.backend.instrumented import instrumented
+    from tinygrad_nv.backend.instrumented import NO_LAUNCH, instrumented
 
     with instrumented("emu") as probe:
         kernels = get_backend("emu").kernels
@@ -314,10 +396,16 @@ def test_fused_update_launches_once_per_group():
         params.append(kernels.xp.ones(4, dtype=np.float16))
         ms = [kernels.xp.zeros_like(p) for p in params]
         vs = [kernels.xp.zeros_like(p) for p in params]
-        probe.reset()
-        kernels.adam_multi(params, params, ms, vs, 0.1, 0.9, 0.99, 1e-8, 0.0, 1, False)
-    launches = [c for c in probe.calls if c.startswith("adam")]
-    assert launches == ["adam_multi_f32", "adam_multi_f16"]  # one per storage dtype
+        grads = [kernels.xp.ones_like(p) for p in params]
+        calls = []
+        for gs in (grads, grads, [g.copy() for g in grads]):
+            probe.reset()
+            kernels.adam_multi(params, gs, ms, vs, 0.1, 0.9, 0.99, 1e-8, 0.0, 1, False)
+            calls.append([c for c in probe.calls if c not in NO_LAUNCH])
+    # one launch per storage dtype; each address table is uploaded once, again only when an
+    # address changed (here the gradients')
+    assert calls[0] == calls[2] == ["asarray", "adam_multi_f32", "asarray", "adam_multi_f16"]
+    assert calls[1] == ["adam_multi_f32", "adam_multi_f16"]
     assert probe.syncs == []
 
 

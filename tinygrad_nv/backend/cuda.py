@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from contextlib import contextmanager
 from importlib import resources
 from importlib.abc import Traversable
@@ -38,13 +39,15 @@ NVRTC_OPTIONS = ("-std=c++11",)
 BLOCK = 256          # threads per block of the element-wise kernels
 MAX_GRID = 65535     # blocks at most; grid-stride loops cover the rest
 ROW_BLOCK = (32, 512)  # smallest and largest block of the one-block-per-row kernels
-WARP_ROW_COLS = 1024  # rows up to this wide take a warp each (softmax.cu: kWarpRowCols)
-WARP_ROWS_PER_BLOCK = 4  # softmax.cu: kWarpRowsPerBlock
+WARP_ROW_COLS = 1024  # rows up to this wide take a lane team each (softmax.cu: kWarpRowCols)
+TEAM_BLOCK = 128  # threads a block of lane teams (softmax.cu: kTeamBlock)
 WARP_ROW_KERNELS = frozenset({"softmax_forward", "softmax_backward", "cross_entropy",
                               "attention_softmax_forward", "attention_softmax_backward"})
 BIAS_GRAD_BLOCK = (32, 8)  # linear.cu: 32 columns x kBiasGradRows row strides
 BIAS_GRAD_BLOCKS = 512  # bias_grad splits the rows into chunks until about this many blocks
-BIAS_GRAD_MIN_CHUNK = 64  # rows per chunk at least
+# rows per chunk at least: a batch of up to 256 rows is summed in one launch (32 rows a thread)
+BIAS_GRAD_MIN_CHUNK = 256
+TABLE_CACHE = 16  # optimizer address tables kept on the device (the most recently used)
 SYNC_DEBUG_ENV = "TINYGRAD_NV_SYNC_DEBUG"
 ACT_CODES = {name: code for code, name in enumerate(ACTIVATIONS)}  # activation.cu's enum Act
 # float16 kernels exist only in optim.cu; the other families compute float16 in float32
@@ -92,11 +95,14 @@ class CudaKernels:
         self._load_module = load_module
         self._after_launch = after_launch  # (kernel, grid, block) -> None: the sync debug mode
         self.warp_row_cols = WARP_ROW_COLS  # 0: always one block per row (benchmarks compare)
+        self.sub_warp_rows = True  # False: a whole warp even for rows of a few columns (ditto)
         self.bias_grad_blocks = BIAS_GRAD_BLOCKS  # 1: one chunk of rows (benchmarks compare)
         self.index32 = True  # False: 64-bit index math in im2col / col2im (benchmarks compare)
         self._modules: dict = {}
         self._functions: dict = {}
         self._lock = threading.Lock()
+        self._tables: OrderedDict = OrderedDict()  # address table -> its copy on the device
+        self._ticket = None  # cross_entropy's block counter (cross_entropy.cu)
 
     # ---- plumbing
     def _function(self, family: str, name: str):
@@ -120,15 +126,21 @@ class CudaKernels:
         if n:
             self._launch(family, kernel, dtype, (min(_cdiv(n, BLOCK), MAX_GRID),), (BLOCK,), *args)
 
-    def _launch_rows(self, family: str, kernel: str, dtype, shape: tuple, *args) -> None:
+    def _row_plan(self, kernel: str, shape: tuple) -> tuple[str, int, int, tuple]:
+        """(kernel, grid, block, extra arguments) of a row kernel for a (rows, cols) array: a
+        lane team per row for rows up to warp_row_cols wide (lanes: the row's length rounded
+        up to a power of two, at most 32), else a block per row."""
         rows, cols = shape
-        if rows and cols and kernel in WARP_ROW_KERNELS and cols <= self.warp_row_cols:
-            grid = (min(_cdiv(rows, WARP_ROWS_PER_BLOCK), MAX_GRID),)
-            self._launch(family, f"{kernel}_warp", dtype, grid, (32 * WARP_ROWS_PER_BLOCK,),
-                         *args)
-        elif rows and cols:
-            self._launch(family, kernel, dtype, (min(rows, MAX_GRID),), (_row_block(cols),),
-                         *args)
+        if kernel in WARP_ROW_KERNELS and cols <= self.warp_row_cols:
+            width = min(32, 1 << (cols - 1).bit_length()) if self.sub_warp_rows else 32
+            grid = min(_cdiv(rows, TEAM_BLOCK // width), MAX_GRID)
+            return f"{kernel}_warp", grid, TEAM_BLOCK, (np.int32(width),)
+        return kernel, min(rows, MAX_GRID), _row_block(cols), ()
+
+    def _launch_rows(self, family: str, kernel: str, dtype, shape: tuple, *args) -> None:
+        if shape[0] and shape[1]:
+            name, grid, block, extra = self._row_plan(kernel, shape)
+            self._launch(family, name, dtype, (grid,), (block,), *args, *extra)
 
     @staticmethod
     def _dtype(op: str, dtype) -> np.dtype:
@@ -230,15 +242,58 @@ class CudaKernels:
 
     # ---- softmax + cross-entropy
     def cross_entropy(self, logits, targets, label_smoothing: float = 0.0,
-                      ignore_index: int = -100):
+                      ignore_index: int = -100, mean: bool = False):
         dt = self._dtype("cross_entropy", logits.dtype)
         xc, t = self._input(logits, dt), self._input(targets, np.int64)
-        loss, dlogits = self.xp.empty(xc.shape[0], dtype=dt), self.xp.empty_like(xc)
-        if not xc.shape[1]:  # no class to pick: every target is bad (NaN) unless ignored
+        rows, cols = xc.shape
+        loss, dlogits = self.xp.empty(rows, dtype=dt), self.xp.empty_like(xc)
+        launch = bool(rows and cols)
+        # with `mean`: [mean, 1 / count] from the kernel, NaN where nothing is launched
+        reduced = (self.xp.empty(2, dtype=dt) if launch else self.xp.full(2, np.nan, dtype=dt)
+                   ) if mean else loss
+        if not cols:  # no class to pick: every target is bad (NaN) unless ignored
             loss = self.xp.where(t == ignore_index, dt.type(0), dt.type(np.nan))
-        self._launch_rows("cross_entropy", "cross_entropy", dt, xc.shape, xc, t, loss, dlogits,
-                          *_rows_cols(xc), dt.type(label_smoothing), np.int64(ignore_index))
-        return loss.astype(logits.dtype, copy=False), dlogits.astype(logits.dtype, copy=False)
+        if launch:
+            name, grid, block, extra = self._row_plan("cross_entropy", xc.shape)
+            partial = self.xp.empty(2 * grid, dtype=dt) if mean else loss
+            if self._ticket is None:
+                self._ticket = self.xp.zeros(1, dtype=np.uint32)
+            self._launch("cross_entropy", name, dt, (grid,), (block,), xc, t, loss, dlogits,
+                         *_rows_cols(xc), dt.type(label_smoothing), np.int64(ignore_index),
+                         partial, self._ticket, reduced, np.int32(mean), *extra)
+        out, scale = (reduced[:1].reshape(()), reduced[1:]) if mean else (loss, None)
+        return out.astype(logits.dtype, copy=False), dlogits.astype(logits.dtype,
+                                                                     copy=False), scale
+
+    def cross_entropy_backward(self, dlogits, g, scale=None):
+        dt = self._dtype("cross_entropy_backward", dlogits.dtype)
+        dc, gc = self._input(dlogits, dt), self._input(g, dt)
+        rows, cols = dc.shape
+        expected = (rows,) if scale is None else ()
+        if gc.shape != expected:
+            raise ValueError(f"cross_entropy_backward: the gradient of "
+                             f"{'the row losses' if scale is None else 'the mean'} of "
+                             f"{rows} rows must have shape {expected}, got {gc.shape}")
+        out = self.xp.empty_like(dc)
+        sc = gc if scale is None else self._input(scale, dt)
+        self._launch_elementwise("cross_entropy", "cross_entropy_backward", dt, dc.size, dc, gc,
+                                 sc, out, np.int64(dc.size), np.int32(cols),
+                                 np.int32(scale is None))
+        return out.astype(dlogits.dtype, copy=False)
+
+    # ---- erf and erfc (CUDA's own)
+    def erf(self, x):
+        return self._error_function("erf", x)
+
+    def erfc(self, x):
+        return self._error_function("erfc", x)
+
+    def _error_function(self, name: str, x):
+        dt = self._dtype(name, x.dtype)
+        xc = self._input(x, dt)
+        y = self.xp.empty_like(xc)
+        self._launch_elementwise("activation", name, dt, xc.size, xc, y, np.int64(xc.size))
+        return y.astype(x.dtype, copy=False)
 
     # ---- attention: scaled, masked row softmax
     def attention_softmax(self, scores, q_len: int, scale: float, causal: bool = False,
@@ -338,11 +393,23 @@ class CudaKernels:
             if not total:
                 continue
             table = [_address(a) for row in rows for a in row]
-            offsets = np.cumsum([0, *sizes])
-            packed = self.xp.asarray(np.array([*table, *offsets], dtype=np.int64))  # 1 upload
+            packed = self._device_table((*table, *np.cumsum([0, *sizes]).tolist()))
             self._launch_elementwise("optim", f"{opt}_multi", storage, total,
                                      packed[:len(table)].view(np.uint64), packed[len(table):],
                                      np.int32(len(ks)), *cast_coefficients(np, math, coef))
+
+    def _device_table(self, values: tuple):
+        """The int64 array of `values` on the device: uploaded once, then found by its values
+        (the arrays' addresses repeat from step to step: the same parameters and states, and
+        gradients in the memory the last step's freed)."""
+        with self._lock:
+            packed = self._tables.get(values)
+            if packed is None:
+                packed = self._tables[values] = self.xp.asarray(np.array(values, np.int64))
+                if len(self._tables) > TABLE_CACHE:
+                    self._tables.popitem(last=False)
+            self._tables.move_to_end(values)
+        return packed
 
     # ---- convolution as a matrix product
     def _index_kernel(self, kernel: str, *arrays) -> str:

@@ -7,16 +7,24 @@ header, source and flags, and loads it with ctypes. Launches check every argumen
 kernel's C signature (dtype of each array, exact type of each scalar, contiguity), so a launch
 that would read garbage on a GPU fails here with a TypeError, and against the GPU's launch limits.
 
-`TINYGRAD_NV_EMU_ORDER` sets the order in which the threads of a block run between barriers:
-`forward` (the default), `reverse`, or `shuffle` / `shuffle:<seed>` (a seeded random order per
-block and barrier), so a missing `__syncthreads` changes the result instead of passing by luck.
+`TINYGRAD_NV_EMU_ORDER` sets the order in which the blocks of a grid run, and the threads of a
+block between barriers: `forward` (the default), `reverse`, or `shuffle` / `shuffle:<seed>` (a
+seeded random order per launch, block and barrier), so a missing `__syncthreads` or a race
+between blocks changes the result instead of passing by luck.
+
+`TINYGRAD_NV_EMU_CHECK=1` checks bounds: every array argument is copied for the launch into
+memory that ends at an inaccessible page (and starts after one), and an access past the end
+(or before the start) raises RuntimeError naming the kernel, the argument and the thread.
+Arrays reached through an address table (the optimizers' `*_multi`) are not checked.
 """
 
 from __future__ import annotations
 
 import ctypes
 import hashlib
+import mmap
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -30,11 +38,30 @@ import numpy as np
 from tinygrad_nv.backend.base import Backend, DevicePlacement, Placed
 from tinygrad_nv.backend.cuda import CudaKernels
 
+
+def _contraction_flags() -> tuple[str, ...]:
+    """nvcc contracts a * b + c into one FMA by default: so does emu, where the CPU has FMA
+    instructions (x86-64 with the `fma` flag; aarch64 always)."""
+    machine = platform.machine().lower()
+    if machine in ("aarch64", "arm64"):
+        return ("-ffp-contract=fast",)
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        flags = []
+    if machine in ("x86_64", "amd64") and "fma" in flags:
+        return ("-mfma", "-ffp-contract=fast")
+    return ("-ffp-contract=off",)
+
+
 CXX = "g++"
 CXXFLAGS = ("-std=c++20", "-O2", "-shared", "-fPIC", "-fvisibility=hidden",
-            "-U_FORTIFY_SOURCE")  # fortified longjmp refuses to switch between fiber stacks
+            "-U_FORTIFY_SOURCE",  # fortified longjmp refuses to switch between fiber stacks
+            *_contraction_flags())
+CONTRACTS_FMA = "-ffp-contract=fast" in CXXFLAGS
 CACHE_ENV = "TINYGRAD_NV_CACHE"
 ORDER_ENV = "TINYGRAD_NV_EMU_ORDER"
+CHECK_ENV = "TINYGRAD_NV_EMU_CHECK"
 ORDERS = ("forward", "reverse", "shuffle")
 # What a GPU accepts (CUDA's limits for compute capability 7.0 and later, without opt-in)
 MAX_BLOCK = (1024, 1024, 64)
@@ -94,6 +121,14 @@ def thread_order() -> tuple[int, int]:
     return ORDERS.index(name), int(seed or 0)
 
 
+def bounds_checking() -> bool:
+    """Whether TINYGRAD_NV_EMU_CHECK asks for bounds checking ('1'; '0' or unset: no)."""
+    value = os.environ.get(CHECK_ENV, "0").strip() or "0"
+    if value not in ("0", "1"):
+        raise ValueError(f"{CHECK_ENV}={value!r}: valid values are '0' and '1'")
+    return value == "1"
+
+
 def check_launch(name: str, grid, block, shared_mem: int) -> None:
     """Raise RuntimeError for a launch configuration a GPU refuses, saying which limit."""
     g, b = _dim3(grid), _dim3(block)
@@ -138,7 +173,12 @@ class EmuModule:
         # PyDLL keeps the GIL during launches: a module runs one launch at a time.
         self._lib = ctypes.PyDLL(str(path))
         self._lib.emu_error.restype = ctypes.c_char_p
-        self._lib.emu_configure.argtypes = (ctypes.c_int, ctypes.c_ulonglong)
+        self._lib.emu_configure.argtypes = (ctypes.c_int, ctypes.c_ulonglong, ctypes.c_int)
+        self._lib.emu_fault.argtypes = (ctypes.POINTER(ctypes.c_int),)
+        self._lib.emu_fault.restype = ctypes.c_ulonglong
+        self._lib.emu_guarded_alloc.argtypes = (ctypes.c_ulonglong,)
+        self._lib.emu_guarded_alloc.restype = ctypes.c_void_p
+        self._lib.emu_guarded_free.argtypes = (ctypes.c_void_p, ctypes.c_ulonglong)
         self.kernels = kernels
         self.name = name
 
@@ -166,29 +206,105 @@ class EmuFunction:
         if len(args) != len(self.signature):
             raise TypeError(f"{self.name} takes {len(self.signature)} arguments "
                             f"({' '.join(self.signature)}), got {len(args)}")
-        holders = [self._argument(i, a, code)
-                   for i, (a, code) in enumerate(zip(args, self.signature, strict=True))]
-        pointers = (ctypes.c_void_p * len(holders))(*map(ctypes.addressof, holders))
-        dims = (ctypes.c_uint * 6)(*_dim3(grid), *_dim3(block))
-        self._lib.emu_configure(*thread_order())
-        if self._launch(dims, shared_mem, pointers) != 0:
-            raise RuntimeError(f"emu: kernel {self.name}: {self._lib.emu_error().decode()}")
+        for i, (a, code) in enumerate(zip(args, self.signature, strict=True)):
+            self._check(i, a, code)
+        order, seed = thread_order()
+        guard = _Guard(self._lib, self.signature) if bounds_checking() else None
+        try:
+            holders = [guard.place(i, a) if guard and isinstance(a, np.ndarray) else _holder(a)
+                       for i, a in enumerate(args)]
+            pointers = (ctypes.c_void_p * len(holders))(*map(ctypes.addressof, holders))
+            dims = (ctypes.c_uint * 6)(*_dim3(grid), *_dim3(block))
+            self._lib.emu_configure(order, seed, guard is not None)
+            status = self._launch(dims, shared_mem, pointers)
+            where = self._lib.emu_error().decode()
+            if status == 2:
+                raise RuntimeError(f"emu: kernel {self.name}: {guard.describe_fault()} in {where}")
+            if status != 0:
+                raise RuntimeError(f"emu: kernel {self.name}: {where}")
+            if guard:
+                guard.copy_back()
+        finally:
+            if guard:
+                guard.free()
 
-    def _argument(self, index: int, value, code: str):
-        """A ctypes object holding the argument's bytes, after checking it against `code`."""
+    def _check(self, index: int, value, code: str) -> None:
+        """Check an argument against the kernel's type code for it."""
         where = f"{self.name} argument {index}"
         if isinstance(value, np.ndarray):
             if code not in ("*", f"*{value.dtype.kind}{value.dtype.itemsize}"):
                 raise TypeError(f"{where}: the kernel takes {code}, got a {value.dtype} array")
             if not value.flags.c_contiguous:
                 raise ValueError(f"{where}: kernels take C-contiguous arrays")
-            return ctypes.c_void_p(value.ctypes.data)
-        if isinstance(value, np.generic):
+        elif isinstance(value, np.generic):
             if code != f"{value.dtype.kind}{value.dtype.itemsize}":
                 raise TypeError(f"{where}: the kernel takes {code}, got {value.dtype}")
-            return ctypes.create_string_buffer(value.tobytes(), value.dtype.itemsize)
-        raise TypeError(f"{where}: pass NumPy arrays and NumPy scalars of the exact C type "
-                        f"(np.float32, np.int32, ...), got {type(value).__name__}")
+        else:
+            raise TypeError(f"{where}: pass NumPy arrays and NumPy scalars of the exact C type "
+                            f"(np.float32, np.int32, ...), got {type(value).__name__}")
+
+
+def _holder(value):
+    """A ctypes object holding a checked argument's bytes (an array's address)."""
+    if isinstance(value, np.ndarray):
+        return ctypes.c_void_p(value.ctypes.data)
+    return ctypes.create_string_buffer(value.tobytes(), value.dtype.itemsize)
+
+
+class _Guard:
+    """The array arguments of one launch, copied into memory between inaccessible pages (the
+    bounds-checking mode); arguments that are the same array share one copy, arrays that
+    partly overlap another stay in place (unchecked)."""
+
+    def __init__(self, lib, signature: list[str]):
+        self._lib, self._signature = lib, signature
+        self._copies: list[list] = []  # [array, copy address, argument indices]
+
+    def place(self, index: int, array: np.ndarray) -> ctypes.c_void_p:
+        start, end = array.ctypes.data, array.ctypes.data + array.nbytes
+        for copy in self._copies:
+            other = copy[0]
+            if (other.ctypes.data, other.nbytes) == (start, array.nbytes):
+                copy[2].append(index)
+                return ctypes.c_void_p(copy[1])
+            if start < other.ctypes.data + other.nbytes and other.ctypes.data < end:
+                return ctypes.c_void_p(start)
+        address = self._lib.emu_guarded_alloc(array.nbytes)
+        if not address:
+            raise MemoryError(f"emu: no memory for a bounds-checked copy of {array.nbytes} bytes")
+        ctypes.memmove(address, start, array.nbytes)
+        self._copies.append([array, address, [index]])
+        return ctypes.c_void_p(address)
+
+    def copy_back(self) -> None:
+        for array, address, _ in self._copies:
+            if array.flags.writeable:
+                ctypes.memmove(array.ctypes.data, address, array.nbytes)
+
+    def free(self) -> None:
+        for array, address, _ in self._copies:
+            self._lib.emu_guarded_free(address, array.nbytes)
+        self._copies.clear()
+
+    def describe_fault(self) -> str:
+        """Which argument the last fault ran past, and how far."""
+        write = ctypes.c_int()
+        address = self._lib.emu_fault(ctypes.byref(write))
+        access = {1: "write", 0: "read"}.get(write.value, "access")
+        page = mmap.PAGESIZE
+        for array, start, indices in self._copies:
+            end = start + array.nbytes
+            first_page = end - -(-array.nbytes // page) * page
+            if end <= address < end + page:
+                where = f"{address - end} bytes past the end"
+            elif first_page - page <= address < first_page:
+                where = f"{start - address} bytes before the start"
+            else:
+                continue
+            names = " and ".join(f"{i} ({self._signature[i]})" for i in indices)
+            return (f"out-of-bounds {access} {where} of argument {names}, an array of "
+                    f"{array.size} {array.dtype} elements")
+        return f"out-of-bounds {access} at address {address:#x}, outside every array argument"
 
 
 def _dim3(dims) -> tuple[int, int, int]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+from tinygrad_nv.backend import erf as cody
+
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh",
                "silu", "softplus", "elu")
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -34,7 +36,7 @@ class NumpyKernels:
         if act == "tanh":
             return xp.tanh(x)
         if act == "gelu":
-            return (0.5 * x * (1.0 + _erf(xp, x / math.sqrt(2.0)))).astype(x.dtype, copy=False)
+            return (0.5 * x * (1.0 + self.erf(x / math.sqrt(2.0)))).astype(x.dtype, copy=False)
         if act == "gelu_tanh":
             inner = SQRT_2_OVER_PI * (x + 0.044715 * x**3)
             return (0.5 * x * (1.0 + xp.tanh(inner))).astype(x.dtype, copy=False)
@@ -66,7 +68,7 @@ class NumpyKernels:
             d = one - t * t
         elif act == "gelu":
             pdf = xp.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
-            d = 0.5 * (1.0 + _erf(xp, x / math.sqrt(2.0))) + x * pdf
+            d = 0.5 * (1.0 + self.erf(x / math.sqrt(2.0))) + x * pdf
         elif act == "gelu_tanh":
             inner = SQRT_2_OVER_PI * (x + 0.044715 * x**3)
             t = xp.tanh(inner)
@@ -83,6 +85,14 @@ class NumpyKernels:
         else:
             raise ValueError(f"unknown activation {act!r}; valid: {ACTIVATIONS}")
         return (grad * d).astype(x.dtype, copy=False)
+
+    def erf(self, x):
+        """The error function, element-wise (Cody's rational approximations: backend/erf.py)."""
+        return cody.erf(self.xp, x)
+
+    def erfc(self, x):
+        """1 - erf(x), element-wise, accurate in the upper tail."""
+        return cody.erfc(self.xp, x)
 
     def _sigmoid(self, x):
         # exp of a non-positive number only: no overflow warnings for large |x|
@@ -115,13 +125,29 @@ class NumpyKernels:
 
     # ---- softmax + cross-entropy with integer targets
     def cross_entropy(self, logits, targets, label_smoothing: float = 0.0,
-                      ignore_index: int = -100):
-        """(loss per row, d loss_row / d logits); ignored rows give 0 and a zero gradient."""
+                      ignore_index: int = -100, mean: bool = False):
+        """(loss, dlogits, scale): the loss of every row, or with `mean` the 0-d mean over the
+        rows whose target is not ignored (NaN when there is none); dlogits = d loss_row /
+        d logits (ignored rows: 0); scale = None, or with `mean` the 1-element array
+        1 / (number of those rows) that cross_entropy_backward multiplies by (0 when there is
+        none: a zero gradient, as PyTorch's)."""
         xp = self.xp
         n, c = logits.shape
         valid = targets != ignore_index
         if not c:  # no class to pick: every target is bad (NaN) unless ignored
-            return xp.where(valid, xp.nan, 0).astype(logits.dtype), xp.empty_like(logits)
+            loss, grad = xp.where(valid, xp.nan, 0).astype(logits.dtype), xp.empty_like(logits)
+        else:
+            loss, grad = self._cross_entropy_rows(logits, targets, valid, label_smoothing)
+        if not mean:
+            return loss, grad, None
+        count = valid.sum(dtype=logits.dtype)
+        with xp.errstate(invalid="ignore"):  # 0 / 0: NaN, as PyTorch
+            mean_loss = xp.asarray(loss.sum() / count)
+        return mean_loss, grad, xp.asarray(1 / count if count else 0, logits.dtype).reshape(1)
+
+    def _cross_entropy_rows(self, logits, targets, valid, label_smoothing: float):
+        xp = self.xp
+        n, c = logits.shape
         logp = self.softmax(logits, log=True)
         safe = xp.where(valid, targets, 0)
         picked = logp[xp.arange(n), safe]
@@ -134,12 +160,20 @@ class NumpyKernels:
         grad = (grad * valid[:, None]).astype(logits.dtype, copy=False)
         return loss, grad
 
+    def cross_entropy_backward(self, dlogits, g, scale=None):
+        """dlogits * g per row (g of shape (rows,)), or with `scale` (cross_entropy's, g 0-d)
+        dlogits * (g * scale): the gradient of the mean."""
+        if scale is None:
+            return dlogits * g[:, None]
+        return dlogits * (g * scale[0])
+
     # ---- attention: scaled, masked row softmax of (batch * q_len, k_len) scores
     def attention_softmax(self, scores, q_len: int, scale: float, causal: bool = False,
                           mask=None):
         """softmax(scale * scores (+ mask)) per row; row r is query r % q_len. mask: None, a
         float (additive) or bool (True = attend) array of shape (m, k_len) whose row r % m
-        serves row r. causal drops columns past the query. Rows with nothing left are 0."""
+        serves row r. causal drops columns past the query. Rows with nothing left are 0, rows
+        with a NaN among the entries they keep are NaN."""
         xp = self.xp
         rows, cols = scores.shape
         z = scores * scores.dtype.type(scale)
@@ -156,7 +190,8 @@ class NumpyKernels:
         top = z.max(axis=1, keepdims=True) if cols else z.sum(axis=1, keepdims=True)
         e = xp.where(keep, xp.exp(z - xp.where(xp.isfinite(top), top, 0)), 0)
         total = e.sum(axis=1, keepdims=True)
-        return (e / xp.where(total > 0, total, 1)).astype(scores.dtype, copy=False)
+        y = xp.where(xp.isnan(total), xp.nan, e / xp.where(total > 0, total, 1))
+        return y.astype(scores.dtype, copy=False)
 
     def attention_softmax_backward(self, y, grad, scale: float):
         """d scores of attention_softmax, given its output y."""
@@ -165,7 +200,8 @@ class NumpyKernels:
 
     # ---- optimizer updates, in place (PyTorch's documented formulas). Float16 tensors are
     # updated in float32 and rounded back; the host-side coefficients are rounded to the math
-    # dtype first, so that every operation rounds exactly as in kernels/optim.cu.
+    # dtype first, so that every operation rounds as in kernels/optim.cu (which a GPU, and
+    # emu, also contract into fused multiply-adds: the last bits may differ).
     def sgd_step(self, param, grad, buf, lr: float, momentum: float, dampening: float,
                  nesterov: bool, weight_decay: float, first: bool) -> None:
         coef = sgd_coefficients(lr, momentum, dampening, nesterov, weight_decay, first)
@@ -271,14 +307,6 @@ UPDATE_CHUNK = 1 << 15  # elements per piece of an optimizer update (128 KiB of 
 def conv_out_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
     """Output length of a convolution or pooling window along one axis (PyTorch's formula)."""
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
-
-
-def _erf(xp, x):
-    try:  # SciPy's erf when it is installed (it comes with the examples' scikit-learn)
-        from scipy.special import erf
-    except ImportError:  # exact but slow: math.erf element by element
-        return xp.vectorize(math.erf, otypes=[x.dtype])(x)
-    return erf(x)
 
 
 def sgd_coefficients(lr, momentum, dampening, nesterov, weight_decay, first) -> tuple:

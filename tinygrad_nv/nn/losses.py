@@ -38,10 +38,10 @@ def cross_entropy(logits: Tensor, targets: Tensor, weight: Tensor | None = None,
         return _cross_entropy_probs(logits, targets, weight, reduction, label_smoothing)
     rows, t, out_shape, poison = _class_rows(logits, targets, "cross_entropy", ignore_index,
                                              poison=weight is not None)
-    if weight is None:  # the kernel itself gives NaN for out-of-range targets
+    if weight is None:  # the kernel gives NaN for out-of-range targets, and fuses the mean
         loss = CrossEntropy.apply(rows, t, label_smoothing=float(label_smoothing),
-                                  ignore_index=int(ignore_index))
-        return _reduce(loss, reduction, out_shape, _valid(t, ignore_index, rows))
+                                  ignore_index=int(ignore_index), mean=reduction == "mean")
+        return loss if reduction == "mean" else _reduce(loss, reduction, out_shape, None)
     logp = rows.log_softmax(-1)
     picked_weight = _picked_weight(t, weight, ignore_index, rows, "cross_entropy")
     c, weight = rows.shape[1], weight.cast(rows.dtype)

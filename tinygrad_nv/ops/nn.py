@@ -18,29 +18,33 @@ if TYPE_CHECKING:
 
 
 class CrossEntropy(Function):
-    """Per-row loss of (N, C) logits against int targets; d loss / d logits comes from the
-    same kernel launch and is kept for backward."""
+    """Per-row loss of (N, C) logits against int targets, or with `mean` their mean over the
+    rows not ignored; d loss_row / d logits comes from the same kernel launch and is kept for
+    backward (with the mean's scale, 1 / the number of rows it counts)."""
 
-    def forward(self, logits, targets, label_smoothing: float, ignore_index: int):
+    def forward(self, logits, targets, label_smoothing: float, ignore_index: int,
+                mean: bool = False):
         self.label_smoothing, self.ignore_index = label_smoothing, ignore_index
-        loss, self.dlogits = self.kernels.cross_entropy(logits, targets, label_smoothing,
-                                                        ignore_index)
+        loss, self.dlogits, self.scale = self.kernels.cross_entropy(
+            logits, targets, label_smoothing, ignore_index, mean)
         return loss
 
     def backward(self, g):
         logits, targets = self.parents
-        return CrossEntropyGrad.apply(logits, g, targets, dlogits=self.dlogits,
+        return CrossEntropyGrad.apply(logits, g, targets, dlogits=self.dlogits, scale=self.scale,
                                       label_smoothing=self.label_smoothing,
                                       ignore_index=self.ignore_index), None
 
 
 class CrossEntropyGrad(Function):
-    """dlogits * g[:, None]; dlogits = (softmax(logits) - q) * valid, q the (smoothed) one-hot
-    target. Its backward (only for double backward) is written with Tensor operations."""
+    """dlogits * g[:, None], or dlogits * (g * scale) for the mean (g 0-d); dlogits =
+    (softmax(logits) - q) * valid, q the (smoothed) one-hot target. Its backward (only for
+    double backward) is written with Tensor operations."""
 
-    def forward(self, logits, g, targets, dlogits, label_smoothing: float, ignore_index: int):
-        self.label_smoothing, self.ignore_index = label_smoothing, ignore_index
-        return dlogits * g[:, None]
+    def forward(self, logits, g, targets, dlogits, scale, label_smoothing: float,
+                ignore_index: int):
+        self.label_smoothing, self.ignore_index, self.scale = label_smoothing, ignore_index, scale
+        return self.kernels.cross_entropy_backward(dlogits, g, scale)
 
     def backward(self, gg):
         logits, g, targets = self.parents
@@ -51,12 +55,14 @@ class CrossEntropyGrad(Function):
         q[xp.arange(n), xp.where(valid, targets._data, 0)] += 1.0 - self.label_smoothing
         mask = logits._like(valid[:, None].astype(logits.dtype))
         s = logits.softmax(-1)
+        scale = None if self.scale is None else logits._like(self.scale)  # (1,): the mean's
         g_logits = g_g = None
         if self.needs_input_grad[0]:  # the softmax Jacobian (symmetric) applied to gg
-            v = gg * (g.reshape(n, 1) * mask)
+            v = gg * ((g.reshape(n, 1) if scale is None else g * scale) * mask)
             g_logits = s * (v - (v * s).sum(-1, keepdim=True))
         if self.needs_input_grad[1]:
             g_g = (gg * (s - logits._like(q)) * mask).sum(-1)
+            g_g = g_g if scale is None else (g_g * scale).sum()
         return g_logits, g_g, None
 
 

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function
 from tinygrad_nv.autograd.function import constant
-from tinygrad_nv.backend.numpy_kernels import _erf
 from tinygrad_nv.dtype import dtypes
 from tinygrad_nv.ops._checks import broadcast_shapes, is_int, is_scalar
 from tinygrad_nv.ops.elementwise import operands, times, unbroadcast
@@ -212,7 +211,7 @@ class Atanh(Function):
 
 class Erf(Function):
     def forward(self, x):
-        return _erf(self.xp, x).astype(x.dtype, copy=False)
+        return self.kernels.erf(x)
 
     def backward(self, g):
         x = self.parents[0]
@@ -220,19 +219,10 @@ class Erf(Function):
 
 
 class Erfc(Function):
-    """1 - erf(x) in float64; in the upper tail (x >= 2), where that subtraction would lose
-    every digit, the continued fraction exp(-x^2) / sqrt(pi) / (x + (1/2) / (x + 1 / (x +
-    (3/2) / ...))), whose first 60 terms are exact to double precision there."""
+    """1 - erf(x), accurate in the upper tail too (a kernel of its own, not 1 - erf)."""
 
     def forward(self, x):
-        xp = self.xp
-        wide = x.astype(xp.float64)
-        z = xp.maximum(wide, 2.0)
-        fraction = z
-        for k in range(60, 0, -1):
-            fraction = z + (k / 2) / fraction
-        tail = xp.exp(-z * z) / (math.sqrt(math.pi) * fraction)
-        return xp.where(wide >= 2.0, tail, 1 - _erf(xp, wide)).astype(x.dtype, copy=False)
+        return self.kernels.erfc(x)
 
     def backward(self, g):
         x = self.parents[0]
