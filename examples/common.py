@@ -119,6 +119,12 @@ def save_figure(fig: Any, path: Path) -> None:
     print(f"saved {path}")
 
 
+def whole_epochs(ax: Any) -> None:
+    """Ticks at whole numbers only on the x axis (epochs: there is no epoch 2.5)."""
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 # ---------------------------------------------------------------------- the digits data
 @dataclass
 class Digits:
@@ -275,6 +281,37 @@ def fit(model: nn.Module, optimizer: optim.Optimizer, digits: Digits, epochs: in
                              *evaluate(model, digits.x_test, digits.y_test, device)))
         progress.report(**vars(history[-1]))
     return history
+
+
+def plot_training(args: argparse.Namespace, name: str, what: str, train: dict[str, list[float]],
+                  history: list[Epoch], target: float, note: str = "") -> None:
+    """The PNG `name` in --out: the loss per epoch (each curve of `train`, then the test loss)
+    and the test accuracy against `target`; the title gives the last accuracy, then `note`."""
+    plt = pyplot()
+    if plt is None or not history:
+        return
+    epochs = np.arange(1, len(history) + 1)
+    accuracy = 100 * np.array([h.test_accuracy for h in history])
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for label, losses in train.items():
+        ax.plot(epochs, losses, label=label)
+    ax.plot(epochs, [h.test_loss for h in history], "k", label="test images (never trained on)")
+    ax.set(title="loss per epoch", xlabel="epoch",
+           ylabel="cross-entropy (nats per image, log scale)", yscale="log")
+    ax.legend(fontsize=8)
+    bx.plot(epochs, accuracy, "C2o-", ms=3, label="test accuracy")
+    bx.axhline(100 * target, color="0.4", ls="--", label=f"target {100 * target:.0f}%")
+    bx.annotate(f"{accuracy[-1]:.1f}%", (epochs[-1], accuracy[-1]), ha="right", va="bottom",
+                textcoords="offset points", xytext=(0, 6), fontsize=11, weight="bold")
+    bx.set(title="test accuracy per epoch", xlabel="epoch", ylabel="test digits right (%)",
+           ylim=(max(0.0, min(accuracy.min(), 100 * target) - 3), 100.5))
+    bx.legend(loc="lower center")
+    for axes in (ax, bx):
+        whole_epochs(axes)
+    verdict = "reaches" if accuracy[-1] >= 100 * target else "misses"
+    fig.suptitle(f"{what}: {accuracy[-1]:.1f}% of the test digits right after {len(epochs)} "
+                 f"epochs ({verdict} the {100 * target:.0f}% target){note}")
+    save_figure(fig, output_path(args, name))
 
 
 def add_model_options(parser: argparse.ArgumentParser, epochs: int) -> None:

@@ -25,8 +25,7 @@ from common import (
     load_digits,
     make_model,
     output_path,
-    pyplot,
-    save_figure,
+    plot_training,
 )
 
 import tinygrad_nv.optim as optim
@@ -60,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         path = args.save or output_path(args, f"digits_{args.model}.safetensors")
         save(model.state_dict(), path)
         print(f"saved weights to {path}")
-    plot(args, history)
+    plot(args, history, target)
     accuracy = history[-1].test_accuracy if history else 0.0
     failed = accuracy < target and args.epochs is None and args.lr is None
     if failed:
@@ -70,20 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
-def plot(args, history) -> None:
-    plt = pyplot()
-    if plt is None or not history:
-        return
-    epochs = range(1, len(history) + 1)
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 4))
-    ax.plot(epochs, [h.train_loss for h in history], label="train")
-    ax.plot(epochs, [h.test_loss for h in history], label="test")
-    ax.set(title="cross-entropy loss (log scale)", xlabel="epoch", yscale="log")
-    ax.legend()
-    bx.plot(epochs, [h.test_accuracy for h in history])
-    bx.set(title=f"test accuracy (last epoch: {history[-1].test_accuracy:.4f})",
-           xlabel="epoch")
-    save_figure(fig, output_path(args, f"digits_{args.model}.png"))
+def plot(args, history, target: float) -> None:
+    """Loss and test accuracy per epoch (common.plot_training)."""
+    dropout = " with dropout on" if args.model == "mlp" else ""
+    train = {f"training images (mean over the epoch{dropout})": [h.train_loss for h in history]}
+    plot_training(args, f"digits_{args.model}.png", args.model.upper(), train, history, target)
 
 
 if __name__ == "__main__":
