@@ -101,9 +101,14 @@ def main(argv: list[str] | None = None) -> int:
     model.eval()
     with no_grad():
         codes = model.encoder(x_test).numpy()
-        shown = x_test[:10]
-        reconstructions = model(shown).numpy()
-    plot(args, shown.numpy(), reconstructions, codes, digits.y_test)
+        rebuilt = model.decoder(Tensor(codes, device=args.device)).numpy().reshape(-1, 64)
+    read = looks_like(rebuilt, digits.pixels_train, digits.y_train)
+    readable = float((looks_like(digits.pixels_test, digits.pixels_train, digits.y_train)
+                      == digits.y_test).mean())
+    print(f"read by their nearest training image, {100 * readable:.0f}% of the test digits "
+          f"and {100 * (read == digits.y_test).mean():.0f}% of their reconstructions are the "
+          "right digit")
+    plot(args, digits, rebuilt, codes, read)
     failed = not test_mse < TARGET_MSE and args.epochs == parser.get_default("epochs") \
         and args.code == parser.get_default("code")
     if failed:
@@ -112,30 +117,63 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
-def plot(args, inputs: np.ndarray, reconstructions: np.ndarray, codes: np.ndarray,
-         labels: np.ndarray) -> None:
+def looks_like(images: np.ndarray, pixels: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """The digit each image (N, 64) looks like: the label of the nearest of `pixels`."""
+    distances = (images**2).sum(1)[:, None] - 2 * images @ pixels.T + (pixels**2).sum(1)
+    return labels[distances.argmin(axis=1)]
+
+
+def plot(args, digits, rebuilt: np.ndarray, codes: np.ndarray, read: np.ndarray) -> None:
+    """One test digit of each class, its code and its reconstruction (red where it looks like
+    another digit); then the codes of all test images coloured by their digit."""
     plt = pyplot()
     if plt is None:
         return
-    fig, axes = plt.subplots(2, len(inputs), figsize=(1.2 * len(inputs), 2.8))
-    for i, (image, rebuilt) in enumerate(zip(inputs, reconstructions, strict=True)):
-        for row, picture in enumerate((image, rebuilt)):
-            axes[row, i].imshow(picture[0], cmap="gray_r", vmin=0, vmax=1)
-            axes[row, i].axis("off")
-    axes[0, 0].set_title("input", loc="left", fontsize=9)
-    axes[1, 0].set_title("reconstruction", loc="left", fontsize=9)
+    labels = digits.y_test
+    shown = [int(np.flatnonzero(labels == d)[0]) for d in range(10)]
+    fig, axes = plt.subplots(2, 10, figsize=(13, 3.9))
+    for i, index in enumerate(shown):
+        wrong = read[index] != labels[index]
+        axes[0, i].imshow(digits.pixels_test[index].reshape(8, 8), cmap="gray_r", vmin=0, vmax=1)
+        axes[0, i].set_title(f"digit {labels[index]}", fontsize=9)
+        axes[1, i].imshow(rebuilt[index].reshape(8, 8), cmap="gray_r", vmin=0, vmax=1)
+        code = ", ".join(f"{c:.1f}" for c in codes[index][:3])
+        axes[1, i].set_title(f"code ({code}{', ...' if codes.shape[1] > 3 else ''})\n"
+                             + (f"looks like a {read[index]}" if wrong else "still a "
+                                f"{labels[index]}"), fontsize=8, color="C3" if wrong else "k")
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0, 0].set_ylabel("input\n(64 pixels)", fontsize=9)
+    axes[1, 0].set_ylabel(f"rebuilt from\n{args.code} numbers", fontsize=9)
+    wrong = read != labels
+    pairs = np.bincount(10 * labels[wrong] + read[wrong], minlength=100) if wrong.any() else None
+    common = "" if pairs is None else (f"; most often a {pairs.argmax() // 10} comes back as a "
+                                       f"{pairs.argmax() % 10}")
+    fig.suptitle(f"Each 8x8 digit squeezed into a code of {args.code} numbers, then rebuilt: "
+                 f"{100 * wrong.mean():.0f}% of the test digits come back looking like "
+                 f"another digit{common}\n(red; \"looks like\": the digit of the nearest "
+                 "training image; digits whose codes overlap in autoencoder_codes.png get mixed "
+                 "up)", fontsize=10)
     save_figure(fig, output_path(args, "autoencoder_reconstructions.png"))
 
     if codes.shape[1] > 2:  # the two directions along which the codes vary most
         centered = codes - codes.mean(0)
         codes = centered @ np.linalg.svd(centered, full_matrices=False)[2][:2].T
-    fig, ax = plt.subplots(figsize=(6, 5))
-    points = ax.scatter(codes[:, 0], codes[:, 1], c=labels, cmap="tab10", s=10)
-    fig.colorbar(points, ax=ax, ticks=range(10), label="digit")
-    ax.set(title="codes of the test images, coloured by digit", xlabel="code 1",
-           ylabel="code 2")
+    axis = "code number" if args.code == 2 else "principal axis of the codes"
+    fig, ax = plt.subplots(figsize=(7, 6))
+    points = ax.scatter(codes[:, 0], codes[:, 1], c=labels, cmap="tab10", s=10, vmin=-0.5,
+                        vmax=9.5)
+    for d in range(10):
+        x, y = np.median(codes[labels == d], axis=0)
+        ax.text(x, y, str(d), fontsize=15, weight="bold", ha="center", va="center",
+                bbox=dict(boxstyle="circle", fc="white", ec=points.cmap(d / 10), alpha=0.85))
+    fig.colorbar(points, ax=ax, ticks=range(10), label="the test image's digit (never shown "
+                 "to the network)")
+    ax.set(title=f"The {len(codes)} test images at their codes: the digits sort themselves "
+           "into regions\nwithout a label (circled: the median code of each digit)",
+           xlabel=f"{axis} 1", ylabel=f"{axis} 2")
     save_figure(fig, output_path(args, "autoencoder_codes.png"))
-
 
 if __name__ == "__main__":
     sys.exit(main())

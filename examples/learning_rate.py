@@ -79,9 +79,14 @@ def plot(args, paths: dict[str, np.ndarray], losses: dict[str, list[float]]) -> 
     ax.plot(0, 0, "k*", ms=14, zorder=5, label="minimum (0, 0)")
     ax.set(title="paths over the loss contours", xlabel="x", ylabel="y",
            xlim=(-VIEW[0], VIEW[0]), ylim=(-VIEW[1], VIEW[1]))
-    bx.set(title="loss per step", xlabel="step", ylabel="loss (log scale)")
+    bx.set(title="loss per step", xlabel="step", ylabel="loss L(x, y) (log scale)")
     ax.legend(fontsize=8, loc="lower right")
     bx.legend(fontsize=8)
+    final, steps = {name: loss[-1] for name, loss in losses.items()}, len(paths["good"]) - 1
+    fig.suptitle(f"After {steps} steps from loss {losses['good'][0]:.3g}: lr = {RATES['good']} "
+                 f"reaches {final['good']:.1g}, {RATES['too small']} is still at "
+                 f"{final['too small']:.2g}, {RATES['too large']} (above 2 / curvature 10) "
+                 f"blows up to {final['too large']:.2g}")
     save_figure(fig, output_path(args, "learning_rate.png"))
 
 

@@ -25,6 +25,8 @@ ACTIVATIONS = {  # name: (derivative as a function of z, of a)
     "sigmoid": lambda z, a: a * (1 - a),
     "tanh": lambda z, a: 1 - a * a,
 }
+FORMULAS = {"relu": "f'(z) = 1 if z > 0, else 0", "sigmoid": "f'(z) = a (1 - a)",
+            "tanh": "f'(z) = 1 - a^2"}
 
 
 def neuron(x: list[float], activation: str,
@@ -42,7 +44,7 @@ def neuron(x: list[float], activation: str,
 def main(argv: list[str] | None = None) -> int:
     args = base_parser(__doc__).parse_args(argv)
     print(f"neuron: weights {WEIGHTS}, bias {BIAS}\n")
-    worst = 0.0
+    worst, slopes = 0.0, {name: [] for name in ACTIVATIONS}
     for x in INPUTS:
         z = float(np.dot(WEIGHTS, x) + BIAS)
         print(f"x = {x}   z = w.x + b = {z:+.4f}")
@@ -52,35 +54,46 @@ def main(argv: list[str] | None = None) -> int:
             expected = {"w": d * np.array(x), "b": np.array(d), "x": d * np.array(WEIGHTS)}
             error = max(float(np.abs(grads[k] - expected[k]).max()) for k in grads)
             worst = max(worst, error, abs(z_t - z))
+            slopes[name].append(float(grads["b"]))
             print(f"  {name:8s} a={a:.4f}  f'(z)={d:.4f}  da/dw={np.round(grads['w'], 4)}  "
                   f"da/db={grads['b']:.4f}  da/dx={np.round(grads['x'], 4)}  "
                   f"|backward - formula|={error:.0e}")
         print()
-    plot(args)
+    plot(args, slopes, worst)
     ok = worst < 1e-12
     print(f"gradients match the formulas: {'yes' if ok else 'NO'} (max difference {worst:.1e})")
     return 0 if ok else 1
 
 
-def plot(args) -> None:
-    """The three activations and their slopes, with this neuron's z for each input marked."""
+def plot(args, slopes: dict[str, list[float]], worst: float) -> None:
+    """Each activation and its slope f'(z); at the inputs' z the tangent, and the slope that
+    backward() returned (da/db = f'(z))."""
     plt = pyplot()
     if plt is None:
         return
     zs = np.linspace(-3, 3, 200)
-    points = [float(np.dot(WEIGHTS, x) + BIAS) for x in INPUTS]
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.5))
+    points = np.array([float(np.dot(WEIGHTS, x) + BIAS) for x in INPUTS])
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.6))
     for ax, name in zip(axes, ACTIVATIONS, strict=True):
         a = getattr(Tensor(zs), name)().numpy()
-        ax.plot(zs, a, label=f"{name}(z)")
-        ax.plot(zs, [ACTIVATIONS[name](z, y) for z, y in zip(zs, a, strict=True)],
-                "--", label="slope")
-        ax.scatter(points, getattr(Tensor(points), name)().numpy(), color="C3", zorder=3,
-                   label="our inputs")
-        ax.set(title=name, xlabel="z")
-        ax.legend(fontsize=8)
+        ax.plot(zs, a, "C0", label="activation a = f(z)")
+        ax.plot(zs, [ACTIVATIONS[name](z, y) for z, y in zip(zs, a, strict=True)], "C1--",
+                label="slope f'(z), formula")
+        at = getattr(Tensor(points), name)().numpy()
+        ax.scatter(points, at, color="C3", zorder=3, label="our 4 inputs' z and a")
+        for z, y, slope in zip(points, at, slopes[name], strict=True):
+            ax.plot([z - 0.7, z + 0.7], [y - 0.7 * slope, y + 0.7 * slope], "C3", lw=2.5,
+                    alpha=0.6, label="tangent: slope f'(z)" if z == points[0] else None)
+        ax.scatter(points, slopes[name], marker="x", s=60, color="k", zorder=4,
+                   label="f'(z) from backward() (da/db)")
+        ax.set(title=f"{name}: {FORMULAS[name]}", xlabel="z = w.x + b",
+               ylabel="a = f(z) and its slope f'(z)")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=5, fontsize=9)
+    match = "exactly" if worst == 0 else f"to {worst:.0e}"
+    fig.suptitle("One neuron, a = f(w.x + b): backward() gives the slope f'(z) at each input "
+                 f"(the red tangents' slope), equal to the formula {match}")
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     save_figure(fig, output_path(args, "one_neuron.png"))
-
 
 if __name__ == "__main__":
     sys.exit(main())

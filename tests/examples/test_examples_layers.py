@@ -3,7 +3,6 @@ weights load back into the same models; the full default runs are slow-marked.""
 
 import importlib
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,21 +10,16 @@ import pytest
 from tinygrad_nv import Tensor
 from tinygrad_nv.state import load
 
+from .helpers import EXAMPLES, check_png
+
 pytest.importorskip("sklearn")
 pytest.importorskip("tqdm")
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-HAS_MPL = importlib.util.find_spec("matplotlib") is not None
 
 
 @pytest.fixture(autouse=True)
 def _examples_on_path(monkeypatch):
     monkeypatch.syspath_prepend(str(EXAMPLES))
     monkeypatch.setenv("MPLBACKEND", "Agg")
-
-
-def check_png(path: Path) -> None:
-    if HAS_MPL:
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 TINY_LM = ["--steps", "4", "--evals", "2", "--val-batches", "1", "--batch-size", "4",
