@@ -4,6 +4,8 @@ makes no host synchronisation, within a launch budget."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -199,3 +201,32 @@ def test_randperm_with_cupys_generator(monkeypatch):
     assert p.dtype == dtypes.int64 and sorted(p.tolist()) == list(range(1000))
     assert p.tolist() != list(range(1000))
     assert Tensor.randperm(0, device="emu").shape == (0,)
+
+
+def test_the_device_fixture_marks_its_cuda_run_cuda_not_gpu():
+    """On a GPU host the suite runs on the CPU and on cuda:0; `-m gpu` leaves the device tests
+    out (they are `cuda`), TINYGRAD_NV_DEVICE=cuda runs them once, on cuda."""
+    from tests.conftest import device_params
+
+    def described(params):
+        return [(p.values[0], sorted(m.name for m in p.marks),
+                 [m.args[0] for m in p.marks if m.name == "skipif"]) for p in params]
+
+    assert described(device_params(None, None)) == [("cpu", [], []),
+                                                    ("cuda:0", ["cuda", "skipif"], [False])]
+    assert described(device_params("cuda", None)) == [("cuda:0", ["cuda", "skipif"], [False])]
+    assert described(device_params("emu", "no driver")) == [
+        ("emu", [], []), ("cuda:0", ["cuda", "skipif"], [True])]
+
+
+def test_gpu_selects_only_the_gpu_only_checks():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", "gpu",
+                           "-p", "no:cacheprovider", "tests/test_creation.py",
+                           "tests/backend/test_gpu.py"], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1])
+    collected = [line for line in proc.stdout.splitlines() if "::" in line]
+    assert collected and all(line.startswith("tests/backend/test_gpu.py::")
+                             for line in collected), proc.stdout

@@ -1,7 +1,9 @@
 """kernels: every CUDA kernel family (benchmarks/kernels.py's cases) checked against its NumPy
-reference; on a GPU also timed with CUDA events around the launches only (L2 flushed) and
-reported as achieved bandwidth against the device's peak. Without a GPU: correctness only, on
-`emu` (the kernel sources compiled for the CPU)."""
+reference, and each kernel's predicted time at the benchmark sizes on an H100 (bytes at 3.35
+TB/s plus launch overhead, with its bytes and FLOPs); on a GPU also timed with CUDA events
+around the launches only (L2 flushed), beside the prediction and as achieved bandwidth against
+the device's peak. Without a GPU: correctness on `emu` (the kernel sources compiled for the
+CPU) and the prediction."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from tinygrad_nv.backend import cuda_unavailable_reason, get_backend
 
 NAME = "kernels"
 CHUNKS = 5  # the launches of a case are timed in this many groups: the spread of their medians
+MODEL = "H100 model"
 
 
 def run(settings: Settings) -> Suite:
@@ -23,30 +26,42 @@ def run(settings: Settings) -> Suite:
     if not gpu:
         suite.notes.append(f"correctness only, on emu ({reason}): timing needs a GPU")
     peak = kernel_bench.peak_bandwidth(backend.index) if gpu else None
-    cases = kernel_bench.make_cases(gpu, np.dtype("float32"))
+    pairs = list(zip(kernel_bench.make_cases(gpu, np.dtype("float32")),
+                     kernel_bench.make_cases(True, np.dtype("float32"))))
     if settings.tiny:
-        cases = cases[::4]
+        pairs = pairs[::4]
     repeats = max(CHUNKS, settings.samples(100, 25))
     failed, errors = [], []
-    for case in cases:
+    suite.notes.append(f"predicted on an H100 at the benchmark sizes: bytes at "
+                       f"{kernel_bench.H100_BANDWIDTH / 1e12:.2f} TB/s + "
+                       f"{kernel_bench.LAUNCH_SECONDS * 1e6:.0f} us a launch"
+                       + ("; measured beside it" if gpu else ""))
+    for case, at_size in pairs:
         settings.progress(f"kernels: {case.name}")
         error = kernel_bench.max_error(backend, case)
-        ok = error <= kernel_bench.TOL["float32"]
         errors.append(error)
-        if not ok:
+        if error > kernel_bench.TOL["float32"]:
             failed.append(f"{case.name} (max relative error {error:.1e})")
-        if not gpu:
-            continue
-        medians = [kernel_bench.time_ms(backend, case, warmup=3, repeats=repeats // CHUNKS)
-                   for _ in range(CHUNKS)]
-        achieved = Stat.of(medians).inverted(case.moved / 1e6)  # bytes / ms -> GB/s
-        figures = {OURS: achieved, "device peak": Stat.of([peak / 1e9])}
-        suite.rows.append(Row(f"{case.name} {case.shape}", "GB/s", figures))
+        predicted = Stat.of([at_size.predicted_seconds * 1e6])
+        measured = ""
+        if gpu:
+            medians = [kernel_bench.time_ms(backend, case, warmup=3, repeats=repeats // CHUNKS)
+                       for _ in range(CHUNKS)]
+            times = Stat.of(medians)
+            suite.rows.append(Row(f"{case.name} {case.shape}", "us",
+                                  {OURS: times.scaled(1e3), MODEL: predicted}))
+            suite.rows.append(Row(f"{case.name} {case.shape}", "GB/s",
+                                  {OURS: times.inverted(case.moved / 1e6),
+                                   "device peak": Stat.of([peak / 1e9])}))
+            measured = f", measured {times.median * 1e3:.1f} us"
+        suite.notes.append(f"{at_size.name} {at_size.shape}: {kernel_bench.prediction(at_size)}"
+                           f"{measured}")
     if not gpu:
-        suite.rows.append(Row(f"{len(cases)} kernels on emu: relative error against NumPy "
+        suite.rows.append(Row(f"{len(pairs)} kernels on emu: relative error against NumPy "
                               "(spread over the kernels)", "error", {OURS: Stat.of(errors)}))
-    suite.notes.append(f"{len(cases) - len(failed)} of {len(cases)} kernels match the NumPy "
+    suite.notes.append(f"{len(pairs) - len(failed)} of {len(pairs)} kernels match the NumPy "
                        "reference (float32); the ratio to the device peak is the fraction of "
-                       "peak memory bandwidth achieved")
+                       "peak memory bandwidth achieved, the ratio to the H100 model how far "
+                       "the time is from bytes / bandwidth + launches")
     suite.failures += failed
     return suite

@@ -117,6 +117,7 @@ def test_blocks_run_in_the_chosen_order(module, order, monkeypatch):
 
 
 def test_a_race_between_blocks_shows_in_a_shuffled_order(module, monkeypatch):
+    monkeypatch.setenv(emu.ORDER_ENV, "forward")
     out = np.zeros(64, np.int32)
     module.get_function("chain")(64, 32, (out,))
     np.testing.assert_array_equal(out, np.arange(1, 65))  # in order it looks right
@@ -155,6 +156,7 @@ def test_sub_warp_teams_with_their_own_masks(module, order, monkeypatch):
 
 def test_bounds_checking_catches_a_planted_out_of_bounds_read(module, monkeypatch):
     x, y = np.arange(32, dtype=np.float32), np.zeros(32, np.float32)
+    monkeypatch.setenv(emu.CHECK_ENV, "0")
     module.get_function("overrun")(1, 32, (x, y, np.int32(1)))  # unchecked: garbage, no error
     monkeypatch.setenv(emu.CHECK_ENV, "1")
     with pytest.raises(RuntimeError, match=r"overrun: out-of-bounds read 0 bytes past the end of "

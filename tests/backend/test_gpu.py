@@ -21,10 +21,21 @@ def cuda():
     return get_backend("cuda")
 
 
+def needs_gpu_memory(gib: float) -> None:
+    """Skip unless the device has `gib` GiB free (sizes past 2^31 elements, where it allows)."""
+    import cupy
+
+    cupy.get_default_memory_pool().free_all_blocks()
+    free = cupy.cuda.runtime.memGetInfo()[0] / 2**30
+    if free < gib:
+        pytest.skip(f"needs {gib:.0f} GiB of free GPU memory, {free:.1f} GiB free")
+
+
 def test_flat_index_above_2_31(cuda):
     """An element-wise kernel over 2^31 + 4097 elements reaches the last ones (int64 index)."""
     import cupy
 
+    needs_gpu_memory(2 * 8.1 + 1)  # x and y
     n = 2**31 + 4097
     x = cupy.full(n, -1.0, dtype=cupy.float32)
     x[-3:] = cupy.asarray([1.0, 2.0, -3.0], dtype=cupy.float32)
@@ -39,6 +50,7 @@ def test_im2col_past_32_bit_indices(cuda):
     """A column matrix of more than 2^31 elements takes the 64-bit kernel and is complete."""
     import cupy
 
+    needs_gpu_memory(2 * 8.1 + 1)  # x and its columns
     x = cupy.ones((1, 1, 2**16 + 1, 2**15 + 3), dtype=cupy.float32)  # 2^31 + ... elements
     cols = cuda.kernels.im2col(x, (1, 1), (1, 1), (0, 0), (1, 1))
     assert cols.size > 2**31 and float(cols[0, 0, -1]) == 1.0

@@ -80,6 +80,13 @@ def _cdiv(a: int, b: int) -> int:
     return -(-a // b)
 
 
+def bias_grad_chunks(rows: int, cols: int, blocks: int = BIAS_GRAD_BLOCKS) -> int:
+    """How many chunks of rows bias_grad sums in parallel (more than one: a second launch adds
+    the chunks' sums): about `blocks` blocks in all, at least BIAS_GRAD_MIN_CHUNK rows each."""
+    col_blocks = _cdiv(cols, BIAS_GRAD_BLOCK[0])
+    return min(_cdiv(rows, BIAS_GRAD_MIN_CHUNK), MAX_GRID, max(1, blocks // col_blocks))
+
+
 def _row_block(cols: int) -> int:
     """A power of two (block_reduce needs one) giving each thread about 4 elements of a row,
     within ROW_BLOCK."""
@@ -210,8 +217,7 @@ class CudaKernels:
         if not cols:
             return out.astype(grad.dtype, copy=False)
         col_blocks = _cdiv(cols, BIAS_GRAD_BLOCK[0])
-        chunks = min(_cdiv(rows, BIAS_GRAD_MIN_CHUNK), MAX_GRID,
-                     max(1, self.bias_grad_blocks // col_blocks))
+        chunks = bias_grad_chunks(rows, cols, self.bias_grad_blocks)
         if chunks > 1:  # rows in parallel too: (chunks, cols) partial sums, then their sum
             chunk = _cdiv(rows, chunks)
             chunks = _cdiv(rows, chunk)
