@@ -69,8 +69,8 @@ def worker(kind: str, steps: int, batch: int, device: str | None) -> dict:
         F.cross_entropy(model(x), y).backward()
         optimizer.step()
 
-    def timed(fn, repeats: int) -> float:
-        """Median milliseconds of fn over `repeats` calls, every rank starting together."""
+    def timed(fn, repeats: int) -> list[float]:
+        """Milliseconds of each of `repeats` calls of fn, every rank starting together."""
         samples = []
         for _ in range(repeats):
             dist.barrier()
@@ -78,18 +78,20 @@ def worker(kind: str, steps: int, batch: int, device: str | None) -> dict:
             fn()
             backend.synchronize()
             samples.append((time.perf_counter() - start) * 1e3)
-        return statistics.median(samples)
+        return samples
 
     for _ in range(5):
         step()
-    synced = timed(step, steps)
+    synced_samples = timed(step, steps)
     with model.no_sync():
-        local = timed(step, steps)
+        local_samples = timed(step, steps)
     flat = Tensor.zeros(sum(p.numel() for p in model.parameters()), device=device)
-    all_reduce = timed(lambda: dist.all_reduce(flat, "mean"), steps)
+    all_reduce = statistics.median(timed(lambda: dist.all_reduce(flat, "mean"), steps))
+    synced, local = statistics.median(synced_samples), statistics.median(local_samples)
     comm = max(synced - local, 0.0)
     return {"model": kind, "processes": world, "device": x.device, "batch": batch,
             "step_ms": synced, "local_step_ms": local, "comm_ms": comm,
+            "step_samples_ms": synced_samples, "local_step_samples_ms": local_samples,
             "comm_fraction": comm / synced, "all_reduce_ms": all_reduce,
             "samples_per_s": batch / synced * 1e3, "rank": rank}
 

@@ -104,6 +104,7 @@ class Row:
     unit: str
     figures: dict[str, Stat]
     targets: list[Target] = field(default_factory=list)
+    noise: float = 0.0  # medians closer than this (in `unit`) differ by noise only
 
     def ratio(self, against: str) -> float | None:
         """Ours over `against` (medians), None when either is missing."""
@@ -124,7 +125,7 @@ class Row:
                             "met": None if ratio is None else target.met(ratio)})
         return {"case": self.case, "unit": self.unit,
                 "figures": {name: asdict(stat) for name, stat in self.figures.items()},
-                "ratios": self.ratios, "targets": targets}
+                "ratios": self.ratios, "targets": targets, "noise": self.noise}
 
 
 @dataclass

@@ -64,7 +64,7 @@ def run(settings: Settings) -> Suite:
     suite.rows.append(Row(f"peak host memory during {last} SGD steps, batch {batch}", "KiB",
                           peaks, [Target(raw, 1.3)]))
     suite.rows.append(Row(f"memory held after step {last} minus after step {first}", "KiB",
-                          growths))
+                          growths, noise=FLAT / KIB))
     flat = growths[OURS].median * KIB < FLAT
     suite.notes.append(f"{OURS}'s memory between step {first} and {last}: "
                        f"{'flat' if flat else 'GROWS'} ({growths[OURS].median:+.1f} KiB; flat "

@@ -13,9 +13,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from benchmarks import report
 from benchmarks.__main__ import SUITES, main
 from benchmarks.harness import OURS, Row, Settings, Stat, Target
-from benchmarks.suites import memory, mlp
+from benchmarks.suites import distributed, memory, mlp
 
 LOCAL = [s for s in SUITES if s != "distributed"]  # distributed: its own (slow) test
 
@@ -80,7 +81,7 @@ def test_distributed_suite(tmp_path):
     result = run_suites(tmp_path, "cpu", ["distributed"])
     check_outputs(result, tmp_path, ["distributed"])
     (row,) = result["suites"]["distributed"]["rows"]
-    assert set(row["figures"]) == {OURS, "1 process"}
+    assert set(row["figures"]) == {OURS, distributed.ONE, distributed.LOCAL}
 
 
 def test_progress_is_plain_lines_off_a_terminal(tmp_path, capsys):
@@ -170,3 +171,44 @@ def test_row_ratios_and_targets():
     assert [t["met"] for t in out["targets"]] == [True, False]
     assert Target("numpy", 0.97, at_most=False).met(0.98)
     assert str(Target("torch", 0.5)) == "<= 0.5x torch"
+
+
+def stat(median: float, q1: float, q3: float) -> Stat:
+    return Stat(median, q1, q3, q1, q3, 5)
+
+
+def test_plots_read_every_row_as_our_time_over_theirs():
+    """Throughput inverted (below 1 is better for us in every suite), targets with it; a
+    difference inside the quartiles or below the row's stated noise is noise."""
+    gflops = Row("matmul", "GFLOP/s", {OURS: stat(100, 95, 105), "numpy": stat(125, 120, 130),
+                                       "torch": stat(101, 96, 106)},
+                 [Target("numpy", 0.97, at_most=False)]).to_json()
+    by_other = {item["other"]: item for item in report.comparisons(gflops)}
+    assert by_other["numpy"]["ratio"] == pytest.approx(1.25)  # 25% more time than NumPy
+    assert by_other["numpy"]["bound"] == pytest.approx(1 / 0.97)
+    assert by_other["numpy"]["met"] is False and not by_other["numpy"]["noise"]
+    assert by_other["torch"]["noise"]  # quartiles overlap
+    growth = Row("held", "KiB", {OURS: stat(0.4, 0.4, 0.4), "numpy": stat(0.2, 0.2, 0.2)},
+                 noise=64.0).to_json()
+    (item,) = report.comparisons(growth)
+    assert item["ratio"] == pytest.approx(2.0) and item["noise"]
+    assert [report.group_of(name) for name in ("torch", "hand-written numpy", "cupy",
+                                               "1 process")] == ["PyTorch", "NumPy", "NumPy",
+                                                                 "1 process"]
+
+
+def test_plots_keep_pytorch_and_numpy_apart_and_draw_the_scaling(tmp_path):
+    pytest.importorskip("matplotlib")
+    rows = [Row("step", "ms", {OURS: stat(2, 1.9, 2.1), "torch": stat(1, 0.9, 1.1),
+                               "hand-written numpy": stat(1.5, 1.4, 1.6)},
+                [Target("torch", 0.8)]).to_json()]
+    scaling = [Row("mlp step, global batch 64, 2 processes", "ms",
+                   {OURS: stat(6, 5.8, 6.2), distributed.ONE: stat(9, 8.8, 9.2),
+                    distributed.LOCAL: stat(4, 3.9, 4.1)}).to_json()]
+    result = {"device": "cpu", "date": "today", "clock": "wall",
+              "suites": {"mlp": {"rows": rows}, "distributed": {"rows": scaling},
+                         "kernels": {"rows": []}}}
+    written = report.plot(result, tmp_path)
+    assert [p.name for p in written] == ["mlp.png", "distributed.png"]
+    for path in written:
+        assert path.stat().st_size > 15_000
