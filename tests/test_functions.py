@@ -6,18 +6,43 @@ import numpy as np
 import pytest
 
 import tinygrad_nv as tg
-from tinygrad_nv import Tensor, functions
+from tinygrad_nv import Tensor
+from tinygrad_nv._tensor import KINDS
+
+_KINDS = {kind.__name__.rsplit(".", 1)[1]: kind for kind in KINDS}
 
 
-@pytest.mark.parametrize("name", functions.__all__)
-def test_each_function_is_the_tensor_method(name):
-    method = inspect.getattr_static(Tensor, name)
-    method = method.__func__ if isinstance(method, staticmethod) else method
-    function = getattr(tg, name)
-    if isinstance(method, classmethod):
-        assert function == getattr(Tensor, name)
-    else:
-        assert function is method
+@pytest.mark.parametrize("kind", sorted(_KINDS))
+def test_each_kinds_table_is_bound_as_methods_and_functions(kind):
+    exports = _KINDS[kind].EXPORTS
+    assert exports.methods or exports.functions
+    for name, fn in exports.methods.items():
+        assert inspect.getattr_static(Tensor, name) is fn, name
+    for name, fn in exports.functions.items():
+        assert getattr(tg, name) is fn, name
+
+
+def test_creation_functions_are_the_tensor_constructors():
+    for name in ("zeros", "ones", "arange", "rand", "randn", "full", "eye", "linspace"):
+        assert getattr(tg, name) == getattr(Tensor, name)
+
+
+def test_tensor_is_pytorchs_function_and_copies(device):
+    data = np.arange(3.0)
+    t = tg.tensor(data, dtype=tg.float32, device=device, requires_grad=True)
+    data[0] = 5.0
+    assert isinstance(t, Tensor) and t.dtype == tg.float32 and t.requires_grad
+    assert t.tolist() == [0.0, 1.0, 2.0]
+    assert tg.tensor([[1, 2]]).dtype == tg.long and tg.tensor(2.5).shape == ()
+
+
+def test_submodules_are_attributes():
+    import subprocess
+    import sys
+    code = ("import tinygrad_nv as torch; torch.nn.Linear; torch.optim.SGD; "
+            "torch.utils.data.DataLoader; torch.autograd.grad; torch.func.jacobian; "
+            "import tinygrad_nv.utils.data.dataloader, tinygrad_nv.utils.data.distributed")
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_functions_compute_as_numpy(device):

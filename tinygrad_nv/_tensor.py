@@ -390,223 +390,60 @@ class Tensor:
         """This tensor (arrays are made contiguous where a kernel needs it)."""
         return self
 
-    # ---- in place (ops/inplace.py): each bumps the version counter
+    # ---- operators; every named op is bound from its kind's table (ops/<kind>.py EXPORTS)
+    # in place (ops/inplace.py): each bumps the version counter
     __iadd__ = inplace.iadd
     __isub__ = inplace.isub
     __imul__ = inplace.imul
     __itruediv__ = inplace.itruediv
-    add_ = inplace.add_
-    sub_ = inplace.sub_
-    mul_ = inplace.mul_
-    div_ = inplace.div_
-    zero_ = inplace.zero_
-    fill_ = inplace.fill_
-    clamp_ = clip_ = inplace.clamp_
-    copy_ = inplace.copy_
-    uniform_ = inplace.uniform_
-    normal_ = inplace.normal_
     __setitem__ = index.setitem
 
-    # ---- arithmetic (ops/elementwise.py)
-    add = __add__ = elementwise.add
-    sub = __sub__ = elementwise.sub
-    mul = __mul__ = elementwise.mul
-    div = __truediv__ = elementwise.div
-    pow = __pow__ = elementwise.pow
+    # arithmetic (ops/elementwise.py)
+    __add__ = elementwise.add
+    __sub__ = elementwise.sub
+    __mul__ = elementwise.mul
+    __truediv__ = elementwise.div
+    __pow__ = elementwise.pow
     __radd__ = elementwise.radd
     __rsub__ = elementwise.rsub
     __rmul__ = elementwise.rmul
     __rtruediv__ = elementwise.rdiv
     __rpow__ = elementwise.rpow
-    floor_divide = __floordiv__ = elementwise.floor_divide
+    __floordiv__ = elementwise.floor_divide
     __rfloordiv__ = elementwise.rfloordiv
-    remainder = __mod__ = elementwise.remainder
+    __mod__ = elementwise.remainder
     __rmod__ = elementwise.rremainder
-    fmod = elementwise.fmod
-    neg = __neg__ = elementwise.neg
-    positive = __pos__ = elementwise.positive
-    maximum = elementwise.maximum
-    minimum = elementwise.minimum
-    clip = clamp = elementwise.clip
-    where = elementwise.where
+    __neg__ = elementwise.neg
+    __pos__ = elementwise.positive
 
-    # ---- comparisons, tests, logic, bitwise (ops/logic.py): no gradient
-    eq = __eq__ = logic.eq  # type: ignore[assignment]
-    ne = __ne__ = logic.ne  # type: ignore[assignment]
-    lt = __lt__ = logic.lt
-    le = __le__ = logic.le
-    gt = __gt__ = logic.gt
-    ge = __ge__ = logic.ge
-    isclose = logic.isclose
-    allclose = logic.allclose
-    isnan = logic.isnan
-    isinf = logic.isinf
-    isposinf = logic.isposinf
-    isneginf = logic.isneginf
-    isfinite = logic.isfinite
-    logical_not = logic.logical_not
-    logical_and = logic.logical_and
-    logical_or = logic.logical_or
-    logical_xor = logic.logical_xor
-    bitwise_and = __and__ = logic.bitwise_and
-    bitwise_or = __or__ = logic.bitwise_or
-    bitwise_xor = __xor__ = logic.bitwise_xor
-    bitwise_not = __invert__ = logic.bitwise_not
+    # comparisons and bitwise logic (ops/logic.py): no gradient
+    __eq__ = logic.eq  # type: ignore[assignment]
+    __ne__ = logic.ne  # type: ignore[assignment]
+    __lt__ = logic.lt
+    __le__ = logic.le
+    __gt__ = logic.gt
+    __ge__ = logic.ge
+    __and__ = logic.bitwise_and
+    __or__ = logic.bitwise_or
+    __xor__ = logic.bitwise_xor
+    __invert__ = logic.bitwise_not
     __rand__ = logic.rbitwise_and
     __ror__ = logic.rbitwise_or
     __rxor__ = logic.rbitwise_xor
-    bitwise_left_shift = __lshift__ = logic.bitwise_left_shift
-    bitwise_right_shift = __rshift__ = logic.bitwise_right_shift
+    __lshift__ = logic.bitwise_left_shift
+    __rshift__ = logic.bitwise_right_shift
     __rlshift__ = logic.rbitwise_left_shift
     __rrshift__ = logic.rbitwise_right_shift
 
-    # ---- unary math (ops/unary.py)
-    abs = __abs__ = unary.abs
-    exp = unary.exp
-    log = unary.log
-    sqrt = unary.sqrt
-    rsqrt = unary.rsqrt
-    sin = unary.sin
-    cos = unary.cos
-    reciprocal = unary.reciprocal
-    square = unary.square
-    sign = unary.sign
-    exp2 = unary.exp2
-    expm1 = unary.expm1
-    log2 = unary.log2
-    log10 = unary.log10
-    log1p = unary.log1p
-    tan = unary.tan
-    asin = arcsin = unary.asin
-    acos = arccos = unary.acos
-    atan = arctan = unary.atan
-    sinh = unary.sinh
-    cosh = unary.cosh
-    asinh = arcsinh = unary.asinh
-    acosh = arccosh = unary.acosh
-    atanh = arctanh = unary.atanh
-    erf = unary.erf
-    erfc = unary.erfc
-    floor = unary.floor
-    ceil = unary.ceil
-    round = unary.round
-    trunc = fix = unary.trunc
-    frac = unary.frac
-    atan2 = arctan2 = unary.atan2
-    logaddexp = unary.logaddexp
-    logaddexp2 = unary.logaddexp2
-    copysign = unary.copysign
-    hypot = unary.hypot
-    lerp = unary.lerp
+    # unary math (ops/unary.py)
+    __abs__ = unary.abs
 
-    # ---- activations (ops/activation.py)
-    relu = activation.relu
-    leaky_relu = activation.leaky_relu
-    sigmoid = activation.sigmoid
-    tanh = activation.tanh
-    gelu = activation.gelu
-    silu = activation.silu
-    softplus = activation.softplus
-    elu = activation.elu
-    softmax = activation.softmax
-    log_softmax = activation.log_softmax
-    softmin = activation.softmin
-    relu6 = activation.relu6
-    hardtanh = activation.hardtanh
-    hardsigmoid = activation.hardsigmoid
-    logsigmoid = activation.logsigmoid
-    hardswish = activation.hardswish
-    mish = activation.mish
-    softsign = activation.softsign
-    selu = activation.selu
-    celu = activation.celu
-    glu = activation.glu
-
-    # ---- reductions (ops/reduce.py)
-    sum = reduce.sum
-    mean = reduce.mean
-    var = reduce.var
-    std = reduce.std
-    max = reduce.max
-    min = reduce.min
-    logsumexp = reduce.logsumexp
-    prod = reduce.prod
-    argmax = reduce.argmax
-    argmin = reduce.argmin
-    any = reduce.any
-    all = reduce.all
-    amax = reduce.amax
-    amin = reduce.amin
-    var_mean = reduce.var_mean
-    std_mean = reduce.std_mean
-    norm = reduce.norm
-    count_nonzero = reduce.count_nonzero
-
-    # ---- scans and order (ops/scan.py)
-    cumsum = scan.cumsum
-    cumprod = scan.cumprod
-    cummax = scan.cummax
-    cummin = scan.cummin
-    logcumsumexp = scan.logcumsumexp
-    sort = scan.sort
-    argsort = scan.argsort
-    topk = scan.topk
-
-    # ---- shape (ops/movement.py)
-    reshape = view = movement.reshape
-    permute = movement.permute
-    transpose = movement.transpose
-    flatten = movement.flatten
-    unsqueeze = movement.unsqueeze
-    squeeze = movement.squeeze
-    expand = movement.expand
-    cat = movement.cat
-    stack = movement.stack
-    split = movement.split
-    chunk = movement.chunk
-    hstack = movement.hstack
-    vstack = movement.vstack
-    movedim = moveaxis = movement.movedim
-    swapaxes = movement.swapaxes
-    swapdims = movement.transpose
-    unflatten = movement.unflatten
-
-    # ---- copies that rearrange elements (ops/rearrange.py)
-    pad = rearrange.pad
-    flip = rearrange.flip
-    roll = rearrange.roll
-    repeat = rearrange.repeat
-    tile = rearrange.tile
-    repeat_interleave = rearrange.repeat_interleave
-    tril = rearrange.tril
-    triu = rearrange.triu
-    diagonal = rearrange.diagonal
-    diag = rearrange.diag
-    unfold = rearrange.unfold
-
-    # ---- indexing (ops/index.py, ops/gather_scatter.py)
+    # indexing (ops/index.py)
     __getitem__ = index.getitem
-    gather = gather_scatter.gather
-    scatter = gather_scatter.scatter
-    scatter_add = gather_scatter.scatter_add
-    scatter_reduce = gather_scatter.scatter_reduce
-    index_select = gather_scatter.index_select
-    take_along_dim = gather_scatter.take_along_dim
-    masked_fill = index.masked_fill
-    masked_select = index.masked_select
-    nonzero = index.nonzero
-    one_hot = index.one_hot
 
-    # ---- matrix (ops/matrix.py)
-    matmul = dot = __matmul__ = matrix.matmul
+    # matrix (ops/matrix.py)
+    __matmul__ = matrix.matmul
     __rmatmul__ = matrix.rmatmul
-    linear = matrix.linear
-    mm = matrix.mm
-    bmm = matrix.bmm
-    mv = matrix.mv
-    outer = ger = matrix.outer
-    tensordot = matrix.tensordot
-    einsum = staticmethod(matrix.einsum)
 
 
 def _check_assigned(tensor: Tensor, value: Any, what: str) -> None:
@@ -630,6 +467,13 @@ def _check_assigned(tensor: Tensor, value: Any, what: str) -> None:
         raise RuntimeError(f"attempting to assign a gradient of dtype {value.dtype.name} to a "
                            f"tensor of dtype {tensor.dtype.name}; they must match")
 
+
+KINDS = (activation, elementwise, gather_scatter, index, inplace, logic, matrix, movement,
+         rearrange, reduce, scan, unary)  # the ops modules whose EXPORTS are bound here
+
+for _kind in KINDS:
+    for _name, _fn in _kind.EXPORTS.methods.items():
+        setattr(Tensor, _name, _fn)
 
 _DTYPE_NAMES = {d.name for d in dtypes.all} | {"float", "double", "half", "int", "long",
                                                 "char", "byte", "short"}

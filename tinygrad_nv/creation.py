@@ -22,7 +22,7 @@ from tinygrad_nv.ops._checks import (
 )
 
 if TYPE_CHECKING:
-    from tinygrad_nv.tensor import Tensor
+    from tinygrad_nv._tensor import Tensor
 
 Scalar = int | float | bool
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.autograd import enable_grad, grad
-from tinygrad_nv.tensor import Tensor
 
 Tensors = Tensor | tuple[Tensor, ...]
 

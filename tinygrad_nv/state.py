@@ -22,8 +22,8 @@ from safetensors import SafetensorError
 from safetensors.numpy import load as _st_load
 from safetensors.numpy import save as _st_save
 
+from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.dtype import dtypes
-from tinygrad_nv.tensor import Tensor
 
 PathLike = str | os.PathLike
 TREE_KEY = "tinygrad_nv.tree"  # metadata entry holding the structure of nested state

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from tinygrad_nv.tensor import Tensor
+from tinygrad_nv._tensor import Tensor
 
 _PARAM = 'shape=box, style="filled,bold", fillcolor="#cfe2ff"'
 _LEAF = 'shape=box, style=filled, fillcolor="#eeeeee"'

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.data.sampler import _generator
-from tinygrad_nv.tensor import Tensor
 
 
 class Dataset:

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.data.dataset import Subset, TensorDataset
 from tinygrad_nv.data.sampler import BatchSampler, RandomSampler, SequentialSampler
-from tinygrad_nv.tensor import Tensor
 
 
 def _gatherer(dataset: Any) -> Callable[[Sequence[int]], Any] | None:

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.distributed.comm import World, world
 from tinygrad_nv.distributed.engines import engine_for, on_device
-from tinygrad_nv.tensor import Tensor
 
 REDUCE_OPS = ("sum", "mean", "max", "min")
 DTYPES = tuple(np.dtype(name) for name in ("float32", "float64", "float16", "int8", "uint8",

@@ -19,13 +19,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.autograd import Function, is_grad_enabled
 from tinygrad_nv.distributed.collectives import broadcast
 from tinygrad_nv.distributed.comm import World, barrier, world
 from tinygrad_nv.distributed.engines import engine_for, on_device
 from tinygrad_nv.nn import Module
 from tinygrad_nv.state import save
-from tinygrad_nv.tensor import Tensor
 
 
 class GradReady(Function):

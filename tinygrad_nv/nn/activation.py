@@ -3,9 +3,9 @@ each forwards to its `nn.functional` function. `inplace` is accepted and ignored
 
 from __future__ import annotations
 
+from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.nn import functional as F
 from tinygrad_nv.nn.module import Module
-from tinygrad_nv.tensor import Tensor
 
 
 class ReLU(Module):

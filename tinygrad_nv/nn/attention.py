@@ -8,12 +8,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.nn import functional as F
 from tinygrad_nv.nn import init
 from tinygrad_nv.nn.layers import Dropout, LayerNorm, Linear, _positive
 from tinygrad_nv.nn.module import Module
 from tinygrad_nv.ops.attention import attention_softmax
-from tinygrad_nv.tensor import Tensor
 
 
 class MultiheadAttention(Module):

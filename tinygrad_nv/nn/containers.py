@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.nn.module import Module, Parameter, _indent, is_parameter
-from tinygrad_nv.tensor import Tensor
 
 
 def _position(owner: str, index: int, length: int) -> int:

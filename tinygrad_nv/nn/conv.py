@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.nn import functional as F
 from tinygrad_nv.nn.layers import _positive, _reset_linear
 from tinygrad_nv.nn.module import Module
 from tinygrad_nv.ops.conv import pair
-from tinygrad_nv.tensor import Tensor
 
 IntPair = int | tuple[int, int]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.nn.losses import (  # noqa: F401  (re-exported: they are nn.functional's)
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -24,7 +25,6 @@ from tinygrad_nv.nn.losses import (  # noqa: F401  (re-exported: they are nn.fun
 )
 from tinygrad_nv.ops import attention, conv, pool
 from tinygrad_nv.ops import nn as nn_ops
-from tinygrad_nv.tensor import Tensor
 
 IntPair = int | tuple[int, int]
 

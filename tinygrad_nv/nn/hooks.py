@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.autograd import Function, RemovableHandle
-from tinygrad_nv.tensor import Tensor
 
 if TYPE_CHECKING:
     from tinygrad_nv.nn.module import Module

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 
+from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.autograd import no_grad
-from tinygrad_nv.tensor import Tensor
 
 _LINEAR = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d", "sigmoid")

@@ -8,6 +8,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.autograd.function import constant
 from tinygrad_nv.dtype import dtypes
 from tinygrad_nv.nn import functional as F
@@ -15,7 +16,6 @@ from tinygrad_nv.nn import init
 from tinygrad_nv.nn.activation import GELU, ReLU, Sigmoid, SiLU, Tanh
 from tinygrad_nv.nn.hooks import has_hooks
 from tinygrad_nv.nn.module import Module
-from tinygrad_nv.tensor import Tensor
 
 
 def _reset_linear(weight: Tensor, bias: Tensor | None) -> None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.autograd.function import constant
 from tinygrad_nv.ops._checks import ShapeError
 from tinygrad_nv.ops.nn import CrossEntropy
-from tinygrad_nv.tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")
 

@@ -20,9 +20,9 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
+from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.autograd import no_grad
 from tinygrad_nv.nn import hooks
-from tinygrad_nv.tensor import Tensor
 
 
 class IncompatibleKeys(NamedTuple):

@@ -11,11 +11,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.nn import functional as F
 from tinygrad_nv.nn import init
 from tinygrad_nv.nn.layers import _positive
 from tinygrad_nv.nn.module import Module
-from tinygrad_nv.tensor import Tensor
 
 
 class _RNNBase(Module):

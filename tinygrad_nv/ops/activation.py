@@ -7,11 +7,12 @@ import math
 from typing import TYPE_CHECKING
 
 from tinygrad_nv.autograd import Function, is_grad_enabled
+from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import axis as check_axis
 from tinygrad_nv.ops.unary import floating
 
 if TYPE_CHECKING:
-    from tinygrad_nv.tensor import Tensor
+    from tinygrad_nv._tensor import Tensor
 
 
 class Activation(Function):
@@ -363,3 +364,17 @@ def glu(x: Tensor, dim: int = -1) -> Tensor:
                          f"{x.shape[axis]} in shape {x.shape}")
     a, b = x.chunk(2, axis) if x.shape[axis] else (x, x)
     return a * sigmoid(b)
+
+
+# ---------------------------------------------------------------------- public names
+_PUBLIC = {  # Tensor methods and package functions (torch.<name>)
+    "relu": relu, "sigmoid": sigmoid, "tanh": tanh, "softmax": softmax, "log_softmax": log_softmax,
+    "selu": selu, "celu": celu,
+}
+_METHODS_ONLY = {
+    "leaky_relu": leaky_relu, "gelu": gelu, "silu": silu, "softplus": softplus, "elu": elu,
+    "softmin": softmin, "relu6": relu6, "hardtanh": hardtanh, "hardsigmoid": hardsigmoid,
+    "logsigmoid": logsigmoid, "hardswish": hardswish, "mish": mish, "softsign": softsign,
+    "glu": glu,
+}
+EXPORTS = Exports(methods={**_PUBLIC, **_METHODS_ONLY}, functions=_PUBLIC)

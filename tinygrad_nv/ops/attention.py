@@ -10,7 +10,7 @@ from tinygrad_nv.autograd import Function, is_grad_enabled
 from tinygrad_nv.ops.nn import dropout
 
 if TYPE_CHECKING:
-    from tinygrad_nv.tensor import Tensor
+    from tinygrad_nv._tensor import Tensor
 
 
 class AttentionSoftmax(Function):

@@ -10,7 +10,7 @@ from tinygrad_nv.backend.numpy_kernels import conv_out_size
 from tinygrad_nv.ops._checks import ShapeError
 
 if TYPE_CHECKING:
-    from tinygrad_nv.tensor import Tensor
+    from tinygrad_nv._tensor import Tensor
 
 IntPair = int | tuple[int, int]
 

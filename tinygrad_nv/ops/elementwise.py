@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function, is_grad_enabled
 from tinygrad_nv.dtype import dtypes, result_dtype, scalar_dtype
+from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import check_device, is_int, is_scalar, is_tensor
 
 if TYPE_CHECKING:
-    from tinygrad_nv.tensor import Tensor
+    from tinygrad_nv._tensor import Tensor
 
 
 def unbroadcast(grad, shape: tuple):
@@ -399,3 +400,12 @@ def where(condition: Tensor, x: Any, y: Any) -> Tensor:
         a, b = operands(type(cond)(x, device=cond.device), y, "where")
     check_device(cond, a, "where")
     return Where.apply(cond, a, b)
+
+
+# ---------------------------------------------------------------------- public names
+_PUBLIC = {  # Tensor methods and package functions (torch.<name>)
+    "add": add, "sub": sub, "mul": mul, "div": div, "pow": pow, "floor_divide": floor_divide,
+    "remainder": remainder, "fmod": fmod, "neg": neg, "positive": positive, "maximum": maximum,
+    "minimum": minimum, "clip": clip, "clamp": clip, "where": where,
+}
+EXPORTS = Exports(methods=_PUBLIC, functions=_PUBLIC)

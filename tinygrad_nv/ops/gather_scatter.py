@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function
 from tinygrad_nv.autograd.function import device_call
+from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import (
     ShapeError,
     broadcast_shapes,
@@ -20,7 +21,7 @@ from tinygrad_nv.ops._checks import axis as check_axis
 from tinygrad_nv.ops.index import Index, check_range, masked_fill
 
 if TYPE_CHECKING:
-    from tinygrad_nv.tensor import Tensor
+    from tinygrad_nv._tensor import Tensor
 
 
 class Scatter(Function):
@@ -286,3 +287,12 @@ def take_along_dim(x: Tensor, indices: Any, dim: int | None = None) -> Tensor:
     x = x.expand(*shape[:d], x.shape[d], *shape[d:])
     indices = indices.expand(*shape[:d], indices.shape[d], *shape[d:])
     return gather(x, d, indices)
+
+
+# ---------------------------------------------------------------------- public names
+_PUBLIC = {  # Tensor methods and package functions (torch.<name>)
+    "gather": gather, "scatter": scatter, "scatter_add": scatter_add,
+    "scatter_reduce": scatter_reduce, "index_select": index_select,
+    "take_along_dim": take_along_dim,
+}
+EXPORTS = Exports(methods=_PUBLIC, functions=_PUBLIC)

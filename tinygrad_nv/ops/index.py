@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function, is_grad_enabled
 from tinygrad_nv.autograd.function import constant, device_call
+from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import (
     ShapeError,
     broadcast_shapes,
@@ -24,7 +25,7 @@ from tinygrad_nv.ops._checks import (
 from tinygrad_nv.ops.inplace import check_writable
 
 if TYPE_CHECKING:
-    from tinygrad_nv.tensor import Tensor
+    from tinygrad_nv._tensor import Tensor
 
 
 class IndexOutOfRange(IndexError, RuntimeError):
@@ -360,3 +361,11 @@ def one_hot(x: Tensor, num_classes: int = -1) -> Tensor:
             raise RuntimeError(f"one_hot: class values must be smaller than num_classes "
                                f"({num_classes}), got {high}")
     return constant(lambda xp, a: (a[..., None] == xp.arange(num_classes)).astype("int64"), x)
+
+
+# ---------------------------------------------------------------------- public names
+_PUBLIC = {  # Tensor methods and package functions (torch.<name>)
+    "masked_fill": masked_fill, "masked_select": masked_select, "nonzero": nonzero,
+}
+EXPORTS = Exports(methods={**_PUBLIC, "one_hot": one_hot},
+                  functions=_PUBLIC)

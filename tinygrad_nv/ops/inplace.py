@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import is_grad_enabled, no_grad
 from tinygrad_nv.autograd.function import device_call
+from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import is_scalar, is_tensor
 
 if TYPE_CHECKING:
-    from tinygrad_nv.tensor import Tensor
+    from tinygrad_nv._tensor import Tensor
 
 
 def check_writable(x: Tensor, op: str) -> None:
@@ -201,3 +202,10 @@ def _pair(args: tuple, names: dict, keys: tuple, defaults: tuple, op: str) -> tu
         if not isinstance(value, numbers.Real) or isinstance(value, bool):
             raise TypeError(f"{op}: {key} must be a number, got {type(value).__name__}")
     return float(values[0]), float(values[1])
+
+
+# ---------------------------------------------------------------------- public names
+EXPORTS = Exports(methods={  # Tensor methods
+    "add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "zero_": zero_, "fill_": fill_,
+    "clamp_": clamp_, "clip_": clamp_, "copy_": copy_, "uniform_": uniform_, "normal_": normal_,
+})

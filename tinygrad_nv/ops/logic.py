@@ -8,11 +8,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd.function import constant
+from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import is_scalar
 from tinygrad_nv.ops.elementwise import operands
 
 if TYPE_CHECKING:
-    from tinygrad_nv.tensor import Tensor
+    from tinygrad_nv._tensor import Tensor
 
 
 def _compare(x: Tensor, other: Any, op: str, fn: Callable) -> Tensor:
@@ -191,3 +192,16 @@ def rbitwise_right_shift(x: Tensor, other: Any) -> Tensor:
     """other >> x."""
     return _bitwise(x, other, "bitwise_right_shift", lambda xp, a, b: a >> b,
                     reverse=True, kinds="iu")
+
+
+# ---------------------------------------------------------------------- public names
+_PUBLIC = {  # Tensor methods and package functions (torch.<name>)
+    "eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge, "isclose": isclose,
+    "allclose": allclose, "isnan": isnan, "isinf": isinf, "isposinf": isposinf,
+    "isneginf": isneginf, "isfinite": isfinite, "logical_not": logical_not,
+    "logical_and": logical_and, "logical_or": logical_or, "logical_xor": logical_xor,
+    "bitwise_and": bitwise_and, "bitwise_or": bitwise_or, "bitwise_xor": bitwise_xor,
+    "bitwise_not": bitwise_not, "bitwise_left_shift": bitwise_left_shift,
+    "bitwise_right_shift": bitwise_right_shift,
+}
+EXPORTS = Exports(methods=_PUBLIC, functions=_PUBLIC)

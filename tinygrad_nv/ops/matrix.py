@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function, is_grad_enabled
 from tinygrad_nv.dtype import result_dtype
-from tinygrad_nv.ops import movement
+from tinygrad_nv.ops import Exports, movement
 from tinygrad_nv.ops._checks import ShapeError, broadcast_shapes, check_device, tensor_list
 from tinygrad_nv.ops.activation import Activation, ActivationGrad, fusable
 from tinygrad_nv.ops.elementwise import operands, unbroadcast
 
 if TYPE_CHECKING:
-    from tinygrad_nv.tensor import Tensor
+    from tinygrad_nv._tensor import Tensor
 
 
 class MatMul(Function):
@@ -351,3 +351,12 @@ def _parse_einsum(subscripts: str, shapes: list[tuple]) -> tuple[list[str], str]
         output = ell + "".join(sorted(c for c in set(letters) - set(ell)
                                       if letters.count(c) == 1))
     return expanded, output
+
+
+# ---------------------------------------------------------------------- public names
+_PUBLIC = {  # Tensor methods and package functions (torch.<name>)
+    "matmul": matmul, "dot": matmul, "mm": mm, "bmm": bmm, "mv": mv, "outer": outer, "ger": outer,
+    "tensordot": tensordot, "einsum": einsum,
+}
+EXPORTS = Exports(methods={**_PUBLIC, "linear": linear},
+                  functions=_PUBLIC)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function
 from tinygrad_nv.dtype import result_dtype
+from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import (
     ShapeError,
     check_device,
@@ -25,7 +26,7 @@ from tinygrad_nv.ops._checks import axis as check_axis
 from tinygrad_nv.ops.elementwise import unbroadcast
 
 if TYPE_CHECKING:
-    from tinygrad_nv.tensor import Tensor
+    from tinygrad_nv._tensor import Tensor
 
 
 class Reshape(Function):
@@ -298,3 +299,14 @@ def unflatten(x: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:
     if -1 in sizes:
         sizes = tuple(n // known if s == -1 else s for s in sizes)
     return reshape(x, *x.shape[:axis_], *sizes, *x.shape[axis_ + 1:])
+
+
+# ---------------------------------------------------------------------- public names
+_PUBLIC = {  # Tensor methods and package functions (torch.<name>)
+    "reshape": reshape, "permute": permute, "transpose": transpose, "flatten": flatten,
+    "unsqueeze": unsqueeze, "squeeze": squeeze, "cat": cat, "stack": stack, "split": split,
+    "chunk": chunk, "hstack": hstack, "vstack": vstack, "movedim": movedim, "moveaxis": movedim,
+    "swapaxes": swapaxes, "swapdims": transpose, "unflatten": unflatten,
+}
+EXPORTS = Exports(methods={**_PUBLIC, "view": reshape, "expand": expand},
+                  functions=_PUBLIC)

@@ -14,7 +14,7 @@ from tinygrad_nv.autograd.function import constant
 from tinygrad_nv.ops._checks import is_tensor
 
 if TYPE_CHECKING:
-    from tinygrad_nv.tensor import Tensor
+    from tinygrad_nv._tensor import Tensor
 
 
 class CrossEntropy(Function):

@@ -13,7 +13,7 @@ from tinygrad_nv.autograd.function import constant
 from tinygrad_nv.ops.conv import Im2Col, check_image, pair, window
 
 if TYPE_CHECKING:
-    from tinygrad_nv.tensor import Tensor
+    from tinygrad_nv._tensor import Tensor
 
 IntPair = int | tuple[int, int]
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function
 from tinygrad_nv.autograd.function import device_call
+from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import (
     ShapeError,
     check_device,
@@ -22,7 +23,7 @@ from tinygrad_nv.ops.index import Index
 from tinygrad_nv.ops.movement import dims_of, flatten, movedim, reshape
 
 if TYPE_CHECKING:
-    from tinygrad_nv.tensor import Tensor
+    from tinygrad_nv._tensor import Tensor
 
 
 class Pad(Function):
@@ -418,3 +419,12 @@ def unfold(x: Tensor, dimension: int, size: int, step: int) -> Tensor:
                           + xp.arange(size)[None, :])
     return movedim(Index.apply(x, index=(slice(None),) * d + (windows,), advanced=True),
                    d + 1, -1)
+
+
+# ---------------------------------------------------------------------- public names
+_PUBLIC = {  # Tensor methods and package functions (torch.<name>)
+    "flip": flip, "roll": roll, "tile": tile, "repeat_interleave": repeat_interleave, "tril": tril,
+    "triu": triu, "diagonal": diagonal, "diag": diag,
+}
+EXPORTS = Exports(methods={**_PUBLIC, "pad": pad, "repeat": repeat, "unfold": unfold},
+                  functions=_PUBLIC)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from tinygrad_nv.autograd import Function, is_grad_enabled
 from tinygrad_nv.autograd.function import constant
 from tinygrad_nv.dtype import dtypes, to_dtype
+from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import axes as check_axes
 from tinygrad_nv.ops._checks import axis as check_axis
 from tinygrad_nv.ops._checks import is_tensor
@@ -20,7 +21,7 @@ from tinygrad_nv.ops.movement import Expand, Reshape
 from tinygrad_nv.ops.unary import floating
 
 if TYPE_CHECKING:
-    from tinygrad_nv.tensor import Tensor
+    from tinygrad_nv._tensor import Tensor
 
 
 def kept_shape(shape: tuple, axes: tuple) -> tuple:
@@ -358,3 +359,13 @@ def argmin(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) 
     """Index of the smallest value (of the flattened tensor when axis is None; the first at
     ties)."""
     return _arg(x, axis, keepdim, dim, "argmin")
+
+
+# ---------------------------------------------------------------------- public names
+_PUBLIC = {  # Tensor methods and package functions (torch.<name>)
+    "sum": sum, "mean": mean, "var": var, "std": std, "max": max, "min": min,
+    "logsumexp": logsumexp, "prod": prod, "argmax": argmax, "argmin": argmin, "any": any,
+    "all": all, "amax": amax, "amin": amin, "var_mean": var_mean, "std_mean": std_mean,
+    "norm": norm, "count_nonzero": count_nonzero,
+}
+EXPORTS = Exports(methods=_PUBLIC, functions=_PUBLIC)

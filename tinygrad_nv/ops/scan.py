@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from tinygrad_nv.autograd import Function
 from tinygrad_nv.autograd.function import constant, device_call
 from tinygrad_nv.dtype import dtypes
+from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import axis as check_axis
 from tinygrad_nv.ops._checks import is_int
 from tinygrad_nv.ops.gather_scatter import along
@@ -18,7 +19,7 @@ from tinygrad_nv.ops.reduce import accumulating
 from tinygrad_nv.ops.unary import floating
 
 if TYPE_CHECKING:
-    from tinygrad_nv.tensor import Tensor
+    from tinygrad_nv._tensor import Tensor
 
 
 class ValuesIndices(NamedTuple):
@@ -243,3 +244,11 @@ def topk(x: Tensor, k: int, dim: Any = -1, largest: bool = True,
     first_k = (slice(None),) * d + (slice(0, k),)
     order = constant(lambda xp, a: _order(xp, a, d, largest)[first_k], x)
     return ValuesIndices(take_along(x, order._data, d), order)
+
+
+# ---------------------------------------------------------------------- public names
+_PUBLIC = {  # Tensor methods and package functions (torch.<name>)
+    "cumsum": cumsum, "cumprod": cumprod, "cummax": cummax, "cummin": cummin,
+    "logcumsumexp": logcumsumexp, "sort": sort, "argsort": argsort, "topk": topk,
+}
+EXPORTS = Exports(methods=_PUBLIC, functions=_PUBLIC)

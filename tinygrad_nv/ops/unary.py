@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any
 from tinygrad_nv.autograd import Function
 from tinygrad_nv.autograd.function import constant
 from tinygrad_nv.dtype import dtypes
+from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import broadcast_shapes, is_int, is_scalar
 from tinygrad_nv.ops.elementwise import operands, times, unbroadcast
 
 if TYPE_CHECKING:
-    from tinygrad_nv.tensor import Tensor
+    from tinygrad_nv._tensor import Tensor
 
 
 class Exp(Function):
@@ -559,3 +560,18 @@ def lerp(x: Tensor, end: Any, weight: Any) -> Tensor:
         return start + weight * diff if weight < 0.5 else stop - diff * (1 - weight)
     # PyTorch's two-sided formula: exact at weight 0 and at weight 1
     return (weight < 0.5).where(start + weight * diff, stop - diff * (1 - weight))
+
+
+# ---------------------------------------------------------------------- public names
+_PUBLIC = {  # Tensor methods and package functions (torch.<name>)
+    "abs": abs, "exp": exp, "log": log, "sqrt": sqrt, "rsqrt": rsqrt, "sin": sin, "cos": cos,
+    "reciprocal": reciprocal, "square": square, "sign": sign, "exp2": exp2, "expm1": expm1,
+    "log2": log2, "log10": log10, "log1p": log1p, "tan": tan, "asin": asin, "arcsin": asin,
+    "acos": acos, "arccos": acos, "atan": atan, "arctan": atan, "sinh": sinh, "cosh": cosh,
+    "asinh": asinh, "arcsinh": asinh, "acosh": acosh, "arccosh": acosh, "atanh": atanh,
+    "arctanh": atanh, "erf": erf, "erfc": erfc, "floor": floor, "ceil": ceil, "round": round,
+    "trunc": trunc, "fix": trunc, "frac": frac, "atan2": atan2, "arctan2": atan2,
+    "logaddexp": logaddexp, "logaddexp2": logaddexp2, "copysign": copysign, "hypot": hypot,
+    "lerp": lerp,
+}
+EXPORTS = Exports(methods=_PUBLIC, functions=_PUBLIC)

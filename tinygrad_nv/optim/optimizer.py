@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.autograd import enable_grad
-from tinygrad_nv.tensor import Tensor
 
 Params = Iterable[Tensor] | Iterable[dict[str, Any]]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.optim.optimizer import Optimizer, Params
-from tinygrad_nv.tensor import Tensor
 
 
 def _fused_batches(optimizer: Optimizer, params: list[Tensor], key: Callable[[dict], Any]

@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.autograd import grad, record_calls, toposort
 from tinygrad_nv.dtype import dtypes
-from tinygrad_nv.tensor import Tensor
 
 
 class GradcheckError(AssertionError):

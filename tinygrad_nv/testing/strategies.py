@@ -14,8 +14,8 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.dtype import dtypes, to_dtype
-from tinygrad_nv.tensor import Tensor
 
 
 def shapes(min_dims: int = 0, max_dims: int = 4, min_side: int = 1,
