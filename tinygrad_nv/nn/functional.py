@@ -255,3 +255,9 @@ def embedding(indices: Tensor, weight: Tensor, padding_idx: int | None = None) -
     if not isinstance(indices, Tensor):
         indices = Tensor(indices, device=weight.device)
     return nn_ops.embedding(indices, weight, padding_idx)
+
+
+# ---------------------------------------------------------------------- bound from the ops' tables
+_KINDS: tuple = ()  # ops/<kind>.py modules whose EXPORTS.functional are nn.functional names
+for _kind in _KINDS:
+    globals().update(_kind.EXPORTS.functional)

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True)
 class Exports:
     """The public names of one kind of op: `methods` become Tensor methods, `functions`
-    package-level functions (`tinygrad_nv.exp(x)`)."""
+    package-level functions (`tinygrad_nv.exp(x)`), `functional` names of `nn.functional`."""
 
     methods: dict[str, Callable] = field(default_factory=dict)
     functions: dict[str, Callable] = field(default_factory=dict)
+    functional: dict[str, Callable] = field(default_factory=dict)
