@@ -3,7 +3,10 @@ each forwards to its `nn.functional` function. `inplace` is accepted and ignored
 
 from __future__ import annotations
 
+from typing import Any
+
 from tinygrad_nv._tensor import Tensor
+from tinygrad_nv.dtype import dtypes
 from tinygrad_nv.nn import functional as F
 from tinygrad_nv.nn.module import Module
 
@@ -256,13 +259,15 @@ class LogSoftmax(Module):
 class PReLU(Module):
     """x where x > 0, else weight * x, with a learned slope (one, or one per channel)."""
 
-    def __init__(self, num_parameters: int = 1, init: float = 0.25):
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device: Any = None,
+                 dtype: Any = None):
         super().__init__()
         if not isinstance(num_parameters, int) or num_parameters < 1:
             raise ValueError(f"PReLU: num_parameters must be a positive int, got "
                              f"{num_parameters!r}")
         self.num_parameters = num_parameters
-        self.weight = Tensor.full((num_parameters,), init, requires_grad=True)
+        self.weight = Tensor.full((num_parameters,), init, device=device,
+                                  dtype=dtype or dtypes.float32, requires_grad=True)
 
     def forward(self, x: Tensor) -> Tensor:
         slope = self.weight

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.nn import functional as F
@@ -30,7 +31,8 @@ class MultiheadAttention(Module):
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
                  add_bias_kv: bool = False, add_zero_attn: bool = False,
-                 kdim: int | None = None, vdim: int | None = None, batch_first: bool = False):
+                 kdim: int | None = None, vdim: int | None = None, batch_first: bool = False,
+                 device: Any = None, dtype: Any = None):
         super().__init__()
         kdim, vdim = kdim or embed_dim, vdim or embed_dim
         _positive("MultiheadAttention", embed_dim=embed_dim, num_heads=num_heads, kdim=kdim,
@@ -47,7 +49,8 @@ class MultiheadAttention(Module):
         self.dropout, self.batch_first = dropout, batch_first
 
         def weight(rows: int, cols: int) -> Tensor:
-            return init.xavier_uniform_(Tensor.empty(rows, cols)).requires_grad_()
+            return init.xavier_uniform_(Tensor.empty(rows, cols, device=device, dtype=dtype)
+                                        ).requires_grad_()
 
         if kdim == vdim == embed_dim:  # one (3E, E) matrix, as PyTorch
             self.in_proj_weight = weight(3 * embed_dim, embed_dim)
@@ -56,8 +59,9 @@ class MultiheadAttention(Module):
             self.k_proj_weight = weight(embed_dim, kdim)
             self.v_proj_weight = weight(embed_dim, vdim)
             self.in_proj_weight = None
-        self.in_proj_bias = Tensor.zeros(3 * embed_dim, requires_grad=True) if bias else None
-        self.out_proj = Linear(embed_dim, embed_dim, bias=bias)
+        self.in_proj_bias = Tensor.zeros(3 * embed_dim, device=device, dtype=dtype,
+                                         requires_grad=True) if bias else None
+        self.out_proj = Linear(embed_dim, embed_dim, bias=bias, device=device, dtype=dtype)
         if bias:
             init.zeros_(self.out_proj.bias)
 
@@ -140,6 +144,17 @@ class MultiheadAttention(Module):
         return additive[0] + additive[1]
 
 
+def feed_forward_activation(activation: str | Callable[[Tensor], Tensor],
+                            op: str) -> Callable[[Tensor], Tensor]:
+    """A transformer layer's feed-forward activation: 'relu', 'gelu' or a callable."""
+    if not isinstance(activation, str):
+        return activation
+    if activation not in ("relu", "gelu"):
+        raise ValueError(f"{op}: activation must be 'relu', 'gelu' or a callable, got "
+                         f"{activation!r}")
+    return F.relu if activation == "relu" else F.gelu
+
+
 class TransformerEncoderLayer(Module):
     """Self-attention then a feed-forward block, each with dropout, a residual connection and
     layer norm (after the block, or before it with norm_first=True), as PyTorch's.
@@ -151,23 +166,20 @@ class TransformerEncoderLayer(Module):
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048,
                  dropout: float = 0.1, activation: str | Callable[[Tensor], Tensor] = "relu",
                  layer_norm_eps: float = 1e-5, batch_first: bool = False,
-                 norm_first: bool = False, bias: bool = True):
+                 norm_first: bool = False, bias: bool = True, device: Any = None,
+                 dtype: Any = None):
         super().__init__()
-        if isinstance(activation, str):
-            if activation not in ("relu", "gelu"):
-                raise ValueError(f"TransformerEncoderLayer: activation must be 'relu', 'gelu' "
-                                 f"or a callable, got {activation!r}")
-            activation = F.relu if activation == "relu" else F.gelu
+        factory = dict(device=device, dtype=dtype)
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                            batch_first=batch_first)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias)
+                                            batch_first=batch_first, **factory)
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **factory)
         self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **factory)
         self.norm_first = norm_first
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps)
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory)
         self.dropout1, self.dropout2 = Dropout(dropout), Dropout(dropout)
-        self.activation = activation
+        self.activation = feed_forward_activation(activation, type(self).__name__)
 
     def forward(self, src: Tensor, src_mask: Tensor | None = None,
                 src_key_padding_mask: Tensor | None = None, is_causal: bool = False) -> Tensor:

@@ -22,7 +22,7 @@ class _Conv(Module):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: tuple, stride: Any,
                  padding: Any, dilation: Any, groups: int, bias: bool,
-                 padding_mode: str = "zeros"):
+                 padding_mode: str = "zeros", device: Any = None, dtype: Any = None):
         super().__init__()
         name = type(self).__name__
         _positive(name, in_channels=in_channels, out_channels=out_channels, groups=groups)
@@ -39,8 +39,9 @@ class _Conv(Module):
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
         first, second = (in_channels, out_channels // groups) if self.transposed \
             else (out_channels, in_channels // groups)
-        self.weight = Tensor.empty(first, second, *kernel_size, requires_grad=True)
-        self.bias = Tensor.empty(out_channels, requires_grad=True) if bias else None
+        factory = dict(device=device, dtype=dtype, requires_grad=True)
+        self.weight = Tensor.empty(first, second, *kernel_size, **factory)
+        self.bias = Tensor.empty(out_channels, **factory) if bias else None
         _reset_linear(self.weight, self.bias)
 
     def _padded(self, x: Tensor) -> tuple[Tensor, Any]:
@@ -62,11 +63,11 @@ class Conv1d(_Conv):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
                  padding: int | str = 0, dilation: int = 1, groups: int = 1, bias: bool = True,
-                 padding_mode: str = "zeros"):
+                 padding_mode: str = "zeros", device: Any = None, dtype: Any = None):
         k = kernel_size[0] if isinstance(kernel_size, (tuple, list)) else kernel_size
         _positive("Conv1d", kernel_size=k)
         super().__init__(in_channels, out_channels, (k,), stride, padding, dilation, groups,
-                         bias, padding_mode)
+                         bias, padding_mode, device, dtype)
 
     def forward(self, x: Tensor) -> Tensor:
         x, padding = self._padded(x)
@@ -80,9 +81,10 @@ class Conv2d(_Conv):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair,
                  stride: IntPair = 1, padding: IntPair | str = 0, dilation: IntPair = 1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros"):
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
+                 device: Any = None, dtype: Any = None):
         super().__init__(in_channels, out_channels, pair(kernel_size, "kernel_size", "Conv2d"),
-                         stride, padding, dilation, groups, bias, padding_mode)
+                         stride, padding, dilation, groups, bias, padding_mode, device, dtype)
 
     def forward(self, x: Tensor) -> Tensor:
         x, padding = self._padded(x)
@@ -101,10 +103,10 @@ class ConvTranspose2d(_Conv):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair,
                  stride: IntPair = 1, padding: IntPair = 0, output_padding: IntPair = 0,
                  groups: int = 1, bias: bool = True, dilation: IntPair = 1,
-                 padding_mode: str = "zeros"):
+                 padding_mode: str = "zeros", device: Any = None, dtype: Any = None):
         super().__init__(in_channels, out_channels,
                          pair(kernel_size, "kernel_size", "ConvTranspose2d"), stride, padding,
-                         dilation, groups, bias, padding_mode)
+                         dilation, groups, bias, padding_mode, device, dtype)
         self.output_padding = output_padding
 
     def forward(self, x: Tensor) -> Tensor:

@@ -37,12 +37,14 @@ def _positive(op: str, **values: int) -> None:
 class Linear(Module):
     """y = x @ weight.T + bias, weight (out_features, in_features)."""
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 device: Any = None, dtype: Any = None):
         super().__init__()
         _positive("Linear", in_features=in_features, out_features=out_features)
         self.in_features, self.out_features = in_features, out_features
-        self.weight = Tensor.empty(out_features, in_features, requires_grad=True)
-        self.bias = Tensor.empty(out_features, requires_grad=True) if bias else None
+        factory = dict(device=device, dtype=dtype, requires_grad=True)
+        self.weight = Tensor.empty(out_features, in_features, **factory)
+        self.bias = Tensor.empty(out_features, **factory) if bias else None
         _reset_linear(self.weight, self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -108,13 +110,15 @@ class Dropout(Module):
 
 class LayerNorm(Module):
     def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5,
-                 elementwise_affine: bool = True):
+                 elementwise_affine: bool = True, bias: bool = True, device: Any = None,
+                 dtype: Any = None):
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, int) \
             else tuple(normalized_shape)
         self.normalized_shape, self.eps = shape, eps
-        self.weight = Tensor.ones(*shape, requires_grad=True) if elementwise_affine else None
-        self.bias = Tensor.zeros(*shape, requires_grad=True) if elementwise_affine else None
+        factory = dict(device=device, dtype=dtype, requires_grad=True)
+        self.weight = Tensor.ones(*shape, **factory) if elementwise_affine else None
+        self.bias = Tensor.zeros(*shape, **factory) if elementwise_affine and bias else None
 
     def forward(self, x: Tensor) -> Tensor:
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -127,15 +131,16 @@ class GroupNorm(Module):
     """Normalises each group of num_channels / num_groups channels; per-channel affine."""
 
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
-                 affine: bool = True):
+                 affine: bool = True, device: Any = None, dtype: Any = None):
         super().__init__()
         _positive("GroupNorm", num_groups=num_groups, num_channels=num_channels)
         if num_channels % num_groups:
             raise ValueError(f"GroupNorm: num_groups={num_groups} must divide "
                              f"num_channels={num_channels}")
         self.num_groups, self.num_channels, self.eps = num_groups, num_channels, eps
-        self.weight = Tensor.ones(num_channels, requires_grad=True) if affine else None
-        self.bias = Tensor.zeros(num_channels, requires_grad=True) if affine else None
+        factory = dict(device=device, dtype=dtype, requires_grad=True)
+        self.weight = Tensor.ones(num_channels, **factory) if affine else None
+        self.bias = Tensor.zeros(num_channels, **factory) if affine else None
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim < 2 or x.shape[1] != self.num_channels:
@@ -160,17 +165,23 @@ class _BatchNorm(Module):
     input_dims: tuple[int, ...] = ()
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
-                 affine: bool = True, track_running_stats: bool = True):
+                 affine: bool = True, track_running_stats: bool = True, device: Any = None,
+                 dtype: Any = None):
         super().__init__()
         _positive(type(self).__name__, num_features=num_features)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.weight = Tensor.ones(num_features, requires_grad=True) if affine else None
-        self.bias = Tensor.zeros(num_features, requires_grad=True) if affine else None
+        factory = dict(device=device, dtype=dtype)
+        self.weight = Tensor.ones(num_features, **factory, requires_grad=True) if affine \
+            else None
+        self.bias = Tensor.zeros(num_features, **factory, requires_grad=True) if affine \
+            else None
         tracked = track_running_stats
-        self.register_buffer("running_mean", Tensor.zeros(num_features) if tracked else None)
-        self.register_buffer("running_var", Tensor.ones(num_features) if tracked else None)
-        self.register_buffer("num_batches_tracked",
-                             Tensor(0, dtype=dtypes.int64) if tracked else None)
+        self.register_buffer("running_mean",
+                             Tensor.zeros(num_features, **factory) if tracked else None)
+        self.register_buffer("running_var",
+                             Tensor.ones(num_features, **factory) if tracked else None)
+        self.register_buffer("num_batches_tracked", Tensor(0, dtype=dtypes.int64, device=device)
+                             if tracked else None)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim not in self.input_dims:
@@ -207,7 +218,8 @@ class Embedding(Module):
     """A lookup table: integer indices of any shape -> rows of weight (num, dim), N(0, 1); the
     padding_idx row starts at zero and gets no gradient."""
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None):
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
+                 *, device: Any = None, dtype: Any = None):
         super().__init__()
         _positive("Embedding", num_embeddings=num_embeddings, embedding_dim=embedding_dim)
         if padding_idx is not None:
@@ -217,7 +229,8 @@ class Embedding(Module):
             padding_idx %= num_embeddings
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.padding_idx = padding_idx
-        weight = init.normal_(Tensor.empty(num_embeddings, embedding_dim))
+        weight = init.normal_(Tensor.empty(num_embeddings, embedding_dim, device=device,
+                                           dtype=dtype))
         if padding_idx is not None:
             weight[padding_idx] = 0.0
         self.weight = weight.requires_grad_()

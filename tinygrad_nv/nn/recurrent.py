@@ -25,7 +25,7 @@ class _RNNBase(Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False):
+                 bidirectional: bool = False, device: Any = None, dtype: Any = None):
         super().__init__()
         name = type(self).__name__
         _positive(name, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
@@ -44,7 +44,8 @@ class _RNNBase(Module):
                 if bias:
                     shapes.update(bias_ih=(rows,), bias_hh=(rows,))
                 for kind, shape in shapes.items():
-                    t = init.uniform_(Tensor.empty(*shape), -bound, bound).requires_grad_()
+                    t = init.uniform_(Tensor.empty(*shape, device=device, dtype=dtype), -bound,
+                                      bound).requires_grad_()
                     setattr(self, f"{kind}_l{layer}{suffix}", t)
 
     def _suffixes(self) -> tuple[str, ...]:
@@ -143,11 +144,12 @@ class RNN(_RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
-                 dropout: float = 0.0, bidirectional: bool = False):
+                 dropout: float = 0.0, bidirectional: bool = False, device: Any = None,
+                 dtype: Any = None):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional)
+                         bidirectional, device, dtype)
         self.nonlinearity = nonlinearity
 
     def cell(self, xw, h, c, w_hh, b_hh):
