@@ -322,3 +322,97 @@ def test_save_killed_midway_leaves_no_orphan_after_the_next_save(tmp_path):
     save({"w": Tensor([3.0])}, path)
     assert os.listdir(tmp_path) == ["m.safetensors"]
     assert load(path)["w"].tolist() == [3.0]
+
+
+# ---------------------------------------------------------------------- concurrent saves
+_WRITER = """
+import sys
+import numpy as np
+from tinygrad_nv import Tensor, save
+path, writer = sys.argv[1], int(sys.argv[2])
+for i in range(100):
+    save({"w": Tensor(np.full(20000, writer * 1000 + i, np.float32)), "i": Tensor([i])}, path)
+"""
+
+_READER = """
+import sys
+import numpy as np
+from tinygrad_nv import load
+path, stop = sys.argv[1], sys.argv[2]
+import os
+reads = 0
+while not os.path.exists(stop) or reads < 5:
+    state = load(path)
+    w, i = state["w"].numpy(), int(state["i"].item())
+    assert w.shape == (20000,) and (w == w[0]).all(), "a torn file"
+    assert int(w[0]) % 1000 == i and int(w[0]) // 1000 in (0, 1, 2), w[0]
+    reads += 1
+print(reads)
+"""
+
+
+def test_two_processes_saving_to_one_path_while_a_third_loads(tmp_path):
+    """Unique temporary names + os.replace: readers only ever see complete files and no save
+    raises (with one shared temporary name a third of the saves failed)."""
+    import subprocess
+    import sys
+    path, stop = tmp_path / "m.safetensors", tmp_path / "writers-done"
+    save({"w": Tensor(np.zeros(20000, np.float32)), "i": Tensor([0])}, path)
+    reader = subprocess.Popen([sys.executable, "-c", _READER, str(path), str(stop)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    writers = [subprocess.Popen([sys.executable, "-c", _WRITER, str(path), str(k)],
+                                stderr=subprocess.PIPE, text=True) for k in (1, 2)]
+    for w in writers:
+        _, err = w.communicate(timeout=300)
+        assert w.returncode == 0, err
+    stop.touch()
+    out, err = reader.communicate(timeout=300)
+    assert reader.returncode == 0, err
+    assert int(out) >= 5
+    assert sorted(os.listdir(tmp_path)) == ["m.safetensors", "writers-done"]
+    assert int(load(path)["w"].numpy()[0]) in (1099, 2099)  # a writer's last save
+
+
+def test_temporary_names_are_unique_per_save(tmp_path, monkeypatch):
+    """Each save writes its own temporary file (pid and random part) beside the target."""
+    names = []
+    real_replace = os.replace
+
+    def spy(src, dst):
+        names.append(os.path.basename(src))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", spy)
+    for _ in range(3):
+        save({"x": Tensor([1.0])}, tmp_path / "m.safetensors")
+    assert len(set(names)) == 3
+    assert all(n.startswith(".m.safetensors.") and f".{os.getpid()}." in n for n in names)
+
+
+def test_failed_write_keeps_old_file_and_removes_its_temporary(tmp_path, monkeypatch):
+    path = tmp_path / "m.safetensors"
+    save({"x": Tensor([1.0])}, path)
+
+    def broken_fsync(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    with pytest.raises(OSError, match="No space left"):
+        save({"x": Tensor([2.0])}, path)
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == ["m.safetensors"]
+    assert load(path)["x"].tolist() == [1.0]
+
+
+@pytest.mark.parametrize("make, hint", [
+    (lambda: __import__("tinygrad_nv.nn", fromlist=["x"]).Linear(2, 3), r"Linear.*state_dict"),
+    (lambda: __import__("tinygrad_nv.optim", fromlist=["x"]).SGD(
+        [Tensor([1.0], requires_grad=True)], lr=0.1), r"SGD.*state_dict"),
+    (lambda: Tensor([1.0]), r"Tensor.*\{'name': tensor\}"),
+])
+def test_saving_a_module_or_other_object_points_at_state_dict(tmp_path, make, hint):
+    """PyTorch pickles whole modules (and its torch.load refuses them by default); here a
+    file holds a state_dict only: the error says what to save instead."""
+    with pytest.raises(TypeError, match=hint):
+        save(make(), tmp_path / "m.safetensors")
+    assert os.listdir(tmp_path) == []

@@ -9,9 +9,11 @@ file's metadata as JSON. Loading parses JSON and raw arrays only: it never runs 
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
+import secrets
 import struct
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,16 +35,18 @@ _MAX_DEPTH = 100  # nesting of the stored structure: far beyond any state dict, 
 
 
 def save(state_dict: Mapping[str, Any], path: PathLike) -> None:
-    """Write `state_dict` to `path` as safetensors, atomically: into `.<name>.tmp` beside it,
-    then renamed (a save killed half-way leaves that file, which the next save replaces).
+    """Write `state_dict` to `path` as safetensors, atomically: into a temporary file of its
+    own beside it (`.<name>.<pid>.<random>.tmp`), flushed to disk, then renamed over `path`.
+    Concurrent saves to one path never collide and readers see a whole file, old or new; a
+    failed save leaves the old file and no temporary (a killed one's is removed by the next
+    save to that path).
 
     Values are Tensors or NumPy arrays, or nested dicts/lists/tuples of them mixed with
     numbers, strings and None (an optimizer's state dict).
 
     >>> save(model.state_dict(), "model.safetensors")
     """
-    if not isinstance(state_dict, Mapping):
-        raise TypeError(f"save: state_dict must be a dict, got {type(state_dict).__name__}")
+    _check_saveable(state_dict)
     arrays: dict[str, np.ndarray] = {}
     tree = _encode(state_dict, "", arrays)
     flat = all(isinstance(v, (Tensor, np.ndarray)) and isinstance(k, str)
@@ -50,15 +54,51 @@ def save(state_dict: Mapping[str, Any], path: PathLike) -> None:
     metadata = None if flat else {TREE_KEY: json.dumps(tree)}
     payload = _st_save(arrays, metadata=metadata)
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
+    _remove_orphans(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(8)}.tmp")
     try:
-        with open(tmp, "wb") as f:
+        with open(tmp, "xb") as f:
             f.write(payload)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _check_saveable(state_dict: Any) -> None:
+    """A file holds a state dict, never a pickled object: a Module, an optimizer or a bare
+    tensor gets a TypeError saying what to save instead."""
+    if isinstance(state_dict, Mapping):
+        return
+    kind = type(state_dict).__name__
+    if callable(getattr(state_dict, "state_dict", None)):
+        raise TypeError(f"save: got a {kind}; a file holds a state_dict, not a whole object "
+                        f"(loading never unpickles): save(obj.state_dict(), path) and restore "
+                        f"with obj.load_state_dict(load(path))")
+    hint = " (wrap it: save({'name': tensor}, path))" if isinstance(state_dict, Tensor) else ""
+    raise TypeError(f"save: state_dict must be a dict (a state_dict), got {kind}{hint}")
+
+
+def _remove_orphans(path: Path) -> None:
+    """Delete the temporaries that saves to `path` left when their process died (a live
+    process's temporary is its save in progress and stays)."""
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2:].split(".")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    if os.name != "posix":  # signal 0 probes a process on POSIX only (Windows would kill it)
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
 
 
 def load(path: PathLike, device: str | None = None) -> dict[str, Any]:
