@@ -5,14 +5,16 @@ sum/max/min/any/all here: use `builtins.` for those."""
 
 from __future__ import annotations
 
+import functools
 import builtins
 import math
+from collections.abc import Callable
 import numbers
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function, is_grad_enabled
 from tinygrad_nv.autograd.function import constant
-from tinygrad_nv.dtype import dtypes, to_dtype
+from tinygrad_nv.dtype import accumulation_dtype, dtypes, to_dtype
 from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import axes as check_axes
 from tinygrad_nv.ops._checks import axis as check_axis
@@ -39,7 +41,9 @@ class Sum(Function):
 
     def forward(self, x, axes: tuple, keepdim: bool):
         self.axes = axes
-        return x.sum(axis=axes, keepdims=keepdim, dtype=x.dtype)  # int32 stays int32
+        # int32 stays int32; float16 adds up in float32, then rounds once
+        return x.sum(axis=axes, keepdims=keepdim, dtype=accumulation_dtype(x.dtype)).astype(
+            x.dtype, copy=False)
 
     def backward(self, g):
         shape = self.parents[0].shape
@@ -110,6 +114,21 @@ class Norm(Function):
         return nonzero.where(x.sign() * nonzero.where(x.abs(), 1.0) ** (p - 1), 0.0) * scale
 
 
+def in_accumulation_dtype(fn: Callable) -> Callable:
+    """Decorator: fn(x, ...) computes with x cast to its accumulation dtype (float32 for
+    float16, as PyTorch's reductions, norms and losses) and gives its results (a Tensor or a
+    tuple of them) back in x's dtype; other dtypes go straight through, with no cast."""
+    @functools.wraps(fn)
+    def widened(x: Tensor, *args: Any, **kwargs: Any) -> Any:
+        wide = accumulation_dtype(x.dtype)
+        if wide == x.dtype:
+            return fn(x, *args, **kwargs)
+        out = fn(x.cast(wide), *args, **kwargs)
+        return tuple(t.cast(x.dtype) for t in out) if isinstance(out, tuple) \
+            else out.cast(x.dtype)
+    return widened
+
+
 # ---------------------------------------------------------------------- functions
 def accumulating(x: Tensor, dtype: Any = None) -> Tensor:
     """x as sum/prod/cumsum/cumprod compute with it, as PyTorch: cast to `dtype` when given,
@@ -145,9 +164,12 @@ def mean(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None,
     """The mean over `axis` or `dim` (integers give float32; `dtype` casts first). An empty
     reduction gives NaN."""
     x = _float_dtype(x, dtype, "mean")
-    axes = check_axes(x, axis, dim, "mean")
-    count = math.prod(x.shape[a] for a in axes)
-    return sum(x, axes, keepdim=keepdim) / count
+    return _mean(x, check_axes(x, axis, dim, "mean"), keepdim)
+
+
+@in_accumulation_dtype
+def _mean(x: Tensor, axes: tuple, keepdim: bool) -> Tensor:
+    return sum(x, axes, keepdim=keepdim) / math.prod(x.shape[a] for a in axes)
 
 
 def _correction(correction: Any, unbiased: bool | None, op: str) -> float:
@@ -158,30 +180,38 @@ def _correction(correction: Any, unbiased: bool | None, op: str) -> float:
     return correction
 
 
-def _var_and_mean(x: Tensor, axis: Any, keepdim: bool, correction: Any, dim: Any,
-                  unbiased: bool | None, op: str) -> tuple[Tensor, Tensor]:
+def _spread_and_mean(x: Tensor, axis: Any, keepdim: bool, correction: Any, dim: Any,
+                     unbiased: bool | None, op: str) -> tuple[Tensor, Tensor]:
+    """(variance, mean), or (standard deviation, mean) for std and std_mean."""
     x = floating(x)
     axes = check_axes(x, axis, dim, op)
-    correction = _correction(correction, unbiased, op)
+    return _moments(x, axes, keepdim, _correction(correction, unbiased, op),
+                    root=op.startswith("std"))
+
+
+@in_accumulation_dtype
+def _moments(x: Tensor, axes: tuple, keepdim: bool, correction: float, root: bool
+             ) -> tuple[Tensor, Tensor]:
     count = math.prod(x.shape[a] for a in axes)
     center = mean(x, axes, keepdim=True)
     centered = x - center
     divisor = builtins.max(count - correction, 0)  # 0: inf or NaN, as PyTorch
-    variance = sum(centered * centered, axes, keepdim=keepdim) / divisor
-    return variance, center if keepdim else center.reshape(reduced_shape(x.shape, axes))
+    spread = sum(centered * centered, axes, keepdim=keepdim) / divisor
+    spread = spread.sqrt() if root else spread
+    return spread, center if keepdim else center.reshape(reduced_shape(x.shape, axes))
 
 
 def var(x: Tensor, axis: Any = None, keepdim: bool = False, correction: Any = 1,
         dim: Any = None, unbiased: bool | None = None) -> Tensor:
     """Variance, unbiased by default: divides by n - correction (`unbiased=False` is
     correction=0)."""
-    return _var_and_mean(x, axis, keepdim, correction, dim, unbiased, "var")[0]
+    return _spread_and_mean(x, axis, keepdim, correction, dim, unbiased, "var")[0]
 
 
 def std(x: Tensor, axis: Any = None, keepdim: bool = False, correction: Any = 1,
         dim: Any = None, unbiased: bool | None = None) -> Tensor:
     """The standard deviation, unbiased by default (correction=1)."""
-    return _var_and_mean(x, axis, keepdim, correction, dim, unbiased, "std")[0].sqrt()
+    return _spread_and_mean(x, axis, keepdim, correction, dim, unbiased, "std")[0]
 
 
 def var_mean(x: Tensor, axis: Any = None, keepdim: bool = False, correction: Any = 1,
@@ -190,14 +220,13 @@ def var_mean(x: Tensor, axis: Any = None, keepdim: bool = False, correction: Any
 
     >>> v, m = Tensor([1.0, 2.0, 3.0]).var_mean()    # 1.0, 2.0
     """
-    return _var_and_mean(x, axis, keepdim, correction, dim, unbiased, "var_mean")
+    return _spread_and_mean(x, axis, keepdim, correction, dim, unbiased, "var_mean")
 
 
 def std_mean(x: Tensor, axis: Any = None, keepdim: bool = False, correction: Any = 1,
              dim: Any = None, unbiased: bool | None = None) -> tuple[Tensor, Tensor]:
     """(standard deviation, mean) over `axis` or `dim`, as torch.std_mean."""
-    variance, center = _var_and_mean(x, axis, keepdim, correction, dim, unbiased, "std_mean")
-    return variance.sqrt(), center
+    return _spread_and_mean(x, axis, keepdim, correction, dim, unbiased, "std_mean")
 
 
 def _extreme(x: Tensor, axis: Any, keepdim: bool, dim: Any, op: str, largest: bool) -> Tensor:
@@ -246,7 +275,11 @@ def amin(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) ->
 def logsumexp(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:
     """log(sum(exp(x))), computed stably around the maximum; -inf over an empty axis."""
     x = floating(x)
-    axes = check_axes(x, axis, dim, "logsumexp")
+    return _logsumexp(x, check_axes(x, axis, dim, "logsumexp"), keepdim)
+
+
+@in_accumulation_dtype
+def _logsumexp(x: Tensor, axes: tuple, keepdim: bool) -> Tensor:
     if builtins.all(x.shape[a] for a in axes):
         peak = constant(lambda xp, a: _finite_or_zero(xp, a.max(axes, keepdims=True)), x)
     else:  # an empty sum is 0: its log is -inf
@@ -265,7 +298,11 @@ def prod(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None,
     """Product over axes (1 over an empty axis); a tree of multiplications, so zeros get
     exact gradients. Integers and bools multiply in int64; `dtype` casts first."""
     axes = check_axes(x, axis, dim, "prod")
-    x = accumulating(x, dtype)
+    return _product_tree(accumulating(x, dtype), axes, keepdim)
+
+
+@in_accumulation_dtype
+def _product_tree(x: Tensor, axes: tuple, keepdim: bool) -> Tensor:
     kept = tuple(a for a in range(x.ndim) if a not in axes)
     shape = x.shape
     x = x.permute(*kept, *axes).reshape(*[shape[a] for a in kept],
@@ -279,6 +316,7 @@ def prod(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None,
     out = x.reshape(*[shape[a] for a in kept])
     return out.reshape(kept_shape(shape, axes)) if keepdim else out
 
+_norm = in_accumulation_dtype(Norm.apply)
 
 _NORM_ORDERS = "'fro', or a number: 2, 1, inf, -inf, 0, or any other float"
 
@@ -302,7 +340,7 @@ def norm(x: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False, dtyp
     if p in (math.inf, -math.inf) and builtins.any(x.shape[a] == 0 for a in axes):
         raise RuntimeError(f"norm: cannot compute the {p} norm over an empty axis of a tensor "
                            f"of shape {x.shape} (max/min have no identity)")
-    return Norm.apply(x, p=float(p), axes=axes, keepdim=keepdim)
+    return _norm(x, p=float(p), axes=axes, keepdim=keepdim)
 
 
 def count_nonzero(x: Tensor, dim: Any = None, axis: Any = None) -> Tensor:

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tinygrad_nv.autograd import Function
 from tinygrad_nv.autograd.function import constant, device_call
-from tinygrad_nv.dtype import dtypes
+from tinygrad_nv.dtype import accumulation_dtype, dtypes
 from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import axis as check_axis
 from tinygrad_nv.ops._checks import is_int
 from tinygrad_nv.ops.gather_scatter import along
 from tinygrad_nv.ops.index import Index
-from tinygrad_nv.ops.reduce import accumulating
+from tinygrad_nv.ops.reduce import accumulating, in_accumulation_dtype
 from tinygrad_nv.ops.unary import floating
 
 if TYPE_CHECKING:
@@ -53,7 +53,8 @@ class CumSum(Function):
     def forward(self, x, axis: int, reverse: bool):
         self.axis, self.reverse = axis, reverse
         xp = self.xp
-        return _flip(xp, xp.cumsum(_flip(xp, x, axis, reverse), axis=axis), axis, reverse)
+        sums = xp.cumsum(_flip(xp, x, axis, reverse), axis=axis, dtype=accumulation_dtype(x.dtype))
+        return _flip(xp, sums.astype(x.dtype, copy=False), axis, reverse)
 
     def backward(self, g):
         return CumSum.apply(g, axis=self.axis, reverse=not self.reverse)
@@ -124,8 +125,11 @@ def cumprod(x: Tensor, dim: Any = None, dtype: Any = None, axis: Any = None) -> 
     """
     d = _dim(x, dim, axis, "cumprod")
     x = accumulating(x, dtype)
-    if x.ndim == 0:
-        return _as_1d(x, cumprod)
+    return _products(x, d) if x.ndim else _as_1d(x, cumprod)
+
+
+@in_accumulation_dtype
+def _products(x: Tensor, d: int) -> Tensor:
     n, step = x.shape[d], 1
     while step < n:  # x[i] *= x[i - step] (ones before the start): a Hillis-Steele scan
         earlier = x[(slice(None),) * d + (slice(0, n - step),)]
@@ -140,7 +144,10 @@ def logcumsumexp(x: Tensor, dim: Any = None, axis: Any = None) -> Tensor:
     float32)."""
     d = _dim(x, dim, axis, "logcumsumexp")
     x = floating(x)
-    return LogCumSumExp.apply(x, axis=d, reverse=False) if x.ndim else _as_1d(x, logcumsumexp)
+    return _logcumsumexp(x, axis=d, reverse=False) if x.ndim else _as_1d(x, logcumsumexp)
+
+
+_logcumsumexp = in_accumulation_dtype(LogCumSumExp.apply)
 
 
 def take_along(x: Tensor, indices, axis: int) -> Tensor:
