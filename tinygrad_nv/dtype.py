@@ -47,12 +47,12 @@ def to_dtype(dtype) -> DType:
                         f"{', '.join(d.name for d in dtypes.all)}")
     return dt
 
+
 def accumulation_dtype(dtype: DType) -> DType:
     """The dtype that reductions, scans, softmax, norms and losses compute in for `dtype`
     (then rounding back to it): float32 for the floats narrower than float32 (float16, and
     bfloat16 where it exists), as PyTorch accumulates them; every other dtype is its own."""
     return dtypes.float32 if dtype.itemsize < 4 and dtypes.is_float(dtype) else dtype
-
 
 
 def result_dtype(a: DType, b: DType) -> DType:

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 from tinygrad_nv.autograd import Function, is_grad_enabled
 from tinygrad_nv.ops import Exports
-from tinygrad_nv.ops.reduce import in_accumulation_dtype
 from tinygrad_nv.ops._checks import axis as check_axis
+from tinygrad_nv.ops.reduce import in_accumulation_dtype
 from tinygrad_nv.ops.unary import floating
 
 if TYPE_CHECKING:
@@ -260,8 +260,8 @@ def log_softmax(x: Tensor, axis: int = -1, dim: int | None = None) -> Tensor:
     """x - logsumexp(x) along `axis` (or `dim`)."""
     return _softmax(x, axis if dim is None else dim, log=True)
 
-@in_accumulation_dtype  # and so the kernels, which have float32 and float64 variants only
 
+@in_accumulation_dtype  # and so the kernels, which have float32 and float64 variants only
 def _softmax(x: Tensor, axis: int, log: bool) -> Tensor:
     op = "log_softmax" if log else "softmax"
     x = floating(x)

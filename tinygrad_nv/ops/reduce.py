@@ -5,11 +5,11 @@ sum/max/min/any/all here: use `builtins.` for those."""
 
 from __future__ import annotations
 
-import functools
 import builtins
+import functools
 import math
-from collections.abc import Callable
 import numbers
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function, is_grad_enabled
@@ -114,6 +114,7 @@ class Norm(Function):
         return nonzero.where(x.sign() * nonzero.where(x.abs(), 1.0) ** (p - 1), 0.0) * scale
 
 
+# ---------------------------------------------------------------------- functions
 def in_accumulation_dtype(fn: Callable) -> Callable:
     """Decorator: fn(x, ...) computes with x cast to its accumulation dtype (float32 for
     float16, as PyTorch's reductions, norms and losses) and gives its results (a Tensor or a
@@ -129,7 +130,6 @@ def in_accumulation_dtype(fn: Callable) -> Callable:
     return widened
 
 
-# ---------------------------------------------------------------------- functions
 def accumulating(x: Tensor, dtype: Any = None) -> Tensor:
     """x as sum/prod/cumsum/cumprod compute with it, as PyTorch: cast to `dtype` when given,
     integers and bools to int64, floats as they are."""
@@ -316,8 +316,8 @@ def _product_tree(x: Tensor, axes: tuple, keepdim: bool) -> Tensor:
     out = x.reshape(*[shape[a] for a in kept])
     return out.reshape(kept_shape(shape, axes)) if keepdim else out
 
-_norm = in_accumulation_dtype(Norm.apply)
 
+_norm = in_accumulation_dtype(Norm.apply)
 _NORM_ORDERS = "'fro', or a number: 2, 1, inf, -inf, 0, or any other float"
 
 
