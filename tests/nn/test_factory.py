@@ -23,6 +23,9 @@ LAYERS = {
     "GRU": lambda **f: nn.GRU(3, 4, **f),
     "MultiheadAttention": lambda **f: nn.MultiheadAttention(4, 2, kdim=3, **f),
     "TransformerEncoderLayer": lambda **f: nn.TransformerEncoderLayer(4, 2, 8, **f),
+    "RMSNorm": lambda **f: nn.RMSNorm(4, **f),
+    "InstanceNorm2d": lambda **f: nn.InstanceNorm2d(3, affine=True, track_running_stats=True,
+                                                    **f),
 }
 
 

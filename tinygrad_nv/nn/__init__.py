@@ -66,6 +66,13 @@ from tinygrad_nv.nn.loss import (
     SmoothL1Loss,
 )
 from tinygrad_nv.nn.module import IncompatibleKeys, Module, Parameter
+from tinygrad_nv.nn.normalization import (
+    InstanceNorm1d,
+    InstanceNorm2d,
+    InstanceNorm3d,
+    LocalResponseNorm,
+    RMSNorm,
+)
 from tinygrad_nv.nn.recurrent import GRU, LSTM, RNN
 
 __all__ = ["functional", "init", "utils", "Module", "Parameter", "IncompatibleKeys", "Linear",
@@ -79,3 +86,5 @@ __all__ = ["functional", "init", "utils", "Module", "Parameter", "IncompatibleKe
            "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "SmoothL1Loss",
            "HuberLoss", "KLDivLoss"]
 __all__ += ["ModuleList", "ModuleDict", "ParameterList"]
+__all__ += ["RMSNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
+            "LocalResponseNorm"]

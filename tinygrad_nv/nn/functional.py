@@ -23,7 +23,7 @@ from tinygrad_nv.nn.losses import (  # noqa: F401  (re-exported: they are nn.fun
     nll_loss,
     smooth_l1_loss,
 )
-from tinygrad_nv.ops import attention, conv, pool
+from tinygrad_nv.ops import attention, conv, normalization, pool
 from tinygrad_nv.ops import nn as nn_ops
 
 IntPair = int | tuple[int, int]
@@ -258,6 +258,9 @@ def embedding(indices: Tensor, weight: Tensor, padding_idx: int | None = None) -
 
 
 # ---------------------------------------------------------------------- bound from the ops' tables
-_KINDS: tuple = ()  # ops/<kind>.py modules whose EXPORTS.functional are nn.functional names
+# ops/<kind>.py modules whose EXPORTS.functional are nn.functional names
+_KINDS: tuple = (
+    normalization,
+)
 for _kind in _KINDS:
     globals().update(_kind.EXPORTS.functional)
