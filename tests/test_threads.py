@@ -166,3 +166,55 @@ def test_decorated_function_called_from_two_threads(decorated_first):
     _run_in_threads(*targets)
     assert sorted(seen) == ([False, False] if decorated_first else [False, True])
     assert is_grad_enabled()
+
+
+# ---------------------------------------------------------------------- first use
+_FIRST_USE = """
+import sys, threading
+import tinygrad_nv.backend.emu as emu
+compiled = []
+real_compile = emu._compile
+emu._compile = lambda header, code, name, path: (compiled.append(name),
+                                                 real_compile(header, code, name, path))
+from tinygrad_nv import Tensor
+device, made, errors = sys.argv[1], [], []
+barrier = threading.Barrier(16, timeout=60)
+
+def first_use(k):
+    try:
+        barrier.wait()
+        if device == "emu" and k % 2:  # another backend loading the same module meanwhile
+            Tensor([1.0], device="emu:1").relu()
+        made.append(Tensor([[float(k), -1.0]], device=device).relu())  # a kernel on emu
+    except BaseException as e:
+        errors.append(repr(e))
+
+threads = [threading.Thread(target=first_use, args=(k,)) for k in range(16)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+assert not errors, errors
+assert len({id(t.backend) for t in made}) == 1, "one backend per thread"
+total = made[0]
+for t in made[1:]:
+    total = total + t  # 'different devices (cpu and cpu)' with two backends of one device
+assert total.tolist() == [[120.0, 0.0]], total.tolist()
+assert len(compiled) == len(set(compiled)), compiled  # each kernel module compiled once
+print("ok", sorted(set(compiled)))
+"""
+
+
+@pytest.mark.parametrize("device", ["cpu", "emu"])
+def test_sixteen_threads_create_their_first_tensors_at_once(device, tmp_path):
+    """In a fresh process (so the backend and, on emu, its kernels really are new, compiled
+    into an empty cache): one backend per device and each kernel module compiled once."""
+    import os
+    import subprocess
+    import sys
+    env = {**os.environ, "TINYGRAD_NV_CACHE": str(tmp_path)}
+    for _ in range(3 if device == "cpu" else 1):  # the cpu race is narrow: try it a few times
+        result = subprocess.run([sys.executable, "-c", _FIRST_USE, device], env=env,
+                                capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert result.stdout.startswith("ok")

@@ -4,6 +4,7 @@ launch code on NumPy arrays, running the CUDA kernel sources compiled for the CP
 from __future__ import annotations
 
 import os
+import threading
 
 from tinygrad_nv.backend.base import Backend
 from tinygrad_nv.backend.cpu import CPUBackend
@@ -13,6 +14,7 @@ GPU_INSTALL_HINT = ("install CuPy for the CUDA major version nvidia-smi shows: p
                     "'tinygrad_nv[cuda12]' (alias 'tinygrad_nv[gpu]') or 'tinygrad_nv[cuda13]'")
 
 _backends: dict[str, Backend] = {}
+_lock = threading.Lock()  # creating a backend: once per device, whatever the threads
 _seed: int | None = None
 _default: str | None = None
 
@@ -73,11 +75,15 @@ def set_default_device(device: str) -> None:
 
 
 def get_backend(device: str | None) -> Backend:
-    """The (cached) backend of a device name."""
+    """The (cached) backend of a device name: created once, under a lock, even when threads
+    ask for a new device at the same time (two backends of one device cannot be mixed)."""
     name = canonicalize(device)
     backend = _backends.get(name)
     if backend is None:
-        backend = _backends[name] = _create(name)
+        with _lock:
+            backend = _backends.get(name)
+            if backend is None:
+                backend = _backends[name] = _create(name)
     return backend
 
 

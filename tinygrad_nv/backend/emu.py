@@ -68,6 +68,7 @@ MAX_BLOCK = (1024, 1024, 64)
 MAX_THREADS = 1024
 MAX_GRID = (2**31 - 1, 65535, 65535)
 MAX_SHARED = 48 * 1024
+_COMPILE_LOCK = threading.Lock()
 _KERNEL = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\(')
 # `extern __shared__ T name[];` and `__shared__ T name[dims];`, rewritten for cuda_emu.h
 _DYNAMIC_SHARED = re.compile(r"\bextern\s+__shared__\s+([^;=\n]*?)\s*\b(\w+)\s*\[\s*\]\s*;")
@@ -94,8 +95,9 @@ def emu_load_module(source: str, name: str) -> EmuModule:
     header = emulation_header()
     key = hashlib.sha256("\0".join((header, code, *CXXFLAGS)).encode()).hexdigest()[:24]
     path = cache_dir() / f"{Path(name).stem}-{key}.so"
-    if not path.exists():
-        _compile(header, code, name, path)
+    with _COMPILE_LOCK:  # threads of this process compile a module once
+        if not path.exists():
+            _compile(header, code, name, path)
     return EmuModule(path, kernels, name)
 
 
