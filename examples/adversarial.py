@@ -23,6 +23,7 @@ from common import (
     evaluate,
     load_digits,
     logits_of,
+    one_blas_thread,
     output_path,
     pyplot,
     save_figure,
@@ -43,6 +44,7 @@ def input_gradient_sign(model, digits, device) -> np.ndarray:
     return np.sign(x.grad.numpy())
 
 
+@one_blas_thread
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__)
     add_model_options(parser, epochs=15)

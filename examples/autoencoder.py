@@ -17,7 +17,15 @@ import sys
 import time
 
 import numpy as np
-from common import Progress, base_parser, load_digits, output_path, pyplot, save_figure
+from common import (
+    Progress,
+    base_parser,
+    load_digits,
+    one_blas_thread,
+    output_path,
+    pyplot,
+    save_figure,
+)
 
 import tinygrad_nv.nn as nn
 import tinygrad_nv.nn.functional as F
@@ -51,6 +59,7 @@ class AutoEncoder(nn.Module):
         return self.decoder(self.encoder(x))
 
 
+@one_blas_thread
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__)
     parser.add_argument("--code", type=int, default=2, help="numbers per code")

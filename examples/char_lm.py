@@ -18,12 +18,11 @@ from the `--top-k` most likely next characters with their probabilities sharpene
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import time
 
 import numpy as np
-from common import Progress, base_parser, output_path, pyplot, save_figure
+from common import Progress, base_parser, one_blas_thread, output_path, pyplot, save_figure
 
 import tinygrad_nv.nn as nn
 import tinygrad_nv.nn.functional as F
@@ -123,22 +122,8 @@ def sample(model: nn.Module, prompt: np.ndarray, length: int, context: int, temp
     return out
 
 
-def one_blas_thread() -> contextlib.AbstractContextManager:
-    """One BLAS thread: this model's matrices are small, and several threads per process
-    mostly spin on a machine with two busy cores (threadpoolctl comes with scikit-learn)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
-
-
+@one_blas_thread
 def main(argv: list[str] | None = None) -> int:
-    with one_blas_thread():
-        return run(argv)
-
-
-def run(argv: list[str] | None) -> int:
     parser = base_parser(__doc__)
     parser.add_argument("--model", choices=sorted(DEFAULTS), default="transformer",
                         help="a small GPT, or a two-layer LSTM")

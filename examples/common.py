@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,22 @@ def base_parser(doc: str | None) -> argparse.ArgumentParser:
     parser.add_argument("--device", default=None,
                         help="cpu, cuda, cuda:N or emu (default: cuda if there is a GPU)")
     return parser
+
+
+def one_blas_thread(main: Callable[..., int]) -> Callable[..., int]:
+    """`main` runs with one BLAS thread: the examples' matrices are small, and several threads
+    per process mostly spin on a machine with busy cores (the digits MLP trained several times
+    faster so on this project's 2-core VM). threadpoolctl comes with scikit-learn."""
+
+    @functools.wraps(main)
+    def with_one_thread(argv: list[str] | None = None) -> int:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            return main(argv)
+        with threadpool_limits(limits=1, user_api="blas"):
+            return main(argv)
+    return with_one_thread
 
 
 def on_terminal() -> bool:

@@ -25,6 +25,7 @@ from common import (
     fit,
     load_digits,
     make_mlp,
+    one_blas_thread,
     output_path,
     pyplot,
     save_figure,
@@ -35,6 +36,7 @@ import tinygrad_nv.optim as optim
 from tinygrad_nv import Tensor
 
 
+@one_blas_thread
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__)
     parser.add_argument("--epochs", type=int, default=150, help="passes over the training set")

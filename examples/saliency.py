@@ -25,6 +25,7 @@ from common import (
     base_parser,
     load_digits,
     logits_of,
+    one_blas_thread,
     output_path,
     pyplot,
     save_figure,
@@ -77,6 +78,7 @@ def hidden_units(model, x: np.ndarray, device) -> tuple[np.ndarray, np.ndarray, 
     return first.weight.numpy()[units], activations[:, units].argmax(axis=0), votes
 
 
+@one_blas_thread
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__)
     add_model_options(parser, epochs=15)
@@ -111,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def bare(axes) -> None:
+    """No ticks on image axes."""
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])

@@ -24,6 +24,7 @@ from common import (
     fit,
     load_digits,
     make_model,
+    one_blas_thread,
     output_path,
     plot_training,
 )
@@ -32,6 +33,7 @@ import tinygrad_nv.optim as optim
 from tinygrad_nv import Device, Tensor, save
 
 
+@one_blas_thread
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__)
     add_digits_options(parser, batch_help="images per Adam step")
