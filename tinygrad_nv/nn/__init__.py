@@ -41,6 +41,13 @@ from tinygrad_nv.nn.conv import (
     MaxPool2d,
     Upsample,
 )
+from tinygrad_nv.nn.dropout import (
+    AlphaDropout,
+    Dropout1d,
+    Dropout2d,
+    Dropout3d,
+    FeatureAlphaDropout,
+)
 from tinygrad_nv.nn.layers import (
     BatchNorm1d,
     BatchNorm2d,
@@ -88,3 +95,4 @@ __all__ = ["functional", "init", "utils", "Module", "Parameter", "IncompatibleKe
 __all__ += ["ModuleList", "ModuleDict", "ParameterList"]
 __all__ += ["RMSNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
             "LocalResponseNorm"]
+__all__ += ["Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"]

@@ -24,6 +24,7 @@ from tinygrad_nv.nn.losses import (  # noqa: F401  (re-exported: they are nn.fun
     smooth_l1_loss,
 )
 from tinygrad_nv.ops import attention, conv, normalization, pool
+from tinygrad_nv.ops import dropout as dropout_ops
 from tinygrad_nv.ops import nn as nn_ops
 
 IntPair = int | tuple[int, int]
@@ -261,6 +262,7 @@ def embedding(indices: Tensor, weight: Tensor, padding_idx: int | None = None) -
 # ops/<kind>.py modules whose EXPORTS.functional are nn.functional names
 _KINDS: tuple = (
     normalization,
+    dropout_ops,
 )
 for _kind in _KINDS:
     globals().update(_kind.EXPORTS.functional)

@@ -1,0 +1,62 @@
+"""Dropout layers beside layers.py's Dropout: Dropout1d/2d/3d (whole channels), AlphaDropout
+and FeatureAlphaDropout (for SELU networks), with PyTorch's arguments; the identity in eval
+mode.
+
+>>> drop = nn.Dropout2d(0.1)
+>>> y = drop(Tensor.randn(8, 16, 4, 4))       # training: each (sample, channel) kept or zeroed
+"""
+
+from __future__ import annotations
+
+from tinygrad_nv._tensor import Tensor
+from tinygrad_nv.nn.module import Module
+from tinygrad_nv.ops import dropout as ops
+
+
+class _DropoutNd(Module):
+    """p (the probability to drop) and inplace (accepted; the result is a new tensor)."""
+
+    def __init__(self, p: float = 0.5, inplace: bool = False):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"{type(self).__name__}: dropout probability has to be between 0 "
+                             f"and 1, but got {p}")
+        self.p, self.inplace = p, inplace
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout1d(_DropoutNd):
+    """Channel dropout of (N, C, L) or (C, L) inputs."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.dropout1d(x, self.p, self.training)
+
+
+class Dropout2d(_DropoutNd):
+    """Channel dropout of (N, C, H, W) inputs (3-D ones read as (N, C, L), as PyTorch)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.dropout2d(x, self.p, self.training)
+
+
+class Dropout3d(_DropoutNd):
+    """Channel dropout of (N, C, D, H, W) or (C, D, H, W) inputs."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.dropout3d(x, self.p, self.training)
+
+
+class AlphaDropout(_DropoutNd):
+    """Dropout that keeps a SELU network's zero mean and unit variance."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.alpha_dropout(x, self.p, self.training)
+
+
+class FeatureAlphaDropout(_DropoutNd):
+    """AlphaDropout with one draw per (sample, channel)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.feature_alpha_dropout(x, self.p, self.training)
