@@ -61,6 +61,10 @@ class Optimizer:
                 raise ValueError(f"{self.name}: can't optimize a non-leaf Tensor (shape "
                                  f"{p.shape}, the result of an operation); optimize the leaf "
                                  "it was computed from, or .detach().requires_grad_() it")
+            if p.dtype.kind != "f":
+                raise TypeError(f"{self.name}: can only optimize floating point Tensors, got "
+                                f"one of dtype {p.dtype.name} and shape {p.shape}; convert it "
+                                "with .float() (an integer tensor never gets a gradient)")
         if len({id(p) for p in params}) != len(params):
             raise ValueError(f"{self.name}: a parameter group contains the same parameter "
                              "more than once")
