@@ -89,7 +89,7 @@ def worker(kind: str, steps: int, batch: int, device: str | None) -> dict:
     all_reduce = statistics.median(timed(lambda: dist.all_reduce(flat, "mean"), steps))
     synced, local = statistics.median(synced_samples), statistics.median(local_samples)
     comm = max(synced - local, 0.0)
-    return {"model": kind, "processes": world, "device": x.device, "batch": batch,
+    return {"model": kind, "processes": world, "device": str(x.device), "batch": batch,
             "step_ms": synced, "local_step_ms": local, "comm_ms": comm,
             "step_samples_ms": synced_samples, "local_step_samples_ms": local_samples,
             "comm_fraction": comm / synced, "all_reduce_ms": all_reduce,

@@ -10,7 +10,7 @@ import numpy as np
 
 from tinygrad_nv import autograd, creation
 from tinygrad_nv.autograd import device_call
-from tinygrad_nv.backend import Backend, canonicalize, get_backend, manual_seed
+from tinygrad_nv.backend import Backend, canonicalize, devices, get_backend, manual_seed
 from tinygrad_nv.dtype import DType, dtypes, to_dtype
 from tinygrad_nv.ops import (
     activation,
@@ -157,9 +157,10 @@ class Tensor:
         return self._data.dtype
 
     @property
-    def device(self) -> str:
-        """Where the data lives: 'cpu', 'cuda:N' or 'emu'."""
-        return self._backend.name
+    def device(self) -> devices.device:
+        """Where the data lives, as a device object (PyTorch's): `x.device.type` is 'cpu',
+        'cuda' or 'emu', `str(x.device)` 'cpu', 'cuda:N' or 'emu'."""
+        return self._backend.device_object
 
     @property
     def backend(self) -> Backend:
@@ -317,29 +318,33 @@ class Tensor:
         return self
 
     # ------------------------------------------------------------------ devices and dtypes
-    def to(self, *args: Any, device: str | None = None, dtype: Any = None) -> Tensor:
-        """`.to("cuda")`, `.to(dtypes.float64)` or `.to(device=..., dtype=...)`."""
-        for arg in args:
-            if isinstance(arg, str) and arg.split(":")[0].lower() in ("cpu", "cuda", "gpu",
-                                                                      "emu"):
-                device = arg
-            elif isinstance(arg, str) and arg not in _DTYPE_NAMES:
-                raise ValueError(f"to: {arg!r} is neither a device ('cpu', 'cuda', 'cuda:N', "
-                                 f"'emu') nor a dtype ({', '.join(sorted(_DTYPE_NAMES))})")
-            else:
-                dtype = arg
+    def to(self, *args: Any, device: Any = None, dtype: Any = None, non_blocking: bool = False,
+           copy: bool = False, memory_format: Any = None) -> Tensor:
+        """This tensor on another device and/or in another dtype (differentiable), as
+        torch.Tensor.to: `.to("cuda")`, `.to(float64)`, `.to("cuda", float16)`, `.to(other)`
+        (other's device and dtype), `.to(device=..., dtype=...)`. Returns self when nothing
+        changes, unless copy=True. non_blocking is accepted: copies are ordered on the
+        device's stream anyway."""
+        device, dtype, copy = to_args(args, device, dtype, copy, "to")
         out = self
-        if device is not None and canonicalize(device) != self.device:
+        if device is not None and canonicalize(device) != self._backend.name:
             out = movement.Transfer.apply(out, target=get_backend(device))
-        return out if dtype is None else out.cast(dtype)
+        out = out if dtype is None else out.cast(dtype)
+        return out.clone() if copy and out is self else out
 
-    def cpu(self) -> Tensor:
-        """A copy on the CPU (differentiable)."""
+    def cpu(self, memory_format: Any = None) -> Tensor:
+        """A copy on the CPU (differentiable); self when it is there already."""
         return self.to("cpu")
 
-    def cuda(self, index: int = 0) -> Tensor:
-        """A copy on GPU `index` (differentiable)."""
-        return self.to(f"cuda:{index}")
+    def cuda(self, device: Any = None, non_blocking: bool = False,
+             memory_format: Any = None) -> Tensor:
+        """A copy on GPU `device` (an index, a name or a device; the current GPU when None)."""
+        return self.to("cuda" if device is None else device)
+
+    @property
+    def is_cuda(self) -> bool:
+        """Whether the tensor lives on a CUDA GPU (False on cpu and emu)."""
+        return self._backend.name.startswith("cuda")
 
     def cast(self, dtype: Any) -> Tensor:
         """A copy converted to `dtype` (differentiable between float dtypes)."""
@@ -458,7 +463,7 @@ def _check_assigned(tensor: Tensor, value: Any, what: str) -> None:
     elif value._backend is not tensor._backend:
         raise RuntimeError(f"attempting to assign a gradient on device {value.device} to a "
                            f"tensor on device {tensor.device}; move it with "
-                           f".to({tensor.device!r})")
+                           f".to('{tensor.device}')")
     elif value.shape != tensor.shape:
         raise RuntimeError(f"attempting to assign a gradient of shape {value.shape} to a tensor "
                            f"of shape {tensor.shape}; the gradient and the tensor must have "
@@ -477,3 +482,29 @@ for _kind in KINDS:
 
 _DTYPE_NAMES = {d.name for d in dtypes.all} | {"float", "double", "half", "int", "long",
                                                 "char", "byte", "short"}
+
+
+def to_args(args: tuple, device: Any, dtype: Any, copy: bool, op: str) -> tuple:
+    """(device, dtype, copy) from the positional forms of torch's `.to`: a device (a device,
+    a name, a GPU index), a dtype, a tensor (its device and dtype), then the bools
+    non_blocking and copy."""
+    flags = []
+    for arg in args:
+        if isinstance(arg, Tensor):
+            device, dtype = arg._backend.name, arg.dtype
+        elif isinstance(arg, bool):
+            flags.append(arg)
+        elif isinstance(arg, (devices.device, int)):
+            device = arg
+        elif isinstance(arg, str) and arg.split(":")[0].lower() in ("cpu", "cuda", "gpu",
+                                                                    "emu"):
+            device = arg
+        elif isinstance(arg, str) and arg not in _DTYPE_NAMES:
+            raise ValueError(f"{op}: {arg!r} is neither a device ('cpu', 'cuda', 'cuda:N', "
+                             f"'emu') nor a dtype ({', '.join(sorted(_DTYPE_NAMES))})")
+        else:
+            dtype = arg
+    if len(flags) > 2:
+        raise TypeError(f"{op}: too many positional bools {flags}; expected (non_blocking, "
+                        "copy)")
+    return device, dtype, copy or flags[1:] == [True]

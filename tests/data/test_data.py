@@ -56,7 +56,7 @@ def test_tensor_dataset_batches_are_one_gather_on_the_device(device):
     loader = DataLoader(data, batch_size=4, shuffle=True, seed=1, device=device)
     seen = []
     for xb, yb in loader:
-        assert xb.device == device and yb.device == device
+        assert str(xb.device) == device and str(yb.device) == device
         index = (xb.numpy()[:, 0] // 3).astype(int)  # X's first column is 3 * row
         np.testing.assert_array_equal(xb.numpy(), X[index])
         np.testing.assert_array_equal(yb.numpy(), Y[index])
@@ -120,7 +120,7 @@ class Squares(Dataset):
 def test_map_dataset_custom_collate_and_no_batching(device):
     batches = list(DataLoader(Squares(), batch_size=2, device=device))
     assert [b["y"].numpy().tolist() for b in batches] == [[0, 1], [4, 9], [16]]
-    assert batches[0]["x"].device == device
+    assert str(batches[0]["x"].device) == device
     sums = list(DataLoader(Squares(), batch_size=2, collate_fn=lambda b: sum(s["y"] for s in b)))
     assert sums == [1, 13, 16]
     single = list(DataLoader(Squares(), batch_size=None))

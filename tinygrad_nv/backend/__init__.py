@@ -3,9 +3,12 @@ launch code on NumPy arrays, running the CUDA kernel sources compiled for the CP
 
 from __future__ import annotations
 
+import numbers
 import os
 import threading
+from typing import Any
 
+from tinygrad_nv.backend import devices
 from tinygrad_nv.backend.base import Backend
 from tinygrad_nv.backend.cpu import CPUBackend
 
@@ -17,6 +20,7 @@ _backends: dict[str, Backend] = {}
 _lock = threading.Lock()  # creating a backend: once per device, whatever the threads
 _seed: int | None = None
 _default: str | None = None
+current_cuda = [0]  # the GPU that 'cuda' without an index names (cuda.set_device changes it)
 
 
 def cuda_unavailable_reason() -> str | None:
@@ -37,18 +41,22 @@ def cuda_unavailable_reason() -> str | None:
     return None
 
 
-def canonicalize(device: str | None) -> str:
-    """'cuda' -> 'cuda:0', None -> the default device; raises ValueError on unknown names."""
+def canonicalize(device: str | devices.device | int | None) -> str:
+    """'cuda' -> the current GPU ('cuda:0' unless cuda.set_device), None -> the default
+    device, device objects and GPU indices (as PyTorch: 0 is 'cuda:0') as their names;
+    raises ValueError on unknown names."""
     if device is None:
         return default_device()
+    if isinstance(device, (devices.device, int)) and not isinstance(device, bool):
+        device = str(devices.device(device))
     if not isinstance(device, str):
-        raise TypeError(f"device must be a string like 'cpu', 'cuda', 'cuda:1' or 'emu', "
-                        f"got {type(device).__name__}")
+        raise TypeError(f"device must be a string like 'cpu', 'cuda', 'cuda:1' or 'emu', a "
+                        f"device or a GPU index, got {type(device).__name__}")
     name = device.strip().lower()
-    if name in ("cpu", "emu"):
-        return name
+    if name in ("cpu", "emu", "cpu:0"):
+        return name[:3]
     if name in ("cuda", "gpu"):
-        return "cuda:0"
+        return f"cuda:{current_cuda[0]}"
     if name.startswith("cuda:") and name[5:].isdigit():
         return f"cuda:{int(name[5:])}"
     if name.startswith("emu:") and name[4:].isdigit():  # emu pretending to be GPU N
@@ -88,11 +96,18 @@ def get_backend(device: str | None) -> Backend:
 
 
 def _create(name: str) -> Backend:
+    seed = fresh_seed() if _seed is None else _seed
+    backend = _construct(name, seed)
+    backend.initial_seed = seed
+    return backend
+
+
+def _construct(name: str, seed: int) -> Backend:
     if name == "cpu":
-        return CPUBackend(_seed)
+        return CPUBackend(seed)
     if name.startswith("emu"):
         from tinygrad_nv.backend.emu import EmuBackend
-        return EmuBackend(_seed, int(name[4:] or 0))
+        return EmuBackend(seed, int(name[4:] or 0))
     reason = cuda_unavailable_reason()
     if reason is not None:
         raise RuntimeError(f"device {name!r} is not available: {reason}")
@@ -101,7 +116,7 @@ def _create(name: str) -> Backend:
         raise ValueError(f"device {name!r} does not exist: this host has {count} CUDA "
                          f"device{'s' if count != 1 else ''} (cuda:0 to cuda:{count - 1})")
     from tinygrad_nv.backend.cuda import CudaBackend
-    return CudaBackend(index, _seed, count)
+    return CudaBackend(index, seed, count)
 
 
 def cuda_device_count() -> int:
@@ -113,9 +128,25 @@ def cuda_device_count() -> int:
 def manual_seed(seed: int) -> None:
     """Reseed the random generators of every device, now and for devices created later."""
     global _seed
-    _seed = int(seed)
+    _seed = check_seed(seed, "manual_seed")
     for backend in _backends.values():
         backend.seed(_seed)
+        backend.initial_seed = _seed
+
+
+def check_seed(seed: Any, op: str) -> int:
+    """A seed as PyTorch takes it (an int from -2**63 to 2**64 - 1; negative ones wrap
+    around) as the non-negative int the generators need."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"{op}: expected an int seed, got {type(seed).__name__}")
+    if not -2**63 <= seed < 2**64:
+        raise ValueError(f"{op}: seed {seed} is out of range (valid: -2**63 to 2**64 - 1)")
+    return int(seed) % 2**64
+
+
+def fresh_seed() -> int:
+    """An unpredictable 64-bit seed from the operating system's entropy."""
+    return int.from_bytes(os.urandom(8), "little")
 
 
 class _DeviceMeta(type):

@@ -3,12 +3,15 @@ the placement that makes its device current."""
 
 from __future__ import annotations
 
+import functools
 import threading
 from contextlib import nullcontext
 from types import ModuleType
 from typing import Any
 
 import numpy as np
+
+from tinygrad_nv.backend.devices import device
 
 NO_PLACEMENT = nullcontext()  # reusable and reentrant
 
@@ -30,6 +33,31 @@ class Backend:
     def seed(self, seed: int | None) -> None:
         self.rng = self.xp.random.default_rng(seed)
 
+    def new_rng(self, seed: int) -> Any:
+        """A new random generator of this device's array module (a `Generator`'s stream)."""
+        with self.on_device():
+            return self.xp.random.default_rng(seed)
+
+    def rng_state(self, rng: Any) -> np.ndarray:
+        """The state of `rng` (one of this backend's generators) as uint8 bytes: what
+        `set_rng_state` takes to resume the stream exactly. NumPy's PCG64: 40 bytes."""
+        state = _pcg64(rng).state
+        words = (state["state"]["state"], state["state"]["inc"])
+        raw = b"".join(w.to_bytes(16, "little") for w in words) + bytes(
+            [state["has_uint32"], 0, 0, 0]) + state["uinteger"].to_bytes(4, "little")
+        return np.frombuffer(raw, dtype=np.uint8).copy()
+
+    def set_rng_state(self, rng: Any, state: np.ndarray) -> None:
+        """Restore a state that `rng_state` returned."""
+        bits = _pcg64(rng)
+        if state.size != _PCG64_BYTES:
+            raise RuntimeError(f"set_rng_state: expected a state of {_PCG64_BYTES} bytes for "
+                               f"the {self.name} generator, got {state.size}")
+        raw = state.tobytes()
+        number = [int.from_bytes(raw[i:i + 16], "little") for i in (0, 16)]
+        bits.state = {"bit_generator": "PCG64", "state": {"state": number[0], "inc": number[1]},
+                      "has_uint32": raw[32], "uinteger": int.from_bytes(raw[36:40], "little")}
+
     def to_host(self, array) -> np.ndarray:
         return np.asarray(array)
 
@@ -39,12 +67,28 @@ class Backend:
     def synchronize(self) -> None:
         """Wait for queued device work (a no-op on the CPU)."""
 
+    @functools.cached_property
+    def device_object(self) -> device:
+        """This backend's device as PyTorch's device object (what `Tensor.device` returns)."""
+        return device(self.name)
+
     def on_device(self) -> Any:
         """`placement`, or a context manager that does nothing where there is none."""
         return self.placement or NO_PLACEMENT
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
+
+
+_PCG64_BYTES = 40  # state, increment (128 bits each), has_uint32 (padded), uinteger
+
+
+def _pcg64(rng: Any) -> Any:
+    bits = rng.bit_generator
+    if not isinstance(bits, np.random.PCG64):
+        raise TypeError(f"rng state: expected a NumPy PCG64 generator, got "
+                        f"{type(bits).__name__}")
+    return bits
 
 
 class DevicePlacement:

@@ -515,6 +515,19 @@ class CudaBackend(Backend):
             rng = self._cupy.random.default_rng(seed)
         self.rng = rng if self.placement is None else Placed(rng, self.placement)
 
+    def rng_state(self, rng) -> np.ndarray:
+        """CuPy's generators keep one cuRAND state per GPU thread in a device array: its
+        bytes."""
+        return self.to_host(rng.bit_generator._state).view(np.uint8)
+
+    def set_rng_state(self, rng, state: np.ndarray) -> None:
+        target = rng.bit_generator._state
+        if state.size != target.nbytes:
+            raise RuntimeError(f"set_rng_state: expected a state of {target.nbytes} bytes for "
+                               f"the {self.name} generator, got {state.size}")
+        with self.on_device():
+            target[...] = self._cupy.asarray(state.view(np.int8))
+
     def to_host(self, array) -> np.ndarray:
         with self.on_device():
             return self._cupy.asnumpy(array)

@@ -223,7 +223,7 @@ class DistributedDataParallel(Module):
 def _check_same_model(w: World, module: Module) -> None:
     """Raise on every rank when parameter or buffer names, shapes, dtypes or kinds of device
     differ."""
-    mine = {name: (kind, tuple(t.shape), t.dtype.name, t.device.split(":")[0]) for kind, named in
+    mine = {name: (kind, tuple(t.shape), t.dtype.name, t.device.type) for kind, named in
             (("parameter", module.named_parameters()), ("buffer", module.named_buffers()))
             for name, t in named}
     everyone = w.comm.allgather(mine)  # names and shapes only: small metadata

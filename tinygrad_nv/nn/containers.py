@@ -229,6 +229,6 @@ class ParameterList(Module):
         lines = []
         for i, p in enumerate(self):
             size = "x".join(str(n) for n in p.shape)
-            device = f" ({p.device})" if p.device.startswith("cuda") else ""
+            device = f" ({p.device})" if p.device.type == "cuda" else ""
             lines.append(f"  ({i}): Parameter containing: [{p.dtype} of size {size}{device}]")
         return "\n".join(lines)

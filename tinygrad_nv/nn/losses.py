@@ -94,7 +94,7 @@ def binary_cross_entropy(probs: Tensor, targets: Tensor, weight: Tensor | None =
     _check_reduction(reduction, "binary_cross_entropy")
     targets = _same_shape(probs, targets, "binary_cross_entropy")
     outside = constant(lambda xp, p: (p < 0) | (p > 1) | (p != p), probs)
-    if probs.device == "cpu":
+    if probs.device.type == "cpu":
         if bool(outside._data.any()):
             raise ValueError(f"binary_cross_entropy: input probabilities must be in [0, 1], "
                              f"got values from {float(probs._data.min())} to "
@@ -235,10 +235,10 @@ def _class_rows(scores: Tensor, targets: Any, op: str, ignore_index: int, poison
     if scores.ndim > 2:  # classes last, then one row per sample
         scores = scores.permute(0, *range(2, scores.ndim), 1)
     rows, t = scores.reshape(-1, c), targets.reshape(-1)
-    if scores.device != "cpu" and not poison:
+    if scores.device.type != "cpu" and not poison:
         return rows, t, targets.shape, None
     bad = constant(lambda xp, i: (i != ignore_index) & ((i < 0) | (i >= c)), t)
-    if scores.device != "cpu":
+    if scores.device.type != "cpu":
         return rows, t, targets.shape, bad
     if bool(bad._data.any()):
         value = int(t._data[bad._data.nonzero()[0][0]])

@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
-from tinygrad_nv._tensor import Tensor
+from tinygrad_nv._tensor import Tensor, to_args
 from tinygrad_nv.autograd import no_grad
 from tinygrad_nv.nn import hooks
 
@@ -249,11 +249,7 @@ class Module:
     def to(self, *args: Any, device: str | None = None, dtype: Any = None) -> Module:
         """Move parameters and buffers to a device and/or convert the floating point ones to a
         dtype, in place: the parameter objects stay the same (optimizers keep working)."""
-        for arg in args:
-            if isinstance(arg, str):
-                device = arg
-            else:
-                dtype = arg
+        device, dtype, _ = to_args(args, device, dtype, False, "Module.to")
         for t in [*self.parameters(), *self.buffers()]:
             moved = t.detach().to(device=device, dtype=dtype if t.dtype.kind == "f" else None)
             grad = None if t.grad is None else t.grad.detach().to(device=device,
