@@ -80,6 +80,13 @@ from tinygrad_nv.nn.normalization import (
     LocalResponseNorm,
     RMSNorm,
 )
+from tinygrad_nv.nn.pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
+    MaxPool1d,
+)
 from tinygrad_nv.nn.recurrent import GRU, LSTM, RNN
 
 __all__ = ["functional", "init", "utils", "Module", "Parameter", "IncompatibleKeys", "Linear",
@@ -96,3 +103,5 @@ __all__ += ["ModuleList", "ModuleDict", "ParameterList"]
 __all__ += ["RMSNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
             "LocalResponseNorm"]
 __all__ += ["Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"]
+__all__ += ["MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d",
+            "AdaptiveMaxPool2d"]

@@ -167,17 +167,23 @@ class AdaptiveAvgPool2d(Module):
 
 
 class Upsample(Module):
-    """Resizes by `scale_factor` or to `size` (modes 'nearest', 'linear', 'bilinear')."""
+    """Resizes by `scale_factor` or to `size` (modes 'nearest', 'nearest-exact', 'linear',
+    'bilinear', 'trilinear'), as F.interpolate."""
 
     def __init__(self, size: int | tuple[int, ...] | None = None,
                  scale_factor: float | tuple[float, ...] | None = None, mode: str = "nearest",
-                 align_corners: bool | None = None):
+                 align_corners: bool | None = None,
+                 recompute_scale_factor: bool | None = None):
         super().__init__()
-        self.size, self.scale_factor, self.mode = size, scale_factor, mode
-        self.align_corners = align_corners
+        self.size, self.mode, self.align_corners = size, mode, align_corners
+        self.scale_factor = tuple(float(f) for f in scale_factor) \
+            if isinstance(scale_factor, (tuple, list)) else \
+            float(scale_factor) if scale_factor else None  # as PyTorch stores it
+        self.recompute_scale_factor = recompute_scale_factor
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners)
+        return F.interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners,
+                             self.recompute_scale_factor)
 
     def extra_repr(self) -> str:
         what = f"size={self.size}" if self.size is not None \

@@ -182,13 +182,14 @@ def adaptive_avg_pool2d(x: Tensor, output_size: int | tuple[int | None, int | No
 
 def interpolate(x: Tensor, size: int | tuple[int, ...] | None = None,
                 scale_factor: float | tuple[float, ...] | None = None, mode: str = "nearest",
-                align_corners: bool | None = None) -> Tensor:
+                align_corners: bool | None = None,
+                recompute_scale_factor: bool | None = None) -> Tensor:
     """Resize the spatial axes ('nearest', 'nearest-exact', 'linear' for 3-D, 'bilinear' for
     4-D, 'trilinear' for 5-D inputs).
 
     >>> F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
     """
-    return pool.interpolate(x, size, scale_factor, mode, align_corners)
+    return pool.interpolate(x, size, scale_factor, mode, align_corners, recompute_scale_factor)
 
 
 def pad(x: Tensor, pad: Sequence[int], mode: str = "constant",
@@ -263,6 +264,7 @@ def embedding(indices: Tensor, weight: Tensor, padding_idx: int | None = None) -
 _KINDS: tuple = (
     normalization,
     dropout_ops,
+    pool,
 )
 for _kind in _KINDS:
     globals().update(_kind.EXPORTS.functional)

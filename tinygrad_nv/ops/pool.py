@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function
 from tinygrad_nv.autograd.function import constant
+from tinygrad_nv.ops import Exports
+from tinygrad_nv.ops._checks import is_int
 from tinygrad_nv.ops.conv import Im2Col, check_image, pair, window
 
 if TYPE_CHECKING:
@@ -158,11 +160,13 @@ def adaptive_avg_pool2d(x: Tensor, output_size: int | tuple[int | None, int | No
 
 def interpolate(x: Tensor, size: int | tuple[int, ...] | None = None,
                 scale_factor: float | tuple[float, ...] | None = None, mode: str = "nearest",
-                align_corners: bool | None = None) -> Tensor:
+                align_corners: bool | None = None,
+                recompute_scale_factor: bool | None = None) -> Tensor:
     """Resize the spatial axes of x (N, C, L), (N, C, H, W) or (N, C, D, H, W): mode
     'nearest' or 'nearest-exact' (any of them), 'linear' (3-D), 'bilinear' (4-D) or
     'trilinear' (5-D), to `size` or by `scale_factor` (PyTorch's source coordinates,
-    align_corners=False by default)."""
+    align_corners=False by default; recompute_scale_factor=True maps coordinates by the
+    ratio of the sizes instead of by scale_factor)."""
     op = "interpolate"
     modes = {"nearest": (3, 4, 5), "nearest-exact": (3, 4, 5), "linear": (3,),
              "bilinear": (4,), "trilinear": (5,)}
@@ -188,6 +192,8 @@ def interpolate(x: Tensor, size: int | tuple[int, ...] | None = None,
                              f"{scale_factor!r}")
         out, scales = tuple(math.floor(n * f) for n, f in zip(spatial, factors, strict=True)), \
             [1.0 / f for f in factors]
+        if recompute_scale_factor:
+            scales = [n / m if m else 0.0 for n, m in zip(spatial, out, strict=True)]
     if len(out) != len(spatial) or not all(isinstance(m, int) and m > 0 for m in out):
         raise ValueError(f"{op}: output size must be positive ints, one per spatial axis of "
                          f"{x.shape}, got {out}")
@@ -195,6 +201,118 @@ def interpolate(x: Tensor, size: int | tuple[int, ...] | None = None,
             _linear_rows(n, m, s, bool(align_corners))
             for n, m, s in zip(spatial, out, scales, strict=True)]
     return _resize(x, rows)
+
+
+# ---------------------------------------------------------------------- 1-D and adaptive max
+def max_pool1d(x: Tensor, kernel_size: int, stride: int | None = None, padding: int = 0,
+               dilation: int = 1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    """Max over each window of x (N, C, L) or (C, L): max_pool2d over a height of 1; the
+    indices are positions along L.
+
+    >>> F.max_pool1d(Tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2)         # [[[3.0, 2.0]]]
+    """
+    args = _as_2d(x, "max_pool1d", kernel_size, stride, padding, dilation)
+    out = max_pool2d(x.unsqueeze(-2), *args, ceil_mode, return_indices)
+    return (out[0].squeeze(-2), out[1].squeeze(-2)) if return_indices else out.squeeze(-2)
+
+
+def avg_pool1d(x: Tensor, kernel_size: int, stride: int | None = None, padding: int = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:
+    """Mean over each window of x (N, C, L) or (C, L): avg_pool2d over a height of 1."""
+    kernel, stride, padding, _ = _as_2d(x, "avg_pool1d", kernel_size, stride, padding, 1)
+    return avg_pool2d(x.unsqueeze(-2), kernel, stride, padding, ceil_mode,
+                      count_include_pad).squeeze(-2)
+
+
+def adaptive_avg_pool1d(x: Tensor, output_size: int) -> Tensor:
+    """Average pooling of x (N, C, L) or (C, L) to length output_size (PyTorch's windows)."""
+    (size,) = _adaptive_sizes(x, output_size, 1, "adaptive_avg_pool1d")
+    return _resize(x, [_adaptive_rows(x.shape[-1], size)])
+
+
+def adaptive_max_pool1d(x: Tensor, output_size: int, return_indices: bool = False
+                        ) -> Tensor | tuple[Tensor, Tensor]:
+    """Max pooling of x (N, C, L) or (C, L) to length output_size; return_indices also
+    gives each maximum's position along L."""
+    sizes = _adaptive_sizes(x, output_size, 1, "adaptive_max_pool1d")
+    return _adaptive_max(x, sizes, return_indices)
+
+
+def adaptive_max_pool2d(x: Tensor, output_size: int | tuple[int | None, int | None],
+                        return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    """Max pooling of x (N, C, H, W) or (C, H, W) to (OH, OW) (None keeps an axis' size)
+    over PyTorch's windows, rows floor(i*H/OH) to ceil((i+1)*H/OH); the gradient goes to
+    each window's first maximum, and return_indices gives its flat index h * W + w."""
+    sizes = _adaptive_sizes(x, output_size, 2, "adaptive_max_pool2d")
+    return _adaptive_max(x, sizes, return_indices)
+
+
+def _as_2d(x: Tensor, op: str, kernel_size: Any, stride: Any, padding: Any,
+           dilation: Any) -> tuple:
+    """Checked 1-D pooling arguments as the (1, k) pairs of the 2-D pooling."""
+    if x.ndim not in (2, 3):
+        raise ValueError(f"{op}: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape "
+                         f"{x.shape}")
+    values = {"kernel_size": kernel_size, "stride": kernel_size if stride is None else stride,
+              "padding": padding, "dilation": dilation}
+    for name, v in values.items():
+        v = v[0] if isinstance(v, (tuple, list)) and len(v) == 1 else v
+        least = 0 if name == "padding" else 1
+        if not is_int(v) or v < least:
+            raise ValueError(f"{op}: {name} must be an int >= {least} (or a 1-tuple of one), "
+                             f"got {values[name]!r}")
+        values[name] = v
+    if values["padding"] > values["kernel_size"] // 2:
+        raise ValueError(f"{op}: padding {padding} must be at most half the kernel size "
+                         f"{values['kernel_size']}")
+    return tuple((0 if name == "padding" else 1, v) for name, v in values.items())
+
+
+def _adaptive_sizes(x: Tensor, output_size: Any, dims: int, op: str) -> tuple[int, ...]:
+    """output_size checked against x (dims spatial axes, batched or not); None keeps a side."""
+    if x.ndim not in (dims + 1, dims + 2) or x.numel() == 0:
+        raise ValueError(f"{op}: expected a non-empty {dims + 1}-D or {dims + 2}-D input "
+                         f"((N,) C, {dims} spatial), got shape {x.shape}")
+    sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * dims
+    if len(sizes) != dims:
+        raise ValueError(f"{op}: output_size must be an int or {dims} of them, got "
+                         f"{output_size!r}")
+    sizes = tuple(n if s is None else s for n, s in zip(x.shape[-dims:], sizes, strict=True))
+    if not all(is_int(s) and s > 0 for s in sizes):
+        raise ValueError(f"{op}: output_size must be positive ints (or None), got "
+                         f"{output_size!r}")
+    return sizes
+
+
+def _adaptive_max(x: Tensor, sizes: tuple, return_indices: bool
+                  ) -> Tensor | tuple[Tensor, Tensor]:
+    """Max over adaptive windows of the last len(sizes) axes: each window's elements
+    gathered by flat index (windows shorter than the longest repeat their last element,
+    which changes neither the maximum nor the first position of it)."""
+    spatial, dims = x.shape[-len(sizes):], len(sizes)
+    windows = [[[j for j, _ in row] for row in _adaptive_rows(n, m)]
+               for n, m in zip(spatial, sizes, strict=True)]
+    widths = [max(len(row) for row in rows) for rows in windows]
+    steps = [math.prod(spatial[a + 1:]) for a in range(dims)]
+
+    def flat_index(xp, _):  # (*sizes, prod(widths)): the input positions of each window
+        index = 0
+        for a, (rows, width) in enumerate(zip(windows, widths, strict=True)):
+            padded = xp.asarray([row + row[-1:] * (width - len(row)) for row in rows])
+            shape = [1] * (2 * dims)
+            shape[a], shape[dims + a] = len(rows), width
+            index = index + (padded * steps[a]).reshape(shape)
+        return index.reshape(*sizes, -1).astype(xp.int64)
+
+    index = constant(flat_index, x)
+    picked = x.reshape(*x.shape[:-dims], -1)[..., index]  # (..., *sizes, window)
+    first = constant(lambda xp, v: v.argmax(axis=-1)[..., None], picked)
+    out = picked.gather(-1, first).squeeze(-1)
+    if not return_indices:
+        return out
+    return out, constant(lambda xp, i, k: xp.take_along_axis(
+        xp.broadcast_to(i, (*k.shape[:-1], i.shape[-1])), k, -1)[..., 0], index, first)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -315,3 +433,9 @@ def _matrix(like: Tensor, rows: list, n: int) -> Tensor:
 
 def _per_axis(value: Any, n: int) -> tuple:
     return tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
+
+
+EXPORTS = Exports(functional={
+    "max_pool1d": max_pool1d, "avg_pool1d": avg_pool1d,
+    "adaptive_avg_pool1d": adaptive_avg_pool1d, "adaptive_max_pool1d": adaptive_max_pool1d,
+    "adaptive_max_pool2d": adaptive_max_pool2d})
