@@ -48,6 +48,7 @@ from tinygrad_nv.nn.dropout import (
     Dropout3d,
     FeatureAlphaDropout,
 )
+from tinygrad_nv.nn.fold import Fold, PixelShuffle, PixelUnshuffle, Unfold
 from tinygrad_nv.nn.layers import (
     BatchNorm1d,
     BatchNorm2d,
@@ -105,3 +106,4 @@ __all__ += ["RMSNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
 __all__ += ["Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"]
 __all__ += ["MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d",
             "AdaptiveMaxPool2d"]
+__all__ += ["Fold", "Unfold", "PixelShuffle", "PixelUnshuffle"]

@@ -25,6 +25,7 @@ from tinygrad_nv.nn.losses import (  # noqa: F401  (re-exported: they are nn.fun
 )
 from tinygrad_nv.ops import attention, conv, normalization, pool
 from tinygrad_nv.ops import dropout as dropout_ops
+from tinygrad_nv.ops import fold as fold_ops
 from tinygrad_nv.ops import nn as nn_ops
 
 IntPair = int | tuple[int, int]
@@ -265,6 +266,7 @@ _KINDS: tuple = (
     normalization,
     dropout_ops,
     pool,
+    fold_ops,
 )
 for _kind in _KINDS:
     globals().update(_kind.EXPORTS.functional)
