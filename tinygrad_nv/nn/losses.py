@@ -1,4 +1,5 @@
-"""The loss functions of `nn.functional` (PyTorch's names, arguments and reductions).
+"""The loss functions of `nn.functional` (PyTorch's names, arguments and reductions). Each
+computes in float32 for float16 inputs and returns their dtype (as PyTorch).
 
 No loss reads device data back to the host: 'mean' divides by a device tensor, and targets
 out of range are refused on the CPU (where checking is free) and give a NaN loss elsewhere,
@@ -14,10 +15,12 @@ from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.autograd.function import constant
 from tinygrad_nv.ops._checks import ShapeError
 from tinygrad_nv.ops.nn import CrossEntropy
+from tinygrad_nv.ops.reduce import in_accumulation_dtype
 
 REDUCTIONS = ("mean", "sum", "none")
 
 
+@in_accumulation_dtype
 def cross_entropy(logits: Tensor, targets: Tensor, weight: Tensor | None = None,
                   ignore_index: int = -100, reduction: str = "mean",
                   label_smoothing: float = 0.0) -> Tensor:
@@ -76,6 +79,7 @@ def _cross_entropy_probs(logits: Tensor, probs: Tensor, weight: Tensor | None, r
     return _reduce(loss, reduction, loss.shape, None)
 
 
+@in_accumulation_dtype
 def nll_loss(log_probs: Tensor, targets: Tensor, weight: Tensor | None = None,
              ignore_index: int = -100, reduction: str = "mean") -> Tensor:
     """-log_probs[target] per sample (log_probs (N, C) or (N, C, d1, ...)), optionally
@@ -87,6 +91,7 @@ def nll_loss(log_probs: Tensor, targets: Tensor, weight: Tensor | None = None,
     return _reduce(_poisoned(loss, poison), reduction, out_shape, picked_weight)
 
 
+@in_accumulation_dtype
 def binary_cross_entropy(probs: Tensor, targets: Tensor, weight: Tensor | None = None,
                          reduction: str = "mean") -> Tensor:
     """-(y log p + (1 - y) log(1 - p)) with each log clamped at -100 (PyTorch). Probabilities
@@ -106,6 +111,7 @@ def binary_cross_entropy(probs: Tensor, targets: Tensor, weight: Tensor | None =
     return _reduce(_poisoned(loss, outside), reduction, loss.shape, None)
 
 
+@in_accumulation_dtype
 def binary_cross_entropy_with_logits(logits: Tensor, targets: Tensor,
                                      weight: Tensor | None = None, reduction: str = "mean",
                                      pos_weight: Tensor | None = None) -> Tensor:
@@ -120,6 +126,7 @@ def binary_cross_entropy_with_logits(logits: Tensor, targets: Tensor,
     return _reduce(loss, reduction, loss.shape, None)
 
 
+@in_accumulation_dtype
 def mse_loss(x: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """(x - target)^2, shapes must match exactly."""
     _check_reduction(reduction, "mse_loss")
@@ -127,12 +134,14 @@ def mse_loss(x: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     return _reduce(diff * diff, reduction, x.shape, None)
 
 
+@in_accumulation_dtype
 def l1_loss(x: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """|x - target|, shapes must match exactly."""
     _check_reduction(reduction, "l1_loss")
     return _reduce((x - _same_shape(x, target, "l1_loss")).abs(), reduction, x.shape, None)
 
 
+@in_accumulation_dtype
 def smooth_l1_loss(x: Tensor, target: Tensor, reduction: str = "mean",
                    beta: float = 1.0) -> Tensor:
     """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = x - target); beta=0 is L1."""
@@ -144,6 +153,7 @@ def smooth_l1_loss(x: Tensor, target: Tensor, reduction: str = "mean",
     return _reduce(loss, reduction, x.shape, None)
 
 
+@in_accumulation_dtype
 def huber_loss(x: Tensor, target: Tensor, reduction: str = "mean",
                delta: float = 1.0) -> Tensor:
     """0.5 d^2 where |d| <= delta, else delta (|d| - 0.5 delta) (d = x - target)."""
@@ -155,6 +165,7 @@ def huber_loss(x: Tensor, target: Tensor, reduction: str = "mean",
     return _reduce(loss, reduction, x.shape, None)
 
 
+@in_accumulation_dtype
 def kl_div(log_input: Tensor, target: Tensor, reduction: str = "mean",
            log_target: bool = False) -> Tensor:
     """target * (log target - log_input) (0 where target is 0); log_target=True takes the

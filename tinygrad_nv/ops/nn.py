@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from tinygrad_nv.autograd import Function
 from tinygrad_nv.autograd.function import constant
 from tinygrad_nv.ops._checks import is_tensor
+from tinygrad_nv.ops.reduce import in_accumulation_dtype
 
 if TYPE_CHECKING:
     from tinygrad_nv._tensor import Tensor
@@ -78,6 +79,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
                         * a.dtype.type(scale), x)
 
 
+@in_accumulation_dtype
 def layer_norm(x: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalise over the trailing `normalized_shape` axes (biased variance), then scale and
@@ -96,6 +98,7 @@ def layer_norm(x: Tensor, normalized_shape: int | Sequence[int], weight: Tensor 
     return out if bias is None else out + bias
 
 
+@in_accumulation_dtype
 def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
                weight: Tensor | None = None, bias: Tensor | None = None,
                training: bool = False, momentum: float | Tensor = 0.1, eps: float = 1e-5
@@ -149,6 +152,7 @@ def _update_running(stat: Tensor | None, batch_value: Tensor, momentum: float | 
         constant(update, stat, batch_value, *[momentum] if is_tensor(momentum) else [])
 
 
+@in_accumulation_dtype
 def group_norm(x: Tensor, num_groups: int, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalise x (N, C, ...) over each group of C / num_groups channels (and all other

@@ -118,15 +118,15 @@ class Norm(Function):
 def in_accumulation_dtype(fn: Callable) -> Callable:
     """Decorator: fn(x, ...) computes with x cast to its accumulation dtype (float32 for
     float16, as PyTorch's reductions, norms and losses) and gives its results (a Tensor or a
-    tuple of them) back in x's dtype; other dtypes go straight through, with no cast."""
+    tuple of them) back in x's dtype; other dtypes (and non-tensors, for fn to refuse) go
+    straight through, with no cast."""
     @functools.wraps(fn)
     def widened(x: Tensor, *args: Any, **kwargs: Any) -> Any:
-        wide = accumulation_dtype(x.dtype)
-        if wide == x.dtype:
-            return fn(x, *args, **kwargs)
-        out = fn(x.cast(wide), *args, **kwargs)
-        return tuple(t.cast(x.dtype) for t in out) if isinstance(out, tuple) \
-            else out.cast(x.dtype)
+        if is_tensor(x) and accumulation_dtype(x.dtype) != x.dtype:
+            out = fn(x.cast(accumulation_dtype(x.dtype)), *args, **kwargs)
+            return tuple(t.cast(x.dtype) for t in out) if isinstance(out, tuple) \
+                else out.cast(x.dtype)
+        return fn(x, *args, **kwargs)
     return widened
 
 
