@@ -52,9 +52,25 @@ def axis(x: Tensor, axis: Any, op: str) -> int:
     return int(axis) % ndim
 
 
+_REQUIRED = object()
+
+
+def dim_or_axis(dim: Any, axis: Any, op: str, default: Any = _REQUIRED) -> Any:
+    """The axis argument of an op, given as `dim` (PyTorch's name) or `axis` (NumPy's):
+    both given is a TypeError; neither gives `default` (a TypeError where there is none)."""
+    if axis is None:
+        if dim is None and default is _REQUIRED:
+            raise TypeError(f"{op}: missing the axis to work along (dim= or axis=)")
+        return default if dim is None else dim
+    if dim is not None:
+        raise TypeError(f"{op}: got dim={dim!r} and axis={axis!r}; axis is another name for "
+                        "dim, give one")
+    return axis
+
+
 def axes(x: Tensor, axis_: Any, dim: Any, op: str) -> tuple[int, ...]:
     """`axis` (or its alias `dim`): None for all, an int or a tuple, as sorted axes."""
-    chosen = axis_ if dim is None else dim
+    chosen = dim_or_axis(dim, axis_, op, None)
     if chosen is None:
         return tuple(range(x.ndim))
     given = chosen if isinstance(chosen, (tuple, list)) else (chosen,)

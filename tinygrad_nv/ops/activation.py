@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from tinygrad_nv.autograd import Function, is_grad_enabled
 from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import axis as check_axis
+from tinygrad_nv.ops._checks import dim_or_axis
 from tinygrad_nv.ops.reduce import in_accumulation_dtype
 from tinygrad_nv.ops.unary import floating
 
@@ -351,13 +352,14 @@ def celu(x: Tensor, alpha: float = 1.0) -> Tensor:
     return elu(x / alpha) * alpha
 
 
-def glu(x: Tensor, dim: int = -1) -> Tensor:
+def glu(x: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
     """The gated linear unit a * sigmoid(b), where a and b are the two halves of x along
-    `dim` (which must have an even size).
+    `dim` (the last by default; it must have an even size).
 
     >>> Tensor([[1.0, 2.0, 0.0, 0.0]]).glu()     # [[0.5, 1.0]]
     """
     _floating_only(x, "glu")
+    dim = dim_or_axis(dim, axis, "glu", -1)
     if x.ndim == 0:
         raise ValueError("glu: needs a tensor with at least 1 dimension, got a 0-d tensor")
     axis = check_axis(x, dim, "glu")

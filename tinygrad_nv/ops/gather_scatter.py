@@ -13,6 +13,7 @@ from tinygrad_nv.ops._checks import (
     ShapeError,
     broadcast_shapes,
     check_device,
+    dim_or_axis,
     is_int,
     is_scalar,
     is_tensor,
@@ -177,10 +178,11 @@ def _gather_args(x: Tensor, dim: Any, index: Any, op: str, src: Tensor | None = 
     return d, index
 
 
-def gather(x: Tensor, dim: int, index: Any, *, sparse_grad: bool = False) -> Tensor:
+def gather(x: Tensor, dim: int | None = None, index: Any = None, *, axis: int | None = None,
+           sparse_grad: bool = False) -> Tensor:
     """out[i][j][k] = x[index[i][j][k]][j][k] for dim 0 (as torch.gather); out has index's
     shape. The gradient is added back at the gathered places."""
-    d, index = _gather_args(x, dim, index, "gather")
+    d, index = _gather_args(x, dim_or_axis(dim, axis, "gather"), index, "gather")
     if x.ndim == 0:
         return x.reshape(1)[index._data.reshape(-1)].reshape(index.shape)
     return Index.apply(x, index=device_call(x, along, index._data, d), advanced=True)
@@ -215,10 +217,12 @@ def _scatter(x: Tensor, dim: int, index: Any, src: Any, reduce: str, include_sel
                                            include_self=include_self)
 
 
-def scatter(x: Tensor, dim: int, index: Any, src: Any = None, value: Any = None, *,
-            reduce: str | None = None) -> Tensor:
+def scatter(x: Tensor, dim: int | None = None, index: Any = None, src: Any = None,
+            value: Any = None, *, axis: int | None = None, reduce: str | None = None
+            ) -> Tensor:
     """A copy of x with src's values (or the number `value`) written at `index` along `dim`
     (as torch.scatter); reduce='add' or 'multiply' combines them with x's instead."""
+    dim = dim_or_axis(dim, axis, "scatter")
     if (src is None) == (value is None):
         raise TypeError("scatter: give either src (a tensor or number) or value")
     reductions = {None: "none", "add": "sum", "multiply": "prod"}
@@ -229,31 +233,36 @@ def scatter(x: Tensor, dim: int, index: Any, src: Any = None, value: Any = None,
                     "scatter")
 
 
-def scatter_add(x: Tensor, dim: int, index: Any, src: Tensor) -> Tensor:
+def scatter_add(x: Tensor, dim: int | None = None, index: Any = None, src: Tensor | None = None,
+                *, axis: int | None = None) -> Tensor:
     """A copy of x with src's values added at `index` along `dim` (repeated places
     accumulate)."""
-    return _scatter(x, dim, index, src, "sum", True, "scatter_add")
+    return _scatter(x, dim_or_axis(dim, axis, "scatter_add"), index, src, "sum", True,
+                    "scatter_add")
 
 
 SCATTER_REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
 
 
-def scatter_reduce(x: Tensor, dim: int, index: Any, src: Tensor, reduce: str, *,
-                   include_self: bool = True) -> Tensor:
+def scatter_reduce(x: Tensor, dim: int | None = None, index: Any = None,
+                   src: Tensor | None = None, reduce: str | None = None, *,
+                   axis: int | None = None, include_self: bool = True) -> Tensor:
     """A copy of x with src's values reduced ('sum', 'prod', 'mean', 'amax', 'amin') into the
     places `index` names along `dim`, x's own values included unless include_self=False.
 
     >>> Tensor([0., 0.]).scatter_reduce(0, Tensor([0, 0, 1]), Tensor([1., 2., 3.]), "amax")
     """
+    dim = dim_or_axis(dim, axis, "scatter_reduce")
     if reduce not in SCATTER_REDUCTIONS:
         raise RuntimeError(f"scatter_reduce: reduce must be one of {SCATTER_REDUCTIONS}, got "
                            f"{reduce!r}")
     return _scatter(x, dim, index, src, reduce, bool(include_self), "scatter_reduce")
 
 
-def index_select(x: Tensor, dim: int, index: Any) -> Tensor:
+def index_select(x: Tensor, dim: int | None = None, index: Any = None, *,
+                 axis: int | None = None) -> Tensor:
     """The entries at `index` (a 1-D integer tensor) along `dim`."""
-    d = check_axis(x, dim, "index_select")
+    d = check_axis(x, dim_or_axis(dim, axis, "index_select"), "index_select")
     index = _index_tensor(x, index, "index_select")
     if index.ndim > 1:
         raise IndexError(f"index_select: index is supposed to be a vector, got shape "
@@ -268,9 +277,11 @@ def index_select(x: Tensor, dim: int, index: Any) -> Tensor:
     return Index.apply(x, index=(slice(None),) * d + (index._data.reshape(-1),), advanced=True)
 
 
-def take_along_dim(x: Tensor, indices: Any, dim: int | None = None) -> Tensor:
-    """x's values at `indices` along `dim`, x and indices broadcast along the other axes
-    (as torch.take_along_dim); with dim None, of the flattened tensors."""
+def take_along_dim(x: Tensor, indices: Any, dim: int | None = None, *,
+                   axis: int | None = None) -> Tensor:
+    """x's values at `indices` along `dim` (or `axis`), x and indices broadcast along the
+    other axes (as torch.take_along_dim); with dim None, of the flattened tensors."""
+    dim = dim_or_axis(dim, axis, "take_along_dim", None)
     indices = _index_tensor(x, indices, "take_along_dim")
     if dim is None:
         return gather(x.reshape(-1), 0, indices.reshape(-1))

@@ -16,6 +16,7 @@ from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import (
     ShapeError,
     check_device,
+    dim_or_axis,
     is_int,
     shape_arg,
     tensor_list,
@@ -153,8 +154,9 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return reshape(x, *x.shape[:start], -1, *x.shape[end + 1:])
 
 
-def unsqueeze(x: Tensor, dim: int) -> Tensor:
-    """A new axis of size 1 at `dim`."""
+def unsqueeze(x: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """A new axis of size 1 at `dim` (or `axis`)."""
+    dim = dim_or_axis(dim, axis, "unsqueeze")
     if not is_int(dim) or not -x.ndim - 1 <= dim <= x.ndim:
         raise IndexError(f"unsqueeze: dim {dim} is out of range for a tensor of shape "
                          f"{x.shape} (valid: {-x.ndim - 1} to {x.ndim})")
@@ -162,8 +164,9 @@ def unsqueeze(x: Tensor, dim: int) -> Tensor:
     return reshape(x, *x.shape[:dim], 1, *x.shape[dim:])
 
 
-def squeeze(x: Tensor, dim: Any = None) -> Tensor:
+def squeeze(x: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:
     """Drop axes of size 1 (only `dim` if given; a dim of another size is kept)."""
+    dim = dim_or_axis(dim, axis, "squeeze", None)
     axes = range(x.ndim) if dim is None else check_axes(x, dim, None, "squeeze")
     drop = {a for a in axes if x.shape[a] == 1}
     return reshape(x, *[n for a, n in enumerate(x.shape) if a not in drop])
@@ -184,10 +187,11 @@ def expand(x: Tensor, *shape: Any) -> Tensor:
     return x if full == x.shape else Expand.apply(x, shape=full)
 
 
-def cat(*tensors: Any, dim: int = 0) -> Tensor:
-    """Join tensors along an existing axis: `Tensor.cat([a, b], dim=0)`, `Tensor.cat(a, b)`
-    or `a.cat(b)`; `cat([a, b], 1)` as in PyTorch."""
+def cat(*tensors: Any, dim: int | None = None, axis: int | None = None) -> Tensor:
+    """Join tensors along an existing axis (0 by default): `Tensor.cat([a, b], dim=0)`,
+    `Tensor.cat(a, b)` or `a.cat(b)`; `cat([a, b], 1)` as in PyTorch."""
     tensors, dim = tensors_and_dim(tensors, dim, "cat")
+    dim = dim_or_axis(dim, axis, "cat", 0)
     first = tensors[0]
     if first.ndim == 0:
         raise ShapeError("cat: zero-dimensional tensors cannot be concatenated; use stack")
@@ -203,19 +207,21 @@ def cat(*tensors: Any, dim: int = 0) -> Tensor:
     return Cat.apply(*[t.cast(dt) for t in tensors], axis=axis)
 
 
-def stack(*tensors: Any, dim: int = 0) -> Tensor:
+def stack(*tensors: Any, dim: int | None = None, axis: int | None = None) -> Tensor:
     """Join tensors of one shape along a new axis (called like cat)."""
     tensors, dim = tensors_and_dim(tensors, dim, "stack")
+    dim = dim_or_axis(dim, axis, "stack", 0)
     if any(t.shape != tensors[0].shape for t in tensors):
         raise ShapeError(f"stack: all tensors need the same shape, got "
                          f"{[t.shape for t in tensors]}")
     return cat(*[unsqueeze(t, dim) for t in tensors], dim=dim)
 
 
-def split(x: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0
-          ) -> tuple[Tensor, ...]:
-    """Pieces of `split_size` along dim (the last may be smaller), or of the given sizes."""
-    axis = check_axis(x, dim, "split")
+def split(x: Tensor, split_size_or_sections: int | Sequence[int], dim: int | None = None, *,
+          axis: int | None = None) -> tuple[Tensor, ...]:
+    """Pieces of `split_size` along dim (0 by default; the last may be smaller), or of the
+    given sizes."""
+    axis = check_axis(x, dim_or_axis(dim, axis, "split", 0), "split")
     n = x.shape[axis]
     if isinstance(split_size_or_sections, numbers.Integral):
         if split_size_or_sections <= 0:
@@ -233,9 +239,11 @@ def split(x: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0
                  for s, k in zip(starts, sizes))
 
 
-def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
-    """Split into `chunks` pieces of equal size (the last may be smaller, and there may be
-    fewer), as torch.chunk."""
+def chunk(x: Tensor, chunks: int, dim: int | None = None, *, axis: int | None = None
+          ) -> tuple[Tensor, ...]:
+    """Split into `chunks` pieces of equal size along dim (0 by default; the last may be
+    smaller, and there may be fewer), as torch.chunk."""
+    dim = dim_or_axis(dim, axis, "chunk", 0)
     if not isinstance(chunks, numbers.Integral) or chunks <= 0:
         raise ShapeError(f"chunk: chunks must be a positive int, got {chunks}")
     n = x.shape[check_axis(x, dim, "chunk")]
@@ -279,11 +287,13 @@ def movedim(x: Tensor, source: Any, destination: Any) -> Tensor:
     return permute(x, *order)
 
 
-def unflatten(x: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:
+def unflatten(x: Tensor, dim: int | None = None, sizes: Sequence[int] | None = None, *,
+              axis: int | None = None) -> Tensor:
     """Axis `dim` split into axes of `sizes` (one may be -1).
 
     >>> Tensor.zeros(2, 6).unflatten(1, (3, -1)).shape    # (2, 3, 2)
     """
+    dim = dim_or_axis(dim, axis, "unflatten")
     if x.ndim == 0:
         raise ShapeError("unflatten: a 0-d tensor has no dimension to unflatten")
     axis_ = check_axis(x, dim, "unflatten")

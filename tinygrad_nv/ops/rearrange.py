@@ -13,6 +13,7 @@ from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import (
     ShapeError,
     check_device,
+    dim_or_axis,
     is_int,
     is_scalar,
     is_tensor,
@@ -292,7 +293,7 @@ def tile(x: Tensor, *dims: Any) -> Tensor:
 
 
 def repeat_interleave(x: Tensor, repeats: Any = None, dim: int | None = None, *,
-                      output_size: int | None = None) -> Tensor:
+                      axis: int | None = None, output_size: int | None = None) -> Tensor:
     """Each element repeated `repeats` times (an int, or one count per element along `dim`)
     in place, along `dim` (the flattened tensor when dim is None). Tensor counts are read on
     the host (a device sync) unless `output_size` (their sum) is given. With `repeats` None,
@@ -300,6 +301,7 @@ def repeat_interleave(x: Tensor, repeats: Any = None, dim: int | None = None, *,
 
     >>> Tensor([1, 2]).repeat_interleave(2).tolist()    # [1, 1, 2, 2]
     """
+    dim = dim_or_axis(dim, axis, "repeat_interleave", None)
     if repeats is None:
         return repeat_interleave(x._like(x.backend.xp.arange(x.numel())), x,
                                  output_size=output_size)
