@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+import numpy as np
+
 from tinygrad_nv import _tensor
 from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.autograd import (
@@ -20,7 +22,8 @@ from tinygrad_nv.autograd import (
     no_grad,
     set_grad_enabled,
 )
-from tinygrad_nv.backend import Device, manual_seed
+from tinygrad_nv.backend import Device, canonicalize, get_backend
+from tinygrad_nv.backend.devices import device
 from tinygrad_nv.creation import (  # noqa: F401  (package functions)
     empty_like,
     full_like,
@@ -32,7 +35,16 @@ from tinygrad_nv.creation import (  # noqa: F401  (package functions)
     randn_like,
     zeros_like,
 )
-from tinygrad_nv.dtype import dtypes
+from tinygrad_nv.dtype import DType, dtypes, to_dtype
+from tinygrad_nv.random import (  # noqa: F401  (package functions)
+    Generator,
+    default_generator,
+    get_rng_state,
+    initial_seed,
+    manual_seed,
+    seed,
+    set_rng_state,
+)
 from tinygrad_nv.state import load, save
 
 for _kind in _tensor.KINDS:  # the ops' functions: tinygrad_nv.exp, tinygrad_nv.cat, ...
@@ -63,9 +75,84 @@ def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool
     return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
+def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    """`data` as a tensor, sharing memory where it can, as torch.as_tensor: a tensor already
+    of that dtype and device is returned itself (else converted, differentiably), a NumPy
+    array of a supported dtype bound for the CPU is shared; anything else is copied.
+
+    >>> tinygrad_nv.as_tensor(np.arange(3.0), device="cpu")    # shares the array's memory
+    """
+    if isinstance(data, Tensor):
+        return data.to(device=device, dtype=dtype)
+    if isinstance(data, np.ndarray) and data.dtype in dtypes.all and canonicalize(device) \
+            == "cpu" and (dtype is None or to_dtype(dtype) == data.dtype):
+        return from_numpy(data)
+    return Tensor(data, dtype=dtype, device=device)
+
+
+def from_numpy(ndarray: np.ndarray) -> Tensor:
+    """A CPU tensor sharing memory with a NumPy array (writes to either show in the other),
+    as torch.from_numpy; the array keeps its dtype.
+
+    >>> a = np.zeros(3); t = tinygrad_nv.from_numpy(a); a[0] = 1.0   # t[0] is 1.0 too
+    """
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"from_numpy: expected np.ndarray (got {type(ndarray).__name__})")
+    if ndarray.dtype not in dtypes.all:
+        raise TypeError(f"from_numpy: can't convert np.ndarray of type {ndarray.dtype}; the "
+                        f"supported types are: {', '.join(d.name for d in dtypes.all)}")
+    return Tensor._from_op(ndarray, get_backend("cpu"), None)
+
+
+def is_tensor(obj: Any) -> bool:
+    """Whether `obj` is a Tensor (a Parameter too)."""
+    return isinstance(obj, Tensor)
+
+
+def numel(input: Tensor) -> int:  # noqa: A002  (PyTorch's name)
+    """The number of elements of a tensor."""
+    return input.numel()
+
+
+def get_default_dtype() -> DType:
+    """The dtype of tensors made from Python floats (float32 unless set_default_dtype)."""
+    return dtypes.default_float
+
+
+def set_default_dtype(d: Any) -> None:
+    """Make `d` (a floating point dtype) the dtype of tensors made from Python floats and of
+    zeros, ones, rand, ... without a dtype, as torch.set_default_dtype.
+
+    >>> tinygrad_nv.set_default_dtype(tinygrad_nv.float64)
+    """
+    dt = to_dtype(d)
+    if dt.kind != "f":
+        raise TypeError(f"set_default_dtype: only floating-point types are supported as the "
+                        f"default type, got {dt.name}")
+    dtypes.default_float = dt
+
+
+_MATMUL_PRECISIONS = ("highest", "high", "medium")
+_matmul_precision = ["highest"]
+
+
+def set_float32_matmul_precision(precision: str) -> None:
+    """Accepted for PyTorch programs; changes nothing: float32 products always run in full
+    float32 here ('highest')."""
+    if precision not in _MATMUL_PRECISIONS:
+        raise ValueError(f"set_float32_matmul_precision: expected one of "
+                         f"{_MATMUL_PRECISIONS}, got {precision!r}")
+    _matmul_precision[0] = precision
+
+
+def get_float32_matmul_precision() -> str:
+    """The value last given to set_float32_matmul_precision ('highest' by default)."""
+    return _matmul_precision[0]
+
+
 # submodules reachable as attributes after `import tinygrad_nv`, imported on first use
 _SUBMODULES = ("nn", "optim", "data", "utils", "autograd", "func", "distributed", "testing",
-               "viz", "state")
+               "viz", "state", "cuda", "backends", "accelerator", "onnx")
 
 
 def __getattr__(name: str) -> Any:
@@ -76,5 +163,6 @@ def __getattr__(name: str) -> Any:
 
 # `from tinygrad_nv import *` brings the core names only (sum, max, abs... would shadow builtins)
 __all__ = ["Tensor", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-           "inference_mode", "grad", "dtypes", "Device", "manual_seed", "save", "load", "tensor"]
+           "inference_mode", "grad", "dtypes", "Device", "manual_seed", "save", "load", "tensor",
+           "device", "Generator"]
 __version__ = "0.1.0"

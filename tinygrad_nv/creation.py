@@ -30,14 +30,14 @@ Scalar = int | float | bool
 def zeros(cls: type[Tensor], *shape, dtype: Any = None, device: str | None = None,
           requires_grad: bool = False) -> Tensor:
     """A tensor of zeros: `Tensor.zeros(2, 3)` or `Tensor.zeros((2, 3))`."""
-    return full(cls, shape_arg(shape, "zeros"), 0.0, dtype=dtype or dtypes.float32,
+    return full(cls, shape_arg(shape, "zeros"), 0.0, dtype=dtype or dtypes.default_float,
                 device=device, requires_grad=requires_grad)
 
 
 def ones(cls: type[Tensor], *shape, dtype: Any = None, device: str | None = None,
          requires_grad: bool = False) -> Tensor:
     """A tensor of ones: `Tensor.ones(2, 3)` or `Tensor.ones((2, 3))`."""
-    return full(cls, shape_arg(shape, "ones"), 1.0, dtype=dtype or dtypes.float32,
+    return full(cls, shape_arg(shape, "ones"), 1.0, dtype=dtype or dtypes.default_float,
                 device=device, requires_grad=requires_grad)
 
 
@@ -49,7 +49,7 @@ def empty(cls: type[Tensor], *shape, dtype: Any = None, device: str | None = Non
 
 def full(cls: type[Tensor], shape: Any, fill_value: Scalar, dtype: Any = None,
          device: str | None = None, requires_grad: bool = False) -> Tensor:
-    """A tensor of `shape` filled with `fill_value` (float32 for floats, int64 for ints)."""
+    """A tensor of `shape` filled with `fill_value` (floats: the default dtype; ints: int64)."""
     shape = shape_arg((shape,), "full")
     if not is_scalar(fill_value):
         raise TypeError(f"full: fill_value must be a number, got {type(fill_value).__name__}")
@@ -76,7 +76,8 @@ def arange(cls: type[Tensor], start: Scalar, stop: Scalar | None = None, step: S
         raise ValueError(f"arange: upper bound and lower bound inconsistent with step sign "
                          f"(start={start}, stop={stop}, step={step})")
     is_int = all(isinstance(v, (int, np.integer)) for v in (start, stop, step))
-    dt = to_dtype(dtype) if dtype is not None else (dtypes.int64 if is_int else dtypes.float32)
+    default = dtypes.int64 if is_int else dtypes.default_float
+    dt = to_dtype(dtype) if dtype is not None else default
     _check_not_bool("arange", dt)
     count = math.ceil((stop - start) / step) if not is_int else -((start - stop) // step)
     _check_range("arange", dt, start, start + (count - 1) * step if count else start, count)
@@ -109,7 +110,7 @@ def _spaced(cls, op: str, start, end, steps, base, dtype, device, requires_grad)
         raise TypeError(f"{op}: steps must be an int, got {type(steps).__name__}")
     if steps < 0:
         raise ValueError(f"{op}: number of steps must be non-negative, got {steps}")
-    dt = to_dtype(dtype or dtypes.float32)
+    dt = to_dtype(dtype or dtypes.default_float)
     _check_not_bool(op, dt)
     backend = get_backend(device)
     with backend.on_device():  # array operators run on the current device (cuda:N)
@@ -157,40 +158,44 @@ def eye(cls: type[Tensor], n: int, m: int | None = None, dtype: Any = None,
     m = n if m is None else m
     shape_arg(((n, m),), "eye")
     backend = get_backend(device)
-    return cls._from_op(backend.xp.eye(n, m, dtype=to_dtype(dtype or dtypes.float32)),
+    return cls._from_op(backend.xp.eye(n, m, dtype=to_dtype(dtype or dtypes.default_float)),
                         backend, None).requires_grad_(requires_grad)
 
 
 def rand(cls: type[Tensor], *shape, dtype: Any = None, device: str | None = None,
-         requires_grad: bool = False) -> Tensor:
-    """Uniform samples in [0, 1)."""
-    return uniform(cls, *shape, dtype=dtype, device=device, requires_grad=requires_grad)
+         requires_grad: bool = False, generator: Any = None) -> Tensor:
+    """Uniform samples in [0, 1) (drawn from `generator`, a Generator, when given)."""
+    return uniform(cls, *shape, dtype=dtype, device=device, requires_grad=requires_grad,
+                   generator=generator)
 
 
 def randn(cls: type[Tensor], *shape, dtype: Any = None, device: str | None = None,
-          requires_grad: bool = False) -> Tensor:
-    """Standard normal samples."""
+          requires_grad: bool = False, generator: Any = None) -> Tensor:
+    """Standard normal samples (drawn from `generator`, a Generator, when given)."""
     shape, dt, backend = _random_args(shape, dtype, device, "randn")
     with backend.on_device():  # array methods run on the current device (cuda:N)
-        sample = backend.rng.standard_normal(shape, dtype=dtypes.float32 if dt.itemsize < 4
-                                             else dt).astype(dt, copy=False)
+        sample = random_stream(backend, generator, "randn").standard_normal(
+            shape, dtype=dtypes.float32 if dt.itemsize < 4 else dt).astype(dt, copy=False)
     return cls._from_op(sample, backend, None).requires_grad_(requires_grad)
 
 
 def uniform(cls: type[Tensor], *shape, low: float = 0.0, high: float = 1.0,
             dtype: Any = None, device: str | None = None,
-            requires_grad: bool = False) -> Tensor:
-    """Uniform samples in [low, high)."""
+            requires_grad: bool = False, generator: Any = None) -> Tensor:
+    """Uniform samples in [low, high) (drawn from `generator`, a Generator, when given)."""
     shape, dt, backend = _random_args(shape, dtype, device, "uniform")
     with backend.on_device():  # array operators run on the current device (cuda:N)
-        sample = backend.rng.random(shape, dtype=dtypes.float32 if dt.itemsize < 4 else dt)
+        sample = random_stream(backend, generator, "uniform").random(
+            shape, dtype=dtypes.float32 if dt.itemsize < 4 else dt)
         sample = (sample * (high - low) + low).astype(dt, copy=False)
     return cls._from_op(sample, backend, None).requires_grad_(requires_grad)
 
 
 def randint(cls: type[Tensor], low: int, high: int | Sequence[int] | None = None,
-            size: Any = (), dtype: Any = None, device: str | None = None) -> Tensor:
-    """Integers in [low, high): `randint(10, (3,))` or `randint(2, 10, (3,))`."""
+            size: Any = (), dtype: Any = None, device: str | None = None,
+            generator: Any = None, requires_grad: bool = False) -> Tensor:
+    """Integers in [low, high): `randint(10, (3,))` or `randint(2, 10, (3,))` (drawn from
+    `generator`, a Generator, when given)."""
     if high is None or isinstance(high, (tuple, list)):
         low, high, size = 0, low, (size if high is None else high)
     if not all(isinstance(v, (int, np.integer)) for v in (low, high)):
@@ -201,13 +206,14 @@ def randint(cls: type[Tensor], low: int, high: int | Sequence[int] | None = None
     backend = get_backend(device)
     dt = to_dtype(dtype or dtypes.int64)
     with backend.on_device():  # array methods run on the current device (cuda:N)
-        sample = backend.rng.integers(low, high, size=shape).astype(dt)
-    return cls._from_op(sample, backend, None)
+        sample = random_stream(backend, generator, "randint").integers(
+            low, high, size=shape).astype(dt)
+    return cls._from_op(sample, backend, None).requires_grad_(requires_grad)
 
 
 def normal(cls: type[Tensor], *shape, mean: float = 0.0, std: float = 1.0,
            size: Any = None, dtype: Any = None, device: str | None = None,
-           requires_grad: bool = False) -> Tensor:
+           requires_grad: bool = False, generator: Any = None) -> Tensor:
     """Normal samples: `Tensor.normal(2, 3, mean=0.0, std=1.0)`; also torch's forms
     `normal(mean, std, size=(2, 3))` with numbers and `normal(mean, std)` with Tensors."""
     if shape and not all(isinstance(n, (int, np.integer, tuple, list)) for n in shape):
@@ -225,24 +231,26 @@ def normal(cls: type[Tensor], *shape, mean: float = 0.0, std: float = 1.0,
         if is_tensor(std) and std.numel() and float(std.min()) < 0:
             raise ValueError("normal: std must be non-negative")
         shape = broadcast_shapes(*(v.shape for v in (mean, std) if is_tensor(v)))
-        noise = randn(cls, shape, dtype=dtype or ref.dtype, device=device or ref.device)
+        noise = randn(cls, shape, dtype=dtype or ref.dtype, device=device or ref.device,
+                      generator=generator)
         return (noise * std + mean).detach().requires_grad_(requires_grad)
-    sample = randn(cls, *shape, dtype=dtype, device=device)
+    sample = randn(cls, *shape, dtype=dtype, device=device, generator=generator)
     with sample.backend.on_device():  # array operators run on the current device (cuda:N)
         values = (sample._data * std + mean).astype(sample.dtype, copy=False)
     return cls._from_op(values, sample.backend, None).requires_grad_(requires_grad)
 
 
 def randperm(cls: type[Tensor], n: int, dtype: Any = None, device: str | None = None,
-             requires_grad: bool = False) -> Tensor:
-    """A random permutation of 0..n-1 (int64), like `torch.randperm`."""
+             requires_grad: bool = False, generator: Any = None) -> Tensor:
+    """A random permutation of 0..n-1 (int64), like `torch.randperm` (drawn from
+    `generator`, a Generator, when given)."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
         raise ValueError(f"randperm: n must be a non-negative int, got {n!r}")
     dt = to_dtype(dtype or dtypes.int64)
     _check_range("randperm", dt, 0, max(n - 1, 0), n)
     backend = get_backend(device)
     with backend.on_device():  # array methods run on the current device (cuda:N)
-        rng = backend.rng
+        rng = random_stream(backend, generator, "randperm")
         # CuPy's Generator has no permutation: the order of uniform draws is one
         order = rng.permutation(int(n)) if hasattr(rng, "permutation") else rng.random(
             int(n)).argsort()
@@ -250,7 +258,8 @@ def randperm(cls: type[Tensor], n: int, dtype: Any = None, device: str | None = 
     return cls._from_op(values, backend, None).requires_grad_(requires_grad)
 
 
-def multinomial(x: Tensor, num_samples: int, replacement: bool = False) -> Tensor:
+def multinomial(x: Tensor, num_samples: int, replacement: bool = False, *,
+                generator: Any = None) -> Tensor:
     """Indices sampled from the categories of each row of a 1-D or 2-D tensor of
     non-negative weights (int64), like `torch.multinomial`."""
     op = "multinomial"
@@ -271,7 +280,8 @@ def multinomial(x: Tensor, num_samples: int, replacement: bool = False) -> Tenso
         if n == 0 or not bool(xp.all(xp.isfinite(w) & (w >= 0)) & xp.all(w.sum(axis=1) > 0)):
             raise ValueError(f"{op}: invalid weights of shape {x.shape}: every row needs "
                              "finite, non-negative weights with a positive sum")
-        out = _sample_categories(xp, x.backend.rng, w, int(num_samples), replacement)
+        rng = random_stream(x.backend, generator, op)
+        out = _sample_categories(xp, rng, w, int(num_samples), replacement)
     return x._like(out.reshape(num_samples) if x.ndim == 1 else out)
 
 
@@ -362,12 +372,12 @@ def _dlpack_array(obj: Any) -> tuple[Backend, Any]:
 
 # ---------------------------------------------------------------------- from Python data
 def python_dtype(value: Any) -> DType:
-    """The dtype a Python number becomes: bool, int64 or float32."""
+    """The dtype a Python number becomes: bool, int64 or the default float dtype (float32)."""
     if isinstance(value, (bool, np.bool_)):
         return dtypes.bool
     if isinstance(value, (int, np.integer)):
         return dtypes.int64
-    return dtypes.float32
+    return dtypes.default_float
 
 
 def device_of(data: Any) -> str | None:
@@ -389,8 +399,8 @@ def to_array(data: Any, backend: Backend, dtype: DType | None = None):
         array = np.asarray(data, dtype=dtype or python_dtype(data))
     elif isinstance(data, (list, tuple)):
         array = _from_nested(data)
-        if dtype is None and array.dtype == dtypes.float64:  # Python floats become float32
-            array = array.astype(dtypes.float32)
+        if dtype is None and array.dtype == dtypes.float64:  # Python floats: the default
+            array = array.astype(dtypes.default_float)
     elif hasattr(data, "__dlpack__"):
         source, array = _dlpack_array(data)
         return array if source is backend else backend.from_host(source.to_host(array))
@@ -444,8 +454,23 @@ def _check_range(op: str, dt: DType, first: Scalar, last: Scalar, count: int) ->
 _MAX_BYTES = 2**40  # 1 TiB: anything larger is a mistake, not an allocation to attempt
 
 
+def random_stream(backend: Backend, generator: Any, op: str) -> Any:
+    """The random generator an op draws from: the device's default one, or that of
+    `generator` (a tinygrad_nv.Generator, which must be on the op's device)."""
+    if generator is None:
+        return backend.rng
+    if not (hasattr(generator, "rng") and hasattr(generator, "device")):
+        raise TypeError(f"{op}: generator must be a tinygrad_nv.Generator, got "
+                        f"{type(generator).__name__}")
+    if str(generator.device) != backend.name:
+        raise RuntimeError(f"{op}: expected a generator on device '{backend.name}' but found "
+                           f"one on '{generator.device}'; make it with "
+                           f"Generator(device='{backend.name}')")
+    return generator.rng
+
+
 def _random_args(shape: tuple, dtype: Any, device: str | None, op: str):
-    dt = to_dtype(dtype or dtypes.float32)
+    dt = to_dtype(dtype or dtypes.default_float)
     if dt.kind != "f":
         raise TypeError(f"{op}: needs a floating point dtype, got {dt.name}")
     return shape_arg(shape, op), dt, get_backend(device)

@@ -73,10 +73,10 @@ def test_device_objects_are_accepted_wherever_names_are(device):
 
 
 def test_to_positional_forms():
-    x = Tensor([1.0, 2.0])
+    x = Tensor([1.0, 2.0], device="cpu")
     assert x.to("cpu") is x and x.to(x) is x and x.to(tg.float32) is x
     assert x.to("cpu", tg.float64).dtype == tg.float64
-    assert x.to(Tensor([1], dtype=tg.int64)).dtype == tg.int64
+    assert x.to(Tensor([1], dtype=tg.int64, device="cpu")).dtype == tg.int64
     copied = x.to("cpu", copy=True)
     assert copied is not x and copied.tolist() == x.tolist()
     assert x.to(tg.float32, False, True) is not x  # (dtype, non_blocking, copy)
@@ -86,6 +86,6 @@ def test_to_positional_forms():
 
 
 def test_to_another_device_is_differentiable():
-    x = Tensor([1.0, 2.0], requires_grad=True)
+    x = Tensor([1.0, 2.0], device="cpu", requires_grad=True)
     (x.to(tg.device("emu")) * 3).sum().backward()
     assert x.grad.tolist() == [3.0, 3.0] and str(x.grad.device) == "cpu"

@@ -5,7 +5,7 @@
 >>> loss = nn.functional.cross_entropy(model(x), y)
 """
 
-from tinygrad_nv.nn import functional, init, utils
+from tinygrad_nv.nn import functional, init, parallel, utils
 from tinygrad_nv.nn.activation import (
     CELU,
     ELU,
@@ -88,6 +88,7 @@ from tinygrad_nv.nn.pooling import (
     AvgPool1d,
     MaxPool1d,
 )
+from tinygrad_nv.nn.parallel import DataParallel
 from tinygrad_nv.nn.recurrent import GRU, LSTM, RNN
 
 __all__ = ["functional", "init", "utils", "Module", "Parameter", "IncompatibleKeys", "Linear",
@@ -101,6 +102,7 @@ __all__ = ["functional", "init", "utils", "Module", "Parameter", "IncompatibleKe
            "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "SmoothL1Loss",
            "HuberLoss", "KLDivLoss"]
 __all__ += ["ModuleList", "ModuleDict", "ParameterList"]
+__all__ += ["parallel", "DataParallel"]
 __all__ += ["RMSNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
             "LocalResponseNorm"]
 __all__ += ["Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"]

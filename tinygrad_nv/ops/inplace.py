@@ -159,28 +159,31 @@ def copy_(x: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
     return write(x, src.detach(), "copy_", any_cast=True)
 
 
-def uniform_(x: Tensor, *bounds: float, **names: float) -> Tensor:
+def uniform_(x: Tensor, *bounds: float, generator: Any = None, **names: float) -> Tensor:
     """Fill with samples uniform in [from, to) (default [0, 1)), in place:
-    `x.uniform_(-1, 1)` or `x.uniform_(to=2)`; returns x."""
+    `x.uniform_(-1, 1)` or `x.uniform_(to=2)` (drawn from `generator` when given); returns
+    x."""
     low, high = _pair(bounds, names, ("from", "to"), (0.0, 1.0), "uniform_")
     if low > high:
         raise RuntimeError(f"uniform_: expects to return a [from, to) range, but found "
                            f"from={low} > to={high}")
     _check_float(x, "uniform_")
-    sample = type(x).uniform(*x.shape, low=low, high=high, dtype=x.dtype, device=x.device)
+    sample = type(x).uniform(*x.shape, low=low, high=high, dtype=x.dtype, device=x.device,
+                             generator=generator)
     return write(x, sample, "uniform_")
 
 
-def normal_(x: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
-    """Fill with normal samples of the given mean and standard deviation, in place;
-    returns x."""
+def normal_(x: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Any = None
+            ) -> Tensor:
+    """Fill with normal samples of the given mean and standard deviation, in place (drawn
+    from `generator` when given); returns x."""
     for name, value in (("mean", mean), ("std", std)):
         if not is_scalar(value):
             raise TypeError(f"normal_: {name} must be a number, got {type(value).__name__}")
     if std < 0:
         raise RuntimeError(f"normal_: expects std >= 0.0, but found std {std}")
     _check_float(x, "normal_")
-    sample = type(x).randn(*x.shape, dtype=x.dtype, device=x.device)
+    sample = type(x).randn(*x.shape, dtype=x.dtype, device=x.device, generator=generator)
     return write(x, sample * std + mean, "normal_")
 
 
