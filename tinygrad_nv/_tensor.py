@@ -140,6 +140,32 @@ class Tensor:
         array = self.numpy()
         return array if dtype is None else array.astype(dtype)
 
+    # ------------------------------------------------------------------ copies (as PyTorch)
+    def __deepcopy__(self, memo: dict) -> Tensor:
+        """copy.deepcopy: own storage on the same device (tensors sharing one storage share
+        one copy of it), dtype, class (nn.Parameter), requires_grad and a copy of `.grad`.
+        Only leaves can be deep-copied, as in PyTorch."""
+        if self._ctx is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) "
+                               "support the deepcopy protocol at the moment; deep-copy "
+                               "t.detach() to copy the values of a tensor computed by an op")
+        if id(self) in memo:
+            return memo[id(self)]
+        key = ("tinygrad_nv storage", id(self._data))  # the original is kept alive with it
+        if key not in memo:
+            memo[key] = (self._data, device_call(self, lambda xp, a: a.copy(), self._data))
+        new = _rebuild(type(self), memo[key][1], self._backend, self._requires_grad)
+        memo[id(self)] = new
+        if self._grad is not None:
+            new._grad = self._grad.__deepcopy__(memo)
+        return new
+
+    def __reduce_ex__(self, protocol: int) -> tuple:
+        """pickle (in memory: DataLoader workers, multiprocessing): values, dtype, device,
+        class and requires_grad; `.grad` and the graph are not kept (as PyTorch: a tensor
+        computed by an op comes back as a leaf). Files are safetensors (tinygrad_nv.save)."""
+        return _unpickle, (type(self), self.numpy(), self._backend.name, self._requires_grad)
+
     # ------------------------------------------------------------------ properties
     @property
     def shape(self) -> Shape:
@@ -277,7 +303,7 @@ class Tensor:
     @data.setter
     def data(self, other: Tensor) -> None:
         _check_assigned(self, other, "data")
-        if other._data is not self._data:
+        if other._data is not self._data or other._backend is not self._backend:
             self._data, self._backend = other._data, other._backend
             self._bump_version()  # a backward that saved the old values raises
 
@@ -449,6 +475,22 @@ class Tensor:
     # matrix (ops/matrix.py)
     __matmul__ = matrix.matmul
     __rmatmul__ = matrix.rmatmul
+
+
+def _rebuild(cls: type, array: Any, backend: Backend, requires_grad: bool) -> Tensor:
+    """A leaf of class `cls` (Tensor, or a subclass without slots of its own such as
+    nn.Parameter) around a raw array."""
+    t = Tensor._from_op(array, backend, None)
+    if cls is not Tensor:
+        t.__class__ = cls
+    t._requires_grad = requires_grad
+    return t
+
+
+def _unpickle(cls: type, array: np.ndarray, device: str, requires_grad: bool) -> Tensor:
+    """A pickled tensor (Tensor.__reduce_ex__) back on its device."""
+    backend = get_backend(device)
+    return _rebuild(cls, backend.from_host(array), backend, requires_grad)
 
 
 def _check_assigned(tensor: Tensor, value: Any, what: str) -> None:
