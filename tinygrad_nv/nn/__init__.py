@@ -41,6 +41,7 @@ from tinygrad_nv.nn.conv import (
     MaxPool2d,
     Upsample,
 )
+from tinygrad_nv.nn.distance import Bilinear, CosineSimilarity, PairwiseDistance
 from tinygrad_nv.nn.dropout import (
     AlphaDropout,
     Dropout1d,
@@ -81,6 +82,24 @@ from tinygrad_nv.nn.normalization import (
     LocalResponseNorm,
     RMSNorm,
 )
+from tinygrad_nv.nn.padding import (
+    CircularPad1d,
+    CircularPad2d,
+    CircularPad3d,
+    ConstantPad1d,
+    ConstantPad2d,
+    ConstantPad3d,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReflectionPad3d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ReplicationPad3d,
+    ZeroPad1d,
+    ZeroPad2d,
+    ZeroPad3d,
+)
+from tinygrad_nv.nn.parallel import DataParallel
 from tinygrad_nv.nn.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveMaxPool1d,
@@ -88,7 +107,6 @@ from tinygrad_nv.nn.pooling import (
     AvgPool1d,
     MaxPool1d,
 )
-from tinygrad_nv.nn.parallel import DataParallel
 from tinygrad_nv.nn.recurrent import GRU, LSTM, RNN
 
 __all__ = ["functional", "init", "utils", "Module", "Parameter", "IncompatibleKeys", "Linear",
@@ -109,3 +127,8 @@ __all__ += ["Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlpha
 __all__ += ["MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d",
             "AdaptiveMaxPool2d"]
 __all__ += ["Fold", "Unfold", "PixelShuffle", "PixelUnshuffle"]
+__all__ += ["Bilinear", "CosineSimilarity", "PairwiseDistance"]
+__all__ += ["ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ZeroPad1d", "ZeroPad2d",
+            "ZeroPad3d", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d",
+            "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "CircularPad1d",
+            "CircularPad2d", "CircularPad3d"]

@@ -23,7 +23,7 @@ from tinygrad_nv.nn.losses import (  # noqa: F401  (re-exported: they are nn.fun
     nll_loss,
     smooth_l1_loss,
 )
-from tinygrad_nv.ops import attention, conv, normalization, pool
+from tinygrad_nv.ops import attention, conv, distance, normalization, pool
 from tinygrad_nv.ops import dropout as dropout_ops
 from tinygrad_nv.ops import fold as fold_ops
 from tinygrad_nv.ops import nn as nn_ops
@@ -267,6 +267,7 @@ _KINDS: tuple = (
     dropout_ops,
     pool,
     fold_ops,
+    distance,
 )
 for _kind in _KINDS:
     globals().update(_kind.EXPORTS.functional)
