@@ -30,6 +30,7 @@ P = (3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1,
 Q = (2.56852019228982242e00, 1.87295284992346725e00, 5.27905102951428412e-1,
      6.05183413124413191e-2, 2.33520497626869185e-3)
 INV_SQRT_PI = 1.0 / math.sqrt(math.pi)
+CHUNK = 1 << 15  # elements evaluated together
 
 
 def erf(xp, x):
@@ -43,47 +44,58 @@ def erfc(xp, x):
 
 
 def _cody(xp, x, complement: bool):
+    """erf or erfc of `x`, in pieces of CHUNK elements: every range is evaluated on every
+    element (then chosen by `where`), which beats gathering each range's elements, and the
+    temporaries of a piece stay in the cache."""
     dtype = x.dtype if x.dtype in (xp.float32, xp.float64) else xp.dtype(xp.float32)
-    y = x.astype(dtype, copy=False)
-    t = dtype.type
+    values = x.astype(dtype, copy=False).reshape(-1)
+    out = xp.empty(values.shape, dtype)
     with xp.errstate(over="ignore", divide="ignore", invalid="ignore", under="ignore"):
-        a = xp.abs(y)
-        small = y * _ratio(xp, a * a, A, B, t)  # erf, |x| <= THRESHOLD
-        tail = _gaussian(xp, a, t) * xp.where(a <= t(SMALL_ARGUMENT), _middle(xp, a, t),
-                                              _large(xp, a, t))  # erfc(|x|) beyond
-        if complement:
-            wide = xp.where(y < 0, t(2) - tail, tail)
-            out = xp.where(a <= t(THRESHOLD), t(1) - small, wide)
-        else:
-            wide = (t(0.5) - tail) + t(0.5)
-            out = xp.where(a <= t(THRESHOLD), small, xp.where(y < 0, -wide, wide))
-    return out.astype(x.dtype, copy=False)
+        for start in range(0, values.size, CHUNK):
+            part = slice(start, start + CHUNK)
+            out[part] = _piece(xp, values[part], complement, dtype.type)
+    return out.reshape(x.shape).astype(x.dtype, copy=False)
+
+
+def _piece(xp, y, complement: bool, t):
+    a = xp.abs(y)
+    near = _ratio(xp, y * y, A, B, t)  # erf(y) = y R1(y^2) for |y| <= THRESHOLD
+    near *= y
+    z = t(1) / (a * a)  # erfc(a) exp(a^2) = (1 / sqrt(pi) - z R3(z)) / a beyond 4 (0 at inf)
+    large = _ratio(xp, z, P, Q, t)
+    large *= z
+    xp.subtract(t(INV_SQRT_PI), large, out=large)
+    large /= a
+    tail = xp.where(a <= t(SMALL_ARGUMENT), _ratio(xp, a, C, D, t), large)
+    tail *= _gaussian(xp, a, t)  # erfc(a)
+    if complement:
+        return xp.where(a <= t(THRESHOLD), t(1) - near, xp.where(y < 0, t(2) - tail, tail))
+    tail = (t(0.5) - tail) + t(0.5)
+    return xp.where(a <= t(THRESHOLD), near, xp.where(y < 0, -tail, tail))
 
 
 def _ratio(xp, z, num, den, t):
     """(num[-1] z^n + num[0] z^(n-1) + ... + num[n-1]) / (z^n + den[0] z^(n-1) + ... + den[n-1])
-    in Cody's Horner order: numerator and denominator advance together."""
-    top, bottom = t(num[-1]) * z, z
+    in Cody's Horner order: numerator and denominator advance together (in place)."""
+    top, bottom = z * t(num[-1]), z.copy()
     for p, q in zip(num[:-2], den[:-1]):
-        top = (top + t(p)) * z
-        bottom = (bottom + t(q)) * z
-    return (top + t(num[-2])) / (bottom + t(den[-1]))
-
-
-def _middle(xp, a, t):
-    """erfc(a) / exp(-a^2) for THRESHOLD < a <= 4."""
-    return _ratio(xp, a, C, D, t)
-
-
-def _large(xp, a, t):
-    """erfc(a) / exp(-a^2) for a > 4 (0 for a = inf)."""
-    z = t(1) / (a * a)
-    return (t(INV_SQRT_PI) - z * _ratio(xp, z, P, Q, t)) / a
+        top += t(p)
+        top *= z
+        bottom += t(q)
+        bottom *= z
+    top += t(num[-2])
+    bottom += t(den[-1])
+    top /= bottom
+    return top
 
 
 def _gaussian(xp, a, t):
     """exp(-a^2) as exp(-s^2) exp(-(a - s)(a + s)), s = a rounded down to a multiple of 1/16:
     s^2 is exact, so the large exponent carries no rounding error."""
-    s = xp.floor(a * t(16)) / t(16)
+    s = xp.floor(a * t(16))
+    s /= t(16)
     rest = xp.where(xp.isinf(a), t(0), (a - s) * (a + s))  # inf - inf: no NaN at infinity
-    return xp.exp(-s * s) * xp.exp(-rest)
+    s *= s
+    xp.negative(s, out=s)
+    xp.negative(rest, out=rest)
+    return xp.exp(s, out=s) * xp.exp(rest, out=rest)
