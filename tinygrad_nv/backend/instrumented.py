@@ -8,7 +8,7 @@ matters: a reduction gives a 0-d array, not a host scalar, and `bool()`, `float(
 >>> with instrumented("emu:1") as probe:
 ...     loss = train_step()
 >>> probe.syncs, probe.launches, probe.misplaced
-([], 31, [])
+([], 20, [])
 """
 
 from __future__ import annotations
