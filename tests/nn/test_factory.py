@@ -26,6 +26,9 @@ LAYERS = {
     "RMSNorm": lambda **f: nn.RMSNorm(4, **f),
     "InstanceNorm2d": lambda **f: nn.InstanceNorm2d(3, affine=True, track_running_stats=True,
                                                     **f),
+    "Bilinear": lambda **f: nn.Bilinear(3, 2, 4, **f),
+    "TransformerDecoderLayer": lambda **f: nn.TransformerDecoderLayer(4, 2, 8, **f),
+    "Transformer": lambda **f: nn.Transformer(4, 2, 1, 1, 8, **f),
 }
 
 

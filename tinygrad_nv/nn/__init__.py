@@ -108,6 +108,12 @@ from tinygrad_nv.nn.pooling import (
     MaxPool1d,
 )
 from tinygrad_nv.nn.recurrent import GRU, LSTM, RNN
+from tinygrad_nv.nn.transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+)
 
 __all__ = ["functional", "init", "utils", "Module", "Parameter", "IncompatibleKeys", "Linear",
            "Identity", "Flatten", "Unflatten", "Dropout", "LayerNorm", "GroupNorm",
@@ -132,3 +138,4 @@ __all__ += ["ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ZeroPad1d", "Zer
             "ZeroPad3d", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d",
             "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "CircularPad1d",
             "CircularPad2d", "CircularPad3d"]
+__all__ += ["Transformer", "TransformerEncoder", "TransformerDecoder", "TransformerDecoderLayer"]
