@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import types
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, SupportsFloat
@@ -56,6 +57,10 @@ class LRScheduler:
                                "state_dict first)")
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
+        self._initial_step()
+
+    def _initial_step(self) -> None:
+        """The step at construction (SequentialLR repeats it when a member's turn starts)."""
         self._step_count = 0
         self._is_initial = True
         self.step()
@@ -68,8 +73,19 @@ class LRScheduler:
         """Advance one epoch (or iteration) and set the new learning rates; call it after
         `optimizer.step()`."""
         self._step_count += 1
-        self.last_epoch += 1
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
+        self._update_lr()
+
+    def _update_lr(self, epoch: int | None = None) -> None:
+        """Advance one epoch, or go to `epoch` (in closed form where the schedule has one:
+        SequentialLR restarts a member at 0), and set every group's lr."""
+        if epoch is None:
+            self.last_epoch += 1
+            values = self.get_lr()
+        else:
+            self.last_epoch = epoch
+            closed_form = getattr(self, "_get_closed_form_lr", None)
+            values = self.get_lr() if closed_form is None else closed_form()
+        for group, lr in zip(self.optimizer.param_groups, values, strict=True):
             group["lr"] = lr
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
@@ -140,6 +156,10 @@ class StepLR(LRScheduler):
             return self._current_lrs()
         return [lr * self.gamma for lr in self._current_lrs()]
 
+    def _get_closed_form_lr(self) -> list[float]:
+        return [base * self.gamma ** (self.last_epoch // self.step_size)
+                for base in self.base_lrs]
+
 
 class MultiStepLR(LRScheduler):
     """lr = base_lr * gamma ** (number of milestones <= epoch).
@@ -162,6 +182,10 @@ class MultiStepLR(LRScheduler):
         factor = self.gamma ** self.milestones[self.last_epoch]
         return [lr * factor for lr in self._current_lrs()]
 
+    def _get_closed_form_lr(self) -> list[float]:
+        passed = bisect_right(sorted(self.milestones.elements()), self.last_epoch)
+        return [base * self.gamma**passed for base in self.base_lrs]
+
 
 class ExponentialLR(LRScheduler):
     """lr = base_lr * gamma ** epoch."""
@@ -174,6 +198,9 @@ class ExponentialLR(LRScheduler):
         if self._is_initial:
             return self._current_lrs()
         return [lr * self.gamma for lr in self._current_lrs()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        return [base * self.gamma**self.last_epoch for base in self.base_lrs]
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -199,6 +226,10 @@ class CosineAnnealingLR(LRScheduler):
         ratio = (1 + math.cos(math.pi * epoch / t_max)) / \
             (1 + math.cos(math.pi * (epoch - 1) / t_max))
         return [ratio * (lr - eta_min) + eta_min for lr in self._current_lrs()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        cosine = 1 + math.cos(math.pi * self.last_epoch / self.T_max)
+        return [self.eta_min + (base - self.eta_min) * cosine / 2 for base in self.base_lrs]
 
 
 class LinearWarmup(LRScheduler):
@@ -376,3 +407,14 @@ class ReduceLROnPlateau(LRScheduler):
                             else self.best - self.threshold)
         return value > (self.best * (1.0 + self.threshold) if self.threshold_mode == "rel"
                         else self.best + self.threshold)
+
+
+def __getattr__(name: str) -> Any:
+    """PyTorch's other schedules, defined in lr_composite and lr_cyclic (which build on this
+    module's base class), under this module's name as in torch.optim.lr_scheduler."""
+    from tinygrad_nv.optim import lr_composite, lr_cyclic
+
+    for module in (lr_composite, lr_cyclic):
+        if name in module.__all__:
+            return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
