@@ -7,6 +7,7 @@ from hypothesis import strategies as hst
 
 from tests.helpers import check_op
 from tinygrad_nv import Tensor, dtypes
+from tinygrad_nv.testing import gradcheck, gradgradcheck
 from tinygrad_nv.testing import strategies as st
 
 
@@ -293,3 +294,49 @@ def test_reductions_of_0d_tensors(device):
             expected = np.log(np.exp(2.5)) if op == "logsumexp" else 2.5
             np.testing.assert_allclose(out.item(), expected, rtol=1e-6)
     assert x.argmax(0).item() == 0 and x.count_nonzero(0).item() == 1
+
+
+@pytest.mark.parametrize("op", ["std", "std_mean", "var", "norm"])
+def test_gradients_at_zero_spread_are_zero_not_nan(op, device):
+    """As PyTorch, whose std backward masks grad / (2 std) where std is 0: a constant row gets
+    gradient 0 (the mean's share for std_mean), the other rows std's usual (x - mean) /
+    ((n - 1) std)."""
+    a = np.array([[2.0, 2.0, 2.0, 2.0], [1.0, 2.0, 4.0, 7.0]])
+    x = Tensor(a, device=device, requires_grad=True)
+    if op == "norm":
+        x = Tensor(a - a[:, :1], device=device, requires_grad=True)  # row 0 is all zeros
+    out = getattr(x, op)(dim=1)
+    (out[0] + out[1] if op == "std_mean" else out).sum().backward()
+    b = x.detach().numpy()
+    centered = b - b.mean(1, keepdims=True)
+    expected = {
+        "std": centered / (3 * np.maximum(b.std(1, ddof=1, keepdims=True), 1e-300)),
+        "std_mean": centered / (3 * np.maximum(b.std(1, ddof=1, keepdims=True), 1e-300))
+        + 0.25,
+        "var": 2 * centered / 3,
+        "norm": b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-300),
+    }[op]
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-12, atol=1e-12)
+    assert np.all(x.grad.numpy()[0] == (0.25 if op == "std_mean" else 0.0))
+
+
+def test_std_gradient_at_zero_spread_as_pytorch(device):
+    torch = pytest.importorskip("torch")
+    a = np.array([[3.0, 3.0, 3.0], [0.5, 1.0, -2.0]])
+    for correction in (0, 1):
+        x, tx = Tensor(a, device=device, requires_grad=True), torch.tensor(a, requires_grad=True)
+        s, m = x.std_mean(1, correction=correction)
+        ts, tm = torch.std_mean(tx, 1, correction=correction)
+        (s * Tensor([1.0, 2.0], device=device) + m).sum().backward()
+        (ts * torch.tensor([1.0, 2.0]) + tm).sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+    single = Tensor([3.0], device=device, requires_grad=True)  # n - 1 = 0: NaN, as PyTorch
+    single.std().backward()
+    assert np.isnan(single.grad.numpy()).all()
+
+
+def test_std_gradients_away_from_zero_spread_still_check(device):
+    x = Tensor(np.array([[0.3, -1.2, 2.0], [1.0, 1.5, 0.25]]), device=device, requires_grad=True)
+    gradcheck(lambda t: t.std(1), [x])
+    gradgradcheck(lambda t: t.std(1), [x])
+    gradcheck(lambda t: t.std_mean(0, correction=0)[0], [x])

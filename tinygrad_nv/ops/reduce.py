@@ -72,6 +72,22 @@ class Max(Function):
         return g.reshape(self.out.shape).expand(x.shape) * g._like(share.astype(g.dtype))
 
 
+class StdRoot(Function):
+    """sqrt of a variance, with PyTorch's std backward: g / (2 std), masked to 0 where std is
+    0, so a constant input gets gradient 0, not NaN."""
+
+    saved_inputs = ()  # backward reads the output, not the input
+    save_output = True
+
+    def forward(self, variance):
+        return self.xp.sqrt(variance)
+
+    def backward(self, g):
+        out = self.output()
+        zero = out == 0
+        return zero.where(0.0, g / (2 * zero.where(1.0, out)))
+
+
 class Norm(Function):
     """The vector p-norm over `axes` for p = 0, inf, -inf or any other number. As PyTorch,
     the gradient is 0 where the norm (or, for p < 1, the element) is 0, and p = 0 has none."""
@@ -197,7 +213,7 @@ def _moments(x: Tensor, axes: tuple, keepdim: bool, correction: float, root: boo
     centered = x - center
     divisor = builtins.max(count - correction, 0)  # 0: inf or NaN, as PyTorch
     spread = sum(centered * centered, axes, keepdim=keepdim) / divisor
-    spread = spread.sqrt() if root else spread
+    spread = StdRoot.apply(spread) if root else spread
     return spread, center if keepdim else center.reshape(reduced_shape(x.shape, axes))
 
 
