@@ -53,7 +53,7 @@ rm -rf "$RESULTS"/*.log "$RESULTS/bandwidth"  # a previous run's
 if (( DRY )); then
   MODE="dry run on emu"; DEVICE=emu; BUDGET=${GPU_CHECK_BUDGET:-85}
   GPU_TESTS=(tests/backend tests/test_erf.py); SUITE_TESTS=(tests/backend/test_kernels.py)
-  CAPS=(preflight:20 kernels:10 boundary:10 bandwidth:15 steps:20 gpu-tests:15 suite:20)
+  CAPS=(preflight:20 kernels:10 boundary:10 bandwidth:15 steps:30 gpu-tests:15 suite:20)
 else
   MODE="GPU"; DEVICE=cuda; BUDGET=${GPU_CHECK_BUDGET:-420}
   GPU_TESTS=(tests); SUITE_TESTS=(tests)

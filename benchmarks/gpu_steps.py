@@ -85,7 +85,7 @@ def step_fn(model, opt, functional, x, y):
 
 
 def median_ms(step, sync, steps: int) -> float:
-    for _ in range(2):
+    for _ in range(1 if steps < 5 else 3):  # warm-up
         step()
     sync()
     times = []
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"models to run (default: all of {', '.join(MODELS)})")
     parser.add_argument("--device", default="cuda", help="cuda, cuda:N or emu (default cuda)")
     parser.add_argument("--tiny", action="store_true", help="small models (the dry run)")
-    parser.add_argument("--steps", type=int, default=None, help="timed steps (default 20, 3 "
+    parser.add_argument("--steps", type=int, default=None, help="timed steps (default 20, 2 "
                                                                   "with --tiny)")
     args = parser.parse_args(argv)
     models = args.models or list(MODELS)
@@ -149,8 +149,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     torch.backends.cuda.matmul.allow_tf32 = False  # float32 products, as cuBLAS gives CuPy
     torch.backends.cudnn.allow_tf32 = False
+    if not args.device.startswith("cuda"):
+        torch.set_num_threads(1)  # as NumPy's single thread here: no oversubscribed cores
     torch.manual_seed(0)
-    steps = args.steps or (3 if args.tiny else 20)
+    steps = args.steps or (2 if args.tiny else 20)
     bad, times = [], []
     for name in models:
         try:
