@@ -314,3 +314,6 @@ def test_pin_memory_pins_cpu_batches_on_a_cuda_host():
         assert xb.to("cuda").tolist() == X[:4].tolist() and yb.tolist() == Y[:4].tolist()
     on_gpu = next(iter(DataLoader(dataset, batch_size=4, num_workers=2, device="cuda")))
     assert str(on_gpu[0].device) == "cuda:0" and on_gpu[0].tolist() == X[:4].tolist()
+    on_device = TensorDataset(Tensor(X, device="cuda"))
+    with pytest.raises(RuntimeError, match="forked worker cannot use the GPU"):
+        next(iter(DataLoader(on_device, num_workers=1, multiprocessing_context="fork")))

@@ -22,6 +22,7 @@ from tinygrad_nv import backend
 from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.backend import get_backend, manual_seed, set_default_device
 from tinygrad_nv.data.collate import map_structure
+from tinygrad_nv.data.dataset import Subset, TensorDataset
 from tinygrad_nv.data.fetch import create_fetcher
 
 MP_STATUS_CHECK_INTERVAL = 5.0  # seconds a worker waits for a task before checking its parent
@@ -147,11 +148,20 @@ def _generate_state(base_seed: int, worker_id: int) -> list[int]:
     return state
 
 
-def _forget_gpus() -> None:
+def _forget_gpus(dataset: Any) -> None:
     """Drop the GPU backends a forked worker inherited: a CUDA context does not survive a fork
-    (so manual_seed must not reseed them; a GPU used in a worker is set up afresh)."""
-    for name in [name for name in backend._backends if name.startswith("cuda")]:
+    (so manual_seed must not reseed them). A TensorDataset on a GPU cannot be read there."""
+    inherited = [name for name in backend._backends if name.startswith("cuda")]
+    for name in inherited:
         del backend._backends[name]
+    while isinstance(dataset, Subset):
+        dataset = dataset.dataset
+    if inherited and isinstance(dataset, TensorDataset) and any(
+            t._backend.name.startswith("cuda") for t in dataset.tensors):
+        raise RuntimeError("a forked worker cannot use the GPU its parent set up, and the "
+                           "TensorDataset's tensors are on it: keep the dataset on the CPU "
+                           "(DataLoader(device=...) moves the batches), use num_workers=0, or "
+                           "multiprocessing_context='spawn'")
 
 
 def _seed(base_seed: int, worker_id: int) -> int:
@@ -170,12 +180,12 @@ def _worker_loop(dataset: Any, auto_collation: bool, collate_fn: Any, drop_last:
     global _worker_info
     where = f"in DataLoader worker process {worker_id}"
     try:
-        _forget_gpus()
         set_default_device(device)
-        seed = _seed(base_seed, worker_id)
-        _worker_info = WorkerInfo(worker_id, num_workers, seed, dataset)
         init_error, fetcher = None, None
         try:
+            _forget_gpus(dataset)
+            seed = _seed(base_seed, worker_id)
+            _worker_info = WorkerInfo(worker_id, num_workers, seed, dataset)
             if init_fn is not None:
                 init_fn(worker_id)
             fetcher = create_fetcher(dataset, auto_collation, collate_fn, drop_last, None)
