@@ -156,6 +156,29 @@ def test_layer_norm(shape, device):
     check_op(lambda *t: F.layer_norm(t[0], shape, t[1], t[2]), ref, x, w, b, atol=1e-5)
 
 
+def test_norms_of_a_constant_row(device):
+    """Zero spread: the output is the bias and the input gradient (w - mean(w)) / sqrt(eps)
+    (by hand: x - mean is 0, so only the mean's and the centring's terms are left), finite,
+    as PyTorch."""
+    w = np.array([1.0, 2.0, 3.0, 6.0])
+    x = Tensor(np.full((2, 4), 2.5), device=device, requires_grad=True)
+    out = F.layer_norm(x, (4,), Tensor(w, device=device), Tensor(w / 2, device=device))
+    out.sum().backward()
+    np.testing.assert_allclose(out.numpy(), np.tile(w / 2, (2, 1)))
+    np.testing.assert_allclose(x.grad.numpy(), np.tile((w - w.mean()) / np.sqrt(1e-5), (2, 1)),
+                               rtol=1e-12)
+    scale = Tensor(np.arange(24.0).reshape(2, 4, 3), device=device)
+    for norm in (lambda t: F.layer_norm(t, (4, 3), eps=1e-3) * scale,
+                 lambda t: F.group_norm(t, 2) * scale,
+                 lambda t: F.batch_norm(t, None, None, training=True) * scale):
+        gradcheck(norm, [Tensor(np.full((2, 4, 3), -1.5), device=device, requires_grad=True)])
+    torch = pytest.importorskip("torch")
+    tx = torch.full((2, 4), 2.5, dtype=torch.float64, requires_grad=True)
+    torch.nn.functional.layer_norm(tx, (4,), torch.tensor(w), torch.tensor(w / 2)).sum() \
+        .backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+
+
 def batch_norm_ref(a, mean, var, w, b, eps=1e-5):
     shape = (1, -1) + (1,) * (a.ndim - 2)
     return (a - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + eps) * w.reshape(shape) \

@@ -149,3 +149,86 @@ def test_bad_targets_give_nan_off_the_cpu_and_raise_on_it(device):
                 call()
         else:
             assert np.isnan(call().numpy()).any()
+
+
+def _all_ignored_loss(f, make, name, x, t, reduction, weighted, smoothing):
+    """The loss under test in the framework of `f` (nn.functional) and `make` (a tensor)."""
+    weight = make(np.linspace(0.5, 2, 4)) if weighted else None
+    if name == "cross_entropy":
+        return f.cross_entropy(x, t, weight=weight, reduction=reduction, ignore_index=3,
+                               label_smoothing=smoothing)
+    return f.nll_loss(x, t, weight=weight, reduction=reduction, ignore_index=3)
+
+
+@pytest.mark.parametrize("name, smoothing", [("cross_entropy", 0.0), ("cross_entropy", 0.1),
+                                             ("nll_loss", 0.0)])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_every_target_ignored(name, smoothing, weighted, reduction, device):
+    """As PyTorch: 'mean' is 0 / 0 = NaN, 'sum' 0, 'none' zeros, and every gradient is 0 (an
+    all-padding batch must not turn the weights NaN); (N, C) and (N, C, d) inputs."""
+    for shape, t_shape in (((5, 4), (5,)), ((2, 4, 3), (2, 3))):
+        a = np.random.default_rng(0).standard_normal(shape)
+        x = Tensor(a, device=device, requires_grad=True)
+        t = Tensor(np.full(t_shape, 3), device=device)
+        loss = _all_ignored_loss(F, lambda v: Tensor(v, device=device), name, x, t, reduction,
+                                 weighted, smoothing)
+        loss.sum().backward()
+        if reduction == "mean":
+            assert np.isnan(loss.item())
+        else:
+            np.testing.assert_array_equal(loss.numpy(), np.zeros(loss.shape))
+        np.testing.assert_array_equal(x.grad.numpy(), np.zeros(shape))
+        torch = pytest.importorskip("torch")
+        tx = torch.tensor(a, requires_grad=True)
+        tloss = _all_ignored_loss(torch.nn.functional, torch.tensor, name, tx,
+                                  torch.tensor(np.full(t_shape, 3)), reduction, weighted,
+                                  smoothing)
+        tloss.sum().backward()
+        np.testing.assert_array_equal(loss.numpy(), tloss.detach().numpy())
+        np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "nll_loss"])
+def test_targets_of_zero_total_weight_give_nan_loss_and_zero_gradients(name, device):
+    """Every target's class weighs 0: the mean is 0 / 0 = NaN as in PyTorch, and the
+    gradient 0 (PyTorch's is NaN there: 0 * g / 0; a batch of zero-weight padding must not
+    turn the weights NaN either)."""
+    x = Tensor(np.random.default_rng(1).standard_normal((4, 3)), device=device,
+               requires_grad=True)
+    weight = Tensor([0.0, 1.0, 2.0], device=device)
+    loss = getattr(F, name)(x, Tensor([0, 0, 0, 0], device=device), weight=weight)
+    loss.backward()
+    assert np.isnan(loss.item())
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros((4, 3)))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_some_targets_ignored_against_numpy_and_gradcheck(reduction, device):
+    """The fix keeps the ordinary case: mean over the weight of the targets left."""
+    a = np.random.default_rng(2).standard_normal((5, 4))
+    w = np.array([0.5, 1.0, 1.5, 2.0])
+    t = np.array([1, 3, 3, 0, 2])
+    keep = t != 3
+    logp = log_softmax(a, 1)
+    picked = -logp[np.arange(5), np.where(keep, t, 0)] * w[np.where(keep, t, 0)] * keep
+    expected = picked.sum() / ((w[np.where(keep, t, 0)] * keep).sum() if reduction == "mean"
+                               else 1)
+    weight, targets = Tensor(w, device=device), Tensor(t, device=device)
+    check_op(lambda x: F.cross_entropy(x, targets, weight=weight, ignore_index=3,
+                                       reduction=reduction),
+             lambda x: expected, Tensor(a, device=device), float32=False)
+
+
+def test_binary_cross_entropy_with_all_zero_weights(device):
+    """As PyTorch: the loss is 0 (the mean of zeros) and so is every gradient."""
+    p = Tensor(np.array([[0.2, 0.7], [0.9, 0.4]]), device=device, requires_grad=True)
+    y = Tensor(np.array([[0.0, 1.0], [1.0, 0.5]]), device=device)
+    zero = Tensor(np.zeros((2, 2)), device=device)
+    for fn in (F.binary_cross_entropy, F.binary_cross_entropy_with_logits):
+        for reduction in REDUCTIONS:
+            p.grad = None
+            loss = fn(p, y, weight=zero, reduction=reduction)
+            loss.sum().backward()
+            np.testing.assert_array_equal(loss.numpy(), np.zeros(loss.shape))
+            np.testing.assert_array_equal(p.grad.numpy(), np.zeros((2, 2)))

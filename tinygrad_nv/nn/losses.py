@@ -196,7 +196,8 @@ def _check_reduction(reduction: str, op: str) -> None:
 
 
 def _reduce(loss: Tensor, reduction: str, shape: tuple, weight: Tensor | None) -> Tensor:
-    """'none': loss in `shape`; 'sum'; 'mean': sum / weight.sum() (or / numel); 0 / 0 is NaN."""
+    """'none': loss in `shape`; 'sum'; 'mean': sum / weight.sum() (or / numel); 0 / 0 is NaN,
+    and where the weights sum to 0 (every target ignored) the gradient is 0, not NaN."""
     if reduction == "none":
         return loss.reshape(shape)
     total = loss.sum()
@@ -204,7 +205,9 @@ def _reduce(loss: Tensor, reduction: str, shape: tuple, weight: Tensor | None) -
         return total
     if weight is None:
         return total / loss.numel() if loss.numel() else total * math.nan
-    return total / weight.detach().sum()
+    weight_sum = weight.detach().sum()
+    nothing = weight_sum == 0  # NaN the value, not the gradient: no 1 / 0 in the graph
+    return nothing.where(math.nan, total / nothing.where(1.0, weight_sum))
 
 
 def _poisoned(loss: Tensor, bad: Tensor | None) -> Tensor:
