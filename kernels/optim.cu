@@ -1,6 +1,7 @@
 // optim.cu: optimizer updates, element-wise and in place (PyTorch's documented formulas):
 // SGD (momentum, dampening, nesterov, weight decay), Adam / AdamW (bias correction, L2 or
-// decoupled weight decay), RMSprop (centered, momentum, weight decay).
+// decoupled weight decay), RMSprop (centered, momentum, weight decay); NAdam, RAdam, Adamax,
+// Adadelta and ASGD at the end of the file.
 // Two launch shapes share each element update: `<opt>_step_<t>` updates one tensor, and
 // `<opt>_multi_<t>` updates every tensor of a parameter group in one launch: `table` holds
 // rows x count device addresses (row r of tensor k at table[r * count + k]: param, grad,
@@ -278,4 +279,225 @@ extern "C" __global__ void rmsprop_multi_f64(MULTI_PARAMS, RMSPROP_PARAMS(double
 }
 extern "C" __global__ void rmsprop_multi_f16(MULTI_PARAMS, RMSPROP_PARAMS(float)) {
   rmsprop_multi<float, half_bits>(table, offsets, count, RMSPROP_COEF(float));
+}
+
+// ---- NAdam, RAdam, Adamax, Adadelta, ASGD. Each coefficient struct is also the element update:
+// c(p, g, s) changes the parameter p and the state values s[0 .. kStates - 1] (NAdam, RAdam:
+// exp_avg exp_avg_sq; Adamax: exp_avg exp_inf; Adadelta: square_avg acc_delta; ASGD: ax), which
+// are rows 2.. of the address table. Host-side coefficients as above.
+// Reference: the rules and *_coefficients of tinygrad_nv/backend/optim_kernels.py.
+template <typename T>
+struct NadamCoef {
+  static const int kStates = 2;
+  T beta1, beta2, one_minus_beta1, one_minus_beta2, eps, weight_decay, decay, bias2;
+  T grad_step, avg_step;  // lr (1 - mu_t) / (1 - prod mu_1..t), lr mu_t+1 / (1 - prod mu_1..t+1)
+  int decoupled;
+  __device__ __forceinline__ void operator()(T& p, T g, T* s) const {
+    if (decoupled) p = p * decay;
+    else if (weight_decay != T(0)) g = g + weight_decay * p;
+    s[0] = beta1 * s[0] + one_minus_beta1 * g;
+    s[1] = beta2 * s[1] + one_minus_beta2 * g * g;
+    T denom = sqrt(s[1] / bias2) + eps;
+    p = p - grad_step * (g / denom);
+    p = p - avg_step * (s[0] / denom);
+  }
+};
+
+template <typename T>
+struct RadamCoef {
+  static const int kStates = 2;
+  T lr, beta1, beta2, one_minus_beta1, one_minus_beta2, eps, weight_decay, decay, bias1;
+  T sqrt_bias2, rect;
+  int rectify, decoupled;  // rectify: the variance is tractable (rho_t > 5)
+  __device__ __forceinline__ void operator()(T& p, T g, T* s) const {
+    if (decoupled) p = p * decay;
+    else if (weight_decay != T(0)) g = g + weight_decay * p;
+    s[0] = beta1 * s[0] + one_minus_beta1 * g;
+    s[1] = beta2 * s[1] + one_minus_beta2 * g * g;
+    T step = s[0] / bias1 * lr;
+    if (rectify) step = step * (sqrt_bias2 / (sqrt(s[1]) + eps)) * rect;
+    p = p - step;
+  }
+};
+
+template <typename T>
+struct AdamaxCoef {
+  static const int kStates = 2;
+  T step_size, beta1, one_minus_beta1, beta2, eps, weight_decay;  // step_size: lr / (1 - beta1^t)
+  __device__ __forceinline__ void operator()(T& p, T g, T* s) const {
+    if (weight_decay != T(0)) g = g + weight_decay * p;
+    s[0] = beta1 * s[0] + one_minus_beta1 * g;
+    T decayed = beta2 * s[1], bound = fabs(g) + eps;
+    s[1] = decayed > bound || decayed != decayed ? decayed : bound;  // NaN propagates
+    p = p - step_size * (s[0] / s[1]);
+  }
+};
+
+template <typename T>
+struct AdadeltaCoef {
+  static const int kStates = 2;
+  T lr, rho, one_minus_rho, eps, weight_decay;
+  __device__ __forceinline__ void operator()(T& p, T g, T* s) const {
+    if (weight_decay != T(0)) g = g + weight_decay * p;
+    s[0] = rho * s[0] + one_minus_rho * g * g;
+    T delta = sqrt(s[1] + eps) / sqrt(s[0] + eps) * g;
+    s[1] = rho * s[1] + one_minus_rho * delta * delta;
+    p = p - lr * delta;
+  }
+};
+
+template <typename T>
+struct AsgdCoef {
+  static const int kStates = 1;
+  T eta, decay, weight_decay, mu;  // decay: 1 - lambd * eta
+  int average;  // 0 while mu is 1: the average is the parameter itself
+  __device__ __forceinline__ void operator()(T& p, T g, T* s) const {
+    if (weight_decay != T(0)) g = g + weight_decay * p;
+    p = p * decay;
+    p = p - eta * g;
+    s[0] = average ? s[0] + (p - s[0]) * mu : p;
+  }
+};
+
+template <typename T, typename P, typename Coef>
+__device__ __forceinline__ void update_element(P* param, const P* grad, P* const* state,
+                                               long long j, const Coef& c) {
+  T p = load(param, j), s[Coef::kStates];
+  for (int r = 0; r < Coef::kStates; ++r) s[r] = load(state[r], j);
+  c(p, T(load(grad, j)), s);
+  for (int r = 0; r < Coef::kStates; ++r) store(state[r], j, s[r]);
+  store(param, j, p);
+}
+
+template <typename T, typename P, typename Coef>
+__device__ void update_multi(const unsigned long long* table, const long long* offsets, int count,
+                             const Coef& c) {
+  GRID_STRIDE(i, offsets[count]) {
+    int k = tensor_of(offsets, count, i);
+    P* state[Coef::kStates];
+    for (int r = 0; r < Coef::kStates; ++r) state[r] = row<P>(table, count, 2 + r, k);
+    update_element<T, P>(row<P>(table, count, 0, k), row<const P>(table, count, 1, k), state,
+                         i - offsets[k], c);
+  }
+}
+
+#define NADAM_PARAMS(T)                                                                      \
+  T beta1, T beta2, T one_minus_beta1, T one_minus_beta2, T eps, T weight_decay, T decay,    \
+      T bias2, T grad_step, T avg_step, int decoupled
+#define NADAM_COEF(T)                                                                        \
+  NadamCoef<T>{beta1, beta2, one_minus_beta1, one_minus_beta2, eps, weight_decay, decay,   \
+               bias2, grad_step, avg_step, decoupled}
+#define RADAM_PARAMS(T)                                                                      \
+  T lr, T beta1, T beta2, T one_minus_beta1, T one_minus_beta2, T eps, T weight_decay,       \
+      T decay, T bias1, T sqrt_bias2, T rect, int rectify, int decoupled
+#define RADAM_COEF(T)                                                                        \
+  RadamCoef<T>{lr, beta1, beta2, one_minus_beta1, one_minus_beta2, eps, weight_decay, decay, \
+               bias1, sqrt_bias2, rect, rectify, decoupled}
+#define ADAMAX_PARAMS(T) T step_size, T beta1, T one_minus_beta1, T beta2, T eps, T weight_decay
+#define ADAMAX_COEF(T) AdamaxCoef<T>{step_size, beta1, one_minus_beta1, beta2, eps, weight_decay}
+#define ADADELTA_PARAMS(T) T lr, T rho, T one_minus_rho, T eps, T weight_decay
+#define ADADELTA_COEF(T) AdadeltaCoef<T>{lr, rho, one_minus_rho, eps, weight_decay}
+#define ASGD_PARAMS(T) T eta, T decay, T weight_decay, T mu, int average
+#define ASGD_COEF(T) AsgdCoef<T>{eta, decay, weight_decay, mu, average}
+#define STEP_PARAMS_1(P) P *param, const P *grad, P *s0, long long n
+#define STEP_PARAMS_2(P) P *param, const P *grad, P *s0, P *s1, long long n
+// A one-tensor kernel's body: its state pointers as the array update_element takes
+#define STEP_BODY(T, P, COEF, ...)    \
+  P* const state[] = {__VA_ARGS__};   \
+  GRID_STRIDE(i, n) update_element<T, P>(param, grad, state, i, COEF)
+
+extern "C" __global__ void nadam_step_f32(STEP_PARAMS_2(float), NADAM_PARAMS(float)) {
+  STEP_BODY(float, float, NADAM_COEF(float), s0, s1);
+}
+extern "C" __global__ void nadam_step_f64(STEP_PARAMS_2(double), NADAM_PARAMS(double)) {
+  STEP_BODY(double, double, NADAM_COEF(double), s0, s1);
+}
+extern "C" __global__ void nadam_step_f16(STEP_PARAMS_2(half_bits), NADAM_PARAMS(float)) {
+  STEP_BODY(float, half_bits, NADAM_COEF(float), s0, s1);
+}
+extern "C" __global__ void nadam_multi_f32(MULTI_PARAMS, NADAM_PARAMS(float)) {
+  update_multi<float, float>(table, offsets, count, NADAM_COEF(float));
+}
+extern "C" __global__ void nadam_multi_f64(MULTI_PARAMS, NADAM_PARAMS(double)) {
+  update_multi<double, double>(table, offsets, count, NADAM_COEF(double));
+}
+extern "C" __global__ void nadam_multi_f16(MULTI_PARAMS, NADAM_PARAMS(float)) {
+  update_multi<float, half_bits>(table, offsets, count, NADAM_COEF(float));
+}
+
+extern "C" __global__ void radam_step_f32(STEP_PARAMS_2(float), RADAM_PARAMS(float)) {
+  STEP_BODY(float, float, RADAM_COEF(float), s0, s1);
+}
+extern "C" __global__ void radam_step_f64(STEP_PARAMS_2(double), RADAM_PARAMS(double)) {
+  STEP_BODY(double, double, RADAM_COEF(double), s0, s1);
+}
+extern "C" __global__ void radam_step_f16(STEP_PARAMS_2(half_bits), RADAM_PARAMS(float)) {
+  STEP_BODY(float, half_bits, RADAM_COEF(float), s0, s1);
+}
+extern "C" __global__ void radam_multi_f32(MULTI_PARAMS, RADAM_PARAMS(float)) {
+  update_multi<float, float>(table, offsets, count, RADAM_COEF(float));
+}
+extern "C" __global__ void radam_multi_f64(MULTI_PARAMS, RADAM_PARAMS(double)) {
+  update_multi<double, double>(table, offsets, count, RADAM_COEF(double));
+}
+extern "C" __global__ void radam_multi_f16(MULTI_PARAMS, RADAM_PARAMS(float)) {
+  update_multi<float, half_bits>(table, offsets, count, RADAM_COEF(float));
+}
+
+extern "C" __global__ void adamax_step_f32(STEP_PARAMS_2(float), ADAMAX_PARAMS(float)) {
+  STEP_BODY(float, float, ADAMAX_COEF(float), s0, s1);
+}
+extern "C" __global__ void adamax_step_f64(STEP_PARAMS_2(double), ADAMAX_PARAMS(double)) {
+  STEP_BODY(double, double, ADAMAX_COEF(double), s0, s1);
+}
+extern "C" __global__ void adamax_step_f16(STEP_PARAMS_2(half_bits), ADAMAX_PARAMS(float)) {
+  STEP_BODY(float, half_bits, ADAMAX_COEF(float), s0, s1);
+}
+extern "C" __global__ void adamax_multi_f32(MULTI_PARAMS, ADAMAX_PARAMS(float)) {
+  update_multi<float, float>(table, offsets, count, ADAMAX_COEF(float));
+}
+extern "C" __global__ void adamax_multi_f64(MULTI_PARAMS, ADAMAX_PARAMS(double)) {
+  update_multi<double, double>(table, offsets, count, ADAMAX_COEF(double));
+}
+extern "C" __global__ void adamax_multi_f16(MULTI_PARAMS, ADAMAX_PARAMS(float)) {
+  update_multi<float, half_bits>(table, offsets, count, ADAMAX_COEF(float));
+}
+
+extern "C" __global__ void adadelta_step_f32(STEP_PARAMS_2(float), ADADELTA_PARAMS(float)) {
+  STEP_BODY(float, float, ADADELTA_COEF(float), s0, s1);
+}
+extern "C" __global__ void adadelta_step_f64(STEP_PARAMS_2(double), ADADELTA_PARAMS(double)) {
+  STEP_BODY(double, double, ADADELTA_COEF(double), s0, s1);
+}
+extern "C" __global__ void adadelta_step_f16(STEP_PARAMS_2(half_bits),
+                                             ADADELTA_PARAMS(float)) {
+  STEP_BODY(float, half_bits, ADADELTA_COEF(float), s0, s1);
+}
+extern "C" __global__ void adadelta_multi_f32(MULTI_PARAMS, ADADELTA_PARAMS(float)) {
+  update_multi<float, float>(table, offsets, count, ADADELTA_COEF(float));
+}
+extern "C" __global__ void adadelta_multi_f64(MULTI_PARAMS, ADADELTA_PARAMS(double)) {
+  update_multi<double, double>(table, offsets, count, ADADELTA_COEF(double));
+}
+extern "C" __global__ void adadelta_multi_f16(MULTI_PARAMS, ADADELTA_PARAMS(float)) {
+  update_multi<float, half_bits>(table, offsets, count, ADADELTA_COEF(float));
+}
+
+extern "C" __global__ void asgd_step_f32(STEP_PARAMS_1(float), ASGD_PARAMS(float)) {
+  STEP_BODY(float, float, ASGD_COEF(float), s0);
+}
+extern "C" __global__ void asgd_step_f64(STEP_PARAMS_1(double), ASGD_PARAMS(double)) {
+  STEP_BODY(double, double, ASGD_COEF(double), s0);
+}
+extern "C" __global__ void asgd_step_f16(STEP_PARAMS_1(half_bits), ASGD_PARAMS(float)) {
+  STEP_BODY(float, half_bits, ASGD_COEF(float), s0);
+}
+extern "C" __global__ void asgd_multi_f32(MULTI_PARAMS, ASGD_PARAMS(float)) {
+  update_multi<float, float>(table, offsets, count, ASGD_COEF(float));
+}
+extern "C" __global__ void asgd_multi_f64(MULTI_PARAMS, ASGD_PARAMS(double)) {
+  update_multi<double, double>(table, offsets, count, ASGD_COEF(double));
+}
+extern "C" __global__ void asgd_multi_f16(MULTI_PARAMS, ASGD_PARAMS(float)) {
+  update_multi<float, half_bits>(table, offsets, count, ASGD_COEF(float));
 }

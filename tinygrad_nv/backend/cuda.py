@@ -31,6 +31,7 @@ from tinygrad_nv.backend.numpy_kernels import (
     rmsprop_coefficients,
     sgd_coefficients,
 )
+from tinygrad_nv.backend.optim_kernels import OptimizerKernels
 
 # Files compiled in front of a family's own file, in order (kernel files include nothing).
 FAMILY_DEPENDENCIES = {"linear": ("activation",), "cross_entropy": ("softmax",),
@@ -94,8 +95,9 @@ def _row_block(cols: int) -> int:
     return min(hi, max(lo, 1 << (_cdiv(cols, 4) - 1).bit_length()))
 
 
-class CudaKernels:
-    """The fused kernels of `NumpyKernels`, launched from `kernels/*.cu`."""
+class CudaKernels(OptimizerKernels):
+    """The fused kernels of `NumpyKernels`, launched from `kernels/*.cu` (the optimizers of
+    OptimizerKernels through this class's `_optim_step` / `_optim_multi`)."""
 
     def __init__(self, xp, load_module, after_launch=None):
         self.xp = xp

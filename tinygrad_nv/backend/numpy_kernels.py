@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from tinygrad_nv.backend import erf as cody
+from tinygrad_nv.backend.optim_kernels import OptimizerKernels
 
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh",
                "silu", "softplus", "elu")
@@ -16,7 +17,7 @@ SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 SOFTPLUS_THRESHOLD = 20.0  # PyTorch's default: softplus(x) = x once beta * x > 20
 
 
-class NumpyKernels:
+class NumpyKernels(OptimizerKernels):
     """Every fused kernel as plain array expressions on the array module `xp`."""
 
     def __init__(self, xp):

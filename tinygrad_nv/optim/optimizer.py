@@ -124,10 +124,11 @@ class Optimizer:
                 loss = closure()
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
-            if params:
-                self.step_group(group, params)
-                for p in params:  # changed in place: a graph that saved them must not reuse them
-                    p._bump_version()
+            for backend in dict.fromkeys(p.backend for p in params):
+                with backend.on_device():  # the update's array work (maximize's negation, ...)
+                    self.step_group(group, [p for p in params if p.backend is backend])
+            for p in params:  # changed in place: a graph that saved them must not reuse them
+                p._bump_version()
         return loss
 
     def step_group(self, group: dict[str, Any], params: list[Tensor]) -> None:
@@ -160,8 +161,8 @@ class Optimizer:
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore hyper-parameters and buffers saved by state_dict (buffers are copied onto
-        each parameter's device and dtype; integer counters may come back as 0-d arrays)."""
+        """Restore hyper-parameters and state saved by state_dict (buffers are copied onto
+        each parameter's device and dtype; step counts may come back as 0-d arrays)."""
         groups = state_dict["param_groups"]
         if [len(g["params"]) for g in groups] != [len(g["params"]) for g in self.param_groups]:
             raise ValueError(f"{self.name}.load_state_dict: the saved parameter groups have "
@@ -173,9 +174,18 @@ class Optimizer:
         self.state = {}
         for i, saved in state_dict["state"].items():
             p = params[int(i)]
-            self.state[p] = {k: int(v) if k == "step" else
-                             Tensor(v, device=p.device, dtype=p.dtype).clone().detach()
+            self.state[p] = {k: int(v) if k == "step" else _restored(v, p)
                              for k, v in saved.items()}
 
     def _params(self) -> list[Tensor]:
         return [p for g in self.param_groups for p in g["params"]]
+
+
+def _restored(value: Any, p: Tensor) -> Any:
+    """A saved state value of parameter p: buffers (and lists of them) copied onto p's device
+    and dtype, plain numbers and None (ASGD's eta, LBFGS's history scalars) as they are."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple):
+        return [_restored(v, p) for v in value]
+    return Tensor(value, device=p.device, dtype=p.dtype).clone().detach()
