@@ -144,3 +144,15 @@ def test_a_backward_gradient_of_the_wrong_shape_raises():
     x = Tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises(RuntimeError, match=r"Wrong.backward returned an invalid gradient"):
         Wrong.apply(x).sum().backward()
+
+
+def test_data_assignment_moves_between_devices_that_share_the_array():
+    """cpu and emu both hold NumPy arrays: a move may keep the very array and must still
+    change the tensor's device (Module.to relies on it)."""
+    from tinygrad_nv import nn
+    lin = nn.Linear(3, 2)
+    lin.to("emu")
+    assert {str(p.device) for p in lin.parameters()} == {"emu"}
+    p = Tensor([1.0, 2.0], requires_grad=True)
+    p.data = p.to("emu")
+    assert str(p.device) == "emu" and p.tolist() == [1.0, 2.0]
