@@ -126,3 +126,14 @@ def test_against_torch():
     np.testing.assert_allclose(F.local_response_norm(Tensor(x), 2, 0.1).numpy(),
                                tf.local_response_norm(torch.tensor(x), 2, 0.1).numpy(),
                                rtol=1e-12)
+
+
+def test_float16_computes_in_float32_as_pytorch():
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    x = rand(2, 3, 4).astype(np.float16)
+    for ours, theirs in ((F.rms_norm(Tensor(x), 4), tf.rms_norm(torch.tensor(x), [4])),
+                         (F.instance_norm(Tensor(x)), tf.instance_norm(torch.tensor(x)))):
+        assert ours.dtype == np.float16
+        np.testing.assert_allclose(ours.numpy().astype(np.float64),
+                                   theirs.numpy().astype(np.float64), atol=2e-3)

@@ -66,13 +66,21 @@ from tinygrad_nv.nn.layers import (
 from tinygrad_nv.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
+    CosineEmbeddingLoss,
     CrossEntropyLoss,
+    CTCLoss,
+    GaussianNLLLoss,
     HuberLoss,
     KLDivLoss,
     L1Loss,
+    MarginRankingLoss,
     MSELoss,
+    MultiLabelSoftMarginLoss,
+    MultiMarginLoss,
     NLLLoss,
+    PoissonNLLLoss,
     SmoothL1Loss,
+    TripletMarginLoss,
 )
 from tinygrad_nv.nn.module import IncompatibleKeys, Module, Parameter
 from tinygrad_nv.nn.normalization import (
@@ -139,3 +147,6 @@ __all__ += ["ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ZeroPad1d", "Zer
             "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "CircularPad1d",
             "CircularPad2d", "CircularPad3d"]
 __all__ += ["Transformer", "TransformerEncoder", "TransformerDecoder", "TransformerDecoderLayer"]
+__all__ += ["CosineEmbeddingLoss", "MarginRankingLoss", "TripletMarginLoss",
+            "MultiLabelSoftMarginLoss", "MultiMarginLoss", "PoissonNLLLoss", "GaussianNLLLoss",
+            "CTCLoss"]

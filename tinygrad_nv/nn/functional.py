@@ -23,7 +23,16 @@ from tinygrad_nv.nn.losses import (  # noqa: F401  (re-exported: they are nn.fun
     nll_loss,
     smooth_l1_loss,
 )
-from tinygrad_nv.ops import attention, conv, distance, normalization, pool
+from tinygrad_nv.ops import (
+    attention,
+    conv,
+    ctc,
+    distance,
+    distribution_loss,
+    margin_loss,
+    normalization,
+    pool,
+)
 from tinygrad_nv.ops import dropout as dropout_ops
 from tinygrad_nv.ops import fold as fold_ops
 from tinygrad_nv.ops import nn as nn_ops
@@ -268,6 +277,9 @@ _KINDS: tuple = (
     pool,
     fold_ops,
     distance,
+    margin_loss,
+    distribution_loss,
+    ctc,
 )
 for _kind in _KINDS:
     globals().update(_kind.EXPORTS.functional)

@@ -1,4 +1,5 @@
-"""Loss modules: PyTorch's constructor arguments around the `nn.functional` losses. A class
+"""Loss modules: PyTorch's constructor arguments around the `nn.functional` losses (the
+legacy size_average / reduce pair too, where PyTorch's modules still take it). A class
 weight (and BCEWithLogitsLoss' pos_weight) is a buffer, so `.to(device)` moves it."""
 
 from __future__ import annotations
@@ -6,6 +7,8 @@ from __future__ import annotations
 from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.nn import losses
 from tinygrad_nv.nn.module import Module
+from tinygrad_nv.ops import ctc, distribution_loss, margin_loss
+from tinygrad_nv.ops._loss import reduction_of
 
 
 class _Loss(Module):
@@ -114,3 +117,114 @@ class KLDivLoss(_Loss):
 
     def forward(self, log_input: Tensor, target: Tensor) -> Tensor:
         return losses.kl_div(log_input, target, self.reduction, self.log_target)
+
+
+class CosineEmbeddingLoss(_Loss):
+    """1 - cos(x1, x2) for target 1, max(0, cos(x1, x2) - margin) for target -1."""
+
+    def __init__(self, margin: float = 0.0, size_average: bool | None = None,
+                 reduce: bool | None = None, reduction: str = "mean"):
+        super().__init__(reduction_of(reduction, "CosineEmbeddingLoss", size_average, reduce))
+        self.margin = margin
+
+    def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:
+        return margin_loss.cosine_embedding_loss(input1, input2, target, self.margin,
+                                                 reduction=self.reduction)
+
+
+class MarginRankingLoss(_Loss):
+    """max(0, -target * (x1 - x2) + margin): target 1 ranks x1 above x2, -1 below."""
+
+    def __init__(self, margin: float = 0.0, size_average: bool | None = None,
+                 reduce: bool | None = None, reduction: str = "mean"):
+        super().__init__(reduction_of(reduction, "MarginRankingLoss", size_average, reduce))
+        self.margin = margin
+
+    def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:
+        return margin_loss.margin_ranking_loss(input1, input2, target, self.margin,
+                                               reduction=self.reduction)
+
+
+class TripletMarginLoss(_Loss):
+    """max(0, margin + d(anchor, positive) - d(anchor, negative)), d the p-norm distance."""
+
+    def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6,
+                 swap: bool = False, size_average: bool | None = None,
+                 reduce: bool | None = None, reduction: str = "mean"):
+        super().__init__(reduction_of(reduction, "TripletMarginLoss", size_average, reduce))
+        if margin <= 0:
+            raise ValueError(f"TripletMarginLoss: margin must be greater than 0, got {margin}")
+        self.margin, self.p, self.eps, self.swap = margin, p, eps, swap
+
+    def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
+        return margin_loss.triplet_margin_loss(anchor, positive, negative, self.margin, self.p,
+                                               self.eps, self.swap, reduction=self.reduction)
+
+
+class MultiLabelSoftMarginLoss(_WeightedLoss):
+    """Per-class logistic loss of scores (N, C) against 0/1 targets, averaged over classes."""
+
+    def __init__(self, weight: Tensor | None = None, size_average: bool | None = None,
+                 reduce: bool | None = None, reduction: str = "mean"):
+        super().__init__(weight, reduction_of(reduction, "MultiLabelSoftMarginLoss",
+                                              size_average, reduce))
+
+    def forward(self, x: Tensor, target: Tensor) -> Tensor:
+        return margin_loss.multilabel_soft_margin_loss(x, target, self.weight,
+                                                       reduction=self.reduction)
+
+
+class MultiMarginLoss(_WeightedLoss):
+    """Multi-class hinge loss: sum over i != y of max(0, margin - x[y] + x[i])^p / C."""
+
+    def __init__(self, p: int = 1, margin: float = 1.0, weight: Tensor | None = None,
+                 size_average: bool | None = None, reduce: bool | None = None,
+                 reduction: str = "mean"):
+        super().__init__(weight, reduction_of(reduction, "MultiMarginLoss", size_average,
+                                              reduce))
+        if p not in (1, 2):
+            raise ValueError(f"MultiMarginLoss: only p == 1 and p == 2 are supported, got {p!r}")
+        self.p, self.margin = p, margin
+
+    def forward(self, x: Tensor, target: Tensor) -> Tensor:
+        return margin_loss.multi_margin_loss(x, target, self.p, self.margin, self.weight,
+                                             reduction=self.reduction)
+
+
+class PoissonNLLLoss(_Loss):
+    """Poisson negative log-likelihood of predicted (log-)rates."""
+
+    def __init__(self, log_input: bool = True, full: bool = False,
+                 size_average: bool | None = None, eps: float = 1e-8,
+                 reduce: bool | None = None, reduction: str = "mean"):
+        super().__init__(reduction_of(reduction, "PoissonNLLLoss", size_average, reduce))
+        self.log_input, self.full, self.eps = log_input, full, eps
+
+    def forward(self, log_input: Tensor, target: Tensor) -> Tensor:
+        return distribution_loss.poisson_nll_loss(log_input, target, self.log_input, self.full,
+                                                  eps=self.eps, reduction=self.reduction)
+
+
+class GaussianNLLLoss(_Loss):
+    """Gaussian negative log-likelihood of predicted means and variances."""
+
+    def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean"):
+        super().__init__(reduction_of(reduction, "GaussianNLLLoss"))
+        self.full, self.eps = full, eps
+
+    def forward(self, x: Tensor, target: Tensor, var: Tensor | float) -> Tensor:
+        return distribution_loss.gaussian_nll_loss(x, target, var, self.full, self.eps,
+                                                   self.reduction)
+
+
+class CTCLoss(_Loss):
+    """Connectionist temporal classification loss of log-probabilities (T, N, C)."""
+
+    def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False):
+        super().__init__(reduction_of(reduction, "CTCLoss"))
+        self.blank, self.zero_infinity = blank, zero_infinity
+
+    def forward(self, log_probs: Tensor, targets: Tensor, input_lengths: Tensor,
+                target_lengths: Tensor) -> Tensor:
+        return ctc.ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank,
+                            self.reduction, self.zero_infinity)

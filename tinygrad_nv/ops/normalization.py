@@ -1,6 +1,7 @@
 """Normalisations beside ops/nn.py's layer, batch and group norm: RMS norm, instance norm and
 local response norm (PyTorch's formulas), composed of Tensor ops so that every derivative,
-double backward included, comes from theirs.
+double backward included, comes from theirs; float16 inputs are normalised in float32, as
+PyTorch.
 
 >>> F.rms_norm(x, (8,), weight)                     # x / sqrt(mean(x^2) + eps) * weight
 """
@@ -13,15 +14,17 @@ from typing import TYPE_CHECKING
 from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import ShapeError
 from tinygrad_nv.ops.nn import _update_running, batch_norm
+from tinygrad_nv.ops.reduce import in_accumulation_dtype
 
 if TYPE_CHECKING:
     from tinygrad_nv._tensor import Tensor
 
 
+@in_accumulation_dtype
 def rms_norm(x: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | None = None,
              eps: float | None = None) -> Tensor:
     """x / sqrt(mean(x^2) + eps) over the trailing `normalized_shape` axes, times weight; eps
-    None is the machine epsilon of x's dtype (as PyTorch).
+    None is the machine epsilon of the dtype it computes in (as PyTorch).
 
     >>> F.rms_norm(Tensor([[3.0, 4.0]]), (2,))          # [[0.8485, 1.1314]]
     """
@@ -31,13 +34,14 @@ def rms_norm(x: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | 
                          f"{weight.shape}")
     if x.dtype.kind != "f":
         raise TypeError(f"rms_norm: input must be floating point, got {x.dtype.name}")
-    if eps is None:
+    if eps is None:  # of the dtype it computes in (float32 for float16), as PyTorch
         eps = float(x.backend.xp.finfo(x.dtype).eps)
     axes = tuple(range(x.ndim - len(shape), x.ndim))
     out = x * ((x * x).mean(axes, keepdim=True) + eps).rsqrt()
     return out if weight is None else out * weight
 
 
+@in_accumulation_dtype
 def instance_norm(x: Tensor, running_mean: Tensor | None = None,
                   running_var: Tensor | None = None, weight: Tensor | None = None,
                   bias: Tensor | None = None, use_input_stats: bool = True,
@@ -77,6 +81,7 @@ def instance_norm(x: Tensor, running_mean: Tensor | None = None,
     return out if bias is None else out + bias.reshape(shape)
 
 
+@in_accumulation_dtype
 def local_response_norm(x: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75,
                         k: float = 1.0) -> Tensor:
     """x / (k + alpha * mean of x^2 over `size` neighbouring channels)^beta, the window
