@@ -84,6 +84,10 @@ def test_bad_input():
     with pytest.raises(ShapeError, match=r"cosine_similarity: the shapes of x1 \(2, 3\) and x2 "
                                          r"\(2, 4\) do not broadcast"):
         F.cosine_similarity(Tensor.ones(2, 3), Tensor.ones(2, 4))
+    np.testing.assert_array_equal(F.cosine_similarity(Tensor(rand(2, 3)), Tensor(rand(2, 3)),
+                                                      axis=0).numpy(),
+                                  F.cosine_similarity(Tensor(rand(2, 3)), Tensor(rand(2, 3)),
+                                                      dim=0).numpy())
     with pytest.raises(IndexError, match="cosine_similarity: dim 2 is out of range"):
         F.cosine_similarity(Tensor.ones(2, 3), Tensor.ones(2, 3), dim=2)
     with pytest.raises(ShapeError, match="bilinear: inputs"):

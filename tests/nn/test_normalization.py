@@ -77,6 +77,7 @@ def test_local_response_norm_layer():
     (lambda m, **f: m.InstanceNorm1d(3, **f), (3, 4)),
     (lambda m, **f: m.InstanceNorm2d(2, affine=True, **f), (2, 2, 3, 3)),
     (lambda m, **f: m.LocalResponseNorm(3, alpha=0.3), (2, 4, 3)),
+    (lambda m, **f: m.LayerNorm(4, bias=False, **f), (2, 3, 4)),  # LayerNorm's new bias=
 ])
 @pytest.mark.parametrize("training", [True, False])
 def test_against_torch(make, shape, training):

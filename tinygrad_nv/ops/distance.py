@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tinygrad_nv.ops import Exports
-from tinygrad_nv.ops._checks import ShapeError, broadcast_shapes, is_int
+from tinygrad_nv.ops._checks import ShapeError, broadcast_shapes, dim_or_axis, is_int
 
 if TYPE_CHECKING:
     from tinygrad_nv._tensor import Tensor
@@ -22,12 +22,15 @@ def clamp_value_only(x: Tensor, low: float) -> Tensor:
     return x + (x.detach().clip(min=low) - x.detach())
 
 
-def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
-    """sum(x1 / max(||x1||, eps) * x2 / max(||x2||, eps)) along dim, x1 and x2 broadcast.
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int | None = None, eps: float = 1e-8, *,
+                      axis: int | None = None) -> Tensor:
+    """sum(x1 / max(||x1||, eps) * x2 / max(||x2||, eps)) along dim (1 by default; axis= is
+    its other name), x1 and x2 broadcast.
 
     >>> F.cosine_similarity(Tensor([[1.0, 0.0]]), Tensor([[1.0, 1.0]]))    # [0.7071]
     """
     shape = _broadcast(x1, x2, "cosine_similarity")
+    dim = dim_or_axis(dim, axis, "cosine_similarity", 1)
     n = max(len(shape), 1)
     if not is_int(dim) or not -n <= dim < n:
         raise IndexError(f"cosine_similarity: dim {dim!r} is out of range for inputs that "
