@@ -60,16 +60,19 @@ class Max(Function):
     """amax (or amin with largest=False): the gradient is split evenly between tied extremes.
     Integers compare exactly (no negation tricks at the dtype's limits)."""
 
+    save_output = True  # backward finds the extremes by comparing x with the output
+
     def forward(self, x, axes: tuple, keepdim: bool, largest: bool = True):
         self.axes = axes
-        self.out = (x.max if largest else x.min)(axis=axes, keepdims=True)
-        return self.out if keepdim else self.out.reshape(reduced_shape(x.shape, axes))
+        out = (x.max if largest else x.min)(axis=axes, keepdims=True)
+        self.kept = out.shape
+        return out if keepdim else out.reshape(reduced_shape(x.shape, axes))
 
     def backward(self, g):
         x = self.parents[0]
-        hits = x._data == self.out
+        hits = x._data == self.output()._data.reshape(self.kept)
         share = hits / hits.sum(axis=self.axes, keepdims=True)
-        return g.reshape(self.out.shape).expand(x.shape) * g._like(share.astype(g.dtype))
+        return g.reshape(self.kept).expand(x.shape) * g._like(share.astype(g.dtype))
 
 
 class StdRoot(Function):
@@ -159,7 +162,7 @@ def _float_dtype(x: Tensor, dtype: Any, op: str) -> Tensor:
     if dtype is None:
         return floating(x)
     dt = to_dtype(dtype)
-    if dt.kind != "f":
+    if not dtypes.is_float(dt):
         raise TypeError(f"{op}: dtype must be a floating point dtype, got {dt.name}")
     return x.cast(dt)
 
