@@ -111,6 +111,7 @@ def markdown(result: dict) -> str:
 
 
 THROUGHPUT = ("GFLOP/s", "GB/s")  # higher is better: their figure over ours is the time ratio
+TIME = ("s", "ms", "us", "ns", *THROUGHPUT)
 MEMORY = ("B", "KiB", "MiB")
 COLORS = {"better": "tab:green", "worse": "tab:red", "noise": "0.75"}
 GROUPS = {"PyTorch": "against PyTorch: the same model on the same device",
@@ -138,7 +139,8 @@ def comparisons(row: dict) -> list[dict]:
         apart = abs(ours["median"] - row["figures"][other]["median"])
         note = (f": {apart:.2g} {row['unit']} apart, noise {row['noise']:g} {row['unit']}"
                 if apart <= row.get("noise", 0.0) else "")
-        out.append({"case": row["case"], "other": other, "ratio": 1 / ratio if inverted else ratio,
+        out.append({"case": row["case"], "unit": row["unit"], "other": other,
+                    "ratio": 1 / ratio if inverted else ratio,
                     "noise": within_noise(row, ours, row["figures"][other]), "noise_note": note,
                     "bound": bound, "met": None if target is None else target["met"]})
     return out
@@ -152,6 +154,7 @@ def group_of(other: str) -> str:
 
 
 def verdict(item: dict) -> str:
+    """noise, better (ours faster or smaller) or worse."""
     return "noise" if item["noise"] else "better" if item["ratio"] < 1 else "worse"
 
 
@@ -173,8 +176,9 @@ def draw_ratios(ax, items: list[dict], words: tuple[str, str]) -> None:
         kind = verdict(item)
         ax.barh(y, value - 1, left=1, height=0.6, color=COLORS[kind],
                 hatch="//" if kind == "noise" else None, edgecolor="0.4", linewidth=0.5)
-        text = f"{item['ratio']:.2f}x" + (f" (within noise{item['noise_note']})"
-                                          if item["noise"] else f" ({words[kind == 'worse']})")
+        word = f"within noise{item['noise_note']}" if kind == "noise" else \
+            words[0] if kind == "better" else words[1]
+        text = f"{item['ratio']:.2f}x ({word})"
         if item["bound"] is not None:
             ax.plot([item["bound"]] * 2, [y - 0.42, y + 0.42], color="k", linewidth=2.5)
             text += f"; target <= {item['bound']:.2g}x: {'met' if item['met'] else 'missed'}"
@@ -182,8 +186,9 @@ def draw_ratios(ax, items: list[dict], words: tuple[str, str]) -> None:
     ax.axvline(1.0, color="k", linewidth=1)
     bounds = [item["bound"] for item in items if item["bound"] is not None]
     ratio_ticks(ax, min([*values, *bounds, 1.0]) / 1.3, max([*values, *bounds, 1.0]) * 3.0)
-    ax.set_yticks(range(len(items)), [f"{item['case']}\nvs {item['other']}" for item in items],
-                  fontsize=8)
+    labels = [item["case"] + ("" if item["unit"] in TIME else f" ({item['unit']})")
+              + f"\nvs {item['other']}" for item in items]
+    ax.set_yticks(range(len(items)), labels, fontsize=8)
     ax.set_ylim(len(items) - 0.5, -0.5)
 
 
@@ -204,9 +209,10 @@ def plot_ratios(plt, name: str, suite: dict, result: dict):
     if not groups:
         return None
     order = sorted(groups, key=lambda g: (g != "PyTorch", g != "NumPy", g))
-    memory = all(row["unit"] in MEMORY for row in suite["rows"])
-    quantity, words = ("memory", ("smaller", "larger")) if memory else ("time",
-                                                                      ("faster", "slower"))
+    units = {item["unit"] for items in groups.values() for item in items}
+    quantity, words = (("time", ("faster", "slower")) if units <= set(TIME) else
+                       ("memory", ("smaller", "larger")) if units <= set(MEMORY) else
+                       ("cost", ("better", "worse")))
     heights = [len(groups[g]) + 2 for g in order]
     fig, axes = plt.subplots(len(order), 1, figsize=(11, 0.5 * sum(heights) + 1.8),
                              height_ratios=heights, squeeze=False)
