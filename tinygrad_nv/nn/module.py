@@ -22,7 +22,9 @@ from typing import Any, NamedTuple
 
 from tinygrad_nv._tensor import Tensor, to_args
 from tinygrad_nv.autograd import no_grad
+from tinygrad_nv.dtype import dtypes, to_dtype
 from tinygrad_nv.nn import hooks
+from tinygrad_nv.nn.parameter import Parameter, as_parameter, is_parameter
 
 
 class IncompatibleKeys(NamedTuple):
@@ -34,17 +36,6 @@ class IncompatibleKeys(NamedTuple):
             return "<All keys matched successfully>"
         return f"IncompatibleKeys(missing_keys={self.missing_keys}, " \
                f"unexpected_keys={self.unexpected_keys})"
-
-
-def Parameter(data: Tensor) -> Tensor:  # noqa: N802  (PyTorch's spelling)
-    """A trainable tensor: `data` as a leaf with requires_grad=True (module attributes that are
-    such tensors are registered as parameters)."""
-    return data.detach().requires_grad_(True)
-
-
-def is_parameter(value: Any) -> bool:
-    """Whether assigning `value` to a Module attribute registers a parameter."""
-    return isinstance(value, Tensor) and value.requires_grad and value.is_leaf
 
 
 class Module:
@@ -78,15 +69,16 @@ class Module:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before "
                                  "assigning attributes")
         params, buffers, modules = self._parameters, self._buffers, self._modules
-        if isinstance(value, Module):
-            target = modules
+        if isinstance(value, Parameter):
+            target = params
         elif name in buffers and (value is None or isinstance(value, Tensor)):
             target = buffers
-        elif is_parameter(value) or (name in params and value is None):
-            target = params
+        elif is_parameter(value):
+            target, value = params, as_parameter(value)
+        elif isinstance(value, Module):
+            target = modules
         else:
-            target = None
-            _warn_if_unregistered(self, name, value)
+            target = _registry_of(self, name, value)
         for registry in (params, buffers, modules):
             if registry is not target:
                 registry.pop(name, None)
@@ -113,11 +105,14 @@ class Module:
                 return
         object.__delattr__(self, name)
 
-    def _check_name(self, op: str, name: Any, registry: dict[str, Any]) -> None:
+    def _check_name(self, op: str, kind: str, name: Any, registry: dict[str, Any]) -> None:
+        """PyTorch's checks of a name to register a `kind` (parameter, buffer, module) under."""
         if not isinstance(name, str):
-            raise TypeError(f"{op}: name must be a str, got {type(name).__name__}")
-        if not name or "." in name:
-            raise KeyError(f"{op}: name must be a non-empty str without '.', got {name!r}")
+            raise TypeError(f"{op}: {kind} name should be a string. Got {type(name).__name__}")
+        if "." in name:
+            raise KeyError(f"{op}: {kind} name can't contain \".\", got {name!r}")
+        if not name:
+            raise KeyError(f"{op}: {kind} name can't be empty string \"\"")
         if hasattr(self, name) and name not in registry:
             raise KeyError(f"{op}: attribute '{name}' already exists")
 
@@ -128,7 +123,7 @@ class Module:
 
         >>> self.register_buffer("running_mean", Tensor.zeros(4))
         """
-        self._check_name("register_buffer", name, self._buffers)
+        self._check_name("register_buffer", "buffer", name, self._buffers)
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"register_buffer: {name!r} must be a Tensor or None, got "
                             f"{type(tensor).__name__}")
@@ -138,23 +133,59 @@ class Module:
         else:
             self._non_persistent_buffers.add(name)
 
-    def register_parameter(self, name: str, param: Tensor | None) -> None:
-        """Register a trainable tensor (a leaf that requires grad) or None under `name`."""
-        self._check_name("register_parameter", name, self._parameters)
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register an nn.Parameter (or a leaf tensor that requires grad, which becomes one)
+        or None under `name`, as assigning the attribute does.
+
+        >>> self.register_parameter("scale", nn.Parameter(Tensor.ones(4)))
+        """
+        self._check_name("register_parameter", "parameter", name, self._parameters)
         if param is not None and not is_parameter(param):
-            raise TypeError(f"register_parameter: {name!r} must be a leaf Tensor that requires "
-                            "grad (nn.Parameter(t)) or None")
-        self._parameters[name] = param
+            raise TypeError(f"register_parameter: cannot assign '{type(param).__name__}' object "
+                            f"to parameter '{name}' (nn.Parameter or None required)")
+        self._parameters[name] = None if param is None else as_parameter(param)
 
     def add_module(self, name: str, module: Module | None) -> None:
         """Register a submodule (or None) under `name`, as assigning the attribute does."""
-        self._check_name("add_module", name, self._modules)
+        self._check_name("add_module", "module", name, self._modules)
         if module is not None and not isinstance(module, Module):
-            raise TypeError(f"add_module: {name!r} must be a Module or None, got "
-                            f"{type(module).__name__}")
+            raise TypeError(f"add_module: {type(module).__name__} is not a Module subclass "
+                            f"(registering {name!r})")
         self._modules[name] = module
 
     register_module = add_module
+
+    # ------------------------------------------------------------------ lookup by name
+    def get_submodule(self, target: str) -> Module:
+        """The submodule at a dotted path ('' is this module), as PyTorch.
+
+        >>> model.get_submodule("encoder.layers.0")
+        """
+        module = self
+        for item in target.split(".") if target else []:
+            if not hasattr(module, item):
+                raise AttributeError(f"{type(module).__name__} has no attribute `{item}`")
+            module = getattr(module, item)
+            if not isinstance(module, Module):
+                raise AttributeError(f"`{item}` is not an nn.Module")
+        return module
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at a dotted path ('encoder.0.weight')."""
+        return self._get_tensor(target, "_parameters", "an nn.Parameter")
+
+    def get_buffer(self, target: str) -> Tensor:
+        """The buffer at a dotted path ('bn.running_mean')."""
+        return self._get_tensor(target, "_buffers", "a buffer")
+
+    def _get_tensor(self, target: str, registry: str, what: str) -> Any:
+        path, _, name = target.rpartition(".")
+        module = self.get_submodule(path)
+        if not hasattr(module, name):
+            raise AttributeError(f"{type(module).__name__} has no attribute `{name}`")
+        if name not in getattr(module, registry):
+            raise AttributeError(f"`{name}` is not {what}")
+        return getattr(module, name)
 
     # ------------------------------------------------------------------ traversal
     def named_modules(self, memo: set[int] | None = None, prefix: str = "",
@@ -246,29 +277,52 @@ class Module:
         for p in self.parameters():
             p.grad = None if set_to_none or p.grad is None else p.grad.zeros_like()
 
-    def to(self, *args: Any, device: str | None = None, dtype: Any = None) -> Module:
+    def to(self, *args: Any, device: Any = None, dtype: Any = None,
+           non_blocking: bool = False) -> Module:
         """Move parameters and buffers to a device and/or convert the floating point ones to a
-        dtype, in place: the parameter objects stay the same (optimizers keep working)."""
+        floating dtype, in place: `to("cuda")`, `to(float64)`, `to("cuda", float16)`,
+        `to(tensor)` (its device and dtype). The parameter objects stay the same
+        (optimizers keep working)."""
         device, dtype, _ = to_args(args, device, dtype, False, "Module.to")
+        if dtype is not None and not dtypes.is_float(to_dtype(dtype)):
+            raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired "
+                            f"dtype={to_dtype(dtype).name}")
+        return self._convert(device, lambda t: dtype if dtypes.is_float(t.dtype) else None)
+
+    def _convert(self, device: Any, dtype_of: Callable[[Tensor], Any]) -> Module:
+        """Every parameter and buffer (and its gradient) moved to `device` and cast to
+        `dtype_of(tensor)` in place, through `.data`: the objects stay the same."""
         for t in [*self.parameters(), *self.buffers()]:
-            moved = t.detach().to(device=device, dtype=dtype if t.dtype.kind == "f" else None)
+            moved = t.detach().to(device=device, dtype=dtype_of(t))
             grad = None if t.grad is None else t.grad.detach().to(device=device,
                                                                   dtype=moved.dtype)
             t.data, t.grad = moved, grad
         return self
 
     def cpu(self) -> Module:
+        """Move every parameter and buffer to the CPU."""
         return self.to("cpu")
 
-    def cuda(self, device: int | None = None) -> Module:
-        """Move to GPU `device` (an index; the current default GPU when None)."""
-        return self.to("cuda" if device is None else f"cuda:{int(device)}")
+    def cuda(self, device: Any = None) -> Module:
+        """Move to GPU `device` (an index, a name or a device; the current GPU when None)."""
+        return self.to("cuda" if device is None else device)
+
+    def type(self, dst_type: Any) -> Module:
+        """Cast every parameter and buffer, integer ones included, to `dst_type` (PyTorch's
+        Module.type; to() and half()/float()/double() convert floating point ones only)."""
+        return self._convert(None, lambda t: dst_type)
+
+    def half(self) -> Module:
+        """Floating point parameters and buffers to float16."""
+        return self.to(dtype=dtypes.float16)
 
     def float(self) -> Module:
-        return self.to(dtype="float32")
+        """Floating point parameters and buffers to float32."""
+        return self.to(dtype=dtypes.float32)
 
     def double(self) -> Module:
-        return self.to(dtype="float64")
+        """Floating point parameters and buffers to float64."""
+        return self.to(dtype=dtypes.float64)
 
     # ------------------------------------------------------------------ state
     def state_dict(self, *, prefix: str = "", keep_vars: bool = False) -> dict[str, Tensor]:
@@ -328,6 +382,22 @@ class Module:
 def _indent(text: str) -> str:
     """Indent every line but the first by two spaces (for nested reprs)."""
     return text.replace("\n", "\n  ")
+
+
+def _registry_of(owner: Module, name: str, value: Any) -> dict | None:
+    """Where assigning `value` (neither a parameter nor a module) to `name` puts it: None
+    keeps a registered name's place; anything else over a parameter, submodule or buffer
+    raises, as PyTorch (lin.weight = Tensor(...) would silently stop training it)."""
+    for registry, kind, expected in ((owner._parameters, "parameter", "nn.Parameter"),
+                                     (owner._modules, "child module", "nn.Module"),
+                                     (owner._buffers, "buffer", "Tensor")):
+        if name in registry:
+            if value is not None:
+                raise TypeError(f"cannot assign '{type(value).__name__}' as {kind} '{name}' "
+                                f"({expected} or None expected)")
+            return registry
+    _warn_if_unregistered(owner, name, value)
+    return None
 
 
 def _warn_if_unregistered(owner: Module, name: str, value: Any) -> None:

@@ -70,7 +70,8 @@ class CTCLoss(Function):
         labelled c of exp(alpha + beta - log_probs + nll): the occupancy of c at frame t."""
         xp, lp_ext, (t_max, n, _) = self.xp, self.lp_ext, self.lp_ext.shape
         beta = xp.full(lp_ext.shape, -math.inf, dtype=lp_ext.dtype)
-        after, last = beta[0], (self.lengths - 1)[:, None]  # after: beta at t + 1
+        after = xp.full(lp_ext.shape[1:], -math.inf, dtype=lp_ext.dtype)  # beta at t + 1
+        last = (self.lengths - 1)[:, None]
         for t in range(t_max - 1, -1, -1):
             merged = _logsumexp3(xp, after, _shifted(xp, after, -1),
                                  _shifted(xp, xp.where(self.skip, after, -math.inf), -2))

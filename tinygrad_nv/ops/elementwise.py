@@ -203,22 +203,24 @@ class Cast(Function):
 def operands(x: Tensor, other: Any, op: str, reverse: bool = False,
              floating: bool = False) -> tuple[Tensor, Tensor]:
     """x and other as two tensors of one dtype on one device (in operator order): NumPy's
-    promotion, except that a Python scalar never widens a tensor; `floating` makes integer
-    results float32."""
+    promotion, except that a Python or NumPy scalar never widens a tensor (a NumPy array
+    counts as a tensor); `floating` makes integer results float32."""
     if type(other) is type(x) and other._data.dtype == x._data.dtype \
             and other._backend is x._backend and not floating:  # the hot path
         return (other, x) if reverse else (x, other)
-    other_is_tensor = isinstance(other, type(x))
+    other_is_tensor = is_tensor(other)  # also a Tensor beside an nn.Parameter
     if other_is_tensor:
         check_device(x, other, op)
         dt = x.dtype if other.dtype == x.dtype else result_dtype(x.dtype, other.dtype)
     elif is_scalar(other):
+        if type(other) not in _PYTHON_SCALARS and hasattr(other, "item"):
+            other = other.item()  # a NumPy scalar: the Python number it holds
         dt = scalar_dtype(x.dtype, other)
     elif isinstance(other, (list, tuple)) or hasattr(other, "__array__"):
-        return operands(x, type(x)(other, device=x.device), op, reverse, floating)
+        return operands(x, as_tensor_on(x, other), op, reverse, floating)
     else:
         raise TypeError(f"{op}: unsupported operand type {type(other).__name__} "
-                        "(valid: Tensor, Python number, array)")
+                        "(valid: Tensor, Python or NumPy number, NumPy array, list)")
     if floating and dt.kind != "f":
         dt = dtypes.default_float
     a = x if x.dtype == dt else x.cast(dt)
@@ -228,6 +230,15 @@ def operands(x: Tensor, other: Any, op: str, reverse: bool = False,
         value = _wrapped(other, dt) if dt.kind in "iu" else other
         b = x._like(x._backend.xp.asarray(value, dtype=dt))
     return (b, a) if reverse else (a, b)
+
+
+_PYTHON_SCALARS = (int, float, bool)
+
+
+def as_tensor_on(x: Tensor, value: Any) -> Tensor:
+    """`value` (nested lists, an array) as a new Tensor on x's device: a plain Tensor also
+    where x is a subclass such as nn.Parameter (whose constructor takes other arguments)."""
+    return type(x._like(x._data))(value, device=x.device)
 
 
 def _wrapped(value: Any, dt) -> Any:
@@ -397,7 +408,7 @@ def where(condition: Tensor, x: Any, y: Any) -> Tensor:
     elif is_tensor(y):
         a, b = operands(y, x, "where", reverse=True)
     else:
-        a, b = operands(type(cond)(x, device=cond.device), y, "where")
+        a, b = operands(as_tensor_on(cond, x), y, "where")
     check_device(cond, a, "where")
     return Where.apply(cond, a, b)
 

@@ -18,6 +18,7 @@ from tinygrad_nv.autograd import is_grad_enabled, no_grad
 from tinygrad_nv.autograd.function import device_call
 from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import is_scalar, is_tensor
+from tinygrad_nv.ops.elementwise import as_tensor_on
 
 if TYPE_CHECKING:
     from tinygrad_nv._tensor import Tensor
@@ -155,7 +156,7 @@ def copy_(x: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
     """Copy `src` (broadcast to x's shape, converted to x's dtype and device) into x;
     returns x."""
     if not is_tensor(src):
-        src = type(x)(src, device=x.device)
+        src = as_tensor_on(x, src)
     return write(x, src.detach(), "copy_", any_cast=True)
 
 

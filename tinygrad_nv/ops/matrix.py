@@ -12,7 +12,7 @@ from tinygrad_nv.dtype import result_dtype
 from tinygrad_nv.ops import Exports, movement
 from tinygrad_nv.ops._checks import ShapeError, broadcast_shapes, check_device, tensor_list
 from tinygrad_nv.ops.activation import Activation, ActivationGrad, fusable
-from tinygrad_nv.ops.elementwise import operands, unbroadcast
+from tinygrad_nv.ops.elementwise import as_tensor_on, operands, unbroadcast
 
 if TYPE_CHECKING:
     from tinygrad_nv._tensor import Tensor
@@ -162,7 +162,7 @@ def matmul(x: Tensor, other: Any) -> Tensor:
 
 def rmatmul(x: Tensor, other: Any) -> Tensor:
     """other @ x, other an array or nested list."""
-    return matmul(type(x)(other, device=x.device), x)
+    return matmul(as_tensor_on(x, other), x)
 
 
 def mm(x: Tensor, mat2: Any) -> Tensor:
