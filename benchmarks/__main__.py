@@ -5,6 +5,7 @@
     python -m benchmarks --suite mlp cnn --device cuda --out results/h100
     python -m benchmarks --suite mlp --clock cpu     # on a shared machine: CPU time
     python -m benchmarks --suite matmul --threads 0  # BLAS and PyTorch on all their threads
+    python -m benchmarks --suite gpt --no-scipy      # as a plain install runs: no SciPy
 
 Writes results.json (machine, library versions, device, every figure with its spread),
 results.md (one table) and one PNG per suite into --out. Figures are medians over the repeats
@@ -15,13 +16,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.abc
 import os
 import sys
 import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-SUITES = ("overhead", "matmul", "mlp", "cnn", "transformer", "kernels", "memory", "distributed")
+SUITES = ("overhead", "matmul", "mlp", "cnn", "transformer", "gpt", "kernels", "memory",
+          "distributed")
 BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -49,6 +52,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help="BLAS and PyTorch threads for everyone; 0: the libraries' own "
                              "(default: 1 on the CPU, so that every column is one core's work "
                              "and a shared machine does not thrash; the libraries' own on a GPU)")
+    parser.add_argument("--no-scipy", action="store_true",
+                        help="refuse every import of SciPy in this process, as on a plain "
+                             "`pip install tinygrad_nv` (each suite notes whether SciPy was "
+                             "loaded either way)")
     parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # tests only
     args = parser.parse_args(argv)
     if args.repeat is not None and args.repeat < 1:
@@ -77,6 +84,8 @@ def progress_printer(total: int):
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse(argv)
+    if args.no_scipy:
+        block_scipy()
     if args.threads:  # before NumPy loads its BLAS
         for name in BLAS_THREADS:
             os.environ[name] = str(args.threads)
@@ -102,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             suite_start = time.perf_counter()
             suite = importlib.import_module(f"benchmarks.suites.{name}").run(settings)
             suite.seconds = time.perf_counter() - suite_start
+            suite.notes.append(scipy_note())
             say(f"{name}: done in {suite.seconds:.1f} s")
             results.append(suite)
             advance(1)
@@ -111,6 +121,31 @@ def main(argv: list[str] | None = None) -> int:
     print(report.summary(result))
     print(f"wrote {', '.join(str(p) for p in written)} in {time.perf_counter() - started:.0f} s")
     return 1 if any(suite.failures for suite in results) else 0
+
+
+class _NoScipy(importlib.abc.MetaPathFinder):
+    """Refuses scipy and its submodules, as if it were not installed."""
+
+    def find_spec(self, name: str, path=None, target=None):
+        if name == "scipy" or name.startswith("scipy."):
+            raise ModuleNotFoundError(f"No module named {name!r} (python -m benchmarks "
+                                      "--no-scipy)", name=name)
+        return None
+
+
+def block_scipy() -> None:
+    """SciPy unimportable from now on in this process (it must not be loaded yet)."""
+    if "scipy" in sys.modules:
+        raise RuntimeError("--no-scipy: SciPy is already imported")
+    sys.meta_path.insert(0, _NoScipy())
+
+
+def scipy_note() -> str:
+    """Whether anything in the process loaded SciPy (what a plain install does not have)."""
+    if "scipy" in sys.modules:
+        return "SciPy was loaded in this process (a plain install has none: try --no-scipy)"
+    blocked = any(isinstance(f, _NoScipy) for f in sys.meta_path)
+    return "SciPy " + ("blocked (--no-scipy): not loaded" if blocked else "not loaded")
 
 
 @contextmanager

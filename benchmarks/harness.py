@@ -88,12 +88,19 @@ class Target:
     against: str
     bound: float
     at_most: bool = True
+    floor: float = 0.0  # theirs counts as at least this much (a count that may be 0)
 
     def met(self, ratio: float) -> bool:
         return ratio <= self.bound if self.at_most else ratio >= self.bound
 
+    def met_by(self, ours: float, theirs: float) -> bool | None:
+        """Whether the medians meet it (None when theirs is 0 and there is no floor)."""
+        theirs = max(theirs, self.floor)
+        return None if theirs == 0 else self.met(ours / theirs)
+
     def __str__(self) -> str:
-        return f"{'<=' if self.at_most else '>='} {self.bound:g}x {self.against}"
+        floor = f" (at least {self.floor:g})" if self.floor else ""
+        return f"{'<=' if self.at_most else '>='} {self.bound:g}x {self.against}{floor}"
 
 
 @dataclass
@@ -120,9 +127,10 @@ class Row:
     def to_json(self) -> dict:
         targets = []
         for target in self.targets:
-            ratio = self.ratio(target.against)
-            targets.append({**asdict(target), "text": str(target),
-                            "met": None if ratio is None else target.met(ratio)})
+            theirs = self.figures.get(target.against)
+            met = None if OURS not in self.figures or theirs is None else \
+                target.met_by(self.figures[OURS].median, theirs.median)
+            targets.append({**asdict(target), "text": str(target), "met": met})
         return {"case": self.case, "unit": self.unit,
                 "figures": {name: asdict(stat) for name, stat in self.figures.items()},
                 "ratios": self.ratios, "targets": targets, "noise": self.noise}
@@ -160,6 +168,40 @@ def time_round_robin(fns: dict[str, Callable[[], object]], settings: Settings, s
             sync()
             times[name].append((clock() - start) / inner)
     return {name: Stat.of(t) for name, t in times.items()}
+
+
+def page_faults(fns: dict[str, Callable[[], object]], samples: int,
+                sync: Callable[[], None] | None = None) -> dict[str, Stat]:
+    """Minor page faults per call of each function (getrusage of this process), calls taken
+    round-robin after the timing warmed them up: memory a step gives back to the OS and
+    faults in again every time. {} where the platform has no getrusage."""
+    try:
+        import resource
+    except ImportError:
+        return {}
+    sync = sync or (lambda: None)
+    counts: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(samples):
+        for name, fn in fns.items():
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            fn()
+            sync()
+            counts[name].append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+    return {name: Stat.of(c) for name, c in counts.items()}
+
+
+def fault_rows(fns: dict[str, Callable[[], object]], settings: Settings, what: str = "step",
+               sync: Callable[[], None] | None = None) -> list[Row]:
+    """The row of minor page faults per step of a training suite (none without getrusage);
+    the target: within 2x of PyTorch's, PyTorch's counted as at least the noise."""
+    faults = page_faults(fns, settings.samples(20, 5), sync)
+    if not faults:
+        return []
+    return [Row(f"minor page faults per {what}", "faults", faults,
+                [Target("torch", 2.0, floor=FAULT_NOISE)], noise=FAULT_NOISE)]
+
+
+FAULT_NOISE = 50.0  # faults per step: a few pages of Python objects come and go
 
 
 def training_step(model, opt, x, y) -> Callable[[], object]:

@@ -15,6 +15,7 @@ from benchmarks.harness import (
     Suite,
     Target,
     check_same_loss,
+    fault_rows,
     time_round_robin,
     torch_copy,
     torch_or_reason,
@@ -71,8 +72,13 @@ def run(settings: Settings) -> Suite:
         suite.notes.append(check_same_loss(float(ours().item()), float(theirs().item()),
                                            f"CNN batch {batch}"))
     settings.progress(f"cnn: batch {batch}")
-    stats = time_round_robin(fns, settings, settings.samples(30, 5),
-                             lambda: [s() for s in syncs])
+
+    def sync():
+        for s in syncs:
+            s()
+
+    stats = time_round_robin(fns, settings, settings.samples(30, 5), sync)
     suite.rows.append(Row(f"SGD step, batch {batch}, 1x{side}x{side}", "ms",
                           {k: v.scaled(1e3) for k, v in stats.items()}, [Target("torch", 1.0)]))
+    suite.rows += fault_rows(fns, settings, sync=sync)
     return suite

@@ -14,6 +14,7 @@ from benchmarks.harness import (
     Settings,
     Suite,
     Target,
+    fault_rows,
     time_round_robin,
     torch_or_reason,
     torch_sync,
@@ -165,6 +166,11 @@ def run(settings: Settings) -> Suite:
         suite.notes.append(torch_device)
     else:
         syncs.append(torch_sync(torch, torch_device))
+
+    def sync():
+        for s in syncs:
+            s()
+
     samples = settings.samples(50, 8)
     for optimizer in ("sgd", "adam"):
         for batch in settings.size((128, 1024), (128, 1024), (8,)):
@@ -173,11 +179,11 @@ def run(settings: Settings) -> Suite:
             fns = {OURS: ours, raw: hand}
             if torch is not None:
                 fns["torch"] = torch_step(torch, torch_device, model, optimizer, data)
-            stats = time_round_robin(fns, settings, samples, lambda: [s() for s in syncs],
-                                     warmup=3)
-            suite.rows.append(Row(f"{'SGD' if optimizer == 'sgd' else 'Adam'} batch {batch}",
-                                  "ms", {k: v.scaled(1e3) for k, v in stats.items()},
+            stats = time_round_robin(fns, settings, samples, sync, warmup=3)
+            case = f"{'SGD' if optimizer == 'sgd' else 'Adam'} batch {batch}"
+            suite.rows.append(Row(case, "ms", {k: v.scaled(1e3) for k, v in stats.items()},
                                   [Target(raw, 1.10), Target("torch", 0.8)]))
+            suite.rows += fault_rows(fns, settings, f"step, {case}", sync)
     suite.notes.append(f"{raw} step checked against {OURS}'s at start-up: same loss, "
                        "gradients and update (allclose)")
     return suite

@@ -14,6 +14,7 @@ from benchmarks.harness import (
     Suite,
     Target,
     check_same_loss,
+    fault_rows,
     time_round_robin,
     torch_copy,
     torch_or_reason,
@@ -64,9 +65,15 @@ def run(settings: Settings) -> Suite:
         suite.notes.append(check_same_loss(float(ours().item()), float(theirs().item()),
                                            "transformer block"))
     settings.progress(f"transformer: batch {batch}, sequence {seq}")
-    stats = time_round_robin(fns, settings, settings.samples(20, 4),
-                             lambda: [s() for s in syncs], warmup=1 if settings.quick else 2)
+
+    def sync():
+        for s in syncs:
+            s()
+
+    stats = time_round_robin(fns, settings, settings.samples(20, 4), sync,
+                             warmup=1 if settings.quick else 2)
     suite.rows.append(Row(f"forward + backward, d_model {d_model}, {heads} heads, sequence "
                           f"{seq}, batch {batch}", "ms",
                           {k: v.scaled(1e3) for k, v in stats.items()}, [Target("torch", 1.2)]))
+    suite.rows += fault_rows(fns, settings, "forward + backward", sync)
     return suite

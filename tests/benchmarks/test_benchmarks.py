@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from benchmarks import report
 from benchmarks.__main__ import SUITES, main
-from benchmarks.harness import OURS, Row, Settings, Stat, Target
+from benchmarks.harness import OURS, Row, Settings, Stat, Target, page_faults
 from benchmarks.suites import distributed, memory, mlp
 
 LOCAL = [s for s in SUITES if s != "distributed"]  # distributed: its own (slow) test
@@ -57,9 +57,13 @@ def test_every_suite_writes_json_markdown_and_plots(tmp_path, device):
     assert result["device"] == device
     assert all(result["suites"][name]["rows"] for name in LOCAL)
     mlp_rows = result["suites"]["mlp"]["rows"]
-    assert {"SGD batch 8", "Adam batch 8"} == {r["case"] for r in mlp_rows}
+    assert {"SGD batch 8", "Adam batch 8"} == {r["case"] for r in mlp_rows
+                                               if r["unit"] == "ms"}
     assert all("hand-written numpy" in r["figures"] or "hand-written cupy" in r["figures"]
                for r in mlp_rows)
+    for name in ("mlp", "cnn", "transformer", "gpt"):  # every training suite counts faults
+        faults = [r for r in result["suites"][name]["rows"] if r["unit"] == "faults"]
+        assert faults and all(set(r["figures"]) >= {OURS, "torch"} for r in faults)
     assert not any(s["failures"] for s in result["suites"].values())
 
 
@@ -82,6 +86,23 @@ def test_distributed_suite(tmp_path):
     check_outputs(result, tmp_path, ["distributed"])
     (row,) = result["suites"]["distributed"]["rows"]
     assert set(row["figures"]) == {OURS, distributed.ONE, distributed.LOCAL}
+
+
+def test_no_scipy_blocks_scipy_in_the_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))  # the block ends with the test
+    monkeypatch.delitem(sys.modules, "scipy", raising=False)
+    assert main(["--suite", "gpt", "--tiny", "--no-scipy", "--out", str(tmp_path)]) == 0
+    with pytest.raises(ModuleNotFoundError, match="--no-scipy"):
+        import scipy  # noqa: F401
+    notes = json.loads((tmp_path / "results.json").read_text())["suites"]["gpt"]["notes"]
+    assert "SciPy blocked (--no-scipy): not loaded" in notes
+    assert any("same first loss as PyTorch" in note for note in notes)
+
+
+def test_page_faults_count_memory_taken_from_the_os_again():
+    big = 1 << 26  # 64 MiB: above any malloc threshold, mapped afresh (huge pages: 32 faults)
+    faults = page_faults({"fresh": lambda: np.ones(big // 8), "none": lambda: None}, 3)
+    assert faults["fresh"].median > 10 * max(1.0, faults["none"].median)
 
 
 def test_progress_is_plain_lines_off_a_terminal(tmp_path, capsys):
@@ -171,6 +192,11 @@ def test_row_ratios_and_targets():
     assert [t["met"] for t in out["targets"]] == [True, False]
     assert Target("numpy", 0.97, at_most=False).met(0.98)
     assert str(Target("torch", 0.5)) == "<= 0.5x torch"
+    faults = Row("faults", "faults", {OURS: Stat.of([90.0]), "torch": Stat.of([0.0])},
+                 [Target("torch", 2.0, floor=50.0), Target("torch", 1.0, floor=50.0),
+                  Target("torch", 2.0)]).to_json()
+    assert faults["ratios"] == {"torch": None}  # no ratio to 0, but the floor decides
+    assert [t["met"] for t in faults["targets"]] == [True, False, None]
 
 
 def stat(median: float, q1: float, q3: float) -> Stat:
