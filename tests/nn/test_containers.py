@@ -70,7 +70,8 @@ def test_module_list_behaves_as_a_list():
         layers[2]
     with pytest.raises(TypeError, match="ModuleList.extend should be called with an iterable"):
         layers.extend(nn.ReLU())
-    with pytest.raises(TypeError, match="add_module: '2' must be a Module or None, got int"):
+    with pytest.raises(TypeError, match=r"add_module: int is not a Module subclass "
+                                        r"\(registering '2'\)"):
         layers.append(3)
     with pytest.raises(NotImplementedError, match="ModuleList must define forward"):
         layers(Tensor([1.0]))
@@ -92,7 +93,7 @@ def test_module_dict_behaves_as_a_dict():
     assert len(heads) == 0
     with pytest.raises(KeyError, match="ModuleDict: no module named 'x'"):
         heads["x"]
-    with pytest.raises(KeyError, match="without '.'"):
+    with pytest.raises(KeyError, match=r'name can.*t contain "\."'):
         heads["a.b"] = relu
     with pytest.raises(TypeError, match="ModuleDict.update: expected a mapping or"):
         heads.update([relu])

@@ -147,9 +147,9 @@ def test_buffers_persistent_or_not():
     with pytest.raises(KeyError, match="attribute 'note' already exists"):
         module.note = 1
         module.register_buffer("note", Tensor(1.0))
-    with pytest.raises(KeyError, match="without '.'"):
+    with pytest.raises(KeyError, match=r'name can.*t contain "\."'):
         module.register_buffer("a.b", Tensor(1.0))
-    with pytest.raises(TypeError, match="name must be a str, got int"):
+    with pytest.raises(TypeError, match="name should be a string. Got int"):
         module.register_buffer(1, Tensor(1.0))
 
 
