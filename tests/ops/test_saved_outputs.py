@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tinygrad_nv import Tensor, no_grad
+from tinygrad_nv.ops.attention import attention_softmax
 
 MODIFIED = "modified by an inplace operation"
 
@@ -33,6 +34,7 @@ GUARDED = {  # name: (the op, the Function named in the error)
     "logcumsumexp": (lambda x: x.logcumsumexp(1), "LogCumSumExp"),
     "hypot": (lambda x: x.hypot(x * 2), "Hypot"),
     "copysign": (lambda x: x.copysign(-x), "CopySign"),
+    "attention_softmax": (lambda x: attention_softmax(x), "AttentionSoftmax"),
 }
 
 
@@ -70,6 +72,7 @@ def test_without_edits_the_gradient_is_unchanged(name, device):
     (fn(x) ** 2).sum().backward()
     torch_fn = {"max": lambda t: t.max(), "min": lambda t: t.amin(1),
                 "log_softmax": lambda t: t.log_softmax(0), "softmin": lambda t: (-t).softmax(-1),
-                "norm inf": lambda t: t.norm(float("inf"))}.get(name, fn)
+                "norm inf": lambda t: t.norm(float("inf")),
+                "attention_softmax": lambda t: t.softmax(-1)}.get(name, fn)
     (torch_fn(tx) ** 2).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-10)

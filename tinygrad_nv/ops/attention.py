@@ -19,11 +19,12 @@ class AttentionSoftmax(Function):
     additive mask, its (m, k_len) rows (differentiable); a boolean mask comes as a raw array.
     Backward is one kernel, or Tensor operations when it is itself recorded (create_graph)."""
 
+    save_output = True  # the kernel's backward reads it
+
     def forward(self, scores, *additive, q_len: int, scale: float, causal: bool, keep=None):
         self.options = dict(q_len=q_len, scale=scale, causal=causal, keep=keep)
-        self.y = self.kernels.attention_softmax(scores, q_len, scale, causal,
-                                                additive[0] if additive else keep)
-        return self.y
+        return self.kernels.attention_softmax(scores, q_len, scale, causal,
+                                              additive[0] if additive else keep)
 
     def backward(self, g):
         scores, *additive = self.parents
@@ -34,12 +35,13 @@ class AttentionSoftmax(Function):
             ds = dz * self.options["scale"]
         else:
             dz = None
-            ds = g._like(self.kernels.attention_softmax_backward(self.y, g._data,
+            ds = g._like(self.kernels.attention_softmax_backward(self.output()._data, g._data,
                                                                  self.options["scale"]))
         if not mask_grad:
             return (ds, *(None for _ in additive))
         if dz is None:
-            dz = g._like(self.kernels.attention_softmax_backward(self.y, g._data, 1.0))
+            dz = g._like(self.kernels.attention_softmax_backward(self.output()._data, g._data,
+                                                                 1.0))
         m, cols = additive[0].shape
         return ds, dz.reshape(-1, m, cols).sum(0)
 
