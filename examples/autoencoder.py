@@ -184,5 +184,6 @@ def plot(args, digits, rebuilt: np.ndarray, codes: np.ndarray, read: np.ndarray)
            xlabel=f"{axis} 1", ylabel=f"{axis} 2")
     save_figure(fig, output_path(args, "autoencoder_codes.png"))
 
+
 if __name__ == "__main__":
     sys.exit(main())

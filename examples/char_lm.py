@@ -235,5 +235,6 @@ def plot(args, curve: list[tuple[int, float, float]], unigram: float) -> None:
     ax.legend()
     save_figure(fig, output_path(args, f"char_lm_{args.model}.png"))
 
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -95,5 +95,6 @@ def plot(args, slopes: dict[str, list[float]], worst: float) -> None:
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     save_figure(fig, output_path(args, "one_neuron.png"))
 
+
 if __name__ == "__main__":
     sys.exit(main())

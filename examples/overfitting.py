@@ -135,5 +135,6 @@ def plot(args, curves: dict[str, dict[str, np.ndarray]]) -> None:
                  f"images right, {right[1]:.0f}% of test images); stop early or decay weights")
     save_figure(fig, output_path(args, "overfitting.png"))
 
+
 if __name__ == "__main__":
     sys.exit(main())

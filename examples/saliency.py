@@ -173,5 +173,6 @@ def plot_units(args, weights, top_input, votes, pixels) -> None:
                  "that excites it most")
     save_figure(fig, output_path(args, "saliency_units.png"))
 
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -91,5 +91,6 @@ def plot(args, model: nn.Module, probs: np.ndarray, loss: float) -> None:
            "3)", xlabel="input x1", ylabel="input x2")
     save_figure(fig, output_path(args, f"xor_{args.activation}.png"))
 
+
 if __name__ == "__main__":
     sys.exit(main())
