@@ -63,6 +63,10 @@ int16 = short = dtypes.int16
 int32 = int = dtypes.int32
 int64 = long = dtypes.int64
 bool = dtypes.bool
+try:
+    bfloat16 = dtypes.bfloat16
+except ImportError:  # without ml_dtypes: __getattr__ below says what to install
+    pass
 
 
 def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
@@ -126,7 +130,7 @@ def set_default_dtype(d: Any) -> None:
     >>> tinygrad_nv.set_default_dtype(tinygrad_nv.float64)
     """
     dt = to_dtype(d)
-    if dt.kind != "f":
+    if not dtypes.is_float(dt):
         raise TypeError(f"set_default_dtype: only floating-point types are supported as the "
                         f"default type, got {dt.name}")
     dtypes.default_float = dt
@@ -152,12 +156,16 @@ def get_float32_matmul_precision() -> str:
 
 # submodules reachable as attributes after `import tinygrad_nv`, imported on first use
 _SUBMODULES = ("nn", "optim", "data", "utils", "autograd", "func", "distributed", "testing",
-               "viz", "state", "cuda", "backends", "accelerator", "onnx")
+               "viz", "state", "cuda", "backends", "accelerator", "onnx", "amp")
 
 
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         return importlib.import_module(f"tinygrad_nv.{name}")
+    if name == "autocast":  # torch.autocast
+        return importlib.import_module("tinygrad_nv.amp").autocast
+    if name == "bfloat16":  # only where ml_dtypes is missing: an ImportError that says so
+        return dtypes.bfloat16
     raise AttributeError(f"module 'tinygrad_nv' has no attribute {name!r}")
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from tinygrad_nv import autograd, creation
 from tinygrad_nv.autograd import device_call
 from tinygrad_nv.backend import Backend, canonicalize, devices, get_backend, manual_seed
-from tinygrad_nv.dtype import DType, dtypes, to_dtype
+from tinygrad_nv.dtype import DType, dtypes, is_floating, to_dtype
 from tinygrad_nv.ops import (
     activation,
     elementwise,
@@ -333,7 +333,7 @@ class Tensor:
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Start (or stop) recording operations on this leaf; returns self."""
-        if requires_grad and self.dtype.kind != "f":
+        if requires_grad and not is_floating(self.dtype):
             raise RuntimeError(f"only Tensors of floating point dtype can require gradients, "
                                f"got dtype {self.dtype.name}; convert with .float() first")
         if not requires_grad and self._ctx is not None:
@@ -388,6 +388,10 @@ class Tensor:
     def half(self) -> Tensor:
         """Cast to float16."""
         return self.cast(dtypes.float16)
+
+    def bfloat16(self) -> Tensor:
+        """Cast to bfloat16 (rounding to nearest even, as PyTorch)."""
+        return self.cast(dtypes.bfloat16)
 
     def int(self) -> Tensor:
         """Cast to int32."""
@@ -499,7 +503,7 @@ def _check_assigned(tensor: Tensor, value: Any, what: str) -> None:
         raise TypeError(f"assigned {what} expected to be a Tensor{' or None' * (what == 'grad')}"
                         f" but got {what} of type {type(value).__name__}")
     if what == "data":
-        if tensor._requires_grad and value.dtype.kind != "f":
+        if tensor._requires_grad and not is_floating(value.dtype):
             raise RuntimeError(f"data set to a tensor that requires gradients must be floating "
                                f"point, got dtype {value.dtype.name}")
     elif value._backend is not tensor._backend:
@@ -523,7 +527,7 @@ for _kind in KINDS:
         setattr(Tensor, _name, _fn)
 
 _DTYPE_NAMES = {d.name for d in dtypes.all} | {"float", "double", "half", "int", "long",
-                                                "char", "byte", "short"}
+                                                "char", "byte", "short", "bfloat16"}
 
 
 def to_args(args: tuple, device: Any, dtype: Any, copy: bool, op: str) -> tuple:

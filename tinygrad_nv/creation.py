@@ -263,7 +263,7 @@ def multinomial(x: Tensor, num_samples: int, replacement: bool = False, *,
     """Indices sampled from the categories of each row of a 1-D or 2-D tensor of
     non-negative weights (int64), like `torch.multinomial`."""
     op = "multinomial"
-    if x.ndim not in (1, 2) or x.dtype.kind != "f":
+    if x.ndim not in (1, 2) or not dtypes.is_float(x.dtype):
         raise ValueError(f"{op}: needs a 1-D or 2-D floating point tensor of weights, got "
                          f"shape {x.shape} and dtype {x.dtype.name}")
     if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) \
@@ -471,6 +471,6 @@ def random_stream(backend: Backend, generator: Any, op: str) -> Any:
 
 def _random_args(shape: tuple, dtype: Any, device: str | None, op: str):
     dt = to_dtype(dtype or dtypes.default_float)
-    if dt.kind != "f":
+    if not dtypes.is_float(dt):
         raise TypeError(f"{op}: needs a floating point dtype, got {dt.name}")
     return shape_arg(shape, op), dt, get_backend(device)

@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from safetensors import SafetensorError
-from safetensors.numpy import load as _st_load
+from safetensors import SafetensorError, deserialize
 from safetensors.numpy import save as _st_save
 
 from tinygrad_nv._tensor import Tensor
@@ -99,6 +98,28 @@ def _alive(pid: int) -> bool:
     except OSError:  # another user's process
         return True
     return True
+
+
+# safetensors' dtype codes; safetensors.numpy writes BF16 for ml_dtypes' bfloat16 but cannot
+# read it back, so files are read here (as safetensors.numpy.load does, plus BF16)
+_FILE_DTYPES = {"F64": "float64", "F32": "float32", "F16": "float16", "I64": "int64",
+                "I32": "int32", "I16": "int16", "I8": "int8", "U8": "uint8", "BOOL": "bool",
+                "BF16": "bfloat16", "U16": "uint16", "U32": "uint32", "U64": "uint64",
+                "C64": "complex64"}  # the last four to be refused by name below
+
+
+def _st_load(data: bytes) -> dict[str, np.ndarray]:
+    """The arrays of a safetensors file's bytes (a dtype NumPy lacks raises ValueError; BF16
+    without ml_dtypes an ImportError saying what to install)."""
+    arrays = {}
+    for key, view in deserialize(data):
+        name = _FILE_DTYPES.get(view["dtype"])
+        if name is None:
+            raise ValueError(f"tensor '{key}' has dtype {view['dtype']}, which tinygrad_nv "
+                             f"does not support (supported: {', '.join(_FILE_DTYPES)})")
+        dtype = dtypes.bfloat16 if name == "bfloat16" else np.dtype(name)
+        arrays[key] = np.frombuffer(view["data"], dtype=dtype).reshape(view["shape"])
+    return arrays
 
 
 def load(path: PathLike, device: str | None = None) -> dict[str, Any]:

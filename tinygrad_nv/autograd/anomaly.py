@@ -7,6 +7,8 @@ import contextlib
 import itertools
 from typing import Any
 
+from tinygrad_nv.dtype import is_floating
+
 
 class Recording:
     """Process-wide switches of the slow paths; off by default (one check per op)."""
@@ -71,7 +73,7 @@ def record_calls():
 def check_finite(ctx: Any, in_grads: tuple) -> None:
     """Anomaly mode: raise if the backward of `ctx` produced a NaN or inf."""
     for i, (parent, g) in enumerate(zip(ctx.parents, in_grads)):
-        if g is None or g.dtype.kind != "f" or bool(g._backend.xp.isfinite(g._data).all()):
+        if g is None or not is_floating(g.dtype) or bool(g._backend.xp.isfinite(g._data).all()):
             continue
         kind = "nan" if bool(g._backend.xp.isnan(g._data).any()) else "inf"
         trace = getattr(ctx, "forward_trace", None)

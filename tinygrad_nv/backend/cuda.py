@@ -157,7 +157,7 @@ class CudaKernels(OptimizerKernels):
         dtype = np.dtype(dtype)
         if dtype in (np.float32, np.float64):
             return dtype
-        if dtype.kind == "f":
+        if dtype.kind == "f" or dtype.name == "bfloat16":
             return np.dtype(np.float32)
         raise TypeError(f"{op}: the CUDA kernels take floating-point arrays, got {dtype}")
 

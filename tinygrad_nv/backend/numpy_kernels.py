@@ -26,6 +26,8 @@ class NumpyKernels(OptimizerKernels):
     # ---- activations: `param` is leaky_relu's negative_slope, elu's alpha, softplus's beta
     def act_forward(self, act: str, x, param: float = 0.0):
         xp = self.xp
+        if x.dtype.itemsize < 4:  # float16/bfloat16: float32 math rounded once, as PyTorch
+            return self.act_forward(act, x.astype(xp.float32), param).astype(x.dtype)
         if act == "identity":
             return x.copy()
         if act == "relu":
@@ -54,6 +56,9 @@ class NumpyKernels(OptimizerKernels):
     def act_backward(self, act: str, x, grad, param: float = 0.0):
         """grad * act'(x), with x the activation's input."""
         xp = self.xp
+        if x.dtype.itemsize < 4:  # float16/bfloat16: float32 math rounded once, as PyTorch
+            out = self.act_backward(act, x.astype(xp.float32), grad.astype(xp.float32), param)
+            return out.astype(x.dtype)
         one = x.dtype.type(1)
         if act == "identity":
             return grad.copy()

@@ -13,6 +13,7 @@ from typing import Any
 
 from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.autograd.function import constant
+from tinygrad_nv.dtype import is_floating
 from tinygrad_nv.ops._checks import ShapeError
 from tinygrad_nv.ops.nn import CrossEntropy
 from tinygrad_nv.ops.reduce import in_accumulation_dtype
@@ -37,7 +38,7 @@ def cross_entropy(logits: Tensor, targets: Tensor, weight: Tensor | None = None,
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
                          f"{label_smoothing}")
     targets = _as_tensor(targets, logits)
-    if targets.dtype.kind == "f":
+    if is_floating(targets.dtype):
         return _cross_entropy_probs(logits, targets, weight, reduction, label_smoothing)
     rows, t, out_shape, poison = _class_rows(logits, targets, "cross_entropy", ignore_index,
                                              poison=weight is not None)
@@ -62,7 +63,7 @@ def _cross_entropy_probs(logits: Tensor, probs: Tensor, weight: Tensor | None, r
         raise ShapeError(f"cross_entropy: targets must be integer class indices or "
                          f"probabilities of the logits' shape {logits.shape}, got "
                          f"{probs.dtype.name} of shape {probs.shape}")
-    if logits.dtype.kind != "f":
+    if not is_floating(logits.dtype):
         raise TypeError(f"cross_entropy: input must be floating point, got {logits.dtype.name}")
     axis = 1 if logits.ndim > 1 else 0
     c = logits.shape[axis]
@@ -223,7 +224,7 @@ def _same_shape(x: Tensor, target: Any, op: str) -> Tensor:
     if target.shape != x.shape:
         raise ValueError(f"{op}: target shape {target.shape} differs from input shape "
                          f"{x.shape}; they must match (no broadcasting)")
-    if x.dtype.kind != "f" or target.dtype.kind != "f":
+    if not (is_floating(x.dtype) and is_floating(target.dtype)):
         raise TypeError(f"{op}: input and target must be floating point, got "
                         f"{x.dtype.name} and {target.dtype.name}")
     return target.cast(x.dtype)
@@ -234,7 +235,7 @@ def _class_rows(scores: Tensor, targets: Any, op: str, ignore_index: int, poison
     `poison`, the mask of out-of-range targets (their loss is to be NaN; else None); on the
     CPU they raise."""
     targets = _as_tensor(targets, scores)
-    if scores.dtype.kind != "f":
+    if not is_floating(scores.dtype):
         raise TypeError(f"{op}: input must be floating point, got {scores.dtype.name}")
     if targets.dtype.kind not in "iu":
         raise TypeError(f"{op}: targets must be integer class indices, got "

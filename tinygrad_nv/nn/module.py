@@ -316,6 +316,10 @@ class Module:
         """Floating point parameters and buffers to float16."""
         return self.to(dtype=dtypes.float16)
 
+    def bfloat16(self) -> Module:
+        """Floating point parameters and buffers to bfloat16."""
+        return self.to(dtype=dtypes.bfloat16)
+
     def float(self) -> Module:
         """Floating point parameters and buffers to float32."""
         return self.to(dtype=dtypes.float32)

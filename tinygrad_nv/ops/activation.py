@@ -7,6 +7,7 @@ import math
 from typing import TYPE_CHECKING
 
 from tinygrad_nv.autograd import Function, is_grad_enabled
+from tinygrad_nv.dtype import is_floating
 from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import axis as check_axis
 from tinygrad_nv.ops._checks import dim_or_axis
@@ -208,7 +209,7 @@ def fusable(activation: str | None) -> tuple[type[Activation], float]:
 
 
 def _activation(x: Tensor, fn: type[Activation], param: float = 0.0) -> Tensor:
-    if x.dtype.kind != "f":
+    if not is_floating(x.dtype):
         raise TypeError(f"{fn.act}: needs a floating point tensor, got {x.dtype.name}")
     return fn.apply(x, param=float(param))
 
@@ -286,7 +287,7 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 
 def _floating_only(x: Tensor, op: str) -> None:
-    if x.dtype.kind != "f":
+    if not is_floating(x.dtype):
         raise TypeError(f"{op}: needs a floating point tensor, got {x.dtype.name}")
 
 

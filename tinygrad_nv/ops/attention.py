@@ -7,6 +7,7 @@ import math
 from typing import TYPE_CHECKING
 
 from tinygrad_nv.autograd import Function, is_grad_enabled
+from tinygrad_nv.dtype import is_floating
 from tinygrad_nv.ops.nn import dropout
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ def attention_softmax(scores: Tensor, attn_mask: Tensor | None = None, is_causal
     broadcasts to the scores: bool (True = attend) or float (added). is_causal drops key
     j > query i. A query with nothing to attend to gets all-zero weights."""
     op = "attention_softmax"
-    if scores.ndim < 2 or scores.dtype.kind != "f":
+    if scores.ndim < 2 or not is_floating(scores.dtype):
         raise ValueError(f"{op}: scores must be floating point (..., L, S), got shape "
                          f"{scores.shape} {scores.dtype.name}")
     *_, q_len, k_len = scores.shape
@@ -63,7 +64,7 @@ def attention_softmax(scores: Tensor, attn_mask: Tensor | None = None, is_causal
     elif attn_mask.dtype.kind == "b":
         keep = _mask_rows(attn_mask, scores.shape, op)
         out = AttentionSoftmax.apply(rows, keep=keep._data, **geometry)
-    elif attn_mask.dtype.kind == "f":
+    elif is_floating(attn_mask.dtype):
         additive = _mask_rows(attn_mask.cast(scores.dtype), scores.shape, op)
         out = AttentionSoftmax.apply(rows, additive, **geometry)
     else:
@@ -83,7 +84,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     enable_gqa: key and value (..., Hkv, S, E) serve groups of Hq/Hkv query heads."""
     op = "scaled_dot_product_attention"
     for name, t in (("query", query), ("key", key), ("value", value)):
-        if t.ndim < 2 or t.dtype.kind != "f":
+        if t.ndim < 2 or not is_floating(t.dtype):
             raise ValueError(f"{op}: {name} must be floating point with at least 2 axes "
                              f"(..., length, features), got shape {t.shape} {t.dtype.name}")
     if query.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]:

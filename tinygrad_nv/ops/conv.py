@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function
 from tinygrad_nv.backend.numpy_kernels import conv_out_size
+from tinygrad_nv.dtype import is_floating
 from tinygrad_nv.ops._checks import ShapeError
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ def check_image(x: Tensor, op: str) -> None:
     if x.ndim != 4:
         raise ValueError(f"{op}: input must be 4-D (N, C, H, W) or 3-D (C, H, W), got shape "
                          f"{x.shape}")
-    if x.dtype.kind != "f":
+    if not is_floating(x.dtype):
         raise TypeError(f"{op}: input must be floating point, got {x.dtype.name}")
 
 

@@ -221,7 +221,7 @@ def operands(x: Tensor, other: Any, op: str, reverse: bool = False,
     else:
         raise TypeError(f"{op}: unsupported operand type {type(other).__name__} "
                         "(valid: Tensor, Python or NumPy number, NumPy array, list)")
-    if floating and dt.kind != "f":
+    if floating and not dtypes.is_float(dt):
         dt = dtypes.default_float
     a = x if x.dtype == dt else x.cast(dt)
     if other_is_tensor:
@@ -282,7 +282,7 @@ def div(x: Tensor, other: Any, *, rounding_mode: str | None = None) -> Tensor:
         raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got "
                          f"{rounding_mode!r}")
     a, b = _integer_division("div", *operands(x, other, "div"))
-    if a.dtype.kind == "f":
+    if dtypes.is_float(a.dtype):
         return Div.apply(a, b).trunc()
     return FloorDivide.apply(a - Fmod.apply(a, b), b)  # exact: a - fmod(a, b) is a multiple
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function
 from tinygrad_nv.autograd.function import device_call
+from tinygrad_nv.dtype import is_floating
 from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import (
     ShapeError,
@@ -52,7 +53,7 @@ class Scatter(Function):
             count = xp.full(x.shape, int(include_self), dtype=index.dtype)
             xp.add.at(count, places, 1)
             self.count = xp.maximum(count, 1)
-            out = out / self.count if x.dtype.kind == "f" else out // self.count
+            out = out / self.count if is_floating(x.dtype) else out // self.count
         return out.astype(x.dtype, copy=False)
 
     def backward(self, g):
@@ -108,7 +109,7 @@ def _identity(xp, reduce: str, dtype) -> Any:
     if reduce in ("sum", "mean", "prod"):
         return int(reduce == "prod")
     largest = reduce == "amin"
-    if dtype.kind == "f":
+    if is_floating(dtype):
         return float("inf") if largest else float("-inf")
     if dtype.kind == "b":
         return largest

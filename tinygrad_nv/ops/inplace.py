@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import is_grad_enabled, no_grad
 from tinygrad_nv.autograd.function import device_call
+from tinygrad_nv.dtype import is_floating
 from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import is_scalar, is_tensor
 from tinygrad_nv.ops.elementwise import as_tensor_on
@@ -189,7 +190,7 @@ def normal_(x: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Any = 
 
 
 def _check_float(x: Tensor, op: str) -> None:
-    if x.dtype.kind != "f":
+    if not is_floating(x.dtype):
         raise RuntimeError(f"{op}: only floating point tensors can be filled with random "
                            f"samples, got {x.dtype.name}")
 

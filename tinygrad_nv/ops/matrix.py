@@ -8,7 +8,7 @@ import string
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function, is_grad_enabled
-from tinygrad_nv.dtype import result_dtype
+from tinygrad_nv.dtype import accumulation_dtype, result_dtype
 from tinygrad_nv.ops import Exports, movement
 from tinygrad_nv.ops._checks import ShapeError, broadcast_shapes, check_device, tensor_list
 from tinygrad_nv.ops.activation import Activation, ActivationGrad, fusable
@@ -22,7 +22,7 @@ class MatMul(Function):
     """a @ b for a.ndim, b.ndim >= 2, batch axes broadcast (1-D cases are reshaped outside)."""
 
     def forward(self, a, b):
-        return self.xp.matmul(a, b)
+        return rounded_matmul(self.xp, a, b)
 
     def backward(self, g):
         a, b = self.parents
@@ -43,8 +43,15 @@ def _product(a, b, transpose_a: bool, transpose_b: bool):
 def _raw_product(a, b, transpose_a: bool, transpose_b: bool):
     """The same product as one raw matmul (backward records no graph): no graph nodes."""
     xp, x, y = a._backend.xp, a._data, b._data
-    return a._like(xp.matmul(xp.swapaxes(x, -1, -2) if transpose_a else x,
-                             xp.swapaxes(y, -1, -2) if transpose_b else y))
+    return a._like(rounded_matmul(xp, xp.swapaxes(x, -1, -2) if transpose_a else x,
+                                  xp.swapaxes(y, -1, -2) if transpose_b else y))
+
+
+def rounded_matmul(xp, a, b):
+    """xp.matmul in the operands' dtype: NumPy multiplies bfloat16 (ml_dtypes) accumulating
+    in float32 and returns float32, which is rounded back once here."""
+    out = xp.matmul(a, b)
+    return out if out.dtype == a.dtype else out.astype(a.dtype)
 
 
 class LinearAct(Function):
@@ -52,7 +59,7 @@ class LinearAct(Function):
 
     def forward(self, x, w, b, activation: type[Activation], param: float):
         self.activation, self.param = activation, param
-        z = self.xp.matmul(x, w.T)
+        z = rounded_matmul(self.xp, x, w.T)
         self.pre, out = self.kernels.bias_act(z, b, activation.act, param)
         return out
 
@@ -73,8 +80,8 @@ class LinearAct(Function):
         gz = g._data if self.activation.act == "identity" else \
             self.kernels.act_backward(self.activation.act, self.pre, g._data, self.param)
         xp, needs = self.xp, self.needs_input_grad
-        return (g._like(xp.matmul(gz, w._data)) if needs[0] else None,
-                g._like(xp.matmul(gz.T, x._data)) if needs[1] else None,
+        return (g._like(rounded_matmul(xp, gz, w._data)) if needs[0] else None,
+                g._like(rounded_matmul(xp, gz.T, x._data)) if needs[1] else None,
                 g._like(self.kernels.bias_grad(gz)) if needs[2] else None)
 
 
@@ -94,7 +101,11 @@ class Einsum(Function):
 
     def forward(self, *arrays, inputs: tuple, output: str):
         self.inputs, self.output_subs = inputs, output
-        return self.xp.einsum(f"{','.join(inputs)}->{output}", *arrays)
+        dt = arrays[0].dtype
+        if dt.name == "bfloat16":  # NumPy's einsum has no bfloat16: float32, rounded once
+            arrays = [a.astype(accumulation_dtype(dt)) for a in arrays]
+        out = self.xp.einsum(f"{','.join(inputs)}->{output}", *arrays)
+        return out.astype(dt, copy=False)
 
     def backward(self, g):
         grads = []

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from tinygrad_nv.autograd import Function
 from tinygrad_nv.autograd.function import constant
+from tinygrad_nv.dtype import is_floating
 from tinygrad_nv.ops._checks import is_tensor
 from tinygrad_nv.ops.reduce import in_accumulation_dtype
 
@@ -176,7 +177,7 @@ def group_norm(x: Tensor, num_groups: int, weight: Tensor | None = None,
 
 def normalize(x: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
     """x / max(||x||_p along dim, eps), as torch: any p of `norm` (0, negative, inf too)."""
-    if x.dtype.kind != "f":
+    if not is_floating(x.dtype):
         raise TypeError(f"normalize: input must be floating point, got {x.dtype.name}")
     # norm's gradient at a zero vector is 0, and the clip's below eps: finite throughout
     return x / x.norm(p, dim=dim, keepdim=True).clip(min=eps)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from tinygrad_nv.dtype import is_floating
 from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import ShapeError
 from tinygrad_nv.ops.nn import _update_running, batch_norm
@@ -32,7 +33,7 @@ def rms_norm(x: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | 
     if weight is not None and weight.shape != shape:
         raise ShapeError(f"rms_norm: weight must have shape {shape} (normalized_shape), got "
                          f"{weight.shape}")
-    if x.dtype.kind != "f":
+    if not is_floating(x.dtype):
         raise TypeError(f"rms_norm: input must be floating point, got {x.dtype.name}")
     if eps is None:  # of the dtype it computes in (float32 for float16), as PyTorch
         eps = float(x.backend.xp.finfo(x.dtype).eps)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function
 from tinygrad_nv.autograd.function import constant
+from tinygrad_nv.dtype import is_floating
 from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import is_int
 from tinygrad_nv.ops.conv import Im2Col, check_image, pair, window
@@ -175,7 +176,7 @@ def interpolate(x: Tensor, size: int | tuple[int, ...] | None = None,
     if x.ndim not in modes[mode]:
         raise ValueError(f"{op}: mode {mode!r} takes a {' or '.join(map(str, modes[mode]))}-D "
                          f"input (N, C, ...), got shape {x.shape}")
-    if x.dtype.kind != "f":
+    if not is_floating(x.dtype):
         raise TypeError(f"{op}: input must be floating point, got {x.dtype.name}")
     if mode.startswith("nearest") and align_corners is not None:
         raise ValueError(f"{op}: align_corners only applies to the linear modes")

@@ -162,7 +162,7 @@ def _float_dtype(x: Tensor, dtype: Any, op: str) -> Tensor:
     if dtype is None:
         return floating(x)
     dt = to_dtype(dtype)
-    if dt.kind != "f":
+    if not dtypes.is_float(dt):
         raise TypeError(f"{op}: dtype must be a floating point dtype, got {dt.name}")
     return x.cast(dt)
 

@@ -339,7 +339,7 @@ class Hypot(Function):
 
 def floating(x: Tensor) -> Tensor:
     """Integer/bool tensors promoted to float32 for float-valued functions; floats as they are."""
-    return x if x.dtype.kind == "f" else x.cast(dtypes.default_float)
+    return x if dtypes.is_float(x.dtype) else x.cast(dtypes.default_float)
 
 
 def abs(x: Tensor) -> Tensor:
@@ -509,7 +509,7 @@ def round(x: Tensor, decimals: int = 0) -> Tensor:
 
 def frac(x: Tensor) -> Tensor:
     """x - trunc(x), the fractional part with the sign of x; the gradient is 1."""
-    if x.dtype.kind != "f":
+    if not dtypes.is_float(x.dtype):
         raise TypeError(f"frac: needs a floating point tensor, got {x.dtype.name}")
     return x - trunc(x).detach()
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.autograd import enable_grad
+from tinygrad_nv.dtype import dtypes
 
 Params = Iterable[Tensor] | Iterable[dict[str, Any]]
 
@@ -61,7 +62,7 @@ class Optimizer:
                 raise ValueError(f"{self.name}: can't optimize a non-leaf Tensor (shape "
                                  f"{p.shape}, the result of an operation); optimize the leaf "
                                  "it was computed from, or .detach().requires_grad_() it")
-            if p.dtype.kind != "f":
+            if not dtypes.is_float(p.dtype):
                 raise TypeError(f"{self.name}: can only optimize floating point Tensors, got "
                                 f"one of dtype {p.dtype.name} and shape {p.shape}; convert it "
                                 "with .float() (an integer tensor never gets a gradient)")
