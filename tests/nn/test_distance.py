@@ -60,14 +60,14 @@ def test_pairwise_distance(p, keepdim, device):
 
 
 def test_bilinear(device):
-    x1, x2 = Tensor(rand(2, 3, 4), device=device), Tensor(rand(2, 3, 5, seed=1), device=device)
+    x1, x2 = Tensor(rand(2, 1, 4), device=device), Tensor(rand(2, 1, 5, seed=1), device=device)
     w, b = Tensor(rand(6, 4, 5, seed=2), device=device), Tensor(rand(6, seed=3), device=device)
     check_op(F.bilinear, lambda a, c, d, e: np.einsum("...i,kij,...j->...k", a, d, c) + e,
              x1, x2, w, b)
     layer = nn.Bilinear(4, 5, 6, device=device, dtype=dtypes.float64)
     assert layer.weight.shape == (6, 4, 5) and layer.bias.shape == (6,)
     assert np.abs(layer.weight.numpy()).max() <= 0.5 and np.abs(layer.bias.numpy()).max() <= 0.5
-    assert layer(x1, x2).shape == (2, 3, 6)
+    assert layer(x1, x2).shape == (2, 1, 6)
     assert nn.Bilinear(4, 5, 6, bias=False).bias is None
 
 

@@ -64,7 +64,7 @@ def test_fold_of_unfold_counts_the_blocks_covering_each_pixel():
                                            [4, 6, 6, 4]])
 
 
-@pytest.mark.parametrize("shape,r", [((1, 8, 2, 3), 2), ((2, 3, 9, 2, 2), 3), ((4, 1, 1), 2)])
+@pytest.mark.parametrize("shape,r", [((1, 8, 2, 3), 2), ((1, 2, 9, 1, 2), 3), ((4, 1, 1), 2)])
 def test_pixel_shuffle(shape, r, device):
     x = Tensor(rand(*shape), device=device)
     if shape[-3] % (r * r):
