@@ -179,3 +179,18 @@ def _op_names(t: Tensor) -> set:
             names.add(node.name)
             stack.extend(node.parents)
     return names
+
+
+@pytest.mark.parametrize("rows", [3000, 10000])
+def test_float16_broadcast_and_bias_gradients_add_up_in_float32(device, rows):
+    """The gradient of a broadcast bias (x + b, and linear's fused bias) is a column sum of
+    `rows` ones: float16 accumulation would stop at 2048."""
+    import tinygrad_nv.nn.functional as F
+    b = Tensor(np.zeros(3, F16), device=device, requires_grad=True)
+    (Tensor(np.ones((rows, 3), F16), device=device) + b).sum().backward()
+    np.testing.assert_array_equal(b.grad.numpy(), np.float16(rows))
+    w = Tensor(np.ones((3, 3), F16), device=device, requires_grad=True)
+    bias = Tensor(np.zeros(3, F16), device=device, requires_grad=True)
+    F.linear(Tensor(np.ones((rows, 3), F16), device=device), w, bias).sum().backward()
+    assert bias.grad.dtype == dtypes.float16
+    np.testing.assert_array_equal(bias.grad.numpy(), np.float16(rows))

@@ -10,6 +10,7 @@ import math
 
 from tinygrad_nv.backend import erf as cody
 from tinygrad_nv.backend.optim_kernels import OptimizerKernels
+from tinygrad_nv.dtype import accumulation_dtype
 
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh",
                "silu", "softplus", "elu")
@@ -113,8 +114,10 @@ class NumpyKernels(OptimizerKernels):
         return z, self.act_forward(act, z, param)
 
     def bias_grad(self, grad):
-        """Column sums of a 2-D gradient: the gradient of a broadcast bias."""
-        return grad.sum(axis=0)
+        """Column sums of a 2-D gradient: the gradient of a broadcast bias (float16 adds up
+        in float32)."""
+        return grad.sum(axis=0, dtype=accumulation_dtype(grad.dtype)).astype(grad.dtype,
+                                                                             copy=False)
 
     # ---- row-wise softmax over the last axis of a 2-D array
     def softmax(self, x, log: bool = False):

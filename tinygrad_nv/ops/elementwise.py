@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function, is_grad_enabled
-from tinygrad_nv.dtype import dtypes, result_dtype, scalar_dtype
+from tinygrad_nv.dtype import accumulation_dtype, dtypes, result_dtype, scalar_dtype
 from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import check_device, is_int, is_scalar, is_tensor
 
@@ -23,8 +23,9 @@ def unbroadcast(grad, shape: tuple):
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
     if not is_grad_enabled():  # backward records no graph: one raw reduction (fast path)
-        data = grad._data
-        return grad._like(data.sum(axis=axes, keepdims=True, dtype=data.dtype).reshape(shape))
+        data = grad._data  # float16 adds up in float32, as the Sum op does
+        total = data.sum(axis=axes, keepdims=True, dtype=accumulation_dtype(data.dtype))
+        return grad._like(total.astype(data.dtype, copy=False).reshape(shape))
     return grad.sum(axis=axes, keepdim=True).reshape(shape)
 
 
