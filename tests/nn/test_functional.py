@@ -11,7 +11,7 @@ from hypothesis import strategies as hst
 import tinygrad_nv.nn.functional as F
 from tests.helpers import check_op
 from tinygrad_nv import Tensor
-from tinygrad_nv.nn.losses import REDUCTIONS
+from tinygrad_nv.ops.loss import REDUCTIONS
 from tinygrad_nv.testing import gradcheck, gradgradcheck
 
 

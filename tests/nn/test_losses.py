@@ -9,7 +9,7 @@ import tinygrad_nv.nn as nn
 import tinygrad_nv.nn.functional as F
 from tests.helpers import check_op
 from tinygrad_nv import Tensor
-from tinygrad_nv.nn.losses import REDUCTIONS
+from tinygrad_nv.ops.loss import REDUCTIONS
 
 
 def rand(*shape, seed=0, device=None):

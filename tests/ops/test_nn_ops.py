@@ -8,7 +8,7 @@ from hypothesis import strategies as hst
 from tests.helpers import check_op
 from tinygrad_nv import Tensor, grad
 from tinygrad_nv.ops.conv import Col2Im, Im2Col
-from tinygrad_nv.ops.nn import CrossEntropy
+from tinygrad_nv.ops.loss import CrossEntropy
 from tinygrad_nv.testing import gradcheck, gradgradcheck
 
 

@@ -1,7 +1,7 @@
 """Stateless layers and losses (PyTorch's `torch.nn.functional` names and semantics).
 
 The layers are thin: each calls one op of `tinygrad_nv.ops` (convolution, pooling, resizing,
-attention) or a few Tensor methods; the losses live in `nn/losses.py`.
+attention) or a few Tensor methods; the losses live in `ops/loss.py`.
 
 >>> import tinygrad_nv.nn.functional as F
 >>> loss = F.cross_entropy(logits, labels)        # logits (N, C) float, labels (N,) int
@@ -12,23 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tinygrad_nv._tensor import Tensor
-from tinygrad_nv.nn.losses import (  # noqa: F401  (re-exported: they are nn.functional's)
-    binary_cross_entropy,
-    binary_cross_entropy_with_logits,
-    cross_entropy,
-    huber_loss,
-    kl_div,
-    l1_loss,
-    mse_loss,
-    nll_loss,
-    smooth_l1_loss,
-)
 from tinygrad_nv.ops import (
     attention,
     conv,
     ctc,
     distance,
     distribution_loss,
+    loss,
     margin_loss,
     normalization,
     pool,
@@ -272,6 +262,7 @@ def embedding(indices: Tensor, weight: Tensor, padding_idx: int | None = None) -
 # ---------------------------------------------------------------------- bound from the ops' tables
 # ops/<kind>.py modules whose EXPORTS.functional are nn.functional names
 _KINDS: tuple = (
+    loss,
     normalization,
     dropout_ops,
     pool,

@@ -5,9 +5,9 @@ weight (and BCEWithLogitsLoss' pos_weight) is a buffer, so `.to(device)` moves i
 from __future__ import annotations
 
 from tinygrad_nv._tensor import Tensor
-from tinygrad_nv.nn import losses
 from tinygrad_nv.nn.module import Module
 from tinygrad_nv.ops import ctc, distribution_loss, margin_loss
+from tinygrad_nv.ops import loss as losses
 from tinygrad_nv.ops._loss import reduction_of
 
 

@@ -1,6 +1,6 @@
-"""The nn ops that are neither convolution (ops/conv.py), pooling and resizing (ops/pool.py)
-nor attention (ops/attention.py): softmax cross-entropy with integer targets (one fused kernel
-each way), dropout, layer / batch / group normalisation, normalize and embedding. Their raw
+"""The nn ops that are neither convolution (ops/conv.py), pooling and resizing (ops/pool.py),
+attention (ops/attention.py) nor losses (ops/loss.py): dropout, layer / batch / group
+normalisation, normalize and embedding. Their raw
 array work (masks, indices, running statistics) runs through ops._checks.constant, on its
 device."""
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from tinygrad_nv.autograd import Function
 from tinygrad_nv.autograd.function import constant
 from tinygrad_nv.dtype import is_floating
 from tinygrad_nv.ops._checks import is_tensor
@@ -17,55 +16,6 @@ from tinygrad_nv.ops.reduce import in_accumulation_dtype
 
 if TYPE_CHECKING:
     from tinygrad_nv._tensor import Tensor
-
-
-class CrossEntropy(Function):
-    """Per-row loss of (N, C) logits against int targets, or with `mean` their mean over the
-    rows not ignored; d loss_row / d logits comes from the same kernel launch and is kept for
-    backward (with the mean's scale, 1 / the number of rows it counts)."""
-
-    def forward(self, logits, targets, label_smoothing: float, ignore_index: int,
-                mean: bool = False):
-        self.label_smoothing, self.ignore_index = label_smoothing, ignore_index
-        loss, self.dlogits, self.scale = self.kernels.cross_entropy(
-            logits, targets, label_smoothing, ignore_index, mean)
-        return loss
-
-    def backward(self, g):
-        logits, targets = self.parents
-        return CrossEntropyGrad.apply(logits, g, targets, dlogits=self.dlogits, scale=self.scale,
-                                      label_smoothing=self.label_smoothing,
-                                      ignore_index=self.ignore_index), None
-
-
-class CrossEntropyGrad(Function):
-    """dlogits * g[:, None], or dlogits * (g * scale) for the mean (g 0-d); dlogits =
-    (softmax(logits) - q) * valid, q the (smoothed) one-hot target. Its backward (only for
-    double backward) is written with Tensor operations."""
-
-    def forward(self, logits, g, targets, dlogits, scale, label_smoothing: float,
-                ignore_index: int):
-        self.label_smoothing, self.ignore_index, self.scale = label_smoothing, ignore_index, scale
-        return self.kernels.cross_entropy_backward(dlogits, g, scale)
-
-    def backward(self, gg):
-        logits, g, targets = self.parents
-        xp = self.xp
-        n, c = logits.shape
-        valid = targets._data != self.ignore_index
-        q = xp.full((n, c), self.label_smoothing / c, dtype=logits.dtype)
-        q[xp.arange(n), xp.where(valid, targets._data, 0)] += 1.0 - self.label_smoothing
-        mask = logits._like(valid[:, None].astype(logits.dtype))
-        s = logits.softmax(-1)
-        scale = None if self.scale is None else logits._like(self.scale)  # (1,): the mean's
-        g_logits = g_g = None
-        if self.needs_input_grad[0]:  # the softmax Jacobian (symmetric) applied to gg
-            v = gg * ((g.reshape(n, 1) if scale is None else g * scale) * mask)
-            g_logits = s * (v - (v * s).sum(-1, keepdim=True))
-        if self.needs_input_grad[1]:
-            g_g = (gg * (s - logits._like(q)) * mask).sum(-1)
-            g_g = g_g if scale is None else (g_g * scale).sum()
-        return g_logits, g_g, None
 
 
 # ---------------------------------------------------------------------- normalisation, dropout

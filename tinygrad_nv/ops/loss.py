@@ -1,5 +1,6 @@
-"""The loss functions of `nn.functional` (PyTorch's names, arguments and reductions). Each
-computes in float32 for float16 inputs and returns their dtype (as PyTorch).
+"""The loss functions of `nn.functional` (PyTorch's names, arguments and reductions), and the
+softmax cross-entropy Functions (one fused kernel each way). Each computes in float32 for
+float16 inputs and returns their dtype (as PyTorch).
 
 No loss reads device data back to the host: 'mean' divides by a device tensor, and targets
 out of range are refused on the CPU (where checking is free) and give a NaN loss elsewhere,
@@ -9,16 +10,69 @@ as PyTorch does on a GPU.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tinygrad_nv._tensor import Tensor
+from tinygrad_nv.autograd import Function
 from tinygrad_nv.autograd.function import constant
 from tinygrad_nv.dtype import is_floating
-from tinygrad_nv.ops._checks import ShapeError
-from tinygrad_nv.ops.nn import CrossEntropy
+from tinygrad_nv.ops import Exports
+from tinygrad_nv.ops._checks import ShapeError, is_tensor
 from tinygrad_nv.ops.reduce import in_accumulation_dtype
 
+if TYPE_CHECKING:
+    from tinygrad_nv._tensor import Tensor
+
 REDUCTIONS = ("mean", "sum", "none")
+
+
+class CrossEntropy(Function):
+    """Per-row loss of (N, C) logits against int targets, or with `mean` their mean over the
+    rows not ignored; d loss_row / d logits comes from the same kernel launch and is kept for
+    backward (with the mean's scale, 1 / the number of rows it counts)."""
+
+    def forward(self, logits, targets, label_smoothing: float, ignore_index: int,
+                mean: bool = False):
+        self.label_smoothing, self.ignore_index = label_smoothing, ignore_index
+        loss, self.dlogits, self.scale = self.kernels.cross_entropy(
+            logits, targets, label_smoothing, ignore_index, mean)
+        return loss
+
+    def backward(self, g):
+        logits, targets = self.parents
+        return CrossEntropyGrad.apply(logits, g, targets, dlogits=self.dlogits, scale=self.scale,
+                                      label_smoothing=self.label_smoothing,
+                                      ignore_index=self.ignore_index), None
+
+
+class CrossEntropyGrad(Function):
+    """dlogits * g[:, None], or dlogits * (g * scale) for the mean (g 0-d); dlogits =
+    (softmax(logits) - q) * valid, q the (smoothed) one-hot target. Its backward (only for
+    double backward) is written with Tensor operations."""
+
+    def forward(self, logits, g, targets, dlogits, scale, label_smoothing: float,
+                ignore_index: int):
+        self.label_smoothing, self.ignore_index, self.scale = label_smoothing, ignore_index, scale
+        return self.kernels.cross_entropy_backward(dlogits, g, scale)
+
+    def backward(self, gg):
+        logits, g, targets = self.parents
+        xp = self.xp
+        n, c = logits.shape
+        valid = targets._data != self.ignore_index
+        q = xp.full((n, c), self.label_smoothing / c, dtype=logits.dtype)
+        q[xp.arange(n), xp.where(valid, targets._data, 0)] += 1.0 - self.label_smoothing
+        mask = logits._like(valid[:, None].astype(logits.dtype))
+        s = logits.softmax(-1)
+        scale = None if self.scale is None else logits._like(self.scale)  # (1,): the mean's
+        g_logits = g_g = None
+        if self.needs_input_grad[0]:  # the softmax Jacobian (symmetric) applied to gg
+            v = gg * ((g.reshape(n, 1) if scale is None else g * scale) * mask)
+            g_logits = s * (v - (v * s).sum(-1, keepdim=True))
+        if self.needs_input_grad[1]:
+            g_g = (gg * (s - logits._like(q)) * mask).sum(-1)
+            g_g = g_g if scale is None else (g_g * scale).sum()
+        return g_logits, g_g, None
+
 
 
 @in_accumulation_dtype
@@ -188,7 +242,7 @@ def kl_div(log_input: Tensor, target: Tensor, reduction: str = "mean",
 
 # ---------------------------------------------------------------------- helpers
 def _as_tensor(value: Any, like: Tensor) -> Tensor:
-    return value if isinstance(value, Tensor) else Tensor(value, device=like.device)
+    return value if is_tensor(value) else type(like)(value, device=like.device)
 
 
 def _check_reduction(reduction: str, op: str) -> None:
@@ -274,7 +328,7 @@ def _safe(t: Tensor, ignore_index: int, classes: int) -> Tensor:
 
 
 def _row_index(t: Tensor) -> Tensor:
-    return Tensor.arange(t.shape[0], device=t.device)
+    return type(t).arange(t.shape[0], device=t.device)
 
 
 def _picked_weight(t: Tensor, weight: Tensor | None, ignore_index: int, rows: Tensor,
@@ -293,3 +347,13 @@ def _clamped_log(p: Tensor) -> Tensor:
     """log(p) clamped at -100 (so log(0) is -100, not -inf, and no warning is raised)."""
     positive = p > 0
     return positive.where(positive.where(p, 1.0).log(), -100.0).clip(min=-100.0)
+
+
+# ---------------------------------------------------------------------- public names
+EXPORTS = Exports(functional={
+    "cross_entropy": cross_entropy, "nll_loss": nll_loss,
+    "binary_cross_entropy": binary_cross_entropy,
+    "binary_cross_entropy_with_logits": binary_cross_entropy_with_logits, "mse_loss": mse_loss,
+    "l1_loss": l1_loss, "smooth_l1_loss": smooth_l1_loss, "huber_loss": huber_loss,
+    "kl_div": kl_div,
+})
