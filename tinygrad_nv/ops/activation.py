@@ -7,6 +7,7 @@ import math
 from typing import TYPE_CHECKING
 
 from tinygrad_nv.autograd import Function, is_grad_enabled
+from tinygrad_nv.autograd.autocast_state import autocast_op
 from tinygrad_nv.dtype import is_floating
 from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import axis as check_axis
@@ -246,6 +247,7 @@ def silu(x: Tensor) -> Tensor:
     return _activation(x, Silu)
 
 
+@autocast_op
 def softplus(x: Tensor, beta: float = 1.0) -> Tensor:
     """log(1 + exp(beta x)) / beta, linear where beta x > 20."""
     return _activation(x, Softplus, beta)
@@ -256,11 +258,13 @@ def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
     return _activation(x, Elu, alpha)
 
 
+@autocast_op
 def softmax(x: Tensor, axis: int = -1, dim: int | None = None) -> Tensor:
     """exp(x) / sum(exp(x)) along `axis` (or `dim`), max-subtracted."""
     return _softmax(x, axis if dim is None else dim, log=False)
 
 
+@autocast_op
 def log_softmax(x: Tensor, axis: int = -1, dim: int | None = None) -> Tensor:
     """x - logsumexp(x) along `axis` (or `dim`)."""
     return _softmax(x, axis if dim is None else dim, log=True)
@@ -275,6 +279,7 @@ def _softmax(x: Tensor, axis: int, log: bool) -> Tensor:
     return Softmax.apply(x, axis=check_axis(x, axis, op), log=log)
 
 
+@autocast_op
 def softmin(x: Tensor, axis: int = -1, dim: int | None = None) -> Tensor:
     """softmax(-x) along `axis` (or `dim`): weights that favour the smallest values."""
     return _softmax(-floating(x), axis if dim is None else dim, log=False)
@@ -323,12 +328,14 @@ def hardswish(x: Tensor) -> Tensor:
     return x * hardsigmoid(x)
 
 
+@autocast_op
 def logsigmoid(x: Tensor) -> Tensor:
     """log(sigmoid(x)) = -softplus(-x), stable for large |x|."""
     _floating_only(x, "logsigmoid")
     return -softplus(-x)
 
 
+@autocast_op
 def mish(x: Tensor) -> Tensor:
     """x * tanh(softplus(x))."""
     _floating_only(x, "mish")

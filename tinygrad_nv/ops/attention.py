@@ -7,6 +7,7 @@ import math
 from typing import TYPE_CHECKING
 
 from tinygrad_nv.autograd import Function, is_grad_enabled
+from tinygrad_nv.autograd.autocast_state import autocast_op
 from tinygrad_nv.dtype import is_floating
 from tinygrad_nv.ops.nn import dropout
 
@@ -73,6 +74,7 @@ def attention_softmax(scores: Tensor, attn_mask: Tensor | None = None, is_causal
     return out.reshape(scores.shape)
 
 
+@autocast_op
 def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
                                  attn_mask: Tensor | None = None, dropout_p: float = 0.0,
                                  is_causal: bool = False, scale: float | None = None,

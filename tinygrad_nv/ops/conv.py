@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function
+from tinygrad_nv.autograd.autocast_state import autocast_op
 from tinygrad_nv.backend.numpy_kernels import conv_out_size
 from tinygrad_nv.dtype import is_floating
 from tinygrad_nv.ops._checks import ShapeError
@@ -98,6 +99,7 @@ def _single(value: Any, name: str) -> int:
 
 
 # ---------------------------------------------------------------------- convolutions
+@autocast_op
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntPair = 1,
            padding: IntPair | str = 0, dilation: IntPair = 1, groups: int = 1) -> Tensor:
     """2-D cross-correlation of x (N, C, H, W) with weight (out, C/groups, kh, kw): im2col and
@@ -120,6 +122,7 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntPai
     return out if bias is None else out + bias.reshape(1, cout, 1, 1)
 
 
+@autocast_op
 def conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int = 1,
            padding: int | str = 0, dilation: int = 1, groups: int = 1) -> Tensor:
     """1-D cross-correlation of x (N, C, L) (or (C, L)) with weight (out, C/groups, k)."""
@@ -133,6 +136,7 @@ def conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int = 
                   padding, (1, _single(dilation, "dilation")), groups).squeeze(2)
 
 
+@autocast_op
 def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
                      stride: IntPair = 1, padding: IntPair = 0, output_padding: IntPair = 0,
                      groups: int = 1, dilation: IntPair = 1) -> Tensor:

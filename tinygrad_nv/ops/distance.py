@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tinygrad_nv.autograd.autocast_state import autocast_op
 from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import ShapeError, broadcast_shapes, dim_or_axis, is_int
 
@@ -22,6 +23,7 @@ def clamp_value_only(x: Tensor, low: float) -> Tensor:
     return x + (x.detach().clip(min=low) - x.detach())
 
 
+@autocast_op
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int | None = None, eps: float = 1e-8, *,
                       axis: int | None = None) -> Tensor:
     """sum(x1 / max(||x1||, eps) * x2 / max(||x2||, eps)) along dim (1 by default; axis= is
@@ -50,6 +52,7 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
     return (x1 - x2 + eps).norm(p, dim=max(len(shape), 1) - 1, keepdim=keepdim)
 
 
+@autocast_op
 def bilinear(x1: Tensor, x2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y_k = x1^T weight[k] x2 + bias[k] for x1 (*, in1), x2 (*, in2), weight (out, in1, in2):
     one matrix product then a product with x2 summed over in2.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from tinygrad_nv.autograd.autocast_state import autocast_op
 from tinygrad_nv.autograd.function import constant
 from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import ShapeError, is_scalar
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from tinygrad_nv._tensor import Tensor
 
 
+@autocast_op
 @in_accumulation_dtype
 def poisson_nll_loss(x: Tensor, target: Tensor, log_input: bool = True, full: bool = False,
                      size_average: bool | None = None, eps: float = 1e-8,
@@ -37,6 +39,7 @@ def poisson_nll_loss(x: Tensor, target: Tensor, log_input: bool = True, full: bo
     return reduced(loss, reduction)
 
 
+@autocast_op
 @in_accumulation_dtype
 def gaussian_nll_loss(x: Tensor, target: Tensor, var: Tensor | float, full: bool = False,
                       eps: float = 1e-6, reduction: str = "mean") -> Tensor:

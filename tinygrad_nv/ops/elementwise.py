@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function, is_grad_enabled
+from tinygrad_nv.autograd.autocast_state import autocast_op
 from tinygrad_nv.dtype import accumulation_dtype, dtypes, result_dtype, scalar_dtype
 from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import check_device, is_int, is_scalar, is_tensor
@@ -178,7 +179,8 @@ class Clip(Function):
 
     def forward(self, x, low, high):
         self.low, self.high = low, high
-        return self.xp.clip(x, low, high)
+        out = self.xp.clip(x, low, high)  # NumPy has no bfloat16 clip: float32, rounded back
+        return out.astype(x.dtype) if x.dtype.name == "bfloat16" else out
 
     def backward(self, g):
         x = self.parents[0]._data
@@ -288,6 +290,7 @@ def div(x: Tensor, other: Any, *, rounding_mode: str | None = None) -> Tensor:
     return FloorDivide.apply(a - Fmod.apply(a, b), b)  # exact: a - fmod(a, b) is a multiple
 
 
+@autocast_op
 def pow(x: Tensor, exponent: Any) -> Tensor:
     """x ** exponent, broadcasting."""
     return Pow.apply(*operands(x, exponent, "pow"))
@@ -308,11 +311,13 @@ def rmul(x: Tensor, other: Any) -> Tensor:
     return Mul.apply(*operands(x, other, "mul", reverse=True))
 
 
+@autocast_op
 def rdiv(x: Tensor, other: Any) -> Tensor:
     """other / x (true division)."""
     return Div.apply(*operands(x, other, "div", reverse=True, floating=True))
 
 
+@autocast_op
 def rpow(x: Tensor, base: Any) -> Tensor:
     """base ** x."""
     return Pow.apply(*operands(x, base, "pow", reverse=True))

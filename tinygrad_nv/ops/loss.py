@@ -13,6 +13,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function
+from tinygrad_nv.autograd.autocast_state import autocast_op
 from tinygrad_nv.autograd.function import constant
 from tinygrad_nv.dtype import is_floating
 from tinygrad_nv.ops import Exports
@@ -75,6 +76,7 @@ class CrossEntropyGrad(Function):
 
 
 
+@autocast_op
 @in_accumulation_dtype
 def cross_entropy(logits: Tensor, targets: Tensor, weight: Tensor | None = None,
                   ignore_index: int = -100, reduction: str = "mean",
@@ -134,6 +136,7 @@ def _cross_entropy_probs(logits: Tensor, probs: Tensor, weight: Tensor | None, r
     return _reduce(loss, reduction, loss.shape, None)
 
 
+@autocast_op
 @in_accumulation_dtype
 def nll_loss(log_probs: Tensor, targets: Tensor, weight: Tensor | None = None,
              ignore_index: int = -100, reduction: str = "mean") -> Tensor:
@@ -146,6 +149,7 @@ def nll_loss(log_probs: Tensor, targets: Tensor, weight: Tensor | None = None,
     return _reduce(_poisoned(loss, poison), reduction, out_shape, picked_weight)
 
 
+@autocast_op
 @in_accumulation_dtype
 def binary_cross_entropy(probs: Tensor, targets: Tensor, weight: Tensor | None = None,
                          reduction: str = "mean") -> Tensor:
@@ -166,6 +170,7 @@ def binary_cross_entropy(probs: Tensor, targets: Tensor, weight: Tensor | None =
     return _reduce(_poisoned(loss, outside), reduction, loss.shape, None)
 
 
+@autocast_op
 @in_accumulation_dtype
 def binary_cross_entropy_with_logits(logits: Tensor, targets: Tensor,
                                      weight: Tensor | None = None, reduction: str = "mean",
@@ -181,6 +186,7 @@ def binary_cross_entropy_with_logits(logits: Tensor, targets: Tensor,
     return _reduce(loss, reduction, loss.shape, None)
 
 
+@autocast_op
 @in_accumulation_dtype
 def mse_loss(x: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """(x - target)^2, shapes must match exactly."""
@@ -189,6 +195,7 @@ def mse_loss(x: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     return _reduce(diff * diff, reduction, x.shape, None)
 
 
+@autocast_op
 @in_accumulation_dtype
 def l1_loss(x: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """|x - target|, shapes must match exactly."""
@@ -196,6 +203,7 @@ def l1_loss(x: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     return _reduce((x - _same_shape(x, target, "l1_loss")).abs(), reduction, x.shape, None)
 
 
+@autocast_op
 @in_accumulation_dtype
 def smooth_l1_loss(x: Tensor, target: Tensor, reduction: str = "mean",
                    beta: float = 1.0) -> Tensor:
@@ -208,6 +216,7 @@ def smooth_l1_loss(x: Tensor, target: Tensor, reduction: str = "mean",
     return _reduce(loss, reduction, x.shape, None)
 
 
+@autocast_op
 @in_accumulation_dtype
 def huber_loss(x: Tensor, target: Tensor, reduction: str = "mean",
                delta: float = 1.0) -> Tensor:
@@ -220,6 +229,7 @@ def huber_loss(x: Tensor, target: Tensor, reduction: str = "mean",
     return _reduce(loss, reduction, x.shape, None)
 
 
+@autocast_op
 @in_accumulation_dtype
 def kl_div(log_input: Tensor, target: Tensor, reduction: str = "mean",
            log_target: bool = False) -> Tensor:

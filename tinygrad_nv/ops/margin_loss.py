@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tinygrad_nv.autograd.autocast_state import autocast_op
 from tinygrad_nv.autograd.function import constant
 from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import ShapeError
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 _EPSILON = 1e-12  # PyTorch's, added to the squared norms of cosine_embedding_loss
 
 
+@autocast_op
 @in_accumulation_dtype
 def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
                           size_average: bool | None = None, reduce: bool | None = None,
@@ -48,6 +50,7 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin
     return reduced(loss, reduction)
 
 
+@autocast_op
 @in_accumulation_dtype
 def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
                         size_average: bool | None = None, reduce: bool | None = None,
@@ -63,6 +66,7 @@ def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: 
     return reduced((-target * (input1 - input2) + margin).clip(min=0.0), reduction)
 
 
+@autocast_op
 @in_accumulation_dtype
 def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor,
                         margin: float = 1.0, p: float = 2.0, eps: float = 1e-6,
@@ -85,6 +89,7 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor,
     return reduced((margin + d_pos - d_neg).clip(min=0.0), reduction)
 
 
+@autocast_op
 @in_accumulation_dtype
 def multi_margin_loss(x: Tensor, target: Tensor, p: int = 1, margin: float = 1.0,
                       weight: Tensor | None = None, size_average: bool | None = None,
@@ -117,6 +122,7 @@ def multi_margin_loss(x: Tensor, target: Tensor, p: int = 1, margin: float = 1.0
     return reduced(poisoned((hinge * others).sum(-1) / c, bad), reduction)
 
 
+@autocast_op
 @in_accumulation_dtype
 def multilabel_soft_margin_loss(x: Tensor, target: Tensor, weight: Tensor | None = None,
                                 size_average: bool | None = None, reduce: bool | None = None,

@@ -8,6 +8,7 @@ import string
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function, is_grad_enabled
+from tinygrad_nv.autograd.autocast_state import autocast_op
 from tinygrad_nv.dtype import accumulation_dtype, result_dtype
 from tinygrad_nv.ops import Exports, movement
 from tinygrad_nv.ops._checks import ShapeError, broadcast_shapes, check_device, tensor_list
@@ -149,6 +150,7 @@ class Einsum(Function):
 
 
 # ---------------------------------------------------------------------- functions
+@autocast_op
 def matmul(x: Tensor, other: Any) -> Tensor:
     """Matrix product with NumPy's rules: batched, broadcast, 1-D operands promoted."""
     a, b = operands(x, other, "matmul")
@@ -171,11 +173,19 @@ def matmul(x: Tensor, other: Any) -> Tensor:
     return out.squeeze(-1) if b.ndim == 1 else out
 
 
+@autocast_op
+def dot(x: Tensor, other: Any) -> Tensor:
+    """The dot product of two 1-D tensors (matmul's rules): its own op, because autocast
+    casts matmul but not dot."""
+    return matmul.__wrapped__(x, other)
+
+
 def rmatmul(x: Tensor, other: Any) -> Tensor:
     """other @ x, other an array or nested list."""
     return matmul(as_tensor_on(x, other), x)
 
 
+@autocast_op
 def mm(x: Tensor, mat2: Any) -> Tensor:
     """The product of two matrices (2-D only; matmul broadcasts)."""
     a, b = operands(x, mat2, "mm")
@@ -188,6 +198,7 @@ def mm(x: Tensor, mat2: Any) -> Tensor:
     return MatMul.apply(a, b)
 
 
+@autocast_op
 def bmm(x: Tensor, mat2: Any) -> Tensor:
     """Batched matrix products of (b, n, m) and (b, m, p) tensors (no broadcasting)."""
     a, b = operands(x, mat2, "bmm")
@@ -201,6 +212,7 @@ def bmm(x: Tensor, mat2: Any) -> Tensor:
     return MatMul.apply(a, b)
 
 
+@autocast_op
 def mv(x: Tensor, vec: Any) -> Tensor:
     """The product of a matrix and a vector."""
     a, v = operands(x, vec, "mv")
@@ -219,6 +231,7 @@ def outer(x: Tensor, vec2: Any) -> Tensor:
     return a.reshape(-1, 1) * b.reshape(1, -1)
 
 
+@autocast_op
 def tensordot(x: Tensor, other: Any, dims: Any = 2) -> Tensor:
     """Sum of products over the last `dims` axes of x and the first `dims` of other, or over
     the axes named by a pair of lists: `a.tensordot(b, dims=([1, 2], [0, 1]))`."""
@@ -251,6 +264,7 @@ def tensordot(x: Tensor, other: Any, dims: Any = 2) -> Tensor:
                                              *[b.shape[j] for j in free_b])
 
 
+@autocast_op
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None,
            activation: str | None = None) -> Tensor:
     """x @ weight.T + bias, weight of shape (out, in); `activation` (e.g. 'relu') is
@@ -274,6 +288,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None,
     return out.reshape(*x.shape[:-1], w.shape[0])
 
 
+@autocast_op
 def einsum(subscripts: Any, *operands: Any) -> Tensor:
     """Einstein summation, as torch.einsum: explicit ('ij,jk->ik') or implicit ('ij,jk')
     output, '...', repeated subscripts ('ii->i' a diagonal, 'ii' a trace), and the sublist
@@ -366,7 +381,7 @@ def _parse_einsum(subscripts: str, shapes: list[tuple]) -> tuple[list[str], str]
 
 # ---------------------------------------------------------------------- public names
 _PUBLIC = {  # Tensor methods and package functions (torch.<name>)
-    "matmul": matmul, "dot": matmul, "mm": mm, "bmm": bmm, "mv": mv, "outer": outer, "ger": outer,
+    "matmul": matmul, "dot": dot, "mm": mm, "bmm": bmm, "mv": mv, "outer": outer, "ger": outer,
     "tensordot": tensordot, "einsum": einsum,
 }
 EXPORTS = Exports(methods={**_PUBLIC, "linear": linear},

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from tinygrad_nv.autograd.autocast_state import autocast_op
 from tinygrad_nv.autograd.function import constant
 from tinygrad_nv.dtype import is_floating
 from tinygrad_nv.ops._checks import is_tensor
@@ -30,6 +31,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
                         * a.dtype.type(scale), x)
 
 
+@autocast_op
 @in_accumulation_dtype
 def layer_norm(x: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
@@ -103,6 +105,7 @@ def _update_running(stat: Tensor | None, batch_value: Tensor, momentum: float | 
         constant(update, stat, batch_value, *[momentum] if is_tensor(momentum) else [])
 
 
+@autocast_op
 @in_accumulation_dtype
 def group_norm(x: Tensor, num_groups: int, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
@@ -125,6 +128,7 @@ def group_norm(x: Tensor, num_groups: int, weight: Tensor | None = None,
     return out if bias is None else out + bias.reshape(shape)
 
 
+@autocast_op
 def normalize(x: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
     """x / max(||x||_p along dim, eps), as torch: any p of `norm` (0, negative, inf too)."""
     if not is_floating(x.dtype):

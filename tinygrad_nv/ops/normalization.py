@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from tinygrad_nv.autograd.autocast_state import autocast_op
 from tinygrad_nv.dtype import is_floating
 from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import ShapeError
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from tinygrad_nv._tensor import Tensor
 
 
+@autocast_op
 @in_accumulation_dtype
 def rms_norm(x: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | None = None,
              eps: float | None = None) -> Tensor:
@@ -82,6 +84,7 @@ def instance_norm(x: Tensor, running_mean: Tensor | None = None,
     return out if bias is None else out + bias.reshape(shape)
 
 
+@autocast_op
 @in_accumulation_dtype
 def local_response_norm(x: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75,
                         k: float = 1.0) -> Tensor:

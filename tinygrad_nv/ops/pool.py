@@ -9,6 +9,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function
+from tinygrad_nv.autograd.autocast_state import autocast_op
 from tinygrad_nv.autograd.function import constant
 from tinygrad_nv.dtype import is_floating
 from tinygrad_nv.ops import Exports
@@ -112,6 +113,7 @@ def max_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
     return out, constant(flat_index, first_max)
 
 
+@autocast_op
 def avg_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
                padding: IntPair = 0, ceil_mode: bool = False, count_include_pad: bool = True,
                divisor_override: int | None = None) -> Tensor:
@@ -141,6 +143,7 @@ def avg_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
     return total / constant(counts, x)
 
 
+@autocast_op
 def adaptive_avg_pool2d(x: Tensor, output_size: int | tuple[int | None, int | None]) -> Tensor:
     """Average pooling to a fixed (OH, OW): output cell i covers input rows
     floor(i*H/OH) to ceil((i+1)*H/OH) (PyTorch's windows); None keeps that axis' size."""
@@ -159,6 +162,7 @@ def adaptive_avg_pool2d(x: Tensor, output_size: int | tuple[int | None, int | No
     return _resize(x, [_adaptive_rows(n, m) for n, m in zip(x.shape[2:], sizes, strict=True)])
 
 
+@autocast_op
 def interpolate(x: Tensor, size: int | tuple[int, ...] | None = None,
                 scale_factor: float | tuple[float, ...] | None = None, mode: str = "nearest",
                 align_corners: bool | None = None,
@@ -218,6 +222,7 @@ def max_pool1d(x: Tensor, kernel_size: int, stride: int | None = None, padding: 
     return (out[0].squeeze(-2), out[1].squeeze(-2)) if return_indices else out.squeeze(-2)
 
 
+@autocast_op
 def avg_pool1d(x: Tensor, kernel_size: int, stride: int | None = None, padding: int = 0,
                ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:
     """Mean over each window of x (N, C, L) or (C, L): avg_pool2d over a height of 1."""
@@ -226,6 +231,7 @@ def avg_pool1d(x: Tensor, kernel_size: int, stride: int | None = None, padding: 
                       count_include_pad).squeeze(-2)
 
 
+@autocast_op
 def adaptive_avg_pool1d(x: Tensor, output_size: int) -> Tensor:
     """Average pooling of x (N, C, L) or (C, L) to length output_size (PyTorch's windows)."""
     (size,) = _adaptive_sizes(x, output_size, 1, "adaptive_avg_pool1d")

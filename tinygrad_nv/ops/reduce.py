@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function, is_grad_enabled
+from tinygrad_nv.autograd.autocast_state import autocast_op
 from tinygrad_nv.autograd.function import constant
 from tinygrad_nv.dtype import accumulation_dtype, dtypes, to_dtype
 from tinygrad_nv.ops import Exports
@@ -167,6 +168,7 @@ def _float_dtype(x: Tensor, dtype: Any, op: str) -> Tensor:
     return x.cast(dt)
 
 
+@autocast_op
 def sum(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None,  # noqa: A001
         dtype: Any = None) -> Tensor:
     """The sum over `axis` (None: all; an int or a tuple, negative allowed) or `dim`.
@@ -291,6 +293,7 @@ def amin(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) ->
     return _extreme(x, axis, keepdim, dim, "amin", largest=False)
 
 
+@autocast_op
 def logsumexp(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:
     """log(sum(exp(x))), computed stably around the maximum; -inf over an empty axis."""
     x = floating(x)
@@ -312,6 +315,7 @@ def _finite_or_zero(xp, a):
     return xp.where(xp.isfinite(a), a, 0)
 
 
+@autocast_op
 def prod(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None,
          dtype: Any = None) -> Tensor:
     """Product over axes (1 over an empty axis); a tree of multiplications, so zeros get
@@ -340,6 +344,7 @@ _norm = in_accumulation_dtype(Norm.apply)
 _NORM_ORDERS = "'fro', or a number: 2, 1, inf, -inf, 0, or any other float"
 
 
+@autocast_op
 def norm(x: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False, dtype: Any = None,
          axis: Any = None) -> Tensor:
     """The vector p-norm over `dim` (or `axis`; None: all elements), as torch.norm for

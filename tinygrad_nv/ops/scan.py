@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tinygrad_nv.autograd import Function
+from tinygrad_nv.autograd.autocast_state import autocast_op
 from tinygrad_nv.autograd.function import constant, device_call
 from tinygrad_nv.dtype import accumulation_dtype, dtypes
 from tinygrad_nv.ops import Exports
@@ -106,6 +107,7 @@ def _as_1d(x: Tensor, fn, *args) -> Any:
     return out.reshape(())
 
 
+@autocast_op
 def cumsum(x: Tensor, dim: Any = None, dtype: Any = None, axis: Any = None) -> Tensor:
     """Running sums along `dim` (or `axis`): out[i] = x[0] + ... + x[i]. Integers and bools
     sum in int64; `dtype` casts the input first.
@@ -117,6 +119,7 @@ def cumsum(x: Tensor, dim: Any = None, dtype: Any = None, axis: Any = None) -> T
     return CumSum.apply(x, axis=d, reverse=False) if x.ndim else _as_1d(x, cumsum)
 
 
+@autocast_op
 def cumprod(x: Tensor, dim: Any = None, dtype: Any = None, axis: Any = None) -> Tensor:
     """Running products along `dim` (or `axis`). Built from multiplications only, so inputs
     with zeros get exact gradients. Integers and bools multiply in int64.

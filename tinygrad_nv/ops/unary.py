@@ -9,6 +9,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function
+from tinygrad_nv.autograd.autocast_state import autocast_op
 from tinygrad_nv.autograd.function import constant
 from tinygrad_nv.dtype import dtypes
 from tinygrad_nv.ops import Exports
@@ -347,11 +348,13 @@ def abs(x: Tensor) -> Tensor:
     return Abs.apply(x)
 
 
+@autocast_op
 def exp(x: Tensor) -> Tensor:
     """e ** x (integers are promoted to float32, as for every float-valued function)."""
     return Exp.apply(floating(x))
 
 
+@autocast_op
 def log(x: Tensor) -> Tensor:
     """The natural logarithm."""
     return Log.apply(floating(x))
@@ -362,6 +365,7 @@ def sqrt(x: Tensor) -> Tensor:
     return Sqrt.apply(floating(x))
 
 
+@autocast_op
 def rsqrt(x: Tensor) -> Tensor:
     """1 / sqrt(x)."""
     return reciprocal(sqrt(x))
@@ -377,6 +381,7 @@ def cos(x: Tensor) -> Tensor:
     return Cos.apply(floating(x))
 
 
+@autocast_op
 def reciprocal(x: Tensor) -> Tensor:
     """1 / x."""
     return Reciprocal.apply(floating(x))
@@ -397,36 +402,43 @@ def exp2(x: Tensor) -> Tensor:
     return Exp2.apply(floating(x))
 
 
+@autocast_op
 def expm1(x: Tensor) -> Tensor:
     """exp(x) - 1, accurate near 0."""
     return Expm1.apply(floating(x))
 
 
+@autocast_op
 def log2(x: Tensor) -> Tensor:
     """The base-2 logarithm."""
     return Log2.apply(floating(x))
 
 
+@autocast_op
 def log10(x: Tensor) -> Tensor:
     """The base-10 logarithm."""
     return Log10.apply(floating(x))
 
 
+@autocast_op
 def log1p(x: Tensor) -> Tensor:
     """log(1 + x), accurate near 0."""
     return Log1p.apply(floating(x))
 
 
+@autocast_op
 def tan(x: Tensor) -> Tensor:
     """The tangent."""
     return Tan.apply(floating(x))
 
 
+@autocast_op
 def asin(x: Tensor) -> Tensor:
     """The inverse sine (NaN outside [-1, 1])."""
     return Asin.apply(floating(x))
 
 
+@autocast_op
 def acos(x: Tensor) -> Tensor:
     """The inverse cosine (NaN outside [-1, 1])."""
     return Acos.apply(floating(x))
@@ -437,11 +449,13 @@ def atan(x: Tensor) -> Tensor:
     return Atan.apply(floating(x))
 
 
+@autocast_op
 def sinh(x: Tensor) -> Tensor:
     """The hyperbolic sine."""
     return Sinh.apply(floating(x))
 
 
+@autocast_op
 def cosh(x: Tensor) -> Tensor:
     """The hyperbolic cosine."""
     return Cosh.apply(floating(x))

@@ -1,0 +1,176 @@
+"""autocast: the dtype of every op under autocast on cpu and emu (the CPU table against
+PyTorch's CPU autocast where torch is installed, the CUDA table on emu), float64 never cast,
+mixed inputs by promotion, the parameter cast cache, float32 gradients of float32 leaves,
+nesting, enabled=False, the decorator form, per-thread state, and gradcheck inside a region."""
+
+import threading
+
+import numpy as np
+import pytest
+
+import tinygrad_nv as tg
+from tinygrad_nv import Tensor, dtypes
+from tinygrad_nv.amp import autocast_lists, op_calls
+from tinygrad_nv.testing import gradcheck
+
+F = tg.nn.functional
+LOWS = ("bfloat16", "float16")
+
+
+def _kind(device: str) -> str:
+    return "cpu" if device == "cpu" else "cuda"
+
+
+def _expected(category, low: str, inputs: str) -> str:
+    return {"low": low, "fp32": "float32"}.get(category, inputs)
+
+
+@pytest.mark.parametrize("name", sorted(autocast_lists.wrapped_ops()))
+@pytest.mark.parametrize("low", LOWS)
+def test_table_ops(device, name, low):
+    """Every op the tables name gives its category's dtype, for float32 and low inputs."""
+    pattern = op_calls.sample_pattern(name, with_torch=False)
+    if name in ("binary_cross_entropy",) and _kind(device) == "cuda":
+        with pytest.raises(RuntimeError, match="unsafe to autocast"):
+            op_calls.our_dtypes(name, pattern, "cuda", getattr(tg, low), device)
+        return
+    assert pattern is not None, name
+    category = autocast_lists.TABLES[_kind(device)].get(name)
+    wide, narrow = op_calls.our_dtypes(name, pattern, _kind(device), getattr(tg, low), device)
+    assert (wide, narrow) == (_expected(category, low, "float32"),
+                              _expected(category, low, low)), (name, category)
+
+
+def test_cpu_table_is_pytorchs():
+    """The stored CPU table is what PyTorch's CPU autocast does today, for both dtypes."""
+    pytest.importorskip("torch")
+    assert op_calls.record_cpu_table() == {low: autocast_lists.CPU for low in LOWS}
+
+
+@pytest.fixture(scope="module")
+def patterns():
+    pytest.importorskip("torch")
+    return {n: op_calls.sample_pattern(n) for n in op_calls.our_names()}
+
+
+@pytest.mark.parametrize("low", LOWS)
+def test_every_op_as_pytorch_on_cpu(patterns, low):
+    """Every floating op we have: our dtypes under autocast('cpu') are PyTorch's."""
+    import torch
+    wrong = {}
+    for name, pattern in patterns.items():
+        if pattern is None:
+            continue
+        theirs = op_calls.torch_cpu_dtypes(name, pattern, getattr(torch, low))
+        ours = op_calls.our_dtypes(name, pattern, "cpu", getattr(tg, low), "cpu")
+        if theirs != ours:
+            wrong[name] = (theirs, ours)
+    assert not wrong
+    assert sum(p is not None for p in patterns.values()) > 180
+
+
+def test_float64_never_cast_and_promotion(device):
+    x64 = Tensor(np.random.default_rng(0).random((3, 3)), device=device)
+    x32 = x64.float()
+    with tg.autocast(_kind(device), dtype=tg.bfloat16):
+        assert (x64 @ x64).dtype == dtypes.float64
+        assert (x64 @ x32).dtype == dtypes.float64  # x32 cast low, then promoted
+        low = x32 @ x32
+        assert low.dtype == dtypes.bfloat16
+        assert (low + x32).dtype == dtypes.float32  # not a table op: promotion
+        assert F.mse_loss(x64, x64).dtype == dtypes.float64
+
+
+def test_parameter_casts_are_cached_per_region(device):
+    w = Tensor(np.ones((2, 3), np.float32), device=device, requires_grad=True)
+    x = Tensor(np.ones((4, 3), np.float32), device=device)
+    with tg.autocast(_kind(device), dtype=tg.float16):
+        a, b = F.linear(x, w), F.linear(x * 2, w)
+        assert a._ctx.parents[1] is b._ctx.parents[1]  # one cast of w for both uses
+        assert a._ctx.parents[0] is not b._ctx.parents[0]  # activations are not cached
+    with tg.autocast(_kind(device), dtype=tg.float16):
+        assert F.linear(x, w)._ctx.parents[1] is not a._ctx.parents[1]  # a new region
+    with tg.autocast(_kind(device), dtype=tg.float16, cache_enabled=False):
+        assert F.linear(x, w)._ctx.parents[1] is not F.linear(x, w)._ctx.parents[1]
+    with tg.autocast(_kind(device), dtype=tg.float16):
+        before = F.linear(x, w)._ctx.parents[1]
+        with tg.no_grad():
+            w.add_(1.0)  # changed in place: the cached cast is stale
+        after = F.linear(x, w)
+        assert after._ctx.parents[1] is not before and after.numpy()[0, 0] == 6.0
+
+
+def test_gradients_reach_float32_leaves_in_float32(device):
+    rng = np.random.default_rng(1)
+    w = Tensor(rng.standard_normal((3, 4)).astype(np.float32), device=device,
+               requires_grad=True)
+    x = Tensor(rng.standard_normal((5, 4)).astype(np.float32), device=device,
+               requires_grad=True)
+    with tg.autocast(_kind(device), dtype=tg.bfloat16):
+        loss = F.cross_entropy(F.linear(x, w), Tensor([0, 1, 2, 0, 1], device=device))
+    assert loss.dtype == dtypes.float32
+    loss.backward()
+    assert w.grad.dtype == x.grad.dtype == dtypes.float32
+    ref_w = Tensor(w.numpy(), requires_grad=True)
+    F.cross_entropy(F.linear(Tensor(x.numpy()), ref_w), Tensor([0, 1, 2, 0, 1])).backward()
+    np.testing.assert_allclose(w.grad.numpy(), ref_w.grad.numpy(), rtol=0.05, atol=0.02)
+
+
+def test_nesting_enabled_false_and_decorator(device):
+    x = Tensor(np.ones((2, 2), np.float32), device=device)
+    kind = _kind(device)
+    with tg.autocast(kind, dtype=tg.bfloat16):
+        with tg.autocast(kind, dtype=tg.float16):
+            assert (x @ x).dtype == dtypes.float16
+        assert (x @ x).dtype == dtypes.bfloat16
+        with tg.autocast(kind, enabled=False):
+            assert (x @ x).dtype == dtypes.float32
+            assert not tg.amp.is_autocast_enabled(kind)
+        assert tg.amp.is_autocast_enabled(kind)
+        assert tg.amp.get_autocast_dtype(kind) == dtypes.bfloat16
+    assert (x @ x).dtype == dtypes.float32
+
+    @tg.amp.autocast(kind, dtype=tg.float16)
+    def product(a):
+        return a @ a
+
+    assert product(x).dtype == dtypes.float16 and (x @ x).dtype == dtypes.float32
+    other = "cuda" if kind == "cpu" else "cpu"  # a region of the other device type
+    with tg.autocast(other):
+        assert (x @ x).dtype == dtypes.float32
+
+
+def test_per_thread(device):
+    x = Tensor(np.ones((2, 2), np.float32), device=device)
+    seen = []
+    with tg.autocast(_kind(device), dtype=tg.bfloat16):
+        thread = threading.Thread(target=lambda: seen.append((x @ x).dtype))
+        thread.start()
+        thread.join()
+        assert (x @ x).dtype == dtypes.bfloat16
+    assert seen == [dtypes.float32]
+
+
+def test_bad_arguments():
+    with pytest.raises(RuntimeError, match="device_type"):
+        tg.autocast("cuda:0")
+    with pytest.warns(UserWarning, match="not supported"):
+        region = tg.autocast("cpu", dtype=tg.float64)
+    x = Tensor(np.ones((2, 2), np.float32), device="cpu")
+    with region:
+        assert (x @ x).dtype == dtypes.float32
+
+
+def test_gradcheck_stays_float64_inside_a_region():
+    rng = np.random.default_rng(2)
+    inputs = [Tensor(rng.standard_normal(s), device="cpu", requires_grad=True)
+              for s in ((3, 4), (2, 4))]
+    with tg.autocast("cpu"):
+        assert gradcheck(lambda a, b: F.linear(a, b).softmax(-1), inputs)
+
+
+def test_namespace():
+    assert tg.autocast is tg.amp.autocast
+    x = Tensor(np.ones((2, 2), np.float32), device="cpu")
+    with tg.amp.autocast("cpu"):
+        assert (x @ x).dtype == dtypes.bfloat16
