@@ -42,7 +42,7 @@ class NumpyKernels(OptimizerKernels):
         if act == "gelu":
             return (0.5 * x * (1.0 + self.erf(x / math.sqrt(2.0)))).astype(x.dtype, copy=False)
         if act == "gelu_tanh":
-            inner = SQRT_2_OVER_PI * (x + 0.044715 * x**3)
+            inner = SQRT_2_OVER_PI * (x + 0.044715 * (x * x * x))
             return (0.5 * x * (1.0 + xp.tanh(inner))).astype(x.dtype, copy=False)
         if act == "silu":
             return x * self._sigmoid(x)
@@ -77,7 +77,7 @@ class NumpyKernels(OptimizerKernels):
             pdf = xp.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
             d = 0.5 * (1.0 + self.erf(x / math.sqrt(2.0))) + x * pdf
         elif act == "gelu_tanh":
-            inner = SQRT_2_OVER_PI * (x + 0.044715 * x**3)
+            inner = SQRT_2_OVER_PI * (x + 0.044715 * (x * x * x))
             t = xp.tanh(inner)
             d = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (
                 1.0 + 3 * 0.044715 * x * x)

@@ -95,6 +95,46 @@ class Pow(Function):
         return ga, gb
 
 
+class PowScalar(Function):
+    """x ** p for a float x and p in POWERS, computed as PyTorch computes it: products, sqrt
+    and reciprocals, not pow (1M float32: x**3 48 ms through pow, 0.2 ms as x*x*x); the
+    gradient p * x**(p - 1) likewise."""
+
+    def forward(self, x, p: float):
+        self.p = p
+        return power(self.xp, x, p)
+
+    def backward(self, g):
+        x, p = self.parents[0], self.p
+        if is_grad_enabled():  # recorded: differentiable again
+            return g * (x ** (p - 1) * p)
+        return g._like(g._data * (p * power(self.xp, x._data, p - 1)))
+
+
+POWERS = (2, 3, -1, -2, 0.5, -0.5)  # PyTorch's special cases of a float tensor ** scalar
+
+
+def power(xp, x, p: float):
+    """x ** p with PyTorch's special cases (POWERS and their p - 1) as products, sqrt or
+    reciprocals; other exponents through pow."""
+    if p == 1:
+        return x
+    if p == 2:
+        return x * x
+    if p == 3:
+        return x * x * x
+    if p in (-1, -2):
+        return xp.reciprocal(x if p == -1 else x * x)
+    if p == 0.5:
+        return xp.sqrt(x)
+    if p == -0.5:
+        return xp.reciprocal(xp.sqrt(x))
+    if p == -3:  # x**-2's gradient: pow is slow for integer exponents; float64 keeps 1 ulp
+        wide = x.astype(xp.float64, copy=False)
+        return xp.reciprocal(wide * wide * wide).astype(x.dtype, copy=False)
+    return xp.power(x, x.dtype.type(p))
+
+
 class FloorDivide(Function):
     """a // b, the floor of the quotient: piecewise constant, so its gradient is zero."""
 
@@ -297,6 +337,8 @@ def pow(x: Tensor, exponent: Any) -> Tensor:
 
 
 def radd(x: Tensor, other: Any) -> Tensor:
+    if type(exponent) in (int, float) and exponent in POWERS and x.dtype.kind == "f":
+        return PowScalar.apply(x, p=exponent)
     """other + x, other a number or array."""
     return Add.apply(*operands(x, other, "add", reverse=True))
 
