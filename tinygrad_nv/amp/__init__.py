@@ -2,5 +2,6 @@
 them) and `GradScaler` (loss scaling for float16 gradients)."""
 
 from tinygrad_nv.amp.autocast_mode import autocast, get_autocast_dtype, is_autocast_enabled
+from tinygrad_nv.amp.grad_scaler import GradScaler
 
-__all__ = ["autocast", "get_autocast_dtype", "is_autocast_enabled"]
+__all__ = ["GradScaler", "autocast", "get_autocast_dtype", "is_autocast_enabled"]

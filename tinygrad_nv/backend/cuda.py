@@ -32,10 +32,11 @@ from tinygrad_nv.backend.numpy_kernels import (
     sgd_coefficients,
 )
 from tinygrad_nv.backend.optim_kernels import OptimizerKernels
+from tinygrad_nv.dtype import dtypes
 
 # Files compiled in front of a family's own file, in order (kernel files include nothing).
 FAMILY_DEPENDENCIES = {"linear": ("activation",), "cross_entropy": ("softmax",),
-                       "attention": ("softmax",)}
+                       "attention": ("softmax",), "amp": ("lowp",)}
 NVRTC_OPTIONS = ("-std=c++11",)
 BLOCK = 256          # threads per block of the element-wise kernels
 MAX_GRID = 65535     # blocks at most; grid-stride loops cover the rest
@@ -53,6 +54,9 @@ SYNC_DEBUG_ENV = "TINYGRAD_NV_SYNC_DEBUG"
 ACT_CODES = {name: code for code, name in enumerate(ACTIVATIONS)}  # activation.cu's enum Act
 # float16 kernels exist only in optim.cu; the other families compute float16 in float32
 _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64", np.dtype(np.float16): "f16"}
+_BF16 = next((d for d in dtypes.all if d.name == "bfloat16"), None)  # None: no ml_dtypes
+if _BF16 is not None:  # lowp.cu's bf16_bits
+    _SUFFIX[_BF16] = "bf16"
 
 
 def kernel_dir() -> Traversable:
@@ -406,6 +410,19 @@ class CudaKernels(OptimizerKernels):
                                      packed[:len(table)].view(np.uint64), packed[len(table):],
                                      np.int32(len(ks)), *cast_coefficients(np, math, coef))
 
+    # ---- GradScaler (kernels/amp.cu)
+    def amp_unscale_multi(self, grads: list, found_inf, inv_scale) -> None:
+        """Every gradient (one dtype) unscaled in place and checked for inf/NaN, one launch;
+        found_inf and inv_scale stay (1,) float32 arrays on the device."""
+        dtype = np.dtype(grads[0].dtype)
+        with self._in_place(dtype, *grads) as work:
+            sizes = [a.size for a in work]
+            table = [_address(_bits(a)) for a in work]
+            packed = self._device_table((*table, *np.cumsum([0, *sizes]).tolist()))
+            self._launch_elementwise("amp", "amp_unscale_multi", dtype, sum(sizes),
+                                     packed[:len(table)].view(np.uint64), packed[len(table):],
+                                     np.int32(len(table)), found_inf, inv_scale)
+
     def _device_table(self, values: tuple):
         """The int64 array of `values` on the device: uploaded once, then found by its values
         (the arrays' addresses repeat from step to step: the same parameters and states, and
@@ -453,8 +470,8 @@ def _address(array) -> int:
 
 
 def _bits(array):
-    """float16 arrays as the unsigned short bits optim.cu's f16 kernels take."""
-    return array.view(np.uint16) if array.dtype == np.float16 else array
+    """float16 and bfloat16 arrays as the unsigned short bits of the f16 / bf16 kernels."""
+    return array.view(np.uint16) if array.dtype in (np.float16, _BF16) else array
 
 
 def _rows_cols(x) -> tuple:

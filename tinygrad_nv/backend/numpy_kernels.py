@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from tinygrad_nv.backend import erf as cody
+from tinygrad_nv.backend.amp_kernels import AmpKernels
 from tinygrad_nv.backend.optim_kernels import OptimizerKernels
 from tinygrad_nv.dtype import accumulation_dtype
 
@@ -18,7 +19,7 @@ SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 SOFTPLUS_THRESHOLD = 20.0  # PyTorch's default: softplus(x) = x once beta * x > 20
 
 
-class NumpyKernels(OptimizerKernels):
+class NumpyKernels(OptimizerKernels, AmpKernels):
     """Every fused kernel as plain array expressions on the array module `xp`."""
 
     def __init__(self, xp):
