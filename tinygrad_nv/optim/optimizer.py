@@ -25,7 +25,17 @@ Params = Iterable[Tensor] | Iterable[dict[str, Any]]
 class Optimizer:
     """Base class: subclasses give their defaults, `check(group)` and `update(p, grad, state,
     group)`, which changes `p._data` in place (never recording a graph). `step_group` calls
-    `update` once per parameter; a multi-tensor (one launch per group) version replaces it."""
+    `update` once per parameter; a multi-tensor (one launch per group) version replaces it.
+
+    Low-precision (float16/bfloat16) parameters: as PyTorch's optimizers, the state is kept in
+    the parameter's dtype and the update computed in float32 and rounded, unless the group
+    sets `master_weights=True` (our option; PyTorch has no master copy): then a float32 copy
+    of each such parameter ("master_param" in its state) and float32 state buffers take the
+    update, and the parameter receives the copy rounded to its dtype (round to nearest even,
+    no stochastic rounding).
+
+    >>> opt = optim.AdamW([{"params": model.parameters(), "master_weights": True}], lr=1e-3)
+    """
 
     def __init__(self, params: Params, defaults: dict[str, Any]):
         self.name = type(self).__name__
@@ -125,12 +135,31 @@ class Optimizer:
                 loss = closure()
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
+            swapped = self._masters_in(params) if group.get("master_weights") else []
             for backend in dict.fromkeys(p.backend for p in params):
                 with backend.on_device():  # the update's array work (maximize's negation, ...)
                     self.step_group(group, [p for p in params if p.backend is backend])
+            for p, low, grad in swapped:  # the parameter gets its float32 master, rounded
+                with p.backend.on_device():
+                    low[...] = p._data
+                p._data, p._grad = low, grad
             for p in params:  # changed in place: a graph that saved them must not reuse them
                 p._bump_version()
         return loss
+
+    def _masters_in(self, params: list[Tensor]) -> list[tuple]:
+        """Put the float32 master copy (and a float32 gradient) of each low-precision
+        parameter in its place for the update; returns what to restore."""
+        swapped = []
+        for p in params:
+            if p.dtype.itemsize >= 4:
+                continue
+            state = self.state.setdefault(p, {})
+            if "master_param" not in state:
+                state["master_param"] = p.detach().float()
+            swapped.append((p, p._data, p._grad))
+            p._data, p._grad = state["master_param"]._data, p._grad.float()
+        return swapped
 
     def step_group(self, group: dict[str, Any], params: list[Tensor]) -> None:
         """Update `params` (those of `group` that have a gradient), one at a time."""
@@ -172,21 +201,24 @@ class Optimizer:
         for own, saved in zip(self.param_groups, groups, strict=True):
             own.update({k: v for k, v in saved.items() if k != "params"})
         params = self._params()
+        masters = {id(p) for g in self.param_groups if g.get("master_weights")
+                   for p in g["params"]}
         self.state = {}
         for i, saved in state_dict["state"].items():
             p = params[int(i)]
-            self.state[p] = {k: int(v) if k == "step" else _restored(v, p)
+            dtype = dtypes.float32 if id(p) in masters else p.dtype  # master state: float32
+            self.state[p] = {k: int(v) if k == "step" else _restored(v, p, dtype)
                              for k, v in saved.items()}
 
     def _params(self) -> list[Tensor]:
         return [p for g in self.param_groups for p in g["params"]]
 
 
-def _restored(value: Any, p: Tensor) -> Any:
+def _restored(value: Any, p: Tensor, dtype: Any) -> Any:
     """A saved state value of parameter p: buffers (and lists of them) copied onto p's device
-    and dtype, plain numbers and None (ASGD's eta, LBFGS's history scalars) as they are."""
+    in `dtype`, plain numbers and None (ASGD's eta, LBFGS's history scalars) as they are."""
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, list | tuple):
-        return [_restored(v, p) for v in value]
-    return Tensor(value, device=p.device, dtype=p.dtype).clone().detach()
+        return [_restored(v, p, dtype) for v in value]
+    return Tensor(value, device=p.device, dtype=dtype).clone().detach()
