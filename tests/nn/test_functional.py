@@ -437,3 +437,49 @@ BAD = [
 def test_bad_input_raises_clearly(fn, exc, pattern):
     with pytest.raises(exc, match=pattern):
         fn()
+
+
+def test_every_functional_name_is_its_kinds_table_entry():
+    """nn.functional holds no wrappers: each name is bound from an ops kind's table."""
+    from tinygrad_nv.nn import functional
+    for kind in functional._KINDS:
+        for name, fn in kind.EXPORTS.functional.items():
+            bound = getattr(F, name)
+            assert getattr(bound, "__wrapped__", bound) in (fn, getattr(fn, "__wrapped__", fn))
+
+
+@pytest.mark.parametrize("name, args", [("relu", ()), ("leaky_relu", (0.2,)),
+                                        ("hardtanh", (-0.5, 0.5)), ("elu", (1.0,)),
+                                        ("selu", ()), ("silu", ()), ("dropout", (0.0, True))])
+def test_inplace_flag_writes_back_where_no_graph_is_recorded(name, args):
+    torch = pytest.importorskip("torch")
+    data = np.array([[-1.5, -0.2, 0.3, 2.0]], np.float32)
+    x = Tensor(data.copy())
+    out = getattr(F, name)(x, *args, inplace=True)
+    theirs = getattr(torch.nn.functional, name)(torch.tensor(data), *args)
+    assert out is x
+    np.testing.assert_allclose(x.numpy(), theirs.numpy(), rtol=1e-6)
+    positional = Tensor(data.copy())
+    assert getattr(F, name)(positional, *args, True) is positional  # PyTorch's positional flag
+    if name == "dropout":  # p=0: x itself, as PyTorch
+        return
+    leaf = Tensor(data.copy(), requires_grad=True)  # a graph is recorded: a new tensor
+    y = getattr(F, name)(leaf, *args, inplace=True)
+    assert y is not leaf and leaf.tolist() == data.tolist()
+    y.sum().backward()
+    assert leaf.grad is not None
+
+
+def test_softmax_dtype_and_softplus_threshold_as_torch():
+    torch = pytest.importorskip("torch")
+    data = np.array([[0.5, 3.0, -2.0], [10.0, 0.0, 1.0]], np.float32)
+    x, t = Tensor(data), torch.tensor(data)
+    for fn in ("softmax", "log_softmax", "softmin"):
+        ours = getattr(F, fn)(x, 1, dtype=np.float64)
+        assert ours.dtype == np.float64
+        np.testing.assert_allclose(ours.numpy(), getattr(torch.nn.functional, fn)(
+            t, 1, dtype=torch.float64).numpy(), rtol=1e-12)
+    for beta, threshold in ((1.0, 20.0), (2.0, 1.5), (0.5, 0.25)):
+        np.testing.assert_allclose(F.softplus(x, beta, threshold).numpy(),
+                                   torch.nn.functional.softplus(t, beta, threshold).numpy(),
+                                   rtol=1e-6)

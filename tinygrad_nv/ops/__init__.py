@@ -6,8 +6,11 @@ adding an op touches its kind's module and its test only."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -18,3 +21,30 @@ class Exports:
     methods: dict[str, Callable] = field(default_factory=dict)
     functions: dict[str, Callable] = field(default_factory=dict)
     functional: dict[str, Callable] = field(default_factory=dict)
+
+
+def with_inplace(fn: Callable) -> Callable:
+    """`fn` as nn.functional has it: with PyTorch's trailing `inplace=False` flag (keyword or
+    last positional). In place, the result is written back into x where that records no
+    graph (x needs no gradient, or grad mode is off); where a graph is recorded the result is
+    a new tensor, as the out-of-place op gives (use the return value, as PyTorch code does)."""
+    params = [p for p in inspect.signature(fn).parameters.values()
+              if p.kind is p.POSITIONAL_OR_KEYWORD][1:]
+
+    @functools.wraps(fn)
+    def functional(x: Any, *args: Any, inplace: bool = False, **kwargs: Any) -> Any:
+        if len(args) > len(params):
+            *args, inplace = args
+        out = fn(x, *args, **kwargs)
+        if inplace and not (x.requires_grad and _recording()):
+            return x.copy_(out)
+        return out
+
+    functional.__module__ = "tinygrad_nv.nn.functional"  # where it is bound: picklable
+    return functional
+
+
+def _recording() -> bool:
+    from tinygrad_nv.autograd import is_grad_enabled
+    return is_grad_enabled()
+

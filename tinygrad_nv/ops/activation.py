@@ -4,12 +4,12 @@ backward's own backward (for create_graph) is written with Tensor operations."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function, is_grad_enabled
 from tinygrad_nv.autograd.autocast_state import autocast_op
 from tinygrad_nv.dtype import is_floating
-from tinygrad_nv.ops import Exports
+from tinygrad_nv.ops import Exports, with_inplace
 from tinygrad_nv.ops._checks import axis as check_axis
 from tinygrad_nv.ops._checks import dim_or_axis
 from tinygrad_nv.ops.reduce import in_accumulation_dtype
@@ -248,9 +248,11 @@ def silu(x: Tensor) -> Tensor:
 
 
 @autocast_op
-def softplus(x: Tensor, beta: float = 1.0) -> Tensor:
-    """log(1 + exp(beta x)) / beta, linear where beta x > 20."""
-    return _activation(x, Softplus, beta)
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold."""
+    if threshold == 20.0:  # the fused kernel's threshold
+        return _activation(x, Softplus, beta)
+    return (x * beta > threshold).where(x, _activation(x, Softplus, beta))
 
 
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
@@ -259,15 +261,16 @@ def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
 
 
 @autocast_op
-def softmax(x: Tensor, axis: int = -1, dim: int | None = None) -> Tensor:
-    """exp(x) / sum(exp(x)) along `axis` (or `dim`), max-subtracted."""
-    return _softmax(x, axis if dim is None else dim, log=False)
+def softmax(x: Tensor, axis: int = -1, dim: int | None = None, dtype: Any = None) -> Tensor:
+    """exp(x) / sum(exp(x)) along `axis` (or `dim`), max-subtracted; `dtype` casts x first."""
+    return _softmax(_cast(x, dtype), axis if dim is None else dim, log=False)
 
 
 @autocast_op
-def log_softmax(x: Tensor, axis: int = -1, dim: int | None = None) -> Tensor:
-    """x - logsumexp(x) along `axis` (or `dim`)."""
-    return _softmax(x, axis if dim is None else dim, log=True)
+def log_softmax(x: Tensor, axis: int = -1, dim: int | None = None, dtype: Any = None
+                ) -> Tensor:
+    """x - logsumexp(x) along `axis` (or `dim`); `dtype` casts x first."""
+    return _softmax(_cast(x, dtype), axis if dim is None else dim, log=True)
 
 
 @in_accumulation_dtype  # and so the kernels, which have float32 and float64 variants only
@@ -280,9 +283,13 @@ def _softmax(x: Tensor, axis: int, log: bool) -> Tensor:
 
 
 @autocast_op
-def softmin(x: Tensor, axis: int = -1, dim: int | None = None) -> Tensor:
+def softmin(x: Tensor, axis: int = -1, dim: int | None = None, dtype: Any = None) -> Tensor:
     """softmax(-x) along `axis` (or `dim`): weights that favour the smallest values."""
-    return _softmax(-floating(x), axis if dim is None else dim, log=False)
+    return _softmax(-floating(_cast(x, dtype)), axis if dim is None else dim, log=False)
+
+
+def _cast(x: Tensor, dtype: Any) -> Tensor:
+    return x if dtype is None else x.cast(dtype)
 
 
 # ---------------------------------------------------------------------- composed activations
@@ -392,4 +399,12 @@ _METHODS_ONLY = {
     "logsigmoid": logsigmoid, "hardswish": hardswish, "mish": mish, "softsign": softsign,
     "glu": glu,
 }
-EXPORTS = Exports(methods={**_PUBLIC, **_METHODS_ONLY}, functions=_PUBLIC)
+_FUNCTIONAL = {  # nn.functional: PyTorch's trailing inplace flag where it has one
+    **{name: fn for name, fn in {**_PUBLIC, **_METHODS_ONLY}.items()},
+    **{name: with_inplace(fn) for name, fn in (
+        ("relu", relu), ("relu6", relu6), ("leaky_relu", leaky_relu), ("hardtanh", hardtanh),
+        ("hardsigmoid", hardsigmoid), ("silu", silu), ("hardswish", hardswish), ("mish", mish),
+        ("elu", elu), ("selu", selu), ("celu", celu))},
+}
+EXPORTS = Exports(methods={**_PUBLIC, **_METHODS_ONLY}, functions=_PUBLIC,
+                  functional=_FUNCTIONAL)

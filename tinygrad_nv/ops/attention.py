@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from tinygrad_nv.autograd import Function, is_grad_enabled
 from tinygrad_nv.autograd.autocast_state import autocast_op
 from tinygrad_nv.dtype import is_floating
+from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops.nn import dropout
 
 if TYPE_CHECKING:
@@ -133,3 +134,7 @@ def _mask_rows(mask: Tensor, shape: tuple, op: str) -> Tensor:
         square = mask.reshape(*(1,) * max(0, 2 - mask.ndim), *mask.shape[-2:])
         return square.expand(q_len, k_len) if square.shape != (q_len, k_len) else square
     return mask.expand(*shape).reshape(-1, k_len)
+
+
+# ---------------------------------------------------------------------- public names
+EXPORTS = Exports(functional={"scaled_dot_product_attention": scaled_dot_product_attention})

@@ -9,6 +9,7 @@ from tinygrad_nv.autograd import Function
 from tinygrad_nv.autograd.autocast_state import autocast_op
 from tinygrad_nv.backend.numpy_kernels import conv_out_size
 from tinygrad_nv.dtype import is_floating
+from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import ShapeError
 
 if TYPE_CHECKING:
@@ -188,3 +189,8 @@ def _string_padding(x: Tensor, padding: Any, kernel: tuple, stride: Any, dilatio
     totals = [d * (k - 1) for d, k in zip(pair(dilation, "dilation", op), kernel, strict=True)]
     pads = [(t // 2, t - t // 2) for t in totals]
     return x.pad(((0, 0), (0, 0), *pads)), 0
+
+
+# ---------------------------------------------------------------------- public names
+EXPORTS = Exports(functional={"conv1d": conv1d, "conv2d": conv2d,
+                            "conv_transpose2d": conv_transpose2d})

@@ -333,12 +333,12 @@ def div(x: Tensor, other: Any, *, rounding_mode: str | None = None) -> Tensor:
 @autocast_op
 def pow(x: Tensor, exponent: Any) -> Tensor:
     """x ** exponent, broadcasting."""
+    if type(exponent) in (int, float) and exponent in POWERS and x.dtype.kind == "f":
+        return PowScalar.apply(x, p=exponent)
     return Pow.apply(*operands(x, exponent, "pow"))
 
 
 def radd(x: Tensor, other: Any) -> Tensor:
-    if type(exponent) in (int, float) and exponent in POWERS and x.dtype.kind == "f":
-        return PowScalar.apply(x, p=exponent)
     """other + x, other a number or array."""
     return Add.apply(*operands(x, other, "add", reverse=True))
 

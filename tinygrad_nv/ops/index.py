@@ -368,4 +368,4 @@ _PUBLIC = {  # Tensor methods and package functions (torch.<name>)
     "masked_fill": masked_fill, "masked_select": masked_select, "nonzero": nonzero,
 }
 EXPORTS = Exports(methods={**_PUBLIC, "one_hot": one_hot},
-                  functions=_PUBLIC)
+                  functions=_PUBLIC, functional={"one_hot": one_hot})

@@ -385,4 +385,4 @@ _PUBLIC = {  # Tensor methods and package functions (torch.<name>)
     "tensordot": tensordot, "einsum": einsum,
 }
 EXPORTS = Exports(methods={**_PUBLIC, "linear": linear},
-                  functions=_PUBLIC)
+                  functions=_PUBLIC, functional={"linear": linear})

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from tinygrad_nv.autograd.autocast_state import autocast_op
 from tinygrad_nv.autograd.function import constant
 from tinygrad_nv.dtype import is_floating
+from tinygrad_nv.ops import Exports, with_inplace
 from tinygrad_nv.ops._checks import is_tensor
 from tinygrad_nv.ops.reduce import in_accumulation_dtype
 
@@ -166,3 +167,9 @@ def embedding(indices: Tensor, weight: Tensor, padding_idx: int | None = None) -
     if padding_idx is None or not weight.requires_grad:
         return out
     return (indices == padding_idx).unsqueeze(-1).where(out.detach(), out)
+
+
+# ---------------------------------------------------------------------- public names
+EXPORTS = Exports(functional={
+    "dropout": with_inplace(dropout), "layer_norm": layer_norm, "batch_norm": batch_norm,
+    "group_norm": group_norm, "normalize": normalize, "embedding": embedding})

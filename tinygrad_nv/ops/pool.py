@@ -443,6 +443,8 @@ def _per_axis(value: Any, n: int) -> tuple:
 
 
 EXPORTS = Exports(functional={
+    "max_pool2d": max_pool2d, "avg_pool2d": avg_pool2d,
+    "adaptive_avg_pool2d": adaptive_avg_pool2d, "interpolate": interpolate,
     "max_pool1d": max_pool1d, "avg_pool1d": avg_pool1d,
     "adaptive_avg_pool1d": adaptive_avg_pool1d, "adaptive_max_pool1d": adaptive_max_pool1d,
     "adaptive_max_pool2d": adaptive_max_pool2d})

@@ -428,5 +428,11 @@ _PUBLIC = {  # Tensor methods and package functions (torch.<name>)
     "flip": flip, "roll": roll, "tile": tile, "repeat_interleave": repeat_interleave, "tril": tril,
     "triu": triu, "diagonal": diagonal, "diag": diag,
 }
+def functional_pad(x: Tensor, pad: Sequence[int], mode: str = "constant",
+                   value: float | None = None) -> Tensor:
+    """nn.functional.pad: `pad` flat, in PyTorch's order (last axis first)."""
+    return x.pad(tuple(pad), mode=mode, value=value)
+
+
 EXPORTS = Exports(methods={**_PUBLIC, "pad": pad, "repeat": repeat, "unfold": unfold},
-                  functions=_PUBLIC)
+                  functions=_PUBLIC, functional={"pad": functional_pad})
