@@ -31,7 +31,8 @@ def kernel_names(source: str) -> list[str]:
 
 
 def test_every_family_has_float32_and_float64_kernels():
-    assert {"activation", "linear", "softmax", "cross_entropy", "optim", "conv"} <= set(FAMILIES)
+    assert {"activation", "linear", "softmax", "cross_entropy", "optim", "conv",
+            "recurrent"} <= set(FAMILIES)
     for family in FAMILIES:
         source = kernel_source(family)
         assert "#include" not in source, f"{family}.cu: NVRTC has no standard headers"

@@ -6,6 +6,7 @@ This is both the CPU backend's kernels object and the reference every CUDA kerne
 
 from __future__ import annotations
 
+import functools
 import math
 
 from tinygrad_nv.backend import erf as cody
@@ -310,8 +311,119 @@ class NumpyKernels(OptimizerKernels, AmpKernels):
                     left:left + sw * (ow - 1) + 1:sw] += cols[:, :, i, j]
         return out[:, :, ph:ph + h, pw:pw + w]
 
+    # ---- recurrent cells: the gate pass of one time step after its matrix products
+    # (kernels/recurrent.cu). Row-major (B, gates * H) gate arrays in PyTorch's order (LSTM i,
+    # f, g, o; GRU r, z, n), (B, H) states; results are written into the arrays given. The
+    # pre-activations of the sigmoid gates (LSTM i, f, o; GRU r, z) arrive halved: sigmoid(x) =
+    # (1 + tanh(x / 2)) / 2, and the caller folds the halving into the weights (exact: a power
+    # of two), so that a step's gates are one tanh.
+    def lstm_cell_forward(self, gates, xw, c, h_out, c_out) -> None:
+        """gates: h W_hh^T on entry, the activated gates i, f, g, o on return; xw = x W_ih^T +
+        b_ih + b_hh; c the previous cell state. c_out = f c + i g, h_out = o tanh(c_out)."""
+        xp, hidden = self.xp, c.shape[1]
+        scale, shift, _, _ = _lstm_columns(xp, hidden, gates.dtype)
+        gates += xw
+        xp.tanh(gates, out=gates)
+        gates *= scale  # (1 + tanh) / 2 for i, f, o; tanh for g
+        gates += shift
+        i, f, g, o = (gates[:, k * hidden:(k + 1) * hidden] for k in range(4))
+        xp.multiply(f, c, out=c_out)
+        c_out += i * g
+        xp.tanh(c_out, out=h_out)
+        h_out *= o
+
+    def lstm_cell_backward(self, gates, c, c_out, dout, dh, dc, dgates) -> None:
+        """Backward of lstm_cell_forward: dout + dh is the gradient of h_out (the output's and
+        the next step's); dc that of c_out on entry, of c on return; writes dgates, the
+        gradient of the gates' (whole) pre-activations (of xw and of h W_hh^T alike)."""
+        xp, hidden = self.xp, c.shape[1]
+        _, _, linear, constant = _lstm_columns(xp, hidden, gates.dtype)
+        i, f, g, o = (gates[:, k * hidden:(k + 1) * hidden] for k in range(4))
+        di, df, dg, do = (dgates[:, k * hidden:(k + 1) * hidden] for k in range(4))
+        d = dout + dh
+        tanh_c = xp.tanh(c_out)
+        xp.multiply(d, tanh_c, out=do)
+        d *= o
+        tanh_c *= tanh_c
+        tanh_c *= d
+        d -= tanh_c  # d o (1 - tanh(c)^2)
+        dc += d
+        xp.multiply(dc, g, out=di)
+        xp.multiply(dc, c, out=df)
+        xp.multiply(dc, i, out=dg)
+        dc *= f
+        slope = linear - gates  # s (1 - s) for the sigmoid gates, 1 - g^2 for g
+        slope *= gates
+        slope += constant
+        dgates *= slope
+
+    def gru_cell_forward(self, xw, hw, b_hn, h, gates, h_out) -> None:
+        """xw = x W_ih^T + b_ih with b_hh's r and z parts added, hw = h W_hh^T (r and z halved
+        in both), b_hn b_hh's n part, h the previous state. Writes gates r, z, n (n = tanh(xw_n
+        + r (hw_n + b_hn))) and h_out = n + z (h - n), PyTorch's form of (1 - z) n + z h."""
+        xp, hidden = self.xp, h.shape[1]
+        rz, n = gates[:, :2 * hidden], gates[:, 2 * hidden:]
+        xp.add(xw[:, :2 * hidden], hw[:, :2 * hidden], out=rz)
+        xp.tanh(rz, out=rz)
+        rz *= 0.5
+        rz += 0.5
+        xp.add(hw[:, 2 * hidden:], b_hn, out=n)
+        n *= gates[:, :hidden]
+        n += xw[:, 2 * hidden:]
+        xp.tanh(n, out=n)
+        xp.subtract(h, n, out=h_out)
+        h_out *= gates[:, hidden:2 * hidden]
+        h_out += n
+
+    def gru_cell_backward(self, gates, hw, b_hn, h, dout, dh, dxw, dhw) -> None:
+        """Backward of gru_cell_forward: dout + dh is the gradient of h_out; dh becomes the
+        part of h's gradient that does not pass through hw (dh z); writes dxw and dhw."""
+        xp, hidden = self.xp, h.shape[1]
+        r, z, n = (gates[:, k * hidden:(k + 1) * hidden] for k in range(3))
+        dr, dz, dn = (dxw[:, k * hidden:(k + 1) * hidden] for k in range(3))
+        d = dout + dh
+        xp.multiply(d, z, out=dh)
+        xp.subtract(d, dh, out=dn)  # d (1 - z)
+        dn *= 1 - n * n
+        xp.subtract(h, n, out=dz)
+        dz *= d
+        dz *= z * (1 - z)
+        xp.add(hw[:, 2 * hidden:], b_hn, out=dr)
+        dr *= dn
+        dr *= r * (1 - r)
+        dhw[:, :2 * hidden] = dxw[:, :2 * hidden]
+        xp.multiply(dn, r, out=dhw[:, 2 * hidden:])
+
+    def rnn_cell_forward(self, xw, hw, h_out, relu: bool) -> None:
+        """h_out = tanh(xw + hw) (relu: max(xw + hw, 0)); xw holds both biases."""
+        self.xp.add(xw, hw, out=h_out)
+        if relu:
+            self.xp.maximum(h_out, 0, out=h_out)
+        else:
+            self.xp.tanh(h_out, out=h_out)
+
+    def rnn_cell_backward(self, h_out, dout, dh, dpre, relu: bool) -> None:
+        """dpre = (dout + dh) times the nonlinearity's slope, read from its output h_out."""
+        self.xp.add(dout, dh, out=dpre)
+        dpre *= (h_out > 0) if relu else 1 - h_out * h_out
+
 
 UPDATE_CHUNK = 1 << 15  # elements per piece of an optimizer update (128 KiB of float32)
+
+
+@functools.lru_cache(maxsize=64)
+def _lstm_columns(xp, hidden: int, dtype) -> tuple:
+    """Per-column constants of the LSTM gate pass (blocks i, f, g, o), read-only: the affine
+    map from tanh to the gates (scale, shift) and the slope s (1 - s) / 1 - g^2 written as
+    (linear - gates) gates + constant."""
+    blocks = {"scale": (0.5, 0.5, 1, 0.5), "shift": (0.5, 0.5, 0, 0.5),
+              "linear": (1, 1, 0, 1), "constant": (0, 0, 1, 0)}
+    columns = []
+    for values in blocks.values():
+        column = xp.repeat(xp.asarray(values, dtype=dtype), hidden)
+        column.flags.writeable = False
+        columns.append(column)
+    return tuple(columns)
 
 
 def conv_out_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:

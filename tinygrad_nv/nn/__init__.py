@@ -115,7 +115,7 @@ from tinygrad_nv.nn.pooling import (
     AvgPool1d,
     MaxPool1d,
 )
-from tinygrad_nv.nn.recurrent import GRU, LSTM, RNN
+from tinygrad_nv.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from tinygrad_nv.nn.transformer import (
     Transformer,
     TransformerDecoder,
@@ -147,6 +147,7 @@ __all__ += ["ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ZeroPad1d", "Zer
             "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "CircularPad1d",
             "CircularPad2d", "CircularPad3d"]
 __all__ += ["Transformer", "TransformerEncoder", "TransformerDecoder", "TransformerDecoderLayer"]
+__all__ += ["RNNCell", "LSTMCell", "GRUCell"]
 __all__ += ["CosineEmbeddingLoss", "MarginRankingLoss", "TripletMarginLoss",
             "MultiLabelSoftMarginLoss", "MultiMarginLoss", "PoissonNLLLoss", "GaussianNLLLoss",
             "CTCLoss"]

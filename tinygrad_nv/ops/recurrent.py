@@ -1,0 +1,256 @@
+"""Recurrent layers as one Function per layer and direction (RNN tanh/relu, LSTM, GRU).
+
+`Recurrence` runs one layer in one direction over a sequence in PyTorch's packed layout: the
+time steps one after the other, step t holding rows for the first batch_sizes[t] sequences
+(sizes never grow; a padded (L, N, F) input is L steps of N rows). Forward: the input
+projection of all steps as one matrix product, then per step one product h W_hh^T and one
+fused gate pass (`kernels.*_cell_forward`: kernels/recurrent.cu on a GPU, NumPy on the CPU).
+Backward through time runs inside the Function on raw arrays (per step one gate pass and one
+product; the weight gradients as one product each after the loop). With create_graph the
+gradients are those of the same formulas written with Tensor operations (`recurrence_ops`),
+so double backward works.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING
+
+from tinygrad_nv.autograd import Function, grad, is_grad_enabled
+from tinygrad_nv.ops.movement import cat
+
+if TYPE_CHECKING:
+    from tinygrad_nv._tensor import Tensor
+
+GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}  # gate blocks in the weights
+
+
+def input_names(mode: str, bias: bool) -> tuple[str, ...]:
+    """The tensor inputs of Recurrence, in order."""
+    return ("x", "h0", *(("c0",) if mode == "LSTM" else ()), "w_ih", "w_hh",
+            *(("b_ih", "b_hh") if bias else ()))
+
+
+class Recurrence(Function):
+    """One layer in one direction. Inputs x (T, F), h0 (N, H), c0 (N, H) for an LSTM, w_ih,
+    w_hh and with bias b_ih, b_hh (PyTorch's shapes); output (T + N, H), or (T + 2N, H) for an
+    LSTM: the hidden state of every row of x, then h_n, then c_n."""
+
+    save_output = True
+
+    def forward(self, *arrays, mode: str, reverse: bool, batch_sizes: tuple, bias: bool):
+        self.mode, self.reverse, self.batch_sizes, self.bias = mode, reverse, batch_sizes, bias
+        a = dict(zip(input_names(mode, bias), arrays, strict=True))
+        xp, kernels, x, h0, c0 = self.xp, self.kernels, a["x"], a["h0"], a.get("c0")
+        rows, (n, hidden), lstm, gru = x.shape[0], h0.shape, mode == "LSTM", mode == "GRU"
+        half = _halving(xp, mode, hidden, x.dtype)  # of the sigmoid gates: see the kernels
+        xw = xp.matmul(x, xp.multiply(a["w_ih"].T, half, order="C"))
+        if bias:
+            xw += _folded_bias(mode, a["b_ih"], a["b_hh"], hidden) * half
+        self.b_hn = (a["b_hh"][2 * hidden:] if bias else xp.zeros(hidden, x.dtype)) if gru \
+            else None
+        w_t = xp.multiply(a["w_hh"].T, half, order="C")
+        self.y = y = xp.empty((rows + (2 if lstm else 1) * n, hidden), dtype=x.dtype)
+        self.gates = xp.empty_like(xw) if lstm or gru else None
+        self.hw = xp.empty_like(xw) if gru else None if lstm else xp.empty((n, hidden), x.dtype)
+        self.cells = xp.empty((rows, hidden), x.dtype) if lstm else None
+        h, c, self.h_prev, self.c_prev = h0, c0, [], []
+        for off, b in _steps(batch_sizes, reverse):
+            at = slice(off, off + b)
+            h = _extend(xp, h, h0, b)
+            self.h_prev.append(h)
+            hw = self.gates[at] if lstm else self.hw[at] if gru else self.hw[:b]
+            xp.matmul(h, w_t, out=hw)
+            if lstm:
+                c = _extend(xp, c, c0, b)
+                self.c_prev.append(c)
+                kernels.lstm_cell_forward(hw, xw[at], c, y[at], self.cells[at])
+                c = self.cells[at]
+            elif gru:
+                kernels.gru_cell_forward(xw[at], hw, self.b_hn, h, self.gates[at], y[at])
+            else:
+                kernels.rnn_cell_forward(xw[at], hw, y[at], mode == "RNN_RELU")
+            h = y[at]
+        for start, stop, at in _endings(batch_sizes, reverse):  # h_n and c_n
+            y[rows + start:rows + stop] = y[at][start:stop]
+            if lstm:
+                y[rows + n + start:rows + n + stop] = self.cells[at][start:stop]
+        return y
+
+    def backward(self, g):
+        if is_grad_enabled():  # create_graph: the formulas as recorded Tensor operations
+            return _recorded_backward(self, g)
+        return self._raw_backward(g)
+
+    def _raw_backward(self, g):
+        """Backward through time on raw arrays: the gradients of every input."""
+        xp, kernels, mode = self.xp, self.kernels, self.mode
+        names = input_names(mode, self.bias)
+        a = {name: p._data for name, p in zip(names, self.parents, strict=True)}
+        x, w_hh, lstm, gru = a["x"], a["w_hh"], mode == "LSTM", mode == "GRU"
+        rows, n = x.shape[0], a["h0"].shape[0]
+        gy = xp.ascontiguousarray(g._data)
+        dout, dh = gy[:rows], gy[rows:rows + n].copy()  # dh, dc: of each sequence's state
+        dc = gy[rows + n:].copy() if lstm else None
+        dgates = xp.empty((rows, w_hh.shape[0]), dtype=x.dtype)  # of the pre-activations
+        dhw = xp.empty_like(dgates) if gru else dgates  # of h W_hh^T
+        steps = _steps(self.batch_sizes, self.reverse)
+        for k in range(len(steps) - 1, -1, -1):
+            off, b = steps[k]
+            at = slice(off, off + b)
+            if lstm:
+                kernels.lstm_cell_backward(self.gates[at], self.c_prev[k], self.cells[at],
+                                           dout[at], dh[:b], dc[:b], dgates[at])
+            elif gru:
+                kernels.gru_cell_backward(self.gates[at], self.hw[at], self.b_hn,
+                                          self.h_prev[k], dout[at], dh[:b], dgates[at], dhw[at])
+            else:
+                kernels.rnn_cell_backward(self.y[at], dout[at], dh[:b], dgates[at],
+                                          mode == "RNN_RELU")
+            if gru:  # dh holds the part of h's gradient that bypasses h W_hh^T
+                dh[:b] += xp.matmul(dhw[at], w_hh)
+            else:
+                xp.matmul(dgates[at], w_hh, out=dh[:b])
+        return self._input_grads(g, names, dgates, dhw, dh, dc)
+
+    def _input_grads(self, g, names, dgates, dhw, dh, dc) -> tuple:
+        """The inputs' gradients from the pre-activations' (one product each)."""
+        xp, x = self.xp, self.parents[0]._data
+        w_ih = self.parents[names.index("w_ih")]._data
+        h_prev = self.h_prev[::-1] if self.reverse else self.h_prev  # by row of x
+        grads = {"x": lambda: xp.matmul(dgates, w_ih), "h0": lambda: dh, "c0": lambda: dc,
+                 "w_ih": lambda: xp.matmul(dgates.T, x),
+                 "w_hh": lambda: xp.matmul(dhw.T, xp.concatenate(h_prev)),
+                 "b_ih": lambda: self.kernels.bias_grad(dgates),
+                 "b_hh": lambda: self.kernels.bias_grad(dhw)}
+        return tuple(g._like(grads[name]()) if need else None
+                     for name, need in zip(names, self.needs_input_grad, strict=True))
+
+
+def _steps(batch_sizes: tuple, reverse: bool) -> list[tuple[int, int]]:
+    """(first row, rows) of every time step, in the order the recurrence runs them."""
+    steps = list(zip(itertools.accumulate(batch_sizes, initial=0), batch_sizes))
+    return steps[::-1] if reverse else steps
+
+
+def _endings(batch_sizes: tuple, reverse: bool) -> list[tuple[int, int, slice]]:
+    """(start, stop, rows of the step): sequences start:stop take their final state from that
+    step (backwards, every sequence ends at step 0)."""
+    if reverse:
+        return [(0, batch_sizes[0], slice(0, batch_sizes[0]))] if batch_sizes else []
+    ends, off = [], 0
+    for size, after in zip(batch_sizes, (*batch_sizes[1:], 0)):
+        if after < size:
+            ends.append((after, size, slice(off, off + size)))
+        off += size
+    return ends
+
+
+def _extend(xp, h, h0, b: int):
+    """The previous state of the first b sequences: h's first b rows, the sequences that start
+    at this step (backwards over sequences of different lengths) taken from h0."""
+    if h.shape[0] >= b:
+        return h[:b]
+    return xp.concatenate([h, h0[h.shape[0]:b]])
+
+
+def _halving(xp, mode: str, hidden: int, dtype):
+    """Column factors of the input and hidden products: 1/2 for the sigmoid gates (LSTM i, f,
+    o; GRU r, z), whose pre-activations the gate kernels take halved (exact), 1 elsewhere."""
+    halved = {"LSTM": (0.5, 0.5, 1.0, 0.5), "GRU": (0.5, 0.5, 1.0)}.get(mode, (1.0,))
+    return xp.repeat(xp.asarray(halved, dtype=dtype), hidden)
+
+
+def _folded_bias(mode: str, b_ih, b_hh, hidden: int):
+    """The bias added to the input projection: b_ih + b_hh (GRU: b_hh's n part stays inside
+    r * (h W_hn^T + b_hn))."""
+    if mode != "GRU":
+        return b_ih + b_hh
+    folded = b_ih.copy()
+    folded[:2 * hidden] += b_hh[:2 * hidden]
+    return folded
+
+
+# ---------------------------------------------------------------------- recorded formulas
+def recurrence_ops(*tensors: Tensor, mode: str, reverse: bool, batch_sizes: tuple,
+                   bias: bool) -> Tensor:
+    """Recurrence's output computed with Tensor operations (recorded, differentiable to any
+    order): PyTorch's equations step by step."""
+    a = dict(zip(input_names(mode, bias), tensors, strict=True))
+    h0, c0, w_hh, b_hh = a["h0"], a.get("c0"), a["w_hh"], a.get("b_hh")
+    xw = a["x"] @ a["w_ih"].T
+    if bias:
+        xw = xw + a["b_ih"]
+    h, c, outputs = h0, c0, {}
+    for off, b in _steps(batch_sizes, reverse):
+        h = h[:b] if h.shape[0] >= b else cat(h, h0[h.shape[0]:b])
+        if c is not None:
+            c = c[:b] if c.shape[0] >= b else cat(c, c0[c.shape[0]:b])
+        hw = h @ w_hh.T if b_hh is None else h @ w_hh.T + b_hh
+        h, c = _CELLS[mode](xw[off:off + b], hw, h, c)
+        outputs[off] = (h, c)
+    ends = _endings(batch_sizes, reverse)[::-1]  # by row
+    pieces = [outputs[off][0] for off in sorted(outputs)]
+    for state in (0, 1) if c0 is not None else (0,):  # h_n, then c_n
+        pieces += [outputs[at.start][state][start:stop] for start, stop, at in ends]
+    return cat(*pieces)
+
+
+def _lstm(xw, hw, h, c):
+    i, f, g, o = (xw + hw).chunk(4, 1)
+    c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+    return o.sigmoid() * c.tanh(), c
+
+
+def _gru(xw, hw, h, c):
+    (x_r, x_z, x_n), (h_r, h_z, h_n) = xw.chunk(3, 1), hw.chunk(3, 1)
+    r, z = (x_r + h_r).sigmoid(), (x_z + h_z).sigmoid()
+    n = (x_n + r * h_n).tanh()
+    return n + z * (h - n), None
+
+
+_CELLS = {"RNN_TANH": lambda xw, hw, h, c: ((xw + hw).tanh(), None),
+          "RNN_RELU": lambda xw, hw, h, c: ((xw + hw).relu(), None), "LSTM": _lstm, "GRU": _gru}
+
+
+def _recorded_backward(node: Recurrence, g: Tensor) -> tuple:
+    """The gradients as recorded Tensor operations: recurrence_ops on stand-ins for the
+    inputs (leaves sharing their arrays, so the engine stops there), differentiated with
+    create_graph; then each stand-in is linked to its input by an identity node, so the
+    gradients' own graph leads to the inputs (and beyond) for the next derivative."""
+    needs = node.needs_input_grad
+    stand_ins = [p.detach().requires_grad_(need) for p, need in zip(node.parents, needs)]
+    y = recurrence_ops(*stand_ins, mode=node.mode, reverse=node.reverse,
+                       batch_sizes=node.batch_sizes, bias=node.bias)
+    wanted = [s for s, need in zip(stand_ins, needs) if need]
+    grads = iter(grad([y], wanted, [g], create_graph=True, allow_unused=True))
+    for s, p, need in zip(stand_ins, node.parents, needs):
+        if need:
+            s._ctx = _Link.apply(p)._ctx
+    return tuple(next(grads) if need else None for need in needs)
+
+
+class _Link(Function):
+    """Identity: a stand-in's history is its input's."""
+
+    saved_inputs = ()
+
+    def forward(self, x):
+        return x
+
+    def backward(self, g):
+        return g
+
+
+def recurrent_layer(x: Tensor, h0: Tensor, c0: Tensor | None, weights: list[Tensor | None],
+                    mode: str, reverse: bool, batch_sizes: tuple[int, ...]
+                    ) -> tuple[Tensor, Tensor, Tensor | None]:
+    """(output (T, H), h_n (N, H), c_n (N, H) or None) of one layer and direction; weights are
+    [w_ih, w_hh, b_ih, b_hh] (biases None without bias)."""
+    bias = weights[2] is not None
+    inputs = [x, h0, *([c0] if mode == "LSTM" else []), *weights[:2],
+              *(weights[2:] if bias else [])]
+    y = Recurrence.apply(*inputs, mode=mode, reverse=reverse, batch_sizes=tuple(batch_sizes),
+                         bias=bias)
+    rows, n = x.shape[0], h0.shape[0]
+    return y[:rows], y[rows:rows + n], y[rows + n:] if mode == "LSTM" else None
