@@ -14,6 +14,7 @@ from the `--top-k` most likely next characters with their probabilities sharpene
 
     python examples/char_lm.py                # transformer: 1.74 nats/char, ~1 CPU-minute
     python examples/char_lm.py --model lstm   # LSTM: 1.91 nats/char, ~2 CPU-minutes
+    python examples/char_lm.py --amp bf16     # mixed precision (slower on the CPU)
 """
 
 from __future__ import annotations
@@ -22,7 +23,16 @@ import sys
 import time
 
 import numpy as np
-from common import Progress, base_parser, one_blas_thread, output_path, pyplot, save_figure
+from common import (
+    Amp,
+    Progress,
+    add_amp_option,
+    base_parser,
+    one_blas_thread,
+    output_path,
+    pyplot,
+    save_figure,
+)
 
 import tinygrad_nv.nn as nn
 import tinygrad_nv.nn.functional as F
@@ -95,11 +105,11 @@ def loss_of(model: nn.Module, x: np.ndarray, y: np.ndarray, device: str | None) 
 
 
 def eval_loss(model: nn.Module, data: np.ndarray, context: int, batches_: int,
-              device: str | None) -> float:
+              device: str | None, amp: Amp) -> float:
     """Mean loss over fixed windows of `data` (the same ones each call), in eval mode."""
     model.eval()
     rng = np.random.default_rng(1234)
-    with no_grad():
+    with no_grad(), amp.autocast():
         total = sum(loss_of(model, *batches(data, context, 32, rng), device).item()
                     for _ in range(batches_))
     model.train()
@@ -145,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--text-chars", type=int,
                         help="use only the first N characters of the text (default: all)")
     parser.add_argument("--seed", type=int, default=0, help="seed of init and batches")
+    add_amp_option(parser)
     args = parser.parse_args(argv)
+    amp = Amp(args.amp, args.device)
     steps, lr, target = DEFAULTS[args.model]
     steps = steps if args.steps is None else args.steps
     lr = lr if args.lr is None else args.lr
@@ -173,14 +185,14 @@ def main(argv: list[str] | None = None) -> int:
     progress = Progress(range(steps), args.model, unit="step", every=every)
     start = time.perf_counter()
     for step in progress:
-        loss = loss_of(model, *batches(train, args.context, args.batch_size, rng), args.device)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        with amp.autocast():
+            loss = loss_of(model, *batches(train, args.context, args.batch_size, rng),
+                           args.device)
+        amp.backward_step(loss, optimizer)
         schedule.step()
         if (step + 1) % every == 0 or step + 1 == steps:  # both measured alike
             curve.append((step + 1, *(eval_loss(model, part, args.context, args.val_batches,
-                                                args.device) for part in (train, val))))
+                                                args.device, amp) for part in (train, val))))
             progress.report(train_loss=curve[-1][1], val_loss=curve[-1][2])
     seconds = time.perf_counter() - start
     val_loss = curve[-1][2] if curve else float("nan")

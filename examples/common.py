@@ -16,7 +16,8 @@ from tqdm import tqdm
 import tinygrad_nv.nn as nn
 import tinygrad_nv.nn.functional as F
 import tinygrad_nv.optim as optim
-from tinygrad_nv import Tensor, load, no_grad
+from tinygrad_nv import Device, Tensor, autocast, bfloat16, float16, load, no_grad
+from tinygrad_nv.amp import GradScaler
 from tinygrad_nv.data import DataLoader, TensorDataset
 
 
@@ -40,6 +41,35 @@ def base_parser(doc: str | None) -> argparse.ArgumentParser:
     parser.add_argument("--device", default=None,
                         help="cpu, cuda, cuda:N or emu (default: cuda if there is a GPU)")
     return parser
+
+
+def add_amp_option(parser: argparse.ArgumentParser) -> None:
+    """--amp: mixed precision (tinygrad_nv.autocast; fp16 adds a GradScaler)."""
+    parser.add_argument("--amp", choices=("off", "bf16", "fp16"), default="off",
+                        help="mixed precision: products in bfloat16 or float16 under autocast, "
+                        "float32 weights (fp16 also scales the loss); on the CPU NumPy has "
+                        "no fast half-precision arithmetic, so amp runs there are slower than "
+                        "float32: for checking correctness only")
+
+
+class Amp:
+    """The --amp choice for a training loop: `with amp.autocast():` around forward and loss,
+    then `amp.backward_step(loss, optimizer)` (a GradScaler's scale/step/update for fp16)."""
+
+    def __init__(self, mode: str, device: str | None):
+        self.dtype = {"bf16": bfloat16, "fp16": float16}.get(mode)
+        name = Device.canonicalize(device)
+        self.device_type = "cpu" if name == "cpu" else "cuda"
+        self.scaler = GradScaler(name.split(":")[0], enabled=mode == "fp16")
+
+    def autocast(self) -> autocast:
+        return autocast(self.device_type, dtype=self.dtype, enabled=self.dtype is not None)
+
+    def backward_step(self, loss: Tensor, optimizer: optim.Optimizer) -> None:
+        optimizer.zero_grad()
+        self.scaler.scale(loss).backward()
+        self.scaler.step(optimizer)
+        self.scaler.update()
 
 
 def one_blas_thread(main: Callable[..., int]) -> Callable[..., int]:
@@ -246,44 +276,48 @@ class Epoch:
     test_accuracy: float
 
 
-def logits_of(model: nn.Module, x: np.ndarray, device: str | None = None) -> Tensor:
-    """The model's class scores for inputs x, in eval mode and without a graph."""
+def logits_of(model: nn.Module, x: np.ndarray, device: str | None = None,
+              amp: Amp | None = None) -> Tensor:
+    """The model's class scores for inputs x, in eval mode and without a graph (under
+    `amp`'s autocast when given, as the model trains)."""
     was_training = model.training
     model.eval()
-    with no_grad():
-        logits = model(Tensor(x, device=device))
+    with no_grad(), (amp or Amp("off", device)).autocast():
+        logits = model(Tensor(x, device=device)).float()
     model.train(was_training)
     return logits
 
 
 def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray,
-             device: str | None = None) -> tuple[float, float]:
+             device: str | None = None, amp: Amp | None = None) -> tuple[float, float]:
     """(mean cross-entropy, accuracy) of `model` on inputs x and labels y."""
-    logits = logits_of(model, x, device)
+    logits = logits_of(model, x, device, amp)
     loss = F.cross_entropy(logits, Tensor(y, device=logits.device)).item()
     return loss, float((logits.argmax(axis=1).numpy() == y).mean())
 
 
-def train_epoch(model: nn.Module, optimizer, batches) -> float:
+def train_epoch(model: nn.Module, optimizer, batches, amp: Amp | None = None) -> float:
     """One pass of cross-entropy training over `batches`; the summed loss of its samples."""
     model.train()
+    amp = amp or Amp("off", None)
     total = 0.0
     for x, y in batches:
-        loss = F.cross_entropy(model(x), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        with amp.autocast():
+            loss = F.cross_entropy(model(x), y)
+        amp.backward_step(loss, optimizer)
         total += loss.item() * y.shape[0]
     return total
 
 
 def fit(model: nn.Module, optimizer: optim.Optimizer, digits: Digits, epochs: int,
         batch_size: int, seed: int = 0, device: str | None = None, desc: str = "training",
-        lines: bool = False, every: int = 1, cosine: bool = False) -> list[Epoch]:
+        lines: bool = False, every: int = 1, cosine: bool = False,
+        amp: Amp | None = None) -> list[Epoch]:
     """Minibatch training with cross-entropy (shuffled batches from a DataLoader); evaluates
     on the test split after each epoch. Progress as `Progress` shows it: a bar on a
     terminal (with a line per epoch too when `lines`), else a line every `every` epochs.
-    `cosine` lowers the learning rate along a half cosine to zero over the epochs."""
+    `cosine` lowers the learning rate along a half cosine to zero over the epochs; `amp`
+    trains and evaluates in mixed precision."""
     schedule = optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs) if cosine else None
     train = DataLoader(TensorDataset(Tensor(digits.x_train, device=device),
                                      Tensor(digits.y_train, device=device)),
@@ -291,11 +325,11 @@ def fit(model: nn.Module, optimizer: optim.Optimizer, digits: Digits, epochs: in
     history = []
     progress = Progress(range(epochs), desc, unit="epoch", every=every, lines=lines)
     for _ in progress:
-        total = train_epoch(model, optimizer, train)
+        total = train_epoch(model, optimizer, train, amp)
         if schedule is not None:
             schedule.step()
         history.append(Epoch(total / len(train.dataset),
-                             *evaluate(model, digits.x_test, digits.y_test, device)))
+                             *evaluate(model, digits.x_test, digits.y_test, device, amp)))
         progress.report(**vars(history[-1]))
     return history
 

@@ -9,6 +9,7 @@ The test split is never trained on: its accuracy is what the model learned to ge
 
     python examples/train_digits.py                 # MLP, >= 97% test accuracy
     python examples/train_digits.py --model cnn     # CNN, >= 98%
+    python examples/train_digits.py --amp bf16      # mixed precision (slow on the CPU)
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import time
 
 from common import (
     LEARNING_RATES,
+    Amp,
+    add_amp_option,
     add_digits_options,
     base_parser,
     digits_epochs_and_target,
@@ -41,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
                         "along a cosine (default: 3e-3 for mlp, 2e-3 for cnn)")
     parser.add_argument("--save", help="where to write the weights (default: "
                         "digits_<model>.safetensors in --out); 'none' to skip")
+    add_amp_option(parser)
     args = parser.parse_args(argv)
     epochs, target = digits_epochs_and_target(args)
     lr = LEARNING_RATES[args.model] if args.lr is None else args.lr
@@ -54,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{Device.canonicalize(args.device)}")
     start = time.perf_counter()
     history = fit(model, optimizer, digits, epochs, args.batch_size, args.seed, args.device,
-                  desc=args.model, lines=True, cosine=True)
+                  desc=args.model, lines=True, cosine=True, amp=Amp(args.amp, args.device))
     print(f"trained in {time.perf_counter() - start:.1f} s")
 
     if args.save != "none":
