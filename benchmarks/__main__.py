@@ -23,8 +23,8 @@ import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-SUITES = ("overhead", "matmul", "mlp", "cnn", "transformer", "gpt", "amp", "kernels",
-          "memory", "distributed")
+SUITES = ("overhead", "matmul", "mlp", "cnn", "transformer", "gpt", "lstm", "amp",
+          "kernels", "memory", "distributed")
 BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 

@@ -61,7 +61,7 @@ def test_every_suite_writes_json_markdown_and_plots(tmp_path, device):
                                                if r["unit"] == "ms"}
     assert all("hand-written numpy" in r["figures"] or "hand-written cupy" in r["figures"]
                for r in mlp_rows)
-    for name in ("mlp", "cnn", "transformer", "gpt"):  # every training suite counts faults
+    for name in ("mlp", "cnn", "transformer", "gpt", "lstm"):  # every training suite: faults
         faults = [r for r in result["suites"][name]["rows"] if r["unit"] == "faults"]
         assert faults and all(set(r["figures"]) >= {OURS, "torch"} for r in faults)
     assert not any(s["failures"] for s in result["suites"].values())

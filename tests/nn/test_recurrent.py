@@ -277,6 +277,22 @@ def test_cell_parameters_factory_arguments_and_initialisation(kind, gates, devic
                                                                         "weight_ih"]
 
 
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_bias_gradients_are_arrays_of_their_own(kind, device):
+    """The input and hidden biases of an LSTM or RNN get the same gradient: each its own
+    array (adding to one leaves the other alone)."""
+    model = getattr(nn, kind)(2, 3).double().to(device)
+    out, _ = model(Tensor(np.ones((4, 2, 2)), device=device))
+    (out * out).sum().backward()
+    g_ih, g_hh = model.bias_ih_l0.grad, model.bias_hh_l0.grad
+    if kind != "GRU":
+        np.testing.assert_array_equal(g_ih.numpy(), g_hh.numpy())
+    before = g_hh.numpy().copy()
+    with no_grad():
+        g_ih += 1.0
+    np.testing.assert_array_equal(g_hh.numpy(), before)
+
+
 def test_dropout_between_layers_only_in_training(device):
     model = nn.LSTM(3, 8, num_layers=2, dropout=0.5).to(device)
     x = Tensor(np.random.default_rng(4).standard_normal((4, 2, 3)).astype(np.float32),

@@ -320,26 +320,25 @@ class NumpyKernels(OptimizerKernels, AmpKernels):
     def lstm_cell_forward(self, gates, xw, c, h_out, c_out) -> None:
         """gates: h W_hh^T on entry, the activated gates i, f, g, o on return; xw = x W_ih^T +
         b_ih + b_hh; c the previous cell state. c_out = f c + i g, h_out = o tanh(c_out)."""
-        xp, hidden = self.xp, c.shape[1]
-        scale, shift, _, _ = _lstm_columns(xp, hidden, gates.dtype)
+        xp, (rows, hidden) = self.xp, c.shape
+        scale, shift, _, _ = _lstm_columns(xp, rows, hidden, gates.dtype)
         gates += xw
         xp.tanh(gates, out=gates)
         gates *= scale  # (1 + tanh) / 2 for i, f, o; tanh for g
         gates += shift
-        i, f, g, o = (gates[:, k * hidden:(k + 1) * hidden] for k in range(4))
-        xp.multiply(f, c, out=c_out)
-        c_out += i * g
+        xp.multiply(gates[:, hidden:2 * hidden], c, out=c_out)
+        c_out += gates[:, :hidden] * gates[:, 2 * hidden:3 * hidden]
         xp.tanh(c_out, out=h_out)
-        h_out *= o
+        h_out *= gates[:, 3 * hidden:]
 
     def lstm_cell_backward(self, gates, c, c_out, dout, dh, dc, dgates) -> None:
         """Backward of lstm_cell_forward: dout + dh is the gradient of h_out (the output's and
         the next step's); dc that of c_out on entry, of c on return; writes dgates, the
         gradient of the gates' (whole) pre-activations (of xw and of h W_hh^T alike)."""
-        xp, hidden = self.xp, c.shape[1]
-        _, _, linear, constant = _lstm_columns(xp, hidden, gates.dtype)
-        i, f, g, o = (gates[:, k * hidden:(k + 1) * hidden] for k in range(4))
-        di, df, dg, do = (dgates[:, k * hidden:(k + 1) * hidden] for k in range(4))
+        xp, (rows, hidden) = self.xp, c.shape
+        _, _, linear, constant = _lstm_columns(xp, rows, hidden, gates.dtype)
+        i, f, g, o = _blocks(gates, hidden, 4)
+        di, df, dg, do = _blocks(dgates, hidden, 4)
         d = dout + dh
         tanh_c = xp.tanh(c_out)
         xp.multiply(d, tanh_c, out=do)
@@ -379,8 +378,8 @@ class NumpyKernels(OptimizerKernels, AmpKernels):
         """Backward of gru_cell_forward: dout + dh is the gradient of h_out; dh becomes the
         part of h's gradient that does not pass through hw (dh z); writes dxw and dhw."""
         xp, hidden = self.xp, h.shape[1]
-        r, z, n = (gates[:, k * hidden:(k + 1) * hidden] for k in range(3))
-        dr, dz, dn = (dxw[:, k * hidden:(k + 1) * hidden] for k in range(3))
+        r, z, n = _blocks(gates, hidden, 3)
+        dr, dz, dn = _blocks(dxw, hidden, 3)
         d = dout + dh
         xp.multiply(d, z, out=dh)
         xp.subtract(d, dh, out=dn)  # d (1 - z)
@@ -411,16 +410,23 @@ class NumpyKernels(OptimizerKernels, AmpKernels):
 UPDATE_CHUNK = 1 << 15  # elements per piece of an optimizer update (128 KiB of float32)
 
 
+def _blocks(gates, hidden: int, count: int) -> list:
+    """The gate blocks of a (rows, count * hidden) array, as views."""
+    return [gates[:, k * hidden:(k + 1) * hidden] for k in range(count)]
+
+
 @functools.lru_cache(maxsize=64)
-def _lstm_columns(xp, hidden: int, dtype) -> tuple:
-    """Per-column constants of the LSTM gate pass (blocks i, f, g, o), read-only: the affine
-    map from tanh to the gates (scale, shift) and the slope s (1 - s) / 1 - g^2 written as
-    (linear - gates) gates + constant."""
+def _lstm_columns(xp, rows: int, hidden: int, dtype) -> tuple:
+    """Per-column constants of the LSTM gate pass (blocks i, f, g, o) as read-only (rows,
+    4 hidden) arrays (whole arrays: a broadcast row is slower): the affine map from tanh to the
+    gates (scale, shift) and the slope s (1 - s) / 1 - g^2 as (linear - gates) gates +
+    constant."""
     blocks = {"scale": (0.5, 0.5, 1, 0.5), "shift": (0.5, 0.5, 0, 0.5),
               "linear": (1, 1, 0, 1), "constant": (0, 0, 1, 0)}
     columns = []
     for values in blocks.values():
-        column = xp.repeat(xp.asarray(values, dtype=dtype), hidden)
+        row = xp.repeat(xp.asarray(values, dtype=dtype), hidden)
+        column = xp.ascontiguousarray(xp.broadcast_to(row, (rows, 4 * hidden)))
         column.flags.writeable = False
         columns.append(column)
     return tuple(columns)

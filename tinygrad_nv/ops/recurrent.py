@@ -51,30 +51,32 @@ class Recurrence(Function):
             else None
         w_t = xp.multiply(a["w_hh"].T, half, order="C")
         self.y = y = xp.empty((rows + (2 if lstm else 1) * n, hidden), dtype=x.dtype)
-        self.gates = xp.empty_like(xw) if lstm or gru else None
-        self.hw = xp.empty_like(xw) if gru else None if lstm else xp.empty((n, hidden), x.dtype)
-        self.cells = xp.empty((rows, hidden), x.dtype) if lstm else None
+        self.gates = gates = xp.empty_like(xw) if lstm or gru else None
+        self.hw = hws = xp.empty_like(xw) if gru else None if lstm else xp.empty((n, hidden),
+                                                                                  x.dtype)
+        self.cells = cells = xp.empty((rows, hidden), x.dtype) if lstm else None
         h, c, self.h_prev, self.c_prev = h0, c0, [], []
         for off, b in _steps(batch_sizes, reverse):
             at = slice(off, off + b)
             h = _extend(xp, h, h0, b)
             self.h_prev.append(h)
-            hw = self.gates[at] if lstm else self.hw[at] if gru else self.hw[:b]
-            xp.matmul(h, w_t, out=hw)
             if lstm:
                 c = _extend(xp, c, c0, b)
                 self.c_prev.append(c)
-                kernels.lstm_cell_forward(hw, xw[at], c, y[at], self.cells[at])
-                c = self.cells[at]
+                xp.matmul(h, w_t, out=gates[at])
+                kernels.lstm_cell_forward(gates[at], xw[at], c, y[at], cells[at])
+                c = cells[at]
             elif gru:
-                kernels.gru_cell_forward(xw[at], hw, self.b_hn, h, self.gates[at], y[at])
+                xp.matmul(h, w_t, out=hws[at])
+                kernels.gru_cell_forward(xw[at], hws[at], self.b_hn, h, gates[at], y[at])
             else:
-                kernels.rnn_cell_forward(xw[at], hw, y[at], mode == "RNN_RELU")
+                xp.matmul(h, w_t, out=hws[:b])
+                kernels.rnn_cell_forward(xw[at], hws[:b], y[at], mode == "RNN_RELU")
             h = y[at]
         for start, stop, at in _endings(batch_sizes, reverse):  # h_n and c_n
             y[rows + start:rows + stop] = y[at][start:stop]
             if lstm:
-                y[rows + n + start:rows + n + stop] = self.cells[at][start:stop]
+                y[rows + n + start:rows + n + stop] = cells[at][start:stop]
         return y
 
     def backward(self, g):
@@ -118,13 +120,15 @@ class Recurrence(Function):
         xp, x = self.xp, self.parents[0]._data
         w_ih = self.parents[names.index("w_ih")]._data
         h_prev = self.h_prev[::-1] if self.reverse else self.h_prev  # by row of x
+        needs = dict(zip(names, self.needs_input_grad, strict=True))
+        bias_ih = self.kernels.bias_grad(dgates) if needs.get("b_ih") or (
+            needs.get("b_hh") and dhw is dgates) else None
         grads = {"x": lambda: xp.matmul(dgates, w_ih), "h0": lambda: dh, "c0": lambda: dc,
                  "w_ih": lambda: xp.matmul(dgates.T, x),
                  "w_hh": lambda: xp.matmul(dhw.T, xp.concatenate(h_prev)),
-                 "b_ih": lambda: self.kernels.bias_grad(dgates),
-                 "b_hh": lambda: self.kernels.bias_grad(dhw)}
-        return tuple(g._like(grads[name]()) if need else None
-                     for name, need in zip(names, self.needs_input_grad, strict=True))
+                 "b_ih": lambda: bias_ih,  # b_hh's too, but for a GRU (the engine copies it)
+                 "b_hh": lambda: bias_ih if dhw is dgates else self.kernels.bias_grad(dhw)}
+        return tuple(g._like(grads[name]()) if need else None for name, need in needs.items())
 
 
 def _steps(batch_sizes: tuple, reverse: bool) -> list[tuple[int, int]]:
