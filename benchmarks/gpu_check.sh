@@ -145,7 +145,8 @@ if cupy is None and not dry:
                     "the machine's would break both)")
 
 from tinygrad_nv.backend import cuda_unavailable_reason, get_backend  # noqa: E402
-from tinygrad_nv.backend.cuda import NVRTC_OPTIONS, kernel_dir, module_source  # noqa: E402
+from tinygrad_nv.backend.cuda import NVRTC_OPTIONS  # noqa: E402
+from tinygrad_nv.backend.launch import kernel_dir, module_source  # noqa: E402
 from tinygrad_nv.backend.numpy_kernels import NumpyKernels  # noqa: E402
 
 families = sorted(p.name[:-3] for p in kernel_dir().iterdir() if p.name.endswith(".cu"))

@@ -39,7 +39,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 from tinygrad_nv.backend import cuda_unavailable_reason, get_backend  # noqa: E402
-from tinygrad_nv.backend.cuda import bias_grad_chunks  # noqa: E402
+from tinygrad_nv.backend.launch import bias_grad_chunks  # noqa: E402
 from tinygrad_nv.backend.numpy_kernels import NumpyKernels  # noqa: E402
 
 REF = NumpyKernels(np)

@@ -12,14 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tinygrad_nv.backend.cuda import (
-    FAMILY_DEPENDENCIES,
-    NVRTC_OPTIONS,
-    kernel_dir,
-    kernel_source,
-    module_source,
-)
+from tinygrad_nv.backend.cuda import NVRTC_OPTIONS
 from tinygrad_nv.backend.emu import emulation_header
+from tinygrad_nv.backend.launch import FAMILY_DEPENDENCIES, kernel_dir, kernel_source, module_source
 
 REPO = Path(__file__).resolve().parents[2]
 FAMILIES = sorted(p.stem for p in (REPO / "kernels").glob("*.cu"))
@@ -100,7 +95,7 @@ def test_wheel_ships_kernels_and_header(tmp_path):
     assert {f"tinygrad_nv/kernels/{f}.cu" for f in FAMILIES} <= names
     assert "tinygrad_nv/backend/cuda_emu.h" in names
     # installed, the package finds its own copies (not the repository's)
-    code = ("from tinygrad_nv.backend.cuda import kernel_dir, kernel_source;"
+    code = ("from tinygrad_nv.backend.launch import kernel_dir, kernel_source;"
             "from tinygrad_nv.backend.emu import emulation_header;"
             "kernel_source('softmax'); emulation_header(); print(kernel_dir())")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -272,7 +272,7 @@ def test_float32_denormals_flush_to_zero(fidelity):
 
 
 def test_sigmoid_underflows_to_zero_as_on_a_gpu():
-    from tinygrad_nv.backend.cuda import CudaKernels
+    from tinygrad_nv.backend.launch import CudaKernels
 
     kernels = CudaKernels(np, emu.emu_load_module)
     y = kernels.act_forward("sigmoid", np.array([-100.0, 0.0], np.float32))
@@ -300,7 +300,7 @@ def test_thread_order_setting_is_checked(fidelity, monkeypatch):
 
 def test_a_hook_runs_after_every_launch():
     """The sync debug mode's mechanism (cuda installs a synchronising hook)."""
-    from tinygrad_nv.backend.cuda import CudaKernels
+    from tinygrad_nv.backend.launch import CudaKernels
 
     seen = []
     kernels = CudaKernels(np, emu.emu_load_module, lambda *launch: seen.append(launch))

@@ -132,7 +132,7 @@ def test_softmax(dev, log, dtype, shape):
 
 def launches(kernels_call) -> list:
     """(kernel, grid, block) of every launch `kernels_call(kernels)` makes on emu."""
-    from tinygrad_nv.backend.cuda import CudaKernels
+    from tinygrad_nv.backend.launch import CudaKernels
 
     seen = []
     kernels_call(CudaKernels(np, emu.emu_load_module, lambda *launch: seen.append(launch)))

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from tinygrad_nv.backend.base import Backend, DevicePlacement, Placed
-from tinygrad_nv.backend.cuda import CudaKernels
+from tinygrad_nv.backend.launch import CudaKernels
 
 
 def _contraction_flags() -> tuple[str, ...]:

@@ -1,0 +1,547 @@
+"""The CUDA launch code that the `cuda` and `emu` devices share: `CudaKernels` implements the
+kernel contract (backend/kernels.py) by launching the kernels of `kernels/*.cu`. It needs only
+an array module and `load_module(source, name)`, which returns an object with
+`get_function(name)` whose result is called as `fn(grid, block, args, shared_mem=0)` (the
+`cupy.RawModule` shape). `CudaBackend` (cuda.py) gives it CuPy and `cupy.RawModule`; the `emu`
+device (emu.py) gives it NumPy and the same sources compiled for the CPU.
+
+Dtypes: float32 and float64 run their `_f32` / `_f64` kernels; other floating dtypes (float16)
+are computed in float32 and cast back; other dtypes raise TypeError.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from contextlib import contextmanager
+from importlib import resources
+from importlib.abc import Traversable
+from pathlib import Path
+
+import numpy as np
+
+from tinygrad_nv.backend.numpy_kernels import (
+    ACTIVATIONS,
+    adam_coefficients,
+    cast_coefficients,
+    conv_out_size,
+    rmsprop_coefficients,
+    sgd_coefficients,
+)
+from tinygrad_nv.backend.optim_kernels import OptimizerKernels
+from tinygrad_nv.dtype import dtypes
+
+# Files compiled in front of a family's own file, in order (kernel files include nothing).
+FAMILY_DEPENDENCIES = {"linear": ("lowp", "activation"), "cross_entropy": ("softmax",),
+                       "attention": ("softmax",), "amp": ("lowp",), "optim": ("lowp",),
+                       "activation": ("lowp",)}
+BLOCK = 256          # threads per block of the element-wise kernels
+MAX_GRID = 65535     # blocks at most; grid-stride loops cover the rest
+ROW_BLOCK = (32, 512)  # smallest and largest block of the one-block-per-row kernels
+WARP_ROW_COLS = 1024  # rows up to this wide take a lane team each (softmax.cu: kWarpRowCols)
+TEAM_BLOCK = 128  # threads a block of lane teams (softmax.cu: kTeamBlock)
+WARP_ROW_KERNELS = frozenset({"softmax_forward", "softmax_backward", "cross_entropy",
+                              "attention_softmax_forward", "attention_softmax_backward"})
+BIAS_GRAD_BLOCK = (32, 8)  # linear.cu: 32 columns x kBiasGradRows row strides
+BIAS_GRAD_BLOCKS = 512  # bias_grad splits the rows into chunks until about this many blocks
+# rows per chunk at least: a batch of up to 256 rows is summed in one launch (32 rows a thread)
+BIAS_GRAD_MIN_CHUNK = 256
+TABLE_CACHE = 16  # optimizer address tables kept on the device (the most recently used)
+ACT_CODES = {name: code for code, name in enumerate(ACTIVATIONS)}  # activation.cu's enum Act
+# float16 / bfloat16 kernels (16-bit storage, float math: lowp.cu) exist in optim.cu, amp.cu,
+# activation.cu and linear.cu's bias_act; the other kernels compute them in float32 copies
+_SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64", np.dtype(np.float16): "f16"}
+_BF16 = next((d for d in dtypes.all if d.name == "bfloat16"), None)  # None: no ml_dtypes
+if _BF16 is not None:  # lowp.cu's bf16_bits
+    _SUFFIX[_BF16] = "bf16"
+
+
+def kernel_dir() -> Traversable:
+    """Where the `.cu` files are: in the installed package, else the repository's `kernels/`."""
+    packaged = resources.files("tinygrad_nv") / "kernels"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "kernels"
+
+
+def kernel_source(family: str) -> str:
+    """The text of `kernels/<family>.cu`."""
+    path = kernel_dir() / f"{family}.cu"
+    if not path.is_file():
+        raise FileNotFoundError(f"kernel source {family}.cu not found in {kernel_dir()}")
+    return path.read_text()
+
+
+def module_source(family: str) -> str:
+    """One compilation unit: a family's dependencies, then its own file (`#line` keeps names)."""
+    files = (*FAMILY_DEPENDENCIES.get(family, ()), family)
+    return "".join(f'#line 1 "{name}.cu"\n{kernel_source(name)}\n' for name in files)
+
+
+def _cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def bias_grad_chunks(rows: int, cols: int, blocks: int = BIAS_GRAD_BLOCKS) -> int:
+    """How many chunks of rows bias_grad sums in parallel (more than one: a second launch adds
+    the chunks' sums): about `blocks` blocks in all, at least BIAS_GRAD_MIN_CHUNK rows each."""
+    col_blocks = _cdiv(cols, BIAS_GRAD_BLOCK[0])
+    return min(_cdiv(rows, BIAS_GRAD_MIN_CHUNK), MAX_GRID, max(1, blocks // col_blocks))
+
+
+def _row_block(cols: int) -> int:
+    """A power of two (block_reduce needs one) giving each thread about 4 elements of a row,
+    within ROW_BLOCK."""
+    lo, hi = ROW_BLOCK
+    return min(hi, max(lo, 1 << (_cdiv(cols, 4) - 1).bit_length()))
+
+
+class CudaKernels(OptimizerKernels):
+    """The fused kernels of `NumpyKernels`, launched from `kernels/*.cu` (the optimizers of
+    OptimizerKernels through this class's `_optim_step` / `_optim_multi`)."""
+
+    def __init__(self, xp, load_module, after_launch=None):
+        self.xp = xp
+        self._load_module = load_module
+        self._after_launch = after_launch  # (kernel, grid, block) -> None: the sync debug mode
+        self.warp_row_cols = WARP_ROW_COLS  # 0: always one block per row (benchmarks compare)
+        self.sub_warp_rows = True  # False: a whole warp even for rows of a few columns (ditto)
+        self.bias_grad_blocks = BIAS_GRAD_BLOCKS  # 1: one chunk of rows (benchmarks compare)
+        self.index32 = True  # False: 64-bit index math in im2col / col2im (benchmarks compare)
+        self._modules: dict = {}
+        self._functions: dict = {}
+        self._lock = threading.Lock()
+        self._tables: OrderedDict = OrderedDict()  # address table -> its copy on the device
+        self._ticket = None  # cross_entropy's block counter (cross_entropy.cu)
+
+    # ---- plumbing
+    def _function(self, family: str, name: str):
+        fn = self._functions.get((family, name))
+        if fn is None:
+            with self._lock:
+                module = self._modules.get(family)
+                if module is None:
+                    module = self._modules[family] = self._load_module(
+                        module_source(family), f"{family}.cu")
+                fn = self._functions[family, name] = module.get_function(name)
+        return fn
+
+    def _launch(self, family: str, kernel: str, dtype, grid, block, *args) -> None:
+        name = f"{kernel}_{_SUFFIX[dtype]}"
+        self._function(family, name)(grid, block, args)
+        if self._after_launch is not None:
+            self._after_launch(name, grid, block)
+
+    def _launch_elementwise(self, family: str, kernel: str, dtype, n: int, *args) -> None:
+        if n:
+            self._launch(family, kernel, dtype, (min(_cdiv(n, BLOCK), MAX_GRID),), (BLOCK,), *args)
+
+    def _row_plan(self, kernel: str, shape: tuple) -> tuple[str, int, int, tuple]:
+        """(kernel, grid, block, extra arguments) of a row kernel for a (rows, cols) array: a
+        lane team per row for rows up to warp_row_cols wide (lanes: the row's length rounded
+        up to a power of two, at most 32), else a block per row."""
+        rows, cols = shape
+        if kernel in WARP_ROW_KERNELS and cols <= self.warp_row_cols:
+            width = min(32, 1 << (cols - 1).bit_length()) if self.sub_warp_rows else 32
+            grid = min(_cdiv(rows, TEAM_BLOCK // width), MAX_GRID)
+            return f"{kernel}_warp", grid, TEAM_BLOCK, (np.int32(width),)
+        return kernel, min(rows, MAX_GRID), _row_block(cols), ()
+
+    def _launch_rows(self, family: str, kernel: str, dtype, shape: tuple, *args) -> None:
+        if shape[0] and shape[1]:
+            name, grid, block, extra = self._row_plan(kernel, shape)
+            self._launch(family, name, dtype, (grid,), (block,), *args, *extra)
+
+    @staticmethod
+    def _dtype(op: str, dtype) -> np.dtype:
+        """The dtype the kernels compute in for arrays of `dtype`."""
+        dtype = np.dtype(dtype)
+        if dtype in (np.float32, np.float64):
+            return dtype
+        if dtype.kind == "f" or dtype.name == "bfloat16":
+            return np.dtype(np.float32)
+        raise TypeError(f"{op}: the CUDA kernels take floating-point arrays, got {dtype}")
+
+    @classmethod
+    def _storage_dtype(cls, op: str, dtype) -> tuple[np.dtype, type]:
+        """(array dtype, scalar type) of a kernel that has float16/bfloat16 variants: those
+        keep their own storage with float32 scalars; other dtypes are _dtype's."""
+        dtype = np.dtype(dtype)
+        if dtype in _SUFFIX and dtype.itemsize == 2:
+            return dtype, np.float32
+        dt = cls._dtype(op, dtype)
+        return dt, dt.type
+
+    def _input(self, array, dtype):
+        """`array` as a C-contiguous array of `dtype`; copies only when it is not one already."""
+        return array.astype(dtype, order="C", copy=False)
+
+    @contextmanager
+    def _in_place(self, dtype, *arrays):
+        """Contiguous `dtype` arrays to update; copies are written back into `arrays` after."""
+        work = [self._input(a, dtype) for a in arrays]
+        yield work
+        for array, w in zip(arrays, work, strict=True):
+            if w is not array:
+                array[...] = w
+
+    @staticmethod
+    def _act_code(act: str) -> np.int32:
+        if act not in ACT_CODES:
+            raise ValueError(f"unknown activation {act!r}; valid: {ACTIVATIONS}")
+        return np.int32(ACT_CODES[act])
+
+    # ---- activations
+    def act_forward(self, act: str, x, param: float = 0.0):
+        dt, scalar = self._storage_dtype(f"act_forward({act})", x.dtype)
+        code, x32 = self._act_code(act), self._input(x, dt)
+        y = self.xp.empty_like(x32)
+        self._launch_elementwise("activation", "act_forward", dt, x32.size, _bits(x32),
+                                 _bits(y), np.int64(x32.size), code, scalar(param))
+        return y.astype(x.dtype, copy=False)
+
+    def act_backward(self, act: str, x, grad, param: float = 0.0):
+        dt, scalar = self._storage_dtype(f"act_backward({act})", x.dtype)
+        code, xc, gc = self._act_code(act), self._input(x, dt), self._input(grad, dt)
+        dx = self.xp.empty_like(xc)
+        self._launch_elementwise("activation", "act_backward", dt, xc.size, _bits(xc),
+                                 _bits(gc), _bits(dx), np.int64(xc.size), code, scalar(param))
+        return dx.astype(x.dtype, copy=False)
+
+    # ---- linear epilogue
+    def bias_act(self, z, bias, act: str, param: float = 0.0):
+        dt, scalar = self._storage_dtype(f"bias_act({act})", z.dtype)
+        code, features = self._act_code(act), z.shape[-1]
+        if bias.size != features:
+            raise ValueError(f"bias_act: bias of shape {bias.shape} does not match the "
+                             f"{features} columns of z {z.shape}")
+        with self._in_place(dt, z) as (zc,):
+            out = self.xp.empty_like(zc)
+            self._launch_elementwise("linear", "bias_act", dt, zc.size, _bits(zc),
+                                     _bits(self._input(bias, dt)), _bits(out),
+                                     np.int64(zc.size), np.int32(features), code, scalar(param))
+        return z, out.astype(z.dtype, copy=False)
+
+    def bias_grad(self, grad):
+        dt = self._dtype("bias_grad", grad.dtype)
+        g = self._input(grad, dt)
+        rows, cols = g.shape
+        out = self.xp.empty(cols, dtype=dt)
+        if not cols:
+            return out.astype(grad.dtype, copy=False)
+        col_blocks = _cdiv(cols, BIAS_GRAD_BLOCK[0])
+        chunks = bias_grad_chunks(rows, cols, self.bias_grad_blocks)
+        if chunks > 1:  # rows in parallel too: (chunks, cols) partial sums, then their sum
+            chunk = _cdiv(rows, chunks)
+            chunks = _cdiv(rows, chunk)
+            partial = self.xp.empty((chunks, cols), dtype=dt)
+            self._launch("linear", "bias_grad", dt, (col_blocks, chunks), BIAS_GRAD_BLOCK, g,
+                         partial, np.int32(rows), np.int32(cols), np.int32(chunk))
+            g, rows = partial, chunks
+        self._launch("linear", "bias_grad", dt, (col_blocks,), BIAS_GRAD_BLOCK, g, out,
+                     np.int32(rows), np.int32(cols), np.int32(max(rows, 1)))
+        return out.astype(grad.dtype, copy=False)
+
+    # ---- row-wise softmax
+    def softmax(self, x, log: bool = False):
+        dt = self._dtype("softmax", x.dtype)
+        xc = self._input(x, dt)
+        y = self.xp.empty_like(xc)
+        self._launch_rows("softmax", "softmax_forward", dt, xc.shape, xc, y,
+                          *_rows_cols(xc), np.int32(log))
+        return y.astype(x.dtype, copy=False)
+
+    def softmax_backward(self, y, grad, log: bool = False):
+        dt = self._dtype("softmax_backward", y.dtype)
+        yc, gc = self._input(y, dt), self._input(grad, dt)
+        dx = self.xp.empty_like(yc)
+        self._launch_rows("softmax", "softmax_backward", dt, yc.shape, yc, gc, dx,
+                          *_rows_cols(yc), np.int32(log))
+        return dx.astype(y.dtype, copy=False)
+
+    # ---- softmax + cross-entropy
+    def cross_entropy(self, logits, targets, label_smoothing: float = 0.0,
+                      ignore_index: int = -100, mean: bool = False):
+        dt = self._dtype("cross_entropy", logits.dtype)
+        xc, t = self._input(logits, dt), self._input(targets, np.int64)
+        rows, cols = xc.shape
+        loss, dlogits = self.xp.empty(rows, dtype=dt), self.xp.empty_like(xc)
+        launch = bool(rows and cols)
+        # with `mean`: [mean, 1 / count] from the kernel, NaN where nothing is launched
+        reduced = (self.xp.empty(2, dtype=dt) if launch else self.xp.full(2, np.nan, dtype=dt)
+                   ) if mean else loss
+        if not cols:  # no class to pick: every target is bad (NaN) unless ignored
+            loss = self.xp.where(t == ignore_index, dt.type(0), dt.type(np.nan))
+        if launch:
+            name, grid, block, extra = self._row_plan("cross_entropy", xc.shape)
+            partial = self.xp.empty(2 * grid, dtype=dt) if mean else loss
+            if self._ticket is None:
+                self._ticket = self.xp.zeros(1, dtype=np.uint32)
+            self._launch("cross_entropy", name, dt, (grid,), (block,), xc, t, loss, dlogits,
+                         *_rows_cols(xc), dt.type(label_smoothing), np.int64(ignore_index),
+                         partial, self._ticket, reduced, np.int32(mean), *extra)
+        out, scale = (reduced[:1].reshape(()), reduced[1:]) if mean else (loss, None)
+        return out.astype(logits.dtype, copy=False), dlogits.astype(logits.dtype,
+                                                                     copy=False), scale
+
+    def cross_entropy_backward(self, dlogits, g, scale=None):
+        dt = self._dtype("cross_entropy_backward", dlogits.dtype)
+        dc, gc = self._input(dlogits, dt), self._input(g, dt)
+        rows, cols = dc.shape
+        expected = (rows,) if scale is None else ()
+        if gc.shape != expected:
+            raise ValueError(f"cross_entropy_backward: the gradient of "
+                             f"{'the row losses' if scale is None else 'the mean'} of "
+                             f"{rows} rows must have shape {expected}, got {gc.shape}")
+        out = self.xp.empty_like(dc)
+        sc = gc if scale is None else self._input(scale, dt)
+        self._launch_elementwise("cross_entropy", "cross_entropy_backward", dt, dc.size, dc, gc,
+                                 sc, out, np.int64(dc.size), np.int32(cols),
+                                 np.int32(scale is None))
+        return out.astype(dlogits.dtype, copy=False)
+
+    # ---- erf and erfc (CUDA's own)
+    def erf(self, x):
+        return self._error_function("erf", x)
+
+    def erfc(self, x):
+        return self._error_function("erfc", x)
+
+    def _error_function(self, name: str, x):
+        dt = self._dtype(name, x.dtype)
+        xc = self._input(x, dt)
+        y = self.xp.empty_like(xc)
+        self._launch_elementwise("activation", name, dt, xc.size, xc, y, np.int64(xc.size))
+        return y.astype(x.dtype, copy=False)
+
+    # ---- attention: scaled, masked row softmax
+    def attention_softmax(self, scores, q_len: int, scale: float, causal: bool = False,
+                          mask=None):
+        dt = self._dtype("attention_softmax", scores.dtype)
+        sc = self._input(scores, dt)
+        kind = 0 if mask is None else 2 if mask.dtype == np.bool_ else 1
+        m = self.xp.zeros((1, 1), dtype=dt) if mask is None else self._input(mask, dt)
+        y = self.xp.empty_like(sc)
+        self._launch_rows("attention", "attention_softmax_forward", dt, sc.shape, sc, m, y,
+                          *_rows_cols(sc), np.int32(q_len), np.int32(m.shape[0]),
+                          dt.type(scale), np.int32(causal), np.int32(kind))
+        return y.astype(scores.dtype, copy=False)
+
+    def attention_softmax_backward(self, y, grad, scale: float):
+        dt = self._dtype("attention_softmax_backward", y.dtype)
+        yc, gc = self._input(y, dt), self._input(grad, dt)
+        ds = self.xp.empty_like(yc)
+        self._launch_rows("attention", "attention_softmax_backward", dt, yc.shape, yc, gc, ds,
+                          *_rows_cols(yc), dt.type(scale))
+        return ds.astype(y.dtype, copy=False)
+
+    # ---- optimizer updates, in place: one tensor (`*_step`) or a whole group in one launch
+    # per storage dtype (`*_multi`: kernels/optim.cu reads an address table)
+    def sgd_step(self, param, grad, buf, lr: float, momentum: float, dampening: float,
+                 nesterov: bool, weight_decay: float, first: bool) -> None:
+        coef = sgd_coefficients(lr, momentum, dampening, nesterov, weight_decay, first)
+        self._optim_step("sgd", param, grad, [buf if momentum else None], coef)
+
+    def adam_step(self, param, grad, m, v, lr: float, beta1: float, beta2: float, eps: float,
+                  weight_decay: float, step: int, decoupled: bool) -> None:
+        coef = adam_coefficients(lr, beta1, beta2, eps, weight_decay, step, decoupled)
+        self._optim_step("adam", param, grad, [m, v], coef)
+
+    def rmsprop_step(self, param, grad, square_avg, grad_avg, buf, lr: float, alpha: float,
+                     eps: float, weight_decay: float, momentum: float, centered: bool) -> None:
+        coef = rmsprop_coefficients(lr, alpha, eps, weight_decay, momentum, centered)
+        self._optim_step("rmsprop", param, grad, [square_avg, grad_avg, buf], coef)
+
+    def sgd_multi(self, params: list, grads: list, bufs: list | None, lr: float,
+                  momentum: float, dampening: float, nesterov: bool, weight_decay: float,
+                  first: bool) -> None:
+        coef = sgd_coefficients(lr, momentum, dampening, nesterov, weight_decay, first)
+        self._optim_multi("sgd", params, grads, [bufs if momentum else None], coef)
+
+    def adam_multi(self, params: list, grads: list, ms: list, vs: list, lr: float,
+                   beta1: float, beta2: float, eps: float, weight_decay: float, step: int,
+                   decoupled: bool) -> None:
+        coef = adam_coefficients(lr, beta1, beta2, eps, weight_decay, step, decoupled)
+        self._optim_multi("adam", params, grads, [ms, vs], coef)
+
+    def rmsprop_multi(self, params: list, grads: list, square_avgs: list,
+                      grad_avgs: list | None, bufs: list | None, lr: float, alpha: float,
+                      eps: float, weight_decay: float, momentum: float, centered: bool) -> None:
+        coef = rmsprop_coefficients(lr, alpha, eps, weight_decay, momentum, centered)
+        self._optim_multi("rmsprop", params, grads, [square_avgs, grad_avgs, bufs], coef)
+
+    @staticmethod
+    def _storage(op: str, dtype) -> tuple[np.dtype, np.dtype]:
+        """(storage, math) dtypes of the optimizer kernels for parameters of `dtype`."""
+        dtype = np.dtype(dtype)
+        if dtype not in _SUFFIX:
+            raise TypeError(f"{op}: the CUDA optimizer kernels take float16, float32 or "
+                            f"float64 parameters, got {dtype}")
+        return dtype, np.dtype(np.float64 if dtype == np.float64 else np.float32)
+
+    def _optim_step(self, opt: str, param, grad, state: list, coef: tuple) -> None:
+        """`<opt>_step` on one tensor; an unused state buffer (None) is passed as param."""
+        storage, math = self._storage(f"{opt}_step", param.dtype)
+        used = [s for s in state if s is not None]
+        with self._in_place(storage, param, *used) as (p, *work):
+            rest = iter(work)
+            buffers = [p if s is None else next(rest) for s in state]
+            arrays = [_bits(a) for a in (p, self._input(grad, storage), *buffers)]
+            self._launch_elementwise("optim", f"{opt}_step", storage, p.size, *arrays,
+                                     np.int64(p.size), *cast_coefficients(np, math, coef))
+
+    def _optim_multi(self, opt: str, params: list, grads: list, states: list, coef: tuple
+                     ) -> None:
+        """`<opt>_multi` once per storage dtype; `states` holds one list (or None: unused) per
+        state buffer. Tensors whose arrays are not contiguous take the one-tensor path."""
+        groups: dict = {}
+        for k, p in enumerate(params):
+            arrays = [p] + [s[k] for s in states if s is not None]
+            fused = all(a.flags.c_contiguous and a.dtype == p.dtype for a in arrays)
+            groups.setdefault(np.dtype(p.dtype) if fused else None, []).append(k)
+        for k in groups.pop(None, []):
+            self._optim_step(opt, params[k], grads[k], [None if s is None else s[k]
+                                                        for s in states], coef)
+        for storage, ks in groups.items():
+            _, math = self._storage(f"{opt}_multi", storage)
+            grads_k = [self._input(grads[k], storage) for k in ks]
+            rows = [[params[k] for k in ks], grads_k,
+                    *([params[k] if s is None else s[k] for k in ks] for s in states)]
+            sizes = [params[k].size for k in ks]
+            total = sum(sizes)
+            if not total:
+                continue
+            table = [_address(a) for row in rows for a in row]
+            packed = self._device_table((*table, *np.cumsum([0, *sizes]).tolist()))
+            self._launch_elementwise("optim", f"{opt}_multi", storage, total,
+                                     packed[:len(table)].view(np.uint64), packed[len(table):],
+                                     np.int32(len(ks)), *cast_coefficients(np, math, coef))
+
+    # ---- GradScaler (kernels/amp.cu)
+    def amp_unscale_multi(self, grads: list, found_inf, inv_scale) -> None:
+        """Every gradient (one dtype) unscaled in place and checked for inf/NaN, one launch;
+        found_inf and inv_scale stay (1,) float32 arrays on the device."""
+        dtype = np.dtype(grads[0].dtype)
+        with self._in_place(dtype, *grads) as work:
+            sizes = [a.size for a in work]
+            table = [_address(_bits(a)) for a in work]
+            packed = self._device_table((*table, *np.cumsum([0, *sizes]).tolist()))
+            self._launch_elementwise("amp", "amp_unscale_multi", dtype, sum(sizes),
+                                     packed[:len(table)].view(np.uint64), packed[len(table):],
+                                     np.int32(len(table)), found_inf, inv_scale)
+
+    def _device_table(self, values: tuple):
+        """The int64 array of `values` on the device: uploaded once, then found by its values
+        (the arrays' addresses repeat from step to step: the same parameters and states, and
+        gradients in the memory the last step's freed)."""
+        with self._lock:
+            packed = self._tables.get(values)
+            if packed is None:
+                packed = self._tables[values] = self.xp.asarray(np.array(values, np.int64))
+                if len(self._tables) > TABLE_CACHE:
+                    self._tables.popitem(last=False)
+            self._tables.move_to_end(values)
+        return packed
+
+    # ---- convolution as a matrix product
+    def _index_kernel(self, kernel: str, *arrays) -> str:
+        """The `_idx32` variant where every flat index plus a grid stride fits in an int."""
+        largest = max(a.size for a in arrays) + BLOCK * MAX_GRID
+        return f"{kernel}_idx32" if self.index32 and largest < 2**31 else kernel
+
+    def im2col(self, x, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple):
+        dt = self._dtype("im2col", x.dtype)
+        xc = self._input(x, dt)
+        shape = _conv_shape("im2col", xc.shape, kernel, stride, padding, dilation)
+        n, c, _, _, kh, kw, *_, oh, ow = (int(s) for s in shape)
+        cols = self.xp.empty((n, c * kh * kw, oh * ow), dtype=dt)
+        self._launch_elementwise("conv", self._index_kernel("im2col", xc, cols), dt, cols.size,
+                                 xc, cols, *shape)
+        return cols.astype(x.dtype, copy=False)
+
+    def col2im(self, cols, x_shape: tuple, kernel: tuple, stride: tuple, padding: tuple,
+               dilation: tuple):
+        dt = self._dtype("col2im", cols.dtype)
+        shape = _conv_shape("col2im", x_shape, kernel, stride, padding, dilation)
+        out = self.xp.empty(tuple(x_shape), dtype=dt)
+        cc = self._input(cols, dt)
+        self._launch_elementwise("conv", self._index_kernel("col2im", cc, out), dt, out.size,
+                                 cc, out, *shape)
+        return out.astype(cols.dtype, copy=False)
+
+    # ---- recurrent cells: one time step's gate pass (kernels/recurrent.cu; the arguments are
+    # NumpyKernels'); outputs are written into the arrays given
+    def lstm_cell_forward(self, gates, xw, c, h_out, c_out) -> None:
+        dt = self._dtype("lstm_cell_forward", c.dtype)
+        with self._in_place(dt, gates, h_out, c_out) as (g, h, cn):
+            self._launch_elementwise("recurrent", "lstm_cell_forward", dt, c.size, g,
+                                     self._input(xw, dt), self._input(c, dt), h, cn,
+                                     *_elements_hidden(c))
+
+    def lstm_cell_backward(self, gates, c, c_out, dout, dh, dc, dgates) -> None:
+        dt = self._dtype("lstm_cell_backward", c.dtype)
+        inputs = (self._input(a, dt) for a in (gates, c, c_out, dout, dh))
+        with self._in_place(dt, dc, dgates) as (dcc, dg):
+            self._launch_elementwise("recurrent", "lstm_cell_backward", dt, c.size, *inputs,
+                                     dcc, dg, *_elements_hidden(c))
+
+    def gru_cell_forward(self, xw, hw, b_hn, h, gates, h_out) -> None:
+        dt = self._dtype("gru_cell_forward", h.dtype)
+        inputs = (self._input(a, dt) for a in (xw, hw, b_hn, h))
+        with self._in_place(dt, gates, h_out) as (g, ho):
+            self._launch_elementwise("recurrent", "gru_cell_forward", dt, h.size, *inputs, g,
+                                     ho, *_elements_hidden(h))
+
+    def gru_cell_backward(self, gates, hw, b_hn, h, dout, dh, dxw, dhw) -> None:
+        dt = self._dtype("gru_cell_backward", h.dtype)
+        inputs = (self._input(a, dt) for a in (gates, hw, b_hn, h, dout))
+        with self._in_place(dt, dh, dxw, dhw) as outputs:
+            self._launch_elementwise("recurrent", "gru_cell_backward", dt, h.size, *inputs,
+                                     *outputs, *_elements_hidden(h))
+
+    def rnn_cell_forward(self, xw, hw, h_out, relu: bool) -> None:
+        dt = self._dtype("rnn_cell_forward", h_out.dtype)
+        with self._in_place(dt, h_out) as (ho,):
+            self._launch_elementwise("recurrent", "rnn_cell_forward", dt, ho.size,
+                                     self._input(xw, dt), self._input(hw, dt), ho,
+                                     np.int64(ho.size), np.int32(relu))
+
+    def rnn_cell_backward(self, h_out, dout, dh, dpre, relu: bool) -> None:
+        dt = self._dtype("rnn_cell_backward", h_out.dtype)
+        inputs = (self._input(a, dt) for a in (h_out, dout, dh))
+        with self._in_place(dt, dpre) as (dp,):
+            self._launch_elementwise("recurrent", "rnn_cell_backward", dt, dp.size, *inputs,
+                                     dp, np.int64(dp.size), np.int32(relu))
+
+
+def _address(array) -> int:
+    """The device address of an array's first element (CuPy: data.ptr; NumPy on emu)."""
+    if isinstance(array, np.ndarray):  # (array.data is a memoryview, which refuses bfloat16)
+        return array.ctypes.data
+    return array.data.ptr
+
+
+def _bits(array):
+    """float16 and bfloat16 arrays as the unsigned short bits of the f16 / bf16 kernels."""
+    return array.view(np.uint16) if array.dtype in (np.float16, _BF16) else array
+
+
+def _rows_cols(x) -> tuple:
+    rows, cols = x.shape
+    return np.int32(rows), np.int32(cols)
+
+
+def _elements_hidden(state) -> tuple:
+    """recurrent.cu's element count and hidden size of a (batch, hidden) state."""
+    return np.int64(state.size), np.int32(state.shape[1])
+
+
+def _conv_shape(op: str, x_shape, kernel, stride, padding, dilation) -> tuple:
+    """conv.cu's ConvShape as int32 scalars: n c h w kh kw sh sw ph pw dh dw oh ow."""
+    n, c, h, w = x_shape
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    oh, ow = conv_out_size(h, kh, sh, ph, dh), conv_out_size(w, kw, sw, pw, dw)
+    if oh <= 0 or ow <= 0:
+        raise ValueError(f"{op}: a {kh}x{kw} kernel (stride {stride}, padding {padding}, "
+                         f"dilation {dilation}) does not fit an input of shape {tuple(x_shape)}")
+    return tuple(np.int32(v) for v in (n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow))
