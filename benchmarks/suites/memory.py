@@ -62,7 +62,7 @@ def run(settings: Settings) -> Suite:
         backend.synchronize()
         peaks[name], growths[name] = Stat.of([peak / KIB]), Stat.of([growth / KIB])
     suite.rows.append(Row(f"peak host memory during {last} SGD steps, batch {batch}", "KiB",
-                          peaks, [Target(raw, 1.3)]))
+                          peaks, [Target(raw, 1.2)]))
     suite.rows.append(Row(f"memory held after step {last} minus after step {first}", "KiB",
                           growths, noise=FLAT / KIB))
     flat = growths[OURS].median * KIB < FLAT

@@ -66,7 +66,9 @@ def run_backward(roots: Sequence, grads: Sequence, retain_graph: bool, create_gr
     previous, grad_mode.enabled = grad_mode.enabled, create_graph
     anomaly, changed_at = Recording.check_nan, Clock.now
     try:
-        for node in reversed(toposort(roots)):
+        order = toposort(roots)
+        while order:  # popped: a node's tensor (and its array) is freed once it is done
+            node = order.pop()
             g = sums.pop(node, None)
             if g is None:
                 continue

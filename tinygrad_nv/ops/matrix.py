@@ -56,11 +56,16 @@ def rounded_matmul(xp, a, b):
 
 
 class LinearAct(Function):
-    """act(x @ w.T + b) for 2-D x: the product on cuBLAS, bias + activation in one kernel."""
+    """act(x @ w.T + b) for 2-D x: the product on cuBLAS, bias + activation in one kernel.
+    Backward reads the pre-activation, kept from forward; without an activation nothing is
+    kept (the bias is added in place: the output is the pre-activation)."""
 
     def forward(self, x, w, b, activation: type[Activation], param: float):
         self.activation, self.param = activation, param
         z = rounded_matmul(self.xp, x, w.T)
+        if activation.act == "identity":
+            z += b
+            return z
         self.pre, out = self.kernels.bias_act(z, b, activation.act, param)
         return out
 
@@ -79,11 +84,32 @@ class LinearAct(Function):
         """The same gradients as `backward` from the same array calls, without Tensors."""
         x, w, _ = self.parents
         gz = g._data if self.activation.act == "identity" else \
-            self.kernels.act_backward(self.activation.act, self.pre, g._data, self.param)
+            self.kernels.act_backward(self.activation.act, self._saved(), g._data, self.param)
         xp, needs = self.xp, self.needs_input_grad
         return (g._like(rounded_matmul(xp, gz, w._data)) if needs[0] else None,
                 g._like(rounded_matmul(xp, gz.T, x._data)) if needs[1] else None,
                 g._like(self.kernels.bias_grad(gz)) if needs[2] else None)
+
+
+    def _saved(self):
+        """What act_backward takes as x: the pre-activation."""
+        return self.pre
+
+
+class LinearRelu(LinearAct):
+    """LinearAct with ReLU, whose derivative the output gives as well (out > 0 where pre >
+    0): backward reads the output, and the pre-activation is not kept. The output is guarded
+    against in-place changes, as PyTorch's relu guards its result."""
+
+    save_output = True
+
+    def forward(self, x, w, b, activation: type[Activation], param: float):
+        out = super().forward(x, w, b, activation, param)
+        del self.pre
+        return out
+
+    def _saved(self):
+        return self.output()._data
 
 
 class SumRows(Function):
@@ -282,9 +308,10 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None,
         bias = w._like(w.backend.xp.zeros(w.shape[0], dtype=w.dtype))
     b = bias.cast(w.dtype)
     check_device(w, b, "linear")
+    fused = LinearRelu if kind.act == "relu" else LinearAct
     if a.ndim == 2:  # the usual batch of rows: no reshape nodes around the product
-        return LinearAct.apply(a, w, b, activation=kind, param=param)
-    out = LinearAct.apply(a.reshape(-1, a.shape[-1]), w, b, activation=kind, param=param)
+        return fused.apply(a, w, b, activation=kind, param=param)
+    out = fused.apply(a.reshape(-1, a.shape[-1]), w, b, activation=kind, param=param)
     return out.reshape(*x.shape[:-1], w.shape[0])
 
 
