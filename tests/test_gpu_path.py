@@ -1,4 +1,4 @@
-"""The GPU path's guarantees, proven on instrumented `emu` devices (tinygrad_nv.backend.
+"""The GPU path's guarantees, proven on instrumented `emu` devices (tinygrad_nv.testing.
 instrumented): every array call runs with the tensor's device current, and a training step
 makes no host synchronisation, within a launch budget."""
 
@@ -15,7 +15,7 @@ import tinygrad_nv.nn.functional as F
 import tinygrad_nv.optim as optim
 from tinygrad_nv import Tensor, dtypes
 from tinygrad_nv.backend.emu import current_device
-from tinygrad_nv.backend.instrumented import instrumented
+from tinygrad_nv.testing.instrumented import instrumented
 
 pytestmark = pytest.mark.emu
 

@@ -1,4 +1,4 @@
-"""Every kind of op on an instrumented `emu:1` (tinygrad_nv.backend.instrumented): forward and
+"""Every kind of op on an instrumented `emu:1` (tinygrad_nv.testing.instrumented): forward and
 backward run each array call with emu:1 current, never wait for the device where the result
 does not depend on device values (a count read back, as nonzero without size=), and give
 what the same op gives on the CPU."""
@@ -13,7 +13,7 @@ import pytest
 import tinygrad_nv.backend as backends
 import tinygrad_nv.nn as nn
 from tinygrad_nv import Tensor
-from tinygrad_nv.backend.instrumented import instrumented
+from tinygrad_nv.testing.instrumented import instrumented
 
 pytestmark = pytest.mark.emu
 DEV = "emu:1"

@@ -10,7 +10,7 @@ import tinygrad_nv as tg
 from tinygrad_nv import Tensor, dtypes
 from tinygrad_nv.amp import GradScaler
 from tinygrad_nv.backend import get_backend
-from tinygrad_nv.backend.instrumented import instrumented
+from tinygrad_nv.testing.instrumented import instrumented
 
 PLANTED = {2: "inf", 7: "nan", 8: "inf", 15: "inf"}  # step -> what the loss is multiplied by
 STEPS = 20

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from tinygrad_nv.backend import cuda_unavailable_reason, emu, get_backend
-from tinygrad_nv.backend.instrumented import instrumented
 from tinygrad_nv.backend.numpy_kernels import NumpyKernels
+from tinygrad_nv.testing.instrumented import instrumented
 
 REF = NumpyKernels(np)
 TOL = {np.float32: {"rtol": 1e-5, "atol": 1e-6}, np.float64: {"rtol": 1e-12, "atol": 1e-14}}

@@ -213,7 +213,7 @@ def test_cross_entropy_mean_without_counted_rows_is_nan_with_zero_gradient(dev):
 def test_cross_entropy_mean_is_one_launch_and_deterministic(monkeypatch):
     """The mean comes from the same launch (the last block adds the blocks' partial sums in
     block order): identical whatever order the blocks run in."""
-    from tinygrad_nv.backend.instrumented import instrumented
+    from tinygrad_nv.testing.instrumented import instrumented
 
     logits, targets = randn(1000, 10, dtype=np.float32), np.arange(1000) % 10
     means = []
@@ -388,7 +388,7 @@ def test_fused_adam_over_any_group_layout(sizes, seed):
 
 
 def test_fused_update_launches_once_per_group():
-    from tinygrad_nv.backend.instrumented import NO_LAUNCH, instrumented
+    from tinygrad_nv.testing.instrumented import NO_LAUNCH, instrumented
 
     with instrumented("emu") as probe:
         kernels = get_backend("emu").kernels

@@ -117,7 +117,7 @@ OPTIMIZERS = [(optim.NAdam, "nadam"), (optim.RAdam, "radam"), (optim.Adamax, "ad
 @pytest.mark.parametrize("cls, kernel", OPTIMIZERS, ids=[k for _, k in OPTIMIZERS])
 def test_optimizer_step_is_one_launch_per_group_without_sync(cls, kernel):
     """On a second device (emu:1): one launch, run with that device current, no sync."""
-    from tinygrad_nv.backend.instrumented import instrumented
+    from tinygrad_nv.testing.instrumented import instrumented
 
     with instrumented("emu:1") as probe:
         params = [Tensor(np.ones(n, np.float32), device="emu:1", requires_grad=True)
@@ -141,7 +141,7 @@ def test_optimizer_step_is_one_launch_per_group_without_sync(cls, kernel):
 def test_array_paths_of_every_optimizer_run_on_the_parameters_device(make):
     """The array work around the kernels (maximize's negation, Adagrad and amsgrad's updates)
     runs with the parameters' device current, here emu:1."""
-    from tinygrad_nv.backend.instrumented import instrumented
+    from tinygrad_nv.testing.instrumented import instrumented
 
     with instrumented("emu:1") as probe:
         params = [Tensor(np.ones(n, np.float32), device="emu:1", requires_grad=True)
@@ -155,7 +155,7 @@ def test_array_paths_of_every_optimizer_run_on_the_parameters_device(make):
 
 
 def test_lbfgs_runs_on_the_parameters_device():
-    from tinygrad_nv.backend.instrumented import instrumented
+    from tinygrad_nv.testing.instrumented import instrumented
 
     with instrumented("emu:1") as probe:
         x = Tensor(np.array([3.0, -2.0]), device="emu:1", requires_grad=True)

@@ -1,4 +1,4 @@
-"""The layers of issue 9 on an instrumented `emu:1` device (tinygrad_nv.backend.instrumented):
+"""The layers of issue 9 on an instrumented `emu:1` device (tinygrad_nv.testing.instrumented):
 every array call runs with that device current, and forward + backward never wait for it."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 import tinygrad_nv.nn as nn
 import tinygrad_nv.nn.functional as F
 from tinygrad_nv import Tensor
-from tinygrad_nv.backend.instrumented import instrumented
+from tinygrad_nv.testing.instrumented import instrumented
 
 pytestmark = pytest.mark.emu
 DEV = "emu:1"
