@@ -5,6 +5,9 @@ A `Function` computes on raw arrays in `forward` and returns the gradients of it
 Tensors in `backward`, built from differentiable Tensor operations, so that backward itself
 can be recorded (`create_graph=True`)."""
 
+import importlib
+from typing import Any
+
 from tinygrad_nv.autograd.anomaly import (
     detect_anomaly,
     is_anomaly_enabled,
@@ -14,6 +17,7 @@ from tinygrad_nv.autograd.anomaly import (
 from tinygrad_nv.autograd.engine import backward, default_grad, grad, run_backward, toposort
 from tinygrad_nv.autograd.function import (
     Function,
+    FunctionCtx,
     bump_version,
     constant,
     device_call,
@@ -28,7 +32,14 @@ from tinygrad_nv.autograd.mode import (
     set_grad_enabled,
 )
 
-__all__ = ["Function", "RemovableHandle", "backward", "bump_version", "constant",
+
+def __getattr__(name: str) -> Any:
+    if name == "functional":  # torch.autograd.functional (tinygrad_nv.func), on first use
+        return importlib.import_module("tinygrad_nv.autograd.functional")
+    raise AttributeError(f"module 'tinygrad_nv.autograd' has no attribute {name!r}")
+
+
+__all__ = ["Function", "FunctionCtx", "RemovableHandle", "backward", "bump_version", "constant",
            "default_grad", "detect_anomaly", "device_call", "enable_grad", "grad",
            "inference_mode", "is_anomaly_enabled", "is_grad_enabled", "new_version_counter",
            "no_grad", "record_calls", "register_hook", "retain_grad", "run_backward",
