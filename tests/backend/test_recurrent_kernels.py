@@ -64,7 +64,8 @@ def dev(request) -> Device:
     return Device(request.param)
 
 
-@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (4, 100)])  # 400: more than one block
+# (4, 100): more than one block; (40, 256): LSTM constants broadcast, not tiled (NumpyKernels)
+@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (4, 100), (40, 256)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name,relu", CASES)
 def test_kernel_matches_reference(dev, name, relu, dtype, shape):

@@ -321,7 +321,7 @@ class NumpyKernels(OptimizerKernels, AmpKernels):
         """gates: h W_hh^T on entry, the activated gates i, f, g, o on return; xw = x W_ih^T +
         b_ih + b_hh; c the previous cell state. c_out = f c + i g, h_out = o tanh(c_out)."""
         xp, (rows, hidden) = self.xp, c.shape
-        scale, shift, _, _ = _lstm_columns(xp, rows, hidden, gates.dtype)
+        scale, shift, _, _ = _lstm_columns(xp, _tiled_rows(rows, hidden), hidden, gates.dtype)
         gates += xw
         xp.tanh(gates, out=gates)
         gates *= scale  # (1 + tanh) / 2 for i, f, o; tanh for g
@@ -336,7 +336,8 @@ class NumpyKernels(OptimizerKernels, AmpKernels):
         the next step's); dc that of c_out on entry, of c on return; writes dgates, the
         gradient of the gates' (whole) pre-activations (of xw and of h W_hh^T alike)."""
         xp, (rows, hidden) = self.xp, c.shape
-        _, _, linear, constant = _lstm_columns(xp, rows, hidden, gates.dtype)
+        _, _, linear, constant = _lstm_columns(xp, _tiled_rows(rows, hidden), hidden,
+                                               gates.dtype)
         i, f, g, o = _blocks(gates, hidden, 4)
         di, df, dg, do = _blocks(dgates, hidden, 4)
         d = dout + dh
@@ -408,6 +409,7 @@ class NumpyKernels(OptimizerKernels, AmpKernels):
 
 
 UPDATE_CHUNK = 1 << 15  # elements per piece of an optimizer update (128 KiB of float32)
+TILED_CONSTANTS = 1 << 15  # elements of an LSTM gate array that get whole-array constants
 
 
 def _blocks(gates, hidden: int, count: int) -> list:
@@ -415,12 +417,18 @@ def _blocks(gates, hidden: int, count: int) -> list:
     return [gates[:, k * hidden:(k + 1) * hidden] for k in range(count)]
 
 
-@functools.lru_cache(maxsize=64)
+def _tiled_rows(rows: int, hidden: int) -> int:
+    """Rows of the LSTM constants: the gate array's own up to TILED_CONSTANTS elements (an
+    operand broadcast along rows costs ~2 us more per op on small arrays), else 1 (broadcast:
+    the cache stays small)."""
+    return rows if rows * 4 * hidden <= TILED_CONSTANTS else 1
+
+
+@functools.lru_cache(maxsize=16)
 def _lstm_columns(xp, rows: int, hidden: int, dtype) -> tuple:
     """Per-column constants of the LSTM gate pass (blocks i, f, g, o) as read-only (rows,
-    4 hidden) arrays (whole arrays: a broadcast row is slower): the affine map from tanh to the
-    gates (scale, shift) and the slope s (1 - s) / 1 - g^2 as (linear - gates) gates +
-    constant."""
+    4 hidden) arrays: the affine map from tanh to the gates (scale, shift) and the slope
+    s (1 - s) / 1 - g^2 as (linear - gates) gates + constant."""
     blocks = {"scale": (0.5, 0.5, 1, 0.5), "shift": (0.5, 0.5, 0, 0.5),
               "linear": (1, 1, 0, 1), "constant": (0, 0, 1, 0)}
     columns = []

@@ -46,7 +46,12 @@ class Recurrence(Function):
         half = _halving(xp, mode, hidden, x.dtype)  # of the sigmoid gates: see the kernels
         xw = xp.matmul(x, xp.multiply(a["w_ih"].T, half, order="C"))
         if bias:
-            xw += _folded_bias(mode, a["b_ih"], a["b_hh"], hidden) * half
+            folded = _folded_bias(mode, a["b_ih"], a["b_hh"], hidden) * half
+            if rows % n:
+                xw += folded
+            else:  # N rows at a time: a broadcast over rows of N * width is faster
+                whole = xw.reshape(-1, n * folded.size)
+                whole += xp.tile(folded, n)
         self.b_hn = (a["b_hh"][2 * hidden:] if bias else xp.zeros(hidden, x.dtype)) if gru \
             else None
         w_t = xp.multiply(a["w_hh"].T, half, order="C")
@@ -96,7 +101,7 @@ class Recurrence(Function):
         dc = gy[rows + n:].copy() if lstm else None
         dgates = xp.empty((rows, w_hh.shape[0]), dtype=x.dtype)  # of the pre-activations
         dhw = xp.empty_like(dgates) if gru else dgates  # of h W_hh^T
-        steps = _steps(self.batch_sizes, self.reverse)
+        steps, need_h0 = _steps(self.batch_sizes, self.reverse), self.needs_input_grad[1]
         for k in range(len(steps) - 1, -1, -1):
             off, b = steps[k]
             at = slice(off, off + b)
@@ -109,6 +114,8 @@ class Recurrence(Function):
             else:
                 kernels.rnn_cell_backward(self.y[at], dout[at], dh[:b], dgates[at],
                                           mode == "RNN_RELU")
+            if not (k or need_h0):  # the first step's product only feeds h0's gradient
+                break
             if gru:  # dh holds the part of h's gradient that bypasses h W_hh^T
                 dh[:b] += xp.matmul(dhw[at], w_hh)
             else:
@@ -119,16 +126,29 @@ class Recurrence(Function):
         """The inputs' gradients from the pre-activations' (one product each)."""
         xp, x = self.xp, self.parents[0]._data
         w_ih = self.parents[names.index("w_ih")]._data
-        h_prev = self.h_prev[::-1] if self.reverse else self.h_prev  # by row of x
         needs = dict(zip(names, self.needs_input_grad, strict=True))
         bias_ih = self.kernels.bias_grad(dgates) if needs.get("b_ih") or (
             needs.get("b_hh") and dhw is dgates) else None
         grads = {"x": lambda: xp.matmul(dgates, w_ih), "h0": lambda: dh, "c0": lambda: dc,
                  "w_ih": lambda: xp.matmul(dgates.T, x),
-                 "w_hh": lambda: xp.matmul(dhw.T, xp.concatenate(h_prev)),
+                 "w_hh": lambda: self._hidden_product(dhw),
                  "b_ih": lambda: bias_ih,  # b_hh's too, but for a GRU (the engine copies it)
                  "b_hh": lambda: bias_ih if dhw is dgates else self.kernels.bias_grad(dhw)}
         return tuple(g._like(grads[name]()) if need else None for name, need in needs.items())
+
+    def _hidden_product(self, dhw):
+        """dhw^T times the previous hidden state of every row of x. Where every step holds all
+        N rows, those are h0 and the output shifted by one step: two products, no copy."""
+        xp, h0 = self.xp, self.parents[1]._data
+        n, rows = h0.shape[0], dhw.shape[0]
+        if rows == n or any(b != n for b in self.batch_sizes):
+            h_prev = self.h_prev[::-1] if self.reverse else self.h_prev  # by row of x
+            return xp.matmul(dhw.T, xp.concatenate(h_prev))
+        first, rest = (slice(rows - n, rows), slice(0, rows - n)) if self.reverse else (
+            slice(0, n), slice(n, rows))
+        out = xp.matmul(dhw[rest].T, self.y[n:rows] if self.reverse else self.y[:rows - n])
+        out += xp.matmul(dhw[first].T, h0)
+        return out
 
 
 def _steps(batch_sizes: tuple, reverse: bool) -> list[tuple[int, int]]:
