@@ -4,7 +4,8 @@
 // tinygrad_nv/backend/numpy_kernels.py.
 // `act` is the index of the activation in numpy_kernels.ACTIVATIONS (enum Act below); `p` is
 // leaky_relu's negative_slope, softplus's beta or elu's alpha. linear.cu is compiled after
-// this file and uses activate().
+// this file and uses activate(). Storage: f32, f64, and f16 / bf16 (lowp.cu, compiled in front
+// of this file: 16-bit patterns in memory, float math, one rounding per result).
 
 enum Act {
   ACT_IDENTITY, ACT_RELU, ACT_LEAKY_RELU, ACT_SIGMOID, ACT_TANH,
@@ -71,18 +72,19 @@ __device__ __forceinline__ T activate_grad(int act, T x, T p) {
   }
 }
 
-template <typename T>
-__device__ void act_forward(const T* x, T* y, long long n, int act, T p) {
+// T: the math type, P: the storage type (T itself, or a 16-bit type of lowp.cu)
+template <typename T, typename P>
+__device__ void act_forward(const P* x, P* y, long long n, int act, T p) {
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
        i += (long long)blockDim.x * gridDim.x)
-    y[i] = activate(act, x[i], p);
+    store(y, i, activate(act, T(load(x, i)), p));
 }
 
-template <typename T>
-__device__ void act_backward(const T* x, const T* grad, T* dx, long long n, int act, T p) {
+template <typename T, typename P>
+__device__ void act_backward(const P* x, const P* grad, P* dx, long long n, int act, T p) {
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
        i += (long long)blockDim.x * gridDim.x)
-    dx[i] = grad[i] * activate_grad(act, x[i], p);
+    store(dx, i, T(load(grad, i)) * activate_grad(act, T(load(x, i)), p));
 }
 
 template <typename T>
@@ -114,5 +116,17 @@ extern "C" __global__ void act_backward_f32(const float* x, const float* grad, f
 }
 extern "C" __global__ void act_backward_f64(const double* x, const double* grad, double* dx,
                                             long long n, int act, double p) {
+  act_backward(x, grad, dx, n, act, p);
+}
+extern "C" __global__ void act_forward_f16(const half_bits* x, half_bits* y, long long n,
+                                           int act, float p) { act_forward(x, y, n, act, p); }
+extern "C" __global__ void act_forward_bf16(const bf16_bits* x, bf16_bits* y, long long n,
+                                            int act, float p) { act_forward(x, y, n, act, p); }
+extern "C" __global__ void act_backward_f16(const half_bits* x, const half_bits* grad,
+                                            half_bits* dx, long long n, int act, float p) {
+  act_backward(x, grad, dx, n, act, p);
+}
+extern "C" __global__ void act_backward_bf16(const bf16_bits* x, const bf16_bits* grad,
+                                             bf16_bits* dx, long long n, int act, float p) {
   act_backward(x, grad, dx, n, act, p);
 }

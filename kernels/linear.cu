@@ -1,16 +1,17 @@
 // linear.cu: the epilogue of a matrix product (bias + activation, writing pre-activation and
 // output) and the bias gradient (column sums).
 // Reference: NumpyKernels.bias_act / bias_grad in tinygrad_nv/backend/numpy_kernels.py.
-// Compiled after activation.cu (cuda.py: FAMILY_DEPENDENCIES), whose activate() it uses.
+// Compiled after lowp.cu and activation.cu (FAMILY_DEPENDENCIES), whose activate() it uses.
 
-// z: (n / f, f) row-major; z += bias (in place, the pre-activation), out = act(z).
-template <typename T>
-__device__ void bias_act(T* z, const T* bias, T* out, long long n, int f, int act, T p) {
+// z: (n / f, f) row-major; z += bias (in place, the pre-activation), out = act(z). T: the
+// math type, P: the storage type (bias_act_f16 / _bf16: the activation of the stored, rounded
+// pre-activation, as the reference computes it).
+template <typename T, typename P>
+__device__ void bias_act(P* z, const P* bias, P* out, long long n, int f, int act, T p) {
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
        i += (long long)blockDim.x * gridDim.x) {
-    T pre = z[i] + bias[i % f];
-    z[i] = pre;
-    out[i] = activate(act, pre, p);
+    store(z, i, T(load(z, i)) + T(load(bias, i % f)));
+    store(out, i, activate(act, T(load(z, i)), p));
   }
 }
 
@@ -45,6 +46,14 @@ extern "C" __global__ void bias_act_f32(float* z, const float* bias, float* out,
 }
 extern "C" __global__ void bias_act_f64(double* z, const double* bias, double* out, long long n,
                                         int f, int act, double p) {
+  bias_act(z, bias, out, n, f, act, p);
+}
+extern "C" __global__ void bias_act_f16(half_bits* z, const half_bits* bias, half_bits* out,
+                                        long long n, int f, int act, float p) {
+  bias_act(z, bias, out, n, f, act, p);
+}
+extern "C" __global__ void bias_act_bf16(bf16_bits* z, const bf16_bits* bias, bf16_bits* out,
+                                         long long n, int f, int act, float p) {
   bias_act(z, bias, out, n, f, act, p);
 }
 extern "C" __global__ void bias_grad_f32(const float* grad, float* out, int rows, int cols,

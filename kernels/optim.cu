@@ -6,51 +6,14 @@
 // `<opt>_multi_<t>` updates every tensor of a parameter group in one launch: `table` holds
 // rows x count device addresses (row r of tensor k at table[r * count + k]: param, grad,
 // then the state buffers) and `offsets` the count + 1 prefix sums of the tensors' sizes.
-// Storage types: f32 (float), f64 (double), f16 (IEEE half in unsigned short; float math).
+// Storage types: f32 (float), f64 (double), f16 and bf16 (16-bit patterns; float math).
 // Scalar coefficients (1 - beta1, bias corrections, ...) come computed on the host, so the
 // NumPy reference can round exactly as the kernels do.
 // Reference: NumpyKernels.sgd_step / adam_step / rmsprop_step and the *_multi methods in
 // tinygrad_nv/backend/numpy_kernels.py.
 
-typedef unsigned short half_bits;
-
-// IEEE binary16 <-> binary32, round to nearest even (as NumPy's astype): no header needed.
-__device__ __forceinline__ float load(const half_bits* a, long long i) {
-  unsigned h = a[i], sign = (h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
-  if (e == 31) return __uint_as_float(sign | 0x7f800000u | (m << 13));
-  if (e == 0) {  // zero or subnormal: m * 2^-24, exact in float32
-    float value = float(m) * 5.9604644775390625e-8f;
-    return sign ? -value : value;
-  }
-  return __uint_as_float(sign | ((e + 112) << 23) | (m << 13));
-}
-
-__device__ __forceinline__ void store(half_bits* a, long long i, float value) {
-  unsigned x = __float_as_uint(value), sign = (x >> 16) & 0x8000u, abs = x & 0x7fffffffu;
-  unsigned h;
-  if (abs > 0x7f800000u) {
-    h = 0x7e00u;  // NaN
-  } else if (abs >= 0x477ff000u) {
-    h = 0x7c00u;  // rounds to infinity (65520 and above)
-  } else if (abs >= 0x38800000u) {  // normal half
-    h = (abs - 0x38000000u) >> 13;
-    unsigned rest = abs & 0x1fffu;
-    h += rest > 0x1000u || (rest == 0x1000u && (h & 1u));
-  } else if (abs < 0x33000000u) {
-    h = 0;  // below half the smallest subnormal
-  } else {  // subnormal half: the 24-bit significand shifted into units of 2^-24
-    unsigned shift = 126u - (abs >> 23), m = (abs & 0x7fffffu) | 0x800000u;
-    h = m >> shift;
-    unsigned rest = m & ((1u << shift) - 1u), halfway = 1u << (shift - 1u);
-    h += rest > halfway || (rest == halfway && (h & 1u));
-  }
-  a[i] = half_bits(sign | h);
-}
-
-template <typename T>
-__device__ __forceinline__ T load(const T* a, long long i) { return a[i]; }
-template <typename T>
-__device__ __forceinline__ void store(T* a, long long i, T value) { a[i] = value; }
+// float16 (half_bits) and bfloat16 (bf16_bits) storage, and load/store for every storage
+// type, come from lowp.cu, compiled in front of this file.
 
 // ---- element updates (T: the math type)
 template <typename T>
@@ -224,6 +187,10 @@ extern "C" __global__ void sgd_step_f16(half_bits* param, const half_bits* grad,
                                         long long n, SGD_PARAMS(float)) {
   GRID_STRIDE(i, n) sgd_element(param, grad, buf, i, SGD_COEF(float));
 }
+extern "C" __global__ void sgd_step_bf16(bf16_bits* param, const bf16_bits* grad, bf16_bits* buf,
+                                         long long n, SGD_PARAMS(float)) {
+  GRID_STRIDE(i, n) sgd_element(param, grad, buf, i, SGD_COEF(float));
+}
 extern "C" __global__ void sgd_multi_f32(MULTI_PARAMS, SGD_PARAMS(float)) {
   sgd_multi<float, float>(table, offsets, count, SGD_COEF(float));
 }
@@ -232,6 +199,9 @@ extern "C" __global__ void sgd_multi_f64(MULTI_PARAMS, SGD_PARAMS(double)) {
 }
 extern "C" __global__ void sgd_multi_f16(MULTI_PARAMS, SGD_PARAMS(float)) {
   sgd_multi<float, half_bits>(table, offsets, count, SGD_COEF(float));
+}
+extern "C" __global__ void sgd_multi_bf16(MULTI_PARAMS, SGD_PARAMS(float)) {
+  sgd_multi<float, bf16_bits>(table, offsets, count, SGD_COEF(float));
 }
 
 extern "C" __global__ void adam_step_f32(float* param, const float* grad, float* m, float* v,
@@ -246,6 +216,10 @@ extern "C" __global__ void adam_step_f16(half_bits* param, const half_bits* grad
                                          half_bits* v, long long n, ADAM_PARAMS(float)) {
   GRID_STRIDE(i, n) adam_element(param, grad, m, v, i, ADAM_COEF(float));
 }
+extern "C" __global__ void adam_step_bf16(bf16_bits* param, const bf16_bits* grad, bf16_bits* m,
+                                          bf16_bits* v, long long n, ADAM_PARAMS(float)) {
+  GRID_STRIDE(i, n) adam_element(param, grad, m, v, i, ADAM_COEF(float));
+}
 extern "C" __global__ void adam_multi_f32(MULTI_PARAMS, ADAM_PARAMS(float)) {
   adam_multi<float, float>(table, offsets, count, ADAM_COEF(float));
 }
@@ -254,6 +228,9 @@ extern "C" __global__ void adam_multi_f64(MULTI_PARAMS, ADAM_PARAMS(double)) {
 }
 extern "C" __global__ void adam_multi_f16(MULTI_PARAMS, ADAM_PARAMS(float)) {
   adam_multi<float, half_bits>(table, offsets, count, ADAM_COEF(float));
+}
+extern "C" __global__ void adam_multi_bf16(MULTI_PARAMS, ADAM_PARAMS(float)) {
+  adam_multi<float, bf16_bits>(table, offsets, count, ADAM_COEF(float));
 }
 
 extern "C" __global__ void rmsprop_step_f32(float* param, const float* grad, float* sq,
@@ -271,6 +248,11 @@ extern "C" __global__ void rmsprop_step_f16(half_bits* param, const half_bits* g
                                             long long n, RMSPROP_PARAMS(float)) {
   GRID_STRIDE(i, n) rmsprop_element(param, grad, sq, avg_g, buf, i, RMSPROP_COEF(float));
 }
+extern "C" __global__ void rmsprop_step_bf16(bf16_bits* param, const bf16_bits* grad,
+                                             bf16_bits* sq, bf16_bits* avg_g, bf16_bits* buf,
+                                             long long n, RMSPROP_PARAMS(float)) {
+  GRID_STRIDE(i, n) rmsprop_element(param, grad, sq, avg_g, buf, i, RMSPROP_COEF(float));
+}
 extern "C" __global__ void rmsprop_multi_f32(MULTI_PARAMS, RMSPROP_PARAMS(float)) {
   rmsprop_multi<float, float>(table, offsets, count, RMSPROP_COEF(float));
 }
@@ -279,6 +261,9 @@ extern "C" __global__ void rmsprop_multi_f64(MULTI_PARAMS, RMSPROP_PARAMS(double
 }
 extern "C" __global__ void rmsprop_multi_f16(MULTI_PARAMS, RMSPROP_PARAMS(float)) {
   rmsprop_multi<float, half_bits>(table, offsets, count, RMSPROP_COEF(float));
+}
+extern "C" __global__ void rmsprop_multi_bf16(MULTI_PARAMS, RMSPROP_PARAMS(float)) {
+  rmsprop_multi<float, bf16_bits>(table, offsets, count, RMSPROP_COEF(float));
 }
 
 // ---- NAdam, RAdam, Adamax, Adadelta, ASGD. Each coefficient struct is also the element update:
@@ -415,6 +400,9 @@ extern "C" __global__ void nadam_step_f64(STEP_PARAMS_2(double), NADAM_PARAMS(do
 extern "C" __global__ void nadam_step_f16(STEP_PARAMS_2(half_bits), NADAM_PARAMS(float)) {
   STEP_BODY(float, half_bits, NADAM_COEF(float), s0, s1);
 }
+extern "C" __global__ void nadam_step_bf16(STEP_PARAMS_2(bf16_bits), NADAM_PARAMS(float)) {
+  STEP_BODY(float, bf16_bits, NADAM_COEF(float), s0, s1);
+}
 extern "C" __global__ void nadam_multi_f32(MULTI_PARAMS, NADAM_PARAMS(float)) {
   update_multi<float, float>(table, offsets, count, NADAM_COEF(float));
 }
@@ -423,6 +411,9 @@ extern "C" __global__ void nadam_multi_f64(MULTI_PARAMS, NADAM_PARAMS(double)) {
 }
 extern "C" __global__ void nadam_multi_f16(MULTI_PARAMS, NADAM_PARAMS(float)) {
   update_multi<float, half_bits>(table, offsets, count, NADAM_COEF(float));
+}
+extern "C" __global__ void nadam_multi_bf16(MULTI_PARAMS, NADAM_PARAMS(float)) {
+  update_multi<float, bf16_bits>(table, offsets, count, NADAM_COEF(float));
 }
 
 extern "C" __global__ void radam_step_f32(STEP_PARAMS_2(float), RADAM_PARAMS(float)) {
@@ -434,6 +425,9 @@ extern "C" __global__ void radam_step_f64(STEP_PARAMS_2(double), RADAM_PARAMS(do
 extern "C" __global__ void radam_step_f16(STEP_PARAMS_2(half_bits), RADAM_PARAMS(float)) {
   STEP_BODY(float, half_bits, RADAM_COEF(float), s0, s1);
 }
+extern "C" __global__ void radam_step_bf16(STEP_PARAMS_2(bf16_bits), RADAM_PARAMS(float)) {
+  STEP_BODY(float, bf16_bits, RADAM_COEF(float), s0, s1);
+}
 extern "C" __global__ void radam_multi_f32(MULTI_PARAMS, RADAM_PARAMS(float)) {
   update_multi<float, float>(table, offsets, count, RADAM_COEF(float));
 }
@@ -442,6 +436,9 @@ extern "C" __global__ void radam_multi_f64(MULTI_PARAMS, RADAM_PARAMS(double)) {
 }
 extern "C" __global__ void radam_multi_f16(MULTI_PARAMS, RADAM_PARAMS(float)) {
   update_multi<float, half_bits>(table, offsets, count, RADAM_COEF(float));
+}
+extern "C" __global__ void radam_multi_bf16(MULTI_PARAMS, RADAM_PARAMS(float)) {
+  update_multi<float, bf16_bits>(table, offsets, count, RADAM_COEF(float));
 }
 
 extern "C" __global__ void adamax_step_f32(STEP_PARAMS_2(float), ADAMAX_PARAMS(float)) {
@@ -453,6 +450,9 @@ extern "C" __global__ void adamax_step_f64(STEP_PARAMS_2(double), ADAMAX_PARAMS(
 extern "C" __global__ void adamax_step_f16(STEP_PARAMS_2(half_bits), ADAMAX_PARAMS(float)) {
   STEP_BODY(float, half_bits, ADAMAX_COEF(float), s0, s1);
 }
+extern "C" __global__ void adamax_step_bf16(STEP_PARAMS_2(bf16_bits), ADAMAX_PARAMS(float)) {
+  STEP_BODY(float, bf16_bits, ADAMAX_COEF(float), s0, s1);
+}
 extern "C" __global__ void adamax_multi_f32(MULTI_PARAMS, ADAMAX_PARAMS(float)) {
   update_multi<float, float>(table, offsets, count, ADAMAX_COEF(float));
 }
@@ -461,6 +461,9 @@ extern "C" __global__ void adamax_multi_f64(MULTI_PARAMS, ADAMAX_PARAMS(double))
 }
 extern "C" __global__ void adamax_multi_f16(MULTI_PARAMS, ADAMAX_PARAMS(float)) {
   update_multi<float, half_bits>(table, offsets, count, ADAMAX_COEF(float));
+}
+extern "C" __global__ void adamax_multi_bf16(MULTI_PARAMS, ADAMAX_PARAMS(float)) {
+  update_multi<float, bf16_bits>(table, offsets, count, ADAMAX_COEF(float));
 }
 
 extern "C" __global__ void adadelta_step_f32(STEP_PARAMS_2(float), ADADELTA_PARAMS(float)) {
@@ -473,6 +476,10 @@ extern "C" __global__ void adadelta_step_f16(STEP_PARAMS_2(half_bits),
                                              ADADELTA_PARAMS(float)) {
   STEP_BODY(float, half_bits, ADADELTA_COEF(float), s0, s1);
 }
+extern "C" __global__ void adadelta_step_bf16(STEP_PARAMS_2(bf16_bits),
+                                              ADADELTA_PARAMS(float)) {
+  STEP_BODY(float, bf16_bits, ADADELTA_COEF(float), s0, s1);
+}
 extern "C" __global__ void adadelta_multi_f32(MULTI_PARAMS, ADADELTA_PARAMS(float)) {
   update_multi<float, float>(table, offsets, count, ADADELTA_COEF(float));
 }
@@ -481,6 +488,9 @@ extern "C" __global__ void adadelta_multi_f64(MULTI_PARAMS, ADADELTA_PARAMS(doub
 }
 extern "C" __global__ void adadelta_multi_f16(MULTI_PARAMS, ADADELTA_PARAMS(float)) {
   update_multi<float, half_bits>(table, offsets, count, ADADELTA_COEF(float));
+}
+extern "C" __global__ void adadelta_multi_bf16(MULTI_PARAMS, ADADELTA_PARAMS(float)) {
+  update_multi<float, bf16_bits>(table, offsets, count, ADADELTA_COEF(float));
 }
 
 extern "C" __global__ void asgd_step_f32(STEP_PARAMS_1(float), ASGD_PARAMS(float)) {
@@ -492,6 +502,9 @@ extern "C" __global__ void asgd_step_f64(STEP_PARAMS_1(double), ASGD_PARAMS(doub
 extern "C" __global__ void asgd_step_f16(STEP_PARAMS_1(half_bits), ASGD_PARAMS(float)) {
   STEP_BODY(float, half_bits, ASGD_COEF(float), s0);
 }
+extern "C" __global__ void asgd_step_bf16(STEP_PARAMS_1(bf16_bits), ASGD_PARAMS(float)) {
+  STEP_BODY(float, bf16_bits, ASGD_COEF(float), s0);
+}
 extern "C" __global__ void asgd_multi_f32(MULTI_PARAMS, ASGD_PARAMS(float)) {
   update_multi<float, float>(table, offsets, count, ASGD_COEF(float));
 }
@@ -500,4 +513,7 @@ extern "C" __global__ void asgd_multi_f64(MULTI_PARAMS, ASGD_PARAMS(double)) {
 }
 extern "C" __global__ void asgd_multi_f16(MULTI_PARAMS, ASGD_PARAMS(float)) {
   update_multi<float, half_bits>(table, offsets, count, ASGD_COEF(float));
+}
+extern "C" __global__ void asgd_multi_bf16(MULTI_PARAMS, ASGD_PARAMS(float)) {
+  update_multi<float, bf16_bits>(table, offsets, count, ASGD_COEF(float));
 }

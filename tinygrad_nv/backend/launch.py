@@ -32,8 +32,9 @@ from tinygrad_nv.backend.optim_kernels import OptimizerKernels
 from tinygrad_nv.dtype import dtypes
 
 # Files compiled in front of a family's own file, in order (kernel files include nothing).
-FAMILY_DEPENDENCIES = {"linear": ("activation",), "cross_entropy": ("softmax",),
-                       "attention": ("softmax",), "amp": ("lowp",)}
+FAMILY_DEPENDENCIES = {"linear": ("lowp", "activation"), "cross_entropy": ("softmax",),
+                       "attention": ("softmax",), "amp": ("lowp",), "optim": ("lowp",),
+                       "activation": ("lowp",)}
 BLOCK = 256          # threads per block of the element-wise kernels
 MAX_GRID = 65535     # blocks at most; grid-stride loops cover the rest
 ROW_BLOCK = (32, 512)  # smallest and largest block of the one-block-per-row kernels
@@ -47,7 +48,8 @@ BIAS_GRAD_BLOCKS = 512  # bias_grad splits the rows into chunks until about this
 BIAS_GRAD_MIN_CHUNK = 256
 TABLE_CACHE = 16  # optimizer address tables kept on the device (the most recently used)
 ACT_CODES = {name: code for code, name in enumerate(ACTIVATIONS)}  # activation.cu's enum Act
-# float16 kernels exist only in optim.cu; the other families compute float16 in float32
+# float16 / bfloat16 kernels (16-bit storage, float math: lowp.cu) exist in optim.cu, amp.cu,
+# activation.cu and linear.cu's bias_act; the other kernels compute them in float32 copies
 _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64", np.dtype(np.float16): "f16"}
 _BF16 = next((d for d in dtypes.all if d.name == "bfloat16"), None)  # None: no ml_dtypes
 if _BF16 is not None:  # lowp.cu's bf16_bits
@@ -160,6 +162,16 @@ class CudaKernels(OptimizerKernels):
             return np.dtype(np.float32)
         raise TypeError(f"{op}: the CUDA kernels take floating-point arrays, got {dtype}")
 
+    @classmethod
+    def _storage_dtype(cls, op: str, dtype) -> tuple[np.dtype, type]:
+        """(array dtype, scalar type) of a kernel that has float16/bfloat16 variants: those
+        keep their own storage with float32 scalars; other dtypes are _dtype's."""
+        dtype = np.dtype(dtype)
+        if dtype in _SUFFIX and dtype.itemsize == 2:
+            return dtype, np.float32
+        dt = cls._dtype(op, dtype)
+        return dt, dt.type
+
     def _input(self, array, dtype):
         """`array` as a C-contiguous array of `dtype`; copies only when it is not one already."""
         return array.astype(dtype, order="C", copy=False)
@@ -181,33 +193,33 @@ class CudaKernels(OptimizerKernels):
 
     # ---- activations
     def act_forward(self, act: str, x, param: float = 0.0):
-        dt = self._dtype(f"act_forward({act})", x.dtype)
+        dt, scalar = self._storage_dtype(f"act_forward({act})", x.dtype)
         code, x32 = self._act_code(act), self._input(x, dt)
         y = self.xp.empty_like(x32)
-        self._launch_elementwise("activation", "act_forward", dt, x32.size, x32, y,
-                                 np.int64(x32.size), code, dt.type(param))
+        self._launch_elementwise("activation", "act_forward", dt, x32.size, _bits(x32),
+                                 _bits(y), np.int64(x32.size), code, scalar(param))
         return y.astype(x.dtype, copy=False)
 
     def act_backward(self, act: str, x, grad, param: float = 0.0):
-        dt = self._dtype(f"act_backward({act})", x.dtype)
+        dt, scalar = self._storage_dtype(f"act_backward({act})", x.dtype)
         code, xc, gc = self._act_code(act), self._input(x, dt), self._input(grad, dt)
         dx = self.xp.empty_like(xc)
-        self._launch_elementwise("activation", "act_backward", dt, xc.size, xc, gc, dx,
-                                 np.int64(xc.size), code, dt.type(param))
+        self._launch_elementwise("activation", "act_backward", dt, xc.size, _bits(xc),
+                                 _bits(gc), _bits(dx), np.int64(xc.size), code, scalar(param))
         return dx.astype(x.dtype, copy=False)
 
     # ---- linear epilogue
     def bias_act(self, z, bias, act: str, param: float = 0.0):
-        dt = self._dtype(f"bias_act({act})", z.dtype)
+        dt, scalar = self._storage_dtype(f"bias_act({act})", z.dtype)
         code, features = self._act_code(act), z.shape[-1]
         if bias.size != features:
             raise ValueError(f"bias_act: bias of shape {bias.shape} does not match the "
                              f"{features} columns of z {z.shape}")
         with self._in_place(dt, z) as (zc,):
             out = self.xp.empty_like(zc)
-            self._launch_elementwise("linear", "bias_act", dt, zc.size, zc,
-                                     self._input(bias, dt), out, np.int64(zc.size),
-                                     np.int32(features), code, dt.type(param))
+            self._launch_elementwise("linear", "bias_act", dt, zc.size, _bits(zc),
+                                     _bits(self._input(bias, dt)), _bits(out),
+                                     np.int64(zc.size), np.int32(features), code, scalar(param))
         return z, out.astype(z.dtype, copy=False)
 
     def bias_grad(self, grad):
@@ -504,8 +516,9 @@ class CudaKernels(OptimizerKernels):
 
 def _address(array) -> int:
     """The device address of an array's first element (CuPy: data.ptr; NumPy on emu)."""
-    data = array.data
-    return data.ptr if hasattr(data, "ptr") else array.ctypes.data
+    if isinstance(array, np.ndarray):  # (array.data is a memoryview, which refuses bfloat16)
+        return array.ctypes.data
+    return array.data.ptr
 
 
 def _bits(array):
