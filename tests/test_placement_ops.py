@@ -63,7 +63,7 @@ SYNC_FREE = {
                                 d.x.argmin(keepdim=True), d.x.sum().argmax(0)),
     "count_all_any": lambda d: (d.x.count_nonzero(), d.i.count_nonzero(1), d.mask.all(),
                                 d.mask.any(0), d.bytes.all(1, keepdim=True), d.i.any()),
-    "max_min_logsumexp": lambda d: (d.x.max(1), d.x.min(), d.x.amax(0), d.x.logsumexp(1),
+    "max_min_logsumexp": lambda d: (*d.x.max(1), d.x.min(), d.x.amax(0), d.x.logsumexp(1),
                                     d.specials.logsumexp(1), d.x[:, :0].logsumexp(1)),
     "cumsum_cumprod_logcumsumexp": lambda d: (d.x.cumsum(1), d.x.cumprod(0),
                                               d.x.logcumsumexp(1), d.i.cumsum(0)),

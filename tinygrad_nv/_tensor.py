@@ -4,6 +4,7 @@ function in `tinygrad_nv.ops.<kind>` (argument checks, forward and backward live
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,15 @@ from tinygrad_nv.ops._checks import check_device
 Scalar = int | float | bool
 _ndarray = np.ndarray
 Shape = tuple[int, ...]
+
+
+def _cast_to(dtype: str) -> Callable[[Tensor], Tensor]:
+    """The method `x.float()`, `x.long()`, ...: a copy converted to `dtype` (differentiable
+    between float dtypes; self when it has that dtype)."""
+    def cast(self: Tensor) -> Tensor:
+        return self.cast(dtype)
+    cast.__doc__ = f"Cast to {dtype} (self when it is {dtype} already)."
+    return cast
 
 
 class Tensor:
@@ -112,6 +122,11 @@ class Tensor:
     rand_like = creation.rand_like
     randn_like = creation.randn_like
     randint_like = creation.randint_like
+    new_full = creation.new_full
+    new_zeros = creation.new_zeros
+    new_ones = creation.new_ones
+    new_empty = creation.new_empty
+    new_tensor = creation.new_tensor
     manual_seed = staticmethod(manual_seed)
 
     def __dlpack__(self, *args, **kwargs):
@@ -215,9 +230,36 @@ class Tensor:
         """The last two axes swapped (a batch of matrices transposed)."""
         return movement.matrix_transpose(self)
 
+    @property
+    def mH(self) -> Tensor:  # noqa: N802
+        """The conjugate transpose of a batch of matrices: mT (the dtypes are real)."""
+        return self.mT
+
+    @property
+    def H(self) -> Tensor:  # noqa: N802
+        """The conjugate transpose of a matrix (2-D only, as PyTorch): its transpose."""
+        if self.ndim != 2:
+            raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors), got a "
+                               f"{self.ndim}-D tensor; for batches of matrices use tensor.mH")
+        return self.mT
+
     def numel(self) -> int:
         """The number of elements."""
         return int(self._data.size)
+
+    nelement = numel
+
+    def dim(self) -> int:
+        """The number of axes (ndim)."""
+        return self._data.ndim
+
+    def element_size(self) -> int:
+        """The size of one element in bytes."""
+        return self._data.dtype.itemsize
+
+    def is_contiguous(self, memory_format: Any = None) -> bool:
+        """Whether the elements lie in memory in row-major order without gaps."""
+        return bool(self._data.flags.c_contiguous)
 
     def size(self, dim: int | None = None) -> Shape | int:
         """The shape, or the size of axis `dim`."""
@@ -248,6 +290,16 @@ class Tensor:
             raise TypeError(f"only one-element integer tensors can be used as an index, got "
                             f"{self.dtype.name} of shape {self.shape}")
         return int(self.item())
+
+    def __format__(self, format_spec: str) -> str:
+        """A 0-d tensor formats as its number (`f"{loss:.4f}"`), as PyTorch's."""
+        if self.ndim == 0:
+            return format(self.item(), format_spec)
+        if format_spec:
+            raise TypeError(f"unsupported format string {format_spec!r} passed to "
+                            f"Tensor.__format__ (a tensor of shape {self.shape}; only 0-d "
+                            "tensors take one)")
+        return str(self)
 
     def __repr__(self) -> str:
         grad = ", requires_grad=True" if self.requires_grad else ""
@@ -377,53 +429,42 @@ class Tensor:
         dt = to_dtype(dtype)
         return self if dt == self.dtype else elementwise.Cast.apply(self, dtype=dt)
 
-    def float(self) -> Tensor:
-        """Cast to float32."""
-        return self.cast(dtypes.float32)
+    def type(self, dtype: Any = None, non_blocking: bool = False) -> str | Tensor:
+        """Without an argument PyTorch's type name ('torch.FloatTensor', on a GPU
+        'torch.cuda.FloatTensor'); with a dtype or such a name, this tensor converted to it
+        (self when it is one already), as torch.Tensor.type."""
+        if dtype is None:
+            cuda = "cuda." if self.is_cuda else ""
+            return f"torch.{cuda}{_TYPE_NAMES[self.dtype.name]}Tensor"
+        if not isinstance(dtype, str):
+            return self.cast(dtype)
+        prefix, _, kind = dtype.removesuffix("Tensor").rpartition(".")
+        names = {v: k for k, v in _TYPE_NAMES.items()}
+        if prefix not in ("torch", "torch.cuda") or kind not in names:
+            raise ValueError(f"type: invalid type {dtype!r} (valid: 'torch.FloatTensor', "
+                             "'torch.cuda.LongTensor', ..., or a dtype)")
+        on_gpu = prefix == "torch.cuda"
+        return self.to("cuda" if on_gpu else "cpu") if on_gpu != self.is_cuda else \
+            self.cast(names[kind])
 
-    def double(self) -> Tensor:
-        """Cast to float64."""
-        return self.cast(dtypes.float64)
+    def type_as(self, other: Tensor) -> Tensor:
+        """This tensor in `other`'s dtype."""
+        return self.cast(other.dtype)
 
-    def half(self) -> Tensor:
-        """Cast to float16."""
-        return self.cast(dtypes.float16)
+    float = _cast_to("float32")
+    double = _cast_to("float64")
+    half = _cast_to("float16")
+    bfloat16 = _cast_to("bfloat16")
+    int = _cast_to("int32")
+    long = _cast_to("int64")
+    short = _cast_to("int16")
+    char = _cast_to("int8")
+    byte = _cast_to("uint8")
+    bool = _cast_to("bool")
 
-    def bfloat16(self) -> Tensor:
-        """Cast to bfloat16 (rounding to nearest even, as PyTorch)."""
-        return self.cast(dtypes.bfloat16)
-
-    def int(self) -> Tensor:
-        """Cast to int32."""
-        return self.cast(dtypes.int32)
-
-    def long(self) -> Tensor:
-        """Cast to int64."""
-        return self.cast(dtypes.int64)
-
-    def short(self) -> Tensor:
-        """Cast to int16."""
-        return self.cast(dtypes.int16)
-
-    def char(self) -> Tensor:
-        """Cast to int8."""
-        return self.cast(dtypes.int8)
-
-    def byte(self) -> Tensor:
-        """Cast to uint8."""
-        return self.cast(dtypes.uint8)
-
-    def bool(self) -> Tensor:
-        """Cast to bool."""
-        return self.cast(dtypes.bool)
-
-    def clone(self) -> Tensor:
+    def clone(self, memory_format: Any = None) -> Tensor:
         """A differentiable copy."""
         return elementwise.Cast.apply(self, dtype=self.dtype)
-
-    def contiguous(self) -> Tensor:
-        """This tensor (arrays are made contiguous where a kernel needs it)."""
-        return self
 
     # ---- operators; every named op is bound from its kind's table (ops/<kind>.py EXPORTS)
     # in place (ops/inplace.py): each bumps the version counter
@@ -526,6 +567,9 @@ for _kind in KINDS:
     for _name, _fn in _kind.EXPORTS.methods.items():
         setattr(Tensor, _name, _fn)
 
+_TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
+               "int8": "Char", "uint8": "Byte", "int16": "Short", "int32": "Int", "int64": "Long",
+               "bool": "Bool"}  # Tensor.type()'s names: 'torch.FloatTensor', ...
 _DTYPE_NAMES = {d.name for d in dtypes.all} | {"float", "double", "half", "int", "long",
                                                 "char", "byte", "short", "bfloat16"}
 

@@ -350,6 +350,41 @@ def randint_like(x: Tensor, low: int, high: int | None = None, dtype: Any = None
                    device=device or x.device)
 
 
+def new_full(x: Tensor, size: Any, fill_value: Scalar, dtype: Any = None, device: Any = None,
+             requires_grad: bool = False) -> Tensor:
+    """`fill_value` in shape `size`, with x's dtype and device unless given, as
+    torch.Tensor.new_full."""
+    return full(type(x), size, fill_value, dtype=dtype or x.dtype, device=device or x.device,
+                requires_grad=requires_grad)
+
+
+def new_zeros(x: Tensor, *size: Any, dtype: Any = None, device: Any = None,
+              requires_grad: bool = False) -> Tensor:
+    """Zeros of shape `size` (`x.new_zeros(2, 3)` or `((2, 3))`), with x's dtype and device
+    unless given."""
+    return new_full(x, shape_arg(size, "new_zeros"), 0, dtype, device, requires_grad)
+
+
+def new_ones(x: Tensor, *size: Any, dtype: Any = None, device: Any = None,
+             requires_grad: bool = False) -> Tensor:
+    """Ones of shape `size`, with x's dtype and device unless given."""
+    return new_full(x, shape_arg(size, "new_ones"), 1, dtype, device, requires_grad)
+
+
+def new_empty(x: Tensor, *size: Any, dtype: Any = None, device: Any = None,
+              requires_grad: bool = False) -> Tensor:
+    """Like new_zeros (the memory is always initialised)."""
+    return new_full(x, shape_arg(size, "new_empty"), 0, dtype, device, requires_grad)
+
+
+def new_tensor(x: Tensor, data: Any, dtype: Any = None, device: Any = None,
+               requires_grad: bool = False) -> Tensor:
+    """A copy of `data` as a tensor with x's dtype and device unless given, as
+    torch.Tensor.new_tensor."""
+    return type(x)(data, dtype=dtype or x.dtype, device=device or x.device,
+                   requires_grad=requires_grad)
+
+
 def from_dlpack(cls: type[Tensor], obj: Any, device: str | None = None) -> Tensor:
     """A tensor sharing memory with any DLPack producer (NumPy, CuPy, PyTorch, ...)."""
     backend, array = _dlpack_array(obj)

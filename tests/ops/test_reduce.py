@@ -18,8 +18,8 @@ def _np_axis(axis):
 REDUCTIONS = {
     "sum": (lambda x, a, k: x.sum(a, keepdim=k), lambda x, a, k: x.sum(a, keepdims=k)),
     "mean": (lambda x, a, k: x.mean(axis=a, keepdim=k), lambda x, a, k: x.mean(a, keepdims=k)),
-    "max": (lambda x, a, k: x.max(a, keepdim=k), lambda x, a, k: x.max(a, keepdims=k)),
-    "min": (lambda x, a, k: x.min(dim=a, keepdim=k), lambda x, a, k: x.min(a, keepdims=k)),
+    "max": (lambda x, a, k: _selected(x, "max", a, k), lambda x, a, k: x.max(a, keepdims=k)),
+    "min": (lambda x, a, k: _selected(x, "min", a, k), lambda x, a, k: x.min(a, keepdims=k)),
     "amax": (lambda x, a, k: x.amax(dim=a, keepdim=k), lambda x, a, k: x.max(a, keepdims=k)),
     "amin": (lambda x, a, k: x.amin(a, keepdim=k), lambda x, a, k: x.min(a, keepdims=k)),
     "prod": (lambda x, a, k: x.prod(a, keepdim=k), lambda x, a, k: x.prod(a, keepdims=k)),
@@ -34,6 +34,15 @@ REDUCTIONS = {
     "std_mean": (lambda x, a, k: _pair(x.std_mean(dim=a, keepdim=k)),
                  lambda x, a, k: x.std(a, keepdims=k, ddof=1) + 2 * x.mean(a, keepdims=k)),
 }
+
+
+def _selected(x, op, axis, keepdim):
+    """torch.max/min: a tensor over all axes, the values of (values, indices) over one (the
+    same through amax/amin over several)."""
+    if isinstance(axis, tuple):
+        return getattr(x, "a" + op)(axis, keepdim=keepdim)
+    out = getattr(x, op)(dim=axis, keepdim=keepdim)
+    return out if axis is None else out.values
 
 
 def _pair(result):
@@ -71,11 +80,20 @@ def test_prod_gradient_with_zeros(device):
 
 
 @pytest.mark.parametrize("op", ["max", "min"])
-def test_max_min_ties_share_the_gradient(op, device):
+def test_max_min_over_a_dim_pick_an_index_and_over_all_share_the_gradient(op, device):
     x = Tensor([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]], device=device, requires_grad=True)
-    getattr(x if op == "max" else -x, op)(axis=1).sum().backward()
-    expected = [[0.0, 0.5, 0.5], [1 / 3, 1 / 3, 1 / 3]]
-    np.testing.assert_allclose(np.abs(x.grad.numpy()), expected)
+    values, indices = getattr(x if op == "max" else -x, op)(axis=1)  # torch.max(x, 1)
+    assert type(values).__name__ == "Tensor" and indices.tolist() == [1, 0]
+    values.sum().backward()  # the gradient goes to the selected (first) index, as PyTorch
+    np.testing.assert_allclose(np.abs(x.grad.numpy()), [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    x.grad = None
+    getattr(x if op == "max" else -x, op)().backward()  # ties of all elements share it
+    np.testing.assert_allclose(np.abs(x.grad.numpy()), [[0.0, 0.5, 0.5], [0.0, 0.0, 0.0]])
+    x.grad = None
+    getattr(x, "a" + op)(1).sum().backward()  # amax/amin share it too
+    tied = [[0.0, 0.5, 0.5], [1 / 3, 1 / 3, 1 / 3]] if op == "max" else [
+        [1.0, 0.0, 0.0], [1 / 3, 1 / 3, 1 / 3]]
+    np.testing.assert_allclose(x.grad.numpy(), tied)
 
 
 def test_logsumexp_is_stable(device):
@@ -161,8 +179,9 @@ def test_integer_extremes_are_exact_at_the_limits(op, dtype, device):
     a = np.array([[0, info.min, 5], [info.max, 1, info.min]], dtype=dtype)
     x = Tensor(a, device=device)
     fn = np.max if op.endswith("max") else np.min
-    for axis in (None, 0, 1, (0, 1)):
+    for axis in (None, 0, 1, (0, 1)) if op.startswith("a") else (None, 0, 1):
         got = getattr(x, op)(axis)
+        got = got.values if isinstance(got, tuple) else got
         assert got.dtype == a.dtype
         np.testing.assert_array_equal(got.numpy(), fn(a, axis=axis))
 
@@ -171,6 +190,7 @@ def test_integer_extremes_are_exact_at_the_limits(op, dtype, device):
 def test_bool_extremes_are_bool(op, device):
     a = np.array([[True, False], [False, False]])
     got = getattr(Tensor(a, device=device), op)(dim=1)
+    got = got.values if isinstance(got, tuple) else got
     assert got.dtype == dtypes.bool
     fn = np.max if op.endswith("max") else np.min
     np.testing.assert_array_equal(got.numpy(), fn(a, axis=1))
@@ -180,7 +200,7 @@ def test_bool_extremes_are_bool(op, device):
 def test_extremes_over_empty_axes_follow_pytorch(op, device):
     x = Tensor.zeros(0, 3, device=device)
     got = getattr(x, op)(dim=1)  # nothing to reduce per row: an empty result
-    assert got.shape == (0,)
+    assert all(t.shape == (0,) for t in (got if isinstance(got, tuple) else [got]))
     with pytest.raises(IndexError, match=f"{op}: .*axis 0 of size 0"):
         getattr(x, op)(0)
     with pytest.raises(RuntimeError, match=f"{op}: cannot reduce an empty tensor"):
@@ -290,6 +310,7 @@ def test_reductions_of_0d_tensors(device):
     for op in ("sum", "amax", "amin", "max", "logsumexp", "prod", "norm"):
         for dim in (None, 0, -1):
             out = getattr(x, op)(dim=dim) if op != "norm" else x.norm(dim=dim)
+            out = out.values if isinstance(out, tuple) else out  # max(dim): (values, indices)
             assert out.shape == ()
             expected = np.log(np.exp(2.5)) if op == "logsumexp" else 2.5
             np.testing.assert_allclose(out.item(), expected, rtol=1e-6)

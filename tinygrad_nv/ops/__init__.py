@@ -6,6 +6,7 @@ adding an op touches its kind's module and its test only."""
 
 from __future__ import annotations
 
+import collections
 import functools
 import inspect
 from collections.abc import Callable
@@ -48,3 +49,9 @@ def _recording() -> bool:
     from tinygrad_nv.autograd import is_grad_enabled
     return is_grad_enabled()
 
+
+@functools.cache
+def return_type(name: str) -> type:
+    """PyTorch's `torch.return_types.<name>`: the named tuple (values, indices) that max/min
+    over a dim, sort, topk, kthvalue, median, mode, cummax and cummin return."""
+    return collections.namedtuple(name, ("values", "indices"))

@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function, is_grad_enabled
 from tinygrad_nv.autograd.autocast_state import autocast_op
-from tinygrad_nv.dtype import accumulation_dtype, dtypes, result_dtype, scalar_dtype
+from tinygrad_nv.autograd.function import constant
+from tinygrad_nv.dtype import (
+    accumulation_dtype,
+    dtypes,
+    is_floating,
+    result_dtype,
+    scalar_dtype,
+)
 from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import check_device, is_int, is_scalar, is_tensor
 
@@ -461,10 +468,36 @@ def where(condition: Tensor, x: Any, y: Any) -> Tensor:
     return Where.apply(cond, a, b)
 
 
+def nan_to_num(x: Tensor, nan: float = 0.0, posinf: float | None = None,
+               neginf: float | None = None) -> Tensor:
+    """x with NaN, inf and -inf replaced by `nan`, `posinf` and `neginf` (by default 0 and the
+    dtype's largest and lowest finite values), as torch.nan_to_num; the gradient is 0 at the
+    replaced places. Integers and bools come back as a copy.
+
+    >>> Tensor([1.0, float("nan"), float("inf")]).nan_to_num().tolist()   # [1.0, 0.0, 3.4e38]
+    """
+    for name, value in (("nan", nan), ("posinf", posinf), ("neginf", neginf)):
+        if value is not None and not is_scalar(value):
+            raise TypeError(f"nan_to_num: {name} must be a number, got {type(value).__name__}")
+    if not is_floating(x.dtype):
+        return x.clone()
+    finite = constant(lambda xp, a: xp.isfinite(a), x)
+    return finite.where(x, constant(lambda xp, a: _replaced(xp, a, nan, posinf, neginf), x))
+
+
+def _replaced(xp, a, nan: float, posinf: float | None, neginf: float | None):
+    """a's NaN and infinities replaced (the rest of a stays, unused)."""
+    inf = xp.asarray(float("inf"), dtype=a.dtype)
+    largest = (inf.view(f"uint{a.dtype.itemsize * 8}") - 1).view(a.dtype)  # below inf's bits
+    high = largest if posinf is None else posinf
+    low = -largest if neginf is None else neginf
+    return xp.where(a != a, nan, xp.where(a > 0, high, low)).astype(a.dtype)
+
+
 # ---------------------------------------------------------------------- public names
 _PUBLIC = {  # Tensor methods and package functions (torch.<name>)
     "add": add, "sub": sub, "mul": mul, "div": div, "pow": pow, "floor_divide": floor_divide,
     "remainder": remainder, "fmod": fmod, "neg": neg, "positive": positive, "maximum": maximum,
-    "minimum": minimum, "clip": clip, "clamp": clip, "where": where,
+    "minimum": minimum, "clip": clip, "clamp": clip, "where": where, "nan_to_num": nan_to_num,
 }
 EXPORTS = Exports(methods=_PUBLIC, functions=_PUBLIC)

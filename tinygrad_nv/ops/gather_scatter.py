@@ -21,6 +21,7 @@ from tinygrad_nv.ops._checks import (
 )
 from tinygrad_nv.ops._checks import axis as check_axis
 from tinygrad_nv.ops.index import Index, check_range, masked_fill
+from tinygrad_nv.ops.inplace import in_place
 
 if TYPE_CHECKING:
     from tinygrad_nv._tensor import Tensor
@@ -102,6 +103,12 @@ def along(xp, index, axis: int) -> tuple:
     other axes (numpy.take_along_axis for an index no larger than the input)."""
     return tuple(index if a == axis else xp.arange(n).reshape((-1,) + (1,) * (index.ndim - 1 - a))
                  for a, n in enumerate(index.shape))
+
+
+def take_along(x: Tensor, indices, axis: int) -> Tensor:
+    """x's values at `indices` (an integer array shaped like x except along `axis`), as
+    numpy.take_along_axis; the gradient is added back at those positions."""
+    return Index.apply(x, index=device_call(x, along, indices, axis), advanced=True)
 
 
 def _identity(xp, reduce: str, dtype) -> Any:
@@ -307,4 +314,7 @@ _PUBLIC = {  # Tensor methods and package functions (torch.<name>)
     "scatter_reduce": scatter_reduce, "index_select": index_select,
     "take_along_dim": take_along_dim,
 }
-EXPORTS = Exports(methods=_PUBLIC, functions=_PUBLIC)
+EXPORTS = Exports(methods={**_PUBLIC, "scatter_": in_place(scatter, "scatter_"),
+                           "scatter_add_": in_place(scatter_add, "scatter_add_"),
+                           "scatter_reduce_": in_place(scatter_reduce, "scatter_reduce_")},
+                  functions=_PUBLIC)

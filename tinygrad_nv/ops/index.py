@@ -18,11 +18,13 @@ from tinygrad_nv.ops._checks import (
     ShapeError,
     broadcast_shapes,
     check_device,
+    dim_or_axis,
     is_int,
     is_scalar,
     is_tensor,
 )
-from tinygrad_nv.ops.inplace import check_writable
+from tinygrad_nv.ops._checks import axis as check_axis
+from tinygrad_nv.ops.inplace import check_writable, in_place
 
 if TYPE_CHECKING:
     from tinygrad_nv._tensor import Tensor
@@ -38,8 +40,6 @@ class Index(Function):
 
     saved_inputs = ()  # backward reads shapes only
 
-    saved_inputs = ()
-
     def forward(self, x, index: tuple, advanced: bool):
         self.index, self.advanced = index, advanced
         return x[index]
@@ -53,8 +53,6 @@ class IndexAdd(Function):
     """zeros(shape) with g added at `index` (repeated indices accumulate): Index's adjoint."""
 
     saved_inputs = ()  # backward reads shapes only
-
-    saved_inputs = ()
 
     def forward(self, g, index: tuple, advanced: bool, shape: tuple):
         self.index, self.advanced = index, advanced
@@ -174,7 +172,7 @@ def _as_tuple(index: Any) -> tuple:
     if isinstance(index, tuple):
         return index
     if isinstance(index, list) and len(index) < 32 and any(
-            isinstance(i, (list, tuple, slice)) or i is None or i is Ellipsis
+            isinstance(i, (list, tuple, slice, range)) or i is None or i is Ellipsis
             or hasattr(i, "shape") for i in index):
         return tuple(index)
     return (index,)
@@ -192,6 +190,8 @@ def _item(t: Tensor, item: Any) -> Any:
     """One index entry as an int, slice, None, Ellipsis, bool, or an array on t's device."""
     if item is None or item is Ellipsis or isinstance(item, bool) or is_int(item):
         return item
+    if isinstance(item, range):  # x[range(n), y], as PyTorch: the integers it holds
+        item = list(item)
     if hasattr(item, "dtype") and item.dtype.kind == "b" and item.ndim == 0:
         return bool(item)  # x[True] adds an axis, as x[None]
     if isinstance(item, slice):
@@ -272,6 +272,37 @@ def masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
         raise ShapeError(f"masked_fill: mask of shape {mask.shape} does not broadcast with "
                          f"the input of shape {x.shape}") from None
     return mask.where(value, x)
+
+
+def index_fill(x: Tensor, dim: int | None = None, index: Tensor | None = None,
+               value: Any = None, *, axis: int | None = None) -> Tensor:
+    """x with `value` (a number or 0-d tensor) at the places `index` (a 0-d or 1-D integer
+    tensor) names along `dim`, as torch.index_fill. The gradient is 0 there (and flows to a
+    tensor value).
+
+    >>> Tensor([[1, 2, 3], [4, 5, 6]]).index_fill(1, Tensor([0, 2]), -1).tolist()
+    """
+    d = check_axis(x, dim_or_axis(dim, axis, "index_fill"), "index_fill")
+    if value is None:
+        raise TypeError("index_fill: missing the value to fill with (a number or 0-d tensor)")
+    if not is_tensor(index) or index.dtype.kind not in "iu" or index.ndim > 1:
+        raise IndexError(f"index_fill: index must be a 0-d or 1-D integer tensor, got "
+                         f"{_describe(index)}")
+    check_device(x, index, "index_fill")
+    n = x.shape[d] if x.ndim else 1
+    check_range(x, index._data, n, f"dimension {d}", "index_fill")
+
+    def along_axis(xp, i):
+        mask = xp.zeros(n, dtype=bool)
+        mask[i.reshape(-1)] = True
+        return mask.reshape((n,) + (1,) * (x.ndim - 1 - d) if x.ndim else ())
+    return masked_fill(x, constant(along_axis, index), value)
+
+
+def _describe(value: Any) -> str:
+    if is_tensor(value):
+        return f"a {value.dtype.name} tensor of shape {value.shape}"
+    return type(value).__name__
 
 
 def masked_select(x: Tensor, mask: Tensor, size: int | None = None, fill_value: Any = 0
@@ -366,6 +397,9 @@ def one_hot(x: Tensor, num_classes: int = -1) -> Tensor:
 # ---------------------------------------------------------------------- public names
 _PUBLIC = {  # Tensor methods and package functions (torch.<name>)
     "masked_fill": masked_fill, "masked_select": masked_select, "nonzero": nonzero,
+    "index_fill": index_fill,
 }
-EXPORTS = Exports(methods={**_PUBLIC, "one_hot": one_hot},
+EXPORTS = Exports(methods={**_PUBLIC, "one_hot": one_hot,
+                           "masked_fill_": in_place(masked_fill, "masked_fill_"),
+                           "index_fill_": in_place(index_fill, "index_fill_")},
                   functions=_PUBLIC, functional={"one_hot": one_hot})

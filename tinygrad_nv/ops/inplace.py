@@ -19,7 +19,7 @@ from tinygrad_nv.autograd.function import device_call
 from tinygrad_nv.dtype import is_floating
 from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import is_scalar, is_tensor
-from tinygrad_nv.ops.elementwise import as_tensor_on
+from tinygrad_nv.ops.elementwise import as_tensor_on, nan_to_num
 
 if TYPE_CHECKING:
     from tinygrad_nv._tensor import Tensor
@@ -78,6 +78,16 @@ def _update(x: Tensor, op: str, compute: Callable[[Tensor], Tensor]) -> Tensor:
         raise RuntimeError(f"{op}: the result has shape {result.shape}, which does not match "
                            f"the shape of the tensor updated in place {x.shape}")
     return write(x, result, op)
+
+
+def in_place(fn: Callable[..., Tensor], op: str) -> Callable[..., Tensor]:
+    """The in-place variant `op` of the op `fn(x, ...)`: fn's result on x's values, written
+    into x (`x.masked_fill_(mask, 0)`, as PyTorch's); returns x."""
+    def variant(x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        return _update(x, op, lambda t: fn(t, *args, **kwargs))
+    variant.__name__ = variant.__qualname__ = op
+    variant.__doc__ = f"{fn.__name__}, in place: writes the result into x; returns x."
+    return variant
 
 
 def _check_alpha(alpha: Any, op: str) -> None:
@@ -213,4 +223,5 @@ def _pair(args: tuple, names: dict, keys: tuple, defaults: tuple, op: str) -> tu
 EXPORTS = Exports(methods={  # Tensor methods
     "add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "zero_": zero_, "fill_": fill_,
     "clamp_": clamp_, "clip_": clamp_, "copy_": copy_, "uniform_": uniform_, "normal_": normal_,
+    "nan_to_num_": in_place(nan_to_num, "nan_to_num_"),
 })

@@ -94,6 +94,18 @@ class Transfer(Function):
         return g.to(self.source.name)
 
 
+class Contiguous(Function):
+    """A C-contiguous copy of a strided view (transposed, sliced); the gradient passes."""
+
+    saved_inputs = ()  # backward reads nothing
+
+    def forward(self, x):
+        return self.xp.ascontiguousarray(x)
+
+    def backward(self, g):
+        return g
+
+
 # ---------------------------------------------------------------------- functions
 def reshape(x: Tensor, *shape: Any) -> Tensor:
     """A tensor of the same values in a new shape; one entry may be -1."""
@@ -185,6 +197,55 @@ def expand(x: Tensor, *shape: Any) -> Tensor:
             raise ShapeError(f"expand: cannot expand shape {x.shape} to {shape}: axis "
                              f"{i} has size {n}, which is neither 1 nor {full[lead + i]}")
     return x if full == x.shape else Expand.apply(x, shape=full)
+
+
+def view_as(x: Tensor, other: Tensor) -> Tensor:
+    """x in the shape of `other`, as torch.Tensor.view_as."""
+    return reshape(x, other.shape)
+
+
+def expand_as(x: Tensor, other: Tensor) -> Tensor:
+    """x broadcast to the shape of `other` (no copy), as torch.Tensor.expand_as."""
+    return expand(x, other.shape)
+
+
+def contiguous(x: Tensor, memory_format: Any = None) -> Tensor:
+    """x itself when its memory is C-contiguous, else a contiguous copy (differentiable), as
+    torch.Tensor.contiguous."""
+    return x if x._data.flags.c_contiguous else Contiguous.apply(x)
+
+
+def unbind(x: Tensor, dim: int | None = None, *, axis: int | None = None
+           ) -> tuple[Tensor, ...]:
+    """The slices along `dim` (0 by default), each without that axis, as torch.unbind.
+
+    >>> first, second = Tensor([[1, 2], [3, 4]]).unbind(1)   # [1, 3], [2, 4]
+    """
+    if x.ndim == 0:
+        raise IndexError("unbind: a 0-d tensor has no axis to unbind")
+    d = check_axis(x, dim_or_axis(dim, axis, "unbind", 0), "unbind")
+    return tuple(x[(slice(None),) * d + (i,)] for i in range(x.shape[d]))
+
+
+def narrow(x: Tensor, dim: int | None = None, start: int | None = None,
+           length: int | None = None, *, axis: int | None = None) -> Tensor:
+    """The `length` entries from `start` (negative counts from the end) along `dim`, a view
+    sharing x's storage, as torch.narrow.
+
+    >>> Tensor([[1, 2, 3], [4, 5, 6]]).narrow(1, 1, 2).tolist()   # [[2, 3], [5, 6]]
+    """
+    d = check_axis(x, dim_or_axis(dim, axis, "narrow"), "narrow")
+    n = x.shape[d] if x.ndim else 1
+    if not is_int(start) or not is_int(length):
+        raise TypeError(f"narrow: start and length must be ints, got {start!r}, {length!r}")
+    if not -n <= start <= n:
+        raise IndexError(f"narrow: start ({start}) is out of range for axis {d} of size {n} "
+                         f"(valid: {-n} to {n})")
+    start = int(start) + n if start < 0 else int(start)
+    if length < 0 or start + length > n:
+        raise ShapeError(f"narrow: start ({start}) + length ({length}) exceeds dimension size "
+                         f"({n}) of axis {d} in shape {x.shape}")
+    return x[(slice(None),) * d + (slice(start, start + int(length)),)]
 
 
 def cat(*tensors: Any, dim: int | None = None, axis: int | None = None) -> Tensor:
@@ -316,7 +377,10 @@ _PUBLIC = {  # Tensor methods and package functions (torch.<name>)
     "reshape": reshape, "permute": permute, "transpose": transpose, "flatten": flatten,
     "unsqueeze": unsqueeze, "squeeze": squeeze, "cat": cat, "stack": stack, "split": split,
     "chunk": chunk, "hstack": hstack, "vstack": vstack, "movedim": movedim, "moveaxis": movedim,
-    "swapaxes": swapaxes, "swapdims": transpose, "unflatten": unflatten,
+    "swapaxes": swapaxes, "swapdims": transpose, "unflatten": unflatten, "unbind": unbind,
+    "narrow": narrow,
 }
-EXPORTS = Exports(methods={**_PUBLIC, "view": reshape, "expand": expand},
+EXPORTS = Exports(methods={**_PUBLIC, "view": reshape, "expand": expand, "view_as": view_as,
+                           "reshape_as": view_as, "expand_as": expand_as,
+                           "contiguous": contiguous},
                   functions=_PUBLIC)

@@ -16,10 +16,11 @@ from tinygrad_nv.autograd import Function, is_grad_enabled
 from tinygrad_nv.autograd.autocast_state import autocast_op
 from tinygrad_nv.autograd.function import constant
 from tinygrad_nv.dtype import accumulation_dtype, dtypes, to_dtype
-from tinygrad_nv.ops import Exports
+from tinygrad_nv.ops import Exports, return_type
 from tinygrad_nv.ops._checks import axes as check_axes
 from tinygrad_nv.ops._checks import axis as check_axis
 from tinygrad_nv.ops._checks import is_tensor
+from tinygrad_nv.ops.gather_scatter import take_along
 from tinygrad_nv.ops.movement import Expand, Reshape
 from tinygrad_nv.ops.unary import floating
 
@@ -267,20 +268,43 @@ def _check_nonempty(x: Tensor, chosen: Any, axes: tuple, op: str) -> None:
                              f"shape {x.shape} (the operation has no identity)")
 
 
-def max(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:  # noqa: A001
-    """Largest values over `axis` or `dim`, as torch.amax (values only; ties share the
-    gradient evenly; NaN propagates). `x.max(other_tensor)` is `x.maximum(other_tensor)`."""
+def max(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Any:  # noqa: A001
+    """As torch.max: the largest element (ties share the gradient evenly; NaN propagates);
+    over `dim` (or `axis`) the named tuple (values, indices), the gradient going to the
+    selected (first) index; `max(x, other)` is `maximum(x, other)`.
+
+    >>> values, indices = Tensor([[1.0, 3.0], [4.0, 2.0]]).max(dim=1)   # [3., 4.], [1, 0]
+    """
     if is_tensor(axis):
         return x.maximum(axis)
-    return _extreme(x, axis, keepdim, dim, "max", largest=True)
+    return _max_or_min(x, axis if dim is None else dim, keepdim, "max")
 
 
-def min(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:  # noqa: A001
-    """Smallest values over `axis` or `dim`, as torch.amin. `x.min(other)` is
-    `x.minimum(other)`."""
+def min(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Any:  # noqa: A001
+    """As torch.min: the smallest element, or (values, indices) over `dim` (or `axis`);
+    `min(x, other)` is `minimum(x, other)`."""
     if is_tensor(axis):
         return x.minimum(axis)
-    return _extreme(x, axis, keepdim, dim, "min", largest=False)
+    return _max_or_min(x, axis if dim is None else dim, keepdim, "min")
+
+
+def _max_or_min(x: Tensor, chosen: Any, keepdim: bool, op: str) -> Any:
+    if chosen is None:
+        return _extreme(x, None, keepdim, None, op, largest=op == "max")
+    if isinstance(chosen, (tuple, list)):
+        raise TypeError(f"{op}: dim must be one int, got {chosen!r}; a{op}(dim=...) reduces "
+                        "several axes")
+    d = check_axis(x, chosen, op)
+    if x.ndim == 0:  # one element along axis 0, as PyTorch
+        values, indices = _max_or_min(x.reshape(1), 0, False, op)
+        return return_type(op)(values.reshape(()), indices.reshape(()))
+    _check_nonempty(x, chosen, (d,), op)
+    indices = constant(lambda xp, a: getattr(xp, f"arg{op}")(a, axis=d, keepdims=True).astype(
+        dtypes.int64, copy=False), x)
+    values = take_along(x, indices._data, d)
+    if not keepdim:
+        values, indices = values.squeeze(d), indices.squeeze(d)
+    return return_type(op)(values, indices)
 
 
 def amax(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:

@@ -5,29 +5,21 @@ elements."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function
 from tinygrad_nv.autograd.autocast_state import autocast_op
-from tinygrad_nv.autograd.function import constant, device_call
+from tinygrad_nv.autograd.function import constant
 from tinygrad_nv.dtype import accumulation_dtype, dtypes
-from tinygrad_nv.ops import Exports
+from tinygrad_nv.ops import Exports, return_type
 from tinygrad_nv.ops._checks import axis as check_axis
 from tinygrad_nv.ops._checks import is_int
-from tinygrad_nv.ops.gather_scatter import along
-from tinygrad_nv.ops.index import Index
+from tinygrad_nv.ops.gather_scatter import take_along
 from tinygrad_nv.ops.reduce import accumulating, in_accumulation_dtype
 from tinygrad_nv.ops.unary import floating
 
 if TYPE_CHECKING:
     from tinygrad_nv._tensor import Tensor
-
-
-class ValuesIndices(NamedTuple):
-    """(values, indices), as torch.return_types: unpack it or read its fields."""
-
-    values: Any
-    indices: Any
 
 
 def _scan(xp, arrays: list, axis: int, combine) -> list:
@@ -153,19 +145,13 @@ def logcumsumexp(x: Tensor, dim: Any = None, axis: Any = None) -> Tensor:
 _logcumsumexp = in_accumulation_dtype(LogCumSumExp.apply)
 
 
-def take_along(x: Tensor, indices, axis: int) -> Tensor:
-    """x's values at `indices` (an integer array shaped like x except along `axis`), as
-    numpy.take_along_axis; the gradient is added back at those positions."""
-    return Index.apply(x, index=device_call(x, along, indices, axis), advanced=True)
-
-
 def _later_wins(earlier, later, largest: bool):
     """cummax/cummin's rule, as PyTorch: a NaN takes over; at ties the later index wins."""
     better = later >= earlier if largest else later <= earlier
     return (later != later) | ((earlier == earlier) & better)
 
 
-def _running_extreme(x: Tensor, d: int, largest: bool) -> ValuesIndices:
+def _running_extreme(x: Tensor, d: int, largest: bool) -> tuple:
     if x.ndim == 0:
         return _as_1d(x, _running_extreme, largest)
 
@@ -182,10 +168,11 @@ def _running_extreme(x: Tensor, d: int, largest: bool) -> ValuesIndices:
         return indices.astype(dtypes.int64, copy=False)
 
     indices = constant(running_indices, x)
-    return ValuesIndices(take_along(x, indices._data, d), indices)
+    return return_type("cummax" if largest else "cummin")(take_along(x, indices._data, d),
+                                                          indices)
 
 
-def cummax(x: Tensor, dim: Any = None, axis: Any = None) -> ValuesIndices:
+def cummax(x: Tensor, dim: Any = None, axis: Any = None) -> tuple:
     """(values, indices): the running maxima along `dim` (or `axis`) and where they are, as
     torch.cummax (the latest index at ties; a NaN stays once seen). The gradient goes to the
     selected elements.
@@ -195,7 +182,7 @@ def cummax(x: Tensor, dim: Any = None, axis: Any = None) -> ValuesIndices:
     return _running_extreme(x, _dim(x, dim, axis, "cummax"), largest=True)
 
 
-def cummin(x: Tensor, dim: Any = None, axis: Any = None) -> ValuesIndices:
+def cummin(x: Tensor, dim: Any = None, axis: Any = None) -> tuple:
     """(values, indices): the running minima along `dim` (or `axis`), as torch.cummin."""
     return _running_extreme(x, _dim(x, dim, axis, "cummin"), largest=False)
 
@@ -211,7 +198,7 @@ def _order(xp, a, d: int, descending: bool):
 
 
 def sort(x: Tensor, dim: Any = -1, descending: bool = False, stable: bool = False,
-         axis: Any = None) -> ValuesIndices:
+         axis: Any = None) -> tuple:
     """(values, indices) of `x` sorted along `dim` (or `axis`), as torch.sort. NaN counts as
     the largest value; the sort is always stable (equal values keep their order), so
     `stable` changes nothing. The gradient goes back to each element's place.
@@ -222,7 +209,7 @@ def sort(x: Tensor, dim: Any = -1, descending: bool = False, stable: bool = Fals
     if x.ndim == 0:
         return _as_1d(x, sort, descending)
     order = constant(lambda xp, a: _order(xp, a, d, descending), x)
-    return ValuesIndices(take_along(x, order._data, d), order)
+    return return_type("sort")(take_along(x, order._data, d), order)
 
 
 def argsort(x: Tensor, dim: Any = -1, descending: bool = False, stable: bool = False,
@@ -235,7 +222,7 @@ def argsort(x: Tensor, dim: Any = -1, descending: bool = False, stable: bool = F
 
 
 def topk(x: Tensor, k: int, dim: Any = -1, largest: bool = True,
-         sorted: bool = True, axis: Any = None) -> ValuesIndices:  # noqa: A002
+         sorted: bool = True, axis: Any = None) -> tuple:  # noqa: A002
     """(values, indices) of the `k` largest (or, largest=False, smallest) values along `dim`
     (or `axis`), as torch.topk; always in sorted order, the first index winning ties. The
     gradient goes back to the selected elements.
@@ -253,12 +240,118 @@ def topk(x: Tensor, k: int, dim: Any = -1, largest: bool = True,
         return _as_1d(x, lambda one, axis0: topk(one, 1, axis0, largest))
     first_k = (slice(None),) * d + (slice(0, k),)
     order = constant(lambda xp, a: _order(xp, a, d, largest)[first_k], x)
-    return ValuesIndices(take_along(x, order._data, d), order)
+    return return_type("topk")(take_along(x, order._data, d), order)
+
+
+class Median(Function):
+    """The lower median of all elements (NaN where there is one), as torch.median(): the
+    gradient is split evenly between the elements equal to it."""
+
+    def forward(self, x):
+        xp = self.xp
+        flat = xp.sort(x.reshape(-1))  # NaN sorts last: the last element says if there is one
+        last = flat[-1]
+        self.value = xp.where(last != last, last, flat[(flat.size - 1) // 2])
+        return self.value
+
+    def backward(self, g):
+        x = self.parents[0]._data
+        hits = (x == self.value) | ((x != x) & (self.value != self.value))
+        return g * g._like((hits / hits.sum()).astype(g.dtype))
+
+
+def _kth_indices(xp, a, d: int, k: int | None):
+    """Where the k-th smallest value (k None: the lower median, a NaN where there is one) of
+    each line of `a` along `d` is, with `d` kept: its place in a stable ascending sort."""
+    order = _order(xp, a, d, False)
+    picked = xp.take(order, [(a.shape[d] - 1) // 2 if k is None else k - 1], axis=d)
+    if k is None and a.dtype.kind == "f":  # PyTorch's median propagates NaN: the first one
+        nan = a != a
+        picked = xp.where(nan.any(axis=d, keepdims=True),
+                          xp.argmax(nan, axis=d, keepdims=True), picked)
+    return picked
+
+
+def _mode_indices(xp, a, d: int):
+    """Where the most frequent value of each line of `a` along `d` is (the smallest among
+    equally frequent ones, at its last place, as PyTorch), with `d` kept."""
+    order = _order(xp, a, d, False)
+    s = xp.take_along_axis(a, order, axis=d)
+    n = a.shape[d]
+    places = xp.broadcast_to(xp.arange(n).reshape((-1,) + (1,) * (a.ndim - 1 - d)), a.shape)
+    head, later, earlier = ((slice(None),) * d + (part,) for part in (
+        slice(0, 1), slice(1, None), slice(0, -1)))
+    starts = xp.concatenate([xp.ones_like(s[head], dtype=bool), s[later] != s[earlier]],
+                            axis=d) | (s != s)  # every NaN is a value of its own
+    (run_start,) = _scan(xp, [xp.where(starts, places, 0)], d,
+                         lambda earlier, later: [xp.maximum(earlier[0], later[0])])
+    run_end = xp.argmax(places - run_start, axis=d, keepdims=True)  # the earliest longest run
+    return xp.take_along_axis(order, run_end, axis=d)
+
+
+def _selected(x: Tensor, d: int, keepdim: bool, name: str, indices_of) -> tuple:
+    """(values, indices) of the one element per line along `d` that `indices_of(xp, a)`
+    names (with `d` kept); the gradient goes to it."""
+    if x.ndim == 0:
+        return _as_1d(x, lambda one, axis0: _selected(one, axis0, False, name, indices_of))
+    if x.shape[d] == 0:
+        raise IndexError(f"{name}: axis {d} of a tensor of shape {x.shape} is empty (valid: "
+                         "a non-empty axis)")
+    indices = constant(lambda xp, a: indices_of(xp, a).astype(dtypes.int64, copy=False), x)
+    values = take_along(x, indices._data, d)
+    if not keepdim:
+        values, indices = values.squeeze(d), indices.squeeze(d)
+    return return_type(name)(values, indices)
+
+
+def kthvalue(x: Tensor, k: int, dim: Any = -1, keepdim: bool = False,
+             axis: Any = None) -> tuple:
+    """(values, indices) of the k-th smallest element along `dim` (or `axis`), as
+    torch.kthvalue (NaN counts as the largest; the first of equal values). The gradient goes
+    to the selected element.
+
+    >>> Tensor([3.0, 1.0, 2.0]).kthvalue(2)       # kthvalue(values=2., indices=2)
+    """
+    d = check_axis(x, dim if axis is None else axis, "kthvalue")
+    size = x.shape[d] if x.ndim else 1
+    if not is_int(k) or not 1 <= k <= size:
+        raise RuntimeError(f"kthvalue(): selected number k={k!r} out of range for dimension "
+                           f"{d} of size {size} (valid: 1 to {size})")
+    return _selected(x, d, keepdim, "kthvalue", lambda xp, a: _kth_indices(xp, a, d, int(k)))
+
+
+def median(x: Tensor, dim: Any = None, keepdim: bool = False, axis: Any = None) -> Any:
+    """The lower median, as torch.median: of all elements (a tensor; the gradient split
+    between the elements equal to it), or (values, indices) along `dim` (or `axis`), the
+    gradient to the selected element. NaN propagates.
+
+    >>> Tensor([[1.0, 3.0, 2.0]]).median(dim=1)   # median(values=[2.], indices=[2])
+    """
+    chosen = dim if axis is None else axis
+    if chosen is None:
+        if x.numel() == 0 and x.dtype.kind != "f":
+            raise RuntimeError(f"median: an empty {x.dtype.name} tensor has no median")
+        if x.numel() == 0:
+            return x._like(x.backend.xp.full((), float("nan"), dtype=x.dtype))
+        return Median.apply(x)
+    d = check_axis(x, chosen, "median")
+    return _selected(x, d, keepdim, "median", lambda xp, a: _kth_indices(xp, a, d, None))
+
+
+def mode(x: Tensor, dim: Any = -1, keepdim: bool = False, axis: Any = None) -> tuple:
+    """(values, indices): the most frequent value along `dim` (or `axis`), the smallest of
+    equally frequent ones, and its last place, as torch.mode. The gradient goes to it.
+
+    >>> Tensor([2.0, 1.0, 2.0, 1.0]).mode()       # mode(values=1., indices=3)
+    """
+    d = check_axis(x, dim if axis is None else axis, "mode")
+    return _selected(x, d, keepdim, "mode", lambda xp, a: _mode_indices(xp, a, d))
 
 
 # ---------------------------------------------------------------------- public names
 _PUBLIC = {  # Tensor methods and package functions (torch.<name>)
     "cumsum": cumsum, "cumprod": cumprod, "cummax": cummax, "cummin": cummin,
     "logcumsumexp": logcumsumexp, "sort": sort, "argsort": argsort, "topk": topk,
+    "kthvalue": kthvalue, "median": median, "mode": mode,
 }
 EXPORTS = Exports(methods=_PUBLIC, functions=_PUBLIC)
