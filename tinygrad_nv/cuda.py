@@ -112,6 +112,13 @@ def set_rng_state_all(new_states: list[Tensor]) -> None:
         set_rng_state(state, index)
 
 
+def __getattr__(name: str) -> Any:
+    if name == "amp":  # torch.cuda.amp: autocast and GradScaler that name no device
+        import importlib
+        return importlib.import_module("tinygrad_nv.amp.cuda_amp")
+    raise AttributeError(f"module 'tinygrad_nv.cuda' has no attribute {name!r}")
+
+
 def _name(device: Any) -> str:
     """The device a call names: None (or 'cuda') is the current GPU."""
     return backends.canonicalize("cuda" if device is None else device)

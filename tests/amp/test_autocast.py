@@ -174,3 +174,18 @@ def test_namespace():
     x = Tensor(np.ones((2, 2), np.float32), device="cpu")
     with tg.amp.autocast("cpu"):
         assert (x @ x).dtype == dtypes.bfloat16
+
+
+def test_torch_cuda_amp_spellings():
+    """torch.cuda.amp.autocast(enabled, dtype, cache_enabled) and GradScaler(init_scale, ...):
+    cuda (and emu, which follows the cuda lists)."""
+    x = Tensor(np.ones((2, 2), np.float32), device="emu")
+    with tg.cuda.amp.autocast():
+        assert (x @ x).dtype == dtypes.float16
+    with tg.cuda.amp.autocast(dtype=tg.bfloat16):
+        assert (x @ x).dtype == dtypes.bfloat16
+    with tg.cuda.amp.autocast(enabled=False):
+        assert (x @ x).dtype == dtypes.float32
+    if not tg.cuda.is_available():
+        with pytest.warns(UserWarning, match="CUDA is not available"):
+            assert not tg.cuda.amp.GradScaler(init_scale=8.0).is_enabled()
