@@ -7,7 +7,8 @@
 // Gate arrays are row-major (batch, gates * hidden) in PyTorch's order (LSTM i, f, g, o; GRU
 // r, z, n); states are (batch, hidden); n = batch * hidden elements. The pre-activations of
 // the sigmoid gates (LSTM i, f, o; GRU r, z) arrive halved (the caller folds the halving into
-// the weights): sigmoid(x) = (1 + tanh(x / 2)) / 2.
+// the weights): sigmoid(x) = (1 + tanh(x / 2)) / 2. lstm_cell_forward sums its two products
+// (gates, xw) symmetrically: the layers pass the input projection in gates.
 
 template <typename T>
 __device__ __forceinline__ T sigmoid_of_half(T half_x) {

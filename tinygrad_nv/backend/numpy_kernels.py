@@ -318,8 +318,10 @@ class NumpyKernels(OptimizerKernels, AmpKernels):
     # (1 + tanh(x / 2)) / 2, and the caller folds the halving into the weights (exact: a power
     # of two), so that a step's gates are one tanh.
     def lstm_cell_forward(self, gates, xw, c, h_out, c_out) -> None:
-        """gates: h W_hh^T on entry, the activated gates i, f, g, o on return; xw = x W_ih^T +
-        b_ih + b_hh; c the previous cell state. c_out = f c + i g, h_out = o tanh(c_out)."""
+        """gates: one of the step's two products (x W_ih^T + b_ih + b_hh, or h W_hh^T) on
+        entry, the activated gates i, f, g, o on return; xw: the other product (the layers put
+        the projection in gates); c the previous cell state. c_out = f c + i g, h_out =
+        o tanh(c_out)."""
         xp, (rows, hidden) = self.xp, c.shape
         scale, shift, _, _ = _lstm_columns(xp, _tiled_rows(rows, hidden), hidden, gates.dtype)
         gates += xw

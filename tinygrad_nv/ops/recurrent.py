@@ -56,9 +56,11 @@ class Recurrence(Function):
             else None
         w_t = xp.multiply(a["w_hh"].T, half, order="C")
         self.y = y = xp.empty((rows + (2 if lstm else 1) * n, hidden), dtype=x.dtype)
-        self.gates = gates = xp.empty_like(xw) if lstm or gru else None
-        self.hw = hws = xp.empty_like(xw) if gru else None if lstm else xp.empty((n, hidden),
-                                                                                  x.dtype)
+        # an LSTM's gates start as the projection; each step adds its h W_hh^T from a scratch
+        # that stays in cache (the gate pass's sum is symmetric)
+        self.gates = gates = xw if lstm else xp.empty_like(xw) if gru else None
+        hws = xp.empty_like(xw) if gru else xp.empty((n, w_t.shape[1]), x.dtype)
+        self.hw = hws if gru else None
         self.cells = cells = xp.empty((rows, hidden), x.dtype) if lstm else None
         h, c, self.h_prev, self.c_prev = h0, c0, [], []
         for off, b in _steps(batch_sizes, reverse):
@@ -68,8 +70,8 @@ class Recurrence(Function):
             if lstm:
                 c = _extend(xp, c, c0, b)
                 self.c_prev.append(c)
-                xp.matmul(h, w_t, out=gates[at])
-                kernels.lstm_cell_forward(gates[at], xw[at], c, y[at], cells[at])
+                xp.matmul(h, w_t, out=hws[:b])
+                kernels.lstm_cell_forward(gates[at], hws[:b], c, y[at], cells[at])
                 c = cells[at]
             elif gru:
                 xp.matmul(h, w_t, out=hws[at])
