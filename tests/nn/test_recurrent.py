@@ -312,6 +312,23 @@ def test_dropout_between_layers_only_in_training(device):
     np.testing.assert_allclose(single(x)[0].numpy(), evaluated.numpy())
 
 
+@pytest.mark.emu
+def test_packed_layers_and_cells_on_a_device_never_wait_for_it():
+    """On an instrumented emu:1 every array call runs with that device current and forward +
+    backward make no host synchronisation (packed input with its batch reordered, cells)."""
+    from tinygrad_nv.testing.instrumented import instrumented
+
+    with instrumented("emu:1") as probe:
+        x = Tensor.randn(4, 3, 2, device="emu:1", requires_grad=True)
+        packed = pack_padded_sequence(x, [2, 4, 1], enforce_sorted=False)
+        out, (h_n, c_n) = nn.LSTM(2, 3, num_layers=2, bidirectional=True).to("emu:1")(packed)
+        h = nn.GRUCell(2, 3).to("emu:1")(x[0])
+        (out.data.sum() + h_n.sum() + c_n.sum() + h.sum()).backward()
+    assert probe.launches > 0
+    assert probe.misplaced == []
+    assert probe.syncs == []
+
+
 def test_in_place_change_of_the_output_before_backward_raises(device):
     model = nn.GRU(2, 3).double().to(device)
     x = Tensor(np.ones((3, 1, 2)), device=device, requires_grad=True)

@@ -128,9 +128,9 @@ def pack_padded_sequence(input: Tensor, lengths: Any, batch_first: bool = False,
     step, seq = np.nonzero(np.arange(batch)[None, :] < batch_sizes[:, None])
     source = order[seq] * steps + step if batch_first else step * batch + order[seq]
     data = input.reshape(steps * batch, *input.shape[2:])[_as_indices(source, input)]
-    sorted_indices = None if enforce_sorted else _as_indices(order, input)
-    return PackedSequence(data, Tensor(batch_sizes.astype(np.int64), device="cpu"),
-                          sorted_indices)
+    indices = (None, None) if enforce_sorted else (_as_indices(order, input),
+                                                   _as_indices(np.argsort(order), input))
+    return PackedSequence(data, Tensor(batch_sizes.astype(np.int64), device="cpu"), *indices)
 
 
 def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
