@@ -49,8 +49,11 @@ def _raw_product(a, b, transpose_a: bool, transpose_b: bool):
 
 
 def rounded_matmul(xp, a, b):
-    """xp.matmul in the operands' dtype: NumPy multiplies bfloat16 (ml_dtypes) accumulating
-    in float32 and returns float32, which is rounded back once here."""
+    """xp.matmul in the operands' dtype, accumulated in float32 for float16/bfloat16 (as
+    PyTorch) and rounded once: NumPy has no BLAS for either (its float16 loop is ~100x slower
+    than float32's), so on NumPy they multiply as float32 copies; CuPy uses cuBLAS."""
+    if a.dtype.itemsize == 2 and xp.__name__ == "numpy":
+        return xp.matmul(a.astype(xp.float32), b.astype(xp.float32)).astype(a.dtype)
     out = xp.matmul(a, b)
     return out if out.dtype == a.dtype else out.astype(a.dtype)
 
@@ -129,7 +132,7 @@ class Einsum(Function):
     def forward(self, *arrays, inputs: tuple, output: str):
         self.inputs, self.output_subs = inputs, output
         dt = arrays[0].dtype
-        if dt.name == "bfloat16":  # NumPy's einsum has no bfloat16: float32, rounded once
+        if dt.itemsize == 2:  # float16/bfloat16: accumulated in float32, rounded once
             arrays = [a.astype(accumulation_dtype(dt)) for a in arrays]
         out = self.xp.einsum(f"{','.join(inputs)}->{output}", *arrays)
         return out.astype(dt, copy=False)
