@@ -63,10 +63,6 @@ int16 = short = dtypes.int16
 int32 = int = dtypes.int32
 int64 = long = dtypes.int64
 bool = dtypes.bool
-try:
-    bfloat16 = dtypes.bfloat16
-except ImportError:  # without ml_dtypes: __getattr__ below says what to install
-    pass
 
 
 def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
@@ -164,7 +160,7 @@ def __getattr__(name: str) -> Any:
         return importlib.import_module(f"tinygrad_nv.{name}")
     if name == "autocast":  # torch.autocast
         return importlib.import_module("tinygrad_nv.amp").autocast
-    if name == "bfloat16":  # only where ml_dtypes is missing: an ImportError that says so
+    if name == "bfloat16":  # ml_dtypes is imported on first use (ImportError naming the extra)
         return dtypes.bfloat16
     raise AttributeError(f"module 'tinygrad_nv' has no attribute {name!r}")
 

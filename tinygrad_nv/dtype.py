@@ -3,48 +3,60 @@
 bfloat16 is `ml_dtypes.bfloat16` (a NumPy dtype extension; CuPy >= 14 takes the same dtype
 for its arrays). ml_dtypes is the `bf16` extra (its wheel is small, about 0.5 MB, but not
 pure Python): without it every dtype but bfloat16 works, and asking for bfloat16 raises an
-ImportError that says what to install."""
+ImportError that says what to install. It is imported on first use of bfloat16 (or as soon
+as anyone has imported it): loading its extension takes about a CPU-second, which
+`import tinygrad_nv` does not pay."""
 
 from __future__ import annotations
 
-import numpy as np
+import sys
 
-try:
-    import ml_dtypes
-except ImportError:  # the bf16 extra is not installed
-    ml_dtypes = None
+import numpy as np
 
 DType = np.dtype
 BFLOAT16_MISSING = ("bfloat16 needs the ml_dtypes package (NumPy's bfloat16 dtype): "
                     "pip install 'tinygrad_nv[bf16]' (or pip install ml_dtypes)")
+_BASE = tuple(np.dtype(n) for n in ("float32", "float64", "float16", "int8", "uint8", "int16",
+                                     "int32", "int64", "bool"))
+_bfloat16: list = []  # ml_dtypes' bfloat16 once loaded
+
+
+def bfloat16_dtype() -> DType | None:
+    """ml_dtypes' bfloat16, importing ml_dtypes on first use; None where it is missing."""
+    if not _bfloat16:
+        try:
+            import ml_dtypes
+        except ImportError:
+            return None
+        _bfloat16.append(np.dtype(ml_dtypes.bfloat16))
+    return _bfloat16[0]
 
 
 class _DTypesMeta(type):
+    @property
+    def all(cls) -> tuple:
+        """The supported dtypes (bfloat16 among them once ml_dtypes is loaded, by anyone:
+        an array of it can exist only then)."""
+        if not _bfloat16 and "ml_dtypes" in sys.modules:
+            bfloat16_dtype()
+        return (*_BASE, *_bfloat16)
+
     def __getattr__(cls, name: str):
         if name == "bfloat16":
-            raise ImportError(BFLOAT16_MISSING)
+            dt = bfloat16_dtype()
+            if dt is None:
+                raise ImportError(BFLOAT16_MISSING)
+            return dt
         raise AttributeError(f"type object 'dtypes' has no attribute {name!r}")
 
 
 class dtypes(metaclass=_DTypesMeta):  # noqa: N801  (tinygrad's spelling)
     """The supported dtypes: `dtypes.float32` is `np.dtype('float32')`, and so on;
-    `dtypes.bfloat16` is `np.dtype(ml_dtypes.bfloat16)`."""
+    `dtypes.bfloat16` is `np.dtype(ml_dtypes.bfloat16)`; `dtypes.all` lists them."""
 
-    float32 = np.dtype("float32")
-    float64 = np.dtype("float64")
-    float16 = np.dtype("float16")
-    int8 = np.dtype("int8")
-    uint8 = np.dtype("uint8")
-    int16 = np.dtype("int16")
-    int32 = np.dtype("int32")
-    int64 = np.dtype("int64")
-    bool = np.dtype("bool")
+    float32, float64, float16, int8, uint8, int16, int32, int64, bool = _BASE
     default_float = float32
     default_int = int64
-    all = (float32, float64, float16, int8, uint8, int16, int32, int64, bool)
-    if ml_dtypes is not None:
-        bfloat16 = np.dtype(ml_dtypes.bfloat16)
-        all = (*all, bfloat16)
 
     @staticmethod
     def is_float(dtype: DType) -> bool:
@@ -67,8 +79,8 @@ def to_dtype(dtype) -> DType:
     """Any dtype spelling (np.float32, 'float32', 'long', dtypes.int64) as a supported dtype."""
     if isinstance(dtype, str):
         dtype = _ALIASES.get(dtype, dtype)
-        if dtype == "bfloat16" and ml_dtypes is None:
-            raise ImportError(BFLOAT16_MISSING)
+        if dtype == "bfloat16":
+            return dtypes.bfloat16  # (an ImportError naming the extra without ml_dtypes)
     try:
         dt = np.dtype(dtype)
     except TypeError as e:

@@ -158,3 +158,31 @@ def test_safetensors_with_torch(tmp_path):
     back = load_file(tmp_path / "ours.safetensors")["w"]
     assert back.dtype == torch.bfloat16
     assert torch.equal(back, theirs * 3)
+
+
+def _python(code: str) -> str:
+    import subprocess
+    import sys
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_import_stays_lazy_and_missing_ml_dtypes_says_what_to_install():
+    """`import tinygrad_nv` does not load ml_dtypes (about a CPU-second); the first use of
+    bfloat16 does; without ml_dtypes bfloat16 raises an ImportError naming the extra and every
+    other dtype works."""
+    assert _python("import sys, tinygrad_nv\nprint('ml_dtypes' in sys.modules)") == "False\n"
+    # (the default device is probed lazily; CuPy 14, where it is imported, loads ml_dtypes)
+    assert _python("import sys, tinygrad_nv as tg\ntg.bfloat16\n"
+                   "print('ml_dtypes' in sys.modules)") == "True\n"
+    out = _python(  # on the CPU: CuPy (14) would import ml_dtypes itself
+        "import os, sys\nos.environ['TINYGRAD_NV_DEVICE'] = 'cpu'\n"
+        "sys.modules['ml_dtypes'] = None\nimport tinygrad_nv as tg\n"
+        "from tinygrad_nv import Tensor\n"
+        "assert (Tensor([1.0]).half() + 1).dtype == tg.float16\n"
+        "for get in (lambda: tg.bfloat16, lambda: tg.dtypes.bfloat16,\n"
+        "            lambda: Tensor([1.0]).to('bfloat16')):\n"
+        "    try:\n        get()\n    except ImportError as e:\n        print(e)\n")
+    assert out.count("pip install 'tinygrad_nv[bf16]'") == 3

@@ -29,7 +29,6 @@ from tinygrad_nv.backend.numpy_kernels import (
     sgd_coefficients,
 )
 from tinygrad_nv.backend.optim_kernels import OptimizerKernels
-from tinygrad_nv.dtype import dtypes
 
 # Files compiled in front of a family's own file, in order (kernel files include nothing).
 FAMILY_DEPENDENCIES = {"linear": ("lowp", "activation"), "cross_entropy": ("softmax",),
@@ -50,10 +49,8 @@ TABLE_CACHE = 16  # optimizer address tables kept on the device (the most recent
 ACT_CODES = {name: code for code, name in enumerate(ACTIVATIONS)}  # activation.cu's enum Act
 # float16 / bfloat16 kernels (16-bit storage, float math: lowp.cu) exist in optim.cu, amp.cu,
 # activation.cu and linear.cu's bias_act; the other kernels compute them in float32 copies
-_SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64", np.dtype(np.float16): "f16"}
-_BF16 = next((d for d in dtypes.all if d.name == "bfloat16"), None)  # None: no ml_dtypes
-if _BF16 is not None:  # lowp.cu's bf16_bits
-    _SUFFIX[_BF16] = "bf16"
+# kernel name suffix by dtype name (bfloat16's dtype exists only once ml_dtypes is loaded)
+_SUFFIX = {"float32": "f32", "float64": "f64", "float16": "f16", "bfloat16": "bf16"}
 
 
 def kernel_dir() -> Traversable:
@@ -127,7 +124,7 @@ class CudaKernels(OptimizerKernels):
         return fn
 
     def _launch(self, family: str, kernel: str, dtype, grid, block, *args) -> None:
-        name = f"{kernel}_{_SUFFIX[dtype]}"
+        name = f"{kernel}_{_SUFFIX[np.dtype(dtype).name]}"
         self._function(family, name)(grid, block, args)
         if self._after_launch is not None:
             self._after_launch(name, grid, block)
@@ -167,7 +164,7 @@ class CudaKernels(OptimizerKernels):
         """(array dtype, scalar type) of a kernel that has float16/bfloat16 variants: those
         keep their own storage with float32 scalars; other dtypes are _dtype's."""
         dtype = np.dtype(dtype)
-        if dtype in _SUFFIX and dtype.itemsize == 2:
+        if dtype.name in _SUFFIX and dtype.itemsize == 2:
             return dtype, np.float32
         dt = cls._dtype(op, dtype)
         return dt, dt.type
@@ -374,9 +371,9 @@ class CudaKernels(OptimizerKernels):
     def _storage(op: str, dtype) -> tuple[np.dtype, np.dtype]:
         """(storage, math) dtypes of the optimizer kernels for parameters of `dtype`."""
         dtype = np.dtype(dtype)
-        if dtype not in _SUFFIX:
-            raise TypeError(f"{op}: the CUDA optimizer kernels take float16, float32 or "
-                            f"float64 parameters, got {dtype}")
+        if dtype.name not in _SUFFIX:
+            raise TypeError(f"{op}: the CUDA optimizer kernels take float16, bfloat16, float32 "
+                            f"or float64 parameters, got {dtype}")
         return dtype, np.dtype(np.float64 if dtype == np.float64 else np.float32)
 
     def _optim_step(self, opt: str, param, grad, state: list, coef: tuple) -> None:
@@ -523,7 +520,7 @@ def _address(array) -> int:
 
 def _bits(array):
     """float16 and bfloat16 arrays as the unsigned short bits of the f16 / bf16 kernels."""
-    return array.view(np.uint16) if array.dtype in (np.float16, _BF16) else array
+    return array.view(np.uint16) if array.dtype.name in ("float16", "bfloat16") else array
 
 
 def _rows_cols(x) -> tuple:
