@@ -39,6 +39,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 from tinygrad_nv.backend import cuda_unavailable_reason, get_backend  # noqa: E402
+from tinygrad_nv.backend.kernels import AdamCoef, SgdCoef  # noqa: E402
 from tinygrad_nv.backend.launch import bias_grad_chunks  # noqa: E402
 from tinygrad_nv.backend.numpy_kernels import NumpyKernels  # noqa: E402
 
@@ -48,6 +49,7 @@ CONV = ((3, 3), (1, 1), (1, 1), (1, 1))  # kernel, stride, padding, dilation
 FAMILIES = ("activation", "linear", "softmax", "cross_entropy", "attention", "optim", "conv")
 H100_BANDWIDTH = 3.35e12  # bytes per second: H100 SXM (HBM3)
 LAUNCH_SECONDS = 5e-6  # one launch from Python through CuPy (an assumption a GPU run checks)
+ADAM = AdamCoef.of(1e-3, 0.9, 0.999, 1e-8, 0.01, 10, True)  # AdamW at step 10
 
 
 @dataclass
@@ -111,20 +113,20 @@ def make_cases(gpu: bool, dtype) -> list[Case]:
         return np.random.default_rng(1).integers(0, classes, count)
 
     def sgd(k, p, g, b):
-        k.sgd_step(p, g, b, 0.1, 0.9, 0.0, True, 1e-4, False)
+        k.sgd_step(p, g, b, SgdCoef.of(0.1, 0.9, 0.0, True, 1e-4, False))
         return p, b
 
     def adam(k, p, g, m, v):
-        k.adam_step(p, g, m, v, 1e-3, 0.9, 0.999, 1e-8, 0.01, 10, True)
+        k.adam_step(p, g, m, v, ADAM)
         return p, m, v
 
     def adam_group(k, p, g, m, v):
-        k.adam_multi(p, g, m, v, 1e-3, 0.9, 0.999, 1e-8, 0.01, 10, True)
+        k.adam_multi(p, g, m, v, ADAM)
         return (*p, *m, *v)
 
     def adam_each(k, p, g, m, v):
         for args in zip(p, g, m, v):
-            k.adam_step(*args, 1e-3, 0.9, 0.999, 1e-8, 0.01, 10, True)
+            k.adam_step(*args, ADAM)
         return (*p, *m, *v)
 
     def group():

@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinygrad_nv.backend import cuda_unavailable_reason, emu, get_backend
-from tinygrad_nv.backend.numpy_kernels import ACTIVATIONS, NumpyKernels
+from tinygrad_nv.backend.kernels import ACTIVATIONS, AdamCoef, RmspropCoef, SgdCoef
+from tinygrad_nv.backend.numpy_kernels import NumpyKernels
 
 REF = NumpyKernels(np)
 DTYPES = (np.float32, np.float64)
@@ -278,8 +279,9 @@ def test_sgd_step(dev, n, dtype, variant):
     d_param, d_buf = dev.put(param), dev.put(buf)
     for step in range(3):
         grad = randn(n, dtype=dtype, seed=step + 1)
-        REF.sgd_step(param, grad, buf, **args, first=step == 0)
-        dev.kernels.sgd_step(d_param, dev.put(grad), d_buf, **args, first=step == 0)
+        coef = SgdCoef.of(**args, first=step == 0)
+        REF.sgd_step(param, grad, buf, coef)
+        dev.kernels.sgd_step(d_param, dev.put(grad), d_buf, coef)
     dev.check(d_param, param)
     dev.check(d_buf, buf)
 
@@ -295,8 +297,9 @@ def test_adam_step(dev, decoupled, weight_decay, dtype):
             "weight_decay": weight_decay, "decoupled": decoupled}
     for step in range(1, 5):
         grad = randn(n, dtype=dtype, seed=step)
-        REF.adam_step(param, grad, m, v, **args, step=step)
-        dev.kernels.adam_step(d_param, dev.put(grad), d_m, d_v, **args, step=step)
+        coef = AdamCoef.of(**args, step=step)
+        REF.adam_step(param, grad, m, v, coef)
+        dev.kernels.adam_step(d_param, dev.put(grad), d_m, d_v, coef)
     dev.check(d_param, param)
     dev.check(d_m, m)
     dev.check(d_v, v)
@@ -328,12 +331,12 @@ UPDATE_TOL = {np.float16: {"rtol": 2e-3, "atol": 1e-3}, np.float32: {"rtol": 1e-
 def _optimizer_call(kernels, opt: str, multi: bool, params, grads, states, args, step):
     """One step of `opt` over the tensors, fused (`*_multi`) or one tensor at a time."""
     extra = {"sgd": {"first": step == 1}, "adam": {"step": step}, "rmsprop": {}}[opt]
+    coef = {"sgd": SgdCoef, "adam": AdamCoef, "rmsprop": RmspropCoef}[opt].of(**args, **extra)
     if multi:
-        getattr(kernels, f"{opt}_multi")(params, grads, *states, **args, **extra)
+        getattr(kernels, f"{opt}_multi")(params, grads, *states, coef)
         return
     for k in range(len(params)):
-        getattr(kernels, f"{opt}_step")(params[k], grads[k], *(s[k] for s in states), **args,
-                                        **extra)
+        getattr(kernels, f"{opt}_step")(params[k], grads[k], *(s[k] for s in states), coef)
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
@@ -379,9 +382,10 @@ def test_fused_adam_over_any_group_layout(sizes, seed):
     arrays = [[np.abs(rng.standard_normal(n)).astype(np.float32) for n in sizes]
               for _ in range(4)]  # param, grad, m, v (v >= 0)
     copies = [[a.copy() for a in row] for row in arrays]
-    kernels.adam_multi(*arrays, 0.01, 0.9, 0.99, 1e-8, 0.01, 2, True)
+    coef = AdamCoef.of(0.01, 0.9, 0.99, 1e-8, 0.01, 2, True)
+    kernels.adam_multi(*arrays, coef)
     for p, g, m, v in zip(*copies):
-        kernels.adam_step(p, g, m, v, 0.01, 0.9, 0.99, 1e-8, 0.01, 2, True)
+        kernels.adam_step(p, g, m, v, coef)
     for row, expected_row in zip(arrays, copies):
         for actual, expected in zip(row, expected_row):
             np.testing.assert_array_equal(actual, expected)
@@ -400,7 +404,7 @@ def test_fused_update_launches_once_per_group():
         calls = []
         for gs in (grads, grads, [g.copy() for g in grads]):
             probe.reset()
-            kernels.adam_multi(params, gs, ms, vs, 0.1, 0.9, 0.99, 1e-8, 0.0, 1, False)
+            kernels.adam_multi(params, gs, ms, vs, AdamCoef.of(0.1, 0.9, 0.99, 1e-8, 0.0, 1, False))
             calls.append([c for c in probe.calls if c not in NO_LAUNCH])
     # one launch per storage dtype; each address table is uploaded once, again only when an
     # address changed (here the gradients')
@@ -412,7 +416,8 @@ def test_fused_update_launches_once_per_group():
 def test_optimizer_kernels_reject_integer_parameters(dev):
     with pytest.raises(TypeError, match="adam_multi: the CUDA optimizer kernels take float16"):
         x = dev.put(np.ones(3, np.int32))
-        dev.kernels.adam_multi([x], [x], [x], [x], 0.1, 0.9, 0.99, 1e-8, 0.0, 1, False)
+        dev.kernels.adam_multi([x], [x], [x], [x],
+                               AdamCoef.of(0.1, 0.9, 0.99, 1e-8, 0.0, 1, False))
 
 
 def test_optimizer_non_contiguous_and_float16_state(dev):
@@ -420,14 +425,16 @@ def test_optimizer_non_contiguous_and_float16_state(dev):
     param, grad = whole[:, ::2], randn(8, 3, seed=1)  # the kernel must write through the view
     d_whole = dev.put(whole.copy())
     d_param = d_whole[:, ::2]
-    REF.sgd_step(param, grad, None, 0.1, 0.0, 0.0, False, 0.0, True)
-    dev.kernels.sgd_step(d_param, dev.put(grad), None, 0.1, 0.0, 0.0, False, 0.0, True)
+    coef = SgdCoef.of(0.1, 0.0, 0.0, False, 0.0, True)
+    REF.sgd_step(param, grad, None, coef)
+    dev.kernels.sgd_step(d_param, dev.put(grad), None, coef)
     dev.check(d_whole, whole)
     h = randn(50, dtype=np.float16)
     m, v, d_h = np.zeros(50, np.float16), np.zeros(50, np.float16), dev.put(h)
     d_m, d_v = dev.put(m), dev.put(v)
-    dev.kernels.adam_step(d_h, dev.put(h), d_m, d_v, 0.01, 0.9, 0.999, 1e-8, 0.0, 1, False)
-    REF.adam_step(h, h.copy(), m, v, 0.01, 0.9, 0.999, 1e-8, 0.0, 1, False)
+    coef = AdamCoef.of(0.01, 0.9, 0.999, 1e-8, 0.0, 1, False)
+    dev.kernels.adam_step(d_h, dev.put(h), d_m, d_v, coef)
+    REF.adam_step(h, h.copy(), m, v, coef)
     np.testing.assert_allclose(dev.get(d_h), h, rtol=2e-3, atol=2e-3)
     assert dev.get(d_v).dtype == np.float16
 

@@ -12,10 +12,12 @@ import pytest
 import tinygrad_nv.optim as optim
 from tests.backend.test_kernels import SIZES, UPDATE_TOL, Device, randn
 from tinygrad_nv import Tensor
-from tinygrad_nv.backend import cuda_unavailable_reason
+from tinygrad_nv.backend import cuda_unavailable_reason, kernels
 from tinygrad_nv.backend.numpy_kernels import NumpyKernels
 
 REF = NumpyKernels(np)
+COEF = {"nadam": kernels.NadamCoef, "radam": kernels.RadamCoef, "adamax": kernels.AdamaxCoef,
+        "adadelta": kernels.AdadeltaCoef, "asgd": kernels.AsgdCoef}
 # (kernel, number of state buffers, hyper-parameters per step number)
 VARIANTS = [
     ("nadam", 2, lambda t: dict(lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.05,
@@ -66,9 +68,10 @@ def test_fused_group_update_matches_reference(dev, opt, n_states, args, dtype):
     d_states = [[dev.put(a) for a in state] for state in states]
     for step in (1, 2, 3):
         grads = [randn(n, dtype=dtype, seed=100 * step + k) for k, n in enumerate(SIZES)]
-        getattr(REF, f"{opt}_multi")(params, grads, *states, **args(step))
+        coef = COEF[opt].of(**args(step))
+        getattr(REF, f"{opt}_multi")(params, grads, *states, coef)
         getattr(dev.kernels, f"{opt}_multi")(d_params, [dev.put(g) for g in grads], *d_states,
-                                             **args(step))
+                                             coef)
     for actual, expected in zip([*d_params, *(a for s in d_states for a in s)],
                                 [*params, *(a for s in states for a in s)], strict=True):
         actual = dev.get(actual)
@@ -87,9 +90,10 @@ def test_non_contiguous_tensors_take_the_one_tensor_kernel(dev, opt, n_states, a
     d_whole = dev.put(whole)
     d_states = [dev.put(s[0].reshape(8, 6)) for s in states]
     contiguous = [whole[:, ::2].copy()], [[s[0].reshape(8, 6)[:, ::2].copy()] for s in states]
+    coef = COEF[opt].of(**args(2))
     getattr(dev.kernels, f"{opt}_multi")([d_whole[:, ::2]], [dev.put(grad)],
-                                         *([s[:, ::2]] for s in d_states), **args(2))
-    getattr(REF, f"{opt}_multi")(contiguous[0], [grad], *contiguous[1], **args(2))
+                                         *([s[:, ::2]] for s in d_states), coef)
+    getattr(REF, f"{opt}_multi")(contiguous[0], [grad], *contiguous[1], coef)
     got = dev.get(d_whole)
     np.testing.assert_allclose(got[:, ::2], contiguous[0][0], **UPDATE_TOL[np.float32])
     np.testing.assert_array_equal(got[:, 1::2], whole[:, 1::2])  # the other columns untouched
@@ -104,8 +108,8 @@ def test_adamax_propagates_nan(dev):
     u[0] = np.nan
     grad = np.array([1.0, np.nan, 1.0], np.float32)
     d = [dev.put(a) for a in (param, m, u)]
-    dev.kernels.adamax_multi([d[0]], [dev.put(grad)], [d[1]], [d[2]], 0.1, 0.9, 0.99, 1e-8,
-                             0.0, 1)
+    dev.kernels.adamax_multi([d[0]], [dev.put(grad)], [d[1]], [d[2]],
+                             kernels.AdamaxCoef.of(0.1, 0.9, 0.99, 1e-8, 0.0, 1))
     np.testing.assert_array_equal(np.isnan(dev.get(d[2])), [True, True, False])
     np.testing.assert_array_equal(np.isnan(dev.get(d[0])), [True, True, False])
 

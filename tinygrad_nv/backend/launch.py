@@ -20,13 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from tinygrad_nv.backend.numpy_kernels import (
+from tinygrad_nv.backend.kernels import (
     ACTIVATIONS,
-    adam_coefficients,
-    cast_coefficients,
+    AdamCoef,
+    Coefficients,
+    RmspropCoef,
+    SgdCoef,
     conv_out_size,
-    rmsprop_coefficients,
-    sgd_coefficients,
 )
 from tinygrad_nv.backend.optim_kernels import OptimizerKernels
 
@@ -334,37 +334,23 @@ class CudaKernels(OptimizerKernels):
 
     # ---- optimizer updates, in place: one tensor (`*_step`) or a whole group in one launch
     # per storage dtype (`*_multi`: kernels/optim.cu reads an address table)
-    def sgd_step(self, param, grad, buf, lr: float, momentum: float, dampening: float,
-                 nesterov: bool, weight_decay: float, first: bool) -> None:
-        coef = sgd_coefficients(lr, momentum, dampening, nesterov, weight_decay, first)
-        self._optim_step("sgd", param, grad, [buf if momentum else None], coef)
+    def sgd_step(self, param, grad, buf, coef: SgdCoef) -> None:
+        self._optim_step("sgd", param, grad, [buf if coef.momentum else None], coef)
 
-    def adam_step(self, param, grad, m, v, lr: float, beta1: float, beta2: float, eps: float,
-                  weight_decay: float, step: int, decoupled: bool) -> None:
-        coef = adam_coefficients(lr, beta1, beta2, eps, weight_decay, step, decoupled)
+    def adam_step(self, param, grad, m, v, coef: AdamCoef) -> None:
         self._optim_step("adam", param, grad, [m, v], coef)
 
-    def rmsprop_step(self, param, grad, square_avg, grad_avg, buf, lr: float, alpha: float,
-                     eps: float, weight_decay: float, momentum: float, centered: bool) -> None:
-        coef = rmsprop_coefficients(lr, alpha, eps, weight_decay, momentum, centered)
+    def rmsprop_step(self, param, grad, square_avg, grad_avg, buf, coef: RmspropCoef) -> None:
         self._optim_step("rmsprop", param, grad, [square_avg, grad_avg, buf], coef)
 
-    def sgd_multi(self, params: list, grads: list, bufs: list | None, lr: float,
-                  momentum: float, dampening: float, nesterov: bool, weight_decay: float,
-                  first: bool) -> None:
-        coef = sgd_coefficients(lr, momentum, dampening, nesterov, weight_decay, first)
-        self._optim_multi("sgd", params, grads, [bufs if momentum else None], coef)
+    def sgd_multi(self, params: list, grads: list, bufs: list | None, coef: SgdCoef) -> None:
+        self._optim_multi("sgd", params, grads, [bufs if coef.momentum else None], coef)
 
-    def adam_multi(self, params: list, grads: list, ms: list, vs: list, lr: float,
-                   beta1: float, beta2: float, eps: float, weight_decay: float, step: int,
-                   decoupled: bool) -> None:
-        coef = adam_coefficients(lr, beta1, beta2, eps, weight_decay, step, decoupled)
+    def adam_multi(self, params: list, grads: list, ms: list, vs: list, coef: AdamCoef) -> None:
         self._optim_multi("adam", params, grads, [ms, vs], coef)
 
     def rmsprop_multi(self, params: list, grads: list, square_avgs: list,
-                      grad_avgs: list | None, bufs: list | None, lr: float, alpha: float,
-                      eps: float, weight_decay: float, momentum: float, centered: bool) -> None:
-        coef = rmsprop_coefficients(lr, alpha, eps, weight_decay, momentum, centered)
+                      grad_avgs: list | None, bufs: list | None, coef: RmspropCoef) -> None:
         self._optim_multi("rmsprop", params, grads, [square_avgs, grad_avgs, bufs], coef)
 
     @staticmethod
@@ -376,7 +362,7 @@ class CudaKernels(OptimizerKernels):
                             f"or float64 parameters, got {dtype}")
         return dtype, np.dtype(np.float64 if dtype == np.float64 else np.float32)
 
-    def _optim_step(self, opt: str, param, grad, state: list, coef: tuple) -> None:
+    def _optim_step(self, opt: str, param, grad, state: list, coef: Coefficients) -> None:
         """`<opt>_step` on one tensor; an unused state buffer (None) is passed as param."""
         storage, math = self._storage(f"{opt}_step", param.dtype)
         used = [s for s in state if s is not None]
@@ -385,10 +371,10 @@ class CudaKernels(OptimizerKernels):
             buffers = [p if s is None else next(rest) for s in state]
             arrays = [_bits(a) for a in (p, self._input(grad, storage), *buffers)]
             self._launch_elementwise("optim", f"{opt}_step", storage, p.size, *arrays,
-                                     np.int64(p.size), *cast_coefficients(np, math, coef))
+                                     np.int64(p.size), *coef.cast(np, math))
 
-    def _optim_multi(self, opt: str, params: list, grads: list, states: list, coef: tuple
-                     ) -> None:
+    def _optim_multi(self, opt: str, params: list, grads: list, states: list,
+                     coef: Coefficients) -> None:
         """`<opt>_multi` once per storage dtype; `states` holds one list (or None: unused) per
         state buffer. Tensors whose arrays are not contiguous take the one-tensor path."""
         groups: dict = {}
@@ -412,7 +398,7 @@ class CudaKernels(OptimizerKernels):
             packed = self._device_table((*table, *np.cumsum([0, *sizes]).tolist()))
             self._launch_elementwise("optim", f"{opt}_multi", storage, total,
                                      packed[:len(table)].view(np.uint64), packed[len(table):],
-                                     np.int32(len(ks)), *cast_coefficients(np, math, coef))
+                                     np.int32(len(ks)), *coef.cast(np, math))
 
     # ---- GradScaler (kernels/amp.cu)
     def amp_unscale_multi(self, grads: list, found_inf, inv_scale) -> None:

@@ -11,11 +11,16 @@ import math
 
 from tinygrad_nv.backend import erf as cody
 from tinygrad_nv.backend.amp_kernels import AmpKernels
+from tinygrad_nv.backend.kernels import (
+    ACTIVATIONS,
+    AdamCoef,
+    RmspropCoef,
+    SgdCoef,
+    conv_out_size,
+)
 from tinygrad_nv.backend.optim_kernels import OptimizerKernels
 from tinygrad_nv.dtype import accumulation_dtype
 
-ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh",
-               "silu", "softplus", "elu")
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 SOFTPLUS_THRESHOLD = 20.0  # PyTorch's default: softplus(x) = x once beta * x > 20
 
@@ -213,50 +218,37 @@ class NumpyKernels(OptimizerKernels, AmpKernels):
     # updated in float32 and rounded back; the host-side coefficients are rounded to the math
     # dtype first, so that every operation rounds as in kernels/optim.cu (which a GPU, and
     # emu, also contract into fused multiply-adds: the last bits may differ).
-    def sgd_step(self, param, grad, buf, lr: float, momentum: float, dampening: float,
-                 nesterov: bool, weight_decay: float, first: bool) -> None:
-        coef = sgd_coefficients(lr, momentum, dampening, nesterov, weight_decay, first)
-        self._update(_sgd_update, param, grad, [buf if momentum else None], coef)
+    def sgd_step(self, param, grad, buf, coef: SgdCoef) -> None:
+        self._update(_sgd_update, param, grad, [buf if coef.momentum else None], coef)
 
-    def adam_step(self, param, grad, m, v, lr: float, beta1: float, beta2: float, eps: float,
-                  weight_decay: float, step: int, decoupled: bool) -> None:
-        coef = adam_coefficients(lr, beta1, beta2, eps, weight_decay, step, decoupled)
+    def adam_step(self, param, grad, m, v, coef: AdamCoef) -> None:
         self._update(_adam_update, param, grad, [m, v], coef)
 
-    def rmsprop_step(self, param, grad, square_avg, grad_avg, buf, lr: float, alpha: float,
-                     eps: float, weight_decay: float, momentum: float, centered: bool) -> None:
+    def rmsprop_step(self, param, grad, square_avg, grad_avg, buf, coef: RmspropCoef) -> None:
         """grad_avg is used only when centered, buf only with momentum (else pass None)."""
-        coef = rmsprop_coefficients(lr, alpha, eps, weight_decay, momentum, centered)
         self._update(_rmsprop_update, param, grad, [square_avg, grad_avg, buf], coef)
 
     # A whole parameter group (lists of arrays; a state list may be None where unused)
-    def sgd_multi(self, params: list, grads: list, bufs: list | None, lr: float,
-                  momentum: float, dampening: float, nesterov: bool, weight_decay: float,
-                  first: bool) -> None:
+    def sgd_multi(self, params: list, grads: list, bufs: list | None, coef: SgdCoef) -> None:
         for k, (p, g) in enumerate(zip(params, grads)):
-            self.sgd_step(p, g, None if bufs is None else bufs[k], lr, momentum, dampening,
-                          nesterov, weight_decay, first)
+            self.sgd_step(p, g, None if bufs is None else bufs[k], coef)
 
-    def adam_multi(self, params: list, grads: list, ms: list, vs: list, lr: float,
-                   beta1: float, beta2: float, eps: float, weight_decay: float, step: int,
-                   decoupled: bool) -> None:
+    def adam_multi(self, params: list, grads: list, ms: list, vs: list, coef: AdamCoef) -> None:
         for p, g, m, v in zip(params, grads, ms, vs):
-            self.adam_step(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled)
+            self.adam_step(p, g, m, v, coef)
 
     def rmsprop_multi(self, params: list, grads: list, square_avgs: list,
-                      grad_avgs: list | None, bufs: list | None, lr: float, alpha: float,
-                      eps: float, weight_decay: float, momentum: float, centered: bool) -> None:
+                      grad_avgs: list | None, bufs: list | None, coef: RmspropCoef) -> None:
         for k, (p, g, sq) in enumerate(zip(params, grads, square_avgs)):
             self.rmsprop_step(p, g, sq, None if grad_avgs is None else grad_avgs[k],
-                              None if bufs is None else bufs[k], lr, alpha, eps, weight_decay,
-                              momentum, centered)
+                              None if bufs is None else bufs[k], coef)
 
-    def _update(self, rule, param, grad, state: list, coef: tuple) -> None:
+    def _update(self, rule, param, grad, state: list, coef) -> None:
         """param and the state arrays (None: unused) updated in place by `rule` in the math
         dtype (float64 for float64, else float32); contiguous arrays in chunks of UPDATE_CHUNK
         elements, so that the rule's temporaries stay small (and in cache)."""
         math = self.xp.dtype("float64" if param.dtype == self.xp.float64 else "float32")
-        coef = cast_coefficients(self.xp, math, coef)
+        coef = coef.cast(self.xp, math)
         arrays = [param, grad, *(s for s in state if s is not None)]
         if param.size <= UPDATE_CHUNK or not all(a.flags.c_contiguous for a in arrays):
             self._update_part(rule, param, grad, state, coef, math)
@@ -440,37 +432,6 @@ def _lstm_columns(xp, rows: int, hidden: int, dtype) -> tuple:
         column.flags.writeable = False
         columns.append(column)
     return tuple(columns)
-
-
-def conv_out_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
-    """Output length of a convolution or pooling window along one axis (PyTorch's formula)."""
-    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
-
-
-def sgd_coefficients(lr, momentum, dampening, nesterov, weight_decay, first) -> tuple:
-    """optim.cu's SgdCoef, before rounding to the math dtype."""
-    return (float(lr), float(momentum), 1.0 - dampening, float(weight_decay), int(nesterov),
-            int(first))
-
-
-def adam_coefficients(lr, beta1, beta2, eps, weight_decay, step, decoupled) -> tuple:
-    """optim.cu's AdamCoef: bias corrections and 1 - beta computed in float64 on the host."""
-    return (float(lr), float(beta1), float(beta2), 1.0 - beta1, 1.0 - beta2, float(eps),
-            float(weight_decay), 1.0 - lr * weight_decay, 1.0 - beta1**step, 1.0 - beta2**step,
-            int(decoupled))
-
-
-def rmsprop_coefficients(lr, alpha, eps, weight_decay, momentum, centered) -> tuple:
-    """optim.cu's RmspropCoef."""
-    return (float(lr), float(alpha), 1.0 - alpha, float(eps), float(weight_decay),
-            float(momentum), int(centered))
-
-
-def cast_coefficients(xp, math, coef: tuple) -> tuple:
-    """Floats as scalars of the math dtype, flags as int32 (the kernels' argument types)."""
-    # tuple(list), not tuple(generator): that one resizes its tuple, which then stays in
-    # CPython's free list when freed (up to 2000 per size: 170 KiB over an MLP run)
-    return tuple([math.type(c) if isinstance(c, float) else xp.int32(c) for c in coef])
 
 
 # The element updates of kernels/optim.cu, operation for operation (each rounds once).

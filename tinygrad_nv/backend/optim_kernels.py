@@ -1,103 +1,58 @@
 """The element-wise optimizers NAdam, RAdam, Adamax, Adadelta and ASGD as kernel entry points,
-shared by both kernel objects: each computes its coefficients on the host (in float64, as
-PyTorch computes its Python scalars) and hands them to `_optim_step` (one tensor) or
-`_optim_multi` (a parameter group). Here those run the NumPy element rules below, which are
-the reference of kernels/optim.cu; `CudaKernels` replaces them by launches of
+shared by both kernel objects: each takes its coefficient record (backend/kernels.py, computed
+on the host in float64, as PyTorch computes its Python scalars) and hands it to `_optim_step`
+(one tensor) or `_optim_multi` (a parameter group). Here those run the NumPy element rules
+below, which are the reference of kernels/optim.cu; `CudaKernels` replaces them by launches of
 `<opt>_step_<t>` / `<opt>_multi_<t>`.
 
->>> kernels.nadam_multi(params, grads, exp_avgs, exp_avg_sqs, lr=2e-3, beta1=0.9, beta2=0.999,
-...                     eps=1e-8, weight_decay=0.0, mu=0.9, mu_next=0.9, mu_product=0.9,
-...                     step=1, decoupled=False)
+>>> coef = NadamCoef.of(lr=2e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, mu=0.9,
+...                     mu_next=0.9, mu_product=0.9, step=1, decoupled=False)
+>>> kernels.nadam_multi(params, grads, exp_avgs, exp_avg_sqs, coef)
 """
 
 from __future__ import annotations
 
+from tinygrad_nv.backend.kernels import (
+    AdadeltaCoef,
+    AdamaxCoef,
+    AsgdCoef,
+    Coefficients,
+    NadamCoef,
+    RadamCoef,
+)
+
 
 class OptimizerKernels:
-    """`<opt>_multi(params, grads, *state lists, *hyper-parameters)` for NAdam, RAdam, Adamax,
-    Adadelta and ASGD: every tensor of a group updated in place (one launch per storage dtype
-    on a GPU). The NumPy `_optim_step` / `_optim_multi` need `self._update` (NumpyKernels)."""
+    """`<opt>_multi(params, grads, *state lists, coef)` for NAdam, RAdam, Adamax, Adadelta and
+    ASGD: every tensor of a group updated in place (one launch per storage dtype on a GPU).
+    The NumPy `_optim_step` / `_optim_multi` need `self._update` (NumpyKernels)."""
 
     def nadam_multi(self, params: list, grads: list, exp_avgs: list, exp_avg_sqs: list,
-                    lr: float, beta1: float, beta2: float, eps: float, weight_decay: float,
-                    mu: float, mu_next: float, mu_product: float, step: int,
-                    decoupled: bool) -> None:
-        """mu, mu_next: the momentum of steps t and t + 1; mu_product: that of steps 1..t."""
-        coef = nadam_coefficients(lr, beta1, beta2, eps, weight_decay, mu, mu_next, mu_product,
-                                  step, decoupled)
+                    coef: NadamCoef) -> None:
         self._optim_multi("nadam", params, grads, [exp_avgs, exp_avg_sqs], coef)
 
     def radam_multi(self, params: list, grads: list, exp_avgs: list, exp_avg_sqs: list,
-                    lr: float, beta1: float, beta2: float, eps: float, weight_decay: float,
-                    step: int, decoupled: bool) -> None:
-        coef = radam_coefficients(lr, beta1, beta2, eps, weight_decay, step, decoupled)
+                    coef: RadamCoef) -> None:
         self._optim_multi("radam", params, grads, [exp_avgs, exp_avg_sqs], coef)
 
     def adamax_multi(self, params: list, grads: list, exp_avgs: list, exp_infs: list,
-                     lr: float, beta1: float, beta2: float, eps: float, weight_decay: float,
-                     step: int) -> None:
-        coef = adamax_coefficients(lr, beta1, beta2, eps, weight_decay, step)
+                     coef: AdamaxCoef) -> None:
         self._optim_multi("adamax", params, grads, [exp_avgs, exp_infs], coef)
 
     def adadelta_multi(self, params: list, grads: list, square_avgs: list, acc_deltas: list,
-                       lr: float, rho: float, eps: float, weight_decay: float) -> None:
-        coef = adadelta_coefficients(lr, rho, eps, weight_decay)
+                       coef: AdadeltaCoef) -> None:
         self._optim_multi("adadelta", params, grads, [square_avgs, acc_deltas], coef)
 
-    def asgd_multi(self, params: list, grads: list, axs: list, eta: float, mu: float,
-                   lambd: float, weight_decay: float) -> None:
-        """eta, mu: the step size and averaging weight of this step (ASGD's state)."""
-        coef = asgd_coefficients(eta, mu, lambd, weight_decay)
+    def asgd_multi(self, params: list, grads: list, axs: list, coef: AsgdCoef) -> None:
         self._optim_multi("asgd", params, grads, [axs], coef)
 
-    def _optim_step(self, opt: str, param, grad, state: list, coef: tuple) -> None:
+    def _optim_step(self, opt: str, param, grad, state: list, coef: Coefficients) -> None:
         self._update(RULES[opt], param, grad, state, coef)
 
-    def _optim_multi(self, opt: str, params: list, grads: list, states: list, coef: tuple
-                     ) -> None:
+    def _optim_multi(self, opt: str, params: list, grads: list, states: list,
+                     coef: Coefficients) -> None:
         for k, (param, grad) in enumerate(zip(params, grads, strict=True)):
             self._optim_step(opt, param, grad, [s[k] for s in states], coef)
-
-
-# The coefficient structs of kernels/optim.cu, in their order, before rounding to the math dtype
-def nadam_coefficients(lr, beta1, beta2, eps, weight_decay, mu, mu_next, mu_product, step,
-                       decoupled) -> tuple:
-    """NadamCoef: the two step sizes lr (1 - mu_t) / (1 - prod mu_1..t) (for the gradient) and
-    lr mu_t+1 / (1 - prod mu_1..t+1) (for the momentum)."""
-    return (float(beta1), float(beta2), 1.0 - beta1, 1.0 - beta2, float(eps),
-            float(weight_decay), 1.0 - lr * weight_decay, 1.0 - beta2**step,
-            lr * (1.0 - mu) / (1.0 - mu_product), lr * mu_next / (1.0 - mu_product * mu_next),
-            int(decoupled))
-
-
-def radam_coefficients(lr, beta1, beta2, eps, weight_decay, step, decoupled) -> tuple:
-    """RadamCoef: rect is the variance rectification term, used (rectify = 1) once the
-    length of the approximated simple moving average rho_t exceeds 5."""
-    bias1, bias2 = 1.0 - beta1**step, 1.0 - beta2**step
-    rho_inf = 2 / (1 - beta2) - 1
-    rho_t = rho_inf - 2 * step * (beta2**step) / bias2
-    rectify = rho_t > 5.0
-    rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
-            ) ** 0.5 if rectify else 1.0
-    return (float(lr), float(beta1), float(beta2), 1.0 - beta1, 1.0 - beta2, float(eps),
-            float(weight_decay), 1.0 - lr * weight_decay, bias1, bias2**0.5, float(rect),
-            int(rectify), int(decoupled))
-
-
-def adamax_coefficients(lr, beta1, beta2, eps, weight_decay, step) -> tuple:
-    """AdamaxCoef: the step size lr / (1 - beta1^t) first."""
-    return (lr / (1.0 - beta1**step), float(beta1), 1.0 - beta1, float(beta2), float(eps),
-            float(weight_decay))
-
-
-def adadelta_coefficients(lr, rho, eps, weight_decay) -> tuple:
-    """AdadeltaCoef."""
-    return (float(lr), float(rho), 1.0 - rho, float(eps), float(weight_decay))
-
-
-def asgd_coefficients(eta, mu, lambd, weight_decay) -> tuple:
-    """AsgdCoef: average = 0 while mu is 1 (the average is then the parameter itself)."""
-    return (float(eta), 1.0 - lambd * eta, float(weight_decay), float(mu), int(mu != 1))
 
 
 # The element updates of kernels/optim.cu, operation for operation (each rounds once). Every

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function
 from tinygrad_nv.autograd.autocast_state import autocast_op
-from tinygrad_nv.backend.numpy_kernels import conv_out_size
+from tinygrad_nv.backend.kernels import conv_out_size
 from tinygrad_nv.dtype import is_floating
 from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import ShapeError

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from tinygrad_nv._tensor import Tensor
+from tinygrad_nv.backend.kernels import AdadeltaCoef, AdamaxCoef, NadamCoef, RadamCoef
 from tinygrad_nv.optim.optimizer import Optimizer, Params
 from tinygrad_nv.optim.optimizers import _buffers, _fused_batches, _grads
 
@@ -67,9 +68,9 @@ class NAdam(_AdamFamily):
                 state["step"], state["mu_product"] = step, mu_product * mu
             ms, vs = (_buffers(self, name, ps, states) for name in ("exp_avg", "exp_avg_sq"))
             ps[0].backend.kernels.nadam_multi(
-                [p._data for p in ps], _grads(group, ps), ms, vs, group["lr"], beta1, beta2,
-                group["eps"], group["weight_decay"], mu, mu_next, mu_product * mu, step,
-                group["decoupled_weight_decay"])
+                [p._data for p in ps], _grads(group, ps), ms, vs,
+                NadamCoef.of(group["lr"], beta1, beta2, group["eps"], group["weight_decay"], mu,
+                             mu_next, mu_product * mu, step, group["decoupled_weight_decay"]))
 
 
 class RAdam(_AdamFamily):
@@ -98,8 +99,9 @@ class RAdam(_AdamFamily):
                 state["step"] = step
             ms, vs = (_buffers(self, name, ps, states) for name in ("exp_avg", "exp_avg_sq"))
             ps[0].backend.kernels.radam_multi(
-                [p._data for p in ps], _grads(group, ps), ms, vs, group["lr"], beta1, beta2,
-                group["eps"], group["weight_decay"], step, group["decoupled_weight_decay"])
+                [p._data for p in ps], _grads(group, ps), ms, vs,
+                RadamCoef.of(group["lr"], beta1, beta2, group["eps"], group["weight_decay"],
+                             step, group["decoupled_weight_decay"]))
 
 
 class Adamax(_AdamFamily):
@@ -122,9 +124,10 @@ class Adamax(_AdamFamily):
             for state in states:
                 state["step"] = step
             ms, us = (_buffers(self, name, ps, states) for name in ("exp_avg", "exp_inf"))
-            ps[0].backend.kernels.adamax_multi([p._data for p in ps], _grads(group, ps), ms, us,
-                                               group["lr"], beta1, beta2, group["eps"],
-                                               group["weight_decay"], step)
+            ps[0].backend.kernels.adamax_multi(
+                [p._data for p in ps], _grads(group, ps), ms, us,
+                AdamaxCoef.of(group["lr"], beta1, beta2, group["eps"], group["weight_decay"],
+                              step))
 
 
 class Adadelta(Optimizer):
@@ -152,6 +155,6 @@ class Adadelta(Optimizer):
             for state in states:
                 state["step"] = _next_step(state)
             sq, acc = (_buffers(self, name, ps, states) for name in ("square_avg", "acc_delta"))
-            ps[0].backend.kernels.adadelta_multi([p._data for p in ps], _grads(group, ps), sq,
-                                                 acc, group["lr"], group["rho"], group["eps"],
-                                                 group["weight_decay"])
+            ps[0].backend.kernels.adadelta_multi(
+                [p._data for p in ps], _grads(group, ps), sq, acc,
+                AdadeltaCoef.of(group["lr"], group["rho"], group["eps"], group["weight_decay"]))

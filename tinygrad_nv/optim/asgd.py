@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from tinygrad_nv._tensor import Tensor
+from tinygrad_nv.backend.kernels import AsgdCoef
 from tinygrad_nv.optim.optimizer import Optimizer, Params
 from tinygrad_nv.optim.optimizers import _buffers, _fused_batches, _grads
 
@@ -47,8 +48,8 @@ class ASGD(Optimizer):
             for state in states:
                 state["step"], state["eta"], state["mu"] = step, eta, mu
             ps[0].backend.kernels.asgd_multi([p._data for p in ps], _grads(group, ps),
-                                             _buffers(self, "ax", ps, states), eta, mu, lambd,
-                                             group["weight_decay"])
+                                             _buffers(self, "ax", ps, states),
+                                             AsgdCoef.of(eta, mu, lambd, group["weight_decay"]))
             for state in states:
                 state["eta"] = lr / (1 + lambd * lr * step) ** group["alpha"]
                 state["mu"] = 1 / max(1, step - group["t0"])

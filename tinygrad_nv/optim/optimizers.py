@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from tinygrad_nv._tensor import Tensor
+from tinygrad_nv.backend.kernels import AdamCoef, RmspropCoef, SgdCoef
 from tinygrad_nv.optim.optimizer import Optimizer, Params
 
 
@@ -67,9 +68,9 @@ class SGD(Optimizer):
         for first, ps, states in _fused_batches(
                 self, params, lambda state: bool(momentum) and "momentum_buffer" not in state):
             bufs = _buffers(self, "momentum_buffer", ps, states) if momentum else None
-            ps[0].backend.kernels.sgd_multi([p._data for p in ps], _grads(group, ps), bufs,
-                                            group["lr"], momentum, group["dampening"],
-                                            group["nesterov"], group["weight_decay"], first)
+            coef = SgdCoef.of(group["lr"], momentum, group["dampening"], group["nesterov"],
+                              group["weight_decay"], first)
+            ps[0].backend.kernels.sgd_multi([p._data for p in ps], _grads(group, ps), bufs, coef)
 
 
 class Adam(Optimizer):
@@ -106,9 +107,10 @@ class Adam(Optimizer):
             for state in states:
                 state["step"] = step
             ms, vs = (_buffers(self, name, ps, states) for name in ("exp_avg", "exp_avg_sq"))
+            coef = AdamCoef.of(group["lr"], beta1, beta2, group["eps"], group["weight_decay"],
+                               step, self.decoupled)
             ps[0].backend.kernels.adam_multi([p._data for p in ps], _grads(group, ps), ms, vs,
-                                             group["lr"], beta1, beta2, group["eps"],
-                                             group["weight_decay"], step, self.decoupled)
+                                             coef)
 
     def update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]
                ) -> None:
@@ -171,8 +173,8 @@ class RMSprop(Optimizer):
                 [p._data for p in ps], _grads(group, ps), _buffers(self, "square_avg", ps, states),
                 _buffers(self, "grad_avg", ps, states) if group["centered"] else None,
                 _buffers(self, "momentum_buffer", ps, states) if group["momentum"] > 0 else None,
-                group["lr"], group["alpha"], group["eps"], group["weight_decay"],
-                group["momentum"], group["centered"])
+                RmspropCoef.of(group["lr"], group["alpha"], group["eps"], group["weight_decay"],
+                               group["momentum"], group["centered"]))
 
 
 class Adagrad(Optimizer):
