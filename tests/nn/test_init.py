@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tinygrad_nv import Tensor, dtypes
+from tinygrad_nv.nn import functional as F
 from tinygrad_nv.nn import init
 
 
@@ -66,3 +67,44 @@ def test_bad_arguments():
         init.kaiming_uniform_(Tensor.empty(3, 3), mode="fan_avg")
     with pytest.raises(ValueError, match="unsupported nonlinearity 'swish'"):
         init.calculate_gain("swish")
+
+
+@pytest.mark.parametrize("shape,gain", [((6, 4, 3), 2.0), ((3, 8), 1.0), ((5, 5), 0.5)])
+def test_orthogonal_rows_or_columns_are_orthonormal_times_gain(shape, gain):
+    t = Tensor.empty(*shape, dtype=dtypes.float64)
+    assert init.orthogonal_(t, gain) is t
+    m = t.numpy().reshape(shape[0], -1)
+    small = m @ m.T if m.shape[0] <= m.shape[1] else m.T @ m
+    np.testing.assert_allclose(small, gain**2 * np.eye(min(m.shape)), atol=1e-12)
+    with pytest.raises(ValueError, match="2 or more dimensions"):
+        init.orthogonal_(Tensor.empty(3))
+
+
+def test_trunc_normal_stays_inside_with_the_truncated_moments():
+    mean, std, a, b = 0.5, 1.0, -1.0, 1.0
+    values = init.trunc_normal_(Tensor.empty(200_000, dtype=dtypes.float64), mean, std, a,
+                                b).numpy()
+    assert values.min() >= a and values.max() <= b
+    pdf = lambda z: math.exp(-z * z / 2) / math.sqrt(2 * math.pi)  # noqa: E731
+    cdf = lambda z: 0.5 * (1 + math.erf(z / math.sqrt(2)))  # noqa: E731
+    lo, hi = (a - mean) / std, (b - mean) / std
+    expected = mean + std * (pdf(lo) - pdf(hi)) / (cdf(hi) - cdf(lo))  # 0.1426...
+    assert values.mean() == pytest.approx(expected, abs=5e-3)
+
+
+def test_eye_and_dirac_pass_the_input_through():
+    assert (init.eye_(Tensor.empty(3, 5)).numpy() == np.eye(3, 5)).all()
+    w = init.dirac_(Tensor.empty(4, 2, 3, 3, dtype=dtypes.float64), groups=2)
+    x = Tensor.randn(1, 4, 5, 5, dtype=dtypes.float64)
+    np.testing.assert_array_equal(F.conv2d(x, w, padding=1, groups=2).numpy(), x.numpy())
+    with pytest.raises(ValueError, match="3, 4 or 5-dimensional"):
+        init.dirac_(Tensor.empty(3, 3))
+
+
+def test_dirac_and_orthogonal_match_torch():
+    torch = pytest.importorskip("torch")
+    ours = init.dirac_(Tensor.empty(6, 4, 3), groups=2).numpy()
+    np.testing.assert_array_equal(ours, torch.nn.init.dirac_(torch.empty(6, 4, 3), 2).numpy())
+    w = torch.nn.init.orthogonal_(torch.empty(4, 6), gain=3.0).numpy()
+    m = init.orthogonal_(Tensor.empty(4, 6), gain=3.0).numpy()
+    np.testing.assert_allclose(m @ m.T, w @ w.T, atol=1e-4)  # both 9 I

@@ -11,6 +11,8 @@ import math
 
 from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.autograd import no_grad
+from tinygrad_nv.backend import get_backend
+from tinygrad_nv.dtype import dtypes
 
 _LINEAR = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d", "sigmoid")
@@ -102,3 +104,68 @@ def kaiming_normal_(t: Tensor, a: float = 0.0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu") -> Tensor:
     """N(0, std^2) with std = gain / sqrt(fan)."""
     return normal_(t, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(_fan(t, mode)))
+
+
+def trunc_normal_(t: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
+                  b: float = 2.0) -> Tensor:
+    """Fill with samples of N(mean, std^2) truncated to [a, b] (values outside are drawn
+    again, so the law is PyTorch's; its stream of numbers is not)."""
+    if not a < b:
+        raise ValueError(f"trunc_normal_: expected a < b, got a={a}, b={b}")
+    xp = get_backend("cpu").xp  # drawn and fixed on the host, then moved to t's device
+    values = (Tensor.randn(*t.shape, dtype=dtypes.float64, device="cpu") * std + mean).numpy()
+    outside = (values < a) | (values > b)
+    for _ in range(1000):  # a tail so thin that nothing comes back: clamp, as PyTorch's
+        if not outside.any():
+            break
+        n = int(outside.sum())
+        values[outside] = (Tensor.randn(n, dtype=dtypes.float64, device="cpu") * std
+                           + mean).numpy()
+        outside = (values < a) | (values > b)
+    return _fill(t, Tensor(xp.clip(values, a, b), dtype=t.dtype, device=t.device))
+
+
+def orthogonal_(t: Tensor, gain: float = 1.0) -> Tensor:
+    """Fill with a (semi-)orthogonal matrix times `gain`, the trailing axes flattened, as
+    PyTorch's (Saxe et al.): Q of the QR decomposition of a normal matrix, signs fixed by
+    R's diagonal."""
+    if t.ndim < 2:
+        raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are "
+                         f"supported, got shape {t.shape}")
+    if t.numel() == 0:
+        return t
+    rows = t.shape[0]
+    cols = t.numel() // rows
+    flat = Tensor.randn(rows, cols, dtype=dtypes.float64, device="cpu").numpy()
+    if rows < cols:
+        flat = flat.T
+    xp = get_backend("cpu").xp
+    q, r = xp.linalg.qr(flat)
+    q *= xp.sign(xp.diag(r))
+    if rows < cols:
+        q = q.T
+    return _fill(t, Tensor(gain * q.reshape(t.shape), dtype=t.dtype, device=t.device))
+
+
+def eye_(t: Tensor) -> Tensor:
+    """Fill a 2-D tensor with the identity matrix (ones on the diagonal, as torch.eye)."""
+    if t.ndim != 2:
+        raise ValueError(f"eye_: only 2-dimensional tensors are supported, got shape {t.shape}")
+    return _fill(t, Tensor.eye(*t.shape, dtype=t.dtype, device=t.device))
+
+
+def dirac_(t: Tensor, groups: int = 1) -> Tensor:
+    """Fill a 3-, 4- or 5-D convolution weight with the Dirac delta: the layer passes its
+    input through (per group: output channel i of a group takes input channel i)."""
+    if t.ndim not in (3, 4, 5):
+        raise ValueError(f"dirac_: only 3, 4 or 5-dimensional tensors are supported, got "
+                         f"shape {t.shape}")
+    out_per_group = t.shape[0] // groups
+    if t.shape[0] % groups:
+        raise ValueError(f"dirac_: dim 0 ({t.shape[0]}) must be divisible by groups {groups}")
+    values = get_backend("cpu").xp.zeros(t.shape)
+    centre = tuple(s // 2 for s in t.shape[2:])
+    for g in range(groups):
+        for i in range(min(out_per_group, t.shape[1])):
+            values[(g * out_per_group + i, i, *centre)] = 1.0
+    return _fill(t, Tensor(values, dtype=t.dtype, device=t.device))
