@@ -416,3 +416,34 @@ def test_saving_a_module_or_other_object_points_at_state_dict(tmp_path, make, hi
     with pytest.raises(TypeError, match=hint):
         save(make(), tmp_path / "m.safetensors")
     assert os.listdir(tmp_path) == []
+
+
+def test_pytorch_load_arguments_and_file_objects(tmp_path, model_state):
+    """torch.load's spellings: map_location (a device or its name) places the tensors,
+    weights_only/mmap are accepted (loading never unpickles anyway); binary file objects
+    work both ways."""
+    import io
+
+    import tinygrad_nv as tg
+    path = tmp_path / "model.pth"
+    with open(path, "wb") as f:
+        save(model_state, f)
+    reference = dict(sorted(model_state.items()))
+    same = lambda loaded: assert_same(dict(sorted(loaded.items())), reference)  # noqa: E731
+    for kwargs in [{"weights_only": True}, {"weights_only": False, "mmap": True},
+                   {"map_location": "cpu"}, {"map_location": tg.device("emu")}]:
+        loaded = load(path, **kwargs)
+        same({k: v.to("cpu") for k, v in loaded.items()})
+        assert str(next(iter(loaded.values())).device) == str(kwargs.get("map_location", "cpu"))
+    buffer = io.BytesIO()
+    save(model_state, buffer)
+    buffer.seek(0)
+    same(load(buffer))
+    with open(path, "rb") as f:
+        same(load(f, map_location="cpu"))
+    with pytest.raises(TypeError, match="map_location must be a device"):
+        load(path, map_location=lambda storage, loc: storage)
+    with pytest.raises(TypeError, match="not both"):
+        load(path, "cpu", map_location="cpu")
+    with pytest.raises(ValueError, match="not a safetensors file"):
+        load(io.BytesIO(b"\x80\x02}q\x00."))

@@ -17,7 +17,7 @@ import secrets
 import struct
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from safetensors import SafetensorError, deserialize
@@ -33,12 +33,13 @@ _MAX_DEPTH = 100  # nesting of the stored structure: far beyond any state dict, 
 # Python's recursion limit, so that a hostile file gets a ValueError, not a RecursionError
 
 
-def save(state_dict: Mapping[str, Any], path: PathLike) -> None:
+def save(state_dict: Mapping[str, Any], path: PathLike | BinaryIO) -> None:
     """Write `state_dict` to `path` as safetensors, atomically: into a temporary file of its
     own beside it (`.<name>.<pid>.<random>.tmp`), flushed to disk, then renamed over `path`.
     Concurrent saves to one path never collide and readers see a whole file, old or new; a
     failed save leaves the old file and no temporary (a killed one's is removed by the next
-    save to that path).
+    save to that path). A binary file object (`open(p, "wb")`, `io.BytesIO()`) is written
+    directly.
 
     Values are Tensors or NumPy arrays, or nested dicts/lists/tuples of them mixed with
     numbers, strings and None (an optimizer's state dict).
@@ -52,6 +53,9 @@ def save(state_dict: Mapping[str, Any], path: PathLike) -> None:
                for k, v in state_dict.items())
     metadata = None if flat else {TREE_KEY: json.dumps(tree)}
     payload = _st_save(arrays, metadata=metadata)
+    if hasattr(path, "write"):
+        path.write(payload)
+        return
     path = Path(path)
     _remove_orphans(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(8)}.tmp")
@@ -122,20 +126,34 @@ def _st_load(data: bytes) -> dict[str, np.ndarray]:
     return arrays
 
 
-def load(path: PathLike, device: str | None = None) -> dict[str, Any]:
-    """Read a state dict written by `save` (or any safetensors file) onto `device`.
+def load(path: PathLike | BinaryIO, device: Any = None, *, map_location: Any = None,
+         weights_only: bool | None = None, mmap: bool | None = None) -> dict[str, Any]:
+    """Read a state dict written by `save` (or any safetensors file; a path or a binary file
+    object) onto `device`. PyTorch's `map_location` (a device or its name) is another name for
+    `device`; `weights_only` and `mmap` are accepted and change nothing: loading only ever
+    reads arrays and JSON (never unpickles, never runs code), as `weights_only=True` does.
 
     Raises FileNotFoundError for a missing file and ValueError, naming the path, for a file
     that is truncated, corrupted, not safetensors, or holds a dtype tinygrad_nv lacks.
 
     >>> model.load_state_dict(load("model.safetensors"))
     """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"load: no such file: '{path}'")
-    if not path.is_file():
-        raise ValueError(f"load: '{path}' is not a regular file")
-    data = path.read_bytes()
+    if map_location is not None:
+        if device is not None:
+            raise TypeError("load: give device or map_location, not both")
+        if callable(map_location) or isinstance(map_location, Mapping):
+            raise TypeError(f"load: map_location must be a device or a device name, got "
+                            f"{type(map_location).__name__} (every tensor goes to one device)")
+        device = map_location
+    if hasattr(path, "read"):
+        path, data = Path(getattr(path, "name", "<file object>")), path.read()
+    else:
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"load: no such file: '{path}'")
+        if not path.is_file():
+            raise ValueError(f"load: '{path}' is not a regular file")
+        data = path.read_bytes()
     metadata = _check_header(data, path)
     try:
         arrays = _st_load(data)
