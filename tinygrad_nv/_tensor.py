@@ -214,6 +214,12 @@ class Tensor:
         return self._ctx is None
 
     @property
+    def grad_fn(self) -> Any:
+        """The graph node of the op that made this tensor (None for a leaf), as PyTorch's:
+        `grad_fn.next_functions` leads to the nodes of its inputs."""
+        return self._ctx
+
+    @property
     def T(self) -> Tensor:  # noqa: N802
         """The axes reversed."""
         return self.permute(*reversed(range(self.ndim)))
@@ -423,6 +429,9 @@ class Tensor:
     def is_cuda(self) -> bool:
         """Whether the tensor lives on a CUDA GPU (False on cpu and emu)."""
         return self._backend.name.startswith("cuda")
+
+    is_cpu = property(lambda self: self._backend.name == "cpu", doc="Whether on the CPU.")
+    is_xpu = is_mps = is_meta = property(lambda self: False, doc="False: no such tensors here.")
 
     def cast(self, dtype: Any) -> Tensor:
         """A copy converted to `dtype` (differentiable between float dtypes)."""

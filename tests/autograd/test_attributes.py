@@ -156,3 +156,43 @@ def test_data_assignment_moves_between_devices_that_share_the_array():
     p = Tensor([1.0, 2.0], requires_grad=True)
     p.data = p.to("emu")
     assert str(p.device) == "emu" and p.tolist() == [1.0, 2.0]
+
+
+def test_grad_fn_and_next_functions_walk_the_graph_as_pytorch():
+    """loss.grad_fn.next_functions[0][0]... (the neural networks tutorial): each node lists
+    its inputs' nodes, AccumulateGrad for leaves that require grad, None for constants."""
+    from tinygrad_nv.autograd.function import AccumulateGrad
+    w = Tensor([[1.0, -2.0]], requires_grad=True)
+    x = Tensor([[3.0], [4.0]])
+    h = (w @ x).relu()
+    loss = (h * 2.0).sum()
+    assert w.grad_fn is None and x.grad_fn is None and loss.grad_fn is not None
+    (mul, _), = loss.grad_fn.next_functions
+    relu = mul.next_functions[0][0]
+    (matmul, zero), = relu.next_functions
+    assert zero == 0 and matmul is h.grad_fn.next_functions[0][0]
+    (leaf, _), (const, _) = matmul.next_functions
+    assert isinstance(leaf, AccumulateGrad) and leaf.variable is w and const is None
+    assert leaf.next_functions == () and leaf.name == "AccumulateGrad"
+    loss.backward()
+    assert loss.grad_fn.next_functions == ()  # the graph is freed, as without retain_graph
+
+
+def test_next_functions_of_a_custom_function_with_two_outputs():
+    from tinygrad_nv import autograd
+
+    class Split(autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1.0, x * 2.0
+
+        @staticmethod
+        def backward(ctx, ga, gb):
+            return ga + 2 * gb
+
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    a, b = Split.apply(x)
+    for out in (a, b):
+        assert out.grad_fn.name == "SplitBackward"
+        (leaf, _), = out.grad_fn.next_functions
+        assert leaf.variable is x

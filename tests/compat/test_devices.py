@@ -89,3 +89,9 @@ def test_to_another_device_is_differentiable():
     x = Tensor([1.0, 2.0], device="cpu", requires_grad=True)
     (x.to(tg.device("emu")) * 3).sum().backward()
     assert x.grad.tolist() == [3.0, 3.0] and str(x.grad.device) == "cpu"
+
+
+def test_device_flags_of_a_tensor(device):
+    t = Tensor([1.0], device=device)
+    assert (t.is_cpu, t.is_cuda, t.is_xpu, t.is_mps, t.is_meta) == (
+        device == "cpu", device.startswith("cuda"), False, False, False)

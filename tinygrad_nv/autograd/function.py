@@ -129,6 +129,29 @@ class Function:
     def name(self) -> str:
         return type(self).__name__
 
+    @property
+    def next_functions(self) -> tuple:
+        return next_functions(self)
+
+
+class AccumulateGrad:
+    """What `next_functions` gives for a leaf that requires grad (PyTorch's node name);
+    `variable` is the leaf."""
+
+    next_functions = ()
+    name = "AccumulateGrad"
+
+    def __init__(self, variable: Any) -> None:
+        self.variable = variable
+
+
+def next_functions(node: Any) -> tuple:
+    """PyTorch's `grad_fn.next_functions`: a (node, 0) pair per input of `node`: the input's
+    grad_fn, AccumulateGrad for a leaf that requires grad, else None; () once backward has
+    freed the graph."""
+    return tuple((p._ctx if p._ctx is not None else AccumulateGrad(p) if p._requires_grad
+                  else None, 0) for p in getattr(node, "parents", ()))
+
 
 def device_call(x: Any, fn: Callable[..., Any], *args: Any) -> Any:
     """fn(xp, *args) with x's device current, as Function.apply runs every op's forward: the
@@ -324,6 +347,8 @@ class CtxNode:
     def name(self) -> str:
         return f"{self.cls.__name__}Backward"
 
+    next_functions = property(next_functions)
+
     def output_node(self, k: int) -> Any:
         """The history of output k (None where it has none)."""
         if k not in self.wanted:
@@ -408,6 +433,10 @@ class _OutputSlot:
     @property
     def name(self) -> str:
         return self.node.name
+
+    @property
+    def next_functions(self) -> tuple:  # the node's: the hidden tensor is ours, not PyTorch's
+        return self.node.next_functions
 
     def backward(self, g: Any) -> Any:
         self.node.grads[self.k] = g
