@@ -2,8 +2,12 @@
 // (N, C*kh*kw, OH*OW), one column per receptive field, zeros where the window hangs over the
 // padding; col2im is its adjoint, a gather per input pixel that sums every column entry that
 // reads it (deterministic, no atomics). Stride, padding and dilation per axis. The `_idx32`
-// kernels do the index arithmetic in 32 bits (the launcher picks them when sizes allow).
-// Reference: NumpyKernels.im2col / col2im in tinygrad_nv/backend/numpy_kernels.py.
+// kernels do the index arithmetic in 32 bits (the launcher picks them when sizes allow). The
+// `_cn` kernels use the (C*kh*kw, N*OH*OW) layout instead (c, ki, kj, n, oy, ox): the columns
+// of the whole batch as one matrix, so that a convolution is one product per group. Max
+// pooling over the same window geometry, with its backward, ends the file.
+// Reference: NumpyKernels.im2col / col2im in tinygrad_nv/backend/numpy_kernels.py, the `_cn`
+// and pooling kernels' in backend/nn_kernels.py.
 
 struct ConvShape {
   int n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow;
@@ -12,8 +16,16 @@ struct ConvShape {
 // I: the index type, int where every flat index (plus a grid stride) fits in 31 bits, else
 // long long; 32-bit division is several times cheaper on a GPU.
 
-// One thread per element of cols, laid out (n, c, ki, kj, oy, ox).
-template <typename T, typename I>
+// The flat index of column entry (n, c, ki, kj, oy, ox): layout (n, c, ki, kj, oy, ox), or
+// with kBatchInner (c, ki, kj, n, oy, ox).
+template <typename I, bool kBatchInner>
+__device__ I col_index(const ConvShape& s, I n, I c, int ki, int kj, int oy, int ox) {
+  I row = kBatchInner ? (c * s.kh + ki) * s.kw + kj : ((n * s.c + c) * s.kh + ki) * s.kw + kj;
+  return ((kBatchInner ? row * s.n + n : row) * s.oh + oy) * s.ow + ox;
+}
+
+// One thread per element of cols, in col_index's layout.
+template <typename T, typename I, bool kBatchInner>
 __device__ void im2col(const T* x, T* cols, ConvShape s) {
   I total = (I)s.n * s.c * s.kh * s.kw * s.oh * s.ow;
   for (I i = blockIdx.x * (I)blockDim.x + threadIdx.x; i < total;
@@ -21,10 +33,16 @@ __device__ void im2col(const T* x, T* cols, ConvShape s) {
     I rest = i / s.ow;
     int ox = int(i - rest * s.ow), oy = int(rest % s.oh);
     rest /= s.oh;
+    I n = 0;
+    if (kBatchInner) {
+      n = rest % s.n;
+      rest /= s.n;
+    }
     int kj = int(rest % s.kw);
     rest /= s.kw;
     int ki = int(rest % s.kh);
-    I plane = rest / s.kh;  // n * C + c
+    rest /= s.kh;
+    I plane = kBatchInner ? n * s.c + rest : rest;  // n * C + c
     int y = oy * s.sh - s.ph + ki * s.dh, xx = ox * s.sw - s.pw + kj * s.dw;
     bool inside = y >= 0 && y < s.h && xx >= 0 && xx < s.w;
     cols[i] = inside ? x[(plane * s.h + y) * s.w + xx] : T(0);
@@ -33,8 +51,64 @@ __device__ void im2col(const T* x, T* cols, ConvShape s) {
 
 // One thread per input pixel (n, c, y, x): the sum over kernel taps (ki, kj) whose window
 // position (oy, ox) lands on it.
-template <typename T, typename I>
+template <typename T, typename I, bool kBatchInner>
 __device__ void col2im(const T* cols, T* x, ConvShape s) {
+  I total = (I)s.n * s.c * s.h * s.w;
+  for (I i = blockIdx.x * (I)blockDim.x + threadIdx.x; i < total;
+       i += (I)blockDim.x * gridDim.x) {
+    I rest = i / s.w;
+    int xx = int(i - rest * s.w), y = int(rest % s.h);
+    I plane = rest / s.h, n = plane / s.c, c = plane - n * s.c;
+    T sum = T(0);
+    for (int ki = 0; ki < s.kh; ++ki) {
+      int ty = y + s.ph - ki * s.dh;
+      if (ty < 0 || ty % s.sh != 0 || ty / s.sh >= s.oh) continue;
+      for (int kj = 0; kj < s.kw; ++kj) {
+        int tx = xx + s.pw - kj * s.dw;
+        if (tx < 0 || tx % s.sw != 0 || tx / s.sw >= s.ow) continue;
+        sum += cols[col_index<I, kBatchInner>(s, n, c, ki, kj, ty / s.sh, tx / s.sw)];
+      }
+    }
+    x[i] = sum;
+  }
+}
+
+// Max pooling, one thread per output: the maximum of the window's taps inside the image and
+// its tap index ki * kw + kj, PyTorch's rule: the first inside tap starts the window, a later
+// one wins where it is greater or NaN (so the first maximum, the last NaN). oh, ow: the output
+// size (ceil_mode's included). Reference: NnKernels.max_pool2d (backend/nn_kernels.py).
+template <typename T, typename I>
+__device__ void max_pool2d(const T* x, T* out, int* index, ConvShape s) {
+  I total = (I)s.n * s.c * s.oh * s.ow;
+  for (I i = blockIdx.x * (I)blockDim.x + threadIdx.x; i < total;
+       i += (I)blockDim.x * gridDim.x) {
+    I rest = i / s.ow;
+    int ox = int(i - rest * s.ow), oy = int(rest % s.oh);
+    I plane = rest / s.oh;
+    T best = T(0);
+    int best_k = -1;
+    for (int ki = 0; ki < s.kh; ++ki) {
+      int y = oy * s.sh - s.ph + ki * s.dh;
+      if (y < 0 || y >= s.h) continue;
+      for (int kj = 0; kj < s.kw; ++kj) {
+        int xx = ox * s.sw - s.pw + kj * s.dw;
+        if (xx < 0 || xx >= s.w) continue;
+        T v = x[(plane * s.h + y) * s.w + xx];
+        if (best_k < 0 || v > best || v != v) {
+          best = v;
+          best_k = ki * s.kw + kj;
+        }
+      }
+    }
+    out[i] = best;
+    index[i] = best_k < 0 ? 0 : best_k;
+  }
+}
+
+// Its backward, one thread per input pixel: the sum of g over the windows whose index is this
+// pixel's tap (a gather: deterministic, no atomics; 0 elsewhere, never g * 0).
+template <typename T, typename I>
+__device__ void max_pool2d_backward(const T* g, const int* index, T* grad, ConvShape s) {
   I total = (I)s.n * s.c * s.h * s.w;
   for (I i = blockIdx.x * (I)blockDim.x + threadIdx.x; i < total;
        i += (I)blockDim.x * gridDim.x) {
@@ -48,10 +122,11 @@ __device__ void col2im(const T* cols, T* x, ConvShape s) {
       for (int kj = 0; kj < s.kw; ++kj) {
         int tx = xx + s.pw - kj * s.dw;
         if (tx < 0 || tx % s.sw != 0 || tx / s.sw >= s.ow) continue;
-        sum += cols[(((plane * s.kh + ki) * s.kw + kj) * s.oh + ty / s.sh) * s.ow + tx / s.sw];
+        I o = (plane * s.oh + ty / s.sh) * s.ow + tx / s.sw;
+        if (index[o] == ki * s.kw + kj) sum += g[o];
       }
     }
-    x[i] = sum;
+    grad[i] = sum;
   }
 }
 
@@ -61,27 +136,84 @@ __device__ void col2im(const T* cols, T* x, ConvShape s) {
       int oh, int ow
 #define CONV_SHAPE ConvShape{n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow}
 
+// Entry points (written out: emu finds kernels by their `extern "C"` lines).
 extern "C" __global__ void im2col_f32(const float* x, float* cols, CONV_SHAPE_PARAMS) {
-  im2col<float, long long>(x, cols, CONV_SHAPE);
+  im2col<float, long long, false>(x, cols, CONV_SHAPE);
 }
 extern "C" __global__ void im2col_f64(const double* x, double* cols, CONV_SHAPE_PARAMS) {
-  im2col<double, long long>(x, cols, CONV_SHAPE);
-}
-extern "C" __global__ void col2im_f32(const float* cols, float* x, CONV_SHAPE_PARAMS) {
-  col2im<float, long long>(cols, x, CONV_SHAPE);
-}
-extern "C" __global__ void col2im_f64(const double* cols, double* x, CONV_SHAPE_PARAMS) {
-  col2im<double, long long>(cols, x, CONV_SHAPE);
+  im2col<double, long long, false>(x, cols, CONV_SHAPE);
 }
 extern "C" __global__ void im2col_idx32_f32(const float* x, float* cols, CONV_SHAPE_PARAMS) {
-  im2col<float, int>(x, cols, CONV_SHAPE);
+  im2col<float, int, false>(x, cols, CONV_SHAPE);
 }
 extern "C" __global__ void im2col_idx32_f64(const double* x, double* cols, CONV_SHAPE_PARAMS) {
-  im2col<double, int>(x, cols, CONV_SHAPE);
+  im2col<double, int, false>(x, cols, CONV_SHAPE);
+}
+extern "C" __global__ void col2im_f32(const float* cols, float* x, CONV_SHAPE_PARAMS) {
+  col2im<float, long long, false>(cols, x, CONV_SHAPE);
+}
+extern "C" __global__ void col2im_f64(const double* cols, double* x, CONV_SHAPE_PARAMS) {
+  col2im<double, long long, false>(cols, x, CONV_SHAPE);
 }
 extern "C" __global__ void col2im_idx32_f32(const float* cols, float* x, CONV_SHAPE_PARAMS) {
-  col2im<float, int>(cols, x, CONV_SHAPE);
+  col2im<float, int, false>(cols, x, CONV_SHAPE);
 }
 extern "C" __global__ void col2im_idx32_f64(const double* cols, double* x, CONV_SHAPE_PARAMS) {
-  col2im<double, int>(cols, x, CONV_SHAPE);
+  col2im<double, int, false>(cols, x, CONV_SHAPE);
+}
+extern "C" __global__ void im2col_cn_f32(const float* x, float* cols, CONV_SHAPE_PARAMS) {
+  im2col<float, long long, true>(x, cols, CONV_SHAPE);
+}
+extern "C" __global__ void im2col_cn_f64(const double* x, double* cols, CONV_SHAPE_PARAMS) {
+  im2col<double, long long, true>(x, cols, CONV_SHAPE);
+}
+extern "C" __global__ void im2col_cn_idx32_f32(const float* x, float* cols, CONV_SHAPE_PARAMS) {
+  im2col<float, int, true>(x, cols, CONV_SHAPE);
+}
+extern "C" __global__ void im2col_cn_idx32_f64(const double* x, double* cols, CONV_SHAPE_PARAMS) {
+  im2col<double, int, true>(x, cols, CONV_SHAPE);
+}
+extern "C" __global__ void col2im_cn_f32(const float* cols, float* x, CONV_SHAPE_PARAMS) {
+  col2im<float, long long, true>(cols, x, CONV_SHAPE);
+}
+extern "C" __global__ void col2im_cn_f64(const double* cols, double* x, CONV_SHAPE_PARAMS) {
+  col2im<double, long long, true>(cols, x, CONV_SHAPE);
+}
+extern "C" __global__ void col2im_cn_idx32_f32(const float* cols, float* x, CONV_SHAPE_PARAMS) {
+  col2im<float, int, true>(cols, x, CONV_SHAPE);
+}
+extern "C" __global__ void col2im_cn_idx32_f64(const double* cols, double* x, CONV_SHAPE_PARAMS) {
+  col2im<double, int, true>(cols, x, CONV_SHAPE);
+}
+extern "C" __global__ void max_pool2d_f32(const float* x, float* out, int* index,
+    CONV_SHAPE_PARAMS) {
+  max_pool2d<float, long long>(x, out, index, CONV_SHAPE);
+}
+extern "C" __global__ void max_pool2d_backward_f32(const float* g, const int* index,
+    float* grad, CONV_SHAPE_PARAMS) {
+  max_pool2d_backward<float, long long>(g, index, grad, CONV_SHAPE);
+}
+extern "C" __global__ void max_pool2d_f64(const double* x, double* out, int* index,
+    CONV_SHAPE_PARAMS) {
+  max_pool2d<double, long long>(x, out, index, CONV_SHAPE);
+}
+extern "C" __global__ void max_pool2d_backward_f64(const double* g, const int* index,
+    double* grad, CONV_SHAPE_PARAMS) {
+  max_pool2d_backward<double, long long>(g, index, grad, CONV_SHAPE);
+}
+extern "C" __global__ void max_pool2d_idx32_f32(const float* x, float* out, int* index,
+    CONV_SHAPE_PARAMS) {
+  max_pool2d<float, int>(x, out, index, CONV_SHAPE);
+}
+extern "C" __global__ void max_pool2d_backward_idx32_f32(const float* g, const int* index,
+    float* grad, CONV_SHAPE_PARAMS) {
+  max_pool2d_backward<float, int>(g, index, grad, CONV_SHAPE);
+}
+extern "C" __global__ void max_pool2d_idx32_f64(const double* x, double* out, int* index,
+    CONV_SHAPE_PARAMS) {
+  max_pool2d<double, int>(x, out, index, CONV_SHAPE);
+}
+extern "C" __global__ void max_pool2d_backward_idx32_f64(const double* g, const int* index,
+    double* grad, CONV_SHAPE_PARAMS) {
+  max_pool2d_backward<double, int>(g, index, grad, CONV_SHAPE);
 }

@@ -1,27 +1,41 @@
-"""max_pool2d where the windows tile the input (stride == kernel, no padding, dilation 1): the
-TiledMaxPool path, against a NumPy reference and against the general im2col path."""
+"""max_pool2d in one pass each way (kernels.max_pool2d / max_pool2d_backward): values, indices
+and gradients against a loop over each window with PyTorch's rule (the first maximum, the last
+NaN, the first pixel of a window of -inf) and against PyTorch; the CUDA kernels on emu against
+the NumPy reference; double backward."""
+
+import math
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as hst
 
 import tinygrad_nv.nn.functional as F
 from tests.helpers import check_op
 from tinygrad_nv import Tensor
+from tinygrad_nv.backend import get_backend
+from tinygrad_nv.backend.numpy_kernels import NumpyKernels
+from tinygrad_nv.testing import gradgradcheck
 
 
-def tiled_ref(x, g, kernel):
-    """Values and input gradient of a tiling max pool: the gradient of each window goes to its
-    first maximum in row-major order (np.argmax: the first NaN, if any)."""
-    (kh, kw), (n, c, h, w) = kernel, x.shape
-    oh, ow = h // kh, w // kw
-    out, grad = np.zeros((n, c, oh, ow), x.dtype), np.zeros_like(x)
-    for b, ch, i, j in np.ndindex(n, c, oh, ow):
-        window = x[b, ch, i * kh:(i + 1) * kh, j * kw:(j + 1) * kw]
-        top, left = divmod(int(np.argmax(window)), kw)
-        out[b, ch, i, j] = window[top, left]
-        grad[b, ch, i * kh + top, j * kw + left] = g[b, ch, i, j]
-    return out, grad
+def pool_ref(x, g, kernel, stride, padding, dilation, out):
+    """Values, flat indices and input gradient, window by window: PyTorch's CPU loop (the first
+    pixel inside the image starts a window; a later one wins where greater or NaN)."""
+    (n, c, h, w), (kh, kw) = x.shape, kernel
+    values, index, grad = np.zeros((n, c, *out)), np.zeros((n, c, *out), int), np.zeros(x.shape)
+    for b, ch, oy, ox in np.ndindex(n, c, *out):
+        best, where = -math.inf, None
+        for ki, kj in np.ndindex(kh, kw):
+            y, xx = oy * stride[0] - padding[0] + ki * dilation[0], \
+                ox * stride[1] - padding[1] + kj * dilation[1]
+            if 0 <= y < h and 0 <= xx < w:
+                where = where or (y, xx)
+                v = x[b, ch, y, xx]
+                if v > best or math.isnan(v):
+                    best, where = v, (y, xx)
+        values[b, ch, oy, ox], index[b, ch, oy, ox] = best, where[0] * w + where[1]
+        grad[b, ch, where[0], where[1]] += g[b, ch, oy, ox]
+    return values, index, grad
 
 
 def tied(shape, seed):
@@ -30,52 +44,104 @@ def tied(shape, seed):
     return np.maximum(np.round(rng.standard_normal(shape) * 1.5), 0.0)
 
 
-@settings(max_examples=15)
-@given(kh=hst.integers(1, 3), kw=hst.integers(1, 3), rest_h=hst.integers(0, 2),
-       rest_w=hst.integers(0, 2), seed=hst.integers(0, 2**16))
-def test_values_and_first_maximum_gradient(kh, kw, rest_h, rest_w, seed, device):
-    shape = (2, 3, 2 * kh + min(rest_h, kh - 1), 3 * kw + min(rest_w, kw - 1))
-    x_host = tied(shape, seed)
-    g_host = np.random.default_rng(seed + 1).standard_normal((2, 3, 2, 3))
+GEOMETRIES = [  # kernel, stride, padding, dilation, ceil_mode
+    ((2, 2), (2, 2), (0, 0), (1, 1), False), ((3, 3), (3, 3), (0, 0), (1, 1), False),
+    ((3, 2), (2, 1), (1, 1), (1, 1), False), ((3, 3), (2, 2), (1, 0), (2, 1), True),
+    ((2, 3), (1, 2), (0, 1), (1, 2), True), ((1, 3), (1, 3), (0, 0), (1, 1), True)]
+
+
+@settings(max_examples=10)
+@given(geometry=hst.sampled_from(GEOMETRIES), extra=hst.integers(0, 2),
+       seed=hst.integers(0, 2**16))
+def test_against_the_loop_with_ties(geometry, extra, seed, device):
+    kernel, stride, padding, dilation, ceil = geometry
+    x_host = tied((2, 3, 7 + extra, 8 - extra), seed)
     x = Tensor(x_host, device=device, requires_grad=True)
-    out = F.max_pool2d(x, (kh, kw))
-    out.backward(Tensor(g_host, device=device))
-    want_out, want_grad = tiled_ref(x_host, g_host, (kh, kw))
-    np.testing.assert_array_equal(out.numpy(), want_out)
-    np.testing.assert_array_equal(x.grad.numpy(), want_grad)
+    values, index = F.max_pool2d(x, kernel, stride, padding, dilation, ceil, True)
+    g_host = np.random.default_rng(seed + 1).standard_normal(values.shape)
+    values.backward(Tensor(g_host, device=device))
+    want = pool_ref(x_host, g_host, kernel, stride, padding, dilation, values.shape[2:])
+    np.testing.assert_array_equal(values.numpy(), want[0])
+    np.testing.assert_array_equal(index.numpy(), want[1])
+    assert index.dtype == np.int64
+    np.testing.assert_allclose(x.grad.numpy(), want[2], rtol=1e-12)
 
 
-def test_nan_window_and_non_finite_gradient(device):
+def test_nan_inf_and_non_finite_gradients(device):
     x_host = np.zeros((1, 1, 4, 4))
-    x_host[0, 0, 1, 0] = x_host[0, 0, 1, 1] = np.nan  # window (0, 0): its first NaN is (1, 0)
+    x_host[0, 0, 1, 0] = x_host[0, 0, 0, 1] = np.nan  # window (0, 0): its last NaN is (1, 0)
+    x_host[0, 0, 2:, :2] = -np.inf  # window (1, 0): all -inf, the first pixel wins
     g_host = np.array([[[[1.0, np.inf], [-np.inf, np.nan]]]])
-    x = Tensor(x_host, device=device, requires_grad=True)
-    out = F.max_pool2d(x, 2)
-    out.backward(Tensor(g_host, device=device))
-    want_out, want_grad = tiled_ref(x_host, g_host, (2, 2))
-    np.testing.assert_array_equal(out.numpy(), want_out)  # NaN where NaN, equal elsewhere
-    np.testing.assert_array_equal(x.grad.numpy(), want_grad)  # 0 (not NaN) off the maxima
-
-
-@settings(max_examples=6)
-@given(kernel=hst.sampled_from([1, 2, 3, (2, 3)]), seed=hst.integers(0, 2**16))
-def test_same_as_the_im2col_path(kernel, seed, device):
-    x_host = tied((2, 2, 7, 8), seed)
-    g_host = np.random.default_rng(seed).standard_normal(F.max_pool2d(
-        Tensor(x_host), kernel).shape)
-    results = []
-    for indices in (False, True):  # return_indices takes the general (im2col) path
+    for padding in (0, 1):
         x = Tensor(x_host, device=device, requires_grad=True)
-        out = F.max_pool2d(x, kernel, return_indices=indices)
-        (out[0] if indices else out).backward(Tensor(g_host, device=device))
-        results.append(((out[0] if indices else out).numpy(), x.grad.numpy()))
-    for tiled, general in zip(*results, strict=True):
-        np.testing.assert_array_equal(tiled, general)
+        kernel = 2 + padding
+        values, index = F.max_pool2d(x, kernel, 2, padding, return_indices=True)
+        g = g_host if padding == 0 else np.ones(values.shape)
+        values.backward(Tensor(g, device=device))
+        want = pool_ref(x_host, g, (kernel,) * 2, (2, 2), (padding,) * 2, (1, 1),
+                        values.shape[2:])
+        np.testing.assert_array_equal(values.numpy(), want[0])  # NaN where NaN
+        np.testing.assert_array_equal(index.numpy(), want[1])
+        np.testing.assert_array_equal(x.grad.numpy(), want[2])  # 0 (not NaN) off the maxima
+
+
+@pytest.mark.parametrize("geometry", GEOMETRIES)
+def test_against_pytorch(geometry, device):
+    torch = pytest.importorskip("torch")
+    kernel, stride, padding, dilation, ceil = geometry
+    x_host = np.random.default_rng(0).standard_normal((2, 3, 9, 10)).astype(np.float32)
+    x_host[0, 0, :3, :3] = np.nan
+    x = Tensor(x_host, device=device, requires_grad=True)
+    values, index = F.max_pool2d(x, kernel, stride, padding, dilation, ceil, True)
+    t = torch.tensor(x_host, requires_grad=True)
+    t_values, t_index = torch.nn.functional.max_pool2d(t, kernel, stride, padding, dilation,
+                                                       ceil, True)
+    g = np.random.default_rng(1).standard_normal(values.shape).astype(np.float32)
+    values.backward(Tensor(g, device=device))
+    t_values.backward(torch.tensor(g))
+    np.testing.assert_array_equal(values.numpy(), t_values.detach().numpy())
+    np.testing.assert_array_equal(index.numpy(), t_index.numpy())
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-6)
 
 
 def test_gradients_match_finite_differences(device):
     x = Tensor(np.random.default_rng(3).standard_normal((2, 2, 5, 6)), device=device)
-    check_op(lambda t: F.max_pool2d(t, 2),
-             lambda a: tiled_ref(a, np.zeros((2, 2, 2, 3)), (2, 2))[0], x)
-    check_op(lambda t: F.max_pool2d(t, (1, 3), ceil_mode=True),
-             lambda a: tiled_ref(a, np.zeros((2, 2, 5, 2)), (1, 3))[0], x)
+    for args in ((2,), ((1, 3), None, 0, 1, True), (3, 2, 1, (1, 2))):
+        out = F.max_pool2d(x, *args)
+        check_op(lambda t, args=args: F.max_pool2d(t, *args),
+                 lambda a, args=args, out=out: pool_ref(
+                     a, np.zeros(out.shape), *_full(*args), out.shape[2:])[0], x)
+    gradgradcheck(lambda t: F.max_pool2d(t, 3, 2, 1) ** 2, [x])
+
+
+def _full(kernel, stride=None, padding=0, dilation=1, ceil_mode=False):
+    def two(v):
+        return v if isinstance(v, tuple) else (v, v)
+    return two(kernel), two(kernel if stride is None else stride), two(padding), two(dilation)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("geometry", GEOMETRIES)
+def test_kernels_on_emu_match_the_numpy_reference(geometry, dtype):
+    kernel, stride, padding, dilation, ceil = geometry
+    x = np.random.default_rng(0).standard_normal((2, 3, 9, 10)).astype(dtype)
+    x.reshape(-1)[::13] = np.nan
+    x.reshape(-1)[5::17] = -np.inf
+    out = F.max_pool2d(Tensor(x), kernel, stride, padding, dilation, ceil).shape[2:]
+    ref, emu = NumpyKernels(np), get_backend("emu").kernels
+    values, taps = emu.max_pool2d(x, kernel, stride, padding, dilation, out)
+    want_values, want_taps = ref.max_pool2d(x, kernel, stride, padding, dilation, out)
+    np.testing.assert_array_equal(values, want_values)
+    np.testing.assert_array_equal(taps, want_taps)
+    g = np.random.default_rng(1).standard_normal(values.shape).astype(dtype)
+    g.reshape(-1)[::7] = np.inf
+    np.testing.assert_array_equal(
+        emu.max_pool2d_backward(g, taps, x.shape, kernel, stride, padding, dilation),
+        ref.max_pool2d_backward(g, want_taps, x.shape, kernel, stride, padding, dilation))
+
+
+def test_backward_keeps_one_small_integer_per_output():
+    x = Tensor(np.random.default_rng(0).standard_normal((4, 8, 16, 16)), device="cpu",
+               requires_grad=True)
+    out = F.max_pool2d(x, 2)
+    assert out._ctx.taps.dtype == np.uint8 and out._ctx.taps.shape == out.shape

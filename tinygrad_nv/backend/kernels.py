@@ -276,6 +276,22 @@ class Kernels(Protocol):
                dilation: tuple) -> Any:
         """The adjoint of im2col."""
 
+    def im2col_cn(self, x: Any, kernel: tuple, stride: tuple, padding: tuple,
+                  dilation: tuple) -> Any:
+        """(N, C, H, W) -> (C*kh*kw, N*OH*OW): the whole batch's columns as one matrix."""
+
+    def col2im_cn(self, cols: Any, x_shape: tuple, kernel: tuple, stride: tuple,
+                  padding: tuple, dilation: tuple) -> Any:
+        """The adjoint of im2col_cn."""
+
+    def max_pool2d(self, x: Any, kernel: tuple, stride: tuple, padding: tuple,
+                   dilation: tuple, out: tuple) -> tuple[Any, Any]:
+        """(values, taps) of max pooling to `out`: each window's maximum and its tap."""
+
+    def max_pool2d_backward(self, g: Any, index: Any, x_shape: tuple, kernel: tuple,
+                            stride: tuple, padding: tuple, dilation: tuple) -> Any:
+        """The input gradient of max_pool2d from its taps (`index`)."""
+
     def sgd_step(self, param: Any, grad: Any, buf: Any, coef: SgdCoef) -> None:
         """One tensor's SGD update, in place (buf: None without momentum)."""
 

@@ -433,22 +433,60 @@ class CudaKernels(OptimizerKernels):
         return f"{kernel}_idx32" if self.index32 and largest < 2**31 else kernel
 
     def im2col(self, x, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple):
-        dt = self._dtype("im2col", x.dtype)
-        xc = self._input(x, dt)
-        shape = _conv_shape("im2col", xc.shape, kernel, stride, padding, dilation)
-        n, c, _, _, kh, kw, *_, oh, ow = (int(s) for s in shape)
-        cols = self.xp.empty((n, c * kh * kw, oh * ow), dtype=dt)
-        self._launch_elementwise("conv", self._index_kernel("im2col", xc, cols), dt, cols.size,
-                                 xc, cols, *shape)
-        return cols.astype(x.dtype, copy=False)
+        return self._im2col("im2col", x, kernel, stride, padding, dilation)
 
     def col2im(self, cols, x_shape: tuple, kernel: tuple, stride: tuple, padding: tuple,
                dilation: tuple):
-        dt = self._dtype("col2im", cols.dtype)
-        shape = _conv_shape("col2im", x_shape, kernel, stride, padding, dilation)
+        return self._col2im("col2im", cols, x_shape, kernel, stride, padding, dilation)
+
+    def im2col_cn(self, x, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple):
+        return self._im2col("im2col_cn", x, kernel, stride, padding, dilation)
+
+    def col2im_cn(self, cols, x_shape: tuple, kernel: tuple, stride: tuple, padding: tuple,
+                  dilation: tuple):
+        return self._col2im("col2im_cn", cols, x_shape, kernel, stride, padding, dilation)
+
+    def max_pool2d(self, x, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple,
+                   out: tuple):
+        dt = self._dtype("max_pool2d", x.dtype)
+        xc = self._input(x, dt)
+        shape = _conv_shape("max_pool2d", xc.shape, kernel, stride, padding, dilation, out)
+        values = self.xp.empty((*x.shape[:2], *out), dtype=dt)
+        index = self.xp.empty(values.shape, dtype=np.int32)
+        self._launch_elementwise("conv", self._index_kernel("max_pool2d", xc, values), dt,
+                                 values.size, xc, values, index, *shape)
+        return values.astype(x.dtype, copy=False), index
+
+    def max_pool2d_backward(self, g, index, x_shape: tuple, kernel: tuple, stride: tuple,
+                            padding: tuple, dilation: tuple):
+        dt = self._dtype("max_pool2d_backward", g.dtype)
+        gc = self._input(g, dt)
+        shape = _conv_shape("max_pool2d_backward", x_shape, kernel, stride, padding, dilation,
+                            gc.shape[2:])
+        grad = self.xp.empty(tuple(x_shape), dtype=dt)
+        self._launch_elementwise("conv", self._index_kernel("max_pool2d_backward", gc, grad),
+                                 dt, grad.size, gc, self._input(index, np.int32), grad, *shape)
+        return grad.astype(g.dtype, copy=False)
+
+    def _im2col(self, name: str, x, *geometry):
+        """im2col (N, C*kh*kw, OH*OW) or im2col_cn (C*kh*kw, N*OH*OW)."""
+        dt = self._dtype(name, x.dtype)
+        xc = self._input(x, dt)
+        shape = _conv_shape(name, xc.shape, *geometry)
+        n, c, _, _, kh, kw, *_, oh, ow = (int(s) for s in shape)
+        layout = (c * kh * kw, n * oh * ow) if name.endswith("_cn") else (n, c * kh * kw,
+                                                                          oh * ow)
+        cols = self.xp.empty(layout, dtype=dt)
+        self._launch_elementwise("conv", self._index_kernel(name, xc, cols), dt, cols.size,
+                                 xc, cols, *shape)
+        return cols.astype(x.dtype, copy=False)
+
+    def _col2im(self, name: str, cols, x_shape: tuple, *geometry):
+        dt = self._dtype(name, cols.dtype)
+        shape = _conv_shape(name, x_shape, *geometry)
         out = self.xp.empty(tuple(x_shape), dtype=dt)
         cc = self._input(cols, dt)
-        self._launch_elementwise("conv", self._index_kernel("col2im", cc, out), dt, out.size,
+        self._launch_elementwise("conv", self._index_kernel(name, cc, out), dt, out.size,
                                  cc, out, *shape)
         return out.astype(cols.dtype, copy=False)
 
@@ -519,11 +557,12 @@ def _elements_hidden(state) -> tuple:
     return np.int64(state.size), np.int32(state.shape[1])
 
 
-def _conv_shape(op: str, x_shape, kernel, stride, padding, dilation) -> tuple:
-    """conv.cu's ConvShape as int32 scalars: n c h w kh kw sh sw ph pw dh dw oh ow."""
+def _conv_shape(op: str, x_shape, kernel, stride, padding, dilation, out=None) -> tuple:
+    """conv.cu's ConvShape as int32 scalars: n c h w kh kw sh sw ph pw dh dw oh ow; the output
+    size `out` (pooling's ceil_mode) or a convolution's."""
     n, c, h, w = x_shape
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
-    oh, ow = conv_out_size(h, kh, sh, ph, dh), conv_out_size(w, kw, sw, pw, dw)
+    oh, ow = out or (conv_out_size(h, kh, sh, ph, dh), conv_out_size(w, kw, sw, pw, dw))
     if oh <= 0 or ow <= 0:
         raise ValueError(f"{op}: a {kh}x{kw} kernel (stride {stride}, padding {padding}, "
                          f"dilation {dilation}) does not fit an input of shape {tuple(x_shape)}")

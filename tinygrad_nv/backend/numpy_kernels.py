@@ -18,6 +18,7 @@ from tinygrad_nv.backend.kernels import (
     SgdCoef,
     conv_out_size,
 )
+from tinygrad_nv.backend.nn_kernels import NnKernels
 from tinygrad_nv.backend.optim_kernels import OptimizerKernels
 from tinygrad_nv.dtype import accumulation_dtype
 
@@ -25,7 +26,7 @@ SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 SOFTPLUS_THRESHOLD = 20.0  # PyTorch's default: softplus(x) = x once beta * x > 20
 
 
-class NumpyKernels(OptimizerKernels, AmpKernels):
+class NumpyKernels(NnKernels, OptimizerKernels, AmpKernels):
     """Every fused kernel as plain array expressions on the array module `xp`."""
 
     def __init__(self, xp):

@@ -1,14 +1,16 @@
-"""Convolutions: im2col / col2im (kernels.im2col, kernels.col2im) and the convolutions composed
-from them with batched matrix products (cuBLAS on the GPU): conv1d, conv2d, conv_transpose2d."""
+"""Convolutions: im2col / col2im (kernels.im2col, kernels.col2im) in PyTorch's unfold layout,
+and conv1d, conv2d, conv_transpose2d as Functions whose forward and both backward products are
+one matrix product per group over the whole batch (cuBLAS on the GPU), on the columns in the
+(C*kh*kw, N*OH*OW) layout of kernels.im2col_cn / col2im_cn."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tinygrad_nv.autograd import Function
+from tinygrad_nv.autograd import Function, is_grad_enabled
 from tinygrad_nv.autograd.autocast_state import autocast_op
 from tinygrad_nv.backend.kernels import conv_out_size
-from tinygrad_nv.dtype import is_floating
+from tinygrad_nv.dtype import is_floating, result_dtype
 from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import ShapeError
 
@@ -40,6 +42,128 @@ class Col2Im(Function):
 
     def backward(self, g):
         return Im2Col.apply(g, **self.geometry)
+
+
+class Conv2d(Function):
+    """Cross-correlation of x (N, C, H, W) with w (O, C/G, kh, kw), plus an optional bias
+    (O,): the columns of x (C*kh*kw, N*OH*OW), kept for the weight gradient, times w per
+    group; the bias is added in the pass that puts the product into (N, O, OH, OW) order.
+    Backward: the weight gradient and the columns' gradient one product each, col2im_cn."""
+
+    def forward(self, x, w, *bias, geometry: dict, groups: int):
+        self.geometry, self.groups = geometry, groups
+        self.cols = self.kernels.im2col_cn(x, **geometry)
+        product = self.xp.matmul(_blocks(w, groups), _blocks(self.cols, groups))
+        return _images(self.xp, product, x.shape[0], _out(x.shape, geometry), *bias)
+
+    def backward(self, g):
+        x, w, *bias = self.parents
+        needs = self.needs_input_grad
+        if is_grad_enabled():  # recorded: Tensor operations, differentiable again
+            gx = ConvTranspose2d.apply(g, w, geometry=self.geometry, groups=self.groups,
+                                       x_shape=x.shape) if needs[0] else None
+            gw = _weight_grad(x, g, self.geometry, self.groups, w.shape) if needs[1] else None
+            return gx, gw, *_bias_grad(g, bias, needs)
+        xp, gt = self.xp, _columns_of(self.xp, g._data)
+        gx = gw = None
+        if needs[0]:
+            gcols = xp.matmul(xp.swapaxes(_blocks(w._data, self.groups), 1, 2),
+                              _blocks(gt, self.groups))
+            gx = g._like(self.kernels.col2im_cn(gcols.reshape(-1, gt.shape[1]), x.shape,
+                                                **self.geometry))
+        if needs[1]:
+            gw = g._like(xp.matmul(_blocks(gt, self.groups), xp.swapaxes(
+                _blocks(self.cols, self.groups), 1, 2)).reshape(w.shape))
+        return gx, gw, *_raw_bias_grad(g, gt, bias, needs)
+
+
+class ConvTranspose2d(Function):
+    """The adjoint of Conv2d in x: x (N, C, H, W), w (C, O/G, kh, kw), plus an optional bias
+    (O,), to the image x_shape (N, O, OH, OW): w^T times x's pixels (C, N*H*W) per group,
+    then col2im_cn. Backward: the columns of the output gradient times w (x's gradient, a
+    Conv2d) and times x's pixels (the weight's), one product each."""
+
+    def forward(self, x, w, *bias, geometry: dict, groups: int, x_shape: tuple):
+        self.geometry, self.groups = geometry, groups
+        pixels = _columns_of(self.xp, x)
+        cols = self.xp.matmul(self.xp.swapaxes(_blocks(w, groups), 1, 2), _blocks(pixels, groups))
+        y = self.kernels.col2im_cn(cols.reshape(-1, pixels.shape[1]), x_shape, **geometry)
+        if bias:
+            y += bias[0].reshape(1, -1, 1, 1)
+        return y
+
+    def backward(self, g):
+        x, w, *bias = self.parents
+        needs = self.needs_input_grad
+        if is_grad_enabled():
+            gx = Conv2d.apply(g, w, geometry=self.geometry, groups=self.groups) \
+                if needs[0] else None
+            gw = _weight_grad(g, x, self.geometry, self.groups, w.shape) if needs[1] else None
+            return gx, gw, *_bias_grad(g, bias, needs)
+        xp = self.xp
+        gcols = _blocks(self.kernels.im2col_cn(g._data, **self.geometry), self.groups)
+        gx = gw = None
+        if needs[0]:
+            product = xp.matmul(_blocks(w._data, self.groups), gcols)
+            gx = g._like(_images(xp, product, x.shape[0], x.shape[2:]))
+        if needs[1]:
+            gw = g._like(xp.matmul(_blocks(_columns_of(xp, x._data), self.groups),
+                                   xp.swapaxes(gcols, 1, 2)).reshape(w.shape))
+        return gx, gw, *_raw_bias_grad(g, None, bias, needs)
+
+
+def _blocks(a, groups: int):
+    """A (G*M, ...) array as (G, M, K): each group's matrix."""
+    return a.reshape(groups, a.shape[0] // groups, -1)
+
+
+def _out(shape: tuple, geometry: dict) -> tuple:
+    return tuple(conv_out_size(n, *a) for n, *a in zip(
+        shape[2:], geometry["kernel"], geometry["stride"], geometry["padding"],
+        geometry["dilation"], strict=True))
+
+
+def _columns_of(xp, images):
+    """(N, C, H, W) -> (C, N*H*W): each channel's pixels in one row (one transposed copy)."""
+    n, c = images.shape[:2]
+    rows = xp.empty((c, n, images[0, 0].size), images.dtype)
+    rows[...] = images.reshape(n, c, -1).transpose(1, 0, 2)
+    return rows.reshape(c, -1)
+
+
+def _images(xp, product, n: int, out: tuple, *bias):
+    """The (O, N*OH*OW) product (any leading split of O) as (N, O, OH, OW), + bias (O,), in
+    one pass."""
+    o = product.size // (n * out[0] * out[1])
+    y = xp.empty((n, o, *out), product.dtype)
+    rows = product.reshape(o, n, -1).transpose(1, 0, 2)
+    if bias:
+        xp.add(rows, bias[0].reshape(1, o, 1), out=y.reshape(n, o, -1))
+    else:
+        y.reshape(n, o, -1)[...] = rows
+    return y
+
+
+def _weight_grad(images, g, geometry: dict, groups: int, shape: tuple):
+    """sum over the batch of g's rows times the columns of images, per group, as Tensor
+    operations (differentiable again): the weight gradient of Conv2d(images) with output
+    gradient g, or of ConvTranspose2d(g) with output gradient images."""
+    n, rows = images.shape[0], g.shape[1] // groups
+    cols = Im2Col.apply(images, **geometry)
+    cols = cols.reshape(n, groups, cols.shape[1] // groups, cols.shape[2])
+    product = g.reshape(n, groups, rows, -1) @ cols.transpose(-1, -2)
+    return product.sum(0).reshape(shape)
+
+
+def _bias_grad(g, bias: list, needs: list) -> tuple:
+    return (g.sum((0, 2, 3)) if needs[2] else None,) if bias else ()
+
+
+def _raw_bias_grad(g, gt, bias: list, needs: list) -> tuple:
+    """The bias gradient from g, or from its (O, N*L) rows gt when there are some."""
+    if not bias or not needs[2]:
+        return (None,) * len(bias)
+    return (g._like(gt.sum(axis=1) if gt is not None else g._data.sum(axis=(0, 2, 3))),)
 
 
 # ---------------------------------------------------------------------- argument checks
@@ -113,14 +237,11 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntPai
                          f"{weight.shape}")
     cout = weight.shape[0]
     _check_channels("conv2d", x, weight, bias, groups, weight.shape[1] * groups, cout)
-    n, cin_g, (kh, kw) = x.shape[0], weight.shape[1], weight.shape[2:]
+    kh, kw = weight.shape[2:]
     x, padding = _string_padding(x, padding, (kh, kw), stride, dilation, "conv2d")
     geometry = window("conv2d", x.shape, (kh, kw), stride, padding, dilation)
-    oh, ow = geometry.pop("out")
-    cols = Im2Col.apply(x, **geometry).reshape(n, groups, cin_g * kh * kw, oh * ow)
-    out = weight.reshape(groups, cout // groups, cin_g * kh * kw) @ cols
-    out = out.reshape(n, cout, oh, ow)
-    return out if bias is None else out + bias.reshape(1, cout, 1, 1)
+    del geometry["out"]
+    return Conv2d.apply(*_promoted(x, weight, bias), geometry=geometry, groups=groups)
 
 
 @autocast_op
@@ -161,17 +282,21 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
                          f"got {stride}, {dilation}, {padding}, {extra}")
     if any(e >= s for e, s in zip(extra, stride, strict=True)):
         raise ValueError(f"{op}: output_padding {extra} must be smaller than stride {stride}")
-    (n, c, h, w), (cout_g, kh, kw) = x.shape, weight.shape[1:]
+    n, (h, w), (kh, kw) = x.shape[0], x.shape[2:], weight.shape[2:]
     out = tuple((size - 1) * s - 2 * p + d * (k - 1) + e + 1 for size, s, p, d, k, e in
                 zip((h, w), stride, padding, dilation, (kh, kw), extra, strict=True))
     if min(out) < 1:
         raise ValueError(f"{op}: input {x.shape} with padding {padding} gives an empty output "
                          f"{out}")
-    w_t = weight.reshape(groups, c // groups, cout_g * kh * kw).transpose(1, 2)
-    cols = (w_t @ x.reshape(n, groups, c // groups, h * w)).reshape(n, cout * kh * kw, h * w)
-    y = Col2Im.apply(cols, x_shape=(n, cout, *out), kernel=(kh, kw), stride=stride,
-                     padding=padding, dilation=dilation)
-    return y if bias is None else y + bias.reshape(1, cout, 1, 1)
+    geometry = dict(kernel=(kh, kw), stride=stride, padding=padding, dilation=dilation)
+    return ConvTranspose2d.apply(*_promoted(x, weight, bias), geometry=geometry, groups=groups,
+                                 x_shape=(n, cout, *out))
+
+
+def _promoted(x: Tensor, weight: Tensor, bias: Tensor | None) -> list:
+    """x, weight (and bias) in their common dtype (NumPy's promotion, as a matrix product)."""
+    dt = result_dtype(x.dtype, weight.dtype)
+    return [t.cast(dt) for t in (x, weight, bias) if t is not None]
 
 
 def _string_padding(x: Tensor, padding: Any, kernel: tuple, stride: Any, dilation: Any,

@@ -1,14 +1,14 @@
-"""Pooling and resizing: max / average pooling over im2col windows (max pooling over windows
-that tile the input as the maximum of the kernel's strided slices); adaptive average pooling
-and interpolation as one small weight matrix per spatial axis (out, in), applied by matrix
-products, so their gradients are matrix products too."""
+"""Pooling and resizing: max pooling in one pass each way (kernels.max_pool2d and its backward,
+the winning tap of each window kept between them), average pooling over im2col windows;
+adaptive average pooling and interpolation as one small weight matrix per spatial axis (out,
+in), applied by matrix products, so their gradients are matrix products too."""
 
 from __future__ import annotations
 
 import math
 from typing import TYPE_CHECKING, Any
 
-from tinygrad_nv.autograd import Function
+from tinygrad_nv.autograd import Function, is_grad_enabled
 from tinygrad_nv.autograd.autocast_state import autocast_op
 from tinygrad_nv.autograd.function import constant
 from tinygrad_nv.dtype import is_floating
@@ -22,63 +22,28 @@ if TYPE_CHECKING:
 IntPair = int | tuple[int, int]
 
 
-class WindowPick(Function):
-    """(N, C, H, W) -> (N, C, OH, OW): per kh x kw window of a tiling, the value at the
-    position that `mask` (kh*kw, N, C, OH, OW; all-ones or zero words) marks."""
+class MaxPool2d(Function):
+    """max_pool2d: each window's maximum and its tap in the window (kernels.max_pool2d, one
+    pass; the taps are kept for backward, one small integer per output; `taps`, a list, also
+    receives them); the gradient goes to that tap (kernels.max_pool2d_backward, one pass)."""
 
-    saved_inputs = ()  # backward reads only the mask and shapes
+    saved_inputs = ()  # backward reads the taps and shapes only
 
-    def forward(self, x, mask, kernel: tuple):
-        self.mask, self.kernel, self.x_shape = mask, kernel, x.shape
-        tiles = self.xp.stack(_tiles(x, kernel, mask.shape[3:]))
-        # one marked word per window, the others zero: their sum is the marked one
-        return (_bits(tiles) & mask).sum(axis=0, dtype=mask.dtype).view(x.dtype)
+    def forward(self, x, geometry: dict, out: tuple, taps: list | None = None):
+        self.geometry, self.x_shape = geometry, x.shape
+        values, self.taps = self.kernels.max_pool2d(x, **geometry, out=out)
+        if taps is not None:
+            taps.append(self.taps)
+        return values
 
     def backward(self, g):
-        return WindowPlace.apply(g, mask=self.mask, kernel=self.kernel, x_shape=self.x_shape)
-
-
-class TiledMaxPool(WindowPick):
-    """max_pool2d over windows that tile the input (stride == kernel, no padding, dilation
-    1): the maximum of the kernel's strided slices; the gradient goes to each window's first
-    maximum (its first NaN, if any), as WindowPick's does to the marked position."""
-
-    def forward(self, x, kernel: tuple):
-        xp, (kh, kw) = self.xp, kernel
-        self.kernel, self.x_shape = kernel, x.shape
-        # the slices in one contiguous copy: each pass below is then one launch, over
-        # contiguous memory
-        tiles = xp.stack(_tiles(x, kernel, (x.shape[2] // kh, x.shape[3] // kw)))
-        out = tiles.max(axis=0)
-        hit = xp.equal(tiles, out)
-        hit |= xp.not_equal(tiles, tiles)  # NaN
-        # the first hit scores highest (a cumsum along axis 0 is 30x slower in NumPy)
-        rank = xp.arange(len(tiles), 0, -1, dtype=xp.uint8 if len(tiles) < 256 else xp.int32)
-        score = hit * rank.reshape(-1, 1, 1, 1, 1)
-        first = score == score.max(axis=0)
-        words = _bits(out).dtype
-        self.mask = xp.multiply(first, xp.iinfo(words).max, dtype=words)  # 0 or all ones
-        return out
-
-
-class WindowPlace(Function):
-    """The adjoint of WindowPick: (N, C, OH, OW) -> x_shape, each value at its window's marked
-    position, zero elsewhere (also where the windows do not reach)."""
-
-    saved_inputs = ()
-
-    def forward(self, g, mask, kernel: tuple, x_shape: tuple):
-        self.mask, self.kernel = mask, kernel
-        covered = (g.shape[2] * kernel[0], g.shape[3] * kernel[1])
-        grad = (self.xp.empty if covered == x_shape[2:] else self.xp.zeros)(x_shape, g.dtype)
-        # a bitwise AND with all-ones/zero words: where(marked, g, 0) in one fast pass, written
-        # per slice (one transposed copy of all of them is 1.5x slower in NumPy)
-        for tile, marks in zip(_tiles(grad, kernel, g.shape[2:]), mask, strict=True):
-            self.xp.bitwise_and(_bits(g), marks, out=_bits(tile))
-        return grad
-
-    def backward(self, gg):
-        return WindowPick.apply(gg, mask=self.mask, kernel=self.kernel)
+        if is_grad_enabled():  # recorded: a scatter_add, differentiable again (a gather)
+            n, c, h, w = self.x_shape
+            index = constant(_flat_index(self.geometry, w), g._like(self.taps))
+            return g._like(self.xp.zeros((n, c, h * w), g.dtype)).scatter_add(
+                -1, index.reshape(n, c, -1), g.reshape(n, c, -1)).reshape(self.x_shape)
+        return g._like(self.kernels.max_pool2d_backward(g._data, self.taps, self.x_shape,
+                                                        **self.geometry))
 
 
 def max_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
@@ -91,26 +56,14 @@ def max_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
         out = max_pool2d(x.unsqueeze(0), kernel_size, stride, padding, dilation, ceil_mode,
                          return_indices)
         return (out[0][0], out[1][0]) if return_indices else out[0]
-    (oh, ow), geometry = _pool_geometry(x, "max_pool2d", kernel_size, stride, padding,
-                                        dilation, ceil_mode)
-    if not return_indices and _tiles_input(geometry):
-        return TiledMaxPool.apply(x, kernel=geometry["kernel"])
-    cols = _pool_columns(x, (oh, ow), geometry, pad_value=-math.inf)
-    first_max = constant(lambda xp, c: c.argmax(axis=2), cols)  # window offset, per output
-    hit = constant(lambda xp, k: xp.arange(cols.shape[2]).reshape(1, 1, -1, 1) == k[:, :, None],
-                   first_max)
-    out = hit.where(cols, 0.0).sum(2).reshape(*x.shape[:2], oh, ow)
+    out, geometry = _pool_geometry(x, "max_pool2d", kernel_size, stride, padding, dilation,
+                                   ceil_mode)
+    geometry.pop("extra")
+    taps: list = []
+    values = MaxPool2d.apply(x, geometry=geometry, out=out, taps=taps)
     if not return_indices:
-        return out
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (geometry[k] for k in
-                                              ("kernel", "stride", "padding", "dilation"))
-
-    def flat_index(xp, k):
-        pos = xp.arange(oh * ow)
-        rows = (pos // ow) * sh - ph + (k // kw) * dh
-        columns = (pos % ow) * sw - pw + (k % kw) * dw
-        return (rows * x.shape[3] + columns).astype(xp.int64).reshape(out.shape)
-    return out, constant(flat_index, first_max)
+        return values
+    return values, constant(_flat_index(geometry, x.shape[3]), values._like(taps[0]))
 
 
 @autocast_op
@@ -357,23 +310,17 @@ def _pool_columns(x: Tensor, out: tuple, geometry: dict, pad_value: float) -> Te
     return cols.reshape(n, c, kh * kw, out[0] * out[1])
 
 
-def _tiles_input(geometry: dict) -> bool:
-    """Whether pooling windows tile the input (what is left over on the bottom and right is
-    dropped): stride == kernel, no padding, dilation 1, and no ceil_mode overrun."""
-    return (geometry["stride"] == geometry["kernel"] and geometry["padding"] == (0, 0)
-            and geometry["dilation"] == (1, 1) and geometry["extra"] == (0, 0))
+def _flat_index(geometry: dict, width: int):
+    """fn(xp, taps): the flat index h * width + w in the input plane of each window's tap."""
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (geometry[k] for k in
+                                              ("kernel", "stride", "padding", "dilation"))
 
-
-def _tiles(x, kernel: tuple, out: tuple) -> list:
-    """The kh*kw strided slices of x (N, C, H, W), (N, C, *out) each: one window position
-    per slice, row-major over the window."""
-    (kh, kw), (oh, ow) = kernel, out
-    return [x[:, :, i:oh * kh:kh, j:ow * kw:kw] for i in range(kh) for j in range(kw)]
-
-
-def _bits(a):
-    """a viewed as unsigned integer words of its item size."""
-    return a.view(f"u{a.dtype.itemsize}")
+    def index(xp, taps):
+        tap = taps.astype(xp.int64)
+        rows = xp.arange(tap.shape[2]).reshape(-1, 1) * sh - ph + (tap // kw) * dh
+        columns = xp.arange(tap.shape[3]) * sw - pw + (tap % kw) * dw
+        return rows * width + columns
+    return index
 
 
 def _ceil_out(size: int, k: int, s: int, p: int, d: int) -> int:
