@@ -292,6 +292,13 @@ class Kernels(Protocol):
                             stride: tuple, padding: tuple, dilation: tuple) -> Any:
         """The input gradient of max_pool2d from its taps (`index`)."""
 
+    def layer_norm(self, x: Any, weight: Any, bias: Any, eps: float) -> tuple[Any, Any, Any]:
+        """(y, mean, rstd) of layer norm over the rows of a 2-D array (weight, bias or None)."""
+
+    def layer_norm_backward(self, x: Any, g: Any, weight: Any, mean: Any,
+                            rstd: Any) -> tuple[Any, Any, Any]:
+        """(gx, gweight or None, gbias) of layer_norm from its mean and rstd."""
+
     def sgd_step(self, param: Any, grad: Any, buf: Any, coef: SgdCoef) -> None:
         """One tensor's SGD update, in place (buf: None without momentum)."""
 

@@ -33,14 +33,15 @@ from tinygrad_nv.backend.optim_kernels import OptimizerKernels
 # Files compiled in front of a family's own file, in order (kernel files include nothing).
 FAMILY_DEPENDENCIES = {"linear": ("lowp", "activation"), "cross_entropy": ("softmax",),
                        "attention": ("softmax",), "amp": ("lowp",), "optim": ("lowp",),
-                       "activation": ("lowp",)}
+                       "activation": ("lowp",), "norm": ("softmax",)}
 BLOCK = 256          # threads per block of the element-wise kernels
 MAX_GRID = 65535     # blocks at most; grid-stride loops cover the rest
 ROW_BLOCK = (32, 512)  # smallest and largest block of the one-block-per-row kernels
 WARP_ROW_COLS = 1024  # rows up to this wide take a lane team each (softmax.cu: kWarpRowCols)
 TEAM_BLOCK = 128  # threads a block of lane teams (softmax.cu: kTeamBlock)
 WARP_ROW_KERNELS = frozenset({"softmax_forward", "softmax_backward", "cross_entropy",
-                              "attention_softmax_forward", "attention_softmax_backward"})
+                              "attention_softmax_forward", "attention_softmax_backward",
+                              "layer_norm_forward", "layer_norm_backward"})
 BIAS_GRAD_BLOCK = (32, 8)  # linear.cu: 32 columns x kBiasGradRows row strides
 BIAS_GRAD_BLOCKS = 512  # bias_grad splits the rows into chunks until about this many blocks
 # rows per chunk at least: a batch of up to 256 rows is summed in one launch (32 rows a thread)
@@ -445,6 +446,29 @@ class CudaKernels(OptimizerKernels):
     def col2im_cn(self, cols, x_shape: tuple, kernel: tuple, stride: tuple, padding: tuple,
                   dilation: tuple):
         return self._col2im("col2im_cn", cols, x_shape, kernel, stride, padding, dilation)
+
+    # ---- layer norm over rows (kernels/norm.cu)
+    def layer_norm(self, x, weight, bias, eps: float):
+        dt = self._dtype("layer_norm", x.dtype)
+        xc = self._input(x, dt)
+        y = self.xp.empty_like(xc)
+        mean, rstd = (self.xp.empty((len(xc), 1), dtype=dt) for _ in range(2))
+        w, b = (xc if t is None else self._input(t, dt) for t in (weight, bias))
+        self._launch_rows("norm", "layer_norm_forward", dt, xc.shape, xc, w, b, y, mean, rstd,
+                          *_rows_cols(xc), dt.type(eps), np.int32(weight is not None),
+                          np.int32(bias is not None))
+        return y.astype(x.dtype, copy=False), mean, rstd
+
+    def layer_norm_backward(self, x, g, weight, mean, rstd):
+        dt = self._dtype("layer_norm_backward", x.dtype)
+        xc, gc = self._input(x, dt), self._input(g, dt)
+        gx, gxhat = self.xp.empty_like(xc), self.xp.empty_like(xc)
+        w = xc if weight is None else self._input(weight, dt)
+        self._launch_rows("norm", "layer_norm_backward", dt, xc.shape, xc, gc, w, mean, rstd,
+                          gx, gxhat, *_rows_cols(xc), np.int32(weight is not None))
+        gw = None if weight is None else self.bias_grad(gxhat).astype(x.dtype, copy=False)
+        return gx.astype(x.dtype, copy=False), gw, self.bias_grad(gc).astype(x.dtype,
+                                                                              copy=False)
 
     def max_pool2d(self, x, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple,
                    out: tuple):

@@ -1,6 +1,7 @@
-"""NumPy references of the layer kernels of kernels/conv.cu: the columns of a convolution in the
-(C*kh*kw, N*OH*OW) layout and their adjoint, and max pooling with its backward. NumpyKernels
-inherits them (the CPU backend's kernels); CudaKernels launches the CUDA sources instead.
+"""NumPy references of the layer kernels of kernels/conv.cu and kernels/norm.cu: the columns of
+a convolution in the (C*kh*kw, N*OH*OW) layout and their adjoint, max pooling with its
+backward, layer norm with its backward. NumpyKernels inherits them (the CPU backend's
+kernels); CudaKernels launches the CUDA sources instead.
 
 Both layouts run one strided copy or sum per kernel tap over whole output rows: NumPy's inner
 loops then span OW elements, and every other pass is over contiguous memory."""
@@ -13,7 +14,7 @@ from tinygrad_nv.backend.kernels import conv_out_size
 
 
 class NnKernels:
-    """Convolution columns and max pooling on the array module `self.xp`."""
+    """Convolution columns, max pooling and layer norm on the array module `self.xp`."""
 
     xp: object
 
@@ -111,6 +112,39 @@ class NnKernels:
         if grad.shape == tuple(x_shape):
             return grad
         return xp.ascontiguousarray(grad[:, :, ph:ph + h, pw:pw + w])
+
+    # ---- layer norm over the rows of a 2-D array (kernels/norm.cu)
+    def layer_norm(self, x, weight, bias, eps: float):
+        """(y, mean, rstd) of x (rows, cols): y = (x - mean) * rstd * weight + bias per row,
+        rstd = 1 / sqrt(biased variance + eps); weight and bias (cols,) or None."""
+        xp = self.xp
+        mean = x.mean(axis=1, keepdims=True)
+        y = x - mean
+        var = xp.einsum("ij,ij->i", y, y)[:, None] / x.shape[1]  # no squared temporary
+        rstd = 1 / xp.sqrt(var + eps)
+        y *= rstd
+        if weight is not None:
+            y *= weight
+        if bias is not None:
+            y += bias
+        return y, mean, rstd
+
+    def layer_norm_backward(self, x, g, weight, mean, rstd):
+        """(gx, gw, gb) of layer_norm from its saved mean and rstd: with h = g * weight and
+        xhat = (x - mean) * rstd, gx = rstd * (h - mean(h) - xhat * mean(h * xhat)) per row;
+        gw = column sums of g * xhat (None without weight), gb of g."""
+        xp = self.xp
+        xhat = x - mean
+        xhat *= rstd
+        h = g if weight is None else g * weight
+        gw = None if weight is None else xp.einsum("ij,ij->j", g, xhat)
+        cols = x.shape[1]
+        dot = xp.einsum("ij,ij->i", h, xhat)[:, None] / cols
+        xhat *= dot
+        xhat += h.mean(axis=1, keepdims=True)
+        gx = h - xhat
+        gx *= rstd
+        return gx, gw, g.sum(axis=0)
 
 
 def taps(kernel: tuple, stride: tuple, dilation: tuple, out: tuple):

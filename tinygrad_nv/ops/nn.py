@@ -6,9 +6,11 @@ device."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from tinygrad_nv.autograd import Function, is_grad_enabled
 from tinygrad_nv.autograd.autocast_state import autocast_op
 from tinygrad_nv.autograd.function import constant
 from tinygrad_nv.dtype import is_floating
@@ -45,11 +47,44 @@ def layer_norm(x: Tensor, normalized_shape: int | Sequence[int], weight: Tensor 
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and t.shape != shape:
             raise ValueError(f"layer_norm: {name} must have shape {shape}, got {t.shape}")
-    axes = tuple(range(x.ndim - len(shape), x.ndim))
-    centered = x - x.mean(axes, keepdim=True)
-    out = centered * ((centered * centered).mean(axes, keepdim=True) + eps).rsqrt()
-    out = out if weight is None else out * weight
-    return out if bias is None else out + bias
+    size = math.prod(shape)
+    affine = [t.reshape(size).cast(x.dtype) for t in (weight, bias) if t is not None]
+    out = LayerNorm.apply(x.reshape(-1, size), *affine, eps=float(eps),
+                          weight=weight is not None, bias=bias is not None)
+    return out.reshape(x.shape)
+
+
+class LayerNorm(Function):
+    """Layer norm of the rows of x (rows, cols), then * weight + bias (each optional, (cols,)):
+    kernels.layer_norm / layer_norm_backward, one pass each way (a few NumPy passes); the
+    rows' mean and 1 / std are kept for backward. Recorded (create_graph), backward is Tensor
+    operations that recompute them from x."""
+
+    def forward(self, x, *affine, eps: float, weight: bool, bias: bool):
+        self.eps, self.weight, self.bias = eps, weight, bias
+        w = affine[0] if weight else None
+        b = affine[-1] if bias else None
+        y, self.mean, self.rstd = self.kernels.layer_norm(x, w, b, eps)
+        return y
+
+    def backward(self, g):
+        x, *affine = self.parents
+        w = affine[0] if self.weight else None
+        needs = self.needs_input_grad
+        if is_grad_enabled():  # recorded: differentiable again
+            centered = x - x.mean(-1, keepdim=True)
+            rstd = ((centered * centered).mean(-1, keepdim=True) + self.eps).rsqrt()
+            xhat = centered * rstd
+            h = g if w is None else g * w
+            gx = rstd * (h - h.mean(-1, keepdim=True) - xhat * (h * xhat).mean(-1, keepdim=True))
+            gw = (g * xhat).sum(0) if self.weight and needs[1] else None
+            gb = g.sum(0) if self.bias and needs[-1] else None
+        else:
+            arrays = self.kernels.layer_norm_backward(x._data, g._data, None if w is None else
+                                                      w._data, self.mean, self.rstd)
+            gx, gw, gb = (None if a is None else g._like(a) for a in arrays)
+        return (gx if needs[0] else None, *([gw] if self.weight else []),
+                *([gb] if self.bias else []))
 
 
 @in_accumulation_dtype
