@@ -129,3 +129,19 @@ def test_reference_is_the_explicit_masked_softmax():
     jacobian_product = np.stack([0.5 * (np.diag(r) - np.outer(r, r)) @ gr for r, gr in zip(y, g)])
     np.testing.assert_allclose(REF.attention_softmax_backward(y, g, 0.5), jacobian_product,
                                rtol=1e-12, atol=1e-15)
+
+
+def test_reference_drops_nan_where_it_masks_and_keeps_it_where_it_attends():
+    scores = np.random.default_rng(4).standard_normal((4, 4))
+    scores[0, 3] = scores[2, 1] = np.nan  # row 0: after its query (causal); row 2: kept
+    keep = np.ones((4, 4), bool)
+    keep[1, 2] = False
+    scores[1, 2] = np.nan  # masked out by the boolean mask
+    y = REF.attention_softmax(scores, 4, 1.0, True, keep)
+    assert np.isnan(y[2]).all() and np.isfinite(y[[0, 1, 3]]).all()
+    np.testing.assert_allclose(y[[0, 1, 3]].sum(axis=1), 1.0)
+    np.testing.assert_array_equal(y[0, 1:], 0.0)
+    additive = np.zeros((4, 4))
+    additive[3] = -np.inf  # a row of -inf: zeros, not NaN
+    y = REF.attention_softmax(np.nan_to_num(scores), 2, 0.5, False, additive)
+    np.testing.assert_array_equal(y[3], 0.0)

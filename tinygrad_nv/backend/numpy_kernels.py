@@ -194,26 +194,32 @@ class NumpyKernels(NnKernels, OptimizerKernels, AmpKernels):
         xp = self.xp
         rows, cols = scores.shape
         z = scores * scores.dtype.type(scale)
-        keep = xp.ones(z.shape, dtype=bool)
-        if mask is not None:
-            tiled = xp.tile(mask, (rows // mask.shape[0], 1))
-            if tiled.dtype == bool:
-                keep &= tiled
-            else:
-                z = z + tiled.astype(z.dtype, copy=False)
+        if not cols:
+            return z
+        # dropped entries become -inf in place (their NaN too), the masks broadcast over the
+        # rows they serve: no (rows, cols) mask is built, and every pass below is in place
+        if mask is not None and mask.dtype == bool:
+            xp.copyto(z.reshape(-1, *mask.shape), -xp.inf, where=~mask)
+        elif mask is not None:
+            z.reshape(-1, *mask.shape)[...] += mask
         if causal:
-            keep &= xp.arange(cols)[None, :] <= (xp.arange(rows) % q_len)[:, None]
-        z = xp.where(keep, z, -xp.inf)
-        top = z.max(axis=1, keepdims=True) if cols else z.sum(axis=1, keepdims=True)
-        e = xp.where(keep, xp.exp(z - xp.where(xp.isfinite(top), top, 0)), 0)
-        total = e.sum(axis=1, keepdims=True)
-        y = xp.where(xp.isnan(total), xp.nan, e / xp.where(total > 0, total, 1))
-        return y.astype(scores.dtype, copy=False)
+            after = xp.arange(cols)[None, :] > xp.arange(q_len)[:, None]
+            xp.copyto(z.reshape(-1, q_len, cols), -xp.inf, where=after)
+        top = z.max(axis=1, keepdims=True)
+        top[~xp.isfinite(top)] = 0  # rows of -inf give exp(-inf) = 0, rows with inf or NaN NaN
+        z -= top
+        xp.exp(z, out=z)
+        total = z.sum(axis=1, keepdims=True)
+        total[total == 0] = 1  # nothing kept: a row of zeros
+        z /= total
+        return z.astype(scores.dtype, copy=False)
 
     def attention_softmax_backward(self, y, grad, scale: float):
         """d scores of attention_softmax, given its output y."""
-        dz = y * (grad - (grad * y).sum(axis=1, keepdims=True))
-        return (dz * y.dtype.type(scale)).astype(y.dtype, copy=False)
+        dz = grad - self.xp.einsum("ij,ij->i", grad, y)[:, None]  # no product temporary
+        dz *= y
+        dz *= y.dtype.type(scale)
+        return dz.astype(y.dtype, copy=False)
 
     # ---- optimizer updates, in place (PyTorch's documented formulas). Float16 tensors are
     # updated in float32 and rounded back; the host-side coefficients are rounded to the math
