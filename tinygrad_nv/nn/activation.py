@@ -21,6 +21,9 @@ class ReLU(Module):
     def forward(self, x: Tensor) -> Tensor:
         return F.relu(x)
 
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
 
 class ReLU6(Module):
     """min(max(x, 0), 6)."""
@@ -44,7 +47,8 @@ class LeakyReLU(Module):
         return F.leaky_relu(x, self.negative_slope)
 
     def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}"
+        inplace = ", inplace=True" if self.inplace else ""
+        return f"negative_slope={self.negative_slope}{inplace}"
 
 
 class Hardtanh(Module):
@@ -104,7 +108,7 @@ class GELU(Module):
         return F.gelu(x, self.approximate)
 
     def extra_repr(self) -> str:
-        return f"approximate={self.approximate}"
+        return f"approximate={self.approximate!r}"
 
 
 class SiLU(Module):

@@ -53,9 +53,24 @@ class _Conv(Module):
         flat = tuple(p for side in reversed(sides) for p in (side, side))  # last axis first
         return F.pad(x, flat, mode=self.padding_mode), 0
 
-    def extra_repr(self) -> str:
-        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding}")
+    def extra_repr(self) -> str:  # PyTorch's: tuples, defaults left out
+        n = len(self.kernel_size)
+        tup = lambda v: v if isinstance(v, (str, tuple)) else tuple(v) if isinstance(  # noqa
+            v, list) else (v,) * n
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"stride={tup(self.stride)}")
+        padding = tup(self.padding)
+        if padding != (0,) * n:
+            s += f", padding={padding}"
+        if tup(self.dilation) != (1,) * n:
+            s += f", dilation={tup(self.dilation)}"
+        if tup(getattr(self, "output_padding", 0)) != (0,) * n:
+            s += f", output_padding={tup(self.output_padding)}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s if self.padding_mode == "zeros" else f"{s}, padding_mode={self.padding_mode}"
 
 
 class Conv1d(_Conv):
@@ -130,7 +145,9 @@ class MaxPool2d(Module):
                             self.ceil_mode, self.return_indices)
 
     def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        stride = self.kernel_size if self.stride is None else self.stride
+        return (f"kernel_size={self.kernel_size}, stride={stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
 
 
 class AvgPool2d(Module):
@@ -149,7 +166,8 @@ class AvgPool2d(Module):
                             self.count_include_pad, self.divisor_override)
 
     def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        stride = self.kernel_size if self.stride is None else self.stride
+        return f"kernel_size={self.kernel_size}, stride={stride}, padding={self.padding}"
 
 
 class AdaptiveAvgPool2d(Module):

@@ -73,6 +73,9 @@ class Flatten(Module):
     def forward(self, x: Tensor) -> Tensor:
         return x.flatten(self.start_dim, self.end_dim)
 
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
 
 class Unflatten(Module):
     """Splits axis `dim` into `unflattened_size`."""
@@ -95,17 +98,17 @@ class Unflatten(Module):
 class Dropout(Module):
     """Zeroes elements with probability p in training mode; the identity in eval mode."""
 
-    def __init__(self, p: float = 0.5):
+    def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: probability p must be in [0, 1], got {p}")
-        self.p = p
+        self.p, self.inplace = p, inplace  # inplace: accepted; the result is a new tensor
 
     def forward(self, x: Tensor) -> Tensor:
         return F.dropout(x, self.p, self.training)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"
 
 
 class LayerNorm(Module):
@@ -124,7 +127,9 @@ class LayerNorm(Module):
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.normalized_shape}, eps={self.eps}"
+        affine = self.weight is not None
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={affine}, "
+                f"bias={self.bias is not None}")
 
 
 class GroupNorm(Module):
@@ -149,7 +154,9 @@ class GroupNorm(Module):
         return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}"
+        affine = self.weight is not None
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={affine}, " \
+            f"bias={self.bias is not None}"
 
 
 def _count_batch(xp, counter):
@@ -199,7 +206,9 @@ class _BatchNorm(Module):
                             momentum=momentum, eps=self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+        affine, tracked = self.weight is not None, self.running_mean is not None
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={affine}, bias={affine}, track_running_stats={tracked}")
 
 
 class BatchNorm1d(_BatchNorm):

@@ -16,8 +16,8 @@ class _Loss(Module):
         super().__init__()
         self.reduction = reduction
 
-    def extra_repr(self) -> str:
-        return f"reduction={self.reduction!r}"
+    def extra_repr(self) -> str:  # PyTorch's losses print no arguments: MSELoss()
+        return ""
 
 
 class _WeightedLoss(_Loss):
