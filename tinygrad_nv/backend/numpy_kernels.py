@@ -216,6 +216,10 @@ class NumpyKernels(NnKernels, OptimizerKernels, AmpKernels):
 
     def attention_softmax_backward(self, y, grad, scale: float):
         """d scores of attention_softmax, given its output y."""
+        if y.dtype.itemsize < 4:  # float16/bfloat16: float32 math rounded once (no bf16 einsum)
+            f32 = self.xp.float32
+            return self.attention_softmax_backward(y.astype(f32), grad.astype(f32),
+                                                   scale).astype(y.dtype)
         dz = grad - self.xp.einsum("ij,ij->i", grad, y)[:, None]  # no product temporary
         dz *= y
         dz *= y.dtype.type(scale)

@@ -13,6 +13,7 @@ from tinygrad_nv.backend.kernels import conv_out_size
 from tinygrad_nv.dtype import is_floating, result_dtype
 from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import ShapeError
+from tinygrad_nv.ops.matrix import rounded_matmul
 
 if TYPE_CHECKING:
     from tinygrad_nv._tensor import Tensor
@@ -53,7 +54,7 @@ class Conv2d(Function):
     def forward(self, x, w, *bias, geometry: dict, groups: int):
         self.geometry, self.groups = geometry, groups
         self.cols = self.kernels.im2col_cn(x, **geometry)
-        product = self.xp.matmul(_blocks(w, groups), _blocks(self.cols, groups))
+        product = rounded_matmul(self.xp, _blocks(w, groups), _blocks(self.cols, groups))
         return _images(self.xp, product, x.shape[0], _out(x.shape, geometry), *bias)
 
     def backward(self, g):
@@ -67,12 +68,12 @@ class Conv2d(Function):
         xp, gt = self.xp, _columns_of(self.xp, g._data)
         gx = gw = None
         if needs[0]:
-            gcols = xp.matmul(xp.swapaxes(_blocks(w._data, self.groups), 1, 2),
-                              _blocks(gt, self.groups))
+            gcols = rounded_matmul(xp, xp.swapaxes(_blocks(w._data, self.groups), 1, 2),
+                                   _blocks(gt, self.groups))
             gx = g._like(self.kernels.col2im_cn(gcols.reshape(-1, gt.shape[1]), x.shape,
                                                 **self.geometry))
         if needs[1]:
-            gw = g._like(xp.matmul(_blocks(gt, self.groups), xp.swapaxes(
+            gw = g._like(rounded_matmul(xp, _blocks(gt, self.groups), xp.swapaxes(
                 _blocks(self.cols, self.groups), 1, 2)).reshape(w.shape))
         return gx, gw, *_raw_bias_grad(g, gt, bias, needs)
 
@@ -86,7 +87,8 @@ class ConvTranspose2d(Function):
     def forward(self, x, w, *bias, geometry: dict, groups: int, x_shape: tuple):
         self.geometry, self.groups = geometry, groups
         pixels = _columns_of(self.xp, x)
-        cols = self.xp.matmul(self.xp.swapaxes(_blocks(w, groups), 1, 2), _blocks(pixels, groups))
+        cols = rounded_matmul(self.xp, self.xp.swapaxes(_blocks(w, groups), 1, 2),
+                              _blocks(pixels, groups))
         y = self.kernels.col2im_cn(cols.reshape(-1, pixels.shape[1]), x_shape, **geometry)
         if bias:
             y += bias[0].reshape(1, -1, 1, 1)
@@ -104,11 +106,11 @@ class ConvTranspose2d(Function):
         gcols = _blocks(self.kernels.im2col_cn(g._data, **self.geometry), self.groups)
         gx = gw = None
         if needs[0]:
-            product = xp.matmul(_blocks(w._data, self.groups), gcols)
+            product = rounded_matmul(xp, _blocks(w._data, self.groups), gcols)
             gx = g._like(_images(xp, product, x.shape[0], x.shape[2:]))
         if needs[1]:
-            gw = g._like(xp.matmul(_blocks(_columns_of(xp, x._data), self.groups),
-                                   xp.swapaxes(gcols, 1, 2)).reshape(w.shape))
+            gw = g._like(rounded_matmul(xp, _blocks(_columns_of(xp, x._data), self.groups),
+                                        xp.swapaxes(gcols, 1, 2)).reshape(w.shape))
         return gx, gw, *_raw_bias_grad(g, None, bias, needs)
 
 
