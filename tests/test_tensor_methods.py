@@ -58,6 +58,16 @@ def test_new_factories_inherit_dtype_and_device(device):
     assert x.new_tensor([1.7]).tolist() == [1]  # the values in x's dtype, as PyTorch
 
 
+def test_new_factories_of_a_parameter_give_plain_tensors():
+    """p.new_tensor(...) / new_zeros(...) (an RNN's init_hidden, a model's input made from
+    next(model.parameters())) are plain tensors, as PyTorch's: never Parameters."""
+    p = tg.nn.Parameter(Tensor([1.0, 2.0]))
+    made = [p.new_tensor([[3.0]]), p.new_zeros(2), p.new_ones(1), p.new_full((1,), 2.0),
+            p.new_empty(2)]
+    assert all(type(t) is Tensor and not t.requires_grad for t in made)
+    assert made[0].tolist() == [[3.0]] and made[0].dtype == tg.float32
+
+
 def test_as_methods_and_transposes(device):
     x = Tensor(np.arange(6.0).reshape(2, 3), device=device, requires_grad=True)
     y = Tensor.zeros(3, 2, device=device)

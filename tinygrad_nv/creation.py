@@ -380,9 +380,10 @@ def new_empty(x: Tensor, *size: Any, dtype: Any = None, device: Any = None,
 def new_tensor(x: Tensor, data: Any, dtype: Any = None, device: Any = None,
                requires_grad: bool = False) -> Tensor:
     """A copy of `data` as a tensor with x's dtype and device unless given, as
-    torch.Tensor.new_tensor."""
-    return type(x)(data, dtype=dtype or x.dtype, device=device or x.device,
-                   requires_grad=requires_grad)
+    torch.Tensor.new_tensor (a plain Tensor, also when x is an nn.Parameter)."""
+    tensor = type(x.detach())  # the Tensor class: detach never gives a subclass
+    return tensor(data, dtype=dtype or x.dtype, device=device or x.device,
+                  requires_grad=requires_grad)
 
 
 def from_dlpack(cls: type[Tensor], obj: Any, device: str | None = None) -> Tensor:
