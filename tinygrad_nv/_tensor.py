@@ -57,6 +57,9 @@ class Tensor:
     __slots__ = ("_data", "_grad", "_requires_grad", "_ctx", "_backend", "_version_counter",
                  "_hooks", "__weakref__")
     __hash__ = object.__hash__
+    # NumPy defers to Tensor: `ndarray * t` and `np.float32(2) * t` call Tensor.__rmul__ (a
+    # Tensor, graph kept); NumPy's functions refuse Tensors (np.asarray(t) still works)
+    __array_ufunc__ = None
 
     def __init__(self, data: Any, dtype: Any = None, device: str | None = None,
                  requires_grad: bool = False):

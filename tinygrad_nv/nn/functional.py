@@ -8,6 +8,7 @@ implements it (ops/activation.py, conv.py, pool.py, loss.py, ...): read the op t
 
 from __future__ import annotations
 
+from tinygrad_nv.nn.checks import check_functions
 from tinygrad_nv.ops import (
     activation,
     attention,
@@ -33,3 +34,4 @@ _KINDS: tuple = (activation, matrix, conv, pool, fold_ops, attention, nn_ops, no
                  ctc)
 for _kind in _KINDS:
     globals().update(_kind.EXPORTS.functional)
+check_functions(globals())  # a non-Tensor input: TypeError naming the function (nn/checks.py)

@@ -4,6 +4,8 @@ weight (and BCEWithLogitsLoss' pos_weight) is a buffer, so `.to(device)` moves i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.nn.module import Module
 from tinygrad_nv.ops import ctc, distribution_loss, margin_loss
@@ -224,7 +226,7 @@ class CTCLoss(_Loss):
         super().__init__(reduction_of(reduction, "CTCLoss"))
         self.blank, self.zero_infinity = blank, zero_infinity
 
-    def forward(self, log_probs: Tensor, targets: Tensor, input_lengths: Tensor,
-                target_lengths: Tensor) -> Tensor:
+    def forward(self, log_probs: Tensor, targets: Tensor, input_lengths: Tensor | Sequence[int],
+                target_lengths: Tensor | Sequence[int]) -> Tensor:
         return ctc.ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank,
                             self.reduction, self.zero_infinity)

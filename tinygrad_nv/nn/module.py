@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 from tinygrad_nv._tensor import Tensor, to_args
 from tinygrad_nv.autograd import no_grad
 from tinygrad_nv.dtype import dtypes, to_dtype
-from tinygrad_nv.nn import hooks
+from tinygrad_nv.nn import checks, hooks
 from tinygrad_nv.nn.parameter import Parameter, as_parameter, is_parameter
 
 
@@ -42,6 +42,12 @@ class Module:
     """Base class: subclasses set parameters/submodules in `__init__` and define `forward`."""
 
     training: bool
+    _inputs: checks.Spec = ()  # the Tensor arguments of a built-in layer's forward
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.forward.__module__.startswith("tinygrad_nv."):  # our layers, not users' own
+            cls._inputs = checks.tensor_arguments(cls.forward, skip_self=True)
 
     def __init__(self) -> None:
         for registry in ("_parameters", "_buffers", "_modules"):
@@ -55,7 +61,9 @@ class Module:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._forward_pre_hooks or self._forward_hooks or self._backward_hooks:
-            return hooks.call_with_hooks(self, args, kwargs)
+            return hooks.call_with_hooks(self, args, kwargs)  # a pre-hook may convert inputs
+        if self._inputs:  # a NumPy array or list given to a layer: TypeError naming the layer
+            checks.check_tensors(type(self).__name__, self._inputs, args, kwargs)
         return self.forward(*args, **kwargs)
 
     # hooks (nn/hooks.py): each returns a handle whose remove() unregisters the hook

@@ -258,13 +258,17 @@ def operands(x: Tensor, other: Any, op: str, reverse: bool = False,
     if type(other) is type(x) and other._data.dtype == x._data.dtype \
             and other._backend is x._backend and not floating:  # the hot path
         return (other, x) if reverse else (x, other)
-    other_is_tensor = is_tensor(other)  # also a Tensor beside an nn.Parameter
-    if other_is_tensor:
+    other_is_tensor = False
+    if type(other) in _PYTHON_SCALARS:
+        dt = scalar_dtype(x.dtype, other)
+    elif is_tensor(other):  # a Tensor beside an nn.Parameter, or another dtype
         check_device(x, other, op)
+        if other._data.dtype == x._data.dtype and not floating:
+            return (other, x) if reverse else (x, other)
+        other_is_tensor = True
         dt = x.dtype if other.dtype == x.dtype else result_dtype(x.dtype, other.dtype)
-    elif is_scalar(other):
-        if type(other) not in _PYTHON_SCALARS and hasattr(other, "item"):
-            other = other.item()  # a NumPy scalar: the Python number it holds
+    elif is_scalar(other):  # a NumPy scalar counts as the Python number it holds
+        other = other.item() if hasattr(other, "item") else other
         dt = scalar_dtype(x.dtype, other)
     elif isinstance(other, (list, tuple)) or hasattr(other, "__array__"):
         return operands(x, as_tensor_on(x, other), op, reverse, floating)
