@@ -15,7 +15,7 @@ from tinygrad_nv.autograd.autocast_state import autocast_op
 from tinygrad_nv.autograd.function import constant
 from tinygrad_nv.dtype import is_floating
 from tinygrad_nv.ops import Exports, with_inplace
-from tinygrad_nv.ops._checks import is_tensor
+from tinygrad_nv.ops._checks import dim_or_axis, is_tensor
 from tinygrad_nv.ops.reduce import in_accumulation_dtype
 
 if TYPE_CHECKING:
@@ -165,8 +165,11 @@ def group_norm(x: Tensor, num_groups: int, weight: Tensor | None = None,
 
 
 @autocast_op
-def normalize(x: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
-    """x / max(||x||_p along dim, eps), as torch: any p of `norm` (0, negative, inf too)."""
+def normalize(x: Tensor, p: float = 2.0, dim: int | None = None, eps: float = 1e-12, *,
+              axis: int | None = None) -> Tensor:
+    """x / max(||x||_p along dim (1 by default), eps), as torch: any p of `norm` (0, negative,
+    inf too)."""
+    dim = dim_or_axis(dim, axis, "normalize", 1)
     if not is_floating(x.dtype):
         raise TypeError(f"normalize: input must be floating point, got {x.dtype.name}")
     # norm's gradient at a zero vector is 0, and the clip's below eps: finite throughout
