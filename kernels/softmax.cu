@@ -76,7 +76,9 @@ struct RowStats {
 };
 
 // Max and sum of exponentials of a row in one read: each thread keeps a running maximum
-// (starting at x[0], a value of the row) and rescales its sum when the maximum grows.
+// (starting at x[0], a value of the row) and rescales its sum when the maximum grows. A -inf
+// equal to the running maximum (-inf) counts 1, not exp(-inf - -inf) = NaN: masked entries
+// (-inf) give 0 where the row has a finite value and NaN only where all are -inf, as PyTorch.
 template <typename T, typename Team>
 __device__ RowStats<T> row_stats(const T* x, int cols, const Team& team) {
   T m = x[0], s = T(0);
@@ -86,7 +88,7 @@ __device__ RowStats<T> row_stats(const T* x, int cols, const Team& team) {
       s = s * exp(m - v) + T(1);
       m = v;
     } else {
-      s += exp(v - m);
+      s += v == m && v < T(0) ? T(1) : exp(v - m);
     }
   }
   T row_max = team.reduce(m, MaxOp());

@@ -104,3 +104,32 @@ def test_composed_reductions_max_and_layer_norm():
     assert np.isnan(got[BAD_ROW]).all()
     good = np.arange(5) != BAD_ROW
     np.testing.assert_allclose(got[good], expected[good], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("cols", [1, 3, 40, 1100])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_minus_inf_entries_give_zero_probability(backend, shape_of_launch, cols, dtype):
+    """-inf logits (masked_fill(mask, -inf), top-k sampling) get probability 0 and log
+    probability -inf wherever the row has a finite value, whichever thread meets them first;
+    an all -inf row is NaN (as PyTorch). Was NaN for the whole row when a thread met -inf
+    first (exp(-inf - -inf))."""
+    rng = np.random.default_rng(cols)
+    x = rng.standard_normal((6, cols)).astype(dtype)
+    x[rng.random((6, cols)) < 0.7] = -np.inf
+    x[0, 0], x[1, -1] = -np.inf, 3.0  # -inf at the start of a row; a finite last entry
+    x[2] = -np.inf  # all -inf
+    x[3, 1:] = -np.inf
+    x[3, 0] = 0.5
+    k = backend.kernels
+    with np.errstate(invalid="ignore"):
+        for log in (False, True):
+            got = backend.to_host(k.softmax(backend.from_host(x), log))
+            np.testing.assert_allclose(got, REF.softmax(x, log), rtol=1e-5, atol=0)
+        targets = np.argmax(x, axis=1)
+        loss = backend.to_host(k.cross_entropy(backend.from_host(x), backend.from_host(
+            targets))[0])
+        np.testing.assert_allclose(loss, REF.cross_entropy(x, targets)[0], rtol=1e-5)
+    probabilities = backend.to_host(k.softmax(backend.from_host(x), False))
+    finite_rows = np.isfinite(x).any(axis=1)
+    assert np.isfinite(probabilities[finite_rows]).all() and np.isnan(probabilities[2]).all()
+    assert probabilities[3].tolist() == [1.0] + [0.0] * (cols - 1)
