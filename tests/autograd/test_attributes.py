@@ -196,3 +196,17 @@ def test_next_functions_of_a_custom_function_with_two_outputs():
         assert out.grad_fn.name == "SplitBackward"
         (leaf, _), = out.grad_fn.next_functions
         assert leaf.variable is x
+
+
+def test_a_function_given_tensors_on_two_devices_names_them():
+    """The check in Function.apply (the ops without their own device check: recurrent
+    cells, convolutions) says which devices; it raised a TypeError from str.join on device
+    objects instead."""
+
+    class Add(Function):
+        def forward(self, x, y):
+            return x + y
+
+    with pytest.raises(RuntimeError, match="Add: all tensors must be on the same device, got "
+                                           "cpu, emu"):
+        Add.apply(Tensor([1.0]), Tensor([2.0], device="emu"))

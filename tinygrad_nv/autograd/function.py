@@ -53,7 +53,7 @@ class Function:
             if t._backend is not backend:
                 raise RuntimeError(
                     f"{cls.__name__}: all tensors must be on the same device, got "
-                    f"{', '.join(x.device for x in tensors)}; move them with .to(device)")
+                    f"{', '.join(str(x.device) for x in tensors)}; move them with .to(device)")
             arrays.append(t._data)
             needs.append(t._requires_grad)
         try:
