@@ -49,7 +49,6 @@ ALLOCATOR = tune_allocator()
 class CPUBackend(Backend):
     name = "cpu"
     xp = np
-    checks_values = True
 
     def __init__(self, seed: int | None = None):
         self.kernels = NumpyKernels(np)
