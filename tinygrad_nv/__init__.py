@@ -36,6 +36,7 @@ from tinygrad_nv.creation import (  # noqa: F401  (package functions)
     zeros_like,
 )
 from tinygrad_nv.dtype import DType, dtypes, to_dtype
+from tinygrad_nv.jit import JitError, jit  # (the function: tinygrad_nv.jit(fn))
 from tinygrad_nv.random import (  # noqa: F401  (package functions)
     Generator,
     default_generator,
@@ -168,5 +169,5 @@ def __getattr__(name: str) -> Any:
 # `from tinygrad_nv import *` brings the core names only (sum, max, abs... would shadow builtins)
 __all__ = ["Tensor", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
            "inference_mode", "grad", "dtypes", "Device", "manual_seed", "save", "load", "tensor",
-           "device", "Generator"]
+           "device", "Generator", "jit", "JitError"]
 __version__ = "0.1.0"

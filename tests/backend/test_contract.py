@@ -71,3 +71,8 @@ def test_no_op_imports_a_concrete_backend_module():
     concrete = re.compile(r"backend\.(numpy_kernels|launch|cuda|emu|cpu)\b")
     for path in sorted((REPO / "tinygrad_nv" / "ops").glob("*.py")):
         assert not concrete.search(path.read_text()), path.name
+
+
+def test_every_written_parameter_is_a_parameter_of_its_method():
+    for name, written in kernels.WRITES.items():
+        assert set(written) <= set(_parameters(getattr(kernels.Kernels, name))), name

@@ -26,6 +26,10 @@ class Backend:
     xp: Any
     kernels: Any
     placement: Any = None
+    # Whether ops check argument values that live on the device (index ranges, class targets):
+    # where reading them is free, the CPU. A GPU skips those checks (each would wait for the
+    # device), and so does a jit recording (a replay must not depend on them).
+    checks_values = False
 
     def __init__(self, seed: int | None = None):
         self.seed(seed)

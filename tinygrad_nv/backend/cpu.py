@@ -49,6 +49,7 @@ ALLOCATOR = tune_allocator()
 class CPUBackend(Backend):
     name = "cpu"
     xp = np
+    checks_values = True
 
     def __init__(self, seed: int | None = None):
         self.kernels = NumpyKernels(np)

@@ -38,16 +38,17 @@ class Coefficients:
 
     def values(self) -> tuple:
         """The fields in the CUDA struct's order (flags as ints)."""
-        return tuple([int(v) if isinstance(v, bool) else v
-                      for v in (getattr(self, f.name) for f in dataclasses.fields(self))])
+        # __dict__ holds the fields in their order (dataclasses.fields is slow per call)
+        return tuple([int(v) if isinstance(v, bool) else v for v in self.__dict__.values()])
 
     def cast(self, xp: Any, math: Any) -> tuple:
         """The fields as the kernels' argument types: floats as scalars of the math dtype,
         flags as int32."""
         # tuple(list), not tuple(generator): that one resizes its tuple, which then stays in
         # CPython's free list when freed (up to 2000 per size: 170 KiB over an MLP run)
-        return tuple([math.type(v) if isinstance(v, float) else xp.int32(v)
-                      for v in self.values()])
+        kind = math.type
+        return tuple([kind(v) if isinstance(v, float) else xp.int32(v)
+                      for v in self.__dict__.values()])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,6 +223,24 @@ class AsgdCoef(Coefficients):
 
 
 # ---------------------------------------------------------------------- the contract
+# The parameters that the contract's methods write into (in place). Every other method of
+# `Kernels` only reads its arguments and returns new arrays: a jit recording may drop such a
+# call when nobody uses its results.
+WRITES = {
+    "bias_act": ("z",), "sgd_step": ("param", "buf"), "sgd_multi": ("params", "bufs"),
+    "adam_step": ("param", "m", "v"), "adam_multi": ("params", "ms", "vs"),
+    "rmsprop_step": ("param", "square_avg", "grad_avg", "buf"),
+    "rmsprop_multi": ("params", "square_avgs", "grad_avgs", "bufs"),
+    "nadam_multi": ("params", "exp_avgs", "exp_avg_sqs"),
+    "radam_multi": ("params", "exp_avgs", "exp_avg_sqs"),
+    "adamax_multi": ("params", "exp_avgs", "exp_infs"),
+    "adadelta_multi": ("params", "square_avgs", "acc_deltas"),
+    "asgd_multi": ("params", "axs"), "amp_unscale_multi": ("grads", "found_inf"),
+    "lstm_cell_forward": ("gates", "h_out", "c_out"), "lstm_cell_backward": ("dc", "dgates"),
+    "gru_cell_forward": ("gates", "h_out"), "gru_cell_backward": ("dh", "dxw", "dhw"),
+    "rnn_cell_forward": ("h_out",), "rnn_cell_backward": ("dpre",)}
+
+
 @runtime_checkable
 class Kernels(Protocol):
     """The fused kernels of a backend. Arrays are the backend's (`xp`'s); methods that update

@@ -23,6 +23,8 @@ from typing import Any, NamedTuple
 from tinygrad_nv._tensor import Tensor, to_args
 from tinygrad_nv.autograd import no_grad
 from tinygrad_nv.dtype import dtypes, to_dtype
+from tinygrad_nv.jit.state import state as jit_state
+from tinygrad_nv.jit.state import watch
 from tinygrad_nv.nn import checks, hooks
 from tinygrad_nv.nn.parameter import Parameter, as_parameter, is_parameter
 
@@ -60,6 +62,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if jit_state.modules is not None:  # a jitted step notes the modules it calls
+            watch(self)
         if self._forward_pre_hooks or self._forward_hooks or self._backward_hooks:
             return hooks.call_with_hooks(self, args, kwargs)  # a pre-hook may convert inputs
         if self._inputs:  # a NumPy array or list given to a layer: TypeError naming the layer

@@ -380,7 +380,7 @@ def _integer_division(op: str, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
     """Integer division by zero raises on the CPU (as PyTorch), where NumPy would warn and
     give 0; on a GPU the check would wait for the device, so there (as in PyTorch) it is not
     made."""
-    if b.dtype.kind in "biu" and b.device.type == "cpu" and bool((b._data == 0).any()):
+    if b.dtype.kind in "biu" and b.backend.checks_values and bool((b._data == 0).any()):
         raise RuntimeError(f"{op}: integer division by zero ({a.dtype.name} tensors of shapes "
                            f"{a.shape} and {b.shape}); ZeroDivisionError in PyTorch too")
     return a, b

@@ -227,7 +227,7 @@ def _item(t: Tensor, item: Any) -> Any:
 def check_range(t: Tensor, index, n: int, where: str, op: str, negative: bool = True) -> None:
     """Raise IndexOutOfRange for an index array with values outside [-n, n) ([0, n) without
     `negative`); done where the values are on the host (the CPU backend)."""
-    if t.device.type != "cpu" or index.size == 0:
+    if not t.backend.checks_values or index.size == 0:
         return
     low, high = int(index.min()), int(index.max())
     if high >= n or low < (-n if negative else 0):
@@ -378,7 +378,7 @@ def one_hot(x: Tensor, num_classes: int = -1) -> Tensor:
     if not is_int(num_classes) or num_classes < -1:
         raise ValueError(f"one_hot: num_classes must be -1 or a non-negative int, got "
                          f"{num_classes}")
-    checked = x.device.type == "cpu" or num_classes == -1
+    checked = x.backend.checks_values or num_classes == -1
     if num_classes == -1 and x.numel() == 0:
         raise RuntimeError("one_hot: can not infer the total number of classes from an empty "
                            "tensor")

@@ -13,8 +13,9 @@ from typing import Any
 
 from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.backend.kernels import AdadeltaCoef, AdamaxCoef, NadamCoef, RadamCoef
+from tinygrad_nv.jit.state import dynamic
 from tinygrad_nv.optim.optimizer import Optimizer, Params
-from tinygrad_nv.optim.optimizers import _buffers, _fused_batches, _grads
+from tinygrad_nv.optim.optimizers import _buffers, _fused_batches, _grads, advance
 
 
 def _next_step(state: dict[str, Any]) -> int:
@@ -59,18 +60,12 @@ class NAdam(_AdamFamily):
     def step_group(self, group: dict[str, Any], params: list[Tensor]) -> None:
         """One fused launch per step count and momentum product (one for the whole group
         whose parameters started together)."""
-        beta1, beta2 = group["betas"]
-        for (step, mu_product), ps, states in _fused_batches(
+        for _, ps, states in _fused_batches(
                 self, params, lambda state: (_next_step(state), state.get("mu_product", 1.0))):
-            mu, mu_next = (beta1 * (1.0 - 0.5 * 0.96 ** (t * group["momentum_decay"]))
-                           for t in (step, step + 1))
-            for state in states:
-                state["step"], state["mu_product"] = step, mu_product * mu
+            coef = dynamic(_nadam_coefficients, group, states)
             ms, vs = (_buffers(self, name, ps, states) for name in ("exp_avg", "exp_avg_sq"))
-            ps[0].backend.kernels.nadam_multi(
-                [p._data for p in ps], _grads(group, ps), ms, vs,
-                NadamCoef.of(group["lr"], beta1, beta2, group["eps"], group["weight_decay"], mu,
-                             mu_next, mu_product * mu, step, group["decoupled_weight_decay"]))
+            ps[0].backend.kernels.nadam_multi([p._data for p in ps], _grads(group, ps), ms, vs,
+                                              coef)
 
 
 class RAdam(_AdamFamily):
@@ -93,15 +88,11 @@ class RAdam(_AdamFamily):
 
     def step_group(self, group: dict[str, Any], params: list[Tensor]) -> None:
         """One fused launch per step count."""
-        beta1, beta2 = group["betas"]
-        for step, ps, states in _fused_batches(self, params, _next_step):
-            for state in states:
-                state["step"] = step
+        for _, ps, states in _fused_batches(self, params, _next_step):
+            coef = dynamic(_radam_coefficients, group, states)
             ms, vs = (_buffers(self, name, ps, states) for name in ("exp_avg", "exp_avg_sq"))
-            ps[0].backend.kernels.radam_multi(
-                [p._data for p in ps], _grads(group, ps), ms, vs,
-                RadamCoef.of(group["lr"], beta1, beta2, group["eps"], group["weight_decay"],
-                             step, group["decoupled_weight_decay"]))
+            ps[0].backend.kernels.radam_multi([p._data for p in ps], _grads(group, ps), ms, vs,
+                                              coef)
 
 
 class Adamax(_AdamFamily):
@@ -119,15 +110,11 @@ class Adamax(_AdamFamily):
 
     def step_group(self, group: dict[str, Any], params: list[Tensor]) -> None:
         """One fused launch per step count."""
-        beta1, beta2 = group["betas"]
-        for step, ps, states in _fused_batches(self, params, _next_step):
-            for state in states:
-                state["step"] = step
+        for _, ps, states in _fused_batches(self, params, _next_step):
+            coef = dynamic(_adamax_coefficients, group, states)
             ms, us = (_buffers(self, name, ps, states) for name in ("exp_avg", "exp_inf"))
-            ps[0].backend.kernels.adamax_multi(
-                [p._data for p in ps], _grads(group, ps), ms, us,
-                AdamaxCoef.of(group["lr"], beta1, beta2, group["eps"], group["weight_decay"],
-                              step))
+            ps[0].backend.kernels.adamax_multi([p._data for p in ps], _grads(group, ps), ms, us,
+                                               coef)
 
 
 class Adadelta(Optimizer):
@@ -152,9 +139,39 @@ class Adadelta(Optimizer):
     def step_group(self, group: dict[str, Any], params: list[Tensor]) -> None:
         """One fused launch for the group."""
         for _, ps, states in _fused_batches(self, params, lambda state: None):
-            for state in states:
-                state["step"] = _next_step(state)
+            coef = dynamic(_adadelta_coefficients, group, states)
             sq, acc = (_buffers(self, name, ps, states) for name in ("square_avg", "acc_delta"))
-            ps[0].backend.kernels.adadelta_multi(
-                [p._data for p in ps], _grads(group, ps), sq, acc,
-                AdadeltaCoef.of(group["lr"], group["rho"], group["eps"], group["weight_decay"]))
+            ps[0].backend.kernels.adadelta_multi([p._data for p in ps], _grads(group, ps), sq,
+                                                 acc, coef)
+
+
+# The coefficients of one fused update: computed through jit.dynamic (again at every replay of
+# a jitted step), each counting the step of its parameters' states
+def _nadam_coefficients(group: dict[str, Any], states: list[dict[str, Any]]) -> NadamCoef:
+    beta1, beta2 = group["betas"]
+    step, mu_product = _next_step(states[0]), states[0].get("mu_product", 1.0)
+    mu, mu_next = (beta1 * (1.0 - 0.5 * 0.96 ** (t * group["momentum_decay"]))
+                   for t in (step, step + 1))
+    for state in states:
+        state["step"], state["mu_product"] = step, mu_product * mu
+    return NadamCoef.of(group["lr"], beta1, beta2, group["eps"], group["weight_decay"], mu,
+                        mu_next, mu_product * mu, step, group["decoupled_weight_decay"])
+
+
+def _radam_coefficients(group: dict[str, Any], states: list[dict[str, Any]]) -> RadamCoef:
+    beta1, beta2 = group["betas"]
+    return RadamCoef.of(group["lr"], beta1, beta2, group["eps"], group["weight_decay"],
+                        advance(states), group["decoupled_weight_decay"])
+
+
+def _adamax_coefficients(group: dict[str, Any], states: list[dict[str, Any]]) -> AdamaxCoef:
+    beta1, beta2 = group["betas"]
+    return AdamaxCoef.of(group["lr"], beta1, beta2, group["eps"], group["weight_decay"],
+                         advance(states))
+
+
+def _adadelta_coefficients(group: dict[str, Any], states: list[dict[str, Any]]
+                           ) -> AdadeltaCoef:
+    for state in states:
+        state["step"] = _next_step(state)
+    return AdadeltaCoef.of(group["lr"], group["rho"], group["eps"], group["weight_decay"])

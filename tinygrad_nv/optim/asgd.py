@@ -13,6 +13,7 @@ from typing import Any
 
 from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.backend.kernels import AsgdCoef
+from tinygrad_nv.jit.state import dynamic
 from tinygrad_nv.optim.optimizer import Optimizer, Params
 from tinygrad_nv.optim.optimizers import _buffers, _fused_batches, _grads
 
@@ -39,17 +40,29 @@ class ASGD(Optimizer):
     def step_group(self, group: dict[str, Any], params: list[Tensor]) -> None:
         """One fused launch per step count, eta and mu (one for a group whose parameters
         started together)."""
-        lr, lambd = group["lr"], group["lambd"]
-
         def key(state: dict[str, Any]) -> tuple[int, float, float]:
-            return state.get("step", 0) + 1, state.get("eta", lr), state.get("mu", 1.0)
+            return state.get("step", 0) + 1, state.get("eta", group["lr"]), state.get("mu", 1.0)
 
-        for (step, eta, mu), ps, states in _fused_batches(self, params, key):
-            for state in states:
-                state["step"], state["eta"], state["mu"] = step, eta, mu
+        for _, ps, states in _fused_batches(self, params, key):
+            coef = dynamic(_coefficients, group, states)
             ps[0].backend.kernels.asgd_multi([p._data for p in ps], _grads(group, ps),
-                                             _buffers(self, "ax", ps, states),
-                                             AsgdCoef.of(eta, mu, lambd, group["weight_decay"]))
-            for state in states:
-                state["eta"] = lr / (1 + lambd * lr * step) ** group["alpha"]
-                state["mu"] = 1 / max(1, step - group["t0"])
+                                             _buffers(self, "ax", ps, states), coef)
+            dynamic(_next_eta_mu, group, states)
+
+
+# Through jit.dynamic: a jitted step computes them again at every replay
+def _coefficients(group: dict[str, Any], states: list[dict[str, Any]]) -> AsgdCoef:
+    """This step's coefficients from the states' eta and mu (counting the step)."""
+    first = states[0]
+    step, eta, mu = first.get("step", 0) + 1, first.get("eta", group["lr"]), first.get("mu", 1.0)
+    for state in states:
+        state["step"], state["eta"], state["mu"] = step, eta, mu
+    return AsgdCoef.of(eta, mu, group["lambd"], group["weight_decay"])
+
+
+def _next_eta_mu(group: dict[str, Any], states: list[dict[str, Any]]) -> None:
+    """The step size and averaging weight of the next step."""
+    lr, lambd, step = group["lr"], group["lambd"], states[0]["step"]
+    for state in states:
+        state["eta"] = lr / (1 + lambd * lr * step) ** group["alpha"]
+        state["mu"] = 1 / max(1, step - group["t0"])

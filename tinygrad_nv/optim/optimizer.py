@@ -18,6 +18,7 @@ from typing import Any
 from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.autograd import enable_grad
 from tinygrad_nv.dtype import dtypes
+from tinygrad_nv.jit.state import guard
 
 Params = Iterable[Tensor] | Iterable[dict[str, Any]]
 
@@ -133,6 +134,7 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        guard(self._holds, self.state, len(self.param_groups))  # (a jit recording's)
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
             swapped = self._masters_in(params) if group.get("master_weights") else []
@@ -146,6 +148,11 @@ class Optimizer:
             for p in params:  # changed in place: a graph that saved them must not reuse them
                 p._bump_version()
         return loss
+
+    def _holds(self, state: dict, groups: int) -> bool:
+        """Whether this optimizer still has the state and groups a jit recording of its step
+        saw (load_state_dict and add_param_group replace them: the step records again)."""
+        return self.state is state and len(self.param_groups) == groups
 
     def _masters_in(self, params: list[Tensor]) -> list[tuple]:
         """Put the float32 master copy (and a float32 gradient) of each low-precision

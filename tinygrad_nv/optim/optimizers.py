@@ -2,7 +2,10 @@
 and RMSprop update every parameter of a group in one fused kernel launch per device
 (`kernels.sgd_multi` / `adam_multi` / `rmsprop_multi`); Adagrad and Adam's amsgrad variant use
 array operations. Every update is in place on `._data`;
-`maximize=True` (ascent) negates the gradient first, in `Optimizer.step_group`."""
+`maximize=True` (ascent) negates the gradient first, in `Optimizer.step_group`. The kernels'
+coefficient records (learning rate, every hyper-parameter, the step count and what follows
+from it) are computed through `jit.dynamic`: a jitted step computes them again at every
+replay, from the groups and states as they are then."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from typing import Any
 
 from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.backend.kernels import AdamCoef, RmspropCoef, SgdCoef
+from tinygrad_nv.jit.state import dynamic
 from tinygrad_nv.optim.optimizer import Optimizer, Params
 
 
@@ -30,6 +34,14 @@ def _buffers(optimizer: Optimizer, name: str, params: list[Tensor],
              states: list[dict[str, Any]]) -> list[Any]:
     """The arrays of state buffer `name` of each parameter (zeros on first use)."""
     return [optimizer.buffer(state, name, p) for p, state in zip(params, states)]
+
+
+def advance(states: list[dict[str, Any]]) -> int:
+    """Count one more step in `states` (of parameters that share their step count)."""
+    step = states[0].get("step", 0) + 1
+    for state in states:
+        state["step"] = step
+    return step
 
 
 def _grads(group: dict[str, Any], params: list[Tensor]) -> list[Any]:
@@ -68,8 +80,7 @@ class SGD(Optimizer):
         for first, ps, states in _fused_batches(
                 self, params, lambda state: bool(momentum) and "momentum_buffer" not in state):
             bufs = _buffers(self, "momentum_buffer", ps, states) if momentum else None
-            coef = SgdCoef.of(group["lr"], momentum, group["dampening"], group["nesterov"],
-                              group["weight_decay"], first)
+            coef = dynamic(_sgd_coefficients, group, first)
             ps[0].backend.kernels.sgd_multi([p._data for p in ps], _grads(group, ps), bufs, coef)
 
 
@@ -101,40 +112,39 @@ class Adam(Optimizer):
         if group["amsgrad"]:
             super().step_group(group, params)
             return
-        beta1, beta2 = group["betas"]
-        for step, ps, states in _fused_batches(self, params,
-                                               lambda state: state.get("step", 0) + 1):
-            for state in states:
-                state["step"] = step
+        for _, ps, states in _fused_batches(self, params,
+                                            lambda state: state.get("step", 0) + 1):
+            coef = dynamic(self._coefficients, group, states)
             ms, vs = (_buffers(self, name, ps, states) for name in ("exp_avg", "exp_avg_sq"))
-            coef = AdamCoef.of(group["lr"], beta1, beta2, group["eps"], group["weight_decay"],
-                               step, self.decoupled)
             ps[0].backend.kernels.adam_multi([p._data for p in ps], _grads(group, ps), ms, vs,
                                              coef)
 
+    def _coefficients(self, group: dict[str, Any], states: list[dict[str, Any]]) -> AdamCoef:
+        """The next step of `states`, and its coefficients."""
+        step = advance(states)
+        beta1, beta2 = group["betas"]
+        return AdamCoef.of(group["lr"], beta1, beta2, group["eps"], group["weight_decay"], step,
+                           self.decoupled)
+
     def update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]
                ) -> None:
-        """The amsgrad update of one parameter."""
-        state["step"] = state.get("step", 0) + 1
+        """The amsgrad update of one parameter: its scalars through jit.dynamic (each passed
+        to an xp function, so that a jitted step reads them at every replay)."""
+        decay, wd, beta1, omb1, beta2, omb2, sqrt_bias2, eps, step_size = dynamic(
+            _amsgrad_scalars, group, state)
         m, v = self.buffer(state, "exp_avg", p), self.buffer(state, "exp_avg_sq", p)
-        self._amsgrad_update(p, grad, m, v, self.buffer(state, "max_exp_avg_sq", p),
-                             state["step"], group)
-
-    def _amsgrad_update(self, p: Tensor, grad: Any, m: Any, v: Any, v_max: Any, step: int,
-                        group: dict[str, Any]) -> None:
-        xp, param = p.backend.xp, p._data
-        (beta1, beta2), lr, weight_decay = group["betas"], group["lr"], group["weight_decay"]
+        v_max, xp, param = self.buffer(state, "max_exp_avg_sq", p), p.backend.xp, p._data
         if self.decoupled:
-            param *= 1.0 - lr * weight_decay
-        elif weight_decay:
-            grad = grad + weight_decay * param
-        m *= beta1
-        m += (1.0 - beta1) * grad
-        v *= beta2
-        v += (1.0 - beta2) * grad * grad
+            xp.multiply(param, decay, out=param)
+        elif group["weight_decay"]:
+            grad = xp.add(grad, xp.multiply(wd, param))
+        xp.multiply(m, beta1, out=m)
+        m += xp.multiply(omb1, grad)
+        xp.multiply(v, beta2, out=v)
+        v += xp.multiply(xp.multiply(omb2, grad), grad)
         xp.maximum(v_max, v, out=v_max)
-        denom = xp.sqrt(v_max) / (1.0 - beta2**step) ** 0.5 + group["eps"]
-        param -= (lr / (1.0 - beta1**step)) * m / denom
+        denom = xp.add(xp.divide(xp.sqrt(v_max), sqrt_bias2), eps)
+        param -= xp.divide(xp.multiply(step_size, m), denom)
 
 
 class AdamW(Adam):
@@ -167,14 +177,23 @@ class RMSprop(Optimizer):
     def step_group(self, group: dict[str, Any], params: list[Tensor]) -> None:
         """One fused launch for the group."""
         for _, ps, states in _fused_batches(self, params, lambda state: None):
-            for state in states:
-                state["step"] = state.get("step", 0) + 1
             ps[0].backend.kernels.rmsprop_multi(
                 [p._data for p in ps], _grads(group, ps), _buffers(self, "square_avg", ps, states),
                 _buffers(self, "grad_avg", ps, states) if group["centered"] else None,
                 _buffers(self, "momentum_buffer", ps, states) if group["momentum"] > 0 else None,
-                RmspropCoef.of(group["lr"], group["alpha"], group["eps"], group["weight_decay"],
-                               group["momentum"], group["centered"]))
+                dynamic(_rmsprop_coefficients, group, states))
+
+
+def _sgd_coefficients(group: dict[str, Any], first: bool) -> SgdCoef:
+    return SgdCoef.of(group["lr"], group["momentum"], group["dampening"], group["nesterov"],
+                      group["weight_decay"], first)
+
+
+def _rmsprop_coefficients(group: dict[str, Any], states: list[dict[str, Any]]) -> RmspropCoef:
+    for state in states:
+        state["step"] = state.get("step", 0) + 1
+    return RmspropCoef.of(group["lr"], group["alpha"], group["eps"], group["weight_decay"],
+                          group["momentum"], group["centered"])
 
 
 class Adagrad(Optimizer):
@@ -200,11 +219,26 @@ class Adagrad(Optimizer):
     def update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]
                ) -> None:
         xp, param = p.backend.xp, p._data
-        state["step"] = state.get("step", 0) + 1
+        lr, weight_decay, eps = dynamic(_adagrad_scalars, group, state)  # (see Adam.update)
         if "sum" not in state:
             state["sum"] = p.detach().full_like(group["initial_accumulator_value"])
         total = state["sum"]._data
-        g = grad + group["weight_decay"] * param if group["weight_decay"] else grad
+        g = xp.add(grad, xp.multiply(weight_decay, param)) if group["weight_decay"] else grad
         total += g * g
-        lr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
-        param -= lr * g / (xp.sqrt(total) + group["eps"])
+        param -= xp.divide(xp.multiply(lr, g), xp.add(xp.sqrt(total), eps))
+
+
+def _amsgrad_scalars(group: dict[str, Any], state: dict[str, Any]) -> tuple:
+    """Count the step; (decay, weight_decay, beta1, 1 - beta1, beta2, 1 - beta2,
+    sqrt(1 - beta2^t), eps, lr / (1 - beta1^t)) of Adam's amsgrad update."""
+    step = state["step"] = state.get("step", 0) + 1
+    (beta1, beta2), lr, weight_decay = group["betas"], group["lr"], group["weight_decay"]
+    return (1.0 - lr * weight_decay, weight_decay, beta1, 1.0 - beta1, beta2, 1.0 - beta2,
+            (1.0 - beta2**step) ** 0.5, group["eps"], lr / (1.0 - beta1**step))
+
+
+def _adagrad_scalars(group: dict[str, Any], state: dict[str, Any]) -> tuple:
+    """Count the step; (lr / (1 + (t - 1) lr_decay), weight_decay, eps) of Adagrad."""
+    step = state["step"] = state.get("step", 0) + 1
+    return (group["lr"] / (1 + (step - 1) * group["lr_decay"]), group["weight_decay"],
+            group["eps"])
