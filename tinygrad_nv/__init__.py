@@ -14,6 +14,7 @@ import numpy as np
 
 from tinygrad_nv import _tensor
 from tinygrad_nv._tensor import Tensor
+from tinygrad_nv._torch_alias import install as _install_torch_alias
 from tinygrad_nv.autograd import (
     enable_grad,
     grad,
@@ -47,6 +48,8 @@ from tinygrad_nv.random import (  # noqa: F401  (package functions)
     set_rng_state,
 )
 from tinygrad_nv.state import load, save
+
+_install_torch_alias()  # `sys.modules["torch"] = tinygrad_nv; import torch.nn` gets our nn
 
 for _kind in _tensor.KINDS:  # the ops' functions: tinygrad_nv.exp, tinygrad_nv.cat, ...
     globals().update(_kind.EXPORTS.functions)

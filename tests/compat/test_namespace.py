@@ -151,3 +151,34 @@ def test_import_stays_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_sys_modules_torch_binding_gives_the_same_submodules():
+    """`sys.modules["torch"] = tinygrad_nv`, then `import torch.nn`, `torch.nn.functional`,
+    `from torch.utils.data import DataLoader`: the already imported tinygrad_nv modules, not
+    second copies loaded under torch.* names (which replaced tinygrad_nv.nn by a new module);
+    a real torch imported normally is left alone."""
+    code = """
+import sys, tinygrad_nv, tinygrad_nv.nn
+original = sys.modules["tinygrad_nv.nn"]
+sys.modules["torch"] = tinygrad_nv
+import torch.nn as nn, torch.nn.functional as F, torch.optim.lr_scheduler as sched
+from torch.utils.data import DataLoader
+try:
+    import torch.no_such_module
+except ModuleNotFoundError as e:
+    missing = e.name
+print(nn is original is tinygrad_nv.nn, nn.__name__, F is sys.modules["tinygrad_nv.nn.functional"],
+      sched is sys.modules["tinygrad_nv.optim.lr_scheduler"],
+      DataLoader is sys.modules["tinygrad_nv.data"].DataLoader, missing)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["True", "tinygrad_nv.nn", "True", "True", "True",
+                                  "torch.no_such_module"]
+    pytest.importorskip("torch")
+    code = ("import tinygrad_nv, torch, torch.nn; "
+            "print(torch.nn.__name__, torch.nn.Module is tinygrad_nv.nn.Module)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["torch.nn", "False"]
