@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 OURS = "tinygrad_nv"
+JIT = f"{OURS} jit"  # the same step through tinygrad_nv.jit: recorded once, then replayed
+EAGER = f"{OURS} eager"  # OURS's eager step, in the rows of the jitted one
 
 
 @dataclass
@@ -215,6 +217,28 @@ def training_step(model, opt, x, y) -> Callable[[], object]:
         opt.step()
         return loss
     return step
+
+
+def with_jit(fns: dict[str, Callable[[], object]]) -> dict[str, Callable[[], object]]:
+    """fns and, as JIT, OURS's step jitted (its warm-up calls run it eagerly, then record)."""
+    from tinygrad_nv import jit
+    return {**fns, JIT: jit(fns[OURS])}
+
+
+def jit_rows(case: str, stats: dict[str, Stat], fns: dict, targets: list[Target] | None = None,
+             unit: str = "ms") -> tuple[dict[str, Stat], list[Row]]:
+    """(the eager row's figures: all but JIT's; the rows of the jitted step: its figure as
+    ours against eager's and the others', then the one-off cost of its recording against one
+    eager step). `stats` in seconds; figures in `unit` (ms or us)."""
+    scale = {"ms": 1e3, "us": 1e6}[unit]
+    scaled = {k: v.scaled(scale) for k, v in stats.items()}
+    eager = {k: v for k, v in scaled.items() if k != JIT}
+    jitted = {OURS: scaled[JIT], EAGER: scaled[OURS],
+              **{k: v for k, v in eager.items() if k != OURS}}
+    record = Stat.of([fns[JIT].record_seconds * scale])
+    return eager, [Row(f"{case}, jit", unit, jitted, targets or []),
+                   Row(f"{case}, jit recording (once, wall clock)", unit,
+                       {OURS: record, EAGER: scaled[OURS]})]
 
 
 def torch_or_reason(device: str) -> tuple[Any, str]:

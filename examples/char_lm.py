@@ -15,6 +15,7 @@ from the `--top-k` most likely next characters with their probabilities sharpene
     python examples/char_lm.py                # transformer: 1.74 nats/char, ~1 CPU-minute
     python examples/char_lm.py --model lstm   # LSTM: 1.91 nats/char, ~2 CPU-minutes
     python examples/char_lm.py --amp bf16     # mixed precision (slower on the CPU)
+    python examples/char_lm.py --jit          # the step recorded once, then replayed
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from common import (
     Amp,
     Progress,
     add_amp_option,
+    add_jit_option,
     base_parser,
     one_blas_thread,
     output_path,
@@ -37,7 +39,7 @@ from common import (
 import tinygrad_nv.nn as nn
 import tinygrad_nv.nn.functional as F
 import tinygrad_nv.optim as optim
-from tinygrad_nv import Device, Tensor, no_grad, save
+from tinygrad_nv import Device, Tensor, jit, no_grad, save
 
 # model: (steps, learning rate, validation loss it must beat at the default settings)
 DEFAULTS = {"transformer": (700, 3e-3, 2.5), "lstm": (400, 5e-3, 2.5)}
@@ -156,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="use only the first N characters of the text (default: all)")
     parser.add_argument("--seed", type=int, default=0, help="seed of init and batches")
     add_amp_option(parser)
+    add_jit_option(parser)
     args = parser.parse_args(argv)
     amp = Amp(args.amp, args.device)
     steps, lr, target = DEFAULTS[args.model]
@@ -180,15 +183,19 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(chars)} characters, {len(train)} training / {len(val)} validation, device "
           f"{Device.canonicalize(args.device)}; unigram baseline {unigram:.3f} nats/char")
 
+    def train_step(x: np.ndarray, y: np.ndarray) -> Tensor:
+        with amp.autocast():
+            loss = loss_of(model, x, y, args.device)
+        amp.backward_step(loss, optimizer)
+        return loss
+
+    train_step = jit(train_step, fallback="eager") if args.jit else train_step
     every = max(1, steps // max(1, args.evals))
     curve: list[tuple[int, float, float]] = []
     progress = Progress(range(steps), args.model, unit="step", every=every)
     start = time.perf_counter()
     for step in progress:
-        with amp.autocast():
-            loss = loss_of(model, *batches(train, args.context, args.batch_size, rng),
-                           args.device)
-        amp.backward_step(loss, optimizer)
+        train_step(*batches(train, args.context, args.batch_size, rng))
         schedule.step()
         if (step + 1) % every == 0 or step + 1 == steps:  # both measured alike
             curve.append((step + 1, *(eval_loss(model, part, args.context, args.val_batches,

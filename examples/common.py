@@ -16,7 +16,7 @@ from tqdm import tqdm
 import tinygrad_nv.nn as nn
 import tinygrad_nv.nn.functional as F
 import tinygrad_nv.optim as optim
-from tinygrad_nv import Device, Tensor, autocast, bfloat16, float16, load, no_grad
+from tinygrad_nv import Device, Tensor, autocast, bfloat16, float16, jit, load, no_grad
 from tinygrad_nv.amp import GradScaler
 from tinygrad_nv.data import DataLoader, TensorDataset
 
@@ -70,6 +70,27 @@ class Amp:
         self.scaler.scale(loss).backward()
         self.scaler.step(optimizer)
         self.scaler.update()
+
+
+def add_jit_option(parser: argparse.ArgumentParser) -> None:
+    """--jit: record the training step once and replay it (tinygrad_nv.jit)."""
+    parser.add_argument("--jit", action="store_true",
+                        help="record the training step once and replay it (tinygrad_nv.jit): "
+                        "the same numbers as eager with less Python per step")
+
+
+def training_step(model: nn.Module, optimizer: optim.Optimizer, amp: Amp | None = None,
+                  jitted: bool = False) -> Callable[[Tensor, Tensor], Tensor]:
+    """step(x, y) -> loss: one cross-entropy step (under `amp`'s autocast), jitted if asked (a
+    step that reads device values, as fp16's GradScaler does, then runs eagerly)."""
+    amp = amp or Amp("off", None)
+
+    def step(x: Tensor, y: Tensor) -> Tensor:
+        with amp.autocast():
+            loss = F.cross_entropy(model(x), y)
+        amp.backward_step(loss, optimizer)
+        return loss
+    return jit(step, fallback="eager") if jitted else step
 
 
 def one_blas_thread(main: Callable[..., int]) -> Callable[..., int]:
@@ -296,36 +317,36 @@ def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray,
     return loss, float((logits.argmax(axis=1).numpy() == y).mean())
 
 
-def train_epoch(model: nn.Module, optimizer, batches, amp: Amp | None = None) -> float:
-    """One pass of cross-entropy training over `batches`; the summed loss of its samples."""
+def train_epoch(model: nn.Module, optimizer, batches, amp: Amp | None = None,
+                step: Callable[[Tensor, Tensor], Tensor] | None = None) -> float:
+    """One pass of cross-entropy training over `batches` (by `step`, else
+    training_step(model, optimizer, amp)); the summed loss of its samples."""
     model.train()
-    amp = amp or Amp("off", None)
+    step = step or training_step(model, optimizer, amp)
     total = 0.0
     for x, y in batches:
-        with amp.autocast():
-            loss = F.cross_entropy(model(x), y)
-        amp.backward_step(loss, optimizer)
-        total += loss.item() * y.shape[0]
+        total += step(x, y).item() * y.shape[0]
     return total
 
 
 def fit(model: nn.Module, optimizer: optim.Optimizer, digits: Digits, epochs: int,
         batch_size: int, seed: int = 0, device: str | None = None, desc: str = "training",
         lines: bool = False, every: int = 1, cosine: bool = False,
-        amp: Amp | None = None) -> list[Epoch]:
+        amp: Amp | None = None, jitted: bool = False) -> list[Epoch]:
     """Minibatch training with cross-entropy (shuffled batches from a DataLoader); evaluates
     on the test split after each epoch. Progress as `Progress` shows it: a bar on a
     terminal (with a line per epoch too when `lines`), else a line every `every` epochs.
     `cosine` lowers the learning rate along a half cosine to zero over the epochs; `amp`
-    trains and evaluates in mixed precision."""
+    trains and evaluates in mixed precision; `jitted` records the step once and replays it."""
     schedule = optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs) if cosine else None
     train = DataLoader(TensorDataset(Tensor(digits.x_train, device=device),
                                      Tensor(digits.y_train, device=device)),
                        batch_size=batch_size, shuffle=True, seed=seed)
     history = []
     progress = Progress(range(epochs), desc, unit="epoch", every=every, lines=lines)
+    step = training_step(model, optimizer, amp, jitted)
     for _ in progress:
-        total = train_epoch(model, optimizer, train, amp)
+        total = train_epoch(model, optimizer, train, amp, step)
         if schedule is not None:
             schedule.step()
         history.append(Epoch(total / len(train.dataset),

@@ -10,6 +10,7 @@ The test split is never trained on: its accuracy is what the model learned to ge
     python examples/train_digits.py                 # MLP, >= 97% test accuracy
     python examples/train_digits.py --model cnn     # CNN, >= 98%
     python examples/train_digits.py --amp bf16      # mixed precision (slow on the CPU)
+    python examples/train_digits.py --jit           # the step recorded once, then replayed
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from common import (
     Amp,
     add_amp_option,
     add_digits_options,
+    add_jit_option,
     base_parser,
     digits_epochs_and_target,
     fit,
@@ -45,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save", help="where to write the weights (default: "
                         "digits_<model>.safetensors in --out); 'none' to skip")
     add_amp_option(parser)
+    add_jit_option(parser)
     args = parser.parse_args(argv)
     epochs, target = digits_epochs_and_target(args)
     lr = LEARNING_RATES[args.model] if args.lr is None else args.lr
@@ -58,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{Device.canonicalize(args.device)}")
     start = time.perf_counter()
     history = fit(model, optimizer, digits, epochs, args.batch_size, args.seed, args.device,
-                  desc=args.model, lines=True, cosine=True, amp=Amp(args.amp, args.device))
+                  desc=args.model, lines=True, cosine=True, amp=Amp(args.amp, args.device),
+                  jitted=args.jit)
     print(f"trained in {time.perf_counter() - start:.1f} s")
 
     if args.save != "none":

@@ -16,11 +16,13 @@ from benchmarks.harness import (
     Target,
     check_same_loss,
     fault_rows,
+    jit_rows,
     time_round_robin,
     torch_copy,
     torch_or_reason,
     torch_sync,
     training_step,
+    with_jit,
 )
 from tinygrad_nv import Tensor
 from tinygrad_nv.backend import get_backend
@@ -77,8 +79,10 @@ def run(settings: Settings) -> Suite:
         for s in syncs:
             s()
 
+    fns = with_jit(fns)
     stats = time_round_robin(fns, settings, settings.samples(30, 5), sync)
-    suite.rows.append(Row(f"SGD step, batch {batch}, 1x{side}x{side}", "ms",
-                          {k: v.scaled(1e3) for k, v in stats.items()}, [Target("torch", 1.0)]))
+    case = f"SGD step, batch {batch}, 1x{side}x{side}"
+    eager, jitted = jit_rows(case, stats, fns, [Target("torch", 0.9)])
+    suite.rows += [Row(case, "ms", eager, [Target("torch", 1.0)]), *jitted]
     suite.rows += fault_rows(fns, settings, sync=sync)
     return suite

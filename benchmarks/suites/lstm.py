@@ -16,10 +16,12 @@ from benchmarks.harness import (
     Target,
     check_same_loss,
     fault_rows,
+    jit_rows,
     time_round_robin,
     torch_copy,
     torch_or_reason,
     torch_sync,
+    with_jit,
 )
 from tinygrad_nv.backend import get_backend
 
@@ -90,9 +92,11 @@ def run(settings: Settings) -> Suite:
         for s in syncs:
             s()
 
+    fns = with_jit(fns)
     stats = time_round_robin(fns, settings, settings.samples(20, 5), sync)
-    suite.rows.append(Row(f"Adam step, embedding {VOCAB}x{embed}, {layers}-layer LSTM "
-                          f"{hidden}, sequence {seq}, batch {batch}", "ms",
-                          {k: v.scaled(1e3) for k, v in stats.items()}, [Target("torch", 1.5)]))
+    case = f"Adam step, embedding {VOCAB}x{embed}, {layers}-layer LSTM {hidden}, sequence " \
+           f"{seq}, batch {batch}"
+    eager, jitted = jit_rows(case, stats, fns)
+    suite.rows += [Row(case, "ms", eager, [Target("torch", 1.5)]), *jitted]
     suite.rows += fault_rows(fns, settings, sync=sync)
     return suite

@@ -1,5 +1,6 @@
 """overhead: per-op cost on tiny tensors (shape (4,)): one op with and without graph recording
-against raw NumPy/CuPy and PyTorch, and a tiny forward + backward graph against PyTorch."""
+against raw NumPy/CuPy and PyTorch, and a tiny forward + backward graph against PyTorch, eager
+and jitted (tinygrad_nv.jit)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from benchmarks.harness import (
     Settings,
     Suite,
     Target,
+    jit_rows,
     time_round_robin,
     torch_or_reason,
     torch_sync,
+    with_jit,
 )
 from tinygrad_nv import Tensor, no_grad
 from tinygrad_nv.backend import get_backend
@@ -60,10 +63,10 @@ def run(settings: Settings) -> Suite:
         syncs.append(torch_sync(torch, torch_device))
     samples, inner = settings.samples(200, 40), 5 if settings.tiny else 50
 
-    def timed(fns):
+    def timed(fns, scaled=True):
         stats = time_round_robin(fns, settings, samples, lambda: [s() for s in syncs],
                                  warmup=inner, inner=inner)
-        return {name: stat.scaled(1e6) for name, stat in stats.items()}
+        return {name: stat.scaled(1e6) for name, stat in stats.items()} if scaled else stats
 
     settings.progress("overhead: one op")
     suite.rows.append(Row("a * b, records the graph", "us", timed(mul)))
@@ -72,8 +75,9 @@ def run(settings: Settings) -> Suite:
     suite.rows.append(Row("a * b, inside no_grad", "us", timed({OURS: no_grad_mul,
                                                                  raw: mul[raw]})))
     settings.progress("overhead: forward + backward")
-    suite.rows.append(Row("(a * b).relu().sum() forward + backward", "us", timed(both),
-                          [Target("torch", 0.5)]))
+    case, both = "(a * b).relu().sum() forward + backward", with_jit(both)
+    eager, jitted = jit_rows(case, timed(both, scaled=False), both, [Target("torch", 0.3)], "us")
+    suite.rows += [Row(case, "us", eager, [Target("torch", 0.5)]), *jitted]
     if torch is not None:
         torch.set_num_threads(threads)
     first = suite.rows[0].figures

@@ -15,10 +15,12 @@ from benchmarks.harness import (
     Target,
     check_same_loss,
     fault_rows,
+    jit_rows,
     time_round_robin,
     torch_copy,
     torch_or_reason,
     torch_sync,
+    with_jit,
 )
 from tinygrad_nv import Tensor
 from tinygrad_nv.backend import get_backend
@@ -70,10 +72,10 @@ def run(settings: Settings) -> Suite:
         for s in syncs:
             s()
 
-    stats = time_round_robin(fns, settings, settings.samples(20, 4), sync,
-                             warmup=1 if settings.quick else 2)
-    suite.rows.append(Row(f"forward + backward, d_model {d_model}, {heads} heads, sequence "
-                          f"{seq}, batch {batch}", "ms",
-                          {k: v.scaled(1e3) for k, v in stats.items()}, [Target("torch", 1.2)]))
+    fns = with_jit(fns)
+    stats = time_round_robin(fns, settings, settings.samples(20, 4), sync, warmup=2)
+    case = f"forward + backward, d_model {d_model}, {heads} heads, sequence {seq}, batch {batch}"
+    eager, jitted = jit_rows(case, stats, fns)
+    suite.rows += [Row(case, "ms", eager, [Target("torch", 1.2)]), *jitted]
     suite.rows += fault_rows(fns, settings, "forward + backward", sync)
     return suite

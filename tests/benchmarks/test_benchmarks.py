@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from benchmarks import report
 from benchmarks.__main__ import SUITES, main
-from benchmarks.harness import OURS, Row, Settings, Stat, Target, page_faults
+from benchmarks.harness import EAGER, OURS, Row, Settings, Stat, Target, page_faults
 from benchmarks.suites import distributed, memory, mlp
 
 LOCAL = [s for s in SUITES if s != "distributed"]  # distributed: its own (slow) test
@@ -58,12 +58,18 @@ def test_every_suite_writes_json_markdown_and_plots(tmp_path, device):
     assert all(result["suites"][name]["rows"] for name in LOCAL)
     mlp_rows = result["suites"]["mlp"]["rows"]
     assert {"SGD batch 8", "Adam batch 8"} == {r["case"] for r in mlp_rows
-                                               if r["unit"] == "ms"}
+                                               if r["unit"] == "ms" and "jit" not in r["case"]}
     assert all("hand-written numpy" in r["figures"] or "hand-written cupy" in r["figures"]
-               for r in mlp_rows)
+               for r in mlp_rows if "recording" not in r["case"])
     for name in ("mlp", "cnn", "transformer", "gpt", "lstm"):  # every training suite: faults
         faults = [r for r in result["suites"][name]["rows"] if r["unit"] == "faults"]
         assert faults and all(set(r["figures"]) >= {OURS, "torch"} for r in faults)
+        rows = {r["case"]: r for r in result["suites"][name]["rows"]}  # eager and jit beside
+        for case in [c for c in rows if c + ", jit" in rows]:
+            assert set(rows[case + ", jit"]["figures"]) >= {OURS, EAGER, "torch"}
+            assert rows[case + ", jit"]["figures"][EAGER] == rows[case]["figures"][OURS]
+            assert rows[case + ", jit recording (once, wall clock)"]["figures"][OURS]["n"] == 1
+        assert any(c + ", jit" in rows for c in rows)
     assert not any(s["failures"] for s in result["suites"].values())
 
 
