@@ -68,7 +68,8 @@ def test_smooth_l1_loss(reduction, beta, device):
         return reduce(d if beta == 0 else np.where(d < beta, 0.5 * d * d / beta, d - 0.5 * beta),
                       reduction)
 
-    check_op(lambda a, b: F.smooth_l1_loss(a, b, reduction, beta), ref, x, y, gradgrad=False)
+    check_op(lambda a, b: F.smooth_l1_loss(a, b, reduction=reduction, beta=beta), ref, x, y,
+             gradgrad=False)
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -95,8 +96,8 @@ def test_kl_div(reduction, log_target, device):
         loss = np.where(p > 0, p * (log_p - lp), 0.0)
         return loss.sum() / 3 if reduction == "batchmean" else reduce(loss, reduction)
 
-    check_op(lambda a, b: F.kl_div(a, b, reduction, log_target), ref, log_input, target,
-             gradgrad=False)
+    check_op(lambda a, b: F.kl_div(a, b, reduction=reduction, log_target=log_target), ref,
+             log_input, target, gradgrad=False)
 
 
 def test_kl_div_of_a_zero_target_is_zero(device):

@@ -14,111 +14,124 @@ from tinygrad_nv.ops._loss import reduction_of
 
 
 class _Loss(Module):
-    def __init__(self, reduction: str = "mean"):
+    def __init__(self, size_average: bool | None = None, reduce: bool | None = None,
+                 reduction: str = "mean"):
         super().__init__()
-        self.reduction = reduction
+        self.reduction = reduction_of(reduction, type(self).__name__, size_average, reduce)
 
     def extra_repr(self) -> str:  # PyTorch's losses print no arguments: MSELoss()
         return ""
 
 
 class _WeightedLoss(_Loss):
-    def __init__(self, weight: Tensor | None = None, reduction: str = "mean"):
-        super().__init__(reduction)
+    def __init__(self, weight: Tensor | None = None, size_average: bool | None = None,
+                 reduce: bool | None = None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
         self.register_buffer("weight", weight)
 
 
 class CrossEntropyLoss(_WeightedLoss):
     """Softmax cross-entropy of logits (N, C, ...) with class indices or probabilities."""
 
-    def __init__(self, weight: Tensor | None = None, ignore_index: int = -100,
-                 reduction: str = "mean", label_smoothing: float = 0.0):
-        super().__init__(weight, reduction)
+    def __init__(self, weight: Tensor | None = None, size_average: bool | None = None,
+                 ignore_index: int = -100, reduce: bool | None = None, reduction: str = "mean",
+                 label_smoothing: float = 0.0):
+        super().__init__(weight, size_average, reduce, reduction)
         self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        return losses.cross_entropy(logits, target, self.weight, self.ignore_index,
-                                    self.reduction, self.label_smoothing)
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return losses.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index,
+                                    reduction=self.reduction,
+                                    label_smoothing=self.label_smoothing)
 
 
 class NLLLoss(_WeightedLoss):
     """Negative log-likelihood of log-probabilities (N, C, ...) at class indices."""
 
-    def __init__(self, weight: Tensor | None = None, ignore_index: int = -100,
+    def __init__(self, weight: Tensor | None = None, size_average: bool | None = None,
+                 ignore_index: int = -100, reduce: bool | None = None,
                  reduction: str = "mean"):
-        super().__init__(weight, reduction)
+        super().__init__(weight, size_average, reduce, reduction)
         self.ignore_index = ignore_index
 
-    def forward(self, log_probs: Tensor, target: Tensor) -> Tensor:
-        return losses.nll_loss(log_probs, target, self.weight, self.ignore_index,
-                               self.reduction)
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return losses.nll_loss(input, target, self.weight, ignore_index=self.ignore_index,
+                               reduction=self.reduction)
 
 
 class MSELoss(_Loss):
     """Mean squared error."""
 
-    def forward(self, x: Tensor, target: Tensor) -> Tensor:
-        return losses.mse_loss(x, target, self.reduction)
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return losses.mse_loss(input, target, reduction=self.reduction)
 
 
 class L1Loss(_Loss):
     """Mean absolute error."""
 
-    def forward(self, x: Tensor, target: Tensor) -> Tensor:
-        return losses.l1_loss(x, target, self.reduction)
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return losses.l1_loss(input, target, reduction=self.reduction)
 
 
 class BCELoss(_WeightedLoss):
     """Binary cross-entropy of probabilities."""
 
-    def forward(self, probs: Tensor, target: Tensor) -> Tensor:
-        return losses.binary_cross_entropy(probs, target, self.weight, self.reduction)
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return losses.binary_cross_entropy(input, target, self.weight, reduction=self.reduction)
 
 
 class BCEWithLogitsLoss(_WeightedLoss):
     """Sigmoid + binary cross-entropy in one stable expression."""
 
-    def __init__(self, weight: Tensor | None = None, reduction: str = "mean",
+    def __init__(self, weight: Tensor | None = None, size_average: bool | None = None,
+                 reduce: bool | None = None, reduction: str = "mean",
                  pos_weight: Tensor | None = None):
-        super().__init__(weight, reduction)
+        super().__init__(weight, size_average, reduce, reduction)
         self.register_buffer("pos_weight", pos_weight)
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        return losses.binary_cross_entropy_with_logits(logits, target, self.weight,
-                                                       self.reduction, self.pos_weight)
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return losses.binary_cross_entropy_with_logits(input, target, self.weight,
+                                                       reduction=self.reduction,
+                                                       pos_weight=self.pos_weight)
 
 
 class SmoothL1Loss(_Loss):
     """Quadratic below beta, linear above."""
 
-    def __init__(self, reduction: str = "mean", beta: float = 1.0):
-        super().__init__(reduction)
+    def __init__(self, size_average: bool | None = None, reduce: bool | None = None,
+                 reduction: str = "mean", beta: float = 1.0):
+        super().__init__(size_average, reduce, reduction)
         self.beta = beta
 
-    def forward(self, x: Tensor, target: Tensor) -> Tensor:
-        return losses.smooth_l1_loss(x, target, self.reduction, self.beta)
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return losses.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
 
 
 class HuberLoss(_Loss):
     """Quadratic up to delta, linear (slope delta) above."""
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0):
-        super().__init__(reduction)
+        super().__init__(reduction=reduction)
         self.delta = delta
 
-    def forward(self, x: Tensor, target: Tensor) -> Tensor:
-        return losses.huber_loss(x, target, self.reduction, self.delta)
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return losses.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
 
 
 class KLDivLoss(_Loss):
     """KL divergence of a target distribution from log-probabilities."""
 
-    def __init__(self, reduction: str = "mean", log_target: bool = False):
-        super().__init__(reduction)
+    def __init__(self, size_average: bool | None = None, reduce: bool | None = None,
+                 reduction: str = "mean", log_target: bool = False):
+        batchmean = reduction == "batchmean"  # KL divergence's own reduction
+        super().__init__(size_average, reduce, "mean" if batchmean else reduction)
+        if batchmean and size_average is None and reduce is None:
+            self.reduction = reduction
         self.log_target = log_target
 
-    def forward(self, log_input: Tensor, target: Tensor) -> Tensor:
-        return losses.kl_div(log_input, target, self.reduction, self.log_target)
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return losses.kl_div(input, target, reduction=self.reduction,
+                             log_target=self.log_target)
 
 
 class CosineEmbeddingLoss(_Loss):
@@ -126,7 +139,7 @@ class CosineEmbeddingLoss(_Loss):
 
     def __init__(self, margin: float = 0.0, size_average: bool | None = None,
                  reduce: bool | None = None, reduction: str = "mean"):
-        super().__init__(reduction_of(reduction, "CosineEmbeddingLoss", size_average, reduce))
+        super().__init__(size_average, reduce, reduction)
         self.margin = margin
 
     def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:
@@ -139,7 +152,7 @@ class MarginRankingLoss(_Loss):
 
     def __init__(self, margin: float = 0.0, size_average: bool | None = None,
                  reduce: bool | None = None, reduction: str = "mean"):
-        super().__init__(reduction_of(reduction, "MarginRankingLoss", size_average, reduce))
+        super().__init__(size_average, reduce, reduction)
         self.margin = margin
 
     def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:
@@ -153,7 +166,7 @@ class TripletMarginLoss(_Loss):
     def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6,
                  swap: bool = False, size_average: bool | None = None,
                  reduce: bool | None = None, reduction: str = "mean"):
-        super().__init__(reduction_of(reduction, "TripletMarginLoss", size_average, reduce))
+        super().__init__(size_average, reduce, reduction)
         if margin <= 0:
             raise ValueError(f"TripletMarginLoss: margin must be greater than 0, got {margin}")
         self.margin, self.p, self.eps, self.swap = margin, p, eps, swap
@@ -168,8 +181,7 @@ class MultiLabelSoftMarginLoss(_WeightedLoss):
 
     def __init__(self, weight: Tensor | None = None, size_average: bool | None = None,
                  reduce: bool | None = None, reduction: str = "mean"):
-        super().__init__(weight, reduction_of(reduction, "MultiLabelSoftMarginLoss",
-                                              size_average, reduce))
+        super().__init__(weight, size_average, reduce, reduction)
 
     def forward(self, x: Tensor, target: Tensor) -> Tensor:
         return margin_loss.multilabel_soft_margin_loss(x, target, self.weight,
@@ -182,8 +194,7 @@ class MultiMarginLoss(_WeightedLoss):
     def __init__(self, p: int = 1, margin: float = 1.0, weight: Tensor | None = None,
                  size_average: bool | None = None, reduce: bool | None = None,
                  reduction: str = "mean"):
-        super().__init__(weight, reduction_of(reduction, "MultiMarginLoss", size_average,
-                                              reduce))
+        super().__init__(weight, size_average, reduce, reduction)
         if p not in (1, 2):
             raise ValueError(f"MultiMarginLoss: only p == 1 and p == 2 are supported, got {p!r}")
         self.p, self.margin = p, margin
@@ -199,7 +210,7 @@ class PoissonNLLLoss(_Loss):
     def __init__(self, log_input: bool = True, full: bool = False,
                  size_average: bool | None = None, eps: float = 1e-8,
                  reduce: bool | None = None, reduction: str = "mean"):
-        super().__init__(reduction_of(reduction, "PoissonNLLLoss", size_average, reduce))
+        super().__init__(size_average, reduce, reduction)
         self.log_input, self.full, self.eps = log_input, full, eps
 
     def forward(self, log_input: Tensor, target: Tensor) -> Tensor:
@@ -211,7 +222,7 @@ class GaussianNLLLoss(_Loss):
     """Gaussian negative log-likelihood of predicted means and variances."""
 
     def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean"):
-        super().__init__(reduction_of(reduction, "GaussianNLLLoss"))
+        super().__init__(reduction=reduction)
         self.full, self.eps = full, eps
 
     def forward(self, x: Tensor, target: Tensor, var: Tensor | float) -> Tensor:
@@ -223,7 +234,7 @@ class CTCLoss(_Loss):
     """Connectionist temporal classification loss of log-probabilities (T, N, C)."""
 
     def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False):
-        super().__init__(reduction_of(reduction, "CTCLoss"))
+        super().__init__(reduction=reduction)
         self.blank, self.zero_infinity = blank, zero_infinity
 
     def forward(self, log_probs: Tensor, targets: Tensor, input_lengths: Tensor | Sequence[int],

@@ -10,6 +10,7 @@ as PyTorch does on a GPU.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function
@@ -18,13 +19,11 @@ from tinygrad_nv.autograd.function import constant
 from tinygrad_nv.dtype import is_floating
 from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import ShapeError, is_tensor
+from tinygrad_nv.ops._loss import REDUCTIONS, reduction_of
 from tinygrad_nv.ops.reduce import in_accumulation_dtype
 
 if TYPE_CHECKING:
     from tinygrad_nv._tensor import Tensor
-
-REDUCTIONS = ("mean", "sum", "none")
-
 
 class CrossEntropy(Function):
     """Per-row loss of (N, C) logits against int targets, or with `mean` their mean over the
@@ -78,8 +77,9 @@ class CrossEntropyGrad(Function):
 
 @autocast_op
 @in_accumulation_dtype
-def cross_entropy(logits: Tensor, targets: Tensor, weight: Tensor | None = None,
-                  ignore_index: int = -100, reduction: str = "mean",
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                  size_average: bool | None = None, ignore_index: int = -100,
+                  reduce: bool | None = None, reduction: str = "mean",
                   label_smoothing: float = 0.0) -> Tensor:
     """Softmax cross-entropy of logits (N, C) or (N, C, d1, ...) with integer class targets
     (N,) or (N, d1, ...), or with class probabilities of the logits' shape. 'mean' divides by
@@ -89,7 +89,8 @@ def cross_entropy(logits: Tensor, targets: Tensor, weight: Tensor | None = None,
 
     >>> F.cross_entropy(Tensor([[2.0, 0.5]]), Tensor([0]))
     """
-    _check_reduction(reduction, "cross_entropy")
+    logits, targets = input, target
+    reduction = reduction_of(reduction, "cross_entropy", size_average, reduce)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
                          f"{label_smoothing}")
@@ -138,11 +139,13 @@ def _cross_entropy_probs(logits: Tensor, probs: Tensor, weight: Tensor | None, r
 
 @autocast_op
 @in_accumulation_dtype
-def nll_loss(log_probs: Tensor, targets: Tensor, weight: Tensor | None = None,
-             ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
+             size_average: bool | None = None, ignore_index: int = -100,
+             reduce: bool | None = None, reduction: str = "mean") -> Tensor:
     """-log_probs[target] per sample (log_probs (N, C) or (N, C, d1, ...)), optionally
     weighted by class; 'mean' divides by the total weight of the non-ignored targets."""
-    _check_reduction(reduction, "nll_loss")
+    log_probs, targets = input, target
+    reduction = reduction_of(reduction, "nll_loss", size_average, reduce)
     rows, t, out_shape, poison = _class_rows(log_probs, targets, "nll_loss", ignore_index)
     picked_weight = _picked_weight(t, weight, ignore_index, rows, "nll_loss")
     loss = -rows[_row_index(t), _safe(t, ignore_index, rows.shape[1])] * picked_weight
@@ -151,11 +154,13 @@ def nll_loss(log_probs: Tensor, targets: Tensor, weight: Tensor | None = None,
 
 @autocast_op
 @in_accumulation_dtype
-def binary_cross_entropy(probs: Tensor, targets: Tensor, weight: Tensor | None = None,
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                         size_average: bool | None = None, reduce: bool | None = None,
                          reduction: str = "mean") -> Tensor:
     """-(y log p + (1 - y) log(1 - p)) with each log clamped at -100 (PyTorch). Probabilities
     outside [0, 1] raise on the CPU and give NaN elsewhere."""
-    _check_reduction(reduction, "binary_cross_entropy")
+    probs, targets = input, target
+    reduction = reduction_of(reduction, "binary_cross_entropy", size_average, reduce)
     targets = _same_shape(probs, targets, "binary_cross_entropy")
     outside = constant(lambda xp, p: (p < 0) | (p > 1) | (p != p), probs)
     if probs.device.type == "cpu":
@@ -172,13 +177,17 @@ def binary_cross_entropy(probs: Tensor, targets: Tensor, weight: Tensor | None =
 
 @autocast_op
 @in_accumulation_dtype
-def binary_cross_entropy_with_logits(logits: Tensor, targets: Tensor,
-                                     weight: Tensor | None = None, reduction: str = "mean",
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
+                                     weight: Tensor | None = None,
+                                     size_average: bool | None = None,
+                                     reduce: bool | None = None, reduction: str = "mean",
                                      pos_weight: Tensor | None = None) -> Tensor:
     """Sigmoid + binary cross-entropy in one stable expression:
     (1 - y) x + (1 + (pos_weight - 1) y) softplus(-x)  (= max(x,0) - x y + log1p(exp(-|x|))
     without pos_weight)."""
-    _check_reduction(reduction, "binary_cross_entropy_with_logits")
+    logits, targets = input, target
+    reduction = reduction_of(reduction, "binary_cross_entropy_with_logits", size_average,
+                             reduce)
     targets = _same_shape(logits, targets, "binary_cross_entropy_with_logits")
     log_weight = 1.0 if pos_weight is None else 1 + (pos_weight.cast(logits.dtype) - 1) * targets
     loss = (1 - targets) * logits + log_weight * (-logits).softplus()
@@ -188,54 +197,71 @@ def binary_cross_entropy_with_logits(logits: Tensor, targets: Tensor,
 
 @autocast_op
 @in_accumulation_dtype
-def mse_loss(x: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    """(x - target)^2, shapes must match exactly."""
-    _check_reduction(reduction, "mse_loss")
-    diff = x - _same_shape(x, target, "mse_loss")
-    return _reduce(diff * diff, reduction, x.shape, None)
+def mse_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
+             reduce: bool | None = None, reduction: str = "mean",
+             weight: Tensor | None = None) -> Tensor:
+    """(input - target)^2 (a target of another shape broadcasts, with PyTorch's warning);
+    with an elementwise `weight`, 'mean' is sum(weight * loss) / sum(weight)."""
+    reduction = reduction_of(reduction, "mse_loss", size_average, reduce)
+    diff = input - _same_shape(input, target, "mse_loss", broadcast=True)
+    return _weighted(diff * diff, reduction, weight, "mse_loss")
 
 
 @autocast_op
 @in_accumulation_dtype
-def l1_loss(x: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    """|x - target|, shapes must match exactly."""
-    _check_reduction(reduction, "l1_loss")
-    return _reduce((x - _same_shape(x, target, "l1_loss")).abs(), reduction, x.shape, None)
+def l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
+            reduce: bool | None = None, reduction: str = "mean",
+            weight: Tensor | None = None) -> Tensor:
+    """|input - target| (a target of another shape broadcasts, with PyTorch's warning); with
+    an elementwise `weight`, 'mean' is sum(weight * loss) / sum(weight)."""
+    reduction = reduction_of(reduction, "l1_loss", size_average, reduce)
+    diff = input - _same_shape(input, target, "l1_loss", broadcast=True)
+    return _weighted(diff.abs(), reduction, weight, "l1_loss")
 
 
 @autocast_op
 @in_accumulation_dtype
-def smooth_l1_loss(x: Tensor, target: Tensor, reduction: str = "mean",
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
+                   reduce: bool | None = None, reduction: str = "mean",
                    beta: float = 1.0) -> Tensor:
-    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = x - target); beta=0 is L1."""
-    _check_reduction(reduction, "smooth_l1_loss")
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target); beta=0 is
+    L1."""
+    reduction = reduction_of(reduction, "smooth_l1_loss", size_average, reduce)
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
-    d = (x - _same_shape(x, target, "smooth_l1_loss")).abs()
+    d = (input - _same_shape(input, target, "smooth_l1_loss", broadcast=True)).abs()
     loss = d if beta == 0 else (d < beta).where(0.5 * d * d / beta, d - 0.5 * beta)
-    return _reduce(loss, reduction, x.shape, None)
+    return _reduce(loss, reduction, loss.shape, None)
 
 
 @autocast_op
 @in_accumulation_dtype
-def huber_loss(x: Tensor, target: Tensor, reduction: str = "mean",
-               delta: float = 1.0) -> Tensor:
-    """0.5 d^2 where |d| <= delta, else delta (|d| - 0.5 delta) (d = x - target)."""
-    _check_reduction(reduction, "huber_loss")
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
+               weight: Tensor | None = None) -> Tensor:
+    """0.5 d^2 where |d| <= delta, else delta (|d| - 0.5 delta) (d = input - target); an
+    elementwise `weight` multiplies the loss before the reduction (a plain mean, as
+    PyTorch's)."""
+    reduction = reduction_of(reduction, "huber_loss")
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
-    d = (x - _same_shape(x, target, "huber_loss")).abs()
+    d = (input - _same_shape(input, target, "huber_loss", broadcast=True)).abs()
     loss = (d <= delta).where(0.5 * d * d, delta * (d - 0.5 * delta))
-    return _reduce(loss, reduction, x.shape, None)
+    if weight is not None:
+        loss = loss * _weight_like(weight, loss, "huber_loss")
+    return _reduce(loss, reduction, loss.shape, None)
 
 
 @autocast_op
 @in_accumulation_dtype
-def kl_div(log_input: Tensor, target: Tensor, reduction: str = "mean",
+def kl_div(input: Tensor, target: Tensor, size_average: bool | None = None,
+           reduce: bool | None = None, reduction: str = "mean",
            log_target: bool = False) -> Tensor:
     """target * (log target - log_input) (0 where target is 0); log_target=True takes the
     target as log-probabilities. 'batchmean' divides the sum by the batch size (the true KL
     divergence); 'mean' (PyTorch's default) by the number of elements."""
+    log_input = input
+    if size_average is not None or reduce is not None:
+        reduction = reduction_of(reduction, "kl_div", size_average, reduce)
     if reduction not in (*REDUCTIONS, "batchmean"):
         raise ValueError(f"kl_div: reduction must be one of {(*REDUCTIONS, 'batchmean')}, got "
                          f"{reduction!r}")
@@ -255,9 +281,23 @@ def _as_tensor(value: Any, like: Tensor) -> Tensor:
     return value if is_tensor(value) else type(like)(value, device=like.device)
 
 
-def _check_reduction(reduction: str, op: str) -> None:
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+def _weighted(loss: Tensor, reduction: str, weight: Tensor | None, op: str) -> Tensor:
+    """loss reduced; with an elementwise weight (of loss's shape), 'mean' is
+    sum(weight * loss) / sum(weight), as PyTorch's mse and l1 losses."""
+    if weight is None:
+        return _reduce(loss, reduction, loss.shape, None)
+    weighted = loss * _weight_like(weight, loss, op)
+    if reduction == "mean":
+        return weighted.sum() / weight.sum()
+    return _reduce(weighted, reduction, loss.shape, None)
+
+
+def _weight_like(weight: Any, loss: Tensor, op: str) -> Tensor:
+    weight = _as_tensor(weight, loss)
+    if weight.shape != loss.shape:
+        raise ValueError(f"{op}: weights and input must have the same size, got weight of shape "
+                         f"{weight.shape} for a loss of shape {loss.shape}")
+    return weight.cast(loss.dtype)
 
 
 def _reduce(loss: Tensor, reduction: str, shape: tuple, weight: Tensor | None) -> Tensor:
@@ -283,9 +323,15 @@ def _poisoned(loss: Tensor, bad: Tensor | None) -> Tensor:
         loss.dtype), bad)
 
 
-def _same_shape(x: Tensor, target: Any, op: str) -> Tensor:
+def _same_shape(x: Tensor, target: Any, op: str, broadcast: bool = False) -> Tensor:
+    """target as a tensor of x's dtype; of x's shape, or (with `broadcast`) broadcasting with
+    PyTorch's warning."""
     target = _as_tensor(target, x)
-    if target.shape != x.shape:
+    if target.shape != x.shape and broadcast:
+        warnings.warn(f"{op}: Using a target size ({target.shape}) that is different to the "
+                      f"input size ({x.shape}). This will likely lead to incorrect results due "
+                      "to broadcasting. Please ensure they have the same size.", stacklevel=3)
+    elif target.shape != x.shape:
         raise ValueError(f"{op}: target shape {target.shape} differs from input shape "
                          f"{x.shape}; they must match (no broadcasting)")
     if not (is_floating(x.dtype) and is_floating(target.dtype)):

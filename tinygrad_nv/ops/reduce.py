@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import inspect
 import math
 import numbers
 from collections.abc import Callable
@@ -141,13 +142,20 @@ def in_accumulation_dtype(fn: Callable) -> Callable:
     float16, as PyTorch's reductions, norms and losses) and gives its results (a Tensor or a
     tuple of them) back in x's dtype; other dtypes (and non-tensors, for fn to refuse) go
     straight through, with no cast."""
+    first = next(iter(inspect.signature(fn).parameters))  # x may come by keyword (input=)
+
     @functools.wraps(fn)
-    def widened(x: Tensor, *args: Any, **kwargs: Any) -> Any:
-        if is_tensor(x) and accumulation_dtype(x.dtype) != x.dtype:
-            out = fn(x.cast(accumulation_dtype(x.dtype)), *args, **kwargs)
-            return tuple(t.cast(x.dtype) for t in out) if isinstance(out, tuple) \
-                else out.cast(x.dtype)
-        return fn(x, *args, **kwargs)
+    def widened(*args: Any, **kwargs: Any) -> Any:
+        x = args[0] if args else kwargs.get(first)
+        if not (is_tensor(x) and accumulation_dtype(x.dtype) != x.dtype):
+            return fn(*args, **kwargs)
+        wide = x.cast(accumulation_dtype(x.dtype))
+        if args:
+            out = fn(wide, *args[1:], **kwargs)
+        else:
+            out = fn(**{**kwargs, first: wide})
+        return tuple(t.cast(x.dtype) for t in out) if isinstance(out, tuple) \
+            else out.cast(x.dtype)
     return widened
 
 
