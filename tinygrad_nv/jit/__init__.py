@@ -36,6 +36,19 @@ eagerly or records, as with TinyJit and torch.compile; call the scheduler outsid
 Structural choices made while recording (momentum on or off, maximize, which parameters have
 gradients) are those of the recording.
 
+GPUs. On `cuda` a replay runs the recorded CuPy calls and kernel launches from Python, one call
+each. emu's capture mode (graph.py, `TINYGRAD_NV_EMU_CAPTURE=1`) checks a recording as one
+CUDA graph: what CuPy's stream capture refuses (a host-to-device copy, a cuBLAS call: CuPy sets
+the handle's stream on each; a cuRAND draw) fails at recording, and each replay is one graph
+launch that fails on a host synchronisation or on a by-value argument that changes between
+replays. Not done yet, and so refused by that mode today: matrix products through cuBLAS with
+the handle's stream set before capture (nvmath-python's low-level cuBLAS bindings, or ctypes
+calls of cublasGemmEx with CuPy's arguments, so that eager and graph run the same GEMM),
+optimizer kernels that read their coefficient records from device buffers (`<opt>_multi_dev`
+entry points of optim.cu), a Philox generator with its offset in device memory for dropout,
+address tables filled after capture, a private memory pool, and the capture itself
+(`Stream.begin_capture`/`end_capture`, one `Graph.launch` per replay).
+
 >>> @tinygrad_nv.jit
 ... def step(x, y):
 ...     opt.zero_grad()

@@ -12,10 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_nv import backend as backends
 from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.autograd.autocast_state import autocast_state
 from tinygrad_nv.autograd.mode import grad_mode
-from tinygrad_nv.jit import codegen, hooks, record
+from tinygrad_nv.jit import codegen, graph, hooks, record
 from tinygrad_nv.jit.record import Recorder, Ref, TracedArray
 from tinygrad_nv.jit.state import JitError, state, watch
 
@@ -109,6 +110,9 @@ class Jitted:
     def _record(self, entry: _Entry, args: tuple, kwargs: dict, leaves: list) -> Any:
         rec = Recorder(self.name, leaves, Tensor)
         rec.raise_refusals = self.fallback is None
+        devices = list(backends._backends.values())
+        capture = graph.capture_mode(devices)
+        rec.lines = capture
         start = time.perf_counter()
         try:
             with hooks.recording(rec), _watching(self):
@@ -135,7 +139,8 @@ class Jitted:
                           "not update: Python side effects run only when recording",
                           RuntimeWarning, stacklevel=3)
         kinds = ["tensor" if isinstance(leaf, Tensor) else "array" for leaf in leaves]
-        entry.replay = codegen.generate(rec, kinds, effects, output, self.name)
+        launches = graph.Launches(self.name, devices) if capture else None
+        entry.replay = codegen.generate(rec, kinds, effects, output, self.name, launches)
         self.recordings += 1
         self.record_seconds = time.perf_counter() - start
         return result

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_nv.jit import graph
 from tinygrad_nv.jit.record import Node, Recorder, Ref
 
 STALE = object()  # what a replay returns when its recording no longer applies
@@ -105,13 +106,15 @@ def live_nodes(nodes: list[Node], needed: set[int]) -> list[Node]:
 
 
 def generate(rec: Recorder, leaf_kinds: list[str], effects: list[tuple], output: Any,
-             name: str) -> Any:
+             name: str, launches: Any = None) -> Any:
     """The replay function of a finished recording.
 
     leaf_kinds: per array argument, 'tensor' or 'array'; effects: (target, attr, value) with
     target ('arg', i) or a tensor, value a template (Ref, None, a tensor, or ('new', Ref,
     backend): a new tensor around the array); output: the template of fn's result, where
-    ('tensor', Ref, backend) is a new tensor, ('same', t) a tensor returned as it is."""
+    ('tensor', Ref, backend) is a new tensor, ('same', t) a tensor returned as it is.
+    launches: a graph.Launches for emu's capture mode (the operations run as one graph
+    launch under its checks), else None."""
     prog = Program()
     needed = set(needed_refs(output)) | {s for _, _, v in effects for s in needed_refs(v)}
     nodes = live_nodes(rec.nodes, needed)
@@ -136,6 +139,12 @@ def generate(rec: Recorder, leaf_kinds: list[str], effects: list[tuple], output:
                          " return _STALE")
     for fn, args in rec.guards:
         lines.append(f"    if not {prog.bind(fn, '_f')}(*{prog.bind(args)}): return _STALE")
+    by_value: set[int] = set()
+    if launches is not None:
+        graph.check_capture(rec, nodes, name)
+        by_value = graph.dynamic_by_value(rec, nodes)
+        lines.append(f"    with {prog.bind(launches, '_L')}:")
+    body = len(lines)
     for node in nodes:
         kind = node.kind
         if kind == "input":
@@ -145,6 +154,8 @@ def generate(rec: Recorder, leaf_kinds: list[str], effects: list[tuple], output:
             prog.assign(node, f"{prog.bind(node.target)}{copy}")
         elif kind == "host":
             prog.assign(node, f"{prog.bind(node.target, '_f')}(*{prog.bind(node.args)})")
+            for slot in set(refs(node.out)) & by_value:
+                lines.append(f"    {prog.bind(launches, '_L')}.value({slot}, a{slot})")
         elif kind == "call":
             prog.assign(node, f"{prog.bind(node.target, '_f')}("
                               f"{prog.call_args(node.args, node.kwargs)})")
@@ -159,6 +170,8 @@ def generate(rec: Recorder, leaf_kinds: list[str], effects: list[tuple], output:
             backend, method = node.target
             prog.assign(node, f"{prog.bind(backend, '_b')}.rng.{method}("
                               f"{prog.call_args(node.args, node.kwargs)})")
+    if launches is not None:  # the operations inside `with launches:`
+        lines[body:] = ["    " + line for line in lines[body:]] or ["        pass"]
     for target, attr, value in effects:
         where = f"L[{target[1]}]" if isinstance(target, tuple) else prog.bind(target, "_t")
         lines.append(f"    {where}.{attr} = {_value(prog, value)}")

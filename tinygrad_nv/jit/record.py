@@ -62,13 +62,14 @@ class Node:
     'host' (a dynamic value), 'const' (an array first seen as a constant), 'input'; `out`
     the template of what it returned (Refs in place of arrays)."""
 
-    __slots__ = ("kind", "target", "args", "kwargs", "out", "writes", "scalars", "keep")
+    __slots__ = ("kind", "target", "args", "kwargs", "out", "writes", "scalars", "keep", "where")
 
     def __init__(self, kind: str, target: Any, args: Any, kwargs: Any, out: Any = None):
         self.kind, self.target, self.args, self.kwargs, self.out = kind, target, args, kwargs, out
         self.writes: list[Ref] = []  # the arrays it writes into (DCE keeps the node)
         self.scalars: set[int] = set()  # out slots that were NumPy scalars (replayed as 0-d)
         self.keep = kind in ("host", "rng", "setitem")
+        self.where: str | None = None  # the user's line (kept where an error may name it)
 
 
 class TracedArray(np.ndarray):
@@ -233,6 +234,7 @@ class Recorder:
         self.refusal: str | None = None  # set instead of raising (fallback='eager')
         self.raise_refusals = True
         self.depth = 0  # > 0 inside a recorded call: its own calls are not recorded
+        self.lines = False  # note each node's user line (emu's capture mode names them)
 
     # ---- values
     def new_slot(self) -> int:
@@ -314,6 +316,8 @@ class Recorder:
     def call(self, kind: str, target: Any, args: tuple, kwargs: dict, writes: list) -> Any:
         """Run target on the real arrays and record it."""
         node = Node(kind, target, self.template(args), self.template(kwargs))
+        if self.lines:
+            node.where = user_line()[1]
         real_args, real_kwargs = self.real(args), self.real(kwargs)
         for w in writes:
             self.written(w)

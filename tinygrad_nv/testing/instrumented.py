@@ -32,10 +32,12 @@ NO_LAUNCH = frozenset({"empty", "empty_like", "broadcast_to", "reshape", "transp
 
 @dataclass
 class Probe:
-    """What an instrumented device saw: host syncs (what caused each), device calls, and the
-    calls made while another device was current."""
+    """What an instrumented device saw: host syncs (what caused each), device calls, the
+    calls made while another device was current, and the graph launches of jitted steps
+    (emu's capture mode: one per replay)."""
 
     index: int
+    graph_launches: int = 0
     syncs: list[str] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
     misplaced: list[str] = field(default_factory=list)
@@ -68,6 +70,7 @@ class Probe:
         with self._lock:
             for records in (self.syncs, self.calls, self.misplaced):
                 records.clear()
+            self.graph_launches = 0
 
 
 class ProbedArray(np.ndarray):

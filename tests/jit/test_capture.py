@@ -1,0 +1,124 @@
+"""emu's capture mode (TINYGRAD_NV_EMU_CAPTURE=1): a jit recording checked as one CUDA graph.
+A legal step replays as one graph launch per call with eager's numbers; the mode catches a
+planted host synchronisation, a planted host-to-device copy and a planted baked learning
+rate, and names CuPy's cuBLAS matrix products and cuRAND draws, which a capture refuses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinygrad_nv as tg
+import tinygrad_nv.nn.functional as F
+import tinygrad_nv.optim as optim
+from tinygrad_nv import Tensor
+from tinygrad_nv.backend.launch import CudaKernels
+from tinygrad_nv.jit.graph import CAPTURE_ENV, CaptureError
+from tinygrad_nv.testing.instrumented import instrumented
+
+pytestmark = pytest.mark.emu
+
+
+@pytest.fixture(autouse=True)
+def _capture_mode(monkeypatch):
+    monkeypatch.setenv(CAPTURE_ENV, "1")
+
+
+def elementwise_run():
+    """A step without matrix products or random draws (SGD with momentum): capturable."""
+    w = Tensor(np.linspace(-1, 1, 6, dtype=np.float32), device="emu", requires_grad=True)
+    opt = optim.SGD([w], lr=0.1, momentum=0.9)
+
+    def step(x: Tensor) -> Tensor:
+        opt.zero_grad()
+        loss = (w * x).tanh().sum()
+        loss.backward()
+        opt.step()
+        return loss
+    return w, opt, step
+
+
+def inputs(i: int) -> Tensor:
+    return Tensor(np.full(6, 0.5 + i, np.float32), device="emu")
+
+
+def test_a_legal_step_is_one_graph_launch_per_replay_with_eager_numbers():
+    with instrumented("emu") as probe:
+        w_eager, _, eager = elementwise_run()
+        w, _, step = elementwise_run()
+        fn = tg.jit(step)
+        for i in range(6):
+            np.testing.assert_array_equal(fn(inputs(i))._data, eager(inputs(i))._data)
+        np.testing.assert_array_equal(w._data, w_eager._data)
+        assert fn.replays == probe.graph_launches == 4
+
+
+def test_a_planted_host_sync_inside_a_kernel(monkeypatch):
+    real = CudaKernels.act_forward
+
+    def act_forward(self, act, x, param=0.0):
+        if bool((x > 1e30).any()):  # a host read of device values
+            raise ValueError("too large")
+        return real(self, act, x, param)
+
+    with instrumented("emu"):
+        monkeypatch.setattr(CudaKernels, "act_forward", act_forward)
+        _, _, step = elementwise_run()
+        fn = tg.jit(step)
+        fn(inputs(0))
+        fn(inputs(1))  # recorded (the capture)
+        with pytest.raises(CaptureError, match="host synchronisation inside the graph"):
+            fn(inputs(2))  # the first launch
+
+
+def test_a_planted_host_to_device_copy():
+    w = Tensor(np.ones(3, np.float32), device="emu", requires_grad=True)
+
+    def step(x):
+        return (w * x + Tensor([1.0, 2.0, 3.0], device="emu")).sum()  # host data: H2D
+
+    fn = tg.jit(step)
+    fn(Tensor(np.ones(3, np.float32), device="emu"))
+    with pytest.raises(CaptureError, match=r"host-to-device copy.*test_capture\.py:\d+"):
+        fn(Tensor(np.ones(3, np.float32), device="emu"))
+
+
+def test_a_planted_baked_learning_rate():
+    """The optimizer's coefficients reach the kernel by value: a graph would replay the
+    captured learning rate, so a changed one raises."""
+    w, opt, step = elementwise_run()
+    fn = tg.jit(step)
+    for i in range(3):
+        fn(inputs(i))
+    opt.param_groups[0]["lr"] = 0.05
+    with pytest.raises(CaptureError, match=r"changed between replays .*lr=0\.1.*lr=0\.05"):
+        fn(inputs(3))
+
+
+@pytest.mark.parametrize("what, match", [("matmul", "cuBLAS"), ("dropout", "cuRAND")])
+def test_what_cupy_refuses_during_capture_is_named(what, match):
+    w = Tensor(np.ones((3, 3) if what == "matmul" else 3, np.float32), device="emu",
+               requires_grad=True)
+
+    def step(x):
+        y = x @ w if what == "matmul" else F.dropout(x * w, 0.5)
+        return y.sum()
+
+    fn = tg.jit(step)
+    fn(Tensor(np.ones((2, 3), np.float32), device="emu"))
+    with pytest.raises(CaptureError, match=match):
+        fn(Tensor(np.ones((2, 3), np.float32), device="emu"))
+
+
+def test_capture_mode_is_off_without_the_switch(monkeypatch):
+    monkeypatch.setenv(CAPTURE_ENV, "0")
+    w = Tensor(np.ones((3, 3), np.float32), device="emu", requires_grad=True)
+    fn = tg.jit(lambda x: (x @ w).sum())
+    for _ in range(3):
+        fn(Tensor(np.ones((2, 3), np.float32), device="emu"))
+    assert fn.replays == 1
+    monkeypatch.setenv(CAPTURE_ENV, "yes")
+    double = tg.jit(lambda x: x * 2)
+    double(Tensor(1.0, device="emu"))
+    with pytest.raises(ValueError, match="valid values are '0' and '1'"):
+        double(Tensor(1.0, device="emu"))

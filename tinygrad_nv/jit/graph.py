@@ -1,0 +1,128 @@
+"""emu's capture mode: a recording on `emu` checked as if it were captured as one CUDA graph,
+so that what a GPU capture refuses or silently breaks fails in CI without a GPU.
+
+With `TINYGRAD_NV_EMU_CAPTURE=1`, every jit recording on an emu device is captured in this
+sense: it raises `CaptureError` for what CuPy's stream capture refuses (a host-to-device copy,
+a cuBLAS call, which sets the handle's stream: CuPy's matrix products; a cuRAND draw), and each
+replay is one graph launch (`probe.graph_launches` on an instrumented emu device counts them)
+that raises for what a graph would silently get wrong: a host synchronisation inside it, and
+a value passed by value to a launch that changes between replays (a learning rate or step
+count baked into the graph: those must come from device buffers).
+
+>>> monkeypatch.setenv("TINYGRAD_NV_EMU_CAPTURE", "1")
+>>> step(x, y); step(x, y)          # eager, then the recording raises CaptureError or not
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from typing import Any
+
+from tinygrad_nv.jit.record import Node, Recorder
+from tinygrad_nv.jit.state import JitError
+
+CAPTURE_ENV = "TINYGRAD_NV_EMU_CAPTURE"
+# Array-module functions that run through cuBLAS on CuPy (each sets the handle's stream first)
+CUBLAS = frozenset({"matmul", "dot", "vdot", "inner", "outer", "tensordot", "einsum", "tensorinv",
+                    "solve", "inv", "lstsq", "kron"})
+
+
+class CaptureError(JitError):
+    """An operation that a CUDA graph capture refuses, or that a graph replays wrongly."""
+
+
+def capture_mode(backends: list) -> bool:
+    """Whether a recording on `backends` is checked as a CUDA graph capture (emu only)."""
+    value = os.environ.get(CAPTURE_ENV, "0").strip() or "0"
+    if value not in ("0", "1"):
+        raise ValueError(f"{CAPTURE_ENV}={value!r}: valid values are '0' and '1'")
+    return value == "1" and any(b.name.startswith("emu") for b in backends)
+
+
+def check_capture(rec: Recorder, nodes: list[Node], name: str) -> None:
+    """Raise CaptureError for the first replayed operation a stream capture refuses."""
+    for node in nodes:
+        what = _refused(rec, node)
+        if what is not None:
+            raise CaptureError(f"jit({name}) on emu in capture mode: {what}, recorded at "
+                               f"{node.where or 'an unknown line'}; a CUDA graph capture "
+                               "refuses it (CuPy raises during stream capture)")
+
+
+def _refused(rec: Recorder, node: Node) -> str | None:
+    if node.kind == "rng":
+        return (f"a draw from the device's random generator ({node.target[1]}): cuRAND is not "
+                "capturable; a counter-based generator with its offset in device memory is")
+    if node.kind != "call":
+        return None
+    target = getattr(node.target, "__name__", "")
+    if target == "from_host":
+        return "a host-to-device copy (a tensor made from host data inside the step)"
+    if target in CUBLAS and not inspect.ismethod(node.target):  # (a kernel method is ours)
+        return (f"{target} through the array module (cuBLAS: CuPy sets the handle's stream "
+                "on every call)")
+    return None
+
+
+def dynamic_by_value(rec: Recorder, nodes: list[Node]) -> set[int]:
+    """The slots of dynamic values (jit.state.dynamic) that the replayed operations receive
+    by value: a graph would replay their captured values."""
+    host = {slot for n in nodes if n.kind == "host" for slot in _refs(n.out)}
+    used: set[int] = set()
+    for node in nodes:
+        if node.kind != "host":
+            used.update(s for s in _refs((node.args, node.kwargs)) if s in host)
+    return used
+
+
+class Launches:
+    """What a graph replay checks (capture mode): the captured by-value dynamic values, and
+    the host synchronisations it must not make."""
+
+    def __init__(self, name: str, backends: list):
+        self.name, self.backends, self.captured = name, backends, {}
+
+    def value(self, slot: int, value: Any) -> None:
+        """A dynamic value the graph received by value: it must be the captured one."""
+        captured = self.captured.setdefault(slot, value)
+        if captured != value:
+            raise CaptureError(
+                f"jit({self.name}) on emu in capture mode: a value passed by value to a launch "
+                f"changed between replays ({captured!r} when captured, {value!r} now): a CUDA "
+                "graph replays the captured value (a baked learning rate or step count); pass "
+                "it in a device buffer")
+
+    def __enter__(self) -> Launches:
+        self.saved = []
+        for backend in self.backends:
+            probe = getattr(backend, "probe", None)
+            if probe is not None:
+                probe.graph_launches += 1
+            self.saved.append((backend, backend.__dict__.get("to_host"),
+                               len(probe.syncs) if probe is not None else 0))
+            backend.to_host = self._sync(backend)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for backend, to_host, syncs in self.saved:
+            if to_host is None:
+                backend.__dict__.pop("to_host", None)
+            else:
+                backend.to_host = to_host
+            probe = getattr(backend, "probe", None)
+            if probe is not None and len(probe.syncs) > syncs and exc[0] is None:
+                raise CaptureError(f"jit({self.name}) on emu in capture mode: a host "
+                                   f"synchronisation inside the graph ({probe.syncs[syncs]})")
+
+    def _sync(self, backend: Any) -> Any:
+        def to_host(array: Any) -> Any:
+            raise CaptureError(f"jit({self.name}) on emu in capture mode: a copy of device "
+                               f"values to the host inside the graph ({backend.name}): a host "
+                               "synchronisation, which a CUDA graph cannot make")
+        return to_host
+
+
+def _refs(value: Any) -> list[int]:
+    from tinygrad_nv.jit.codegen import refs
+    return refs(value)
