@@ -431,6 +431,17 @@ def no_dropout(model) -> None:
             m.p = 0.0
 
 
+@pytest.fixture(autouse=True)
+def seeded_torch():
+    """PyTorch's generator seeded as ours is (tests/conftest.py): the weights that PyTorch
+    initialises, and so every compared number, are the same from run to run."""
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.manual_seed(0)
+
+
 @pytest.fixture
 def pytorch_default_device():
     """The CPU as the default device while a test runs (PyTorch's default): these programs

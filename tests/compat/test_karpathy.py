@@ -21,6 +21,7 @@ from tests.compat.harness import (
     load,
     numpy,
     run,
+    seeded_torch,  # noqa: F401  (an autouse fixture)
 )
 
 WORLDS = ("tinygrad_nv", "torch")

@@ -23,6 +23,7 @@ from tests.compat.harness import (
     numpy,
     pytorch_default_device,  # noqa: F401  (a fixture, used below)
     run,
+    seeded_torch,  # noqa: F401  (an autouse fixture)
 )
 
 EX = "pytorch_examples/"
@@ -100,7 +101,9 @@ def test_mnist_train_and_test_give_pytorch_numbers(tiny_mnist):
     assert outputs[0].count("Loss:") == 4
     np.testing.assert_allclose(floats(outputs[0], number), floats(outputs[1], number),
                                rtol=2e-4)
-    same_parameters(*models, rtol=1e-3, atol=1e-5)
+    # Adadelta at lr 1 steps a weight by ~sqrt(eps)/sqrt(eps + g^2) * g: for the weights with
+    # the smallest gradients the float32 rounding of g moves the step by a few 1e-5
+    same_parameters(*models, rtol=1e-3, atol=1e-4)
 
 
 # ----------------------------------------------------------------------- word language model

@@ -17,6 +17,7 @@ from tests.compat.harness import (
     numpy,
     pytorch_default_device,  # noqa: F401  (a fixture, used below)
     run,
+    seeded_torch,  # noqa: F401  (an autouse fixture)
 )
 
 POLY = "pytorch_tutorials/polynomial_custom_function.py"
