@@ -47,7 +47,7 @@ def test_grad_assignment_is_checked(value, error, message):
 
 
 def test_grad_assignment_on_another_device_is_refused():
-    x = Tensor(np.ones(3, np.float32), requires_grad=True)
+    x = Tensor(np.ones(3, np.float32), device="cpu", requires_grad=True)  # also under emu
     with pytest.raises(RuntimeError, match="device emu"):
         x.grad = Tensor(np.ones(3, np.float32), device="emu")
 
@@ -209,4 +209,4 @@ def test_a_function_given_tensors_on_two_devices_names_them():
 
     with pytest.raises(RuntimeError, match="Add: all tensors must be on the same device, got "
                                            "cpu, emu"):
-        Add.apply(Tensor([1.0]), Tensor([2.0], device="emu"))
+        Add.apply(Tensor([1.0], device="cpu"), Tensor([2.0], device="emu"))

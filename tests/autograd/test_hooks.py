@@ -97,7 +97,7 @@ def test_hook_errors():
 def test_hook_results_are_checked_as_pytorch_does(result, error, message):
     """A hook's gradient must be a Tensor of the gradient's shape, dtype and device: a float64
     result would silently change x.grad's dtype."""
-    x = Tensor([1.0, 2.0], requires_grad=True)
+    x = Tensor([1.0, 2.0], device="cpu", requires_grad=True)  # g.to("emu") moves it, also under emu
     y = x * 2
     y.register_hook(result)
     with pytest.raises(error, match=message):
