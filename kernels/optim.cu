@@ -266,6 +266,49 @@ extern "C" __global__ void rmsprop_multi_bf16(MULTI_PARAMS, RMSPROP_PARAMS(float
   rmsprop_multi<float, bf16_bits>(table, offsets, count, RMSPROP_COEF(float));
 }
 
+// ---- SGD, Adam and RMSprop with the coefficient struct in device memory (`coef`: the struct
+// of the math type, its bytes): a CUDA graph replays the launch, and the host writes each
+// step's learning rate, step count and bias corrections there before each replay.
+#define DEV_COEF(Coef, T) (*reinterpret_cast<const Coef<T>*>(coef))
+#define DEV_PARAMS MULTI_PARAMS, const unsigned char* coef
+
+extern "C" __global__ void sgd_multi_dev_f32(DEV_PARAMS) {
+  sgd_multi<float, float>(table, offsets, count, DEV_COEF(SgdCoef, float));
+}
+extern "C" __global__ void sgd_multi_dev_f64(DEV_PARAMS) {
+  sgd_multi<double, double>(table, offsets, count, DEV_COEF(SgdCoef, double));
+}
+extern "C" __global__ void sgd_multi_dev_f16(DEV_PARAMS) {
+  sgd_multi<float, half_bits>(table, offsets, count, DEV_COEF(SgdCoef, float));
+}
+extern "C" __global__ void sgd_multi_dev_bf16(DEV_PARAMS) {
+  sgd_multi<float, bf16_bits>(table, offsets, count, DEV_COEF(SgdCoef, float));
+}
+extern "C" __global__ void adam_multi_dev_f32(DEV_PARAMS) {
+  adam_multi<float, float>(table, offsets, count, DEV_COEF(AdamCoef, float));
+}
+extern "C" __global__ void adam_multi_dev_f64(DEV_PARAMS) {
+  adam_multi<double, double>(table, offsets, count, DEV_COEF(AdamCoef, double));
+}
+extern "C" __global__ void adam_multi_dev_f16(DEV_PARAMS) {
+  adam_multi<float, half_bits>(table, offsets, count, DEV_COEF(AdamCoef, float));
+}
+extern "C" __global__ void adam_multi_dev_bf16(DEV_PARAMS) {
+  adam_multi<float, bf16_bits>(table, offsets, count, DEV_COEF(AdamCoef, float));
+}
+extern "C" __global__ void rmsprop_multi_dev_f32(DEV_PARAMS) {
+  rmsprop_multi<float, float>(table, offsets, count, DEV_COEF(RmspropCoef, float));
+}
+extern "C" __global__ void rmsprop_multi_dev_f64(DEV_PARAMS) {
+  rmsprop_multi<double, double>(table, offsets, count, DEV_COEF(RmspropCoef, double));
+}
+extern "C" __global__ void rmsprop_multi_dev_f16(DEV_PARAMS) {
+  rmsprop_multi<float, half_bits>(table, offsets, count, DEV_COEF(RmspropCoef, float));
+}
+extern "C" __global__ void rmsprop_multi_dev_bf16(DEV_PARAMS) {
+  rmsprop_multi<float, bf16_bits>(table, offsets, count, DEV_COEF(RmspropCoef, float));
+}
+
 // ---- NAdam, RAdam, Adamax, Adadelta, ASGD. Each coefficient struct is also the element update:
 // c(p, g, s) changes the parameter p and the state values s[0 .. kStates - 1] (NAdam, RAdam:
 // exp_avg exp_avg_sq; Adamax: exp_avg exp_inf; Adadelta: square_avg acc_delta; ASGD: ax), which

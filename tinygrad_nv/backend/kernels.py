@@ -18,6 +18,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Protocol, runtime_checkable
 
+import numpy as np
+
 from tinygrad_nv.backend.erf import erf, erfc  # noqa: F401  (the reference of `Kernels.erf`)
 
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh",
@@ -220,6 +222,44 @@ class AsgdCoef(Coefficients):
     @classmethod
     def of(cls, eta: float, mu: float, lambd: float, weight_decay: float) -> AsgdCoef:
         return cls(float(eta), 1.0 - lambd * eta, float(weight_decay), float(mu), mu != 1)
+
+
+class DeviceCoef:
+    """A coefficient record in device memory, one struct per math dtype (float32, float64),
+    for the kernels with a `_dev` entry point (SGD, Adam, RMSprop: `sgd_multi` / `adam_multi`
+    / `rmsprop_multi` take it where they take a record): a CUDA graph replays such a launch,
+    and `upload(record)` writes each step's values before the replay.
+
+    >>> coef = DeviceCoef(AdamCoef, cupy); coef.upload(AdamCoef.of(...))
+    >>> kernels.adam_multi(params, grads, ms, vs, coef)
+    """
+
+    KERNELS = ("sgd", "adam", "rmsprop")
+
+    def __init__(self, record_type: type, xp: Any):
+        self.record_type, self.record = record_type, None
+        self.buffers = {math: xp.zeros(self.layout(math).itemsize, dtype=np.uint8)
+                        for math in (np.dtype(np.float32), np.dtype(np.float64))}
+
+    def __getattr__(self, name: str) -> Any:  # the fields of the record last uploaded
+        if name.startswith("_") or self.__dict__.get("record") is None:
+            raise AttributeError(name)
+        return getattr(self.record, name)
+
+    def layout(self, math: Any) -> np.dtype:
+        """The C struct of `record_type` with floats of the math dtype, as NumPy lays it out."""
+        return np.dtype([(f.name, np.int32 if f.type in (bool, "bool") else math)
+                         for f in dataclasses.fields(self.record_type)], align=True)
+
+    def upload(self, record: Coefficients) -> None:
+        """Write `record`'s values into every buffer (a host-to-device copy on a GPU)."""
+        self.record = record
+        for math, buffer in self.buffers.items():
+            host = np.array([record.cast(np, math)], dtype=self.layout(math)).view(np.uint8)
+            if hasattr(buffer, "set"):  # CuPy
+                buffer.set(host)
+            else:
+                buffer[...] = host
 
 
 # ---------------------------------------------------------------------- the contract

@@ -24,6 +24,7 @@ from tinygrad_nv.backend.kernels import (
     ACTIVATIONS,
     AdamCoef,
     Coefficients,
+    DeviceCoef,
     RmspropCoef,
     SgdCoef,
     conv_out_size,
@@ -365,6 +366,9 @@ class CudaKernels(OptimizerKernels):
 
     def _optim_step(self, opt: str, param, grad, state: list, coef: Coefficients) -> None:
         """`<opt>_step` on one tensor; an unused state buffer (None) is passed as param."""
+        if isinstance(coef, DeviceCoef):
+            raise TypeError(f"{opt}_step: coefficients in device memory need contiguous "
+                            "parameters and states (the multi-tensor kernel)")
         storage, math = self._storage(f"{opt}_step", param.dtype)
         used = [s for s in state if s is not None]
         with self._in_place(storage, param, *used) as (p, *work):
@@ -397,9 +401,13 @@ class CudaKernels(OptimizerKernels):
                 continue
             table = [_address(a) for row in rows for a in row]
             packed = self._device_table((*table, *np.cumsum([0, *sizes]).tolist()))
-            self._launch_elementwise("optim", f"{opt}_multi", storage, total,
+            if isinstance(coef, DeviceCoef):  # (sgd, adam, rmsprop: optim.cu's _dev kernels)
+                kernel, values = f"{opt}_multi_dev", (coef.buffers[math],)
+            else:
+                kernel, values = f"{opt}_multi", coef.cast(np, math)
+            self._launch_elementwise("optim", kernel, storage, total,
                                      packed[:len(table)].view(np.uint64), packed[len(table):],
-                                     np.int32(len(ks)), *coef.cast(np, math))
+                                     np.int32(len(ks)), *values)
 
     # ---- GradScaler (kernels/amp.cu)
     def amp_unscale_multi(self, grads: list, found_inf, inv_scale) -> None:

@@ -26,6 +26,7 @@ class Program:
         self.lines: list[str] = []
         self.globals: dict[str, Any] = {"_as0d": np.asarray, "_STALE": STALE}
         self._names: dict[int, str] = {}
+        self.aliases: dict[int, str] = {}  # slot -> the global that stands for it
 
     def bind(self, value: Any, prefix: str = "_c") -> str:
         """A global name for `value` (one per object)."""
@@ -39,7 +40,7 @@ class Program:
     def expr(self, value: Any) -> str:
         """Python source that evaluates to `value` at replay (a template: Refs are locals)."""
         if isinstance(value, Ref):
-            return f"a{value.slot}"
+            return self.aliases.get(value.slot, f"a{value.slot}")
         if value is None or value is Ellipsis or isinstance(value, (bool, int, str)) \
                 and type(value) in (bool, int, str):
             return repr(value)
@@ -139,10 +140,12 @@ def generate(rec: Recorder, leaf_kinds: list[str], effects: list[tuple], output:
                          " return _STALE")
     for fn, args in rec.guards:
         lines.append(f"    if not {prog.bind(fn, '_f')}(*{prog.bind(args)}): return _STALE")
-    by_value: set[int] = set()
+    by_value, device = set(), {}
     if launches is not None:
         graph.check_capture(rec, nodes, name)
-        by_value = graph.dynamic_by_value(rec, nodes)
+        device = graph.device_coefficients(rec, nodes)  # records the kernels read in memory
+        prog.aliases = {slot: prog.bind(coef, "_D") for slot, coef in device.items()}
+        by_value = graph.dynamic_by_value(rec, nodes) - set(device)
         lines.append(f"    with {prog.bind(launches, '_L')}:")
     body = len(lines)
     for node in nodes:
@@ -156,6 +159,8 @@ def generate(rec: Recorder, leaf_kinds: list[str], effects: list[tuple], output:
             prog.assign(node, f"{prog.bind(node.target, '_f')}(*{prog.bind(node.args)})")
             for slot in set(refs(node.out)) & by_value:
                 lines.append(f"    {prog.bind(launches, '_L')}.value({slot}, a{slot})")
+            for slot in set(refs(node.out)) & set(device):  # the host side of the launch
+                lines.append(f"    {prog.aliases[slot]}.upload(a{slot})")
         elif kind == "call":
             prog.assign(node, f"{prog.bind(node.target, '_f')}("
                               f"{prog.call_args(node.args, node.kwargs)})")

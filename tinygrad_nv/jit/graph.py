@@ -19,6 +19,7 @@ import inspect
 import os
 from typing import Any
 
+from tinygrad_nv.backend.kernels import Coefficients, DeviceCoef
 from tinygrad_nv.jit.record import Node, Recorder
 from tinygrad_nv.jit.state import JitError
 
@@ -63,6 +64,23 @@ def _refused(rec: Recorder, node: Node) -> str | None:
         return (f"{target} through the array module (cuBLAS: CuPy sets the handle's stream "
                 "on every call)")
     return None
+
+
+def device_coefficients(rec: Recorder, nodes: list[Node]) -> dict[int, DeviceCoef]:
+    """The dynamic coefficient records that reach an optimizer kernel with a `_dev` entry
+    point: in a graph they travel in device memory (slot -> its DeviceCoef)."""
+    records = {slot: value for slot, value in rec.dynamics.values()
+               if isinstance(value, Coefficients)}
+    found: dict[int, DeviceCoef] = {}
+    for node in nodes:
+        owner = getattr(node.target, "__self__", None)
+        name = getattr(node.target, "__name__", "")
+        if node.kind == "call" and name in [f"{k}_multi" for k in DeviceCoef.KERNELS] \
+                and hasattr(owner, "xp"):
+            for slot in _refs(node.args):
+                if slot in records and slot not in found:
+                    found[slot] = DeviceCoef(type(records[slot]), owner.xp)
+    return found
 
 
 def dynamic_by_value(rec: Recorder, nodes: list[Node]) -> set[int]:
