@@ -8,8 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as hst
 
+import tinygrad_nv.nn.functional as F
 from tests.helpers import check_op
 from tinygrad_nv import Tensor, dtypes
+from tinygrad_nv.backend import get_backend
+from tinygrad_nv.backend.numpy_kernels import NumpyKernels
 from tinygrad_nv.testing import gradcheck, gradgradcheck
 from tinygrad_nv.testing import strategies as st
 
@@ -115,6 +118,56 @@ def test_gather_backward_accumulates_repeated_indices(device):
     x = Tensor([1.0, 2.0, 3.0], device=device, requires_grad=True)
     x[[0, 0, 2, -3]].sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [3.0, 0.0, 1.0])
+
+
+@given(data=hst.data())
+def test_row_gather_gradient_is_add_at_bit_for_bit(data, device):
+    """x[index] on the first axis (embedding's backward) sends g back through
+    kernels.index_add_rows: the same sums, in the same order, as NumPy's add.at."""
+    rows = data.draw(hst.integers(1, 9))
+    rest = data.draw(st.shapes(min_dims=0, max_dims=2))
+    lead = data.draw(st.shapes(min_dims=0, max_dims=2))
+    dtype = data.draw(hst.sampled_from([np.float32, np.float64]))
+    rng = np.random.default_rng(data.draw(hst.integers(0, 2**16)))
+    picks = rng.integers(-rows, rows, lead)
+    g = np.asarray(rng.standard_normal((*lead, *rest)) * 10.0 ** rng.integers(-6, 6, lead + rest),
+                   dtype)
+    x = Tensor(np.zeros((rows, *rest), dtype), device=device, requires_grad=True)
+    x[Tensor(picks, device=device)].backward(Tensor(g, device=device))
+    expected = np.zeros((rows, *rest), dtype)
+    np.add.at(expected, picks, g)
+    np.testing.assert_array_equal(x.grad.numpy(), expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_embedding_gradient_equals_pytorch(dtype, device):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    weight, idx = rng.standard_normal((65, 16)).astype(dtype), rng.integers(0, 65, (64, 32))
+    g = rng.standard_normal((64, 32, 16)).astype(dtype)
+    theirs = torch.tensor(weight, requires_grad=True)
+    torch.nn.functional.embedding(torch.tensor(idx), theirs).backward(torch.tensor(g))
+    ours = Tensor(weight, device=device, requires_grad=True)
+    F.embedding(Tensor(idx, device=device), ours).backward(Tensor(g, device=device))
+    np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("count, rows, cols", [(300, 7, 5), (0, 3, 4), (5, 40, 33), (64, 2, 0)])
+def test_index_add_rows_on_emu_matches_the_numpy_reference(count, rows, cols, dtype):
+    rng = np.random.default_rng(0)
+    index = rng.integers(0, min(rows, 6), count)  # rows past 6 get nothing
+    values = rng.standard_normal((count, cols)).astype(dtype)
+    got = get_backend("emu").kernels.index_add_rows(index, values, rows)
+    want = NumpyKernels(np).index_add_rows(index, values, rows)
+    expected = np.zeros((rows, cols), dtype)
+    np.add.at(expected, index, values)
+    np.testing.assert_array_equal(want, expected)
+    assert got.dtype == dtype and got.shape == (rows, cols)
+    if dtype == np.float16:  # CUDA adds float16 up in float32, NumPy rounds every step
+        np.testing.assert_allclose(got, want, rtol=1e-2, atol=1e-2)
+    else:
+        np.testing.assert_array_equal(got, want)
 
 
 def test_empty_and_0d_indexing(device):

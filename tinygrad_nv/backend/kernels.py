@@ -358,6 +358,11 @@ class Kernels(Protocol):
                             rstd: Any) -> tuple[Any, Any, Any]:
         """(gx, gweight or None, gbias) of layer_norm from its mean and rstd."""
 
+    def index_add_rows(self, index: Any, values: Any, rows: int) -> Any:
+        """(rows, cols) zeros plus values[k] in row index[k] (index 1-D in [0, rows), values
+        (len(index), cols)), each row summed in the index's order as NumPy's add.at (float16
+        and bfloat16 add up in float32 on CUDA)."""
+
     def sgd_step(self, param: Any, grad: Any, buf: Any, coef: SgdCoef) -> None:
         """One tensor's SGD update, in place (buf: None without momentum)."""
 

@@ -478,6 +478,16 @@ class CudaKernels(OptimizerKernels):
         return gx.astype(x.dtype, copy=False), gw, self.bias_grad(gc).astype(x.dtype,
                                                                               copy=False)
 
+    def index_add_rows(self, index, values, rows: int):
+        xp, dt = self.xp, self._dtype("index_add_rows", values.dtype)
+        starts = xp.zeros(rows + 1, np.int64)  # row r's entries: order[starts[r]:starts[r + 1]]
+        xp.cumsum(xp.bincount(index, minlength=rows), out=starts[1:])
+        out = xp.empty((rows, values.shape[1]), dt)
+        self._launch_elementwise("index", "index_add_rows", dt, out.size, self._input(values, dt),
+                                 xp.argsort(index, kind="stable").astype(np.int64, copy=False),
+                                 starts, out, np.int64(rows), np.int32(values.shape[1]))
+        return out.astype(values.dtype, copy=False)
+
     def max_pool2d(self, x, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple,
                    out: tuple):
         dt = self._dtype("max_pool2d", x.dtype)

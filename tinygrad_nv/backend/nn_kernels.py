@@ -1,7 +1,7 @@
-"""NumPy references of the layer kernels of kernels/conv.cu and kernels/norm.cu: the columns of
-a convolution in the (C*kh*kw, N*OH*OW) layout and their adjoint, max pooling with its
-backward, layer norm with its backward. NumpyKernels inherits them (the CPU backend's
-kernels); CudaKernels launches the CUDA sources instead.
+"""NumPy references of the layer kernels of kernels/conv.cu, norm.cu and index.cu: the columns
+of a convolution in the (C*kh*kw, N*OH*OW) layout and their adjoint, max pooling with its
+backward, layer norm with its backward, the adjoint of a gather of rows. NumpyKernels inherits
+them (the CPU backend's kernels); CudaKernels launches the CUDA sources instead.
 
 Both layouts run one strided copy or sum per kernel tap over whole output rows: NumPy's inner
 loops then span OW elements, and every other pass is over contiguous memory."""
@@ -12,9 +12,12 @@ import math
 
 from tinygrad_nv.backend.kernels import conv_out_size
 
+INDEX_CHUNK = 1 << 16  # index_add_rows: elements of values per add.at call
+
 
 class NnKernels:
-    """Convolution columns, max pooling and layer norm on the array module `self.xp`."""
+    """Convolution columns, max pooling, layer norm and row scatters on the array module
+    `self.xp`."""
 
     xp: object
 
@@ -112,6 +115,22 @@ class NnKernels:
         if grad.shape == tuple(x_shape):
             return grad
         return xp.ascontiguousarray(grad[:, :, ph:ph + h, pw:pw + w])
+
+    # ---- the adjoint of a gather of rows (kernels/index.cu)
+    def index_add_rows(self, index, values, rows: int):
+        """(rows, cols) zeros with values[k] (values: (len(index), cols)) added to row
+        index[k] (1-D, in [0, rows)) in the order of the index: NumPy's add.at."""
+        xp = self.xp
+        cols = values.shape[1]
+        out = xp.zeros((rows, cols), values.dtype)
+        flat, step = out.reshape(-1), max(1, INDEX_CHUNK // max(cols, 1))
+        columns = xp.arange(cols)
+        for start in range(0, len(index), step):
+            # add.at on flat element indices runs NumPy's 1-D fast loop: 4x faster than on
+            # rows, the same additions in the same order
+            places = index[start:start + step, None] * cols + columns
+            xp.add.at(flat, places.reshape(-1), values[start:start + step].reshape(-1))
+        return out
 
     # ---- layer norm over the rows of a 2-D array (kernels/norm.cu)
     def layer_norm(self, x, weight, bias, eps: float):

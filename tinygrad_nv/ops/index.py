@@ -8,6 +8,7 @@ elsewhere would wait for the GPU (on emu NumPy still refuses an out-of-range ind
 
 from __future__ import annotations
 
+import math
 import operator
 from typing import TYPE_CHECKING, Any
 
@@ -56,9 +57,16 @@ class IndexAdd(Function):
 
     def forward(self, g, index: tuple, advanced: bool, shape: tuple):
         self.index, self.advanced = index, advanced
-        out = self.xp.zeros(shape, dtype=g.dtype)
+        xp = self.xp
+        first = index[0] if len(index) == 1 else None
+        if advanced and hasattr(first, "dtype") and first.dtype.kind in "iu":  # embedding's
+            rows = first.reshape(-1)
+            rows = xp.where(rows < 0, rows + shape[0], rows)
+            values = g.reshape(rows.size, math.prod(shape[1:]))
+            return self.kernels.index_add_rows(rows, values, shape[0]).reshape(shape)
+        out = xp.zeros(shape, dtype=g.dtype)
         if advanced:
-            self.xp.add.at(out, index, g)
+            xp.add.at(out, index, g)
         else:
             out[index] = g
         return out
