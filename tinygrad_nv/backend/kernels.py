@@ -406,6 +406,10 @@ class Kernels(Protocol):
         """GradScaler: every gradient times inv_scale[0] in place; found_inf[0] = 1 where one
         was not finite."""
 
+    def philox_uniform(self, n: int, dtype: Any, seed: int, offset: int) -> Any:
+        """n uniform values in [0, 1) (float32 or float64) of the Philox4x32-10 stream of
+        `seed` from block `offset` on (backend/philox.py; the same bits on every backend)."""
+
     def lstm_cell_forward(self, gates: Any, xw: Any, c: Any, h_out: Any, c_out: Any) -> None:
         """One LSTM step's gate pass (writes gates, h_out, c_out)."""
 

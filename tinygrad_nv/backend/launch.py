@@ -532,6 +532,17 @@ class CudaKernels(OptimizerKernels):
                                  cc, out, *shape)
         return out.astype(cols.dtype, copy=False)
 
+    # ---- a counter-based random stream (kernels/random.cu)
+    def philox_uniform(self, n: int, dtype, seed: int, offset: int):
+        dt = np.dtype(dtype)
+        if dt not in (np.float32, np.float64):
+            raise TypeError(f"philox_uniform: float32 or float64, got {dt}")
+        out = self.xp.empty(n, dtype=dt)
+        self._launch_elementwise("random", "philox_uniform", dt, _cdiv(n, 4 if dt.itemsize == 4
+                                                                        else 2),
+                                 out, np.int64(n), np.uint64(seed), np.uint64(offset))
+        return out
+
     # ---- recurrent cells: one time step's gate pass (kernels/recurrent.cu; the arguments are
     # NumpyKernels'); outputs are written into the arrays given
     def lstm_cell_forward(self, gates, xw, c, h_out, c_out) -> None:

@@ -10,6 +10,7 @@ import functools
 import math
 
 from tinygrad_nv.backend import erf as cody
+from tinygrad_nv.backend import philox
 from tinygrad_nv.backend.amp_kernels import AmpKernels
 from tinygrad_nv.backend.kernels import (
     ACTIVATIONS,
@@ -313,6 +314,10 @@ class NumpyKernels(NnKernels, OptimizerKernels, AmpKernels):
                 out[:, :, top:top + sh * (oh - 1) + 1:sh,
                     left:left + sw * (ow - 1) + 1:sw] += cols[:, :, i, j]
         return out[:, :, ph:ph + h, pw:pw + w]
+
+    # ---- a counter-based random stream (kernels/random.cu; the reference: backend/philox.py)
+    def philox_uniform(self, n: int, dtype, seed: int, offset: int):
+        return self.xp.asarray(philox.philox_uniform(n, dtype, seed, offset))
 
     # ---- recurrent cells: the gate pass of one time step after its matrix products
     # (kernels/recurrent.cu). Row-major (B, gates * H) gate arrays in PyTorch's order (LSTM i,
