@@ -41,13 +41,17 @@ each. emu's capture mode (graph.py, `TINYGRAD_NV_EMU_CAPTURE=1`) checks a record
 CUDA graph: what CuPy's stream capture refuses (a host-to-device copy, a cuBLAS call: CuPy sets
 the handle's stream on each; a cuRAND draw) fails at recording, and each replay is one graph
 launch that fails on a host synchronisation or on a by-value argument that changes between
-replays. Not done yet, and so refused by that mode today: matrix products through cuBLAS with
-the handle's stream set before capture (nvmath-python's low-level cuBLAS bindings, or ctypes
-calls of cublasGemmEx with CuPy's arguments, so that eager and graph run the same GEMM),
-optimizer kernels that read their coefficient records from device buffers (`<opt>_multi_dev`
-entry points of optim.cu), a Philox generator with its offset in device memory for dropout,
-address tables filled after capture, a private memory pool, and the capture itself
-(`Stream.begin_capture`/`end_capture`, one `Graph.launch` per replay).
+replays. Done for graphs: the fused SGD, Adam(W) and RMSprop kernels read their coefficient
+records from device memory (kernels.DeviceCoef, optim.cu's `*_multi_dev`; capture mode passes
+them so, uploaded at each replay), and a counter-based generator (kernels/random.cu's Philox
+with (seed, offset) by value or in device memory, backend/philox.py). Not done yet, and so
+refused by that mode today: matrix products through cuBLAS with the handle's stream set before
+capture (nvmath-python's low-level cuBLAS bindings, or ctypes calls of cublasGemmEx with
+CuPy's arguments, so that eager and graph run the same GEMM), Philox as the devices' default
+generator with its offsets advanced on the host at each replay (dropout), `_dev` kernels for
+the other optimizers and device scalars for Adagrad/amsgrad, optimizer address tables filled
+after capture, a private memory pool, and the capture itself (`Stream.begin_capture` /
+`end_capture` on a non-blocking stream after a warm-up replay, one `Graph.launch` per replay).
 
 >>> @tinygrad_nv.jit
 ... def step(x, y):
