@@ -55,7 +55,8 @@ def test_every_call_runs_on_the_tensors_device():
         assert current_device() == 0  # every placement was left again
     assert all(str(t.device) == dev for t in [*made, there_and_back, *model.parameters()])
     assert probe.misplaced == []
-    assert {"im2col_idx32_f32", "bias_act_f32", "softmax_forward_warp_f32",
+    assert {"im2col_cn_idx32_f32", "act_forward_f32", "act_backward_f32", "bias_grad_f32",
+            "softmax_forward_warp_f32",
             "softmax_backward_warp_f32", "adam_multi_f32", "sgd_multi_f32", "rmsprop_multi_f32",
             "from_host"} <= set(probe.calls)
 
