@@ -57,6 +57,19 @@ def test_reference_is_within_a_few_ulps_of_math(name, dtype, bound):
     assert np.signbit(special[1]) == (name == "erf")  # erf(-0) = -0
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_normal_cdf_is_half_of_one_plus_erf(dtype):
+    """GELU's Phi(x) = (1 + erf(x / sqrt 2)) / 2 within two units of 1.0's last place of
+    math's value (float32 through chunks of the rational function, their seams included)."""
+    x = np.concatenate([points(dtype), np.linspace(-9, 9, 40000, dtype=dtype)])
+    got = cody.normal_cdf(np, x)
+    assert got.dtype == dtype and got.shape == x.shape
+    np.testing.assert_allclose(got, [(1 + math.erf(v / math.sqrt(2))) / 2 for v in x.tolist()],
+                               rtol=0, atol=2 * np.finfo(dtype).eps)
+    special = cody.normal_cdf(np, SPECIAL.astype(dtype))
+    np.testing.assert_array_equal(special, np.array([0.5, 0.5, 1.0, 0.0, np.nan], dtype))
+
+
 def test_reference_evaluates_float32_in_float32():
     """Not float64 rounded at the end: the float32 result differs from that in some places."""
     x = points(np.float32)

@@ -157,6 +157,61 @@ def test_composed_activations_against_torch(device):
                                    err_msg=name)
 
 
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 2e-6), (np.float64, 1e-14)])
+def test_gelu_against_torch_through_several_chunks(dtype, tol, device):
+    """Exact GELU and its gradient over 70K values (three float32 pieces of erf's rational
+    function), tails, zeros and a 0-d tensor."""
+    torch = pytest.importorskip("torch")
+    values = np.concatenate([np.linspace(-12, 12, 70001), [0.0, -0.0, 1e-30, -1e-30]])
+    for a in (values.astype(dtype), np.array(-0.75, dtype)):
+        g = np.asarray(np.cos(a * 3), dtype)
+        x = Tensor(a, requires_grad=True, device=device)
+        out = x.gelu()
+        out.backward(Tensor(g, device=device))
+        tx = torch.tensor(a, requires_grad=True)
+        expected = torch.nn.functional.gelu(tx)
+        expected.backward(torch.tensor(g))
+        assert out.dtype == dtype and x.grad.dtype == dtype
+        np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=tol, atol=tol)
+        np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=tol, atol=tol)
+
+
+def test_gelu_backward_reuses_the_forward_cdf(monkeypatch):
+    """On NumPy the normal cdf is evaluated once per forward + backward (the graph-free
+    backward takes the forward's), and the gradient is the fused kernel's bit for bit."""
+    from tinygrad_nv.backend import erf as cody
+
+    calls = []
+    evaluate = cody.normal_cdf
+    monkeypatch.setattr(cody, "normal_cdf", lambda xp, a: calls.append(a.shape) or evaluate(
+        xp, a))
+    a = np.random.default_rng(0).standard_normal((64, 33)).astype(np.float32)
+    g = np.random.default_rng(1).standard_normal(a.shape).astype(np.float32)
+    x = Tensor(a, requires_grad=True, device="cpu")
+    x.gelu().backward(Tensor(g, device="cpu"))
+    assert calls == [a.shape]
+    kernels = x.backend.kernels
+    np.testing.assert_array_equal(x.grad.numpy(), kernels.act_backward("gelu", a, g))
+    np.testing.assert_array_equal(x.gelu().numpy(), kernels.act_forward("gelu", a))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_gelu_kernels_on_emu_match_the_numpy_reference(dtype):
+    from tinygrad_nv.backend import get_backend
+    from tinygrad_nv.backend.numpy_kernels import NumpyKernels
+
+    a = np.linspace(-8, 8, 5001).astype(dtype)
+    g = np.sin(a).astype(dtype)
+    emu, ref = get_backend("emu").kernels, NumpyKernels(np)
+    (y, saved), (y_ref, cdf) = emu.gelu(a), ref.gelu(a)
+    tol = {np.float32: 2e-6, np.float64: 1e-13, np.float16: 2e-3}[dtype]
+    assert y.dtype == dtype and y_ref.dtype == dtype
+    np.testing.assert_allclose(y, y_ref, rtol=tol, atol=tol)
+    gx, gx_ref = emu.gelu_backward(a, saved, g), ref.gelu_backward(a, cdf, g)
+    assert gx.dtype == dtype and gx_ref.dtype == dtype
+    np.testing.assert_allclose(gx, gx_ref, rtol=tol, atol=tol)
+
+
 @pytest.mark.parametrize("fn,exc,pattern", [
     (lambda d: Tensor([1, 2], device=d).relu6(), TypeError, "relu6: needs a floating point"),
     (lambda d: Tensor([1, 2], device=d).mish(), TypeError, "mish: needs a floating point"),

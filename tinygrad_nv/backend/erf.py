@@ -89,19 +89,40 @@ BETA = (-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03,
         -7.37332916720468e-03, -1.42647390514189e-02)
 
 
-def _erf32(xp, y, out):
-    """erf of the float32 piece y into out."""
+HALF_ALPHA = tuple(a / 2 for a in ALPHA)  # erf / 2: halving every coefficient is exact
+SQRT_HALF = math.sqrt(0.5)
+
+
+def normal_cdf(xp, x):
+    """Phi(x) = (1 + erf(x / sqrt(2))) / 2 of a float32 or float64 array: what exact GELU's
+    forward (x Phi(x)) and backward (Phi(x) + x phi(x)) share. float32 in pieces of CHUNK
+    through _erf32 with the halving folded into its numerator."""
+    if x.dtype != xp.float32:
+        out = erf(xp, x * SQRT_HALF)
+        out *= 0.5
+        out += 0.5
+        return out
+    values, out = x.reshape(-1), xp.empty(x.size, x.dtype)
+    for start in range(0, values.size, CHUNK):
+        part = out[start:start + CHUNK]
+        _erf32(xp, values[start:start + CHUNK] * xp.float32(SQRT_HALF), part, HALF_ALPHA)
+        part += xp.float32(0.5)
+    return out.reshape(x.shape)
+
+
+def _erf32(xp, y, out, alpha: tuple = ALPHA):
+    """erf of the float32 piece y into out (alpha: HALF_ALPHA gives erf / 2)."""
     t = xp.float32
     v = xp.clip(y, t(-4), t(4))
     z = v * v
-    top, bottom = z * t(ALPHA[0]), z * t(BETA[0])
-    for a in ALPHA[1:-1]:
+    top, bottom = z * t(alpha[0]), z * t(BETA[0])
+    for a in alpha[1:-1]:
         top += t(a)
         top *= z
     for b in BETA[1:-1]:
         bottom += t(b)
         bottom *= z
-    top += t(ALPHA[-1])
+    top += t(alpha[-1])
     bottom += t(BETA[-1])
     xp.divide(top, bottom, out=out)
     out *= v  # last: a denormal v rounds once

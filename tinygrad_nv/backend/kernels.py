@@ -295,6 +295,13 @@ class Kernels(Protocol):
     def act_backward(self, act: str, x: Any, grad: Any, param: float = 0.0) -> Any:
         """grad * act'(x), x the activation's input."""
 
+    def gelu(self, x: Any) -> tuple[Any, Any]:
+        """(gelu(x), saved): exact GELU and what gelu_backward takes beside x (NumPy: the
+        normal cdf, so that backward evaluates no erf; CUDA: None, its kernel recomputes it)."""
+
+    def gelu_backward(self, x: Any, saved: Any, grad: Any) -> Any:
+        """grad * gelu'(x), given gelu's `saved`."""
+
     def erf(self, x: Any) -> Any:
         """The error function, element-wise."""
 

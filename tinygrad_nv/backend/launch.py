@@ -208,6 +208,12 @@ class CudaKernels(OptimizerKernels):
         return dx.astype(x.dtype, copy=False)
 
     # ---- linear epilogue
+    def gelu(self, x):
+        return self.act_forward("gelu", x), None  # erff again in backward beats a stored cdf
+
+    def gelu_backward(self, x, saved, grad):
+        return self.act_backward("gelu", x, grad)
+
     def bias_act(self, z, bias, act: str, param: float = 0.0):
         dt, scalar = self._storage_dtype(f"bias_act({act})", z.dtype)
         code, features = self._act_code(act), z.shape[-1]

@@ -24,6 +24,7 @@ from tinygrad_nv.backend.optim_kernels import OptimizerKernels
 from tinygrad_nv.dtype import accumulation_dtype
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 SOFTPLUS_THRESHOLD = 20.0  # PyTorch's default: softplus(x) = x once beta * x > 20
 
 
@@ -49,7 +50,7 @@ class NumpyKernels(NnKernels, OptimizerKernels, AmpKernels):
         if act == "tanh":
             return xp.tanh(x)
         if act == "gelu":
-            return (0.5 * x * (1.0 + self.erf(x / math.sqrt(2.0)))).astype(x.dtype, copy=False)
+            return self.gelu(x)[0]
         if act == "gelu_tanh":
             inner = SQRT_2_OVER_PI * (x + 0.044715 * (x * x * x))
             return (0.5 * x * (1.0 + xp.tanh(inner))).astype(x.dtype, copy=False)
@@ -83,8 +84,7 @@ class NumpyKernels(NnKernels, OptimizerKernels, AmpKernels):
             t = xp.tanh(x)
             d = one - t * t
         elif act == "gelu":
-            pdf = xp.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
-            d = 0.5 * (1.0 + self.erf(x / math.sqrt(2.0))) + x * pdf
+            return self.gelu_backward(x, cody.normal_cdf(xp, x), grad)
         elif act == "gelu_tanh":
             inner = SQRT_2_OVER_PI * (x + 0.044715 * (x * x * x))
             t = xp.tanh(inner)
@@ -101,6 +101,31 @@ class NumpyKernels(NnKernels, OptimizerKernels, AmpKernels):
         else:
             raise ValueError(f"unknown activation {act!r}; valid: {ACTIVATIONS}")
         return (grad * d).astype(x.dtype, copy=False)
+
+    def gelu(self, x):
+        """(x Phi(x), Phi(x)): exact GELU and the normal cdf its backward takes (float32 for
+        float16/bfloat16 x, whose GELU is rounded once)."""
+        if x.dtype.itemsize < 4:
+            y, cdf = self.gelu(x.astype(self.xp.float32))
+            return y.astype(x.dtype), cdf
+        cdf = cody.normal_cdf(self.xp, x)
+        return x * cdf, cdf
+
+    def gelu_backward(self, x, saved, grad):
+        """grad (Phi(x) + x phi(x)) from gelu's cdf, `saved` (no erf again)."""
+        xp = self.xp
+        if x.dtype.itemsize < 4:
+            f32 = xp.float32
+            return self.gelu_backward(x.astype(f32), saved, grad.astype(f32)).astype(x.dtype)
+        t = x.dtype.type
+        d = xp.multiply(x, x, out=xp.empty_like(x))  # an array also where x is 0-d
+        d *= t(-0.5)
+        xp.exp(d, out=d)
+        d *= x
+        d *= t(INV_SQRT_2PI)
+        d += saved
+        d *= grad
+        return d
 
     def erf(self, x):
         """The error function, element-wise (Cody's rational approximations: backend/erf.py)."""

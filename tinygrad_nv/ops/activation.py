@@ -90,9 +90,21 @@ class Tanh(Activation):
 
 
 class Gelu(Activation):
-    """Exact GELU, x * Phi(x)."""
+    """Exact GELU, x * Phi(x). Forward keeps what the backend's gelu_backward takes beside x
+    (NumPy: Phi(x), so the graph-free backward evaluates no erf)."""
 
     act = "gelu"
+
+    def forward(self, x, param: float = 0.0):
+        self.param = param
+        y, self.saved = self.kernels.gelu(x)
+        return y
+
+    def backward(self, g):
+        if not is_grad_enabled():
+            x = self.parents[0]
+            return g._like(self.kernels.gelu_backward(x._data, self.saved, g._data))
+        return super().backward(g)
 
     @staticmethod
     def second_derivative(x, param):
