@@ -2,7 +2,8 @@
 // Random123, cuRAND and PyTorch's CUDA graphs): block j of the stream is Philox of the 128-bit
 // counter (offset + j, 0) under the 64-bit key `seed`, four 32-bit words. A launch needs no
 // state but (seed, offset): a CUDA graph replays it with the offset read from device memory
-// (`_dev` entry points: state[0] = seed, state[1] = offset), advanced by the host each step.
+// (`_dev` entry points: state[0] = seed, state[1] = the base offset, which the host advances
+// each step, plus an offset from it by value, the same at every replay).
 // Uniform floats in [0, 1): float32 element i is word i % 4 of block i / 4 as (w >> 8) 2^-24;
 // float64 element i takes words 2 (i % 2) and 2 (i % 2) + 1 of block i / 2 as
 // ((w0 >> 5) 2^26 + (w1 >> 6)) 2^-53 (NumPy's formula for doubles).
@@ -66,10 +67,12 @@ extern "C" __global__ void philox_uniform_f64(double* out, long long n, unsigned
   uniform_f64(out, n, seed, offset);
 }
 extern "C" __global__ void philox_uniform_dev_f32(float* out, long long n,
-                                                  const unsigned long long* state) {
-  uniform_f32(out, n, state[0], state[1]);
+                                                  const unsigned long long* state,
+                                                  unsigned long long offset) {
+  uniform_f32(out, n, state[0], state[1] + offset);
 }
 extern "C" __global__ void philox_uniform_dev_f64(double* out, long long n,
-                                                  const unsigned long long* state) {
-  uniform_f64(out, n, state[0], state[1]);
+                                                  const unsigned long long* state,
+                                                  unsigned long long offset) {
+  uniform_f64(out, n, state[0], state[1] + offset);
 }

@@ -1,7 +1,8 @@
 """emu's capture mode (TINYGRAD_NV_EMU_CAPTURE=1): a jit recording checked as one CUDA graph.
 A legal step replays as one graph launch per call with eager's numbers; the mode catches a
 planted host synchronisation, a planted host-to-device copy and a planted baked learning
-rate, and names CuPy's cuBLAS matrix products and cuRAND draws, which a capture refuses."""
+rate, and names CuPy's cuBLAS matrix products and cuRAND draws, which a capture refuses; dropout
+and rand* draw from the graph's Philox stream, eager's numbers for the same seed."""
 
 from __future__ import annotations
 
@@ -132,18 +133,53 @@ def test_fused_optimizers_read_their_coefficients_from_device_memory(make):
     assert fn.replays == 4
 
 
-@pytest.mark.parametrize("what, match", [("matmul", "cuBLAS"), ("dropout", "cuRAND")])
-def test_what_cupy_refuses_during_capture_is_named(what, match):
-    w = Tensor(np.ones((3, 3) if what == "matmul" else 3, np.float32), device="emu",
-               requires_grad=True)
+def test_dropout_and_rand_draw_eagers_numbers_from_the_graphs_philox_stream():
+    """emu's generator is cuda's Philox stream: inside a graph the draws read (seed, offset)
+    from device memory, uploaded before each launch, so every replay draws new masks and the
+    same seed gives eager's masks and noise, step after step."""
+    def run():
+        w = Tensor(np.linspace(-1, 1, 8, dtype=np.float32), device="emu", requires_grad=True)
+        opt = optim.SGD([w], lr=0.1, momentum=0.9)
 
-    def step(x):
-        y = x @ w if what == "matmul" else F.dropout(x * w, 0.5)
-        return y.sum()
+        def step(x: Tensor) -> Tensor:
+            opt.zero_grad()
+            noise = Tensor.rand(8, device="emu") + Tensor.randn(2, 8, device="emu")
+            loss = (F.dropout((w * x).tanh(), 0.5) + 0.01 * noise).sum()
+            loss.backward()
+            opt.step()
+            return loss
+        return w, step
 
-    fn = tg.jit(step)
+    results = []
+    with instrumented("emu") as probe:
+        for jitted in (False, True):
+            w, step = run()
+            fn = tg.jit(step) if jitted else step
+            tg.manual_seed(3)
+            losses = [fn(Tensor(np.full(8, 0.5 + i, np.float32), device="emu")).numpy()
+                      for i in range(20)]
+            results.append((losses, w.numpy()))
+        assert fn.replays == probe.graph_launches == 18
+    for eager, replayed in zip(results[0][0], results[1][0], strict=True):
+        np.testing.assert_array_equal(eager, replayed)
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+    assert len({float(x) for x in results[1][0]}) == 20  # new masks at every replay
+
+
+def test_a_generator_that_is_not_philox_is_refused(monkeypatch):
+    monkeypatch.setattr(tg.backend.get_backend("emu"), "rng", np.random.default_rng(0))
+    w = Tensor(np.ones(3, np.float32), device="emu", requires_grad=True)
+    fn = tg.jit(lambda x: F.dropout(x * w, 0.5).sum())
     fn(Tensor(np.ones((2, 3), np.float32), device="emu"))
-    with pytest.raises(CaptureError, match=match):
+    with pytest.raises(CaptureError, match="cuRAND is not capturable"):
+        fn(Tensor(np.ones((2, 3), np.float32), device="emu"))
+
+
+def test_what_cupy_refuses_during_capture_is_named():
+    w = Tensor(np.ones((3, 3), np.float32), device="emu", requires_grad=True)
+    fn = tg.jit(lambda x: (x @ w).sum())
+    fn(Tensor(np.ones((2, 3), np.float32), device="emu"))
+    with pytest.raises(CaptureError, match="cuBLAS"):
         fn(Tensor(np.ones((2, 3), np.float32), device="emu"))
 
 

@@ -4,6 +4,7 @@ the placement that makes its device current."""
 from __future__ import annotations
 
 import functools
+import secrets
 import threading
 from contextlib import nullcontext
 from types import ModuleType
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_nv.backend.devices import device
+from tinygrad_nv.backend.philox import PhiloxStream
 
 NO_PLACEMENT = nullcontext()  # reusable and reentrant
 
@@ -82,6 +84,27 @@ class Backend:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
+
+
+class PhiloxRng:
+    """The random generator of the GPU-like devices (cuda, emu), mixed in before Backend: a
+    Philox stream drawn through their kernels (backend/philox.py), as PyTorch's CUDA generator;
+    its state is (seed, offset), 16 bytes. A captured step (a CUDA graph) draws from the same
+    stream with the offset in device memory: eager and graph replays draw the same numbers for
+    the same seed, which cuRAND (not capturable) could not give."""
+
+    def seed(self, seed: int | None) -> None:
+        stream = self.new_rng(secrets.randbits(64) if seed is None else seed)
+        self.rng = stream if self.placement is None else Placed(stream, self.placement)
+
+    def new_rng(self, seed: int) -> PhiloxStream:
+        return PhiloxStream(self.kernels, seed)
+
+    def rng_state(self, rng: PhiloxStream) -> np.ndarray:
+        return rng.state()
+
+    def set_rng_state(self, rng: PhiloxStream, state: np.ndarray) -> None:
+        rng.set_state(state)
 
 
 _PCG64_BYTES = 40  # state, increment (128 bits each), has_uint32 (padded), uinteger

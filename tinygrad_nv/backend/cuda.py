@@ -1,5 +1,6 @@
-"""The CUDA backend: CuPy arrays, cuBLAS through CuPy, and our kernels from `kernels/*.cu`
-compiled with NVRTC and launched by the launch code it shares with `emu` (launch.py).
+"""The CUDA backend: CuPy arrays, cuBLAS through CuPy, our kernels from `kernels/*.cu`
+compiled with NVRTC and launched by the launch code it shares with `emu` (launch.py), and a
+Philox random stream drawn by kernels/random.cu (base.PhiloxRng; not cuRAND).
 """
 
 from __future__ import annotations
@@ -8,14 +9,14 @@ import os
 
 import numpy as np
 
-from tinygrad_nv.backend.base import Backend, DevicePlacement, Placed
+from tinygrad_nv.backend.base import Backend, DevicePlacement, PhiloxRng, Placed
 from tinygrad_nv.backend.launch import CudaKernels
 
 NVRTC_OPTIONS = ("-std=c++11",)
 SYNC_DEBUG_ENV = "TINYGRAD_NV_SYNC_DEBUG"
 
 
-class CudaBackend(Backend):
+class CudaBackend(PhiloxRng, Backend):
     """`cuda:<index>`: CuPy arrays on that GPU and our kernels compiled with NVRTC.
 
     On a host with several GPUs every CuPy call runs with this device current: `xp`, `rng` and
@@ -53,24 +54,6 @@ class CudaBackend(Backend):
         except self._cupy.cuda.runtime.CUDARuntimeError as e:
             raise RuntimeError(f"{self.name}: kernel {kernel} (grid {grid}, block {block}) "
                                f"failed: {e}") from e
-
-    def seed(self, seed: int | None) -> None:
-        with self.on_device():
-            rng = self._cupy.random.default_rng(seed)
-        self.rng = rng if self.placement is None else Placed(rng, self.placement)
-
-    def rng_state(self, rng) -> np.ndarray:
-        """CuPy's generators keep one cuRAND state per GPU thread in a device array: its
-        bytes."""
-        return self.to_host(rng.bit_generator._state).view(np.uint8)
-
-    def set_rng_state(self, rng, state: np.ndarray) -> None:
-        target = rng.bit_generator._state
-        if state.size != target.nbytes:
-            raise RuntimeError(f"set_rng_state: expected a state of {target.nbytes} bytes for "
-                               f"the {self.name} generator, got {state.size}")
-        with self.on_device():
-            target[...] = self._cupy.asarray(state.view(np.int8))
 
     def to_host(self, array) -> np.ndarray:
         with self.on_device():

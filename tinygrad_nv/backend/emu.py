@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinygrad_nv.backend.base import Backend, DevicePlacement, Placed
+from tinygrad_nv.backend.base import Backend, DevicePlacement, PhiloxRng, Placed
 from tinygrad_nv.backend.launch import CudaKernels
 
 
@@ -326,9 +326,10 @@ def _make_current(index: int) -> None:
     _current.index = index
 
 
-class EmuBackend(Backend):
-    """`emu` (`emu:N`): NumPy arrays, kernels from `kernels/*.cu` compiled for the CPU. Device
-    N > 0 pretends to be the N-th GPU: its placement makes N the emulated current device."""
+class EmuBackend(PhiloxRng, Backend):
+    """`emu` (`emu:N`): NumPy arrays, kernels from `kernels/*.cu` compiled for the CPU, and
+    cuda's Philox generator (base.PhiloxRng). Device N > 0 pretends to be the N-th GPU: its
+    placement makes N the emulated current device."""
 
     xp = np
 

@@ -255,11 +255,17 @@ class DeviceCoef:
         """Write `record`'s values into every buffer (a host-to-device copy on a GPU)."""
         self.record = record
         for math, buffer in self.buffers.items():
-            host = np.array([record.cast(np, math)], dtype=self.layout(math)).view(np.uint8)
-            if hasattr(buffer, "set"):  # CuPy
-                buffer.set(host)
-            else:
-                buffer[...] = host
+            upload(buffer, np.array([record.cast(np, math)], dtype=self.layout(math)).view(
+                np.uint8))
+
+
+def upload(buffer: Any, host: np.ndarray) -> None:
+    """Write host values into a device buffer of the same dtype and size (CuPy: an
+    asynchronous host-to-device copy on the current stream; NumPy: a copy)."""
+    if hasattr(buffer, "set"):  # CuPy
+        buffer.set(host)
+    else:
+        buffer[...] = host
 
 
 # ---------------------------------------------------------------------- the contract

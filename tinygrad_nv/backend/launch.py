@@ -540,13 +540,20 @@ class CudaKernels(OptimizerKernels):
 
     # ---- a counter-based random stream (kernels/random.cu)
     def philox_uniform(self, n: int, dtype, seed: int, offset: int):
+        return self._philox("philox_uniform", n, dtype, np.uint64(seed), np.uint64(offset))
+
+    def philox_uniform_dev(self, n: int, dtype, state, offset: int):
+        """philox_uniform with (seed, base offset) read from `state` (2 uint64 on the device)
+        and `offset` blocks past that base (a captured step's draws: backend/philox.py)."""
+        return self._philox("philox_uniform_dev", n, dtype, state, np.uint64(offset))
+
+    def _philox(self, kernel: str, n: int, dtype, *stream):
         dt = np.dtype(dtype)
         if dt not in (np.float32, np.float64):
-            raise TypeError(f"philox_uniform: float32 or float64, got {dt}")
+            raise TypeError(f"{kernel}: float32 or float64, got {dt}")
         out = self.xp.empty(n, dtype=dt)
-        self._launch_elementwise("random", "philox_uniform", dt, _cdiv(n, 4 if dt.itemsize == 4
-                                                                        else 2),
-                                 out, np.int64(n), np.uint64(seed), np.uint64(offset))
+        self._launch_elementwise("random", kernel, dt, _cdiv(n, 4 if dt.itemsize == 4 else 2),
+                                 out, np.int64(n), *stream)
         return out
 
     # ---- recurrent cells: one time step's gate pass (kernels/recurrent.cu; the arguments are

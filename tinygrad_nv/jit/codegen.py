@@ -140,14 +140,17 @@ def generate(rec: Recorder, leaf_kinds: list[str], effects: list[tuple], output:
                          " return _STALE")
     for fn, args in rec.guards:
         lines.append(f"    if not {prog.bind(fn, '_f')}(*{prog.bind(args)}): return _STALE")
-    by_value, device = set(), {}
+    by_value, device, streams = set(), {}, {}
     if launches is not None:
         graph.check_capture(rec, nodes, name)
         device = graph.device_coefficients(rec, nodes)  # records the kernels read in memory
         prog.aliases = {slot: prog.bind(coef, "_D") for slot, coef in device.items()}
         by_value = graph.dynamic_by_value(rec, nodes) - set(device)
+        streams = {b: prog.bind(s, "_G") for b, s in graph.generators(rec, nodes).items()}
         lines.append(f"    with {prog.bind(launches, '_L')}:")
     body = len(lines)
+    for backend, stream in streams.items():  # the host side of the launch: (seed, offset)
+        lines.append(f"    {stream}.start({prog.bind(backend, '_b')}.rng)")
     for node in nodes:
         kind = node.kind
         if kind == "input":
@@ -171,10 +174,10 @@ def generate(rec: Recorder, leaf_kinds: list[str], effects: list[tuple], output:
         elif kind == "setitem":
             target, key, value = node.args
             lines.append(f"    {prog.expr(target)}[{prog.expr(key)}] = {prog.expr(value)}")
-        elif kind == "rng":
+        elif kind == "rng":  # the device's generator, or the graph's stream of it
             backend, method = node.target
-            prog.assign(node, f"{prog.bind(backend, '_b')}.rng.{method}("
-                              f"{prog.call_args(node.args, node.kwargs)})")
+            source = streams.get(backend) or f"{prog.bind(backend, '_b')}.rng"
+            prog.assign(node, f"{source}.{method}({prog.call_args(node.args, node.kwargs)})")
     if launches is not None:  # the operations inside `with launches:`
         lines[body:] = ["    " + line for line in lines[body:]] or ["        pass"]
     for target, attr, value in effects:

@@ -20,6 +20,7 @@ import os
 from typing import Any
 
 from tinygrad_nv.backend.kernels import Coefficients, DeviceCoef
+from tinygrad_nv.backend.philox import GraphPhilox
 from tinygrad_nv.jit.record import Node, Recorder
 from tinygrad_nv.jit.state import JitError
 
@@ -52,7 +53,7 @@ def check_capture(rec: Recorder, nodes: list[Node], name: str) -> None:
 
 
 def _refused(rec: Recorder, node: Node) -> str | None:
-    if node.kind == "rng":
+    if node.kind == "rng" and not is_philox(node.target[0].rng):
         return (f"a draw from the device's random generator ({node.target[1]}): cuRAND is not "
                 "capturable; a counter-based generator with its offset in device memory is")
     if node.kind != "call":
@@ -64,6 +65,18 @@ def _refused(rec: Recorder, node: Node) -> str | None:
         return (f"{target} through the array module (cuBLAS: CuPy sets the handle's stream "
                 "on every call)")
     return None
+
+
+def is_philox(rng: Any) -> bool:
+    """Whether a device's generator is a Philox stream (backend/philox.py: cuda's and emu's)."""
+    return all(hasattr(rng, name) for name in ("uniforms", "seed", "offset"))
+
+
+def generators(rec: Recorder, nodes: list[Node]) -> dict[Any, GraphPhilox]:
+    """The graph's stream per backend whose generator the replayed operations draw from: the
+    draws read (seed, offset) from its device buffer, uploaded before each launch."""
+    return {backend: GraphPhilox(backend.kernels, rec.draws[backend])
+            for backend in {n.target[0] for n in nodes if n.kind == "rng"}}
 
 
 def device_coefficients(rec: Recorder, nodes: list[Node]) -> dict[int, DeviceCoef]:

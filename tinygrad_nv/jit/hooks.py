@@ -117,7 +117,11 @@ class _Rng:
         def draw(*args: Any, **kwargs: Any) -> Any:
             if not rec.active or rec.depth or rec.thread != threading.get_ident():
                 return attr(*args, **kwargs)
-            return rec.call("rng", (backend, name), args, kwargs, [])
+            before = getattr(self._real, "offset", None)  # a Philox stream's (graph.py)
+            out = rec.call("rng", (backend, name), args, kwargs, [])
+            if before is not None:
+                rec.draws[backend] = rec.draws.get(backend, 0) + self._real.offset - before
+            return out
         return draw
 
 

@@ -227,6 +227,7 @@ class Recorder:
         self._created_ids: dict[int, weakref.ref] = {}
         self.grad_written: set[tuple] = set()  # (id(t), '_grad') of gradients assigned
         self.dynamics: dict[int, tuple] = {}  # id(value) -> (slot, value): dynamic values
+        self.draws: dict[Any, int] = {}  # backend -> Philox blocks its draws took
         self.consts: dict[int, tuple] = {}  # id(array) -> (array, slot): adopted constants
         self.const_roots: dict[int, tuple] = {}  # id(root) -> (root, [their slots])
         self.written_consts: set[int] = set()  # constants the step writes into

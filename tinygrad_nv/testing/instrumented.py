@@ -231,9 +231,6 @@ class InstrumentedEmuBackend(EmuBackend):
     def _load_module(self, source: str, name: str) -> _ProbedModule:
         return _ProbedModule(super()._load_module(source, name), self.probe)
 
-    def seed(self, seed: int | None) -> None:
-        self.rng = _Probed(np.random.default_rng(seed), self.on_device(), self.probe)
-
     def to_host(self, array) -> np.ndarray:
         with self.on_device():
             self.probe.sync("to_host")
