@@ -277,3 +277,47 @@ def check_same_loss(ours: float, theirs: float, what: str) -> str:
         raise AssertionError(f"{what}: first loss {ours} differs from PyTorch's {theirs}: "
                              "the two do not compute the same thing")
     return f"{what}: same weights, same first loss as PyTorch ({ours:.6g})"
+
+
+def model_step(model, opt) -> Callable[..., object]:
+    """The training step of a model whose forward returns the loss: zero_grad, loss,
+    backward, optimizer step (PyTorch's API, so it runs in both worlds)."""
+    def step(*inputs):
+        opt.zero_grad(set_to_none=True)
+        loss = model(*inputs)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+def both_worlds(suite: Suite, settings: Settings, make_model: Callable, make_opt: Callable,
+                arrays: tuple, what: str) -> tuple[dict[str, Callable[[], object]],
+                                                   Callable[[], None]]:
+    """({OURS: step, "torch": step}, sync): `make_model(lib)` and `make_opt(lib, params)`
+    built from tinygrad_nv and from PyTorch with our weights, stepping on `arrays` (host
+    arrays, the model's inputs); notes the first-loss check, or why PyTorch is left out."""
+    import tinygrad_nv
+    from tinygrad_nv.backend import get_backend
+
+    tinygrad_nv.manual_seed(0)
+    model = make_model(tinygrad_nv).to(settings.device)
+    ours = model_step(model, make_opt(tinygrad_nv, model.parameters()))
+    inputs = [tinygrad_nv.tensor(a, device=settings.device) for a in arrays]
+    fns, syncs = {OURS: lambda: ours(*inputs)}, [get_backend(settings.device).synchronize]
+    torch, torch_device = torch_or_reason(settings.device)
+    if torch is None:
+        suite.notes.append(torch_device)
+    else:
+        t_model = torch_copy(torch, model, make_model(torch), torch_device)
+        theirs = model_step(t_model, make_opt(torch, t_model.parameters()))
+        t_inputs = [torch.tensor(a, device=torch_device) for a in arrays]
+        fns["torch"] = lambda: theirs(*t_inputs)
+        syncs.append(torch_sync(torch, torch_device))
+        suite.notes.append(check_same_loss(float(fns[OURS]().item()),
+                                           float(fns["torch"]().item()), what))
+
+    def sync():
+        for s in syncs:
+            s()
+    return fns, sync

@@ -7,23 +7,17 @@ from __future__ import annotations
 
 import numpy as np
 
-import tinygrad_nv
 from benchmarks.harness import (
-    OURS,
     Row,
     Settings,
     Suite,
     Target,
-    check_same_loss,
+    both_worlds,
     fault_rows,
     jit_rows,
     time_round_robin,
-    torch_copy,
-    torch_or_reason,
-    torch_sync,
     with_jit,
 )
-from tinygrad_nv.backend import get_backend
 
 NAME = "gpt"
 VOCAB, LR, WEIGHT_DECAY = 65, 3e-4, 0.1
@@ -67,51 +61,16 @@ def make(lib, d_model: int, heads: int, layers: int, seq: int):
     return GPT()
 
 
-def step_of(model, opt):
-    """The training step on fixed data: zero_grad, loss, backward, AdamW."""
-    def step(idx, targets):
-        opt.zero_grad(set_to_none=True)
-        loss = model(idx, targets)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
-
-
 def run(settings: Settings) -> Suite:
     suite = Suite(NAME)
-    backend = get_backend(settings.device)
     batch, seq, d_model, heads, layers = settings.size((16, 64, 128, 4, 2), (16, 64, 128, 4, 2),
                                                        (2, 8, 16, 4, 1))
-    tinygrad_nv.manual_seed(0)
-    model = make(tinygrad_nv, d_model, heads, layers, seq).to(settings.device)
-    opt = tinygrad_nv.optim.AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
-    rng = np.random.default_rng(0)
-    idx_host, targets_host = rng.integers(0, VOCAB, (2, batch, seq))
-    idx, targets = (tinygrad_nv.tensor(a, device=settings.device)
-                    for a in (idx_host, targets_host))
-    ours = step_of(model, opt)
-    fns, syncs = {OURS: lambda: ours(idx, targets)}, [backend.synchronize]
-    torch, torch_device = torch_or_reason(settings.device)
-    if torch is None:
-        suite.notes.append(torch_device)
-    else:
-        t_model = torch_copy(torch, model, make(torch, d_model, heads, layers, seq),
-                             torch_device)
-        t_opt = torch.optim.AdamW(t_model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
-        t_idx, t_targets = (torch.tensor(a, device=torch_device)
-                            for a in (idx_host, targets_host))
-        theirs = step_of(t_model, t_opt)
-        fns["torch"] = lambda: theirs(t_idx, t_targets)
-        syncs.append(torch_sync(torch, torch_device))
-        suite.notes.append(check_same_loss(float(fns[OURS]().item()), float(fns["torch"]().item()),
-                                           f"GPT batch {batch}"))
+    idx_host, targets_host = np.random.default_rng(0).integers(0, VOCAB, (2, batch, seq))
+    fns, sync = both_worlds(
+        suite, settings, lambda lib: make(lib, d_model, heads, layers, seq),
+        lambda lib, params: lib.optim.AdamW(params, lr=LR, weight_decay=WEIGHT_DECAY),
+        (idx_host, targets_host), f"GPT batch {batch}")
     settings.progress(f"gpt: batch {batch}, sequence {seq}")
-
-    def sync():
-        for s in syncs:
-            s()
-
     fns = with_jit(fns)
     stats = time_round_robin(fns, settings, settings.samples(20, 5), sync)
     case = f"AdamW step, {layers} layers, d_model {d_model}, {heads} heads, sequence {seq}, " \

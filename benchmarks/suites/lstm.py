@@ -7,23 +7,17 @@ from __future__ import annotations
 
 import numpy as np
 
-import tinygrad_nv
 from benchmarks.harness import (
-    OURS,
     Row,
     Settings,
     Suite,
     Target,
-    check_same_loss,
+    both_worlds,
     fault_rows,
     jit_rows,
     time_round_robin,
-    torch_copy,
-    torch_or_reason,
-    torch_sync,
     with_jit,
 )
-from tinygrad_nv.backend import get_backend
 
 NAME = "lstm"
 VOCAB, LR = 65, 2e-3
@@ -48,50 +42,15 @@ def make(lib, embed: int, hidden: int, layers: int):
     return CharLSTM()
 
 
-def step_of(model, opt):
-    """The training step on fixed data: zero_grad, loss, backward, Adam."""
-    def step(idx, targets):
-        opt.zero_grad(set_to_none=True)
-        loss = model(idx, targets)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
-
-
 def run(settings: Settings) -> Suite:
     suite = Suite(NAME)
-    backend = get_backend(settings.device)
     seq, batch, embed, hidden, layers = settings.size((64, 32, 64, 128, 2), (64, 32, 64, 128, 2),
                                                       (4, 2, 8, 8, 2))
-    tinygrad_nv.manual_seed(0)
-    model = make(tinygrad_nv, embed, hidden, layers).to(settings.device)
-    opt = tinygrad_nv.optim.Adam(model.parameters(), lr=LR)
     idx_host, targets_host = np.random.default_rng(0).integers(0, VOCAB, (2, seq, batch))
-    idx, targets = (tinygrad_nv.tensor(a, device=settings.device)
-                    for a in (idx_host, targets_host))
-    ours = step_of(model, opt)
-    fns, syncs = {OURS: lambda: ours(idx, targets)}, [backend.synchronize]
-    torch, torch_device = torch_or_reason(settings.device)
-    if torch is None:
-        suite.notes.append(torch_device)
-    else:
-        t_model = torch_copy(torch, model, make(torch, embed, hidden, layers), torch_device)
-        t_opt = torch.optim.Adam(t_model.parameters(), lr=LR)
-        t_idx, t_targets = (torch.tensor(a, device=torch_device)
-                            for a in (idx_host, targets_host))
-        theirs = step_of(t_model, t_opt)
-        fns["torch"] = lambda: theirs(t_idx, t_targets)
-        syncs.append(torch_sync(torch, torch_device))
-        suite.notes.append(check_same_loss(float(fns[OURS]().item()),
-                                           float(fns["torch"]().item()),
-                                           f"LSTM batch {batch}, sequence {seq}"))
+    fns, sync = both_worlds(suite, settings, lambda lib: make(lib, embed, hidden, layers),
+                            lambda lib, params: lib.optim.Adam(params, lr=LR),
+                            (idx_host, targets_host), f"LSTM batch {batch}, sequence {seq}")
     settings.progress(f"lstm: batch {batch}, sequence {seq}")
-
-    def sync():
-        for s in syncs:
-            s()
-
     fns = with_jit(fns)
     stats = time_round_robin(fns, settings, settings.samples(20, 5), sync)
     case = f"Adam step, embedding {VOCAB}x{embed}, {layers}-layer LSTM {hidden}, sequence " \
