@@ -6,8 +6,10 @@
 // Reductions go through warp shuffles; a block's warps meet once in shared memory. The
 // forward pass reads a row twice: max and sum of exponentials together (online rescaling),
 // then the outputs. A NaN anywhere in a row makes the whole output row NaN (as PyTorch).
+// Storage: f32, f64, and f16 / bf16 (lowp.cu, compiled in front of this file: 16-bit
+// patterns in memory, float math and float row sums, one rounding per output).
 // Reference: NumpyKernels.softmax / softmax_backward in tinygrad_nv/backend/numpy_kernels.py.
-// cross_entropy.cu and attention.cu are compiled after this file and use its teams,
+// cross_entropy.cu, attention.cu and norm.cu are compiled after this file and use its teams,
 // block_reduce() and row_stats().
 
 // Block teams: blockDim.x a power of two from 32 to kMaxBlock; blockDim.y = blockDim.z = 1.
@@ -79,11 +81,12 @@ struct RowStats {
 // (starting at x[0], a value of the row) and rescales its sum when the maximum grows. A -inf
 // equal to the running maximum (-inf) counts 1, not exp(-inf - -inf) = NaN: masked entries
 // (-inf) give 0 where the row has a finite value and NaN only where all are -inf, as PyTorch.
-template <typename T, typename Team>
-__device__ RowStats<T> row_stats(const T* x, int cols, const Team& team) {
-  T m = x[0], s = T(0);
+// T: the math type, P: the storage type (T itself, or a 16-bit type of lowp.cu).
+template <typename T, typename P, typename Team>
+__device__ RowStats<T> row_stats(const P* x, int cols, const Team& team) {
+  T m = load(x, 0), s = T(0);
   for (int c = team.rank(); c < cols; c += team.size()) {
-    T v = x[c];
+    T v = load(x, c);
     if (v > m) {
       s = s * exp(m - v) + T(1);
       m = v;
@@ -96,66 +99,106 @@ __device__ RowStats<T> row_stats(const T* x, int cols, const Team& team) {
   return {row_max, sum};
 }
 
-template <typename T, typename Team>
-__device__ void softmax_forward(const T* x, T* y, int rows, int cols, int log_out,
+template <typename T, typename P, typename Team>
+__device__ void softmax_forward(const P* x, P* y, int rows, int cols, int log_out,
                                 const Team& team) {
   for (int row = team.first_row(); row < rows; row += team.row_stride()) {
-    const T* xr = x + (long long)row * cols;
-    T* yr = y + (long long)row * cols;
-    RowStats<T> st = row_stats(xr, cols, team);
+    const P* xr = x + (long long)row * cols;
+    P* yr = y + (long long)row * cols;
+    RowStats<T> st = row_stats<T>(xr, cols, team);
     T log_sum = log(st.sum_exp);
-    for (int c = team.rank(); c < cols; c += team.size())
-      yr[c] = log_out ? xr[c] - st.max - log_sum : exp(xr[c] - st.max) / st.sum_exp;
+    for (int c = team.rank(); c < cols; c += team.size()) {
+      T v = load(xr, c);
+      store(yr, c, log_out ? v - st.max - log_sum : exp(v - st.max) / st.sum_exp);
+    }
   }
 }
 
 // y is the forward output; log: dx = g - exp(y) * sum(g), else dx = y * (g - sum(g * y)).
-template <typename T, typename Team>
-__device__ void softmax_backward(const T* y, const T* grad, T* dx, int rows, int cols,
+template <typename T, typename P, typename Team>
+__device__ void softmax_backward(const P* y, const P* grad, P* dx, int rows, int cols,
                                  int log_out, const Team& team) {
   for (int row = team.first_row(); row < rows; row += team.row_stride()) {
     long long offset = (long long)row * cols;
-    const T* yr = y + offset;
-    const T* gr = grad + offset;
+    const P* yr = y + offset;
+    const P* gr = grad + offset;
     T dot = T(0);
-    for (int c = team.rank(); c < cols; c += team.size()) dot += log_out ? gr[c] : gr[c] * yr[c];
-    dot = team.reduce(dot, SumOp());
     for (int c = team.rank(); c < cols; c += team.size())
-      dx[offset + c] = log_out ? gr[c] - exp(yr[c]) * dot : yr[c] * (gr[c] - dot);
+      dot += log_out ? T(load(gr, c)) : T(load(gr, c)) * T(load(yr, c));
+    dot = team.reduce(dot, SumOp());
+    for (int c = team.rank(); c < cols; c += team.size()) {
+      T yc = load(yr, c), gc = load(gr, c);
+      store(dx, offset + c, log_out ? gc - exp(yc) * dot : yc * (gc - dot));
+    }
   }
 }
 
 extern "C" __global__ void softmax_forward_f32(const float* x, float* y, int rows, int cols,
                                                int log_out) {
-  softmax_forward(x, y, rows, cols, log_out, BlockTeam());
+  softmax_forward<float>(x, y, rows, cols, log_out, BlockTeam());
 }
 extern "C" __global__ void softmax_forward_f64(const double* x, double* y, int rows, int cols,
                                                int log_out) {
-  softmax_forward(x, y, rows, cols, log_out, BlockTeam());
+  softmax_forward<double>(x, y, rows, cols, log_out, BlockTeam());
+}
+extern "C" __global__ void softmax_forward_f16(const half_bits* x, half_bits* y, int rows,
+                                               int cols, int log_out) {
+  softmax_forward<float>(x, y, rows, cols, log_out, BlockTeam());
+}
+extern "C" __global__ void softmax_forward_bf16(const bf16_bits* x, bf16_bits* y, int rows,
+                                                int cols, int log_out) {
+  softmax_forward<float>(x, y, rows, cols, log_out, BlockTeam());
 }
 extern "C" __global__ void softmax_backward_f32(const float* y, const float* grad, float* dx,
                                                 int rows, int cols, int log_out) {
-  softmax_backward(y, grad, dx, rows, cols, log_out, BlockTeam());
+  softmax_backward<float>(y, grad, dx, rows, cols, log_out, BlockTeam());
 }
 extern "C" __global__ void softmax_backward_f64(const double* y, const double* grad, double* dx,
                                                 int rows, int cols, int log_out) {
-  softmax_backward(y, grad, dx, rows, cols, log_out, BlockTeam());
+  softmax_backward<double>(y, grad, dx, rows, cols, log_out, BlockTeam());
+}
+extern "C" __global__ void softmax_backward_f16(const half_bits* y, const half_bits* grad,
+                                                half_bits* dx, int rows, int cols, int log_out) {
+  softmax_backward<float>(y, grad, dx, rows, cols, log_out, BlockTeam());
+}
+extern "C" __global__ void softmax_backward_bf16(const bf16_bits* y, const bf16_bits* grad,
+                                                 bf16_bits* dx, int rows, int cols,
+                                                 int log_out) {
+  softmax_backward<float>(y, grad, dx, rows, cols, log_out, BlockTeam());
 }
 extern "C" __global__ void softmax_forward_warp_f32(const float* x, float* y, int rows,
                                                     int cols, int log_out, int width) {
-  softmax_forward(x, y, rows, cols, log_out, LaneTeam{width});
+  softmax_forward<float>(x, y, rows, cols, log_out, LaneTeam{width});
 }
 extern "C" __global__ void softmax_forward_warp_f64(const double* x, double* y, int rows,
                                                     int cols, int log_out, int width) {
-  softmax_forward(x, y, rows, cols, log_out, LaneTeam{width});
+  softmax_forward<double>(x, y, rows, cols, log_out, LaneTeam{width});
+}
+extern "C" __global__ void softmax_forward_warp_f16(const half_bits* x, half_bits* y, int rows,
+                                                    int cols, int log_out, int width) {
+  softmax_forward<float>(x, y, rows, cols, log_out, LaneTeam{width});
+}
+extern "C" __global__ void softmax_forward_warp_bf16(const bf16_bits* x, bf16_bits* y, int rows,
+                                                     int cols, int log_out, int width) {
+  softmax_forward<float>(x, y, rows, cols, log_out, LaneTeam{width});
 }
 extern "C" __global__ void softmax_backward_warp_f32(const float* y, const float* grad,
                                                      float* dx, int rows, int cols, int log_out,
                                                      int width) {
-  softmax_backward(y, grad, dx, rows, cols, log_out, LaneTeam{width});
+  softmax_backward<float>(y, grad, dx, rows, cols, log_out, LaneTeam{width});
 }
 extern "C" __global__ void softmax_backward_warp_f64(const double* y, const double* grad,
                                                      double* dx, int rows, int cols, int log_out,
                                                      int width) {
-  softmax_backward(y, grad, dx, rows, cols, log_out, LaneTeam{width});
+  softmax_backward<double>(y, grad, dx, rows, cols, log_out, LaneTeam{width});
+}
+extern "C" __global__ void softmax_backward_warp_f16(const half_bits* y, const half_bits* grad,
+                                                     half_bits* dx, int rows, int cols,
+                                                     int log_out, int width) {
+  softmax_backward<float>(y, grad, dx, rows, cols, log_out, LaneTeam{width});
+}
+extern "C" __global__ void softmax_backward_warp_bf16(const bf16_bits* y, const bf16_bits* grad,
+                                                      bf16_bits* dx, int rows, int cols,
+                                                      int log_out, int width) {
+  softmax_backward<float>(y, grad, dx, rows, cols, log_out, LaneTeam{width});
 }

@@ -27,7 +27,13 @@ def kernel_names(source: str) -> list[str]:
 
 # kernels with float16 and bfloat16 variants (16-bit storage, float math: lowp.cu) besides every
 # kernel of optim.cu and amp.cu; lowp.cu itself holds only the conversions
-LOW_PRECISION = {"activation": {"act_forward", "act_backward"}, "linear": {"bias_act"}}
+LOW_PRECISION = {"activation": {"act_forward", "act_backward"}, "linear": {"bias_act"},
+                 "softmax": {"softmax_forward", "softmax_backward", "softmax_forward_warp",
+                             "softmax_backward_warp"},
+                 "cross_entropy": {"cross_entropy", "cross_entropy_warp",
+                                   "cross_entropy_backward"},
+                 "norm": {"layer_norm_forward", "layer_norm_backward", "layer_norm_forward_warp",
+                          "layer_norm_backward_warp"}}
 PRELUDES = {"lowp"}
 
 

@@ -365,11 +365,13 @@ class Kernels(Protocol):
         """The input gradient of max_pool2d from its taps (`index`)."""
 
     def layer_norm(self, x: Any, weight: Any, bias: Any, eps: float) -> tuple[Any, Any, Any]:
-        """(y, mean, rstd) of layer norm over the rows of a 2-D array (weight, bias or None)."""
+        """(y, mean, rstd) of layer norm over the rows of a 2-D array (weight, bias or None);
+        weight, bias, mean and rstd in x's math dtype (float32 for float16/bfloat16 x)."""
 
     def layer_norm_backward(self, x: Any, g: Any, weight: Any, mean: Any,
                             rstd: Any) -> tuple[Any, Any, Any]:
-        """(gx, gweight or None, gbias) of layer_norm from its mean and rstd."""
+        """(gx, gweight or None, gbias) of layer_norm from its mean and rstd; gx in x's dtype,
+        gweight and gbias in its math dtype."""
 
     def index_add_rows(self, index: Any, values: Any, rows: int) -> Any:
         """(rows, cols) zeros plus values[k] in row index[k] (index 1-D in [0, rows), values

@@ -5,8 +5,9 @@ an array module and `load_module(source, name)`, which returns an object with
 `cupy.RawModule` shape). `CudaBackend` (cuda.py) gives it CuPy and `cupy.RawModule`; the `emu`
 device (emu.py) gives it NumPy and the same sources compiled for the CPU.
 
-Dtypes: float32 and float64 run their `_f32` / `_f64` kernels; other floating dtypes (float16)
-are computed in float32 and cast back; other dtypes raise TypeError.
+Dtypes: float32 and float64 run their `_f32` / `_f64` kernels, float16 and bfloat16 their
+`_f16` / `_bf16` ones where a family has them (_SUFFIX's comment); other floating dtypes are
+computed in float32 and cast back; other dtypes raise TypeError.
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ from tinygrad_nv.backend.kernels import (
 from tinygrad_nv.backend.optim_kernels import OptimizerKernels
 
 # Files compiled in front of a family's own file, in order (kernel files include nothing).
-FAMILY_DEPENDENCIES = {"linear": ("lowp", "activation"), "cross_entropy": ("softmax",),
-                       "attention": ("softmax",), "amp": ("lowp",), "optim": ("lowp",),
-                       "activation": ("lowp",), "norm": ("softmax",)}
+FAMILY_DEPENDENCIES = {"linear": ("lowp", "activation"), "cross_entropy": ("lowp", "softmax"),
+                       "attention": ("lowp", "softmax"), "amp": ("lowp",), "optim": ("lowp",),
+                       "activation": ("lowp",), "softmax": ("lowp",),
+                       "norm": ("lowp", "softmax")}
 BLOCK = 256          # threads per block of the element-wise kernels
 MAX_GRID = 65535     # blocks at most; grid-stride loops cover the rest
 ROW_BLOCK = (32, 512)  # smallest and largest block of the one-block-per-row kernels
@@ -50,7 +52,8 @@ BIAS_GRAD_MIN_CHUNK = 256
 TABLE_CACHE = 16  # optimizer address tables kept on the device (the most recently used)
 ACT_CODES = {name: code for code, name in enumerate(ACTIVATIONS)}  # activation.cu's enum Act
 # float16 / bfloat16 kernels (16-bit storage, float math: lowp.cu) exist in optim.cu, amp.cu,
-# activation.cu and linear.cu's bias_act; the other kernels compute them in float32 copies
+# activation.cu, linear.cu's bias_act, softmax.cu, cross_entropy.cu and norm.cu; the other
+# kernels compute them in float32 copies
 # kernel name suffix by dtype name (bfloat16's dtype exists only once ml_dtypes is loaded)
 _SUFFIX = {"float32": "f32", "float64": "f64", "float16": "f16", "bfloat16": "bf16"}
 
@@ -249,48 +252,52 @@ class CudaKernels(OptimizerKernels):
 
     # ---- row-wise softmax
     def softmax(self, x, log: bool = False):
-        dt = self._dtype("softmax", x.dtype)
+        dt, _ = self._storage_dtype("softmax", x.dtype)
         xc = self._input(x, dt)
         y = self.xp.empty_like(xc)
-        self._launch_rows("softmax", "softmax_forward", dt, xc.shape, xc, y,
+        self._launch_rows("softmax", "softmax_forward", dt, xc.shape, _bits(xc), _bits(y),
                           *_rows_cols(xc), np.int32(log))
         return y.astype(x.dtype, copy=False)
 
     def softmax_backward(self, y, grad, log: bool = False):
-        dt = self._dtype("softmax_backward", y.dtype)
+        dt, _ = self._storage_dtype("softmax_backward", y.dtype)
         yc, gc = self._input(y, dt), self._input(grad, dt)
         dx = self.xp.empty_like(yc)
-        self._launch_rows("softmax", "softmax_backward", dt, yc.shape, yc, gc, dx,
-                          *_rows_cols(yc), np.int32(log))
+        self._launch_rows("softmax", "softmax_backward", dt, yc.shape, _bits(yc), _bits(gc),
+                          _bits(dx), *_rows_cols(yc), np.int32(log))
         return dx.astype(y.dtype, copy=False)
 
     # ---- softmax + cross-entropy
     def cross_entropy(self, logits, targets, label_smoothing: float = 0.0,
                       ignore_index: int = -100, mean: bool = False):
-        dt = self._dtype("cross_entropy", logits.dtype)
+        xp = self.xp
+        dt, scalar = self._storage_dtype("cross_entropy", logits.dtype)
         xc, t = self._input(logits, dt), self._input(targets, np.int64)
         rows, cols = xc.shape
-        loss, dlogits = self.xp.empty(rows, dtype=dt), self.xp.empty_like(xc)
+        loss, dlogits = xp.empty(rows, dtype=dt), xp.empty_like(xc)
         launch = bool(rows and cols)
-        # with `mean`: [mean, 1 / count] from the kernel, NaN where nothing is launched
-        reduced = (self.xp.empty(2, dtype=dt) if launch else self.xp.full(2, np.nan, dtype=dt)
-                   ) if mean else loss
+        # with `mean`: the mean (storage dtype) and 1 / count (math dtype) from the kernel, NaN
+        # and 0 where nothing is launched; without, `scale` is a placeholder the kernel never
+        # reads
+        mean_loss = xp.empty(1, dt) if launch else xp.full(1, np.nan, dt)
+        scale = (xp.empty if launch else xp.zeros)(1, scalar)
         if not cols:  # no class to pick: every target is bad (NaN) unless ignored
-            loss = self.xp.where(t == ignore_index, dt.type(0), dt.type(np.nan))
+            loss = xp.where(t == ignore_index, 0.0, np.nan).astype(dt)
         if launch:
             name, grid, block, extra = self._row_plan("cross_entropy", xc.shape)
-            partial = self.xp.empty(2 * grid, dtype=dt) if mean else loss
+            partial = xp.empty(2 * grid, dtype=scalar) if mean else scale
             if self._ticket is None:
-                self._ticket = self.xp.zeros(1, dtype=np.uint32)
-            self._launch("cross_entropy", name, dt, (grid,), (block,), xc, t, loss, dlogits,
-                         *_rows_cols(xc), dt.type(label_smoothing), np.int64(ignore_index),
-                         partial, self._ticket, reduced, np.int32(mean), *extra)
-        out, scale = (reduced[:1].reshape(()), reduced[1:]) if mean else (loss, None)
+                self._ticket = xp.zeros(1, dtype=np.uint32)
+            self._launch("cross_entropy", name, dt, (grid,), (block,), _bits(xc), t, _bits(loss),
+                         _bits(dlogits), *_rows_cols(xc), scalar(label_smoothing),
+                         np.int64(ignore_index), partial, self._ticket, _bits(mean_loss), scale,
+                         np.int32(mean), *extra)
+        out, scale = (mean_loss.reshape(()), scale) if mean else (loss, None)
         return out.astype(logits.dtype, copy=False), dlogits.astype(logits.dtype,
                                                                      copy=False), scale
 
     def cross_entropy_backward(self, dlogits, g, scale=None):
-        dt = self._dtype("cross_entropy_backward", dlogits.dtype)
+        dt, scalar = self._storage_dtype("cross_entropy_backward", dlogits.dtype)
         dc, gc = self._input(dlogits, dt), self._input(g, dt)
         rows, cols = dc.shape
         expected = (rows,) if scale is None else ()
@@ -299,10 +306,10 @@ class CudaKernels(OptimizerKernels):
                              f"{'the row losses' if scale is None else 'the mean'} of "
                              f"{rows} rows must have shape {expected}, got {gc.shape}")
         out = self.xp.empty_like(dc)
-        sc = gc if scale is None else self._input(scale, dt)
-        self._launch_elementwise("cross_entropy", "cross_entropy_backward", dt, dc.size, dc, gc,
-                                 sc, out, np.int64(dc.size), np.int32(cols),
-                                 np.int32(scale is None))
+        sc = self.xp.empty(1, scalar) if scale is None else self._input(scale, scalar)  # unread
+        self._launch_elementwise("cross_entropy", "cross_entropy_backward", dt, dc.size,
+                                 _bits(dc), _bits(gc), sc, _bits(out), np.int64(dc.size),
+                                 np.int32(cols), np.int32(scale is None))
         return out.astype(dlogits.dtype, copy=False)
 
     # ---- erf and erfc (CUDA's own)
@@ -463,26 +470,29 @@ class CudaKernels(OptimizerKernels):
 
     # ---- layer norm over rows (kernels/norm.cu)
     def layer_norm(self, x, weight, bias, eps: float):
-        dt = self._dtype("layer_norm", x.dtype)
+        dt, scalar = self._storage_dtype("layer_norm", x.dtype)
         xc = self._input(x, dt)
         y = self.xp.empty_like(xc)
-        mean, rstd = (self.xp.empty((len(xc), 1), dtype=dt) for _ in range(2))
-        w, b = (xc if t is None else self._input(t, dt) for t in (weight, bias))
-        self._launch_rows("norm", "layer_norm_forward", dt, xc.shape, xc, w, b, y, mean, rstd,
-                          *_rows_cols(xc), dt.type(eps), np.int32(weight is not None),
+        mean, rstd = (self.xp.empty((len(xc), 1), dtype=scalar) for _ in range(2))
+        # weight and bias in the math dtype; an absent one's placeholder (mean) is never read
+        w, b = (mean if t is None else self._input(t, scalar) for t in (weight, bias))
+        self._launch_rows("norm", "layer_norm_forward", dt, xc.shape, _bits(xc), w, b, _bits(y),
+                          mean, rstd, *_rows_cols(xc), scalar(eps), np.int32(weight is not None),
                           np.int32(bias is not None))
         return y.astype(x.dtype, copy=False), mean, rstd
 
     def layer_norm_backward(self, x, g, weight, mean, rstd):
-        dt = self._dtype("layer_norm_backward", x.dtype)
+        dt, scalar = self._storage_dtype("layer_norm_backward", x.dtype)
         xc, gc = self._input(x, dt), self._input(g, dt)
-        gx, gxhat = self.xp.empty_like(xc), self.xp.empty_like(xc)
-        w = xc if weight is None else self._input(weight, dt)
-        self._launch_rows("norm", "layer_norm_backward", dt, xc.shape, xc, gc, w, mean, rstd,
-                          gx, gxhat, *_rows_cols(xc), np.int32(weight is not None))
-        gw = None if weight is None else self.bias_grad(gxhat).astype(x.dtype, copy=False)
-        return gx.astype(x.dtype, copy=False), gw, self.bias_grad(gc).astype(x.dtype,
-                                                                              copy=False)
+        gx, gxhat = self.xp.empty_like(xc), self.xp.empty(xc.shape, scalar)
+        w = mean if weight is None else self._input(weight, scalar)
+        self._launch_rows("norm", "layer_norm_backward", dt, xc.shape, _bits(xc), _bits(gc), w,
+                          mean, rstd, _bits(gx), gxhat, *_rows_cols(xc),
+                          np.int32(weight is not None))
+        gw = None if weight is None else self.bias_grad(gxhat)
+        # bias_grad's kernels are f32/f64: g's float32 copy (the one it would make) keeps the
+        # bias gradient of float16/bfloat16 g unrounded, in the math dtype as gw
+        return gx.astype(x.dtype, copy=False), gw, self.bias_grad(self._input(gc, scalar))
 
     def index_add_rows(self, index, values, rows: int):
         xp, dt = self.xp, self._dtype("index_add_rows", values.dtype)

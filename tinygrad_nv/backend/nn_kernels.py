@@ -135,8 +135,12 @@ class NnKernels:
     # ---- layer norm over the rows of a 2-D array (kernels/norm.cu)
     def layer_norm(self, x, weight, bias, eps: float):
         """(y, mean, rstd) of x (rows, cols): y = (x - mean) * rstd * weight + bias per row,
-        rstd = 1 / sqrt(biased variance + eps); weight and bias (cols,) or None."""
+        rstd = 1 / sqrt(biased variance + eps); weight and bias (cols,) or None. float16 /
+        bfloat16 x: float32 math, weight, bias, mean and rstd in float32, y rounded once."""
         xp = self.xp
+        if x.dtype.itemsize < 4:
+            y, mean, rstd = self.layer_norm(*_float32(xp, x, weight, bias), eps)
+            return y.astype(x.dtype), mean, rstd
         mean = x.mean(axis=1, keepdims=True)
         y = x - mean
         var = xp.einsum("ij,ij->i", y, y)[:, None] / x.shape[1]  # no squared temporary
@@ -151,8 +155,12 @@ class NnKernels:
     def layer_norm_backward(self, x, g, weight, mean, rstd):
         """(gx, gw, gb) of layer_norm from its saved mean and rstd: with h = g * weight and
         xhat = (x - mean) * rstd, gx = rstd * (h - mean(h) - xhat * mean(h * xhat)) per row;
-        gw = column sums of g * xhat (None without weight), gb of g."""
+        gw = column sums of g * xhat (None without weight), gb of g. float16 / bfloat16 x:
+        float32 math, gw and gb in float32, gx rounded once."""
         xp = self.xp
+        if x.dtype.itemsize < 4:
+            gx, gw, gb = self.layer_norm_backward(*_float32(xp, x, g, weight), mean, rstd)
+            return gx.astype(x.dtype), gw, gb
         xhat = x - mean
         xhat *= rstd
         h = g if weight is None else g * weight
@@ -164,6 +172,11 @@ class NnKernels:
         gx = h - xhat
         gx *= rstd
         return gx, gw, g.sum(axis=0)
+
+
+def _float32(xp, *arrays) -> list:
+    """The arrays as float32 (None stays None)."""
+    return [None if a is None else a.astype(xp.float32) for a in arrays]
 
 
 def taps(kernel: tuple, stride: tuple, dilation: tuple, out: tuple):

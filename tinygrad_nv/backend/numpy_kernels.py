@@ -155,6 +155,9 @@ class NumpyKernels(NnKernels, OptimizerKernels, AmpKernels):
 
     # ---- row-wise softmax over the last axis of a 2-D array
     def softmax(self, x, log: bool = False):
+        """softmax (log_softmax) of every row; float16/bfloat16 in float32, rounded once."""
+        if x.dtype.itemsize < 4:
+            return self.softmax(x.astype(self.xp.float32), log).astype(x.dtype)
         shifted = x - x.max(axis=1, keepdims=True)
         e = self.xp.exp(shifted)
         total = e.sum(axis=1, keepdims=True)
@@ -162,6 +165,9 @@ class NumpyKernels(NnKernels, OptimizerKernels, AmpKernels):
 
     def softmax_backward(self, y, grad, log: bool = False):
         """Input gradient of softmax (y = softmax output) or log_softmax (y = its output)."""
+        if y.dtype.itemsize < 4:  # float16/bfloat16: float32 math rounded once
+            f32 = self.xp.float32
+            return self.softmax_backward(y.astype(f32), grad.astype(f32), log).astype(y.dtype)
         if log:
             return grad - self.xp.exp(y) * grad.sum(axis=1, keepdims=True)
         return y * (grad - (grad * y).sum(axis=1, keepdims=True))
@@ -173,8 +179,13 @@ class NumpyKernels(NnKernels, OptimizerKernels, AmpKernels):
         rows whose target is not ignored (NaN when there is none); dlogits = d loss_row /
         d logits (ignored rows: 0); scale = None, or with `mean` the 1-element array
         1 / (number of those rows) that cross_entropy_backward multiplies by (0 when there is
-        none: a zero gradient, as PyTorch's)."""
+        none: a zero gradient, as PyTorch's). float16/bfloat16 logits: float32 math, the loss
+        (mean of the unrounded row losses) and dlogits rounded once, scale float32."""
         xp = self.xp
+        if logits.dtype.itemsize < 4:
+            loss, grad, scale = self.cross_entropy(logits.astype(xp.float32), targets,
+                                                   label_smoothing, ignore_index, mean)
+            return loss.astype(logits.dtype), grad.astype(logits.dtype), scale
         n, c = logits.shape
         valid = targets != ignore_index
         if not c:  # no class to pick: every target is bad (NaN) unless ignored
@@ -205,7 +216,11 @@ class NumpyKernels(NnKernels, OptimizerKernels, AmpKernels):
 
     def cross_entropy_backward(self, dlogits, g, scale=None):
         """dlogits * g per row (g of shape (rows,)), or with `scale` (cross_entropy's, g 0-d)
-        dlogits * (g * scale): the gradient of the mean."""
+        dlogits * (g * scale): the gradient of the mean (float16/bfloat16: in float32)."""
+        if dlogits.dtype.itemsize < 4:
+            f32 = self.xp.float32
+            return self.cross_entropy_backward(dlogits.astype(f32), g.astype(f32),
+                                               scale).astype(dlogits.dtype)
         if scale is None:
             return dlogits * g[:, None]
         return dlogits * (g * scale[0])

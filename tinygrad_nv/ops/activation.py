@@ -12,7 +12,6 @@ from tinygrad_nv.dtype import is_floating
 from tinygrad_nv.ops import Exports, with_inplace
 from tinygrad_nv.ops._checks import axis as check_axis
 from tinygrad_nv.ops._checks import dim_or_axis
-from tinygrad_nv.ops.reduce import in_accumulation_dtype
 from tinygrad_nv.ops.unary import floating
 
 if TYPE_CHECKING:
@@ -285,8 +284,8 @@ def log_softmax(x: Tensor, axis: int = -1, dim: int | None = None, dtype: Any = 
     return _softmax(_cast(x, dtype), axis if dim is None else dim, log=True)
 
 
-@in_accumulation_dtype  # and so the kernels, which have float32 and float64 variants only
 def _softmax(x: Tensor, axis: int, log: bool) -> Tensor:
+    """float16/bfloat16 go to the kernels as they are (float32 math inside, rounded once)."""
     op = "log_softmax" if log else "softmax"
     x = floating(x)
     if x.ndim == 0:

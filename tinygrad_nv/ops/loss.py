@@ -76,7 +76,6 @@ class CrossEntropyGrad(Function):
 
 
 @autocast_op
-@in_accumulation_dtype
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
                   size_average: bool | None = None, ignore_index: int = -100,
                   reduce: bool | None = None, reduction: str = "mean",
@@ -85,7 +84,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     (N,) or (N, d1, ...), or with class probabilities of the logits' shape. 'mean' divides by
     the number of non-ignored targets (by their total class weight when `weight` is given; by
     the number of samples for probabilities); label smoothing mixes the target with the
-    uniform distribution, as in PyTorch.
+    uniform distribution, as in PyTorch. float16/bfloat16 logits give a loss of their dtype,
+    computed in float32.
 
     >>> F.cross_entropy(Tensor([[2.0, 0.5]]), Tensor([0]))
     """
@@ -95,14 +95,25 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
                          f"{label_smoothing}")
     targets = _as_tensor(targets, logits)
+    if weight is not None or is_floating(targets.dtype):
+        return _cross_entropy_composed(logits, targets, weight, reduction, label_smoothing,
+                                       ignore_index)
+    rows, t, out_shape, _ = _class_rows(logits, targets, "cross_entropy", ignore_index,
+                                        poison=False)
+    # the kernel gives NaN for out-of-range targets and fuses the mean; float16/bfloat16
+    # logits go in as they are (float32 math inside)
+    loss = CrossEntropy.apply(rows, t, label_smoothing=float(label_smoothing),
+                              ignore_index=int(ignore_index), mean=reduction == "mean")
+    return loss if reduction == "mean" else _reduce(loss, reduction, out_shape, None)
+
+
+@in_accumulation_dtype
+def _cross_entropy_composed(logits: Tensor, targets: Tensor, weight: Tensor | None,
+                            reduction: str, label_smoothing: float, ignore_index: int) -> Tensor:
+    """cross_entropy with class weights or probability targets, from log_softmax."""
     if is_floating(targets.dtype):
         return _cross_entropy_probs(logits, targets, weight, reduction, label_smoothing)
-    rows, t, out_shape, poison = _class_rows(logits, targets, "cross_entropy", ignore_index,
-                                             poison=weight is not None)
-    if weight is None:  # the kernel gives NaN for out-of-range targets, and fuses the mean
-        loss = CrossEntropy.apply(rows, t, label_smoothing=float(label_smoothing),
-                                  ignore_index=int(ignore_index), mean=reduction == "mean")
-        return loss if reduction == "mean" else _reduce(loss, reduction, out_shape, None)
+    rows, t, out_shape, poison = _class_rows(logits, targets, "cross_entropy", ignore_index)
     logp = rows.log_softmax(-1)
     picked_weight = _picked_weight(t, weight, ignore_index, rows, "cross_entropy")
     c, weight = rows.shape[1], weight.cast(rows.dtype)

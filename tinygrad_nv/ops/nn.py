@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from tinygrad_nv.autograd import Function, is_grad_enabled
 from tinygrad_nv.autograd.autocast_state import autocast_op
 from tinygrad_nv.autograd.function import constant
-from tinygrad_nv.dtype import is_floating
+from tinygrad_nv.dtype import accumulation_dtype, is_floating
 from tinygrad_nv.ops import Exports, with_inplace
 from tinygrad_nv.ops._checks import dim_or_axis, is_tensor
 from tinygrad_nv.ops.reduce import in_accumulation_dtype
@@ -35,11 +35,11 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
 
 
 @autocast_op
-@in_accumulation_dtype
 def layer_norm(x: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalise over the trailing `normalized_shape` axes (biased variance), then scale and
-    shift."""
+    shift. float16/bfloat16 x goes to the kernels as it is (float32 math, weight and bias in
+    float32) and y keeps its dtype."""
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if not shape or x.shape[x.ndim - len(shape):] != shape or len(shape) > x.ndim:
         raise ValueError(f"layer_norm: normalized_shape {shape} must match the trailing axes "
@@ -48,7 +48,8 @@ def layer_norm(x: Tensor, normalized_shape: int | Sequence[int], weight: Tensor 
         if t is not None and t.shape != shape:
             raise ValueError(f"layer_norm: {name} must have shape {shape}, got {t.shape}")
     size = math.prod(shape)
-    affine = [t.reshape(size).cast(x.dtype) for t in (weight, bias) if t is not None]
+    affine = [t.reshape(size).cast(accumulation_dtype(x.dtype)) for t in (weight, bias)
+              if t is not None]
     out = LayerNorm.apply(x.reshape(-1, size), *affine, eps=float(eps),
                           weight=weight is not None, bias=bias is not None)
     return out.reshape(x.shape)
