@@ -165,11 +165,9 @@ def _count_batch(xp, counter):
     return counter
 
 
-class _BatchNorm(Module):
-    """Per-channel normalisation. Training: batch statistics, and the running ones are
-    updated (momentum=None: a cumulative average); eval: the running statistics."""
-
-    input_dims: tuple[int, ...] = ()
+class _NormBase(Module):
+    """What batch and instance norms hold (PyTorch's layout): per-channel weight and bias when
+    `affine`, running mean, variance and batch count when `track_running_stats`."""
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, device: Any = None,
@@ -177,6 +175,7 @@ class _BatchNorm(Module):
         super().__init__()
         _positive(type(self).__name__, num_features=num_features)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
         factory = dict(device=device, dtype=dtype)
         self.weight = Tensor.ones(num_features, **factory, requires_grad=True) if affine \
             else None
@@ -189,6 +188,18 @@ class _BatchNorm(Module):
                              Tensor.ones(num_features, **factory) if tracked else None)
         self.register_buffer("num_batches_tracked", Tensor(0, dtype=dtypes.int64, device=device)
                              if tracked else None)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, bias={self.affine}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class _BatchNorm(_NormBase):
+    """Per-channel normalisation. Training: batch statistics, and the running ones are
+    updated (momentum=None: a cumulative average); eval: the running statistics."""
+
+    input_dims: tuple[int, ...] = ()
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim not in self.input_dims:
@@ -204,12 +215,6 @@ class _BatchNorm(Module):
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
                             training=self.training or self.running_mean is None,
                             momentum=momentum, eps=self.eps)
-
-    def extra_repr(self) -> str:
-        affine, tracked = self.weight is not None, self.running_mean is not None
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={affine}, bias={affine}, track_running_stats={tracked}")
-
 
 class BatchNorm1d(_BatchNorm):
     """Batch norm of (N, C) or (N, C, L) inputs."""

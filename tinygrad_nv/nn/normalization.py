@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tinygrad_nv._tensor import Tensor
-from tinygrad_nv.dtype import dtypes
-from tinygrad_nv.nn.layers import _positive
+from tinygrad_nv.nn.layers import _NormBase, _positive
 from tinygrad_nv.nn.module import Module
 from tinygrad_nv.ops.normalization import instance_norm, local_response_norm, rms_norm
 
@@ -44,7 +43,7 @@ class RMSNorm(Module):
                 f"elementwise_affine={self.elementwise_affine}")
 
 
-class _InstanceNorm(Module):
+class _InstanceNorm(_NormBase):
     """Per-sample, per-channel normalisation over the spatial axes; optional per-channel
     affine (affine=True) and running statistics (track_running_stats=True: updated in
     training, used in eval)."""
@@ -54,22 +53,8 @@ class _InstanceNorm(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = False, track_running_stats: bool = False, device: Any = None,
                  dtype: Any = None):
-        super().__init__()
-        _positive(type(self).__name__, num_features=num_features)
-        self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.affine, self.track_running_stats = affine, track_running_stats
-        factory = dict(device=device, dtype=dtype)
-        self.weight = Tensor.ones(num_features, **factory, requires_grad=True) if affine \
-            else None
-        self.bias = Tensor.zeros(num_features, **factory, requires_grad=True) if affine \
-            else None
-        tracked = track_running_stats
-        self.register_buffer("running_mean",
-                             Tensor.zeros(num_features, **factory) if tracked else None)
-        self.register_buffer("running_var",
-                             Tensor.ones(num_features, **factory) if tracked else None)
-        self.register_buffer("num_batches_tracked", Tensor(0, dtype=dtypes.int64, device=device)
-                             if tracked else None)
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device,
+                         dtype)
 
     def forward(self, x: Tensor) -> Tensor:
         name, unbatched = type(self).__name__, self.spatial_dims + 1
@@ -89,11 +74,6 @@ class _InstanceNorm(Module):
                             self.bias, self.training or not self.track_running_stats,
                             self.momentum if self.momentum is not None else 0.0, self.eps)
         return out[0] if x.ndim == unbatched else out
-
-    def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, bias={self.affine}, "
-                f"track_running_stats={self.track_running_stats}")
 
 
 class InstanceNorm1d(_InstanceNorm):
