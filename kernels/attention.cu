@@ -14,6 +14,9 @@
 // (q_len, k_len) mask is shared by every batch without being copied. A row with no kept
 // entry, or whose kept entries are all -inf, is all zeros (PyTorch's safe softmax); a row with
 // a NaN among its kept entries is all NaN (as PyTorch).
+// Storage: f32, f64, and f16 / bf16 for scores, mask, y and grad (lowp.cu, compiled in front
+// of softmax.cu: float math and float row sums, one rounding per output); scale in the math
+// type T.
 
 template <typename T>
 __device__ T lowest();
@@ -22,26 +25,26 @@ __device__ float lowest<float>() { return -3.402823466e+38f; }
 template <>
 __device__ double lowest<double>() { return -1.7976931348623157e+308; }
 
-template <typename T>
-__device__ bool kept(const T* mask_row, int c, int q, int causal, int mask_kind) {
-  return !(causal && c > q) && !(mask_kind == 2 && mask_row[c] == T(0));
+template <typename T, typename P>
+__device__ bool kept(const P* mask_row, int c, int q, int causal, int mask_kind) {
+  return !(causal && c > q) && !(mask_kind == 2 && T(load(mask_row, c)) == T(0));
 }
 
-template <typename T>
-__device__ T masked_score(const T* score_row, const T* mask_row, int c, T scale, int mask_kind) {
-  T z = scale * score_row[c];
-  return mask_kind == 1 ? z + mask_row[c] : z;
+template <typename T, typename P>
+__device__ T masked_score(const P* score_row, const P* mask_row, int c, T scale, int mask_kind) {
+  T z = scale * T(load(score_row, c));
+  return mask_kind == 1 ? z + T(load(mask_row, c)) : z;
 }
 
 // Max and sum of exp(z - max) over the kept entries of a row in one read: each thread starts
 // at `lowest` with an empty sum and rescales its sum when its maximum grows, so a thread (or
 // a row) that keeps nothing, or only -inf, contributes a sum of 0; a kept NaN makes it NaN.
-template <typename T, typename Team>
-__device__ RowStats<T> masked_row_stats(const T* sr, const T* mr, int cols, int q, T scale,
+template <typename T, typename P, typename Team>
+__device__ RowStats<T> masked_row_stats(const P* sr, const P* mr, int cols, int q, T scale,
                                         int causal, int mask_kind, const Team& team) {
   T m = lowest<T>(), s = T(0);
   for (int c = team.rank(); c < cols; c += team.size()) {
-    if (!kept(mr, c, q, causal, mask_kind)) continue;
+    if (!kept<T>(mr, c, q, causal, mask_kind)) continue;
     T z = masked_score(sr, mr, c, scale, mask_kind);
     if (z > m) {
       s = s * exp(m - z) + T(1);
@@ -55,90 +58,111 @@ __device__ RowStats<T> masked_row_stats(const T* sr, const T* mr, int cols, int 
   return {row_max, sum};
 }
 
-template <typename T, typename Team>
-__device__ void attention_softmax_forward(const T* scores, const T* mask, T* y, int rows,
+template <typename T, typename P, typename Team>
+__device__ void attention_softmax_forward(const P* scores, const P* mask, P* y, int rows,
                                           int cols, int q_len, int mask_rows, T scale,
                                           int causal, int mask_kind, const Team& team) {
   for (int row = team.first_row(); row < rows; row += team.row_stride()) {
-    const T* sr = scores + (long long)row * cols;
-    const T* mr = mask + (long long)(mask_kind ? row % mask_rows : 0) * cols;
-    T* yr = y + (long long)row * cols;
+    const P* sr = scores + (long long)row * cols;
+    const P* mr = mask + (long long)(mask_kind ? row % mask_rows : 0) * cols;
+    P* yr = y + (long long)row * cols;
     int q = row % q_len;
     RowStats<T> st = masked_row_stats(sr, mr, cols, q, scale, causal, mask_kind, team);
     bool nan_row = st.sum_exp != st.sum_exp;
     for (int c = team.rank(); c < cols; c += team.size()) {
-      bool on = kept(mr, c, q, causal, mask_kind) && st.sum_exp > T(0);
-      yr[c] = nan_row ? st.sum_exp
-              : on    ? exp(masked_score(sr, mr, c, scale, mask_kind) - st.max) / st.sum_exp
-                      : T(0);
+      bool on = kept<T>(mr, c, q, causal, mask_kind) && st.sum_exp > T(0);
+      store(yr, c, nan_row ? st.sum_exp
+                   : on    ? exp(masked_score(sr, mr, c, scale, mask_kind) - st.max) / st.sum_exp
+                           : T(0));
     }
   }
 }
 
 // y is the forward output: d scores = scale * y * (g - sum(g * y)) (dropped entries have y = 0).
-template <typename T, typename Team>
-__device__ void attention_softmax_backward(const T* y, const T* grad, T* ds, int rows, int cols,
+template <typename T, typename P, typename Team>
+__device__ void attention_softmax_backward(const P* y, const P* grad, P* ds, int rows, int cols,
                                            T scale, const Team& team) {
   for (int row = team.first_row(); row < rows; row += team.row_stride()) {
     long long offset = (long long)row * cols;
-    const T* yr = y + offset;
-    const T* gr = grad + offset;
+    const P* yr = y + offset;
+    const P* gr = grad + offset;
     T dot = T(0);
-    for (int c = team.rank(); c < cols; c += team.size()) dot += gr[c] * yr[c];
+    for (int c = team.rank(); c < cols; c += team.size()) dot += T(load(gr, c)) * T(load(yr, c));
     dot = team.reduce(dot, SumOp());
-    for (int c = team.rank(); c < cols; c += team.size())
-      ds[offset + c] = scale * yr[c] * (gr[c] - dot);
+    for (int c = team.rank(); c < cols; c += team.size()) {
+      T yc = load(yr, c), gc = load(gr, c);
+      store(ds, offset + c, scale * yc * (gc - dot));
+    }
   }
 }
 
-extern "C" __global__ void attention_softmax_forward_f32(const float* scores, const float* mask,
-                                                         float* y, int rows, int cols, int q_len,
-                                                         int mask_rows, float scale, int causal,
-                                                         int mask_kind) {
-  attention_softmax_forward(scores, mask, y, rows, cols, q_len, mask_rows, scale, causal,
-                            mask_kind, BlockTeam());
+#define ATTENTION_FORWARD_PARAMS(T, P)                                                     \
+  const P *scores, const P *mask, P *y, int rows, int cols, int q_len, int mask_rows,     \
+      T scale, int causal, int mask_kind
+#define ATTENTION_FORWARD_ARGS \
+  scores, mask, y, rows, cols, q_len, mask_rows, scale, causal, mask_kind
+#define ATTENTION_BACKWARD_PARAMS(T, P) \
+  const P *y, const P *grad, P *ds, int rows, int cols, T scale
+#define ATTENTION_BACKWARD_ARGS y, grad, ds, rows, cols, scale
+
+extern "C" __global__ void attention_softmax_forward_f32(ATTENTION_FORWARD_PARAMS(float, float)) {
+  attention_softmax_forward(ATTENTION_FORWARD_ARGS, BlockTeam());
 }
-extern "C" __global__ void attention_softmax_forward_f64(const double* scores, const double* mask,
-                                                         double* y, int rows, int cols, int q_len,
-                                                         int mask_rows, double scale, int causal,
-                                                         int mask_kind) {
-  attention_softmax_forward(scores, mask, y, rows, cols, q_len, mask_rows, scale, causal,
-                            mask_kind, BlockTeam());
+extern "C" __global__ void attention_softmax_backward_f32(ATTENTION_BACKWARD_PARAMS(float, float)) {
+  attention_softmax_backward(ATTENTION_BACKWARD_ARGS, BlockTeam());
 }
-extern "C" __global__ void attention_softmax_forward_warp_f32(const float* scores,
-                                                              const float* mask, float* y, int rows,
-                                                              int cols, int q_len, int mask_rows,
-                                                              float scale, int causal,
-                                                              int mask_kind, int width) {
-  attention_softmax_forward(scores, mask, y, rows, cols, q_len, mask_rows, scale, causal,
-                            mask_kind, LaneTeam{width});
+extern "C" __global__ void attention_softmax_forward_warp_f32(
+    ATTENTION_FORWARD_PARAMS(float, float), int width) {
+  attention_softmax_forward(ATTENTION_FORWARD_ARGS, LaneTeam{width});
 }
-extern "C" __global__ void attention_softmax_forward_warp_f64(const double* scores,
-                                                              const double* mask, double* y,
-                                                              int rows, int cols, int q_len,
-                                                              int mask_rows, double scale,
-                                                              int causal, int mask_kind,
-                                                              int width) {
-  attention_softmax_forward(scores, mask, y, rows, cols, q_len, mask_rows, scale, causal,
-                            mask_kind, LaneTeam{width});
+extern "C" __global__ void attention_softmax_backward_warp_f32(
+    ATTENTION_BACKWARD_PARAMS(float, float), int width) {
+  attention_softmax_backward(ATTENTION_BACKWARD_ARGS, LaneTeam{width});
 }
-extern "C" __global__ void attention_softmax_backward_f32(const float* y, const float* grad,
-                                                          float* ds, int rows, int cols,
-                                                          float scale) {
-  attention_softmax_backward(y, grad, ds, rows, cols, scale, BlockTeam());
+extern "C" __global__ void attention_softmax_forward_f64(ATTENTION_FORWARD_PARAMS(double, double)) {
+  attention_softmax_forward(ATTENTION_FORWARD_ARGS, BlockTeam());
 }
-extern "C" __global__ void attention_softmax_backward_f64(const double* y, const double* grad,
-                                                          double* ds, int rows, int cols,
-                                                          double scale) {
-  attention_softmax_backward(y, grad, ds, rows, cols, scale, BlockTeam());
+extern "C" __global__ void attention_softmax_backward_f64(
+    ATTENTION_BACKWARD_PARAMS(double, double)) {
+  attention_softmax_backward(ATTENTION_BACKWARD_ARGS, BlockTeam());
 }
-extern "C" __global__ void attention_softmax_backward_warp_f32(const float* y, const float* grad,
-                                                               float* ds, int rows, int cols,
-                                                               float scale, int width) {
-  attention_softmax_backward(y, grad, ds, rows, cols, scale, LaneTeam{width});
+extern "C" __global__ void attention_softmax_forward_warp_f64(
+    ATTENTION_FORWARD_PARAMS(double, double), int width) {
+  attention_softmax_forward(ATTENTION_FORWARD_ARGS, LaneTeam{width});
 }
-extern "C" __global__ void attention_softmax_backward_warp_f64(const double* y, const double* grad,
-                                                               double* ds, int rows, int cols,
-                                                               double scale, int width) {
-  attention_softmax_backward(y, grad, ds, rows, cols, scale, LaneTeam{width});
+extern "C" __global__ void attention_softmax_backward_warp_f64(
+    ATTENTION_BACKWARD_PARAMS(double, double), int width) {
+  attention_softmax_backward(ATTENTION_BACKWARD_ARGS, LaneTeam{width});
+}
+extern "C" __global__ void attention_softmax_forward_f16(
+    ATTENTION_FORWARD_PARAMS(float, half_bits)) {
+  attention_softmax_forward(ATTENTION_FORWARD_ARGS, BlockTeam());
+}
+extern "C" __global__ void attention_softmax_backward_f16(
+    ATTENTION_BACKWARD_PARAMS(float, half_bits)) {
+  attention_softmax_backward(ATTENTION_BACKWARD_ARGS, BlockTeam());
+}
+extern "C" __global__ void attention_softmax_forward_warp_f16(
+    ATTENTION_FORWARD_PARAMS(float, half_bits), int width) {
+  attention_softmax_forward(ATTENTION_FORWARD_ARGS, LaneTeam{width});
+}
+extern "C" __global__ void attention_softmax_backward_warp_f16(
+    ATTENTION_BACKWARD_PARAMS(float, half_bits), int width) {
+  attention_softmax_backward(ATTENTION_BACKWARD_ARGS, LaneTeam{width});
+}
+extern "C" __global__ void attention_softmax_forward_bf16(
+    ATTENTION_FORWARD_PARAMS(float, bf16_bits)) {
+  attention_softmax_forward(ATTENTION_FORWARD_ARGS, BlockTeam());
+}
+extern "C" __global__ void attention_softmax_backward_bf16(
+    ATTENTION_BACKWARD_PARAMS(float, bf16_bits)) {
+  attention_softmax_backward(ATTENTION_BACKWARD_ARGS, BlockTeam());
+}
+extern "C" __global__ void attention_softmax_forward_warp_bf16(
+    ATTENTION_FORWARD_PARAMS(float, bf16_bits), int width) {
+  attention_softmax_forward(ATTENTION_FORWARD_ARGS, LaneTeam{width});
+}
+extern "C" __global__ void attention_softmax_backward_warp_bf16(
+    ATTENTION_BACKWARD_PARAMS(float, bf16_bits), int width) {
+  attention_softmax_backward(ATTENTION_BACKWARD_ARGS, LaneTeam{width});
 }

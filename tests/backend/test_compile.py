@@ -33,7 +33,10 @@ LOW_PRECISION = {"activation": {"act_forward", "act_backward"}, "linear": {"bias
                  "cross_entropy": {"cross_entropy", "cross_entropy_warp",
                                    "cross_entropy_backward"},
                  "norm": {"layer_norm_forward", "layer_norm_backward", "layer_norm_forward_warp",
-                          "layer_norm_backward_warp"}}
+                          "layer_norm_backward_warp"},
+                 "attention": {"attention_softmax_forward", "attention_softmax_backward",
+                               "attention_softmax_forward_warp",
+                               "attention_softmax_backward_warp"}}
 PRELUDES = {"lowp"}
 
 

@@ -150,6 +150,33 @@ def test_layer_norm_forward_backward(shape, affine, dtype):
             for d in ("forward", "backward")]
 
 
+# ---- attention softmax
+@pytest.mark.parametrize("dtype", LOWS)
+@pytest.mark.parametrize("mask", ["none", "causal", "bool", "float"])
+@pytest.mark.parametrize("shape", [(0, 4, 6), (1, 1, 1), (3, 5, 7), (2, 3, 1030)])
+def test_attention_softmax_forward_backward(shape, mask, dtype):
+    """(batch, q_len, k_len) scores; the masks are (q_len, k_len), shared by every batch entry,
+    with a first query that keeps nothing (a row of zeros)."""
+    batch, q_len, k_len = shape
+    s, g = lows(randn(batch * q_len, k_len, scale=3.0), randn(batch * q_len, k_len, seed=1),
+                dtype=dtype)
+    rng = np.random.default_rng(5)
+    keep = rng.random((q_len, k_len)) > 0.3
+    keep[0] = False
+    m = {"bool": keep, "float": np.where(keep, rng.standard_normal(keep.shape), -np.inf)}.get(mask)
+    if mask == "float":
+        (m,) = lows(m, dtype=dtype)
+    causal = mask == "causal"
+    y = emu().attention_softmax(s, q_len, 0.7, causal, m)
+    ref_mask = m if m is None or m.dtype == bool else m.astype(F32)
+    close(y, REF.attention_softmax(*wide(s), q_len, 0.7, causal, ref_mask), dtype)
+    close(emu().attention_softmax_backward(y, g, 0.7),
+          REF.attention_softmax_backward(*wide(y, g), 0.7), dtype, atol=1e-6)
+    if s.size:
+        low_launches(lambda k: k.attention_softmax_backward(
+            k.attention_softmax(s, q_len, 0.7, causal, m), g, 0.7), dtype)
+
+
 # ---- the ops hand float16 / bfloat16 tensors to the kernels as they are
 def _softmax_op(Tensor, F, device, dtype):
     x = Tensor(randn(6, 11, 5, scale=3.0).astype(low(dtype)), device=device, requires_grad=True)
@@ -169,9 +196,21 @@ def _layer_norm_op(Tensor, F, device, dtype):
     return [F.layer_norm(x, (40,), w, b), F.layer_norm(x, (40,))], [x, w, b]
 
 
-OPS = {"softmax": (_softmax_op, ("softmax_forward", "softmax_backward")),
-       "cross_entropy": (_cross_entropy_op, ("cross_entropy", "cross_entropy_backward")),
-       "layer_norm": (_layer_norm_op, ("layer_norm_forward", "layer_norm_backward"))}
+def _attention_op(Tensor, F, device, dtype):
+    q, k, v = (Tensor(randn(2, 3, 7, 8, seed=n).astype(low(dtype)), device=device,
+                      requires_grad=True) for n in range(3))
+    keep = Tensor(np.tril(np.ones((7, 7), bool)), device=device)
+    return [F.scaled_dot_product_attention(q, k, v, is_causal=True),
+            F.scaled_dot_product_attention(q, k, v, attn_mask=keep)], [q, k, v]
+
+
+# op: (build, its kernels, ulps: a unit of difference in a kernel's output (float32 math is not
+# NumPy's to the last bit) is carried through attention's products into q, k and v's gradients)
+OPS = {"attention": (_attention_op, ("attention_softmax_forward", "attention_softmax_backward"),
+                     8),
+       "softmax": (_softmax_op, ("softmax_forward", "softmax_backward"), 2),
+       "cross_entropy": (_cross_entropy_op, ("cross_entropy", "cross_entropy_backward"), 2),
+       "layer_norm": (_layer_norm_op, ("layer_norm_forward", "layer_norm_backward"), 2)}
 
 
 @pytest.mark.parametrize("dtype", LOWS)
@@ -182,7 +221,7 @@ def test_ops_launch_the_low_kernels_and_match_the_cpu(op, dtype):
     gradient in the low dtype, as PyTorch gives them (float32 parameters keep float32)."""
     from tinygrad_nv import Tensor
     from tinygrad_nv.nn import functional as F
-    build, names = OPS[op]
+    build, names, ulps = OPS[op]
 
     def run(device):
         outs, leaves = build(Tensor, F, device, dtype)
@@ -201,4 +240,4 @@ def test_ops_launch_the_low_kernels_and_match_the_cpu(op, dtype):
         if g.dtype == F32:
             np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4)
         else:
-            close(g, w, dtype, atol=1e-5)
+            close(g, w, dtype, ulps, atol=1e-5)

@@ -52,8 +52,8 @@ BIAS_GRAD_MIN_CHUNK = 256
 TABLE_CACHE = 16  # optimizer address tables kept on the device (the most recently used)
 ACT_CODES = {name: code for code, name in enumerate(ACTIVATIONS)}  # activation.cu's enum Act
 # float16 / bfloat16 kernels (16-bit storage, float math: lowp.cu) exist in optim.cu, amp.cu,
-# activation.cu, linear.cu's bias_act, softmax.cu, cross_entropy.cu and norm.cu; the other
-# kernels compute them in float32 copies
+# activation.cu, linear.cu's bias_act, softmax.cu, cross_entropy.cu, norm.cu and attention.cu;
+# the other kernels compute them in float32 copies
 # kernel name suffix by dtype name (bfloat16's dtype exists only once ml_dtypes is loaded)
 _SUFFIX = {"float32": "f32", "float64": "f64", "float16": "f16", "bfloat16": "bf16"}
 
@@ -329,22 +329,22 @@ class CudaKernels(OptimizerKernels):
     # ---- attention: scaled, masked row softmax
     def attention_softmax(self, scores, q_len: int, scale: float, causal: bool = False,
                           mask=None):
-        dt = self._dtype("attention_softmax", scores.dtype)
+        dt, scalar = self._storage_dtype("attention_softmax", scores.dtype)
         sc = self._input(scores, dt)
         kind = 0 if mask is None else 2 if mask.dtype == np.bool_ else 1
         m = self.xp.zeros((1, 1), dtype=dt) if mask is None else self._input(mask, dt)
         y = self.xp.empty_like(sc)
-        self._launch_rows("attention", "attention_softmax_forward", dt, sc.shape, sc, m, y,
-                          *_rows_cols(sc), np.int32(q_len), np.int32(m.shape[0]),
-                          dt.type(scale), np.int32(causal), np.int32(kind))
+        self._launch_rows("attention", "attention_softmax_forward", dt, sc.shape, _bits(sc),
+                          _bits(m), _bits(y), *_rows_cols(sc), np.int32(q_len),
+                          np.int32(m.shape[0]), scalar(scale), np.int32(causal), np.int32(kind))
         return y.astype(scores.dtype, copy=False)
 
     def attention_softmax_backward(self, y, grad, scale: float):
-        dt = self._dtype("attention_softmax_backward", y.dtype)
+        dt, scalar = self._storage_dtype("attention_softmax_backward", y.dtype)
         yc, gc = self._input(y, dt), self._input(grad, dt)
         ds = self.xp.empty_like(yc)
-        self._launch_rows("attention", "attention_softmax_backward", dt, yc.shape, yc, gc, ds,
-                          *_rows_cols(yc), dt.type(scale))
+        self._launch_rows("attention", "attention_softmax_backward", dt, yc.shape, _bits(yc),
+                          _bits(gc), _bits(ds), *_rows_cols(yc), scalar(scale))
         return ds.astype(y.dtype, copy=False)
 
     # ---- optimizer updates, in place: one tensor (`*_step`) or a whole group in one launch

@@ -231,8 +231,13 @@ class NumpyKernels(NnKernels, OptimizerKernels, AmpKernels):
         """softmax(scale * scores (+ mask)) per row; row r is query r % q_len. mask: None, a
         float (additive) or bool (True = attend) array of shape (m, k_len) whose row r % m
         serves row r. causal drops columns past the query. Rows with nothing left are 0, rows
-        with a NaN among the entries they keep are NaN."""
+        with a NaN among the entries they keep are NaN. float16/bfloat16: float32 math (a
+        float mask too), rounded once."""
         xp = self.xp
+        if scores.dtype.itemsize < 4:
+            wide = mask if mask is None or mask.dtype == bool else mask.astype(xp.float32)
+            return self.attention_softmax(scores.astype(xp.float32), q_len, scale, causal,
+                                          wide).astype(scores.dtype)
         rows, cols = scores.shape
         z = scores * scores.dtype.type(scale)
         if not cols:
