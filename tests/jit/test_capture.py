@@ -12,8 +12,11 @@ import pytest
 import tinygrad_nv as tg
 import tinygrad_nv.nn.functional as F
 import tinygrad_nv.optim as optim
+from tests.jit.models import batch, make_run, state_of
 from tinygrad_nv import Tensor
 from tinygrad_nv.backend.launch import CudaKernels
+from tinygrad_nv.jit import capture
+from tinygrad_nv.jit.capture import EmuGraph, EmuRuntime
 from tinygrad_nv.jit.graph import CAPTURE_ENV, CaptureError
 from tinygrad_nv.testing.instrumented import instrumented
 
@@ -175,12 +178,87 @@ def test_a_generator_that_is_not_philox_is_refused(monkeypatch):
         fn(Tensor(np.ones((2, 3), np.float32), device="emu"))
 
 
-def test_what_cupy_refuses_during_capture_is_named():
+@pytest.mark.parametrize("what, match", [
+    (lambda x, w: Tensor.einsum("ij,jk->ik", x, w), r"einsum through the array module.*cuBLAS"),
+    (lambda x, w: x.reshape(1, 2, 3) @ w.reshape(1, 3, 3), r"matrix product in a graph.*batched")])
+def test_products_other_than_a_2d_gemm_are_refused(what, match):
+    w = Tensor(np.ones((3, 3), np.float32), device="emu", requires_grad=True)
+    fn = tg.jit(lambda x: what(x, w).sum())
+    with pytest.raises(CaptureError, match=match):
+        for _ in range(4):  # eager, recording, warm-up (a plain replay), capture
+            fn(Tensor(np.ones((2, 3), np.float32), device="emu"))
+
+
+@pytest.mark.parametrize("opt", ["sgd", "adam"])
+def test_the_mlp_step_is_one_graph_with_eagers_numbers(opt):
+    """The examples' MLP (two nn.Linear: cuBLAS GEMMs in the graph, dropout: Philox) with SGD
+    momentum or Adam under a learning rate changed between steps: 20 steps, one graph launch
+    per replay, eager's losses and state bit for bit. The batch changes every step (copied
+    into the graph's buffers) and each loss stays the one returned (copied out of the graph's
+    arrays, which the next launch overwrites)."""
+    with instrumented("emu") as probe:
+        runs = [make_run("mlp", opt, "emu") for _ in range(2)]
+        fn = tg.jit(runs[1].step)
+        losses = []
+        for run, step in zip(runs, (runs[0].step, fn), strict=True):
+            tg.manual_seed(5)
+            losses.append([])
+            for i in range(20):
+                run.opt.param_groups[0]["lr"] = 0.05 / (1 + i)
+                losses[-1].append(step(*batch("mlp", 8, i, "emu")))
+        assert fn.replays == probe.graph_launches == 18
+    for eager, replayed in zip(losses[0], losses[1], strict=True):
+        np.testing.assert_array_equal(eager.numpy(), replayed.numpy())
+    for eager, replayed in zip(state_of(runs[0]), state_of(runs[1]), strict=True):
+        np.testing.assert_array_equal(eager, replayed)
+
+
+def test_a_gemm_needs_the_cublas_handle_on_the_capture_stream(monkeypatch):
+    """A planted capture that does not set the handle's stream first (CuPy's next eager call
+    sets it to its own stream) is caught."""
+    monkeypatch.setattr(EmuRuntime, "capture", lambda self, body, args: EmuGraph(
+        self, body, args))
     w = Tensor(np.ones((3, 3), np.float32), device="emu", requires_grad=True)
     fn = tg.jit(lambda x: (x @ w).sum())
-    fn(Tensor(np.ones((2, 3), np.float32), device="emu"))
-    with pytest.raises(CaptureError, match="cuBLAS"):
+    for _ in range(3):
         fn(Tensor(np.ones((2, 3), np.float32), device="emu"))
+    capture.runtime_for(w.backend).blas_stream = None  # an eager product after the warm-up
+    with pytest.raises(CaptureError, match="not on the capture stream"):
+        fn(Tensor(np.ones((2, 3), np.float32), device="emu"))
+
+
+@pytest.mark.parametrize("a_order, b_order", [("C", "C"), ("F", "C"), ("C", "F"), ("F", "F"),
+                                              ("strided", "C"), ("C", "strided")])
+@pytest.mark.parametrize("shape", [(4, 3, 5), (1, 6, 2), (5, 2, 1)])
+def test_the_gemm_plan_is_the_product_cublas_computes(a_order, b_order, shape):
+    """gemm_plan's operands, ops and leading dimensions, read as cuBLAS reads them (column
+    major), give a @ b: the GEMM the graph calls is the product eager asks for."""
+    n, k, m = shape
+    rng = np.random.default_rng(0)
+    a, b = (_ordered(rng.standard_normal(s), order)
+            for s, order in (((n, k), a_order), ((k, m), b_order)))
+    plan = capture.gemm_plan(a, b, None, np)
+    product = _column_major(plan.b, plan.trans_b, plan.ldb, (plan.m, plan.k)) @ \
+        _column_major(plan.a, plan.trans_a, plan.lda, (plan.k, plan.n))
+    np.testing.assert_allclose(product.T, a @ b, rtol=1e-12)
+    assert plan.c.shape == (n, m) and plan.c.flags.c_contiguous
+
+
+def _ordered(x: np.ndarray, order: str) -> np.ndarray:
+    if order == "strided":
+        wide = np.zeros((x.shape[0], 2 * x.shape[1]))
+        wide[:, ::2] = x
+        return wide[:, ::2]
+    return np.asarray(x, order=order)
+
+
+def _column_major(x: np.ndarray, trans: int, ld: int, shape: tuple) -> np.ndarray:
+    """op(X) of shape `shape`, X the column-major matrix at x's first element with leading
+    dimension ld (cuBLAS's reading)."""
+    rows, cols = (shape[1], shape[0]) if trans else shape
+    stored = np.lib.stride_tricks.as_strided(x, shape=(rows, cols),
+                                             strides=(x.itemsize, ld * x.itemsize))
+    return stored.T if trans else stored
 
 
 def test_capture_mode_is_off_without_the_switch(monkeypatch):

@@ -115,6 +115,7 @@ class CudaKernels(OptimizerKernels):
         self._lock = threading.Lock()
         self._tables: OrderedDict = OrderedDict()  # address table -> its copy on the device
         self._ticket = None  # cross_entropy's block counter (cross_entropy.cu)
+        self.capturing = None  # the graph runtime capturing these launches (jit/capture.py)
 
     # ---- plumbing
     def _function(self, family: str, name: str):
@@ -438,7 +439,10 @@ class CudaKernels(OptimizerKernels):
     def _device_table(self, values: tuple):
         """The int64 array of `values` on the device: uploaded once, then found by its values
         (the arrays' addresses repeat from step to step: the same parameters and states, and
-        gradients in the memory the last step's freed)."""
+        gradients in the memory the last step's freed). While a graph captures: a copy that
+        the graph makes itself (a host-to-device copy of CuPy's would raise)."""
+        if self.capturing is not None:
+            return self.capturing.constant(np.array(values, np.int64))
         with self._lock:
             packed = self._tables.get(values)
             if packed is None:

@@ -36,22 +36,32 @@ eagerly or records, as with TinyJit and torch.compile; call the scheduler outsid
 Structural choices made while recording (momentum on or off, maximize, which parameters have
 gradients) are those of the recording.
 
-GPUs. On `cuda` a replay runs the recorded CuPy calls and kernel launches from Python, one call
-each. emu's capture mode (graph.py, `TINYGRAD_NV_EMU_CAPTURE=1`) checks a recording as one
-CUDA graph: what CuPy's stream capture refuses (a host-to-device copy, a cuBLAS call: CuPy sets
-the handle's stream on each; a cuRAND draw) fails at recording, and each replay is one graph
-launch that fails on a host synchronisation or on a by-value argument that changes between
-replays. Done for graphs: the fused SGD, Adam(W) and RMSprop kernels read their coefficient
-records from device memory (kernels.DeviceCoef, optim.cu's `*_multi_dev`; capture mode passes
-them so, uploaded at each replay), and a counter-based generator (kernels/random.cu's Philox
-with (seed, offset) by value or in device memory, backend/philox.py). Not done yet, and so
-refused by that mode today: matrix products through cuBLAS with the handle's stream set before
-capture (nvmath-python's low-level cuBLAS bindings, or ctypes calls of cublasGemmEx with
-CuPy's arguments, so that eager and graph run the same GEMM), Philox as the devices' default
-generator with its offsets advanced on the host at each replay (dropout), `_dev` kernels for
-the other optimizers and device scalars for Adagrad/amsgrad, optimizer address tables filled
-after capture, a private memory pool, and the capture itself (`Stream.begin_capture` /
-`end_capture` on a non-blocking stream after a warm-up replay, one `Graph.launch` per replay).
+GPUs. Capture mode (graph.py: `TINYGRAD_NV_EMU_CAPTURE=1` on emu, `TINYGRAD_NV_CUDA_GRAPHS=1` on
+cuda) replays a recording as one CUDA graph (capture.py): the device work becomes a generated
+`body`, the host side (dynamic values, their uploads into kernels.DeviceCoef records, the Philox
+offsets) runs before each launch; the first replay warms up, the second captures and launches,
+later ones only launch. The call's array arguments are copied into the graph's buffers; fn's
+results are copied out of the graph's arrays, gradients stay the graph's arrays (the next
+launch overwrites them). At recording the mode refuses what a capture cannot hold: a
+host-to-device copy, cuBLAS calls other than a 2-D matmul, a generator that is not Philox;
+each replay is one graph launch that fails on a host synchronisation or on a by-value argument
+that changed. Done: 2-D matmuls run as capture.Gemm, the one cuBLAS GEMM CuPy's matmul makes
+(its operands, ops and leading dimensions; cublasGemmEx called through ctypes on a handle whose
+stream and workspace are set before the warm-up and the capture, since CuPy's wrappers set the
+stream on every call and raise while a stream captures); Philox (backend/philox.py) is cuda's
+and emu's generator, and a graph's draws read (seed, base offset) from device memory
+(GraphPhilox), so each replay draws new masks and eager's for the same seed; SGD, Adam(W) and
+RMSprop read their coefficients from device memory; optimizer address tables met during a
+capture are made by the graph (a copy from pinned memory). Verified on emu only, through the
+very same flow (capture.EmuRuntime's stand-ins: a capture runs nothing, each launch runs the
+body as if capturing and writes into the first launch's arrays). Not verified: everything in
+capture.CudaRuntime (written from CuPy's and cuBLAS's sources and documentation, never run on
+a GPU; tests/jit/test_cuda_graphs.py is its gpu-marked check), and before it the jit's
+recording on cuda (TracedArray is a NumPy subclass: CuPy arrays have not been recorded yet).
+Left: batched matmuls (attention, LSTM's stacked products) and einsum/tensordot in a graph,
+`_dev` kernels for the other optimizers and device scalars for Adagrad/amsgrad (refused when
+their learning rate changes), draws from a user's Generator inside a step (baked: replays reuse
+the recording's numbers, as before).
 
 >>> @tinygrad_nv.jit
 ... def step(x, y):

@@ -8,12 +8,13 @@ Operations whose results nobody uses and that write nothing are left out (dead c
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
 import numpy as np
 
-from tinygrad_nv.jit import graph
+from tinygrad_nv.jit import capture, graph
 from tinygrad_nv.jit.record import Node, Recorder, Ref
 
 STALE = object()  # what a replay returns when its recording no longer applies
@@ -114,14 +115,41 @@ def generate(rec: Recorder, leaf_kinds: list[str], effects: list[tuple], output:
     target ('arg', i) or a tensor, value a template (Ref, None, a tensor, or ('new', Ref,
     backend): a new tensor around the array); output: the template of fn's result, where
     ('tensor', Ref, backend) is a new tensor, ('same', t) a tensor returned as it is.
-    launches: a graph.Launches for emu's capture mode (the operations run as one graph
-    launch under its checks), else None."""
+    launches: a graph.Launches for capture mode (the operations run as one CUDA graph, a
+    `body` function that capture.GraphStep launches, under its checks), else None."""
     prog = Program()
-    needed = set(needed_refs(output)) | {s for _, _, v in effects for s in needed_refs(v)}
-    nodes = live_nodes(rec.nodes, needed)
+    after = set(needed_refs(output)) | {s for _, _, v in effects for s in needed_refs(v)}
+    nodes = live_nodes(rec.nodes, set(after))
     lines = prog.lines
     lines.append("def replay(L):")
-    for node in nodes:  # the inputs first, with their guards: a stale replay changes nothing
+    _inputs(prog, rec, nodes, leaf_kinds)
+    device = None if launches is None else graph.graph_device(rec, name)
+    if device is None:
+        for node in nodes:
+            if node.kind == "host":
+                _host(prog, node, "    ")
+            else:
+                _operation(prog, rec, node, {}, None)
+    else:
+        step = _graph(prog, rec, nodes, after, launches, device, name)
+    for target, attr, value in effects:
+        where = f"L[{target[1]}]" if isinstance(target, tuple) else prog.bind(target, "_t")
+        lines.append(f"    {where}.{attr} = {_value(prog, value)}")
+    lines.append(f"    return {_value(prog, output, copy=device is not None)}")
+    source = "\n".join(lines)
+    namespace = dict(prog.globals)
+    exec(compile(source, f"<jit replay of {name}>", "exec"), namespace)  # noqa: S102
+    if device is not None:
+        step.body = namespace["body"]
+    replay = namespace["replay"]
+    replay.source = source
+    return replay
+
+
+def _inputs(prog: Program, rec: Recorder, nodes: list[Node], leaf_kinds: list[str]) -> None:
+    """The inputs first, with their guards: a stale replay changes nothing."""
+    lines = prog.lines
+    for node in nodes:
         if node.kind == "input":
             slot = node.out.slot
             how, what = rec.inputs[slot]
@@ -140,70 +168,96 @@ def generate(rec: Recorder, leaf_kinds: list[str], effects: list[tuple], output:
                          " return _STALE")
     for fn, args in rec.guards:
         lines.append(f"    if not {prog.bind(fn, '_f')}(*{prog.bind(args)}): return _STALE")
-    by_value, device, streams = set(), {}, {}
-    if launches is not None:
-        graph.check_capture(rec, nodes, name)
-        device = graph.device_coefficients(rec, nodes)  # records the kernels read in memory
-        prog.aliases = {slot: prog.bind(coef, "_D") for slot, coef in device.items()}
-        by_value = graph.dynamic_by_value(rec, nodes) - set(device)
-        streams = {b: prog.bind(s, "_G") for b, s in graph.generators(rec, nodes).items()}
-        lines.append(f"    with {prog.bind(launches, '_L')}:")
-    body = len(lines)
-    for backend, stream in streams.items():  # the host side of the launch: (seed, offset)
-        lines.append(f"    {stream}.start({prog.bind(backend, '_b')}.rng)")
+
+
+def _graph(prog: Program, rec: Recorder, nodes: list[Node], after: set[int], launches: Any,
+           device: Any, name: str) -> capture.GraphStep:
+    """Capture mode: the device work as `def body(...)` (placed before replay), and in replay,
+    under `launches`' checks, the host side (dynamic values, their uploads, the random
+    streams' offsets) then one GraphStep launch; returns that GraphStep (its body set later)."""
+    graph.check_capture(rec, nodes, name)
+    coefs = graph.device_coefficients(rec, nodes)  # records the kernels read in memory
+    prog.aliases = {slot: prog.bind(coef, "_D") for slot, coef in coefs.items()}
+    by_value = graph.dynamic_by_value(rec, nodes) - set(coefs)
+    streams = {b: prog.bind(s, "_G") for b, s in graph.generators(rec, nodes).items()}
+    runtime = capture.runtime_for(device)
+    lines, checks = prog.lines, prog.bind(launches, "_L")
+    lines.append(f"    with {checks}:")
     for node in nodes:
-        kind = node.kind
-        if kind == "input":
-            continue
-        if kind == "const":
-            copy = ".copy()" if node.out.slot in rec.written_consts else ""
-            prog.assign(node, f"{prog.bind(node.target)}{copy}")
-        elif kind == "host":
-            prog.assign(node, f"{prog.bind(node.target, '_f')}(*{prog.bind(node.args)})")
+        if node.kind == "host":
+            _host(prog, node, " " * 8)
             for slot in set(refs(node.out)) & by_value:
-                lines.append(f"    {prog.bind(launches, '_L')}.value({slot}, a{slot})")
-            for slot in set(refs(node.out)) & set(device):  # the host side of the launch
-                lines.append(f"    {prog.aliases[slot]}.upload(a{slot})")
-        elif kind == "call":
-            prog.assign(node, f"{prog.bind(node.target, '_f')}("
-                              f"{prog.call_args(node.args, node.kwargs)})")
-        elif kind == "method":
-            receiver, *args = node.args
-            prog.assign(node, f"{prog.expr(receiver)}.{node.target}("
-                              f"{prog.call_args(args, node.kwargs)})")
-        elif kind == "setitem":
-            target, key, value = node.args
-            lines.append(f"    {prog.expr(target)}[{prog.expr(key)}] = {prog.expr(value)}")
-        elif kind == "rng":  # the device's generator, or the graph's stream of it
-            backend, method = node.target
-            source = streams.get(backend) or f"{prog.bind(backend, '_b')}.rng"
-            prog.assign(node, f"{source}.{method}({prog.call_args(node.args, node.kwargs)})")
-    if launches is not None:  # the operations inside `with launches:`
-        lines[body:] = ["    " + line for line in lines[body:]] or ["        pass"]
-    for target, attr, value in effects:
-        where = f"L[{target[1]}]" if isinstance(target, tuple) else prog.bind(target, "_t")
-        lines.append(f"    {where}.{attr} = {_value(prog, value)}")
-    lines.append(f"    return {_value(prog, output)}")
-    source = "\n".join(lines)
-    namespace = dict(prog.globals)
-    exec(compile(source, f"<jit replay of {name}>", "exec"), namespace)  # noqa: S102
-    replay = namespace["replay"]
-    replay.source = source
-    return replay
+                lines.append(f"        {checks}.value({slot}, a{slot})")
+            for slot in set(refs(node.out)) & set(coefs):
+                lines.append(f"        {prog.aliases[slot]}.upload(a{slot})")
+    for backend, stream in streams.items():  # (seed, offset) of the graph's draws
+        lines.append(f"        {stream}.start({prog.bind(backend, '_b')}.rng)")
+    work = [n for n in nodes if n.kind not in ("input", "host")]
+    made = {s for n in work for s in refs(n.out)}
+    read = dict.fromkeys(s for n in work for s in refs((n.args, n.kwargs, n.writes))
+                         if s not in made and s not in prog.aliases)
+    copied = [s for s in read if rec.inputs.get(s, ("",))[0] == "arg"]
+    params = ", ".join(f"a{s}" for s in [*copied, *(s for s in read if s not in copied)])
+    results = "".join(f"a{s}, " for s in sorted(after & made))
+    step = capture.GraphStep(runtime, None, len(copied))
+    lines.append(f"        {results or '_ = '}{'= ' if results else ''}"
+                 f"{prog.bind(step, '_X')}.launch({params})")
+    prog.lines = body = [f"def body({params}):"]
+    body += [f"    {stream}.offset = 0" for stream in streams.values()]
+    for node in work:
+        _operation(prog, rec, node, streams, runtime)
+    body.append(f"    return ({results})")
+    prog.lines = lines
+    lines[:0] = body
+    return step
 
 
-def _value(prog: Program, value: Any) -> str:
-    """Source for an effect's value or fn's result (templates with new-tensor markers)."""
+def _host(prog: Program, node: Node, indent: str) -> None:
+    """A dynamic value computed again (jit.state.dynamic)."""
+    prog.assign(node, f"{prog.bind(node.target, '_f')}(*{prog.bind(node.args)})", indent)
+
+
+def _operation(prog: Program, rec: Recorder, node: Node, streams: dict, runtime: Any) -> None:
+    """A recorded device operation (const, call, method, setitem, rng; inputs are read
+    before): in a graph (runtime
+    given) a matmul runs as capture.Gemm and draws come from the graph's streams."""
+    kind = node.kind
+    if kind == "const":
+        copy = ".copy()" if node.out.slot in rec.written_consts else ""
+        prog.assign(node, f"{prog.bind(node.target)}{copy}")
+    elif kind == "call":
+        target = node.target
+        if runtime is not None and getattr(target, "__name__", "") == "matmul" \
+                and not inspect.ismethod(target):
+            target = capture.Gemm(runtime, node.where)
+        prog.assign(node, f"{prog.bind(target, '_f')}({prog.call_args(node.args, node.kwargs)})")
+    elif kind == "method":
+        receiver, *args = node.args
+        prog.assign(node, f"{prog.expr(receiver)}.{node.target}("
+                          f"{prog.call_args(args, node.kwargs)})")
+    elif kind == "setitem":
+        target, key, value = node.args
+        prog.lines.append(f"    {prog.expr(target)}[{prog.expr(key)}] = {prog.expr(value)}")
+    elif kind == "rng":  # the device's generator, or the graph's stream of it
+        backend, method = node.target
+        source = streams.get(backend) or f"{prog.bind(backend, '_b')}.rng"
+        prog.assign(node, f"{source}.{method}({prog.call_args(node.args, node.kwargs)})")
+
+
+def _value(prog: Program, value: Any, copy: bool = False) -> str:
+    """Source for an effect's value or fn's result (templates with new-tensor markers); `copy`:
+    new tensors get copies (a graph's arrays are overwritten by its next launch)."""
     if isinstance(value, _NewTensor):
         prog.globals.setdefault("_from_op", value.from_op)
-        return f"_from_op({prog.expr(value.ref)}, {prog.bind(value.backend, '_b')}, None)"
+        array = prog.expr(value.ref) + (".copy()" if copy else "")
+        return f"_from_op({array}, {prog.bind(value.backend, '_b')}, None)"
     if isinstance(value, _Same):
         return prog.bind(value.obj, "_t")
     if isinstance(value, (tuple, list)) and type(value) in (tuple, list):
-        inner = ", ".join(_value(prog, v) for v in value)
+        inner = ", ".join(_value(prog, v, copy) for v in value)
         return f"({inner},)" if isinstance(value, tuple) else f"[{inner}]"
     if type(value) is dict:
-        return "{" + ", ".join(f"{prog.expr(k)}: {_value(prog, v)}"
+        return "{" + ", ".join(f"{prog.expr(k)}: {_value(prog, v, copy)}"
                                for k, v in value.items()) + "}"
     return prog.expr(value)
 

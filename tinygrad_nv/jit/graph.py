@@ -1,13 +1,16 @@
-"""emu's capture mode: a recording on `emu` checked as if it were captured as one CUDA graph,
-so that what a GPU capture refuses or silently breaks fails in CI without a GPU.
+"""Capture mode: a recording replayed as one CUDA graph (capture.py runs it), with the checks
+that make what a GPU capture refuses or silently breaks fail in CI without a GPU.
 
-With `TINYGRAD_NV_EMU_CAPTURE=1`, every jit recording on an emu device is captured in this
-sense: it raises `CaptureError` for what CuPy's stream capture refuses (a host-to-device copy,
-a cuBLAS call, which sets the handle's stream: CuPy's matrix products; a cuRAND draw), and each
-replay is one graph launch (`probe.graph_launches` on an instrumented emu device counts them)
-that raises for what a graph would silently get wrong: a host synchronisation inside it, and
-a value passed by value to a launch that changes between replays (a learning rate or step
-count baked into the graph: those must come from device buffers).
+With `TINYGRAD_NV_EMU_CAPTURE=1`, every jit recording on an emu device is captured (emu's
+stand-ins, capture.EmuRuntime); with `TINYGRAD_NV_CUDA_GRAPHS=1`, on a cuda device (CuPy's
+stream capture: never run on a GPU yet, hence opt-in). At recording it raises `CaptureError`
+for what CuPy's stream capture refuses (a host-to-device copy; a cuBLAS call other than a 2-D
+matmul, which runs as capture.Gemm: CuPy sets the handle's stream on each; a draw from a
+generator that is not Philox: cuRAND), and each replay is one graph launch
+(`probe.graph_launches` on an instrumented emu device counts them) that raises for what a graph
+would silently get wrong: a host synchronisation inside it, and a value passed by value to a
+launch that changes between replays (a learning rate or step count baked into the graph: those
+must come from device buffers).
 
 >>> monkeypatch.setenv("TINYGRAD_NV_EMU_CAPTURE", "1")
 >>> step(x, y); step(x, y)          # eager, then the recording raises CaptureError or not
@@ -21,25 +24,39 @@ from typing import Any
 
 from tinygrad_nv.backend.kernels import Coefficients, DeviceCoef
 from tinygrad_nv.backend.philox import GraphPhilox
+from tinygrad_nv.jit.capture import CaptureError
 from tinygrad_nv.jit.record import Node, Recorder
-from tinygrad_nv.jit.state import JitError
 
 CAPTURE_ENV = "TINYGRAD_NV_EMU_CAPTURE"
+CUDA_GRAPHS_ENV = "TINYGRAD_NV_CUDA_GRAPHS"
 # Array-module functions that run through cuBLAS on CuPy (each sets the handle's stream first)
 CUBLAS = frozenset({"matmul", "dot", "vdot", "inner", "outer", "tensordot", "einsum", "tensorinv",
                     "solve", "inv", "lstsq", "kron"})
 
 
-class CaptureError(JitError):
-    """An operation that a CUDA graph capture refuses, or that a graph replays wrongly."""
-
-
 def capture_mode(backends: list) -> bool:
-    """Whether a recording on `backends` is checked as a CUDA graph capture (emu only)."""
-    value = os.environ.get(CAPTURE_ENV, "0").strip() or "0"
+    """Whether a recording on `backends` is captured: an emu device with TINYGRAD_NV_EMU_CAPTURE,
+    a cuda device with TINYGRAD_NV_CUDA_GRAPHS."""
+    return any(_switch(env) and any(b.name.startswith(kind) for b in backends)
+               for env, kind in ((CAPTURE_ENV, "emu"), (CUDA_GRAPHS_ENV, "cuda")))
+
+
+def _switch(env: str) -> bool:
+    value = os.environ.get(env, "0").strip() or "0"
     if value not in ("0", "1"):
-        raise ValueError(f"{CAPTURE_ENV}={value!r}: valid values are '0' and '1'")
-    return value == "1" and any(b.name.startswith("emu") for b in backends)
+        raise ValueError(f"{env}={value!r}: valid values are '0' and '1'")
+    return value == "1"
+
+
+def graph_device(rec: Recorder, name: str) -> Any:
+    """The one emu or cuda device whose tensors the recording used (its graph's device), or
+    None (a step on the CPU: nothing to capture)."""
+    found = {t._backend for t in (r() for r in rec.tensors.values()) if t is not None
+             and t._backend.name.startswith(("emu", "cuda"))}
+    if len(found) > 1:
+        raise CaptureError(f"jit({name}) in capture mode: one graph per device, the step uses "
+                           f"{sorted(b.name for b in found)}")
+    return found.pop() if found else None
 
 
 def check_capture(rec: Recorder, nodes: list[Node], name: str) -> None:
@@ -47,7 +64,7 @@ def check_capture(rec: Recorder, nodes: list[Node], name: str) -> None:
     for node in nodes:
         what = _refused(rec, node)
         if what is not None:
-            raise CaptureError(f"jit({name}) on emu in capture mode: {what}, recorded at "
+            raise CaptureError(f"jit({name}) in capture mode: {what}, recorded at "
                                f"{node.where or 'an unknown line'}; a CUDA graph capture "
                                "refuses it (CuPy raises during stream capture)")
 
@@ -61,9 +78,9 @@ def _refused(rec: Recorder, node: Node) -> str | None:
     target = getattr(node.target, "__name__", "")
     if target == "from_host":
         return "a host-to-device copy (a tensor made from host data inside the step)"
-    if target in CUBLAS and not inspect.ismethod(node.target):  # (a kernel method is ours)
+    if target in CUBLAS and target != "matmul" and not inspect.ismethod(node.target):
         return (f"{target} through the array module (cuBLAS: CuPy sets the handle's stream "
-                "on every call)")
+                "on every call; matmul runs as one captured GEMM, capture.Gemm)")
     return None
 
 
@@ -119,7 +136,7 @@ class Launches:
         captured = self.captured.setdefault(slot, value)
         if captured != value:
             raise CaptureError(
-                f"jit({self.name}) on emu in capture mode: a value passed by value to a launch "
+                f"jit({self.name}) in capture mode: a value passed by value to a launch "
                 f"changed between replays ({captured!r} when captured, {value!r} now): a CUDA "
                 "graph replays the captured value (a baked learning rate or step count); pass "
                 "it in a device buffer")
@@ -143,12 +160,12 @@ class Launches:
                 backend.to_host = to_host
             probe = getattr(backend, "probe", None)
             if probe is not None and len(probe.syncs) > syncs and exc[0] is None:
-                raise CaptureError(f"jit({self.name}) on emu in capture mode: a host "
+                raise CaptureError(f"jit({self.name}) in capture mode: a host "
                                    f"synchronisation inside the graph ({probe.syncs[syncs]})")
 
     def _sync(self, backend: Any) -> Any:
         def to_host(array: Any) -> Any:
-            raise CaptureError(f"jit({self.name}) on emu in capture mode: a copy of device "
+            raise CaptureError(f"jit({self.name}) in capture mode: a copy of device "
                                f"values to the host inside the graph ({backend.name}): a host "
                                "synchronisation, which a CUDA graph cannot make")
         return to_host
