@@ -6,6 +6,9 @@
 // `_cn` kernels use the (C*kh*kw, N*OH*OW) layout instead (c, ki, kj, n, oy, ox): the columns
 // of the whole batch as one matrix, so that a convolution is one product per group. Max
 // pooling over the same window geometry, with its backward, ends the file.
+// Storage: f32, f64, and f16 / bf16 for im2col and col2im (both layouts; lowp.cu, compiled in
+// front of this file): im2col copies the 16-bit patterns, col2im adds up in float and rounds
+// each pixel's sum once. Max pooling is f32 / f64.
 // Reference: NumpyKernels.im2col / col2im in tinygrad_nv/backend/numpy_kernels.py, the `_cn`
 // and pooling kernels' in backend/nn_kernels.py.
 
@@ -24,9 +27,10 @@ __device__ I col_index(const ConvShape& s, I n, I c, int ki, int kj, int oy, int
   return ((kBatchInner ? row * s.n + n : row) * s.oh + oy) * s.ow + ox;
 }
 
-// One thread per element of cols, in col_index's layout.
-template <typename T, typename I, bool kBatchInner>
-__device__ void im2col(const T* x, T* cols, ConvShape s) {
+// One thread per element of cols, in col_index's layout. P: the storage type, copied as it is
+// (P{}: zero bits, +0).
+template <typename P, typename I, bool kBatchInner>
+__device__ void im2col(const P* x, P* cols, ConvShape s) {
   I total = (I)s.n * s.c * s.kh * s.kw * s.oh * s.ow;
   for (I i = blockIdx.x * (I)blockDim.x + threadIdx.x; i < total;
        i += (I)blockDim.x * gridDim.x) {
@@ -45,14 +49,15 @@ __device__ void im2col(const T* x, T* cols, ConvShape s) {
     I plane = kBatchInner ? n * s.c + rest : rest;  // n * C + c
     int y = oy * s.sh - s.ph + ki * s.dh, xx = ox * s.sw - s.pw + kj * s.dw;
     bool inside = y >= 0 && y < s.h && xx >= 0 && xx < s.w;
-    cols[i] = inside ? x[(plane * s.h + y) * s.w + xx] : T(0);
+    cols[i] = inside ? x[(plane * s.h + y) * s.w + xx] : P{};
   }
 }
 
 // One thread per input pixel (n, c, y, x): the sum over kernel taps (ki, kj) whose window
-// position (oy, ox) lands on it.
-template <typename T, typename I, bool kBatchInner>
-__device__ void col2im(const T* cols, T* x, ConvShape s) {
+// position (oy, ox) lands on it. T: the math type, P: the storage type (T, or a 16-bit type
+// of lowp.cu).
+template <typename T, typename P, typename I, bool kBatchInner>
+__device__ void col2im(const P* cols, P* x, ConvShape s) {
   I total = (I)s.n * s.c * s.h * s.w;
   for (I i = blockIdx.x * (I)blockDim.x + threadIdx.x; i < total;
        i += (I)blockDim.x * gridDim.x) {
@@ -66,10 +71,10 @@ __device__ void col2im(const T* cols, T* x, ConvShape s) {
       for (int kj = 0; kj < s.kw; ++kj) {
         int tx = xx + s.pw - kj * s.dw;
         if (tx < 0 || tx % s.sw != 0 || tx / s.sw >= s.ow) continue;
-        sum += cols[col_index<I, kBatchInner>(s, n, c, ki, kj, ty / s.sh, tx / s.sw)];
+        sum += T(load(cols, col_index<I, kBatchInner>(s, n, c, ki, kj, ty / s.sh, tx / s.sw)));
       }
     }
-    x[i] = sum;
+    store(x, i, sum);
   }
 }
 
@@ -140,50 +145,106 @@ __device__ void max_pool2d_backward(const T* g, const int* index, T* grad, ConvS
 extern "C" __global__ void im2col_f32(const float* x, float* cols, CONV_SHAPE_PARAMS) {
   im2col<float, long long, false>(x, cols, CONV_SHAPE);
 }
-extern "C" __global__ void im2col_f64(const double* x, double* cols, CONV_SHAPE_PARAMS) {
-  im2col<double, long long, false>(x, cols, CONV_SHAPE);
+extern "C" __global__ void col2im_f32(const float* cols, float* x, CONV_SHAPE_PARAMS) {
+  col2im<float, float, long long, false>(cols, x, CONV_SHAPE);
 }
 extern "C" __global__ void im2col_idx32_f32(const float* x, float* cols, CONV_SHAPE_PARAMS) {
   im2col<float, int, false>(x, cols, CONV_SHAPE);
 }
-extern "C" __global__ void im2col_idx32_f64(const double* x, double* cols, CONV_SHAPE_PARAMS) {
-  im2col<double, int, false>(x, cols, CONV_SHAPE);
-}
-extern "C" __global__ void col2im_f32(const float* cols, float* x, CONV_SHAPE_PARAMS) {
-  col2im<float, long long, false>(cols, x, CONV_SHAPE);
-}
-extern "C" __global__ void col2im_f64(const double* cols, double* x, CONV_SHAPE_PARAMS) {
-  col2im<double, long long, false>(cols, x, CONV_SHAPE);
-}
 extern "C" __global__ void col2im_idx32_f32(const float* cols, float* x, CONV_SHAPE_PARAMS) {
-  col2im<float, int, false>(cols, x, CONV_SHAPE);
-}
-extern "C" __global__ void col2im_idx32_f64(const double* cols, double* x, CONV_SHAPE_PARAMS) {
-  col2im<double, int, false>(cols, x, CONV_SHAPE);
+  col2im<float, float, int, false>(cols, x, CONV_SHAPE);
 }
 extern "C" __global__ void im2col_cn_f32(const float* x, float* cols, CONV_SHAPE_PARAMS) {
   im2col<float, long long, true>(x, cols, CONV_SHAPE);
 }
-extern "C" __global__ void im2col_cn_f64(const double* x, double* cols, CONV_SHAPE_PARAMS) {
-  im2col<double, long long, true>(x, cols, CONV_SHAPE);
+extern "C" __global__ void col2im_cn_f32(const float* cols, float* x, CONV_SHAPE_PARAMS) {
+  col2im<float, float, long long, true>(cols, x, CONV_SHAPE);
 }
 extern "C" __global__ void im2col_cn_idx32_f32(const float* x, float* cols, CONV_SHAPE_PARAMS) {
   im2col<float, int, true>(x, cols, CONV_SHAPE);
 }
+extern "C" __global__ void col2im_cn_idx32_f32(const float* cols, float* x, CONV_SHAPE_PARAMS) {
+  col2im<float, float, int, true>(cols, x, CONV_SHAPE);
+}
+extern "C" __global__ void im2col_f64(const double* x, double* cols, CONV_SHAPE_PARAMS) {
+  im2col<double, long long, false>(x, cols, CONV_SHAPE);
+}
+extern "C" __global__ void col2im_f64(const double* cols, double* x, CONV_SHAPE_PARAMS) {
+  col2im<double, double, long long, false>(cols, x, CONV_SHAPE);
+}
+extern "C" __global__ void im2col_idx32_f64(const double* x, double* cols, CONV_SHAPE_PARAMS) {
+  im2col<double, int, false>(x, cols, CONV_SHAPE);
+}
+extern "C" __global__ void col2im_idx32_f64(const double* cols, double* x, CONV_SHAPE_PARAMS) {
+  col2im<double, double, int, false>(cols, x, CONV_SHAPE);
+}
+extern "C" __global__ void im2col_cn_f64(const double* x, double* cols, CONV_SHAPE_PARAMS) {
+  im2col<double, long long, true>(x, cols, CONV_SHAPE);
+}
+extern "C" __global__ void col2im_cn_f64(const double* cols, double* x, CONV_SHAPE_PARAMS) {
+  col2im<double, double, long long, true>(cols, x, CONV_SHAPE);
+}
 extern "C" __global__ void im2col_cn_idx32_f64(const double* x, double* cols, CONV_SHAPE_PARAMS) {
   im2col<double, int, true>(x, cols, CONV_SHAPE);
 }
-extern "C" __global__ void col2im_cn_f32(const float* cols, float* x, CONV_SHAPE_PARAMS) {
-  col2im<float, long long, true>(cols, x, CONV_SHAPE);
-}
-extern "C" __global__ void col2im_cn_f64(const double* cols, double* x, CONV_SHAPE_PARAMS) {
-  col2im<double, long long, true>(cols, x, CONV_SHAPE);
-}
-extern "C" __global__ void col2im_cn_idx32_f32(const float* cols, float* x, CONV_SHAPE_PARAMS) {
-  col2im<float, int, true>(cols, x, CONV_SHAPE);
-}
 extern "C" __global__ void col2im_cn_idx32_f64(const double* cols, double* x, CONV_SHAPE_PARAMS) {
-  col2im<double, int, true>(cols, x, CONV_SHAPE);
+  col2im<double, double, int, true>(cols, x, CONV_SHAPE);
+}
+extern "C" __global__ void im2col_f16(const half_bits* x, half_bits* cols, CONV_SHAPE_PARAMS) {
+  im2col<half_bits, long long, false>(x, cols, CONV_SHAPE);
+}
+extern "C" __global__ void col2im_f16(const half_bits* cols, half_bits* x, CONV_SHAPE_PARAMS) {
+  col2im<float, half_bits, long long, false>(cols, x, CONV_SHAPE);
+}
+extern "C" __global__ void im2col_idx32_f16(const half_bits* x, half_bits* cols,
+    CONV_SHAPE_PARAMS) {
+  im2col<half_bits, int, false>(x, cols, CONV_SHAPE);
+}
+extern "C" __global__ void col2im_idx32_f16(const half_bits* cols, half_bits* x,
+    CONV_SHAPE_PARAMS) {
+  col2im<float, half_bits, int, false>(cols, x, CONV_SHAPE);
+}
+extern "C" __global__ void im2col_cn_f16(const half_bits* x, half_bits* cols, CONV_SHAPE_PARAMS) {
+  im2col<half_bits, long long, true>(x, cols, CONV_SHAPE);
+}
+extern "C" __global__ void col2im_cn_f16(const half_bits* cols, half_bits* x, CONV_SHAPE_PARAMS) {
+  col2im<float, half_bits, long long, true>(cols, x, CONV_SHAPE);
+}
+extern "C" __global__ void im2col_cn_idx32_f16(const half_bits* x, half_bits* cols,
+    CONV_SHAPE_PARAMS) {
+  im2col<half_bits, int, true>(x, cols, CONV_SHAPE);
+}
+extern "C" __global__ void col2im_cn_idx32_f16(const half_bits* cols, half_bits* x,
+    CONV_SHAPE_PARAMS) {
+  col2im<float, half_bits, int, true>(cols, x, CONV_SHAPE);
+}
+extern "C" __global__ void im2col_bf16(const bf16_bits* x, bf16_bits* cols, CONV_SHAPE_PARAMS) {
+  im2col<bf16_bits, long long, false>(x, cols, CONV_SHAPE);
+}
+extern "C" __global__ void col2im_bf16(const bf16_bits* cols, bf16_bits* x, CONV_SHAPE_PARAMS) {
+  col2im<float, bf16_bits, long long, false>(cols, x, CONV_SHAPE);
+}
+extern "C" __global__ void im2col_idx32_bf16(const bf16_bits* x, bf16_bits* cols,
+    CONV_SHAPE_PARAMS) {
+  im2col<bf16_bits, int, false>(x, cols, CONV_SHAPE);
+}
+extern "C" __global__ void col2im_idx32_bf16(const bf16_bits* cols, bf16_bits* x,
+    CONV_SHAPE_PARAMS) {
+  col2im<float, bf16_bits, int, false>(cols, x, CONV_SHAPE);
+}
+extern "C" __global__ void im2col_cn_bf16(const bf16_bits* x, bf16_bits* cols, CONV_SHAPE_PARAMS) {
+  im2col<bf16_bits, long long, true>(x, cols, CONV_SHAPE);
+}
+extern "C" __global__ void col2im_cn_bf16(const bf16_bits* cols, bf16_bits* x, CONV_SHAPE_PARAMS) {
+  col2im<float, bf16_bits, long long, true>(cols, x, CONV_SHAPE);
+}
+extern "C" __global__ void im2col_cn_idx32_bf16(const bf16_bits* x, bf16_bits* cols,
+    CONV_SHAPE_PARAMS) {
+  im2col<bf16_bits, int, true>(x, cols, CONV_SHAPE);
+}
+extern "C" __global__ void col2im_cn_idx32_bf16(const bf16_bits* cols, bf16_bits* x,
+    CONV_SHAPE_PARAMS) {
+  col2im<float, bf16_bits, int, true>(cols, x, CONV_SHAPE);
 }
 extern "C" __global__ void max_pool2d_f32(const float* x, float* out, int* index,
     CONV_SHAPE_PARAMS) {

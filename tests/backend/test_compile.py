@@ -36,7 +36,9 @@ LOW_PRECISION = {"activation": {"act_forward", "act_backward"}, "linear": {"bias
                           "layer_norm_backward_warp"},
                  "attention": {"attention_softmax_forward", "attention_softmax_backward",
                                "attention_softmax_forward_warp",
-                               "attention_softmax_backward_warp"}}
+                               "attention_softmax_backward_warp"},
+                 "conv": {f"{k}{layout}{idx}" for k in ("im2col", "col2im")
+                          for layout in ("", "_cn") for idx in ("", "_idx32")}}
 PRELUDES = {"lowp"}
 
 

@@ -7,7 +7,7 @@ shapes. Every launch is a 16-bit kernel, and the ops hand half tensors to them a
 import numpy as np
 import pytest
 
-from tests.backend.test_kernels import launches, randn
+from tests.backend.test_kernels import CONV_CASES, launches, randn
 from tinygrad_nv import dtypes
 from tinygrad_nv.backend import get_backend
 from tinygrad_nv.backend.numpy_kernels import NumpyKernels
@@ -177,6 +177,38 @@ def test_attention_softmax_forward_backward(shape, mask, dtype):
             k.attention_softmax(s, q_len, 0.7, causal, m), g, 0.7), dtype)
 
 
+# ---- convolution columns: im2col / col2im, both layouts, 32- and 64-bit index kernels
+@pytest.mark.parametrize("dtype", LOWS)
+@pytest.mark.parametrize("index32", [True, False], ids=["idx32", "idx64"])
+@pytest.mark.parametrize("layout", ["", "_cn"])
+@pytest.mark.parametrize("case", [((0, 2, 5, 5), (3, 3), (1, 1), (1, 1), (1, 1)), *CONV_CASES],
+                         ids=str)
+def test_im2col_col2im(case, layout, index32, dtype, monkeypatch):
+    """im2col copies the 16-bit patterns (bit for bit, -0 and NaN included); col2im adds up in
+    float32 and rounds each pixel once (many taps: stride 1, a 3x3 or 5x5 window)."""
+    kernels = emu()
+    monkeypatch.setattr(kernels, "index32", index32)
+    shape, *conv = case
+    (x,) = lows(randn(*shape), dtype=dtype)
+    specials = np.array([-0.0, np.nan])[:x.size]
+    x.reshape(-1)[:specials.size] = specials
+    im2col, col2im = getattr(kernels, "im2col" + layout), getattr(kernels, "col2im" + layout)
+    cols = im2col(x, *conv)
+    want = getattr(REF, "im2col" + layout)(x, *conv)
+    assert cols.dtype == low(dtype)
+    np.testing.assert_array_equal(cols.view(np.uint16), want.view(np.uint16))
+    (c,) = lows(randn(*cols.shape, seed=1), dtype=dtype)
+    back = col2im(c, shape, *conv)
+    close(back, np.ascontiguousarray(getattr(REF, "col2im" + layout)(*wide(c), shape, *conv)),
+          dtype, atol=1e-6)
+    if x.size:
+        names = [n for n, _, _ in launches(lambda k: (
+            setattr(k, "index32", index32), getattr(k, "im2col" + layout)(x, *conv),
+            getattr(k, "col2im" + layout)(c, shape, *conv)))]
+        idx = "_idx32" if index32 else ""
+        assert names == [f"{k}{layout}{idx}_{SUFFIX[dtype]}" for k in ("im2col", "col2im")]
+
+
 # ---- the ops hand float16 / bfloat16 tensors to the kernels as they are
 def _softmax_op(Tensor, F, device, dtype):
     x = Tensor(randn(6, 11, 5, scale=3.0).astype(low(dtype)), device=device, requires_grad=True)
@@ -206,11 +238,26 @@ def _attention_op(Tensor, F, device, dtype):
 
 # op: (build, its kernels, ulps: a unit of difference in a kernel's output (float32 math is not
 # NumPy's to the last bit) is carried through attention's products into q, k and v's gradients)
-OPS = {"attention": (_attention_op, ("attention_softmax_forward", "attention_softmax_backward"),
+def _conv_op(Tensor, F, device, dtype):
+    x = Tensor(randn(2, 3, 9, 8).astype(low(dtype)), device=device, requires_grad=True)
+    w = Tensor(randn(4, 3, 3, 3, seed=1).astype(low(dtype)), device=device, requires_grad=True)
+    wt = Tensor(randn(3, 2, 3, 3, seed=2).astype(low(dtype)), device=device,
+                requires_grad=True)
+    return [F.conv2d(x, w, stride=2, padding=1), F.conv_transpose2d(x, wt, padding=1)], \
+        [x, w, wt]
+
+
+OPS = {"conv": (_conv_op, ("im2col_cn", "col2im_cn"), 2),
+       "attention": (_attention_op, ("attention_softmax_forward", "attention_softmax_backward"),
                      8),
        "softmax": (_softmax_op, ("softmax_forward", "softmax_backward"), 2),
        "cross_entropy": (_cross_entropy_op, ("cross_entropy", "cross_entropy_backward"), 2),
        "layer_norm": (_layer_norm_op, ("layer_norm_forward", "layer_norm_backward"), 2)}
+
+
+def _family_name(kernel: str) -> str:
+    """A kernel's name without its dtype and launch-shape or index-width variant."""
+    return kernel.rsplit("_", 1)[0].removesuffix("_warp").removesuffix("_idx32")
 
 
 @pytest.mark.parametrize("dtype", LOWS)
@@ -232,8 +279,8 @@ def test_ops_launch_the_low_kernels_and_match_the_cpu(op, dtype):
         got = run("emu")
     launched = [c for c in probe.calls if c.rsplit("_", 1)[-1] in SUFFIX.values()
                 or c.rsplit("_", 1)[-1] in ("f32", "f64")]
-    ours = [c for c in launched if c.rsplit("_", 1)[0].removesuffix("_warp") in names]
-    assert {c.rsplit("_", 1)[0].removesuffix("_warp") for c in ours} == set(names), launched
+    ours = [c for c in launched if _family_name(c) in names]
+    assert {_family_name(c) for c in ours} == set(names), launched
     assert all(c.endswith("_" + SUFFIX[dtype]) for c in ours), launched
     for g, w in zip(got, run("cpu"), strict=True):
         assert g.dtype == w.dtype

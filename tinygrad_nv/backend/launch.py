@@ -36,7 +36,7 @@ from tinygrad_nv.backend.optim_kernels import OptimizerKernels
 FAMILY_DEPENDENCIES = {"linear": ("lowp", "activation"), "cross_entropy": ("lowp", "softmax"),
                        "attention": ("lowp", "softmax"), "amp": ("lowp",), "optim": ("lowp",),
                        "activation": ("lowp",), "softmax": ("lowp",),
-                       "norm": ("lowp", "softmax")}
+                       "norm": ("lowp", "softmax"), "conv": ("lowp",)}
 BLOCK = 256          # threads per block of the element-wise kernels
 MAX_GRID = 65535     # blocks at most; grid-stride loops cover the rest
 ROW_BLOCK = (32, 512)  # smallest and largest block of the one-block-per-row kernels
@@ -52,8 +52,8 @@ BIAS_GRAD_MIN_CHUNK = 256
 TABLE_CACHE = 16  # optimizer address tables kept on the device (the most recently used)
 ACT_CODES = {name: code for code, name in enumerate(ACTIVATIONS)}  # activation.cu's enum Act
 # float16 / bfloat16 kernels (16-bit storage, float math: lowp.cu) exist in optim.cu, amp.cu,
-# activation.cu, linear.cu's bias_act, softmax.cu, cross_entropy.cu, norm.cu and attention.cu;
-# the other kernels compute them in float32 copies
+# activation.cu, linear.cu's bias_act, softmax.cu, cross_entropy.cu, norm.cu, attention.cu and
+# conv.cu's im2col / col2im; the other kernels compute them in float32 copies
 # kernel name suffix by dtype name (bfloat16's dtype exists only once ml_dtypes is loaded)
 _SUFFIX = {"float32": "f32", "float64": "f64", "float16": "f16", "bfloat16": "bf16"}
 
@@ -532,7 +532,7 @@ class CudaKernels(OptimizerKernels):
 
     def _im2col(self, name: str, x, *geometry):
         """im2col (N, C*kh*kw, OH*OW) or im2col_cn (C*kh*kw, N*OH*OW)."""
-        dt = self._dtype(name, x.dtype)
+        dt, _ = self._storage_dtype(name, x.dtype)
         xc = self._input(x, dt)
         shape = _conv_shape(name, xc.shape, *geometry)
         n, c, _, _, kh, kw, *_, oh, ow = (int(s) for s in shape)
@@ -540,16 +540,16 @@ class CudaKernels(OptimizerKernels):
                                                                           oh * ow)
         cols = self.xp.empty(layout, dtype=dt)
         self._launch_elementwise("conv", self._index_kernel(name, xc, cols), dt, cols.size,
-                                 xc, cols, *shape)
+                                 _bits(xc), _bits(cols), *shape)
         return cols.astype(x.dtype, copy=False)
 
     def _col2im(self, name: str, cols, x_shape: tuple, *geometry):
-        dt = self._dtype(name, cols.dtype)
+        dt, _ = self._storage_dtype(name, cols.dtype)
         shape = _conv_shape(name, x_shape, *geometry)
         out = self.xp.empty(tuple(x_shape), dtype=dt)
         cc = self._input(cols, dt)
         self._launch_elementwise("conv", self._index_kernel(name, cc, out), dt, out.size,
-                                 cc, out, *shape)
+                                 _bits(cc), _bits(out), *shape)
         return out.astype(cols.dtype, copy=False)
 
     # ---- a counter-based random stream (kernels/random.cu)

@@ -38,8 +38,12 @@ class NnKernels:
 
     def col2im_cn(self, cols, x_shape: tuple, kernel: tuple, stride: tuple, padding: tuple,
                   dilation: tuple):
-        """The adjoint of im2col_cn: every column entry summed into its pixel, (N, C, H, W)."""
+        """The adjoint of im2col_cn: every column entry summed into its pixel, (N, C, H, W)
+        (float16 / bfloat16 in float32, each sum rounded once)."""
         xp = self.xp
+        if cols.dtype.itemsize < 4:
+            return self.col2im_cn(cols.astype(xp.float32), x_shape, kernel, stride, padding,
+                                  dilation).astype(cols.dtype)
         n, c, h, w = x_shape
         (kh, kw), (ph, pw) = kernel, padding
         out = tuple(conv_out_size(*a) for a in zip((h, w), kernel, stride, padding, dilation))

@@ -346,8 +346,12 @@ class NumpyKernels(NnKernels, OptimizerKernels, AmpKernels):
 
     def col2im(self, cols, x_shape: tuple, kernel: tuple, stride: tuple, padding: tuple,
                dilation: tuple):
-        """The adjoint of im2col: sums every column entry back into its input pixel."""
+        """The adjoint of im2col: sums every column entry back into its input pixel (float16 /
+        bfloat16 in float32, each sum rounded once)."""
         xp = self.xp
+        if cols.dtype.itemsize < 4:
+            return self.col2im(cols.astype(xp.float32), x_shape, kernel, stride, padding,
+                               dilation).astype(cols.dtype)
         n, c, h, w = x_shape
         (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
         oh, ow = conv_out_size(h, kh, sh, ph, dh), conv_out_size(w, kw, sw, pw, dw)
