@@ -17,7 +17,7 @@ from tinygrad_nv import Tensor
 from tinygrad_nv.backend.launch import CudaKernels
 from tinygrad_nv.jit import capture
 from tinygrad_nv.jit.capture import EmuGraph, EmuRuntime
-from tinygrad_nv.jit.graph import CAPTURE_ENV, CaptureError
+from tinygrad_nv.jit.graph import CAPTURE_ENV, CaptureError, Launches
 from tinygrad_nv.testing.instrumented import instrumented
 
 pytestmark = pytest.mark.emu
@@ -55,6 +55,17 @@ def test_a_legal_step_is_one_graph_launch_per_replay_with_eager_numbers():
             np.testing.assert_array_equal(fn(inputs(i))._data, eager(inputs(i))._data)
         np.testing.assert_array_equal(w._data, w_eager._data)
         assert fn.replays == probe.graph_launches == 4
+
+
+def test_a_launch_leaves_no_patch_behind_even_for_a_device_named_twice():
+    """A step whose tensors are on one device lists its backend once per tensor: the host
+    sync trap each launch installs must be gone after it, or every later .numpy() raises."""
+    from tinygrad_nv.backend import get_backend
+    emu = get_backend("emu")
+    with pytest.raises(CaptureError, match="copy of device values"), Launches("step", [emu, emu]):
+        emu.to_host(np.ones(2))
+    assert "to_host" not in emu.__dict__
+    np.testing.assert_array_equal(Tensor([1.0, 2.0], device="emu").numpy(), [1.0, 2.0])
 
 
 def test_a_planted_host_sync_inside_a_kernel(monkeypatch):

@@ -129,7 +129,8 @@ class Launches:
     the host synchronisations it must not make."""
 
     def __init__(self, name: str, backends: list):
-        self.name, self.backends, self.captured = name, backends, {}
+        unique = list({id(b): b for b in backends}.values())  # a backend patched twice
+        self.name, self.backends, self.captured = name, unique, {}  # would keep the patch
 
     def value(self, slot: int, value: Any) -> None:
         """A dynamic value the graph received by value: it must be the captured one."""
@@ -153,15 +154,18 @@ class Launches:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        for backend, to_host, syncs in self.saved:
+        synced = []
+        for backend, to_host, syncs in reversed(self.saved):  # every patch undone first
             if to_host is None:
                 backend.__dict__.pop("to_host", None)
             else:
                 backend.to_host = to_host
             probe = getattr(backend, "probe", None)
-            if probe is not None and len(probe.syncs) > syncs and exc[0] is None:
-                raise CaptureError(f"jit({self.name}) in capture mode: a host "
-                                   f"synchronisation inside the graph ({probe.syncs[syncs]})")
+            if probe is not None and len(probe.syncs) > syncs:
+                synced.append(probe.syncs[syncs])
+        if synced and exc[0] is None:
+            raise CaptureError(f"jit({self.name}) in capture mode: a host "
+                               f"synchronisation inside the graph ({synced[0]})")
 
     def _sync(self, backend: Any) -> Any:
         def to_host(array: Any) -> Any:
