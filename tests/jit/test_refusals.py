@@ -127,3 +127,21 @@ def test_no_warning_for_a_plain_step(device):
         warnings.simplefilter("error")
         for i in range(4):
             step(*batch("mlp", 4, i, device))
+
+
+def test_steps_on_cuda_arrays_run_eagerly_with_one_warning(monkeypatch):
+    """Recording traces NumPy arrays only: a step given tensors of a CUDA device runs
+    eagerly (emu stands in for the CUDA backend here), with eager's results, warned once."""
+    from tinygrad_nv.backend.emu import EmuBackend
+    from tinygrad_nv.jit import api
+    monkeypatch.setattr(api, "CudaBackend", EmuBackend)
+    w = Tensor([1.0, 2.0], device="emu", requires_grad=True)
+
+    def step(x):
+        return (w * x).sum()
+
+    fn = tg.jit(step)
+    x = Tensor([3.0, 4.0], device="emu")
+    with pytest.warns(RuntimeWarning, match="CUDA arrays is not implemented"):
+        results = [fn(x).item() for _ in range(4)]
+    assert results == [11.0] * 4 and fn.recordings == 0 and fn.eager_only

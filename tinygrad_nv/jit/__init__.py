@@ -57,7 +57,8 @@ very same flow (capture.EmuRuntime's stand-ins: a capture runs nothing, each lau
 body as if capturing and writes into the first launch's arrays). Not verified: everything in
 capture.CudaRuntime (written from CuPy's and cuBLAS's sources and documentation, never run on
 a GPU; tests/jit/test_cuda_graphs.py is its gpu-marked check), and before it the jit's
-recording on cuda (TracedArray is a NumPy subclass: CuPy arrays have not been recorded yet).
+recording on cuda (TracedArray is a NumPy subclass: CuPy arrays are not traced, so a step
+given cuda tensors runs eagerly with one warning until they are).
 Left: batched matmuls (attention, LSTM's stacked products) and einsum/tensordot in a graph,
 `_dev` kernels for the other optimizers and device scalars for Adagrad/amsgrad (refused when
 their learning rate changes), draws from a user's Generator inside a step (baked: replays reuse

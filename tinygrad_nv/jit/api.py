@@ -16,6 +16,7 @@ from tinygrad_nv import backend as backends
 from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.autograd.autocast_state import autocast_state
 from tinygrad_nv.autograd.mode import grad_mode
+from tinygrad_nv.backend.cuda import CudaBackend
 from tinygrad_nv.jit import codegen, graph, hooks, record
 from tinygrad_nv.jit.record import Recorder, Ref, TracedArray
 from tinygrad_nv.jit.state import JitError, state, watch
@@ -108,6 +109,13 @@ class Jitted:
             return self.fn(*args, **kwargs)
 
     def _record(self, entry: _Entry, args: tuple, kwargs: dict, leaves: list) -> Any:
+        if any(isinstance(leaf, Tensor) and isinstance(leaf._backend, CudaBackend)
+               for leaf in leaves):
+            self.eager_only = True  # TracedArray is a NumPy subclass: CuPy arrays untraced
+            warnings.warn(f"jit({self.name}): recording steps on CUDA arrays is not "
+                          "implemented yet (only cpu and emu record); it runs eagerly",
+                          RuntimeWarning, stacklevel=3)
+            return self._eager(args, kwargs)
         rec = Recorder(self.name, leaves, Tensor)
         rec.raise_refusals = self.fallback is None
         devices = list(backends._backends.values())
