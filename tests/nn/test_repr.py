@@ -40,6 +40,10 @@ CASES = [
     ("Flatten", (), {}, "Flatten(start_dim=1, end_dim=-1)"),
     ("MSELoss", (), {}, "MSELoss()"),
     ("CrossEntropyLoss", (), dict(label_smoothing=0.1), "CrossEntropyLoss()"),
+    ("RNN", (4, 3), dict(nonlinearity="relu", num_layers=2), "RNN(4, 3, num_layers=2)"),
+    ("RNNCell", (4, 3), dict(nonlinearity="relu"), "RNNCell(4, 3, nonlinearity=relu)"),
+    ("LSTM", (4, 3), dict(batch_first=True, bidirectional=True),
+     "LSTM(4, 3, batch_first=True, bidirectional=True)"),
 ]
 
 

@@ -191,9 +191,7 @@ class _RNNBase(Module):
                              ("dropout", 0.0), ("bidirectional", False)):
             if getattr(self, key) != default:
                 text += f", {key}={getattr(self, key)}"
-        if getattr(self, "nonlinearity", "tanh") != "tanh":
-            text += f", nonlinearity={self.nonlinearity}"
-        return text
+        return text  # PyTorch's RNN shows no nonlinearity (its RNNCell does)
 
 
 class RNN(_RNNBase):
