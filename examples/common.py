@@ -183,7 +183,7 @@ def save_figure(fig: Any, path: Path) -> None:
     if fig.get_layout_engine() is None:
         fig.tight_layout()
     fig.savefig(path, dpi=110)
-    fig.clf()
+    pyplot().close(fig)  # pyplot holds every figure until closed (examples run in one process)
     print(f"saved {path}")
 
 
