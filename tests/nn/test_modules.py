@@ -321,7 +321,7 @@ def test_small_model_gradients():
 BAD = [
     (lambda: nn.Linear(0, 2), ValueError, "Linear: in_features must be a positive int"),
     (lambda: nn.Conv2d(3, 4, 3, groups=2), ValueError, "groups=2 must divide in_channels=3"),
-    (lambda: nn.Dropout(-0.1), ValueError, "Dropout: probability"),
+    (lambda: nn.Dropout(-0.1), ValueError, "Dropout: dropout probability"),
     (lambda: nn.BatchNorm2d(3)(Tensor(np.ones((2, 3)))), ValueError,
      r"BatchNorm2d: expected a 4-D input, got shape \(2, 3\)"),
     (lambda: nn.BatchNorm1d(3)(Tensor(np.ones((2, 3, 1, 1)))), ValueError, "2-D or 3-D"),

@@ -5,7 +5,7 @@
 >>> loss = nn.functional.cross_entropy(model(x), y)
 """
 
-from tinygrad_nv.nn import functional, init, parallel, utils
+from tinygrad_nv.nn import functional, init, modules, parallel, utils
 from tinygrad_nv.nn.activation import (
     CELU,
     ELU,
@@ -32,15 +32,7 @@ from tinygrad_nv.nn.activation import (
 )
 from tinygrad_nv.nn.attention import MultiheadAttention, TransformerEncoderLayer
 from tinygrad_nv.nn.containers import ModuleDict, ModuleList, ParameterList
-from tinygrad_nv.nn.conv import (
-    AdaptiveAvgPool2d,
-    AvgPool2d,
-    Conv1d,
-    Conv2d,
-    ConvTranspose2d,
-    MaxPool2d,
-    Upsample,
-)
+from tinygrad_nv.nn.conv import Conv1d, Conv2d, ConvTranspose2d, Upsample
 from tinygrad_nv.nn.distance import Bilinear, CosineSimilarity, PairwiseDistance
 from tinygrad_nv.nn.dropout import (
     AlphaDropout,
@@ -110,10 +102,13 @@ from tinygrad_nv.nn.padding import (
 from tinygrad_nv.nn.parallel import DataParallel
 from tinygrad_nv.nn.pooling import (
     AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
     AdaptiveMaxPool1d,
     AdaptiveMaxPool2d,
     AvgPool1d,
+    AvgPool2d,
     MaxPool1d,
+    MaxPool2d,
 )
 from tinygrad_nv.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from tinygrad_nv.nn.transformer import (
@@ -134,7 +129,7 @@ __all__ = ["functional", "init", "utils", "Module", "Parameter", "IncompatibleKe
            "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "SmoothL1Loss",
            "HuberLoss", "KLDivLoss"]
 __all__ += ["ModuleList", "ModuleDict", "ParameterList"]
-__all__ += ["parallel", "DataParallel"]
+__all__ += ["parallel", "DataParallel", "modules"]
 __all__ += ["RMSNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
             "LocalResponseNorm"]
 __all__ += ["Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"]

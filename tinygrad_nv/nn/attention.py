@@ -12,7 +12,13 @@ from typing import Any
 from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.nn import functional as F
 from tinygrad_nv.nn import init
-from tinygrad_nv.nn.layers import Dropout, LayerNorm, Linear, _positive
+from tinygrad_nv.nn.layers import (
+    Dropout,
+    LayerNorm,
+    Linear,
+    NonDynamicallyQuantizableLinear,
+    _positive,
+)
 from tinygrad_nv.nn.module import Module
 from tinygrad_nv.ops.attention import attention_softmax
 
@@ -61,7 +67,8 @@ class MultiheadAttention(Module):
             self.in_proj_weight = None
         self.in_proj_bias = Tensor.zeros(3 * embed_dim, device=device, dtype=dtype,
                                          requires_grad=True) if bias else None
-        self.out_proj = Linear(embed_dim, embed_dim, bias=bias, device=device, dtype=dtype)
+        self.out_proj = NonDynamicallyQuantizableLinear(embed_dim, embed_dim, bias=bias,
+                                                        device=device, dtype=dtype)
         if bias:
             init.zeros_(self.out_proj.bias)
 

@@ -1,5 +1,5 @@
-"""Convolution, pooling and resizing layers (PyTorch's arguments, weight shapes, default
-initialisation and state_dict keys)."""
+"""Convolution and resizing layers (PyTorch's arguments, weight shapes, default
+initialisation and state_dict keys); the pooling layers are in pooling.py."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tinygrad_nv.ops.conv import pair
 IntPair = int | tuple[int, int]
 
 
-class _Conv(Module):
+class _ConvNd(Module):
     """Shared by the convolutions: checks, the weight (out or in first, as PyTorch) and bias,
     PyTorch's default initialisation."""
 
@@ -73,7 +73,7 @@ class _Conv(Module):
         return s if self.padding_mode == "zeros" else f"{s}, padding_mode={self.padding_mode}"
 
 
-class Conv1d(_Conv):
+class Conv1d(_ConvNd):
     """1-D convolution of (N, C, L) inputs, weight (out_channels, in_channels / groups, k)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
@@ -90,7 +90,7 @@ class Conv1d(_Conv):
                         self.groups)
 
 
-class Conv2d(_Conv):
+class Conv2d(_ConvNd):
     """2-D convolution of (N, C, H, W) inputs, weight (out_channels, in_channels / groups,
     kh, kw)."""
 
@@ -107,7 +107,7 @@ class Conv2d(_Conv):
                         self.groups)
 
 
-class ConvTranspose2d(_Conv):
+class ConvTranspose2d(_ConvNd):
     """Transposed 2-D convolution, weight (in_channels, out_channels / groups, kh, kw).
 
     >>> up = ConvTranspose2d(16, 8, 3, stride=2, padding=1, output_padding=1)  # doubles H, W
@@ -127,61 +127,6 @@ class ConvTranspose2d(_Conv):
     def forward(self, x: Tensor) -> Tensor:
         return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
                                   self.output_padding, self.groups, self.dilation)
-
-
-class MaxPool2d(Module):
-    """Max over windows; return_indices=True also returns the argmax indices."""
-
-    def __init__(self, kernel_size: IntPair, stride: IntPair | None = None,
-                 padding: IntPair = 0, dilation: IntPair = 1, return_indices: bool = False,
-                 ceil_mode: bool = False):
-        super().__init__()
-        self.kernel_size, self.stride, self.padding, self.dilation = (kernel_size, stride,
-                                                                      padding, dilation)
-        self.return_indices, self.ceil_mode = return_indices, ceil_mode
-
-    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
-        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
-                            self.ceil_mode, self.return_indices)
-
-    def extra_repr(self) -> str:
-        stride = self.kernel_size if self.stride is None else self.stride
-        return (f"kernel_size={self.kernel_size}, stride={stride}, padding={self.padding}, "
-                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
-
-
-class AvgPool2d(Module):
-    """Mean over windows."""
-
-    def __init__(self, kernel_size: IntPair, stride: IntPair | None = None,
-                 padding: IntPair = 0, ceil_mode: bool = False, count_include_pad: bool = True,
-                 divisor_override: int | None = None):
-        super().__init__()
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
-        self.divisor_override = divisor_override
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                            self.count_include_pad, self.divisor_override)
-
-    def extra_repr(self) -> str:
-        stride = self.kernel_size if self.stride is None else self.stride
-        return f"kernel_size={self.kernel_size}, stride={stride}, padding={self.padding}"
-
-
-class AdaptiveAvgPool2d(Module):
-    """Average pooling to a fixed output size (None keeps an axis' size)."""
-
-    def __init__(self, output_size: int | tuple[int | None, int | None]):
-        super().__init__()
-        self.output_size = output_size
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.adaptive_avg_pool2d(x, self.output_size)
-
-    def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
 
 
 class Upsample(Module):

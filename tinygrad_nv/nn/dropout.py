@@ -1,6 +1,6 @@
-"""Dropout layers beside layers.py's Dropout: Dropout1d/2d/3d (whole channels), AlphaDropout
-and FeatureAlphaDropout (for SELU networks), with PyTorch's arguments; the identity in eval
-mode.
+"""Dropout layers: Dropout1d/2d/3d (whole channels), AlphaDropout and FeatureAlphaDropout
+(for SELU networks), with PyTorch's arguments, and their base _DropoutNd (layers.py's Dropout
+is one too); the identity in eval mode.
 
 >>> drop = nn.Dropout2d(0.1)
 >>> y = drop(Tensor.randn(8, 16, 4, 4))       # training: each (sample, channel) kept or zeroed

@@ -14,6 +14,7 @@ from tinygrad_nv.dtype import dtypes
 from tinygrad_nv.nn import functional as F
 from tinygrad_nv.nn import init
 from tinygrad_nv.nn.activation import GELU, ReLU, Sigmoid, SiLU, Tanh
+from tinygrad_nv.nn.dropout import _DropoutNd
 from tinygrad_nv.nn.hooks import has_hooks
 from tinygrad_nv.nn.module import Module
 
@@ -53,6 +54,11 @@ class Linear(Module):
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")
+
+
+class NonDynamicallyQuantizableLinear(Linear):
+    """PyTorch's name for MultiheadAttention's out_proj: a Linear (so reprs and
+    `torch.nn.modules.linear` references match)."""
 
 
 class Identity(Module):
@@ -95,20 +101,11 @@ class Unflatten(Module):
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
-class Dropout(Module):
+class Dropout(_DropoutNd):
     """Zeroes elements with probability p in training mode; the identity in eval mode."""
-
-    def __init__(self, p: float = 0.5, inplace: bool = False):
-        super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: probability p must be in [0, 1], got {p}")
-        self.p, self.inplace = p, inplace  # inplace: accepted; the result is a new tensor
 
     def forward(self, x: Tensor) -> Tensor:
         return F.dropout(x, self.p, self.training)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}, inplace={self.inplace}"
 
 
 class LayerNorm(Module):
