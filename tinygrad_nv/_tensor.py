@@ -578,6 +578,8 @@ KINDS = (activation, elementwise, gather_scatter, index, inplace, logic, matrix,
 for _kind in KINDS:
     for _name, _fn in _kind.EXPORTS.methods.items():
         setattr(Tensor, _name, _fn)
+for _name in inplace.VARIANTS:  # x.exp_(), ...: the bound op's result written into x
+    setattr(Tensor, f"{_name}_", inplace.in_place(getattr(Tensor, _name), f"{_name}_"))
 
 _TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
                "int8": "Char", "uint8": "Byte", "int16": "Short", "int32": "Int", "int64": "Long",

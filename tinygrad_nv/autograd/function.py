@@ -182,15 +182,31 @@ def constant(fn: Callable[..., Any], *tensors: Any) -> Any:
 
 
 def check_rebased(node: Any) -> None:
-    """Raise if an input of `node` was modified in place and given a new history by a custom
-    Function (ctx.mark_dirty) after `node` used it: the gradient sent to it would go through
-    that Function, which came later. Runs only when something changed in place since."""
+    """Raise if an input of `node` was modified in place and given a new history (an in-place
+    op, or a custom Function's ctx.mark_dirty) after `node` used it: gradients are summed per
+    tensor, so the one sent to it would go through that later op (PyTorch's graph would route
+    it to the old history instead). Runs only when something changed in place since."""
     for i, (parent, needed) in enumerate(zip(node.parents, node.needs_input_grad)):
         if needed and getattr(parent._ctx, "dirtied_at", 0) > node.saved_at:
             raise RuntimeError(
                 f"{node.name}.backward: its input {i} (shape {parent.shape}) was modified in "
-                f"place by {parent._ctx.name} (marked dirty) after {node.name} used it; "
-                "call the in-place Function before the other uses, or on a .clone()")
+                f"place by {parent._ctx.name} after {node.name} used it; make the in-place "
+                "change before the other uses, or use the out-of-place form (`x = x + 1`, not "
+                "`x += 1`) or a .clone()")
+
+
+def rebase(x: Any, node: Any) -> None:
+    """x, just written in place, takes `node` (the op that computed its new values) as its
+    history, as PyTorch's in-place ops do. A node that used x before raises at backward
+    (check_rebased). A node that saves its output reads it from x, and the write that put its
+    values there is its own (unless x is also one of its inputs: then it raises)."""
+    x._ctx, x._requires_grad = node, True
+    node.dirtied_at = Clock.now
+    if getattr(node, "save_output", False):
+        node._output = weakref.ref(x)
+        counter = x._version_counter
+        if all(p._version_counter is not counter for p in node.parents):
+            node.saved_at = Clock.now
 
 
 class Clock:

@@ -12,7 +12,7 @@ import math
 import operator
 from typing import TYPE_CHECKING, Any
 
-from tinygrad_nv.autograd import Function, is_grad_enabled
+from tinygrad_nv.autograd import Function
 from tinygrad_nv.autograd.function import constant, device_call
 from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import (
@@ -25,7 +25,8 @@ from tinygrad_nv.ops._checks import (
     is_tensor,
 )
 from tinygrad_nv.ops._checks import axis as check_axis
-from tinygrad_nv.ops.inplace import check_writable, in_place
+from tinygrad_nv.ops.elementwise import unbroadcast
+from tinygrad_nv.ops.inplace import as_value, in_place, recorded, update
 
 if TYPE_CHECKING:
     from tinygrad_nv._tensor import Tensor
@@ -75,30 +76,56 @@ class IndexAdd(Function):
         return Index.apply(gg, index=self.index, advanced=self.advanced)
 
 
+class IndexPut(Function):
+    """x with value assigned at index (`first`, then `then`: see _split_index), out of place:
+    what x[index] = value records. x's gradient is zero at the assigned places; value gets
+    the gradient there, summed to its shape."""
+
+    saved_inputs = ()  # backward reads shapes only
+
+    def forward(self, x, value, first: tuple, then: tuple | None, advanced: bool):
+        self.first, self.then, self.advanced = first, then, advanced
+        out = x.copy()
+        _assign(self.xp, out, first, then, value)
+        return out
+
+    def backward(self, g):
+        x, value = self.parents
+        where = dict(first=self.first, then=self.then, advanced=self.advanced)
+        gx = IndexPut.apply(g, g._like(self.xp.zeros((), dtype=g.dtype)), **where) \
+            if self.needs_input_grad[0] else None
+        gv = unbroadcast(take(g, **where), value.shape) if self.needs_input_grad[1] else None
+        return gx, gv
+
+
 # ---------------------------------------------------------------------- x[index]
 def getitem(x: Tensor, index: Any) -> Tensor:
     """x[index] with PyTorch's rules: basic indexing, or a gather with integer / bool tensors
     and lists (integers index first, so `x[1, :, idx]` has shape (6, len) for x of shape
     (5, 6, 7), as in PyTorch)."""
-    first, then, advanced = _split_index(x, index)
+    return take(x, *_split_index(x, index))
+
+
+def take(x: Tensor, first: tuple, then: tuple | None, advanced: bool) -> Tensor:
+    """x[index] for an index split by _split_index."""
     out = Index.apply(x, index=first, advanced=advanced and then is None)
     return out if then is None else Index.apply(out, index=then, advanced=True)
 
 
 def setitem(x: Tensor, index: Any, value: Any) -> None:
     """x[index] = value, in place, the same index forms as x[index]: bumps x's version
-    counter; not on a tensor that requires grad outside no_grad, not differentiable in value."""
-    check_writable(x, "__setitem__")
+    counter. Recorded where grad mode is on and x or value requires grad (x's gradient is
+    zero at the assigned places, value gets the gradient there), as PyTorch's index_put_."""
     if is_tensor(value):
-        if value.requires_grad and is_grad_enabled():
-            raise RuntimeError("__setitem__: in-place assignment of a tensor that requires "
-                               "grad is not differentiable; build the result with cat, where "
-                               "or masked ops, or assign inside `with no_grad():`")
         check_device(x, value, "__setitem__")
-        value = value._data
-    first, then, _ = _split_index(x, index)
+    first, then, advanced = _split_index(x, index)
     try:
-        device_call(x, _assign, x._data, first, then, value)
+        if recorded(x, (value,)):
+            value = as_value(x, value)
+            update(x, "__setitem__", lambda old: IndexPut.apply(
+                old, value, first=first, then=then, advanced=advanced), (value,))
+            return
+        device_call(x, _assign, x._data, first, then, value._data if is_tensor(value) else value)
     except ValueError as e:
         raise RuntimeError(f"__setitem__: cannot assign a value of shape "
                            f"{tuple(getattr(value, 'shape', ()))} to x[index] of a tensor of "
@@ -307,6 +334,88 @@ def index_fill(x: Tensor, dim: int | None = None, index: Tensor | None = None,
     return masked_fill(x, constant(along_axis, index), value)
 
 
+def _index_places(x: Tensor, dim: Any, index: Any, source: Any, op: str) -> tuple:
+    """The index of torch's index_add/index_copy as an index tuple for x (slices, then the
+    integer array at dim), after checking index (0-d or 1-D integers in range) and source
+    (x's shape with len(index) at dim, x's dtype and device)."""
+    if x.ndim == 0:
+        raise IndexError(f"{op}: x must have at least one dimension, got a 0-d tensor")
+    d = check_axis(x, dim, op)
+    if not is_tensor(index) or index.dtype.kind not in "iu" or index.ndim > 1:
+        raise IndexError(f"{op}: index must be a 0-d or 1-D integer tensor, got "
+                         f"{_describe(index)}")
+    if not is_tensor(source):
+        raise TypeError(f"{op}: source must be a tensor, got {type(source).__name__}")
+    check_device(x, index, op)
+    check_device(x, source, op)
+    expected = x.shape[:d] + (index.numel(),) + x.shape[d + 1:]
+    if source.shape != expected or source.dtype != x.dtype:
+        raise RuntimeError(f"{op}: source must have shape {expected} (x's shape {x.shape} with "
+                           f"len(index) = {index.numel()} at dim {d}) and x's dtype "
+                           f"{x.dtype.name}, got {_describe(source)}")
+    check_range(x, index._data, x.shape[d], f"dimension {d}", op)
+    return (slice(None),) * d + (index._data.reshape(-1),)
+
+
+def index_add(x: Tensor, dim: int | None = None, index: Tensor | None = None,
+              source: Tensor | None = None, *, alpha: Any = 1, axis: int | None = None
+              ) -> Tensor:
+    """x with alpha * source[..., k, ...] added at x[..., index[k], ...] along `dim`
+    (repeated indices add up), as torch.index_add."""
+    dim = dim_or_axis(dim, axis, "index_add")
+    places = _index_places(x, dim, index, source, "index_add")
+    added = source if alpha == 1 else source * alpha
+    return x + IndexAdd.apply(added, index=places, advanced=True, shape=x.shape)
+
+
+def index_copy(x: Tensor, dim: int | None = None, index: Tensor | None = None,
+               source: Tensor | None = None, *, axis: int | None = None) -> Tensor:
+    """x with source[..., k, ...] copied to x[..., index[k], ...] along `dim`, as
+    torch.index_copy."""
+    dim = dim_or_axis(dim, axis, "index_copy")
+    places = _index_places(x, dim, index, source, "index_copy")
+    return IndexPut.apply(x, source, first=places, then=None, advanced=True)
+
+
+def masked_scatter(x: Tensor, mask: Tensor, source: Tensor) -> Tensor:
+    """x with the elements of source, in order, at the places where mask (broadcast to x) is
+    True, as torch.masked_scatter."""
+    mask = _mask(x, mask, "masked_scatter")
+    if x.ndim == 0:
+        raise IndexError("masked_scatter: x must have at least one dimension, got a 0-d tensor")
+    if not is_tensor(source) or source.dtype != x.dtype:
+        raise RuntimeError(f"masked_scatter: source must be a tensor of x's dtype "
+                           f"{x.dtype.name}, got {_describe(source)}")
+    check_device(x, source, "masked_scatter")
+    try:
+        places = device_call(x, lambda xp, m: xp.broadcast_to(m, x.shape).nonzero(), mask._data)
+    except ValueError:
+        raise ShapeError(f"masked_scatter: mask of shape {mask.shape} does not broadcast to "
+                         f"the input's shape {x.shape}") from None
+    count = int(places[0].size)
+    if count > source.numel():
+        raise RuntimeError(f"masked_scatter: the mask has {count} True places but source (shape "
+                           f"{source.shape}) has only {source.numel()} elements")
+    values = source.reshape(-1)[:count]
+    return IndexPut.apply(x, values, first=tuple(places), then=None, advanced=True)
+
+
+def fill_diagonal_(x: Tensor, fill_value: Any, wrap: bool = False) -> Tensor:
+    """Fill the main diagonal (x[i, i, ...]) with fill_value, in place; for a tall matrix
+    with `wrap` the diagonal starts again every `columns + 1` rows, as PyTorch's (and
+    NumPy's fill_diagonal); returns x."""
+    if x.ndim < 2 or (x.ndim > 2 and len(set(x.shape)) != 1):
+        raise RuntimeError(f"fill_diagonal_: dimensions must be larger than 1 and all of equal "
+                           f"length beyond 2-D, got shape {x.shape}")
+    side = x.shape[-1]
+    step = sum(side ** k for k in range(x.ndim)) if x.ndim > 2 else side + 1
+    end = x.numel() if wrap or x.ndim > 2 else min(x.numel(), side * side)
+    places = (device_call(x, lambda xp: xp.arange(0, end, step)),)
+    value = as_value(x, fill_value)
+    return update(x, "fill_diagonal_", lambda t: IndexPut.apply(
+        t.reshape(-1), value, first=places, then=None, advanced=True).reshape(x.shape), (value,))
+
+
 def _describe(value: Any) -> str:
     if is_tensor(value):
         return f"a {value.dtype.name} tensor of shape {value.shape}"
@@ -405,9 +514,12 @@ def one_hot(x: Tensor, num_classes: int = -1) -> Tensor:
 # ---------------------------------------------------------------------- public names
 _PUBLIC = {  # Tensor methods and package functions (torch.<name>)
     "masked_fill": masked_fill, "masked_select": masked_select, "nonzero": nonzero,
-    "index_fill": index_fill,
+    "index_fill": index_fill, "index_add": index_add, "index_copy": index_copy,
+    "masked_scatter": masked_scatter,
 }
-EXPORTS = Exports(methods={**_PUBLIC, "one_hot": one_hot,
-                           "masked_fill_": in_place(masked_fill, "masked_fill_"),
-                           "index_fill_": in_place(index_fill, "index_fill_")},
+EXPORTS = Exports(methods={**_PUBLIC, "one_hot": one_hot, "fill_diagonal_": fill_diagonal_,
+                           **{f"{name}_": in_place(fn, f"{name}_") for name, fn in (
+                               ("masked_fill", masked_fill), ("index_fill", index_fill),
+                               ("index_add", index_add), ("index_copy", index_copy),
+                               ("masked_scatter", masked_scatter))}},
                   functions=_PUBLIC, functional={"one_hot": one_hot})

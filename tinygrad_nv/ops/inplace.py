@@ -1,11 +1,17 @@
-"""In-place ops: `+= -= *= /=` and `add_ sub_ mul_ div_ zero_ fill_ clamp_ copy_ uniform_
-normal_` (PyTorch's signatures). Each writes into the tensor's storage, so its views see the
-change, and bumps the storage's version counter, so that a backward which needs the old
-values raises instead of returning a wrong gradient.
+"""In-place ops: `+= -= *= /=`, `add_ sub_ mul_ div_ zero_ fill_ clamp_ copy_ uniform_
+normal_ ...` (PyTorch's signatures) and `name_` for the ops of `VARIANTS`. Each writes into the
+tensor's storage, so its views see the change, and bumps the storage's version counter, so
+that a backward which needs the old values raises instead of returning a wrong gradient.
 
-Refused outside `no_grad` on a tensor that requires grad: on a leaf (as PyTorch), and on a
-tensor made by a recorded op (PyTorch would record the in-place op; here it is an error with
-the out-of-place spelling as the fix).
+Where grad mode is on and the tensor or an operand requires grad, the op is recorded as
+PyTorch records it: the new values are computed by the out-of-place op from a stand-in that
+holds a copy of the old values and the old history, then written into the tensor, which takes
+the op's node as its history (`h = zeros(3); h += w` makes h require grad). Two limits:
+- gradients are summed per tensor, so a node that used the tensor before the change raises at
+  backward (PyTorch's graph would send its gradient to the old history);
+- a tensor that views another tensor's storage (a slice, a reshape) is refused: updating the
+  base's history through a view (PyTorch's CopySlices) is not done; clone() it first.
+A leaf that requires grad is refused outside `no_grad`, as in PyTorch.
 """
 
 from __future__ import annotations
@@ -14,45 +20,69 @@ import numbers
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from tinygrad_nv.autograd import is_grad_enabled, no_grad
-from tinygrad_nv.autograd.function import device_call
+from tinygrad_nv.autograd import Function, is_grad_enabled, no_grad
+from tinygrad_nv.autograd.function import device_call, rebase
 from tinygrad_nv.dtype import is_floating
 from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import is_scalar, is_tensor
-from tinygrad_nv.ops.elementwise import as_tensor_on, nan_to_num
+from tinygrad_nv.ops.elementwise import as_tensor_on, nan_to_num, unbroadcast
 
 if TYPE_CHECKING:
     from tinygrad_nv._tensor import Tensor
 
 
-def check_writable(x: Tensor, op: str) -> None:
-    """Raise unless `x` may be changed in place right now."""
-    if not (x.requires_grad and is_grad_enabled()):
-        return
-    if x._ctx is None:
-        raise RuntimeError(f"{op}: a leaf tensor that requires grad (shape {x.shape}) is used "
-                           "in an in-place operation; wrap the update in `with no_grad():` "
-                           "(as an optimizer step does)")
-    raise RuntimeError(f"{op}: in-place update of a tensor made by {x._ctx.name} (shape "
-                       f"{x.shape}) while its graph is recorded; use the out-of-place form "
-                       "(`y = y + 1`, not `y += 1`), or update it inside `with no_grad():`")
+class Overwrite(Function):
+    """`value` broadcast to x's shape and dtype: what copy_, fill_ and zero_ record. x gets a
+    zero gradient, value the gradient summed to its shape."""
+
+    saved_inputs = ()  # backward reads shapes only
+
+    def forward(self, x, value):
+        return self.xp.broadcast_to(value, x.shape).astype(x.dtype)
+
+    def backward(self, g):
+        zeros = g._like(self.xp.zeros_like(g._data)) if self.needs_input_grad[0] else None
+        value = self.parents[1]
+        return zeros, unbroadcast(g, value.shape) if self.needs_input_grad[1] else None
+
+
+def recorded(x: Tensor, operands: tuple) -> bool:
+    """Whether changing x in place with `operands` is recorded: grad mode is on, x or an
+    operand requires grad, and x can hold a gradient (a float tensor)."""
+    if not is_grad_enabled():
+        return False
+    if x._requires_grad or any(getattr(a, "_requires_grad", False) for a in operands):
+        return is_floating(x.dtype)
+    return False
 
 
 def write(x: Tensor, value: Any, op: str, any_cast: bool = False) -> Tensor:
     """Store `value` (a Tensor broadcast to x's shape, or a number) into x's storage and bump
     its version counter; returns x. Without `any_cast`, a value of a kind x's dtype cannot
-    hold (a float into an integer tensor) is refused, as PyTorch does."""
-    check_writable(x, op)
+    hold (a float into an integer tensor) is refused, as PyTorch does. Recorded (x gets a zero
+    gradient, value its share) where grad mode is on and either requires grad."""
+    if is_tensor(value) and value.device != x.device:
+        value = value.to(x.device)
+    if recorded(x, (value,)):
+        value = as_value(x, value)
+        return _rebase(x, op, lambda old: Overwrite.apply(old, value), any_cast)
+    return _store(x, value, op, any_cast)
+
+
+def as_value(x: Tensor, value: Any) -> Tensor:
+    """`value` as a tensor on x's device: a tensor as it is, a number in x's dtype."""
     if is_tensor(value):
-        if value.device != x.device:
-            value = value.to(x.device)
-        xp = x.backend.xp
-        if not any_cast and not xp.can_cast(value.dtype, x.dtype, casting="same_kind"):
-            raise RuntimeError(f"{op}: result type {value.dtype.name} can't be cast to the "
-                               f"desired output type {x.dtype.name}")
+        return value
+    return x._like(device_call(x, lambda xp: xp.asarray(value, dtype=x.dtype)))
+
+
+def _store(x: Tensor, value: Any, op: str, any_cast: bool) -> Tensor:
+    """write, unrecorded."""
+    if is_tensor(value):
+        _check_cast(x, value, op, any_cast)
         value = value._data
     try:
-        device_call(x, _store, x._data, value)
+        device_call(x, _assign, x._data, value)
     except ValueError as e:  # shapes that do not broadcast, or a read-only (expanded) view
         shape = getattr(value, "shape", ())
         raise RuntimeError(f"{op}: cannot write a value of shape {tuple(shape)} into a tensor "
@@ -62,32 +92,96 @@ def write(x: Tensor, value: Any, op: str, any_cast: bool = False) -> Tensor:
     return x
 
 
-def _store(xp, target, value) -> None:
+def _assign(xp, target, value) -> None:
     target[...] = value
 
 
-def _update(x: Tensor, op: str, compute: Callable[[Tensor], Tensor]) -> Tensor:
-    """x = compute(x) in place; the new values are computed without recording a graph."""
-    check_writable(x, op)
+def _copy(xp, array):
+    return array.copy()
+
+
+def _check_cast(x: Tensor, value: Tensor, op: str, any_cast: bool) -> None:
+    if not any_cast and not x.backend.xp.can_cast(value.dtype, x.dtype, casting="same_kind"):
+        raise RuntimeError(f"{op}: result type {value.dtype.name} can't be cast to the "
+                           f"desired output type {x.dtype.name}")
+
+
+def _check_shape(x: Tensor, result: Tensor, op: str) -> None:
+    if result.shape != x.shape:
+        raise RuntimeError(f"{op}: the result has shape {result.shape}, which does not match "
+                           f"the shape of the tensor updated in place {x.shape}")
+
+
+def update(x: Tensor, op: str, compute: Callable[[Tensor], Tensor], operands: tuple = ()
+           ) -> Tensor:
+    """x = compute(x) in place, where `operands` are the other inputs of compute; recorded
+    where grad mode is on and x or an operand requires grad, else computed without a graph."""
+    if recorded(x, operands):
+        return _rebase(x, op, compute)
     try:
         with no_grad():
             result = compute(x.detach())
     except (ValueError, TypeError) as e:  # e.g. an operand that does not broadcast
         raise type(e)(f"{op}: {e}") from None
-    if result.shape != x.shape:
-        raise RuntimeError(f"{op}: the result has shape {result.shape}, which does not match "
-                           f"the shape of the tensor updated in place {x.shape}")
-    return write(x, result, op)
+    _check_shape(x, result, op)
+    return _store(x, result, op, False)
+
+
+def _rebase(x: Tensor, op: str, compute: Callable[[Tensor], Tensor], any_cast: bool = False
+            ) -> Tensor:
+    """update, recorded: compute runs on a stand-in for x (a copy of its values, its history),
+    since the node it records may read those values in backward; the result is written into
+    x, which takes the result's node as its history."""
+    if x._requires_grad and x._ctx is None:
+        raise RuntimeError(f"{op}: a leaf tensor that requires grad (shape {x.shape}) is used "
+                           "in an in-place operation; wrap the update in `with no_grad():` "
+                           "(as an optimizer step does)")
+    if _views_another(x):
+        raise RuntimeError(f"{op}: in-place update, while the graph is recorded, of a tensor "
+                           f"of shape {x.shape} that views another tensor's storage (a slice, "
+                           "reshape or transpose): not supported; clone() it first, or use the "
+                           "out-of-place form (`y = y + 1`, not `y += 1`)")
+    old = x._from_op(device_call(x, _copy, x._data), x._backend, x._ctx)
+    old._requires_grad = x._requires_grad
+    try:
+        result = compute(old)
+    except (ValueError, TypeError) as e:
+        raise type(e)(f"{op}: {e}") from None
+    _check_shape(x, result, op)
+    if result.dtype != x.dtype and result._ctx is not None:
+        _check_cast(x, result, op, any_cast)
+        result = result.cast(x.dtype)
+    _store(x, result, op, any_cast)
+    if result._ctx is not None:  # else no gradient flows (logical_not_): x keeps its history
+        rebase(x, result._ctx)
+    return x
+
+
+def _views_another(x: Tensor) -> bool:
+    """Whether x's storage is another tensor's, as far as the graph tells: a view of (or the
+    array of) an input of the op that made x; for a leaf, any view."""
+    data = x._data
+    if x._ctx is None:
+        return data.base is not None
+    storage = data if data.base is None else data.base
+    return any(p._data is storage or p._data.base is storage
+               for p in getattr(x._ctx, "parents", ()))
 
 
 def in_place(fn: Callable[..., Tensor], op: str) -> Callable[..., Tensor]:
     """The in-place variant `op` of the op `fn(x, ...)`: fn's result on x's values, written
     into x (`x.masked_fill_(mask, 0)`, as PyTorch's); returns x."""
     def variant(x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
-        return _update(x, op, lambda t: fn(t, *args, **kwargs))
+        return update(x, op, lambda t: fn(t, *args, **kwargs), args + tuple(kwargs.values()))
     variant.__name__ = variant.__qualname__ = op
     variant.__doc__ = f"{fn.__name__}, in place: writes the result into x; returns x."
     return variant
+
+
+# the ops whose in-place variant `name_` is in_place(Tensor.name): bound where Tensor is made
+VARIANTS = ("relu sigmoid tanh exp log sqrt rsqrt abs neg pow floor ceil round trunc sign "
+            "reciprocal square sin cos erf frac fmod remainder floor_divide atan2 lerp tril triu "
+            "logical_not").split()
 
 
 def _check_alpha(alpha: Any, op: str) -> None:
@@ -95,22 +189,26 @@ def _check_alpha(alpha: Any, op: str) -> None:
         raise TypeError(f"{op}: alpha must be a number, got {type(alpha).__name__}")
 
 
+def _scaled(t: Any, factor: Any) -> Any:
+    return t if factor == 1 else t * factor
+
+
 # ---------------------------------------------------------------------- functions
 def add_(x: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
     """x += alpha * other, in place; returns x."""
     _check_alpha(alpha, "add_")
-    return _update(x, "add_", lambda t: t + (other if alpha == 1 else other * alpha))
+    return update(x, "add_", lambda t: t + _scaled(other, alpha), (other,))
 
 
 def sub_(x: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
     """x -= alpha * other, in place; returns x."""
     _check_alpha(alpha, "sub_")
-    return _update(x, "sub_", lambda t: t - (other if alpha == 1 else other * alpha))
+    return update(x, "sub_", lambda t: t - _scaled(other, alpha), (other,))
 
 
 def mul_(x: Tensor, other: Any) -> Tensor:
     """x *= other, in place; returns x."""
-    return _update(x, "mul_", lambda t: t * other)
+    return update(x, "mul_", lambda t: t * other, (other,))
 
 
 def div_(x: Tensor, other: Any, *, rounding_mode: str | None = None) -> Tensor:
@@ -119,26 +217,37 @@ def div_(x: Tensor, other: Any, *, rounding_mode: str | None = None) -> Tensor:
     if rounding_mode not in (None, "trunc", "floor"):
         raise ValueError(f"div_: rounding_mode must be None, 'trunc' or 'floor', got "
                          f"{rounding_mode!r}")
-    if rounding_mode is None:
-        return _update(x, "div_", lambda t: t / other)
-    rounded = getattr(x.backend.xp, rounding_mode)
-    return _update(x, "div_", lambda t: t._like(rounded((t / other)._data)).cast(x.dtype))
+    return update(x, "div_", lambda t: t.div(other, rounding_mode=rounding_mode), (other,))
+
+
+def addcmul_(x: Tensor, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+    """x += value * tensor1 * tensor2, in place; returns x."""
+    _check_alpha(value, "addcmul_")
+    return update(x, "addcmul_", lambda t: t + _scaled(tensor1 * tensor2, value),
+                  (tensor1, tensor2))
+
+
+def addcdiv_(x: Tensor, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+    """x += value * tensor1 / tensor2, in place; returns x."""
+    _check_alpha(value, "addcdiv_")
+    return update(x, "addcdiv_", lambda t: t + _scaled(tensor1 / tensor2, value),
+                  (tensor1, tensor2))
 
 
 def iadd(x: Tensor, other: Any) -> Tensor:
-    return _update(x, "+=", lambda t: t + other)
+    return update(x, "+=", lambda t: t + other, (other,))
 
 
 def isub(x: Tensor, other: Any) -> Tensor:
-    return _update(x, "-=", lambda t: t - other)
+    return update(x, "-=", lambda t: t - other, (other,))
 
 
 def imul(x: Tensor, other: Any) -> Tensor:
-    return _update(x, "*=", lambda t: t * other)
+    return update(x, "*=", lambda t: t * other, (other,))
 
 
 def itruediv(x: Tensor, other: Any) -> Tensor:
-    return _update(x, "/=", lambda t: t / other)
+    return update(x, "/=", lambda t: t / other, (other,))
 
 
 def zero_(x: Tensor) -> Tensor:
@@ -147,28 +256,51 @@ def zero_(x: Tensor) -> Tensor:
 
 
 def fill_(x: Tensor, value: Any) -> Tensor:
-    """Fill with `value` (a number or a one-element tensor), in place; returns x."""
+    """Fill with `value` (a number or a 0-d tensor, whose gradient is the sum of x's), in
+    place; returns x."""
     if is_tensor(value):
         if value.ndim != 0:
             raise RuntimeError(f"fill_: only supports 0-dimension value tensors, got shape "
                                f"{value.shape}")
-        value = value.item()
-    if not is_scalar(value):
+    elif not is_scalar(value):
         raise TypeError(f"fill_: value must be a number, got {type(value).__name__}")
-    return write(x, value, "fill_")
+    return write(x, value, "fill_", any_cast=True)
 
 
 def clamp_(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
     """Clamp to [min, max], in place; returns x."""
-    return _update(x, "clamp_", lambda t: t.clamp(min, max))
+    return update(x, "clamp_", lambda t: t.clamp(min, max), (min, max))
+
+
+def clamp_min_(x: Tensor, min: Any) -> Tensor:  # noqa: A002
+    """Clamp to [min, inf), in place; returns x."""
+    return update(x, "clamp_min_", lambda t: t.clamp(min, None), (min,))
+
+
+def clamp_max_(x: Tensor, max: Any) -> Tensor:  # noqa: A002
+    """Clamp to (-inf, max], in place; returns x."""
+    return update(x, "clamp_max_", lambda t: t.clamp(None, max), (max,))
 
 
 def copy_(x: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
-    """Copy `src` (broadcast to x's shape, converted to x's dtype and device) into x;
-    returns x."""
+    """Copy `src` (broadcast to x's shape, converted to x's dtype and device) into x; src
+    gets x's gradient (summed to its shape) where it requires grad; returns x."""
     if not is_tensor(src):
         src = as_tensor_on(x, src)
-    return write(x, src.detach(), "copy_", any_cast=True)
+    return write(x, src, "copy_", any_cast=True)
+
+
+def detach_(x: Tensor) -> Tensor:
+    """Cut x from the graph that made it, in place: x becomes a leaf that does not require
+    grad; returns x."""
+    x._ctx, x._requires_grad = None, False
+    return x
+
+
+def share_memory_(x: Tensor) -> Tensor:
+    """PyTorch moves the storage to shared memory for worker processes; here a no-op
+    (tensors reach DataLoader workers by value); returns x."""
+    return x
 
 
 def uniform_(x: Tensor, *bounds: float, generator: Any = None, **names: float) -> Tensor:
@@ -199,6 +331,50 @@ def normal_(x: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Any = 
     return write(x, sample * std + mean, "normal_")
 
 
+def bernoulli_(x: Tensor, p: Any = 0.5, *, generator: Any = None) -> Tensor:
+    """Fill with 1 where a uniform draw falls below `p` (a probability, or a tensor of them
+    that broadcasts to x), else 0, in place; returns x."""
+    if is_scalar(p):
+        if not 0 <= p <= 1:
+            raise RuntimeError(f"bernoulli_: expects 0 <= p <= 1, got p={p}")
+    elif not is_tensor(p):
+        raise TypeError(f"bernoulli_: p must be a number or a tensor, got {type(p).__name__}")
+    dtype = x.dtype if is_floating(x.dtype) else "float32"
+    draw = type(x).rand(*x.shape, dtype=dtype, device=x.device, generator=generator)
+    return write(x, draw < p, "bernoulli_", any_cast=True)
+
+
+def exponential_(x: Tensor, lambd: float = 1.0, *, generator: Any = None) -> Tensor:
+    """Fill with samples of the exponential distribution of rate `lambd`, in place; returns
+    x."""
+    if not is_scalar(lambd) or not lambd > 0:
+        raise RuntimeError(f"exponential_: expects lambd > 0.0, got lambd={lambd}")
+    _check_float(x, "exponential_")
+    draw = type(x).rand(*x.shape, dtype=x.dtype, device=x.device, generator=generator)
+    return write(x, (1 - draw).log() / -lambd, "exponential_")  # 1 - u lies in (0, 1]
+
+
+_MANTISSA = {"float16": 11, "bfloat16": 8, "float32": 24, "float64": 53}
+
+
+def random_(x: Tensor, *bounds: int, to: int | None = None, generator: Any = None) -> Tensor:
+    """Fill with integers drawn uniformly from [from, to): `random_(from, to)`,
+    `random_(to)`, or `random_()` for [0, 2**mantissa] (floats) or [0, the dtype's max]
+    (integers), as PyTorch's; returns x."""
+    bounds += () if to is None else (to,)
+    if len(bounds) > 2:
+        raise TypeError(f"random_: takes (from, to), (to) or (), got {bounds}")
+    low, high = (0, None) if not bounds else (0, bounds[0]) if len(bounds) == 1 else bounds
+    if high is None:
+        name = x.dtype.name
+        high = 2 ** _MANTISSA[name] + 1 if name in _MANTISSA else 2 if name == "bool" else \
+            int(x.backend.xp.iinfo(x.dtype).max)
+    if not (is_scalar(low) and is_scalar(high)) or low >= high:
+        raise RuntimeError(f"random_: expects from < to, got from={low} and to={high}")
+    draw = type(x).randint(int(low), int(high), x.shape, device=x.device, generator=generator)
+    return write(x, draw, "random_", any_cast=True)
+
+
 def _check_float(x: Tensor, op: str) -> None:
     if not is_floating(x.dtype):
         raise RuntimeError(f"{op}: only floating point tensors can be filled with random "
@@ -223,5 +399,9 @@ def _pair(args: tuple, names: dict, keys: tuple, defaults: tuple, op: str) -> tu
 EXPORTS = Exports(methods={  # Tensor methods
     "add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "zero_": zero_, "fill_": fill_,
     "clamp_": clamp_, "clip_": clamp_, "copy_": copy_, "uniform_": uniform_, "normal_": normal_,
-    "nan_to_num_": in_place(nan_to_num, "nan_to_num_"),
+    "nan_to_num_": in_place(nan_to_num, "nan_to_num_"), "multiply_": mul_, "divide_": div_,
+    "subtract_": sub_, "true_divide_": div_, "addcmul_": addcmul_, "addcdiv_": addcdiv_,
+    "clamp_min_": clamp_min_, "clamp_max_": clamp_max_, "detach_": detach_,
+    "share_memory_": share_memory_, "bernoulli_": bernoulli_, "exponential_": exponential_,
+    "random_": random_,
 })
