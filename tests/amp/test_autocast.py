@@ -1,7 +1,9 @@
 """autocast: the dtype of every op under autocast on cpu and emu (the CPU table against
 PyTorch's CPU autocast where torch is installed, the CUDA table on emu), float64 never cast,
 mixed inputs by promotion, the parameter cast cache, float32 gradients of float32 leaves,
-nesting, enabled=False, the decorator form, per-thread state, and gradcheck inside a region."""
+nesting, enabled=False, the decorator form, per-thread state, gradcheck inside a region; the
+recurrent layers and cells in every layout and mix of input and state dtypes against PyTorch's
+CPU autocast and the tables, their values and float32 gradients."""
 
 import threading
 
@@ -9,7 +11,7 @@ import numpy as np
 import pytest
 
 import tinygrad_nv as tg
-from tinygrad_nv import Tensor, dtypes
+from tinygrad_nv import Tensor, dtypes, nn
 from tinygrad_nv.amp import autocast_lists, op_calls
 from tinygrad_nv.testing import gradcheck
 
@@ -189,3 +191,140 @@ def test_torch_cuda_amp_spellings():
     if not tg.cuda.is_available():
         with pytest.warns(UserWarning, match="CUDA is not available"):
             assert not tg.cuda.amp.GradScaler(init_scale=8.0).is_enabled()
+
+
+# ---------------------------------------------------------------------- recurrent layers, cells
+RECURRENT = ("RNN", "RNN-relu", "LSTM", "GRU", "RNNCell", "RNNCell-relu", "LSTMCell", "GRUCell")
+LAYOUTS = ({}, {"bidirectional": True}, {"batch_first": True}, {"num_layers": 2},
+           {"bias": False}, "packed")
+
+
+def _cases(low: str, cell: bool) -> list:
+    """(layout, input dtype, (h0 dtype, c0 dtype) or None): every layout without states, and
+    the initial states in every mix of float32 and `low`, padded and packed."""
+    layouts = ({}, {"bias": False}) if cell else LAYOUTS
+    mixes = [(a, b) for a in ("float32", low) for b in ("float32", low)]
+    cases = [(lay, x, None) for lay in layouts for x in ("float32", low, "float64")]
+    cases += [(lay, x, mix) for lay in (({},) if cell else ({}, "packed"))
+              for x in ("float32", low) for mix in mixes]
+    return cases + [({}, "float64", ("float64", "float64"))]
+
+
+def _recurrent(lib, kind: str, case: tuple, low: str, device_type: str, device: str = "cpu"):
+    """(dtype names of the output and every final state, of the parameters' gradients) of one
+    module under lib's autocast(device_type, low); or the raised exception."""
+    name, _, relu = kind.partition("-")
+    layout, x_dtype, states = case
+    kwargs = {**(layout if isinstance(layout, dict) else {}),
+              **({"nonlinearity": "relu"} if relu else {})}
+    cell, lstm = name.endswith("Cell"), name.startswith("LSTM")
+    module = getattr(lib.nn, name)(3, 4, **kwargs).to(device)
+    rng = np.random.default_rng(0)
+
+    def t(shape, dtype):
+        return lib.tensor(rng.standard_normal(shape).astype(np.float32), device=device).to(
+            getattr(lib, dtype))
+
+    x = t((2, 3) if cell else (5, 2, 3), x_dtype)
+    args = [lib.nn.utils.rnn.pack_padded_sequence(x, [5, 3]) if layout == "packed" else x]
+    if states is not None:
+        shape = (2, 4) if cell else (1, 2, 4)
+        h, c = t(shape, states[0]), t(shape, states[1])
+        args.append((h, c) if lstm else h)
+    try:
+        with lib.autocast(device_type, dtype=getattr(lib, low)):
+            out = module(*args)
+    except (RuntimeError, ValueError) as e:
+        return e
+    out = [out] if not isinstance(out, tuple) else [out[0], *(
+        out[1] if isinstance(out[1], tuple) else (out[1],))]
+    out = [o[0] if isinstance(o, tuple) else o for o in out]  # a PackedSequence's data
+    sum(o.float().sum() for o in out).backward()
+    names = [str(o.dtype).removeprefix("torch.") if lib is not tg else o.dtype.name
+             for o in (*out, *(p.grad for p in module.parameters()))]
+    return names[:len(out)], sorted(set(names[len(out):]))
+
+
+def _from_table(kind: str, case: tuple, low: str, device_type: str):
+    """What our table says _recurrent gives (None: it raises, as float64 inputs do)."""
+    name, _, relu = kind.partition("-")
+    layout, x_dtype, states = case
+    if x_dtype == "float64":
+        return None
+    mode = "rnn_relu" if relu else "rnn_tanh" if name.startswith("RNN") else \
+        name.lower().removesuffix("cell")
+    composite = mode == "lstm" and (layout == "packed" or x_dtype == "float16")
+    op = mode + ("_cell" if name.endswith("Cell") else "_composite" if composite else "")
+    category = autocast_lists.TABLES[_kind(device_type)][op]
+    outputs = {"LSTM": 3, "LSTMCell": 2}.get(name, 1 if name.endswith("Cell") else 2)
+    if category.startswith(autocast_lists.LOW_WITH):
+        state = x_dtype if states is None else states[mode == "lstm"]  # GRU's h, LSTM's c
+        dtype = tg.dtype.result_dtype(getattr(dtypes, low), getattr(dtypes, state)).name
+    else:
+        dtype = {"low": low, "fp16": "float16"}[category]
+    return [dtype] * outputs, ["float32"]
+
+
+@pytest.mark.parametrize("kind", RECURRENT)
+@pytest.mark.parametrize("low", LOWS)
+def test_recurrent_as_pytorch_on_cpu(kind, low):
+    """Every recurrent layer and cell, layout, input dtype and mix of state dtypes: our
+    dtypes (outputs, final states, parameters' gradients) under autocast('cpu') are PyTorch's
+    and our table's; float64 inputs raise in both."""
+    torch = pytest.importorskip("torch")
+    for case in _cases(low, kind.partition("-")[0].endswith("Cell")):
+        theirs = _recurrent(torch, kind, case, low, "cpu")
+        ours = _recurrent(tg, kind, case, low, "cpu")
+        expected = _from_table(kind, case, low, "cpu")
+        if isinstance(theirs, Exception) and "primitive descriptor" in str(theirs):
+            theirs = expected  # oneDNN's float16 LSTM: not on this CPU (autocast_lists)
+        if expected is None:
+            assert isinstance(theirs, Exception) and isinstance(ours, Exception), case
+        else:
+            assert ours == theirs == expected, case
+
+
+@pytest.mark.parametrize("kind", RECURRENT)
+@pytest.mark.parametrize("low", LOWS)
+def test_recurrent_follows_the_table(device, kind, low):
+    """On every device, the recurrent dtypes are its table's (emu and cuda: the CUDA one)."""
+    for case in _cases(low, kind.partition("-")[0].endswith("Cell")):
+        ours = _recurrent(tg, kind, case, low, _kind(device), device)
+        expected = _from_table(kind, case, low, device)
+        assert isinstance(ours, Exception) if expected is None else ours == expected, case
+
+
+@pytest.mark.parametrize("kind", RECURRENT)
+@pytest.mark.parametrize("low", LOWS)
+def test_recurrent_values_and_float32_gradients(device, kind, low):
+    """Under autocast, outputs and the float32 parameters' gradients (float32) are those of a
+    float32 run on the input and parameters rounded to the op's dtype, each rounded once: the
+    recurrence runs in float32 on the rounded values."""
+    name, _, relu = kind.partition("-")
+    module = getattr(nn, name)(5, 8, **({"nonlinearity": "relu"} if relu else {})).to(device)
+    x = Tensor(np.random.default_rng(3).standard_normal(
+        (3, 5) if name.endswith("Cell") else (6, 3, 5)).astype(np.float32), device=device)
+
+    def run(x):
+        out = module(x)
+        out = out if isinstance(out, tuple) else (out,)
+        out = [o for item in out for o in (item if isinstance(item, tuple) else (item,))]
+        sum(o.float().sum() for o in out).backward()
+        grads = [p.grad.numpy() for p in module.parameters()]
+        module.zero_grad()
+        return [o.numpy() for o in out], grads
+
+    with tg.autocast(_kind(device), dtype=getattr(tg, low)):
+        out, grads = run(x)
+    dtype = getattr(dtypes, _from_table(kind, ({}, "float32", None), low, device)[0][0])
+    with tg.no_grad():
+        for p in module.parameters():
+            p.copy_(p.cast(dtype).float())
+    ref_out, ref_grads = run(x.cast(dtype).float())
+    eps = float(np.finfo(dtype).eps)  # one rounding: half of it at most, relative
+    for o, r in zip(out, ref_out):
+        assert o.dtype == dtype
+        np.testing.assert_allclose(o.astype(np.float32), r, rtol=eps, atol=1e-6)
+    for g, r in zip(grads, ref_grads):
+        assert g.dtype == np.float32
+        np.testing.assert_allclose(g, r, rtol=eps, atol=eps * np.abs(r).max())

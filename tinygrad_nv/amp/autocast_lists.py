@@ -2,6 +2,10 @@
 
 - "low": floating arguments (float32, float16, bfloat16) are cast to the region's dtype;
 - "fp32": they are cast to float32 (so the result is float32);
+- "fp16": they are cast to float16, whatever the region's dtype;
+- "low+<argument>": they are cast to the promotion of the region's dtype and that argument's
+  dtype (a recurrent op whose gates update that state elementwise: PyTorch composes it from
+  low-precision products and elementwise ops that promote with the state);
 - "unsafe": the op raises under autocast, as PyTorch's;
 - an op not in a table runs in its inputs' dtype, mixed inputs by promotion (our ops promote
   where PyTorch's "promote" list is needed: atan2, bilinear, dot, scatter_add, tensordot).
@@ -16,12 +20,13 @@ category their parts give.
 
 CPU: recorded from PyTorch 2.13's `torch.autocast("cpu", dtype=...)` for every op we have by
 `python -m tinygrad_nv.amp.op_calls` (identical for bfloat16 and float16); the test
-tests/amp/test_autocast_lists.py records it again where torch is installed.
+tests/amp/test_autocast.py records it again where torch is installed.
 """
 
 from __future__ import annotations
 
-LOW, FP32, UNSAFE = "low", "fp32", "unsafe"
+LOW, FP32, FP16, UNSAFE = "low", "fp32", "fp16", "unsafe"
+LOW_WITH = "low+"  # LOW_WITH + argument name: low, promoted with that argument's dtype
 
 _CUDA_LOW = ("bmm conv1d conv2d conv_transpose2d einsum linear matmul mm mv "
              "scaled_dot_product_attention")
@@ -52,7 +57,33 @@ CPU: dict[str, str] = {
                     FP32),
 }
 
-TABLES = {"cpu": CPU, "cuda": CUDA}
+# The recurrent layers and cells (ops/recurrent.py), one op per kind, named as PyTorch's ATen
+# ops; lstm_composite is an LSTM that PyTorch's CPU composes of cells: over a PackedSequence,
+# or of float16 input with autograd on (mkldnn_rnn_layer takes float32 and bfloat16; float16
+# only without autograd on CPUs with float16 support: not modelled). Inputs in float64 raise
+# in the modules, as in PyTorch (its products get float64 and low-precision operands).
+# CUDA: the cells are in the documented float16 list (GRUCell, LSTMCell, RNNCell;
+# autocast_mode.cpp registers lstm_cell, gru_cell, rnn_tanh_cell and rnn_relu_cell as
+# lower_precision_fp); the layers reach cuDNN's _cudnn_rnn, whose autocast wrapper
+# (aten/src/ATen/cudnn/AutocastRNN.cpp) casts input, states and weights to float16 (kHalf),
+# also in a bfloat16 region.
+CUDA_RECURRENT: dict[str, str] = {
+    **dict.fromkeys("gru_cell lstm_cell rnn_relu_cell rnn_tanh_cell".split(), LOW),
+    **dict.fromkeys("gru lstm lstm_composite rnn_relu rnn_tanh".split(), FP16),
+}
+# CPU, measured with torch 2.13.0+cpu (tests/amp/test_autocast.py measures it again):
+# lstm runs mkldnn_rnn_layer, in the CPU lower_precision_fp list; the others are composites of
+# linear (low) and elementwise ops, so the Elman ones, whose state enters only through a
+# product, are low, and GRU's h or LSTM's c promotes the gates (float32 state: float32 result).
+# PyTorch's float16 LSTM on float32 input fails in oneDNN on CPUs without float16 support;
+# ours gives float16, as lower_precision_fp says.
+CPU_RECURRENT: dict[str, str] = {
+    **dict.fromkeys("lstm rnn_relu rnn_relu_cell rnn_tanh rnn_tanh_cell".split(), LOW),
+    "gru": LOW_WITH + "h0", "gru_cell": LOW_WITH + "h0",
+    "lstm_cell": LOW_WITH + "c0", "lstm_composite": LOW_WITH + "c0",
+}
+
+TABLES = {"cpu": {**CPU, **CPU_RECURRENT}, "cuda": {**CUDA, **CUDA_RECURRENT}}
 
 # ops that PyTorch runs as one kernel (or its "promote" ops) but ours compose from listed ops:
 # wrapped too, so that autocast does not reach inside them
@@ -67,5 +98,6 @@ UNSAFE_MESSAGE = (
 
 
 def wrapped_ops() -> set[str]:
-    """The names of every op that carries the autocast hook (autocast_op)."""
+    """The names of every functional op that carries the autocast hook (autocast_op); the
+    recurrent ops (*_RECURRENT) carry it too, reached through the nn modules."""
     return set(CPU) | set(CUDA) | set(UNCAST)

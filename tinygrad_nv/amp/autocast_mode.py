@@ -10,6 +10,7 @@ cached until the outermost region exits; gradients reach them through the cast, 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import threading
 import warnings
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from typing import Any
 
 from tinygrad_nv.amp import autocast_lists as lists
 from tinygrad_nv.autograd.autocast_state import autocast_state
-from tinygrad_nv.dtype import dtypes, is_floating, to_dtype
+from tinygrad_nv.dtype import dtypes, is_floating, result_dtype, to_dtype
 
 DEVICE_TYPES = ("cpu", "cuda", "emu")  # emu runs the CUDA backend: the CUDA lists
 
@@ -55,8 +56,7 @@ class _Policy:
         category = None if low is None else lists.TABLES[kind].get(name)
         if category == lists.UNSAFE:
             raise RuntimeError(lists.UNSAFE_MESSAGE.format(op=f"torch.nn.functional.{name}"))
-        target = low if category == lists.LOW else dtypes.float32 if \
-            category == lists.FP32 and kwargs.get("dtype") is None else None
+        target = None if category is None else _target(category, low, fn, args, kwargs)
         if target is not None:
             args = tuple(self._cast(a, target, kind) for a in args)
             kwargs = {k: self._cast(v, target, kind) for k, v in kwargs.items()}
@@ -65,6 +65,10 @@ class _Policy:
             return fn(*args, **kwargs)
         finally:
             autocast_state.policy = self
+
+    def covers(self, device_type: str) -> bool:
+        """Whether ops on tensors of `device_type` are cast."""
+        return _kind(device_type) in self.low
 
     def _cast(self, value: Any, target: Any, kind: str) -> Any:
         if not hasattr(value, "_data") or value.dtype == target or \
@@ -82,6 +86,21 @@ class _Policy:
         out = value.cast(target)
         cache[id(value)] = (value, value._version, out)  # the key's tensor is kept alive
         return out
+
+
+def _target(category: str, low: Any, fn: Callable, args: tuple, kwargs: dict) -> Any:
+    """The dtype a table category casts an op's floating arguments to (None: none)."""
+    if category == lists.LOW:
+        return low
+    if category == lists.FP16:
+        return dtypes.float16
+    if category == lists.FP32:
+        return dtypes.float32 if kwargs.get("dtype") is None else None
+    if category.startswith(lists.LOW_WITH):  # low, promoted with the named argument
+        state = inspect.signature(fn).bind(*args, **kwargs).arguments[
+            category.removeprefix(lists.LOW_WITH)]
+        return result_dtype(low, state.dtype)
+    return None
 
 
 def _first_tensor(args: tuple, kwargs: dict) -> Any:

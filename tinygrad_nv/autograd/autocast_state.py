@@ -33,3 +33,9 @@ def autocast_op(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         return policy.call(name, fn, args, kwargs)
     return op
+
+
+def casts_on(tensor: Any) -> bool:
+    """Whether an enabled autocast region of this thread casts ops on `tensor`'s device."""
+    policy = autocast_state.policy
+    return policy is not None and policy.covers(tensor.device.type)

@@ -16,13 +16,15 @@ import warnings
 from typing import Any
 
 from tinygrad_nv._tensor import Tensor
+from tinygrad_nv.autograd.autocast_state import casts_on
+from tinygrad_nv.dtype import dtypes
 from tinygrad_nv.nn import functional as F
 from tinygrad_nv.nn import init
 from tinygrad_nv.nn.layers import _positive
 from tinygrad_nv.nn.module import Module
 from tinygrad_nv.nn.utils.rnn import PackedSequence
 from tinygrad_nv.ops._checks import ShapeError
-from tinygrad_nv.ops.recurrent import GATES, recurrent_layer
+from tinygrad_nv.ops.recurrent import GATES, recurrent_op
 
 
 def _parameters(module: Module, suffix: str, gates: int, input_size: int, hidden_size: int,
@@ -39,7 +41,10 @@ def _parameters(module: Module, suffix: str, gates: int, input_size: int, hidden
 
 
 def _check_dtype(name: str, x: Tensor, weight: Tensor) -> None:
-    if x.dtype != weight.dtype:
+    """x's dtype is the weight's, or autocast casts both (as PyTorch's: not float64)."""
+    castable = (dtypes.float32, dtypes.float16, dtypes.bfloat16)
+    if x.dtype != weight.dtype and not (casts_on(x) and x.dtype in castable and
+                                        weight.dtype in castable):
         raise ValueError(f"{name}: input dtype ({x.dtype.name}) does not match weight dtype "
                          f"({weight.dtype.name}); convert the input with .to({weight.dtype.name})"
                          f" or the model with .to({x.dtype.name})")
@@ -103,7 +108,7 @@ class _RNNBase(Module):
             self._check_input(data, data.ndim == 2, "a PackedSequence's data of shape (sum "
                               f"of lengths, {self.input_size})")
             states = self._initial_states(hx, data, sizes[0], True, sorted_indices)
-            out, h_n, c_n = self._run(data, sizes, *states)
+            out, h_n, c_n = self._run(data, sizes, *states, composite=True)
             if unsorted_indices is not None:
                 h_n, c_n = (None if s is None else s.index_select(1, unsorted_indices)
                             for s in (h_n, c_n))
@@ -137,10 +142,13 @@ class _RNNBase(Module):
                              f"input.size(-1) must be equal to input_size={self.input_size}")
         _check_dtype(name, x, self.weight_ih_l0)
 
-    def _run(self, x: Tensor, sizes: tuple, h0: Tensor | None, c0: Tensor | None
-             ) -> tuple[Tensor, Tensor, Tensor | None]:
+    def _run(self, x: Tensor, sizes: tuple, h0: Tensor | None, c0: Tensor | None,
+             composite: bool = False) -> tuple[Tensor, Tensor, Tensor | None]:
         """Every layer and direction over x (T, F) in the packed layout of `sizes`; h0, c0
-        (layers * directions, N, H) or None (zeros). Returns (output (T, D * H), h_n, c_n)."""
+        (layers * directions, N, H) or None (zeros). Returns (output (T, D * H), h_n, c_n).
+        composite: from a PackedSequence (for autocast: PyTorch's CPU runs an LSTM over one,
+        or over float16 input, as cells)."""
+        layer_op = recurrent_op(self.mode, composite=composite or x.dtype == dtypes.float16)
         zeros = Tensor.zeros(sizes[0], self.hidden_size, dtype=x.dtype, device=x.device)
         lstm, h_n, c_n = self.mode == "LSTM", [], []
         for layer in range(self.num_layers):
@@ -149,9 +157,10 @@ class _RNNBase(Module):
             outputs = []
             for d, suffix in enumerate(self._suffixes()):
                 k = layer * self._directions + d
-                out, h, c = recurrent_layer(
+                out, h, c = layer_op(
                     x, zeros if h0 is None else h0[k], (zeros if c0 is None else c0[k])
-                    if lstm else None, self._weights(layer, suffix), self.mode, d == 1, sizes)
+                    if lstm else None, *self._weights(layer, suffix), mode=self.mode,
+                    reverse=d == 1, batch_sizes=sizes)
                 outputs.append(out)
                 h_n.append(h)
                 c_n.append(c)
@@ -279,8 +288,9 @@ class _CellBase(Module):
             states[i] = s if batched else s.unsqueeze(0)
         weights = [getattr(self, k) if self.bias or k[0] == "w" else None
                    for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-        h, _, c = recurrent_layer(x, states[0], states[1] if lstm else None, weights,
-                                  self.mode, False, (n,))
+        h, _, c = recurrent_op(self.mode, cell=True)(
+            x, states[0], states[1] if lstm else None, *weights, mode=self.mode, reverse=False,
+            batch_sizes=(n,))
         if not batched:
             h, c = h.squeeze(0), None if c is None else c.squeeze(0)
         return h, c

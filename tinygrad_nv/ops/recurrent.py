@@ -14,9 +14,12 @@ so double backward works.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from tinygrad_nv.autograd import Function, grad, is_grad_enabled
+from tinygrad_nv.autograd.autocast_state import autocast_op
+from tinygrad_nv.dtype import accumulation_dtype
 from tinygrad_nv.ops.movement import cat
 
 if TYPE_CHECKING:
@@ -272,11 +275,38 @@ def recurrent_layer(x: Tensor, h0: Tensor, c0: Tensor | None, weights: list[Tens
                     mode: str, reverse: bool, batch_sizes: tuple[int, ...]
                     ) -> tuple[Tensor, Tensor, Tensor | None]:
     """(output (T, H), h_n (N, H), c_n (N, H) or None) of one layer and direction; weights are
-    [w_ih, w_hh, b_ih, b_hh] (biases None without bias)."""
-    bias = weights[2] is not None
+    [w_ih, w_hh, b_ih, b_hh] (biases None without bias), all of x's dtype. float16 and bfloat16
+    run on float32 copies, the outputs rounded once (on cuda and emu too: the cell kernels
+    are f32/f64)."""
+    bias, wide = weights[2] is not None, accumulation_dtype(x.dtype)
     inputs = [x, h0, *([c0] if mode == "LSTM" else []), *weights[:2],
               *(weights[2:] if bias else [])]
+    if wide != x.dtype:
+        inputs = [t.cast(wide) for t in inputs]
     y = Recurrence.apply(*inputs, mode=mode, reverse=reverse, batch_sizes=tuple(batch_sizes),
                          bias=bias)
+    y = y if wide == x.dtype else y.cast(x.dtype)
     rows, n = x.shape[0], h0.shape[0]
     return y[:rows], y[rows:rows + n], y[rows + n:] if mode == "LSTM" else None
+
+
+def _autocast_named(name: str) -> Callable:
+    """recurrent_layer as the op `name` of the autocast tables (amp/autocast_lists.py)."""
+    def op(x, h0, c0, w_ih, w_hh, b_ih, b_hh, *, mode, reverse, batch_sizes):
+        return recurrent_layer(x, h0, c0, [w_ih, w_hh, b_ih, b_hh], mode, reverse,
+                               batch_sizes)
+    op.__name__ = op.__qualname__ = name
+    return autocast_op(op)
+
+
+_OPS = {name: _autocast_named(name) for name in (
+    "lstm", "lstm_composite", "gru", "rnn_tanh", "rnn_relu",
+    "lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell")}
+
+
+def recurrent_op(mode: str, cell: bool = False, composite: bool = False) -> Callable:
+    """recurrent_layer as the op autocast knows this kind of layer or cell by (composite: an
+    LSTM layer that PyTorch's CPU runs as cells, autocast_lists.CPU_RECURRENT)."""
+    name = mode.lower() + ("_cell" if cell else "_composite" if composite and mode == "LSTM"
+                           else "")
+    return _OPS[name]
