@@ -112,7 +112,7 @@ def test_numpy_functions_refuse_tensors_clearly_and_asarray_works():
 
 # ---------------------------------------------------------------------- layers and functional
 def _layer_classes() -> list[str]:
-    no_forward = {"Module", "ModuleList", "ModuleDict", "ParameterList"}
+    no_forward = {"Module", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"}
     return [n for n in zoo.module_classes() if n not in no_forward]
 
 

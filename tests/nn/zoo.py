@@ -14,7 +14,7 @@ ARGUMENTS = {
     "out_channels": 4, "padding": 1, "value": 0.5, "num_embeddings": 5, "embedding_dim": 4,
     "input_size": 4, "hidden_size": 4, "num_groups": 2, "num_channels": 4,
     "normalized_shape": 4, "size": 3, "embed_dim": 4, "d_model": 4, "num_heads": 2,
-    "nhead": 2, "upscale_factor": 2, "downscale_factor": 2, "dim": 1,
+    "nhead": 2, "upscale_factor": 2, "downscale_factor": 2, "dim": 1, "threshold": 0.1,
     "unflattened_size": (2, 2), "module": lambda: nn.Linear(2, 3), "num_layers": 2,
     "encoder_layer": lambda: nn.TransformerEncoderLayer(4, 2, dim_feedforward=8),
     "decoder_layer": lambda: nn.TransformerDecoderLayer(4, 2, dim_feedforward=8),
@@ -24,6 +24,7 @@ CONTAINERS = {
     "ModuleList": lambda: nn.ModuleList([nn.Linear(2, 2), nn.Tanh()]),
     "ModuleDict": lambda: nn.ModuleDict({"a": nn.Linear(2, 2), "b": nn.BatchNorm1d(2)}),
     "ParameterList": lambda: nn.ParameterList([Tensor.ones(2), Tensor.zeros(3)]),
+    "ParameterDict": lambda: nn.ParameterDict({"a": Tensor.ones(2), "b": Tensor.zeros(3)}),
 }
 
 

@@ -12,6 +12,7 @@ from tinygrad_nv.nn.activation import (
     GELU,
     GLU,
     SELU,
+    Hardshrink,
     Hardsigmoid,
     Hardswish,
     Hardtanh,
@@ -22,16 +23,21 @@ from tinygrad_nv.nn.activation import (
     PReLU,
     ReLU,
     ReLU6,
+    RReLU,
     Sigmoid,
     SiLU,
     Softmax,
+    Softmax2d,
     Softmin,
     Softplus,
+    Softshrink,
     Softsign,
     Tanh,
+    Tanhshrink,
+    Threshold,
 )
 from tinygrad_nv.nn.attention import MultiheadAttention, TransformerEncoderLayer
-from tinygrad_nv.nn.containers import ModuleDict, ModuleList, ParameterList
+from tinygrad_nv.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList
 from tinygrad_nv.nn.conv import Conv1d, Conv2d, ConvTranspose2d, Upsample
 from tinygrad_nv.nn.distance import Bilinear, CosineSimilarity, PairwiseDistance
 from tinygrad_nv.nn.dropout import (
@@ -146,3 +152,5 @@ __all__ += ["RNNCell", "LSTMCell", "GRUCell"]
 __all__ += ["CosineEmbeddingLoss", "MarginRankingLoss", "TripletMarginLoss",
             "MultiLabelSoftMarginLoss", "MultiMarginLoss", "PoissonNLLLoss", "GaussianNLLLoss",
             "CTCLoss"]
+__all__ += ["Threshold", "RReLU", "Hardshrink", "Softshrink", "Tanhshrink", "Softmax2d",
+            "ParameterDict"]

@@ -1,5 +1,6 @@
-"""Containers that register what they hold: `ModuleList`, `ModuleDict`, `ParameterList`
-(PyTorch's names, keys and reprs; `Sequential` lives with the layers it fuses).
+"""Containers that register what they hold: `ModuleList`, `ModuleDict`, `ParameterList`,
+`ParameterDict` (PyTorch's names, keys and reprs; `Sequential` lives with the layers it
+fuses).
 
 >>> self.blocks = ModuleList(Linear(8, 8) for _ in range(3))   # keys blocks.0.weight, ...
 >>> self.heads = ModuleDict({"cls": Linear(8, 10), "box": Linear(8, 4)})
@@ -7,6 +8,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -232,3 +234,130 @@ class ParameterList(Module):
             device = f" ({p.device})" if p.device.type == "cuda" else ""
             lines.append(f"  ({i}): Parameter containing: [{p.dtype} of size {size}{device}]")
         return "\n".join(lines)
+
+
+class ParameterDict(Module):
+    """An ordered dict of parameters registered under their keys; a Tensor that is not yet a
+    parameter is made one. A plain dict is added in sorted key order, an OrderedDict, a
+    ParameterDict or (key, tensor) pairs in their own order (as PyTorch).
+
+    >>> self.scales = ParameterDict({"a": Tensor.ones(4)})      # state_dict key 'scales.a'
+    """
+
+    def __init__(self, parameters: Mapping[str, Tensor] | Iterable[tuple[str, Tensor]] | None
+                 = None):
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def __getitem__(self, key: str) -> Tensor:
+        if key not in self._parameters:
+            raise KeyError(f"ParameterDict: no parameter named {key!r}; keys: "
+                           f"{list(self._parameters)}")
+        return self._parameters[key]
+
+    def __setitem__(self, key: str, value: Tensor) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(f"ParameterDict: {key!r} must be a Tensor, got "
+                            f"{type(value).__name__}")
+        self.register_parameter(key, value if is_parameter(value) else Parameter(value))
+
+    def __delitem__(self, key: str) -> None:
+        self[key]  # noqa: B018  (the KeyError that names the keys)
+        del self._parameters[key]
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._parameters)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._parameters
+
+    def __or__(self, other: Mapping[str, Tensor]) -> ParameterDict:
+        merged = self.copy()
+        merged.update(other)
+        return merged
+
+    def __ior__(self, other: Mapping[str, Tensor]) -> ParameterDict:
+        self.update(other)
+        return self
+
+    def keys(self) -> Iterable[str]:
+        return self._parameters.keys()
+
+    def values(self) -> Iterable[Tensor]:
+        return self._parameters.values()
+
+    def items(self) -> Iterable[tuple[str, Tensor]]:
+        return self._parameters.items()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._parameters.get(key, default)
+
+    def clear(self) -> None:
+        self._parameters.clear()
+
+    def copy(self) -> ParameterDict:
+        """A new ParameterDict holding the same parameters."""
+        return ParameterDict(list(self.items()))
+
+    def pop(self, key: str) -> Tensor:
+        """Remove and return the parameter under `key`."""
+        value = self[key]
+        del self[key]
+        return value
+
+    def popitem(self) -> tuple[str, Tensor]:
+        """Remove and return the last (key, parameter) pair."""
+        if not self._parameters:
+            raise KeyError("popitem(): ParameterDict is empty")
+        key = next(reversed(self._parameters))
+        return key, self.pop(key)
+
+    def setdefault(self, key: str, default: Tensor) -> Tensor:
+        """The parameter under `key`, set to `default` first if there is none."""
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def fromkeys(self, keys: Iterable[str], default: Tensor) -> ParameterDict:
+        """A new ParameterDict with `default` under every key."""
+        return ParameterDict((key, default) for key in keys)
+
+    def update(self, parameters: Mapping[str, Tensor] | Iterable[tuple[str, Tensor]]
+               ) -> None:
+        """Add or replace parameters from a mapping or from (key, tensor) pairs."""
+        if isinstance(parameters, OrderedDict | ParameterDict):
+            pairs = parameters.items()
+        elif isinstance(parameters, Mapping):
+            pairs = sorted(parameters.items())
+        elif isinstance(parameters, Iterable) and not isinstance(parameters, Tensor):
+            pairs = parameters
+        else:
+            raise TypeError(f"ParameterDict.update should be called with a mapping or an "
+                            f"iterable of (key, tensor) pairs, but got "
+                            f"{type(parameters).__name__}")
+        for i, pair in enumerate(pairs):
+            if not isinstance(pair, tuple | list) or len(pair) != 2:
+                raise TypeError(f"ParameterDict.update: element #{i} must be a (key, tensor) "
+                                f"pair, got {pair!r}")
+            self[pair[0]] = pair[1]
+
+    def extra_repr(self) -> str:
+        return "\n".join(f"  ({key}): {_describe(p)}" for key, p in self.items())
+
+
+_TYPENAMES = {"float32": "Float", "float64": "Double", "float16": "Half",
+              "bfloat16": "BFloat16", "int64": "Long", "int32": "Int", "int16": "Short",
+              "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
+def _describe(p: Tensor) -> str:
+    """PyTorch's line for a parameter of a ParameterDict: 'Parameter containing:
+    [torch.FloatTensor of size 2x3]' (torch.cuda.FloatTensor on a GPU)."""
+    size = "x".join(str(n) for n in p.shape)
+    where = f"torch.cuda.{_TYPENAMES[p.dtype.name]}Tensor of size {size} ({p.device})" \
+        if p.device.type == "cuda" else f"torch.{_TYPENAMES[p.dtype.name]}Tensor of size {size}"
+    return f"Parameter containing: [{where}]"

@@ -399,6 +399,49 @@ def glu(x: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor
     return a * sigmoid(b)
 
 
+def threshold(x: Tensor, threshold: float, value: float) -> Tensor:
+    """x where x > threshold, else value (NaN stays NaN, as PyTorch).
+
+    >>> F.threshold(Tensor([0.5, 2.0]), 1.0, -1.0)     # [-1, 2]
+    """
+    return (x <= threshold).where(value, x)
+
+
+def hardshrink(x: Tensor, lambd: float = 0.5) -> Tensor:
+    """x where |x| > lambd, else 0; the gradient is 0 at +-lambd."""
+    _floating_only(x, "hardshrink")
+    return (x.abs() <= lambd).where(0.0, x)
+
+
+def softshrink(x: Tensor, lambd: float = 0.5) -> Tensor:
+    """x - lambd where x > lambd, x + lambd where x < -lambd, else 0 (lambd >= 0)."""
+    _floating_only(x, "softshrink")
+    if lambd < 0:
+        raise ValueError(f"softshrink: lambd must be >= 0, got {lambd}")
+    return (x.abs() <= lambd).where(0.0, x - x.sign() * lambd)
+
+
+def tanhshrink(x: Tensor) -> Tensor:
+    """x - tanh(x)."""
+    _floating_only(x, "tanhshrink")
+    return x - tanh(x)
+
+
+def rrelu(x: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
+          training: bool = False) -> Tensor:
+    """Randomized leaky ReLU: x where x >= 0, else a * x, with a drawn from U(lower, upper) for
+    each element in training, (lower + upper) / 2 in eval."""
+    _floating_only(x, "rrelu")
+    if lower > upper:
+        raise ValueError(f"rrelu: lower ({lower}) must be at most upper ({upper})")
+    if not training:
+        return leaky_relu(x, (lower + upper) / 2)
+    from tinygrad_nv._tensor import Tensor  # ops stand below the Tensor class: at call time
+
+    slope = Tensor.uniform(*x.shape, low=lower, high=upper, dtype=x.dtype, device=x.device)
+    return (x >= 0).where(x, x * slope)
+
+
 # ---------------------------------------------------------------------- public names
 _PUBLIC = {  # Tensor methods and package functions (torch.<name>)
     "relu": relu, "sigmoid": sigmoid, "tanh": tanh, "softmax": softmax, "log_softmax": log_softmax,
@@ -408,14 +451,17 @@ _METHODS_ONLY = {
     "leaky_relu": leaky_relu, "gelu": gelu, "silu": silu, "softplus": softplus, "elu": elu,
     "softmin": softmin, "relu6": relu6, "hardtanh": hardtanh, "hardsigmoid": hardsigmoid,
     "logsigmoid": logsigmoid, "hardswish": hardswish, "mish": mish, "softsign": softsign,
-    "glu": glu,
+    "glu": glu, "hardshrink": hardshrink,
 }
+_FUNCTIONS_ONLY = {"threshold": threshold, "rrelu": rrelu, "hardshrink": hardshrink}
 _FUNCTIONAL = {  # nn.functional: PyTorch's trailing inplace flag where it has one
     **{name: fn for name, fn in {**_PUBLIC, **_METHODS_ONLY}.items()},
+    "softshrink": softshrink, "tanhshrink": tanhshrink,
     **{name: with_inplace(fn) for name, fn in (
         ("relu", relu), ("relu6", relu6), ("leaky_relu", leaky_relu), ("hardtanh", hardtanh),
         ("hardsigmoid", hardsigmoid), ("silu", silu), ("hardswish", hardswish), ("mish", mish),
-        ("elu", elu), ("selu", selu), ("celu", celu))},
+        ("elu", elu), ("selu", selu), ("celu", celu), ("threshold", threshold),
+        ("rrelu", rrelu))},
 }
-EXPORTS = Exports(methods={**_PUBLIC, **_METHODS_ONLY}, functions=_PUBLIC,
-                  functional=_FUNCTIONAL)
+EXPORTS = Exports(methods={**_PUBLIC, **_METHODS_ONLY},
+                  functions={**_PUBLIC, **_FUNCTIONS_ONLY}, functional=_FUNCTIONAL)

@@ -26,9 +26,10 @@ _SOURCES = ("activation", "attention", "containers", "conv", "distance", "dropou
 LAYOUT = {
     "activation": "ReLU ReLU6 LeakyReLU Hardtanh Sigmoid Hardsigmoid LogSigmoid Tanh GELU SiLU "
                   "Hardswish Mish Softplus Softsign ELU SELU CELU GLU Softmax Softmin "
-                  "LogSoftmax PReLU MultiheadAttention",
+                  "LogSoftmax PReLU MultiheadAttention Threshold RReLU Hardshrink Softshrink "
+                  "Tanhshrink Softmax2d",
     "batchnorm": "BatchNorm1d BatchNorm2d _NormBase _BatchNorm",
-    "container": "Sequential ModuleList ModuleDict ParameterList",
+    "container": "Sequential ModuleList ModuleDict ParameterList ParameterDict",
     "conv": "Conv1d Conv2d ConvTranspose2d _ConvNd",
     "distance": "PairwiseDistance CosineSimilarity",
     "dropout": "Dropout Dropout1d Dropout2d Dropout3d AlphaDropout FeatureAlphaDropout "
