@@ -38,7 +38,7 @@ from tinygrad_nv.nn.activation import (
 )
 from tinygrad_nv.nn.attention import MultiheadAttention, TransformerEncoderLayer
 from tinygrad_nv.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList
-from tinygrad_nv.nn.conv import Conv1d, Conv2d, ConvTranspose2d, Upsample
+from tinygrad_nv.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, Upsample
 from tinygrad_nv.nn.distance import Bilinear, CosineSimilarity, PairwiseDistance
 from tinygrad_nv.nn.dropout import (
     AlphaDropout,
@@ -51,6 +51,7 @@ from tinygrad_nv.nn.fold import Fold, PixelShuffle, PixelUnshuffle, Unfold
 from tinygrad_nv.nn.layers import (
     BatchNorm1d,
     BatchNorm2d,
+    BatchNorm3d,
     Dropout,
     Embedding,
     Flatten,
@@ -154,3 +155,4 @@ __all__ += ["CosineEmbeddingLoss", "MarginRankingLoss", "TripletMarginLoss",
             "CTCLoss"]
 __all__ += ["Threshold", "RReLU", "Hardshrink", "Softshrink", "Tanhshrink", "Softmax2d",
             "ParameterDict"]
+__all__ += ["ConvTranspose1d", "BatchNorm3d"]

@@ -14,6 +14,13 @@ from tinygrad_nv.ops.conv import pair
 IntPair = int | tuple[int, int]
 
 
+def _kernel1d(kernel_size: int | tuple[int], op: str) -> tuple[int]:
+    """A 1-D convolution's kernel size (an int or a 1-tuple) as a 1-tuple."""
+    k = kernel_size[0] if isinstance(kernel_size, (tuple, list)) else kernel_size
+    _positive(op, kernel_size=k)
+    return (k,)
+
+
 class _ConvNd(Module):
     """Shared by the convolutions: checks, the weight (out or in first, as PyTorch) and bias,
     PyTorch's default initialisation."""
@@ -79,10 +86,8 @@ class Conv1d(_ConvNd):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
                  padding: int | str = 0, dilation: int = 1, groups: int = 1, bias: bool = True,
                  padding_mode: str = "zeros", device: Any = None, dtype: Any = None):
-        k = kernel_size[0] if isinstance(kernel_size, (tuple, list)) else kernel_size
-        _positive("Conv1d", kernel_size=k)
-        super().__init__(in_channels, out_channels, (k,), stride, padding, dilation, groups,
-                         bias, padding_mode, device, dtype)
+        super().__init__(in_channels, out_channels, _kernel1d(kernel_size, "Conv1d"), stride,
+                         padding, dilation, groups, bias, padding_mode, device, dtype)
 
     def forward(self, x: Tensor) -> Tensor:
         x, padding = self._padded(x)
@@ -107,13 +112,41 @@ class Conv2d(_ConvNd):
                         self.groups)
 
 
-class ConvTranspose2d(_ConvNd):
+class _ConvTransposeNd(_ConvNd):
+    """The transposed convolutions: weight (in_channels, out_channels / groups, *kernel)."""
+
+    transposed = True
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: tuple, stride: Any,
+                 padding: Any, output_padding: Any, groups: int, bias: bool, dilation: Any,
+                 padding_mode: str, device: Any, dtype: Any):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, padding_mode, device, dtype)
+        self.output_padding = output_padding
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """Transposed 1-D convolution of (N, C, L) or (C, L) inputs, weight (in_channels,
+    out_channels / groups, k)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+                 padding: int = 0, output_padding: int = 0, groups: int = 1,
+                 bias: bool = True, dilation: int = 1, padding_mode: str = "zeros",
+                 device: Any = None, dtype: Any = None):
+        super().__init__(in_channels, out_channels, _kernel1d(kernel_size, "ConvTranspose1d"),
+                         stride, padding, output_padding, groups, bias, dilation, padding_mode,
+                         device, dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv_transpose1d(x, self.weight, self.bias, self.stride, self.padding,
+                                  self.output_padding, self.groups, self.dilation)
+
+
+class ConvTranspose2d(_ConvTransposeNd):
     """Transposed 2-D convolution, weight (in_channels, out_channels / groups, kh, kw).
 
     >>> up = ConvTranspose2d(16, 8, 3, stride=2, padding=1, output_padding=1)  # doubles H, W
     """
-
-    transposed = True
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair,
                  stride: IntPair = 1, padding: IntPair = 0, output_padding: IntPair = 0,
@@ -121,8 +154,7 @@ class ConvTranspose2d(_ConvNd):
                  padding_mode: str = "zeros", device: Any = None, dtype: Any = None):
         super().__init__(in_channels, out_channels,
                          pair(kernel_size, "kernel_size", "ConvTranspose2d"), stride, padding,
-                         dilation, groups, bias, padding_mode, device, dtype)
-        self.output_padding = output_padding
+                         output_padding, groups, bias, dilation, padding_mode, device, dtype)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,

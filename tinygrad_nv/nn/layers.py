@@ -225,6 +225,12 @@ class BatchNorm2d(_BatchNorm):
     input_dims = (4,)
 
 
+class BatchNorm3d(_BatchNorm):
+    """Batch norm of (N, C, D, H, W) inputs."""
+
+    input_dims = (5,)
+
+
 class Embedding(Module):
     """A lookup table: integer indices of any shape -> rows of weight (num, dim), N(0, 1); the
     padding_idx row starts at zero and gets no gradient."""

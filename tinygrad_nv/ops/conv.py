@@ -217,11 +217,11 @@ def _check_channels(op: str, x: Tensor, weight: Tensor, bias: Tensor | None, gro
         raise ValueError(f"{op}: bias must have shape ({cout},), got {bias.shape}")
 
 
-def _single(value: Any, name: str) -> int:
-    """conv1d's int or 1-tuple argument as an int."""
+def _single(value: Any, name: str, op: str = "conv1d") -> int:
+    """A 1-D convolution's int or 1-tuple argument as an int."""
     single = tuple(value) if isinstance(value, (tuple, list)) else (value,)
     if len(single) != 1 or not isinstance(single[0], int) or isinstance(single[0], bool):
-        raise TypeError(f"conv1d: {name} must be an int or a 1-tuple of ints, got {value!r}")
+        raise TypeError(f"{op}: {name} must be an int or a 1-tuple of ints, got {value!r}")
     return single[0]
 
 
@@ -295,6 +295,28 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
                                  x_shape=(n, cout, *out))
 
 
+@autocast_op
+def conv_transpose1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int = 1,
+                     padding: int = 0, output_padding: int = 0, groups: int = 1,
+                     dilation: int = 1) -> Tensor:
+    """The adjoint of conv1d: x (N, C, L) (or (C, L)), weight (C, out/groups, k), output
+    length (L-1)*stride - 2*padding + dilation*(k-1) + output_padding + 1 (conv_transpose2d
+    over a height of 1)."""
+    op = "conv_transpose1d"
+    if x.ndim == 2:
+        return conv_transpose1d(x.unsqueeze(0), weight, bias, stride, padding, output_padding,
+                                groups, dilation)[0]
+    if x.ndim != 3 or weight.ndim != 3:
+        raise ValueError(f"{op}: need input (N, C, L) or (C, L) and weight (in, out/groups, k), "
+                         f"got shapes {x.shape} and {weight.shape}")
+    _check_channels(op, x, weight, bias, groups, weight.shape[0], weight.shape[1] * groups)
+    s, p, e, d = (_single(v, name, op) for v, name in (
+        (stride, "stride"), (padding, "padding"), (output_padding, "output_padding"),
+        (dilation, "dilation")))
+    return conv_transpose2d(x.unsqueeze(2), weight.unsqueeze(2), bias, (1, s), (0, p), (0, e),
+                            groups, (1, d)).squeeze(2)
+
+
 def _promoted(x: Tensor, weight: Tensor, bias: Tensor | None) -> list:
     """x, weight (and bias) in their common dtype (NumPy's promotion, as a matrix product)."""
     dt = result_dtype(x.dtype, weight.dtype)
@@ -320,4 +342,5 @@ def _string_padding(x: Tensor, padding: Any, kernel: tuple, stride: Any, dilatio
 
 # ---------------------------------------------------------------------- public names
 EXPORTS = Exports(functional={"conv1d": conv1d, "conv2d": conv2d,
+                            "conv_transpose1d": conv_transpose1d,
                             "conv_transpose2d": conv_transpose2d})

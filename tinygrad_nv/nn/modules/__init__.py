@@ -28,9 +28,9 @@ LAYOUT = {
                   "Hardswish Mish Softplus Softsign ELU SELU CELU GLU Softmax Softmin "
                   "LogSoftmax PReLU MultiheadAttention Threshold RReLU Hardshrink Softshrink "
                   "Tanhshrink Softmax2d",
-    "batchnorm": "BatchNorm1d BatchNorm2d _NormBase _BatchNorm",
+    "batchnorm": "BatchNorm1d BatchNorm2d BatchNorm3d _NormBase _BatchNorm",
     "container": "Sequential ModuleList ModuleDict ParameterList ParameterDict",
-    "conv": "Conv1d Conv2d ConvTranspose2d _ConvNd",
+    "conv": "Conv1d Conv2d ConvTranspose1d ConvTranspose2d _ConvNd _ConvTransposeNd",
     "distance": "PairwiseDistance CosineSimilarity",
     "dropout": "Dropout Dropout1d Dropout2d Dropout3d AlphaDropout FeatureAlphaDropout "
                "_DropoutNd",
