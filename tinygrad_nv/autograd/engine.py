@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tinygrad_nv.autograd.anomaly import Recording, check_finite
-from tinygrad_nv.autograd.function import Clock
+from tinygrad_nv.autograd.function import Clock, as_used
 from tinygrad_nv.autograd.hooks import RemovableHandle, run_hooks
 from tinygrad_nv.autograd.mode import grad_mode
 
@@ -30,7 +30,7 @@ def toposort(roots: Sequence) -> list:
         add(node)
         push((node, True))
         try:
-            parents = node._ctx.parents
+            parents = as_used(node._ctx) if Clock.rebases else node._ctx.parents
         except AttributeError:  # release() cleared it
             raise RuntimeError(
                 "backward: trying to backward through the graph a second time (its buffers "

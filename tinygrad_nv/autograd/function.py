@@ -181,6 +181,27 @@ def constant(fn: Callable[..., Any], *tensors: Any) -> Any:
         return first._like(fn(backend.xp, *arrays))
 
 
+def as_used(ctx: Any) -> Any:
+    """ctx's inputs as it used them: one that a later in-place op rebased is replaced by the
+    stand-in holding its history of then, where ctx's backward does not read its values (as
+    PyTorch routes it); the others stay, and check_rebased raises for them."""
+    parents, saved = ctx.parents, getattr(ctx, "saved_inputs", None)
+    if saved is None:
+        return parents
+    routed = None
+    for i, parent in enumerate(parents):
+        used = parent
+        while i not in saved and getattr(used._ctx, "dirtied_at", 0) > ctx.saved_at \
+                and getattr(used._ctx, "rebased_from", None) is not None:
+            used = used._ctx.rebased_from
+        if used is not parent:
+            routed = list(parents) if routed is None else routed
+            routed[i] = used
+    if routed is not None:
+        ctx.parents = routed
+    return ctx.parents
+
+
 def check_rebased(node: Any) -> None:
     """Raise if an input of `node` was modified in place and given a new history (an in-place
     op, or a custom Function's ctx.mark_dirty) after `node` used it: gradients are summed per
@@ -195,13 +216,16 @@ def check_rebased(node: Any) -> None:
                 "`x += 1`) or a .clone()")
 
 
-def rebase(x: Any, node: Any) -> None:
+def rebase(x: Any, node: Any, before: Any) -> None:
     """x, just written in place, takes `node` (the op that computed its new values) as its
-    history, as PyTorch's in-place ops do. A node that used x before raises at backward
-    (check_rebased). A node that saves its output reads it from x, and the write that put its
-    values there is its own (unless x is also one of its inputs: then it raises)."""
+    history, as PyTorch's in-place ops do; `before` is the stand-in that keeps x's history
+    until then. A node that used x before gets its gradient routed to `before` (as_used), or
+    raises at backward where it reads x's old values (check_rebased). A node that saves its
+    output reads it from x, and the write that put its values there is its own (unless x is
+    also one of its inputs: then it raises)."""
     x._ctx, x._requires_grad = node, True
-    node.dirtied_at = Clock.now
+    node.dirtied_at, node.rebased_from = Clock.now, before
+    Clock.rebases += 1
     if getattr(node, "save_output", False):
         node._output = weakref.ref(x)
         counter = x._version_counter
@@ -214,6 +238,7 @@ class Clock:
 
     now = 0
     ticks = itertools.count(1)
+    rebases = 0  # in-place ops given a history so far: the engine routes earlier uses then
 
 
 # A version counter is a list shared by the tensors that view one storage: [count, stamp,

@@ -66,6 +66,10 @@ class Sub(Function):
 
 
 class Mul(Function):
+    @property
+    def saved_inputs(self) -> tuple[int, ...]:  # a is read for b's gradient, b for a's
+        return tuple(i for i in (0, 1) if self.needs_input_grad[1 - i])
+
     def forward(self, a, b):
         return a * b
 
@@ -77,6 +81,10 @@ class Mul(Function):
 
 
 class Div(Function):
+    @property
+    def saved_inputs(self) -> tuple[int, ...]:  # b for either gradient, a for b's
+        return (0, 1) if self.needs_input_grad[1] else (1,)
+
     def forward(self, a, b):
         return a / b
 

@@ -6,17 +6,18 @@ that a backward which needs the old values raises instead of returning a wrong g
 Where grad mode is on and the tensor or an operand requires grad, the op is recorded as
 PyTorch records it: the new values are computed by the out-of-place op from a stand-in that
 holds a copy of the old values and the old history, then written into the tensor, which takes
-the op's node as its history (`h = zeros(3); h += w` makes h require grad). Two limits:
-- gradients are summed per tensor, so a node that used the tensor before the change raises at
-  backward (PyTorch's graph would send its gradient to the old history);
-- a tensor that views another tensor's storage (a slice, a reshape) is refused: updating the
-  base's history through a view (PyTorch's CopySlices) is not done; clone() it first.
+the op's node as its history (`h = zeros(3); h += w` makes h require grad). A node that used
+the tensor before the change sends its gradient to the stand-in (autograd.function.as_used),
+or raises at backward where it reads the old values. A view of a tensor something else still
+holds (a slice, a reshape) is refused: updating the base's history through a view (PyTorch's
+CopySlices) is not done; clone() it first.
 A leaf that requires grad is refused outside `no_grad`, as in PyTorch.
 """
 
 from __future__ import annotations
 
 import numbers
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -153,19 +154,24 @@ def _rebase(x: Tensor, op: str, compute: Callable[[Tensor], Tensor], any_cast: b
         result = result.cast(x.dtype)
     _store(x, result, op, any_cast)
     if result._ctx is not None:  # else no gradient flows (logical_not_): x keeps its history
-        rebase(x, result._ctx)
+        rebase(x, result._ctx, old)
     return x
 
 
 def _views_another(x: Tensor) -> bool:
-    """Whether x's storage is another tensor's, as far as the graph tells: a view of (or the
-    array of) an input of the op that made x; for a leaf, any view."""
+    """Whether x's storage is another live tensor's, as far as the graph tells: a view of (or
+    the array of) an input of the op that made x that something besides that op still holds
+    (a layer's internal intermediate, such as Linear's 2-D product under its 3-D view, is
+    held by the view's node alone: nothing else can read it); for a leaf, any view."""
     data = x._data
     if x._ctx is None:
         return data.base is not None
     storage = data if data.base is None else data.base
-    return any(p._data is storage or p._data.base is storage
-               for p in getattr(x._ctx, "parents", ()))
+    for p in getattr(x._ctx, "parents", ()):
+        # references: the node's parents, this loop's name and getrefcount's argument
+        if (p._data is storage or p._data.base is storage) and sys.getrefcount(p) > 3:
+            return True
+    return False
 
 
 def in_place(fn: Callable[..., Tensor], op: str) -> Callable[..., Tensor]:
