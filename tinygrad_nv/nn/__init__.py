@@ -69,17 +69,21 @@ from tinygrad_nv.nn.loss import (
     CrossEntropyLoss,
     CTCLoss,
     GaussianNLLLoss,
+    HingeEmbeddingLoss,
     HuberLoss,
     KLDivLoss,
     L1Loss,
     MarginRankingLoss,
     MSELoss,
+    MultiLabelMarginLoss,
     MultiLabelSoftMarginLoss,
     MultiMarginLoss,
     NLLLoss,
     PoissonNLLLoss,
     SmoothL1Loss,
+    SoftMarginLoss,
     TripletMarginLoss,
+    TripletMarginWithDistanceLoss,
 )
 from tinygrad_nv.nn.module import IncompatibleKeys, Module, Parameter
 from tinygrad_nv.nn.normalization import (
@@ -156,3 +160,5 @@ __all__ += ["CosineEmbeddingLoss", "MarginRankingLoss", "TripletMarginLoss",
 __all__ += ["Threshold", "RReLU", "Hardshrink", "Softshrink", "Tanhshrink", "Softmax2d",
             "ParameterDict"]
 __all__ += ["ConvTranspose1d", "BatchNorm3d"]
+__all__ += ["SoftMarginLoss", "HingeEmbeddingLoss", "MultiLabelMarginLoss",
+            "TripletMarginWithDistanceLoss"]

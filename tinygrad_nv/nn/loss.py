@@ -4,9 +4,10 @@ weight (and BCEWithLogitsLoss' pos_weight) is a buffer, so `.to(device)` moves i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from tinygrad_nv._tensor import Tensor
+from tinygrad_nv.nn.distance import PairwiseDistance
 from tinygrad_nv.nn.module import Module
 from tinygrad_nv.ops import ctc, distribution_loss, margin_loss
 from tinygrad_nv.ops import loss as losses
@@ -241,3 +242,50 @@ class CTCLoss(_Loss):
                 target_lengths: Tensor | Sequence[int]) -> Tensor:
         return ctc.ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank,
                             self.reduction, self.zero_infinity)
+
+
+class SoftMarginLoss(_Loss):
+    """Two-class logistic loss log(1 + exp(-target * x)), targets 1 or -1."""
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return margin_loss.soft_margin_loss(input, target, reduction=self.reduction)
+
+
+class HingeEmbeddingLoss(_Loss):
+    """x for target 1, max(0, margin - x) for target -1 (x typically a distance)."""
+
+    def __init__(self, margin: float = 1.0, size_average: bool | None = None,
+                 reduce: bool | None = None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.margin = margin
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return margin_loss.hinge_embedding_loss(input, target, self.margin,
+                                                reduction=self.reduction)
+
+
+class MultiLabelMarginLoss(_Loss):
+    """Multi-label hinge loss of scores (N, C) and class lists (N, C) ended by -1."""
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return margin_loss.multilabel_margin_loss(input, target, reduction=self.reduction)
+
+
+class TripletMarginWithDistanceLoss(_Loss):
+    """max(0, margin + d(anchor, positive) - d(anchor, negative)) with any distance function
+    (a PairwiseDistance submodule by default, as PyTorch)."""
+
+    def __init__(self, *, distance_function: Callable[[Tensor, Tensor], Tensor] | None = None,
+                 margin: float = 1.0, swap: bool = False, reduction: str = "mean"):
+        super().__init__(reduction=reduction)
+        if margin <= 0:
+            raise ValueError(f"TripletMarginWithDistanceLoss: margin must be greater than 0, "
+                             f"got {margin}")
+        self.distance_function = distance_function if distance_function is not None \
+            else PairwiseDistance()
+        self.margin, self.swap = margin, swap
+
+    def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
+        return margin_loss.triplet_margin_with_distance_loss(
+            anchor, positive, negative, distance_function=self.distance_function,
+            margin=self.margin, swap=self.swap, reduction=self.reduction)

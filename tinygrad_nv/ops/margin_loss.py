@@ -1,13 +1,15 @@
 """Margin losses (PyTorch's formulas, arguments and reductions): cosine embedding, margin
-ranking, triplet margin, multi-class margin and multi-label soft margin. Composed of Tensor
-ops, so every derivative (double backward included) comes from theirs; losses are computed
-in float32 for float16 inputs, as PyTorch.
+ranking, triplet margin (with a p-norm or any distance), multi-class margin, multi-label
+margin and soft margin, two-class soft margin and hinge embedding. Composed of Tensor ops, so
+every derivative (double backward included) comes from theirs; losses are computed in
+float32 for float16 inputs, as PyTorch.
 
 >>> F.margin_ranking_loss(x1, x2, y, margin=0.5)     # mean of max(0, -y (x1 - x2) + 0.5)
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from tinygrad_nv.autograd.autocast_state import autocast_op
@@ -141,7 +143,87 @@ def multilabel_soft_margin_loss(x: Tensor, target: Tensor, weight: Tensor | None
     return reduced(loss.sum(-1) / x.shape[-1], reduction)
 
 
+@autocast_op
+@in_accumulation_dtype
+def soft_margin_loss(x: Tensor, target: Tensor, size_average: bool | None = None,
+                     reduce: bool | None = None, reduction: str = "mean") -> Tensor:
+    """Two-class logistic loss log(1 + exp(-target * x)), targets 1 or -1 of x's shape."""
+    reduction = reduction_of(reduction, "soft_margin_loss", size_average, reduce)
+    target = as_tensor(target, x)
+    if target.shape != x.shape:
+        raise ShapeError(f"soft_margin_loss: target must have the input's shape {x.shape}, got "
+                         f"{target.shape}")
+    return reduced(-(target.cast(x.dtype) * x).logsigmoid(), reduction)
+
+
+@autocast_op
+@in_accumulation_dtype
+def hinge_embedding_loss(x: Tensor, target: Tensor, margin: float = 1.0,
+                         size_average: bool | None = None, reduce: bool | None = None,
+                         reduction: str = "mean") -> Tensor:
+    """x where target is 1, max(0, margin - x) where it is -1 (x is typically a distance);
+    as PyTorch, a target that is neither adds both terms."""
+    reduction = reduction_of(reduction, "hinge_embedding_loss", size_average, reduce)
+    target = as_tensor(target, x)
+    loss = (target != 1).where((margin - x).clip(min=0.0), 0.0) + (target != -1).where(x, 0.0)
+    return reduced(loss, reduction)
+
+
+@autocast_op
+@in_accumulation_dtype
+def multilabel_margin_loss(x: Tensor, target: Tensor, size_average: bool | None = None,
+                           reduce: bool | None = None, reduction: str = "mean") -> Tensor:
+    """Multi-label hinge loss of scores x (N, C) (or (C,)): target (the same shape) lists each
+    sample's classes, ended by the first -1; the loss sums max(0, 1 - x[j] + x[i]) over its
+    classes j and the other classes i, / C.
+
+    >>> F.multilabel_margin_loss(Tensor([[0.1, 0.2, 0.4, 0.8]]), Tensor([[3, 0, -1, 1]]))  # 0.85
+    """
+    op = "multilabel_margin_loss"
+    reduction = reduction_of(reduction, op, size_average, reduce)
+    target = as_tensor(target, x)
+    if x.ndim not in (1, 2) or target.shape != x.shape:
+        raise ShapeError(f"{op}: expected input (N, C) or (C,) and a target of the same shape, "
+                         f"got input {x.shape} and target {target.shape}")
+    c = x.shape[-1]
+    listed = constant(lambda xp, t: xp.cumsum(t == -1, axis=-1) == 0, target)  # before a -1
+    classes, bad = class_targets(constant(lambda xp, t, k: xp.where(k, t, 0), target, listed),
+                                 c, op)
+    others = constant(lambda xp, t, k: ~((t[..., :, None] == xp.arange(c)) & k[..., :, None])
+                      .any(-2), classes, listed)
+    hinge = (1.0 - x.gather(-1, classes).unsqueeze(-1) + x.unsqueeze(-2)).clip(min=0.0)
+    pairs = listed.unsqueeze(-1) & others.unsqueeze(-2)  # (..., listed j, other class i)
+    loss = pairs.where(hinge, 0.0).sum((-2, -1)) / c
+    return reduced(poisoned(loss, None if bad is None else bad.any(-1)), reduction)
+
+
+@autocast_op
+@in_accumulation_dtype
+def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative: Tensor, *,
+                                      distance_function: Callable | None = None,
+                                      margin: float = 1.0, swap: bool = False,
+                                      reduction: str = "mean") -> Tensor:
+    """max(0, margin + d(a, p) - d(a, n)) with any distance function d (pairwise_distance by
+    default); swap=True takes min(d(a, n), d(p, n)) as the negative distance."""
+    op = "triplet_margin_with_distance_loss"
+    reduction = reduction_of(reduction, op)
+    if margin <= 0:
+        raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
+    if not anchor.ndim == positive.ndim == negative.ndim:
+        raise ShapeError(f"{op}: the anchor, positive and negative tensors must have the same "
+                         f"number of dimensions, got {anchor.shape}, {positive.shape} and "
+                         f"{negative.shape}")
+    distance = pairwise_distance if distance_function is None else distance_function
+    d_pos, d_neg = distance(anchor, positive), distance(anchor, negative)
+    if swap:
+        d_neg = d_neg.minimum(distance(positive, negative))
+    return reduced((margin + d_pos - d_neg).clip(min=0.0), reduction)
+
+
 EXPORTS = Exports(functional={
+    "soft_margin_loss": soft_margin_loss, "hinge_embedding_loss": hinge_embedding_loss,
+    "multilabel_margin_loss": multilabel_margin_loss,
+    "triplet_margin_with_distance_loss": triplet_margin_with_distance_loss,
     "cosine_embedding_loss": cosine_embedding_loss, "margin_ranking_loss": margin_ranking_loss,
     "triplet_margin_loss": triplet_margin_loss, "multi_margin_loss": multi_margin_loss,
     "multilabel_soft_margin_loss": multilabel_soft_margin_loss})

@@ -41,7 +41,8 @@ LAYOUT = {
     "loss": "L1Loss NLLLoss PoissonNLLLoss GaussianNLLLoss KLDivLoss MSELoss BCELoss "
             "BCEWithLogitsLoss SmoothL1Loss HuberLoss CrossEntropyLoss MultiLabelSoftMarginLoss "
             "CosineEmbeddingLoss MarginRankingLoss MultiMarginLoss TripletMarginLoss CTCLoss "
-            "_Loss _WeightedLoss",
+            "SoftMarginLoss HingeEmbeddingLoss MultiLabelMarginLoss "
+            "TripletMarginWithDistanceLoss _Loss _WeightedLoss",
     "module": "Module",
     "normalization": "LocalResponseNorm LayerNorm GroupNorm RMSNorm",
     "padding": "CircularPad1d CircularPad2d CircularPad3d ConstantPad1d ConstantPad2d "
