@@ -38,7 +38,15 @@ from tinygrad_nv.nn.activation import (
 )
 from tinygrad_nv.nn.attention import MultiheadAttention, TransformerEncoderLayer
 from tinygrad_nv.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList
-from tinygrad_nv.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, Upsample
+from tinygrad_nv.nn.conv import (
+    Conv1d,
+    Conv2d,
+    ConvTranspose1d,
+    ConvTranspose2d,
+    Upsample,
+    UpsamplingBilinear2d,
+    UpsamplingNearest2d,
+)
 from tinygrad_nv.nn.distance import Bilinear, CosineSimilarity, PairwiseDistance
 from tinygrad_nv.nn.dropout import (
     AlphaDropout,
@@ -162,3 +170,4 @@ __all__ += ["Threshold", "RReLU", "Hardshrink", "Softshrink", "Tanhshrink", "Sof
 __all__ += ["ConvTranspose1d", "BatchNorm3d"]
 __all__ += ["SoftMarginLoss", "HingeEmbeddingLoss", "MultiLabelMarginLoss",
             "TripletMarginWithDistanceLoss"]
+__all__ += ["UpsamplingNearest2d", "UpsamplingBilinear2d"]

@@ -184,3 +184,19 @@ class Upsample(Module):
         what = f"size={self.size}" if self.size is not None \
             else f"scale_factor={self.scale_factor}"
         return f"{what}, mode={self.mode!r}"
+
+
+class UpsamplingNearest2d(Upsample):
+    """Upsample with mode='nearest' for (N, C, H, W) inputs."""
+
+    def __init__(self, size: int | tuple[int, int] | None = None,
+                 scale_factor: float | tuple[float, float] | None = None):
+        super().__init__(size, scale_factor, mode="nearest")
+
+
+class UpsamplingBilinear2d(Upsample):
+    """Upsample with mode='bilinear' and align_corners=True for (N, C, H, W) inputs."""
+
+    def __init__(self, size: int | tuple[int, int] | None = None,
+                 scale_factor: float | tuple[float, float] | None = None):
+        super().__init__(size, scale_factor, mode="bilinear", align_corners=True)

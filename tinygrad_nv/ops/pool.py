@@ -161,6 +161,18 @@ def interpolate(x: Tensor, size: int | tuple[int, ...] | None = None,
     return _resize(x, rows)
 
 
+def upsample_nearest(x: Tensor, size: int | tuple[int, ...] | None = None,
+                     scale_factor: float | tuple[float, ...] | None = None) -> Tensor:
+    """interpolate(mode='nearest') (PyTorch's older name)."""
+    return interpolate(x, size, scale_factor, "nearest")
+
+
+def upsample_bilinear(x: Tensor, size: int | tuple[int, ...] | None = None,
+                      scale_factor: float | tuple[float, ...] | None = None) -> Tensor:
+    """interpolate(mode='bilinear', align_corners=True) (PyTorch's older name)."""
+    return interpolate(x, size, scale_factor, "bilinear", True)
+
+
 # ---------------------------------------------------------------------- 1-D and adaptive max
 def max_pool1d(x: Tensor, kernel_size: int, stride: int | None = None, padding: int = 0,
                dilation: int = 1, ceil_mode: bool = False,
@@ -394,4 +406,5 @@ EXPORTS = Exports(functional={
     "adaptive_avg_pool2d": adaptive_avg_pool2d, "interpolate": interpolate,
     "max_pool1d": max_pool1d, "avg_pool1d": avg_pool1d,
     "adaptive_avg_pool1d": adaptive_avg_pool1d, "adaptive_max_pool1d": adaptive_max_pool1d,
-    "adaptive_max_pool2d": adaptive_max_pool2d})
+    "adaptive_max_pool2d": adaptive_max_pool2d, "upsample": interpolate,
+    "upsample_nearest": upsample_nearest, "upsample_bilinear": upsample_bilinear})

@@ -56,7 +56,7 @@ LAYOUT = {
     "sparse": "Embedding",
     "transformer": "Transformer TransformerEncoder TransformerDecoder TransformerEncoderLayer "
                    "TransformerDecoderLayer",
-    "upsampling": "Upsample",
+    "upsampling": "Upsample UpsamplingNearest2d UpsamplingBilinear2d",
 }
 _CLASSES = {name: value for source in _SOURCES
             for name, value in vars(importlib.import_module(f"tinygrad_nv.nn.{source}")).items()
