@@ -363,3 +363,11 @@ def test_sequential_fuses_linear_and_activation(activation, device):
     unfused.sum().backward()
     for got, want in zip(fused_grads, (p.grad.numpy() for p in model.parameters())):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_a_module_defined_where_there_is_no_module_name():
+    """exec() of a class body in a namespace without __name__ (notebooks' and doc runners'
+    way) leaves forward.__module__ None: the subclass still works."""
+    namespace = {"nn": nn}
+    exec("class Twice(nn.Module):\n    def forward(self, x):\n        return x * 2\n", namespace)
+    assert namespace["Twice"]()(Tensor([1.0, 2.0])).tolist() == [2.0, 4.0]

@@ -48,7 +48,7 @@ class Module:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if cls.forward.__module__.startswith("tinygrad_nv."):  # our layers, not users' own
+        if (cls.forward.__module__ or "").startswith("tinygrad_nv."):  # our layers, not users' own
             cls._inputs = checks.tensor_arguments(cls.forward, skip_self=True)
 
     def __init__(self) -> None:
