@@ -361,3 +361,30 @@ def test_std_gradients_away_from_zero_spread_still_check(device):
     gradcheck(lambda t: t.std(1), [x])
     gradgradcheck(lambda t: t.std(1), [x])
     gradcheck(lambda t: t.std_mean(0, correction=0)[0], [x])
+
+
+
+@pytest.mark.parametrize("op", ["sum", "mean", "amax", "amin", "var", "std", "var_mean",
+                                "std_mean", "logsumexp", "norm", "count_nonzero"])
+def test_an_empty_dim_list_reduces_every_axis(op, device):
+    """As PyTorch's dim=() and dim=[] (NumPy's axis=() reduces none; it returned x)."""
+    x = Tensor(np.random.default_rng(3).standard_normal((2, 3)), device=device,
+               requires_grad=op != "count_nonzero")
+    first = (lambda v: v[0]) if op.endswith("_mean") else (lambda v: v)
+    keep = [{}] if op == "count_nonzero" else [{"keepdim": False}, {"keepdim": True}]
+    for kwargs in keep:
+        expected = first(getattr(x, op)(**kwargs))
+        for empty in ({"dim": ()}, {"dim": []}, {"axis": ()}):
+            got = first(getattr(x, op)(**empty, **kwargs))
+            assert got.shape == expected.shape
+            np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-12)
+    if op != "count_nonzero":
+        gradcheck(lambda t: first(getattr(t, op)(dim=())), [x])
+
+
+def test_all_any_over_an_empty_dim_list_reduce_nothing(device):  # as PyTorch
+    x = Tensor([[1.0, 0.0, 2.0]], device=device)
+    np.testing.assert_array_equal(x.all(dim=()).numpy(), [[True, False, True]])
+    np.testing.assert_array_equal(x.any(dim=()).numpy(), [[True, False, True]])
+    with pytest.raises(IndexError, match="axis 1 of size 0"):
+        Tensor.zeros(2, 0, device=device).amax(dim=())

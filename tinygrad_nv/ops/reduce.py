@@ -177,6 +177,12 @@ def _float_dtype(x: Tensor, dtype: Any, op: str) -> Tensor:
     return x.cast(dt)
 
 
+def _reduction_axes(x: Tensor, axis: Any, dim: Any, op: str) -> tuple[int, ...]:
+    """The sorted axes to reduce; an empty tuple or list reduces all of them, as PyTorch's
+    dim=() (NumPy's axis=() reduces none)."""
+    return check_axes(x, axis, dim, op) or tuple(range(x.ndim))
+
+
 @autocast_op
 def sum(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None,  # noqa: A001
         dtype: Any = None) -> Tensor:
@@ -185,7 +191,7 @@ def sum(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None,  # 
 
     >>> Tensor([[1.0, 2.0], [3.0, 4.0]]).sum(dim=0).tolist()   # [4.0, 6.0]
     """
-    axes = check_axes(x, axis, dim, "sum")
+    axes = _reduction_axes(x, axis, dim, "sum")
     return Sum.apply(accumulating(x, dtype), axes=axes, keepdim=keepdim)
 
 
@@ -194,7 +200,7 @@ def mean(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None,
     """The mean over `axis` or `dim` (integers give float32; `dtype` casts first). An empty
     reduction gives NaN."""
     x = _float_dtype(x, dtype, "mean")
-    return _mean(x, check_axes(x, axis, dim, "mean"), keepdim)
+    return _mean(x, _reduction_axes(x, axis, dim, "mean"), keepdim)
 
 
 @in_accumulation_dtype
@@ -214,7 +220,7 @@ def _spread_and_mean(x: Tensor, axis: Any, keepdim: bool, correction: Any, dim: 
                      unbiased: bool | None, op: str) -> tuple[Tensor, Tensor]:
     """(variance, mean), or (standard deviation, mean) for std and std_mean."""
     x = floating(x)
-    axes = check_axes(x, axis, dim, op)
+    axes = _reduction_axes(x, axis, dim, op)
     return _moments(x, axes, keepdim, _correction(correction, unbiased, op),
                     root=op.startswith("std"))
 
@@ -260,7 +266,7 @@ def std_mean(x: Tensor, axis: Any = None, keepdim: bool = False, correction: Any
 
 
 def _extreme(x: Tensor, axis: Any, keepdim: bool, dim: Any, op: str, largest: bool) -> Tensor:
-    axes = check_axes(x, axis, dim, op)
+    axes = _reduction_axes(x, axis, dim, op)
     _check_nonempty(x, axis if dim is None else dim, axes, op)
     return Max.apply(x, axes=axes, keepdim=keepdim, largest=largest)
 
@@ -329,7 +335,7 @@ def amin(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) ->
 def logsumexp(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:
     """log(sum(exp(x))), computed stably around the maximum; -inf over an empty axis."""
     x = floating(x)
-    return _logsumexp(x, check_axes(x, axis, dim, "logsumexp"), keepdim)
+    return _logsumexp(x, _reduction_axes(x, axis, dim, "logsumexp"), keepdim)
 
 
 @in_accumulation_dtype
@@ -392,7 +398,7 @@ def norm(x: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False, dtyp
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or math.isnan(p):
         raise ValueError(f"norm: p={p!r} is not supported; valid: {_NORM_ORDERS}")
     x = _float_dtype(x, dtype, "norm")
-    axes = check_axes(x, axis, dim, "norm")
+    axes = _reduction_axes(x, axis, dim, "norm")
     if p in (math.inf, -math.inf) and builtins.any(x.shape[a] == 0 for a in axes):
         raise RuntimeError(f"norm: cannot compute the {p} norm over an empty axis of a tensor "
                            f"of shape {x.shape} (max/min have no identity)")
@@ -402,7 +408,7 @@ def norm(x: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False, dtyp
 def count_nonzero(x: Tensor, dim: Any = None, axis: Any = None) -> Tensor:
     """The number of nonzero (NaN included) elements over `dim` or `axis` (None: all), as
     int64 (no gradient)."""
-    axes = check_axes(x, axis, dim, "count_nonzero")
+    axes = _reduction_axes(x, axis, dim, "count_nonzero")
     return constant(lambda xp, a: (a != 0).sum(axis=axes).astype(dtypes.int64), x)
 
 
