@@ -61,7 +61,6 @@ from tinygrad_nv.nn.layers import (
     BatchNorm2d,
     BatchNorm3d,
     Dropout,
-    Embedding,
     Flatten,
     GroupNorm,
     Identity,
@@ -130,6 +129,7 @@ from tinygrad_nv.nn.pooling import (
     MaxPool2d,
 )
 from tinygrad_nv.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from tinygrad_nv.nn.sparse import Embedding, EmbeddingBag
 from tinygrad_nv.nn.transformer import (
     Transformer,
     TransformerDecoder,
@@ -171,3 +171,4 @@ __all__ += ["ConvTranspose1d", "BatchNorm3d"]
 __all__ += ["SoftMarginLoss", "HingeEmbeddingLoss", "MultiLabelMarginLoss",
             "TripletMarginWithDistanceLoss"]
 __all__ += ["UpsamplingNearest2d", "UpsamplingBilinear2d"]
+__all__ += ["EmbeddingBag"]

@@ -231,48 +231,6 @@ class BatchNorm3d(_BatchNorm):
     input_dims = (5,)
 
 
-class Embedding(Module):
-    """A lookup table: integer indices of any shape -> rows of weight (num, dim), N(0, 1); the
-    padding_idx row starts at zero and gets no gradient."""
-
-    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
-                 *, device: Any = None, dtype: Any = None):
-        super().__init__()
-        _positive("Embedding", num_embeddings=num_embeddings, embedding_dim=embedding_dim)
-        if padding_idx is not None:
-            if not -num_embeddings <= padding_idx < num_embeddings:
-                raise ValueError(f"Embedding: padding_idx must be within num_embeddings="
-                                 f"{num_embeddings}, got {padding_idx}")
-            padding_idx %= num_embeddings
-        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
-        self.padding_idx = padding_idx
-        weight = init.normal_(Tensor.empty(num_embeddings, embedding_dim, device=device,
-                                           dtype=dtype))
-        if padding_idx is not None:
-            weight[padding_idx] = 0.0
-        self.weight = weight.requires_grad_()
-
-    @classmethod
-    def from_pretrained(cls, embeddings: Tensor, freeze: bool = True,
-                        padding_idx: int | None = None) -> Embedding:
-        """An Embedding whose weight is a copy of `embeddings` (num, dim); frozen (no
-        gradient) unless freeze=False."""
-        if embeddings.ndim != 2:
-            raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D (num, dim), "
-                             f"got shape {embeddings.shape}")
-        embedding = cls(*embeddings.shape, padding_idx=padding_idx)
-        embedding.weight = Tensor(embeddings).requires_grad_()
-        embedding.weight.requires_grad_(not freeze)
-        return embedding
-
-    def forward(self, indices: Tensor) -> Tensor:
-        return F.embedding(indices, self.weight, self.padding_idx)
-
-    def extra_repr(self) -> str:
-        padding = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
-        return f"{self.num_embeddings}, {self.embedding_dim}{padding}"
-
-
 class Sequential(Module):
     """Modules applied in order; `Sequential(a, b)` names them '0', '1' (or pass an
     OrderedDict of names). Indexable, sliceable, iterable."""

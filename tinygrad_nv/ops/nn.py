@@ -208,7 +208,129 @@ def embedding(indices: Tensor, weight: Tensor, padding_idx: int | None = None) -
     return (indices == padding_idx).unsqueeze(-1).where(out.detach(), out)
 
 
+
+BAG_MODES = ("sum", "mean", "max")
+
+
+def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,
+                  max_norm: float | None = None, norm_type: float = 2,
+                  scale_grad_by_freq: bool = False, mode: str = "mean", sparse: bool = False,
+                  per_sample_weights: Tensor | None = None, include_last_offset: bool = False,
+                  padding_idx: int | None = None) -> Tensor:
+    """The sum, mean or max of each bag of rows of weight (num_embeddings, dim): bags are the
+    rows of a 2-D input (B, N), or the runs of a 1-D input that `offsets` (B,) start (with
+    include_last_offset, offsets (B + 1,) also end the last one). Empty bags give zeros; the
+    padding_idx entries are left out of their bag (and its count); per_sample_weights (the
+    input's shape) weight the rows of mode 'sum'; max_norm renormalises the rows used, in
+    place. The gradient to weight is added up per row (sum, mean) or goes to each bag's first
+    maximum (max), as PyTorch's; sparse=True gives the same gradient, dense.
+
+    >>> F.embedding_bag(Tensor([1, 2, 4, 5]), w, Tensor([0, 2]), mode="sum")   # (2, dim)
+    """
+    op = "embedding_bag"
+    if mode not in BAG_MODES:
+        raise ValueError(f"{op}: mode must be one of {BAG_MODES}, got {mode!r}")
+    if scale_grad_by_freq:
+        raise NotImplementedError(f"{op}: scale_grad_by_freq=True is not supported")
+    if weight.ndim != 2:
+        raise ValueError(f"{op}: weight must be 2-D (num_embeddings, dim), got shape "
+                         f"{weight.shape}")
+    if input.dtype.kind not in "iu" or (offsets is not None and offsets.dtype.kind not in "iu"):
+        raise TypeError(f"{op}: input and offsets must be integers, got "
+                        f"{input.dtype.name}" + ("" if offsets is None else
+                                                 f" and {offsets.dtype.name}"))
+    if per_sample_weights is not None:
+        if mode != "sum":
+            raise NotImplementedError(f"{op}: per_sample_weights is only supported for "
+                                      f"mode='sum', got mode={mode!r}")
+        if per_sample_weights.shape != input.shape:
+            raise ValueError(f"{op}: per_sample_weights must have the input's shape "
+                             f"{input.shape}, got {per_sample_weights.shape}")
+    bags, bag = _bags(input, offsets, include_last_offset, op)
+    indices = input.reshape(-1)
+    if max_norm is not None:
+        _renorm_rows(weight, indices, max_norm, norm_type)
+    n = weight.shape[0]
+    if padding_idx is not None:
+        if not -n <= padding_idx < n:
+            raise ValueError(f"{op}: padding_idx must be within [{-n}, {n - 1}], got "
+                             f"{padding_idx}")
+        padding_idx %= n
+        bag = constant(lambda xp, b, i: xp.where(i == padding_idx, bags, b), bag, indices)
+    rows = embedding(indices, weight)  # (L, dim): bag index `bags` collects what is left out
+    if mode == "max":
+        first = constant(lambda xp, r, b: _first_maxima(xp, r, b, bags), rows, bag)
+        return rows.pad(((0, 1), (0, 0))).gather(0, first)  # an empty bag: the zero row
+    if per_sample_weights is not None:
+        rows = rows * per_sample_weights.reshape(-1, 1).cast(rows.dtype)
+    total = constant(lambda xp, r: xp.zeros((bags + 1, r.shape[1]), r.dtype), rows)
+    out = total.index_add(0, bag, rows)[:bags]
+    if mode == "sum":
+        return out
+    counts = constant(lambda xp, b: xp.maximum(xp.bincount(b, minlength=bags + 1)[:bags], 1)
+                      .astype(weight.dtype)[:, None], bag)
+    return out / counts
+
+
+def _bags(input: Tensor, offsets: Tensor | None, include_last: bool, op: str
+          ) -> tuple[int, Tensor]:
+    """The number of bags B and each entry's bag (int64, (L,)): B for an entry of no bag
+    (past the last offset)."""
+    if input.ndim == 2:
+        if offsets is not None:
+            raise ValueError(f"{op}: a 2-D input (B, N) is B bags of N: offsets must be None, "
+                             f"got shape {offsets.shape}")
+        b, length = input.shape
+        return b, constant(lambda xp, i: xp.arange(i.size, dtype=xp.int64) // max(length, 1),
+                           input.reshape(-1))
+    if input.ndim != 1:
+        raise ValueError(f"{op}: input must be 1-D (with offsets) or 2-D (B, N), got shape "
+                         f"{input.shape}")
+    if offsets is None or offsets.ndim != 1 or offsets.numel() < int(include_last):
+        raise ValueError(f"{op}: a 1-D input needs 1-D offsets (a start per bag"
+                         f"{', and the end' if include_last else ''}), got "
+                         f"{None if offsets is None else offsets.shape}")
+    length, bags = input.shape[0], offsets.shape[0] - int(include_last)
+    if input.backend.checks_values and offsets.numel():
+        starts = offsets._data
+        if starts[0] != 0 or (starts[1:] < starts[:-1]).any() or starts[-1] > length:
+            raise ValueError(f"{op}: offsets must start at 0 and not decrease up to the input's "
+                             f"length {length}, got {starts.tolist()}")
+
+    def bag_of(xp, starts):
+        bag = xp.searchsorted(starts, xp.arange(length), side="right") - 1
+        return xp.where((bag < 0) | (bag >= bags), bags, bag).astype(xp.int64)
+    return bags, constant(bag_of, offsets.cast(input.dtype))
+
+
+def _first_maxima(xp, rows, bag, bags: int):
+    """(bags, dim): per bag and column, the row of rows (L, dim) holding the bag's first
+    maximum; L (the zero row appended) for an empty bag."""
+    length, dim = rows.shape
+    best = xp.full((bags + 1, dim), -xp.inf, rows.dtype)
+    xp.maximum.at(best, bag, rows)
+    at = xp.where(rows == best[bag], xp.arange(length)[:, None], length)
+    first = xp.full((bags + 1, dim), length, xp.int64)
+    xp.minimum.at(first, bag, at)
+    return first[:bags]
+
+
+def _renorm_rows(weight: Tensor, indices: Tensor, max_norm: float, norm_type: float) -> None:
+    """Scale the rows of weight that indices use to a norm_type-norm of at most max_norm, in
+    place and outside the graph (PyTorch's embedding_renorm_)."""
+    n = weight.shape[0]
+
+    def renorm(xp, w, i):
+        rows = xp.unique(i[(i >= 0) & (i < n)])
+        norms = xp.linalg.norm(w[rows].astype(xp.float64), ord=norm_type, axis=1)
+        scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+        w[rows] *= scale[:, None].astype(w.dtype)
+        return w
+    constant(renorm, weight, indices)
+    weight._bump_version()
+
 # ---------------------------------------------------------------------- public names
 EXPORTS = Exports(functional={
     "dropout": with_inplace(dropout), "layer_norm": layer_norm, "batch_norm": batch_norm,
-    "group_norm": group_norm, "normalize": normalize, "embedding": embedding})
+    "group_norm": group_norm, "normalize": normalize, "embedding": embedding,
+    "embedding_bag": embedding_bag})

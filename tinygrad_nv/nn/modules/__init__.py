@@ -20,7 +20,7 @@ from tinygrad_nv.nn.modules import utils
 # the nn/<kind>.py files that define the classes
 _SOURCES = ("activation", "attention", "containers", "conv", "distance", "dropout", "fold",
             "layers", "loss", "module", "normalization", "padding", "pooling", "recurrent",
-            "transformer")
+            "sparse", "transformer")
 
 # torch.nn.modules.<name>: the names PyTorch keeps there that we have (private bases included)
 LAYOUT = {
@@ -53,7 +53,7 @@ LAYOUT = {
                "AdaptiveAvgPool1d AdaptiveAvgPool2d _MaxPoolNd _AvgPoolNd _AdaptiveAvgPoolNd "
                "_AdaptiveMaxPoolNd",
     "rnn": "RNNBase RNN LSTM GRU RNNCellBase RNNCell LSTMCell GRUCell",
-    "sparse": "Embedding",
+    "sparse": "Embedding EmbeddingBag",
     "transformer": "Transformer TransformerEncoder TransformerDecoder TransformerEncoderLayer "
                    "TransformerDecoderLayer",
     "upsampling": "Upsample UpsamplingNearest2d UpsamplingBilinear2d",
