@@ -172,3 +172,16 @@ def test_cuda_reason_when_cupy_is_missing(monkeypatch):
 
 def test_device_default_is_a_valid_device():
     assert Device.DEFAULT in ("cpu", "emu") or Device.DEFAULT.startswith("cuda")
+
+
+def test_a_numpy_error_in_forward_is_renamed_even_where_its_class_takes_other_arguments():
+    """NumPy's _UFuncNoLoopError takes (ufunc, dtypes): re-raising it with the op's message
+    raised an unrelated TypeError about its constructor."""
+    from tinygrad_nv.autograd import Function
+
+    class NoBoolLoop(Function):
+        def forward(self, x):
+            return self.xp.sign(x)
+
+    with pytest.raises(TypeError, match=r"NoBoolLoop: inputs of shape/dtype \(2,\) bool: ufunc"):
+        NoBoolLoop.apply(Tensor([True, False]))

@@ -222,3 +222,19 @@ def test_integer_limits_stay_exact(name, device):
         out = getattr(Tensor(values, device=device), name)()
         assert out.dtype == dtype
         np.testing.assert_array_equal(out.numpy(), getattr(np, name)(values))
+
+
+def test_sign_of_nan_bool_and_square_of_bool_as_pytorch(device):
+    """sign(NaN) is 0 and sign of a bool tensor is itself (NumPy: NaN, and no bool loop, whose
+    error class could not even be rebuilt with a message); square of bools is int64."""
+    for dtype in (dtypes.float32, dtypes.float64):
+        x = Tensor([math.nan, -0.0, 0.0, 2.5, -math.inf], dtype=dtype, device=device,
+                   requires_grad=True)
+        out = x.sign()
+        np.testing.assert_array_equal(out.numpy(), [0.0, 0.0, 0.0, 1.0, -1.0])
+        assert out.dtype == dtype
+        out.sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), np.zeros(5))
+    flags = Tensor([True, False], device=device)
+    assert flags.sign().dtype == dtypes.bool and flags.sign().tolist() == [True, False]
+    assert flags.square().dtype == dtypes.int64 and flags.square().tolist() == [1, 0]

@@ -64,7 +64,7 @@ class Function:
                     data = ctx.forward(*arrays, **kwargs)
         except (ValueError, TypeError, IndexError) as e:  # e.g. shapes that do not broadcast
             shapes = " and ".join(f"{t.shape} {t.dtype}" for t in tensors)
-            raise type(e)(f"{cls.__name__}: inputs of shape/dtype {shapes}: {e}") from None
+            raise retyped(e, f"{cls.__name__}: inputs of shape/dtype {shapes}: {e}") from None
         recorded = grad_mode.enabled and True in needs
         # ctx.backend, not backend: a transfer between devices sets its target in forward
         out = tensors[0]._from_op(data, ctx.backend, ctx if recorded else None)
@@ -151,6 +151,15 @@ def next_functions(node: Any) -> tuple:
     freed the graph."""
     return tuple((p._ctx if p._ctx is not None else AccumulateGrad(p) if p._requires_grad
                   else None, 0) for p in getattr(node, "parents", ()))
+
+
+def retyped(e: Exception, message: str) -> Exception:
+    """An exception of e's type with `message`; of the nearest built-in type where e's own
+    takes other arguments (NumPy's _UFuncNoLoopError takes the ufunc and its dtypes)."""
+    try:
+        return type(e)(message)
+    except TypeError:
+        return next(k for k in (IndexError, TypeError, ValueError) if isinstance(e, k))(message)
 
 
 def device_call(x: Any, fn: Callable[..., Any], *args: Any) -> Any:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function, is_grad_enabled, no_grad
-from tinygrad_nv.autograd.function import device_call, rebase
+from tinygrad_nv.autograd.function import device_call, rebase, retyped
 from tinygrad_nv.dtype import is_floating
 from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import is_scalar, is_tensor
@@ -123,7 +123,7 @@ def update(x: Tensor, op: str, compute: Callable[[Tensor], Tensor], operands: tu
         with no_grad():
             result = compute(x.detach())
     except (ValueError, TypeError) as e:  # e.g. an operand that does not broadcast
-        raise type(e)(f"{op}: {e}") from None
+        raise retyped(e, f"{op}: {e}") from None
     _check_shape(x, result, op)
     return _store(x, result, op, False)
 
@@ -147,7 +147,7 @@ def _rebase(x: Tensor, op: str, compute: Callable[[Tensor], Tensor], any_cast: b
     try:
         result = compute(old)
     except (ValueError, TypeError) as e:
-        raise type(e)(f"{op}: {e}") from None
+        raise retyped(e, f"{op}: {e}") from None
     _check_shape(x, result, op)
     if result.dtype != x.dtype and result._ctx is not None:
         _check_cast(x, result, op, any_cast)

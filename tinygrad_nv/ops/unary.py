@@ -241,7 +241,10 @@ class PiecewiseConstant(Function):
 
 class Sign(PiecewiseConstant):
     def forward(self, x):
-        return self.xp.sign(x)
+        if x.dtype == bool:  # as PyTorch: a bool is its own sign
+            return x.copy()
+        out = self.xp.sign(x)
+        return self.xp.where(out == out, out, 0)  # NaN gives 0, as PyTorch (NumPy: NaN)
 
 
 class Floor(PiecewiseConstant):
@@ -388,7 +391,8 @@ def reciprocal(x: Tensor) -> Tensor:
 
 
 def square(x: Tensor) -> Tensor:
-    """x * x."""
+    """x * x; bools give int64, as torch.square (pow(x, 2))."""
+    x = x.cast(dtypes.int64) if x.dtype == dtypes.bool else x
     return x * x
 
 
