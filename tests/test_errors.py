@@ -102,6 +102,14 @@ CASES = [
     (lambda: t(2, 3).transpose(0, 2), IndexError, "transpose: axis 2"),
     (lambda: Tensor([1.0], device="cpu").to("emu") + Tensor([1.0], device="cpu"), RuntimeError,
      "different devices.*emu.*cpu"),
+    (lambda: t(2, 3) == t(3, 3, 3), ValueError, r"eq: shapes \(2, 3\) and \(3, 3, 3\) do not"),
+    (lambda: t(2, 3) < t(4), RuntimeError, r"lt: shapes \(2, 3\) and \(4,\) do not broadcast"),
+    (lambda: t(2, 3).isclose(np.ones(2)), ValueError, r"isclose: shapes \(2, 3\) and \(2,\)"),
+    (lambda: t(2, 3).allclose(t(4)), ValueError, r"isclose: shapes \(2, 3\) and \(4,\)"),
+    (lambda: t(2).logical_or(t(3)), ValueError, r"logical_or: shapes \(2,\) and \(3,\)"),
+    (lambda: Tensor([1, 2]) & Tensor([1, 2, 3]), ValueError, r"bitwise_and: shapes \(2,\)"),
+    (lambda: Tensor.normal(t(2, 3), t(4)), ValueError,
+     r"normal: the shapes of mean \(2, 3\) and std \(4,\) do not broadcast"),
 ]
 
 

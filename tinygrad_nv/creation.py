@@ -13,6 +13,7 @@ import numpy as np
 from tinygrad_nv.backend import Backend, get_backend
 from tinygrad_nv.dtype import DType, dtypes, to_dtype
 from tinygrad_nv.ops._checks import (
+    ShapeError,
     broadcast_shapes,
     check_device,
     is_scalar,
@@ -230,7 +231,11 @@ def normal(cls: type[Tensor], *shape, mean: float = 0.0, std: float = 1.0,
         ref = mean if is_tensor(mean) else std
         if is_tensor(std) and std.numel() and float(std.min()) < 0:
             raise ValueError("normal: std must be non-negative")
-        shape = broadcast_shapes(*(v.shape for v in (mean, std) if is_tensor(v)))
+        try:
+            shape = broadcast_shapes(*(v.shape for v in (mean, std) if is_tensor(v)))
+        except ValueError:
+            raise ShapeError(f"normal: the shapes of mean {getattr(mean, 'shape', ())} and "
+                             f"std {getattr(std, 'shape', ())} do not broadcast") from None
         noise = randn(cls, shape, dtype=dtype or ref.dtype, device=device or ref.device,
                       generator=generator)
         return (noise * std + mean).detach().requires_grad_(requires_grad)

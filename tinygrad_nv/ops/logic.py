@@ -9,15 +9,27 @@ from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd.function import constant
 from tinygrad_nv.ops import Exports
-from tinygrad_nv.ops._checks import is_scalar
+from tinygrad_nv.ops._checks import ShapeError, broadcast_shapes, is_scalar
 from tinygrad_nv.ops.elementwise import operands
 
 if TYPE_CHECKING:
     from tinygrad_nv._tensor import Tensor
 
 
+def _pair(x: Tensor, other: Any, op: str, reverse: bool = False) -> tuple[Tensor, Tensor]:
+    """operands(x, other), their shapes checked to broadcast so that the error names the op."""
+    a, b = operands(x, other, op, reverse=reverse)
+    if a.shape != b.shape:
+        try:
+            broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            raise ShapeError(f"{op}: shapes {a.shape} and {b.shape} do not broadcast "
+                             "(aligned from the last axis, sizes must match or be 1)") from None
+    return a, b
+
+
 def _compare(x: Tensor, other: Any, op: str, fn: Callable) -> Tensor:
-    a, b = operands(x, other, op)
+    a, b = _pair(x, other, op)
     return constant(fn, a, b)
 
 
@@ -61,7 +73,7 @@ def isclose(x: Tensor, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
     for name, v in (("rtol", rtol), ("atol", atol)):
         if not is_scalar(v) or not v >= 0:
             raise ValueError(f"isclose: {name} must be a number >= 0, got {v!r}")
-    a, b = operands(x, other, "isclose")
+    a, b = _pair(x, other, "isclose")
     return constant(lambda xp, a, b: xp.isclose(a, b, rtol=rtol, atol=atol,
                                                 equal_nan=bool(equal_nan)), a, b)
 
@@ -105,26 +117,26 @@ def logical_not(x: Tensor) -> Tensor:
 
 def logical_and(x: Tensor, other: Any) -> Tensor:
     """Where both are nonzero, for any dtypes, broadcasting; a bool tensor."""
-    a, b = operands(x, other, "logical_and")
+    a, b = _pair(x, other, "logical_and")
     return constant(lambda xp, a, b: xp.logical_and(a, b), a, b)
 
 
 def logical_or(x: Tensor, other: Any) -> Tensor:
     """Where either is nonzero, for any dtypes, broadcasting; a bool tensor."""
-    a, b = operands(x, other, "logical_or")
+    a, b = _pair(x, other, "logical_or")
     return constant(lambda xp, a, b: xp.logical_or(a, b), a, b)
 
 
 def logical_xor(x: Tensor, other: Any) -> Tensor:
     """Where exactly one is nonzero, for any dtypes, broadcasting; a bool tensor."""
-    a, b = operands(x, other, "logical_xor")
+    a, b = _pair(x, other, "logical_xor")
     return constant(lambda xp, a, b: xp.logical_xor(a, b), a, b)
 
 
 # ---------------------------------------------------------------------- bitwise: bool, ints
 def _bitwise(x: Tensor, other: Any, op: str, fn: Callable, reverse: bool = False,
              kinds: str = "biu") -> Tensor:
-    a, b = operands(x, other, op, reverse=reverse)
+    a, b = _pair(x, other, op, reverse)
     if a.dtype.kind not in kinds:
         valid = "integer" if kinds == "iu" else "bool or integer"
         raise TypeError(f"{op}: needs {valid} tensors, got {a.dtype.name} (from "
