@@ -69,6 +69,7 @@ from tinygrad_nv.nn.layers import (
     Sequential,
     Unflatten,
 )
+from tinygrad_nv.nn.lazy import LazyConv1d, LazyConv2d, LazyLinear
 from tinygrad_nv.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -118,6 +119,7 @@ from tinygrad_nv.nn.padding import (
     ZeroPad3d,
 )
 from tinygrad_nv.nn.parallel import DataParallel
+from tinygrad_nv.nn.parameter import UninitializedParameter
 from tinygrad_nv.nn.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -172,3 +174,4 @@ __all__ += ["SoftMarginLoss", "HingeEmbeddingLoss", "MultiLabelMarginLoss",
             "TripletMarginWithDistanceLoss"]
 __all__ += ["UpsamplingNearest2d", "UpsamplingBilinear2d"]
 __all__ += ["EmbeddingBag"]
+__all__ += ["LazyLinear", "LazyConv1d", "LazyConv2d", "UninitializedParameter"]

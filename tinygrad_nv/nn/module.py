@@ -26,7 +26,7 @@ from tinygrad_nv.dtype import dtypes, to_dtype
 from tinygrad_nv.jit.state import state as jit_state
 from tinygrad_nv.jit.state import watch
 from tinygrad_nv.nn import checks, hooks
-from tinygrad_nv.nn.parameter import Parameter, as_parameter, is_parameter
+from tinygrad_nv.nn.parameter import Parameter, as_parameter, is_lazy, is_parameter
 
 
 class IncompatibleKeys(NamedTuple):
@@ -347,7 +347,7 @@ class Module:
         out: dict[str, Tensor] = {}
         for name, t in [*self._parameters.items(), *self._buffers.items()]:
             if t is not None and name not in self._non_persistent_buffers:
-                out[prefix + name] = t if keep_vars else t.detach()
+                out[prefix + name] = t if keep_vars or is_lazy(t) else t.detach()
         for name, module in self._modules.items():
             if module is not None:
                 out.update(module.state_dict(prefix=f"{prefix}{name}.", keep_vars=keep_vars))
@@ -358,12 +358,17 @@ class Module:
         """Copy values (Tensors or arrays) into the parameters and buffers in place. Shape
         mismatches always raise RuntimeError; missing and unexpected keys raise when strict
         (PyTorch's message), else they are returned."""
+        for key, t in self.state_dict().items():  # a lazy module takes the shapes it is given
+            if is_lazy(t) and key in state_dict and not is_lazy(state_dict[key]):
+                t.materialize(tuple(_shape(state_dict[key])))
         own = self.state_dict()
+        skip = {k for k, t in own.items() if is_lazy(t) and is_lazy(state_dict.get(k))}
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         errors = [f"size mismatch for {k}: copying a param with shape {tuple(_shape(v))} from "
                   f"checkpoint, the shape in current model is {own[k].shape}."
-                  for k, v in state_dict.items() if k in own and tuple(_shape(v)) != own[k].shape]
+                  for k, v in state_dict.items()
+                  if k in own and k not in skip and tuple(_shape(v)) != own[k].shape]
         if strict:
             keys = [("Unexpected", unexpected), ("Missing", missing)]
             errors[:0] = [f"{kind} key(s) in state_dict: "
@@ -373,7 +378,7 @@ class Module:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                                + "\n\t".join(errors))
         for key, target in own.items():
-            if key in state_dict:
+            if key in state_dict and key not in skip:
                 with no_grad():  # an in-place change: bumps the version, on target's device
                     target.copy_(Tensor(state_dict[key], device=target.device,
                                         dtype=target.dtype))

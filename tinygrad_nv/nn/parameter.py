@@ -51,3 +51,40 @@ def as_parameter(value: Tensor) -> Parameter:
     if type(value) is Tensor:
         value.__class__ = Parameter
     return value  # type: ignore[return-value]
+
+
+class UninitializedParameter(Parameter):
+    """A lazy module's parameter before its first forward (PyTorch's): no shape yet (reading
+    it raises); `materialize(shape)` gives it storage of its device and dtype and makes it a
+    plain Parameter, the same object, so optimizers built before the first forward keep it."""
+
+    __slots__ = ()
+    cls_to_become = Parameter
+
+    def __new__(cls, requires_grad: bool = True, device: Any = None,
+                dtype: Any = None) -> UninitializedParameter:
+        return super().__new__(cls, Tensor.empty(0, device=device, dtype=dtype), requires_grad)
+
+    def __init__(self, requires_grad: bool = True, device: Any = None, dtype: Any = None):
+        """Set up by __new__."""
+
+    def materialize(self, shape: tuple[int, ...], device: Any = None, dtype: Any = None) -> None:
+        """Storage of `shape` (uninitialised values) on its device and dtype (or the ones
+        given); from now on a Parameter."""
+        self.data = Tensor.empty(*shape, device=device or self.device, dtype=dtype or self.dtype)
+        self.__class__ = self.cls_to_become
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        raise RuntimeError("Can't access the shape of an uninitialized parameter or buffer. "
+                           "This error usually happens in `load_state_dict` when trying to load "
+                           "an uninitialized parameter into an initialized one. Call `forward` "
+                           "to initialize the parameters before accessing their attributes.")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+
+def is_lazy(value: Any) -> bool:
+    """Whether `value` is an uninitialized parameter (a lazy module before its first call)."""
+    return isinstance(value, UninitializedParameter)

@@ -19,8 +19,8 @@ from tinygrad_nv.nn.modules import utils
 
 # the nn/<kind>.py files that define the classes
 _SOURCES = ("activation", "attention", "containers", "conv", "distance", "dropout", "fold",
-            "layers", "loss", "module", "normalization", "padding", "pooling", "recurrent",
-            "sparse", "transformer")
+            "layers", "lazy", "loss", "module", "normalization", "padding", "pooling",
+            "recurrent", "sparse", "transformer")
 
 # torch.nn.modules.<name>: the names PyTorch keeps there that we have (private bases included)
 LAYOUT = {
@@ -30,14 +30,16 @@ LAYOUT = {
                   "Tanhshrink Softmax2d",
     "batchnorm": "BatchNorm1d BatchNorm2d BatchNorm3d _NormBase _BatchNorm",
     "container": "Sequential ModuleList ModuleDict ParameterList ParameterDict",
-    "conv": "Conv1d Conv2d ConvTranspose1d ConvTranspose2d _ConvNd _ConvTransposeNd",
+    "conv": "Conv1d Conv2d ConvTranspose1d ConvTranspose2d LazyConv1d LazyConv2d _ConvNd "
+            "_ConvTransposeNd _LazyConvXdMixin",
     "distance": "PairwiseDistance CosineSimilarity",
     "dropout": "Dropout Dropout1d Dropout2d Dropout3d AlphaDropout FeatureAlphaDropout "
                "_DropoutNd",
     "flatten": "Flatten Unflatten",
     "fold": "Fold Unfold",
     "instancenorm": "InstanceNorm1d InstanceNorm2d InstanceNorm3d _InstanceNorm",
-    "linear": "Identity Linear Bilinear NonDynamicallyQuantizableLinear",
+    "lazy": "LazyModuleMixin",
+    "linear": "Identity Linear Bilinear LazyLinear NonDynamicallyQuantizableLinear",
     "loss": "L1Loss NLLLoss PoissonNLLLoss GaussianNLLLoss KLDivLoss MSELoss BCELoss "
             "BCEWithLogitsLoss SmoothL1Loss HuberLoss CrossEntropyLoss MultiLabelSoftMarginLoss "
             "CosineEmbeddingLoss MarginRankingLoss MultiMarginLoss TripletMarginLoss CTCLoss "
