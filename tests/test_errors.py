@@ -4,6 +4,7 @@ devices involved and what would be valid."""
 import numpy as np
 import pytest
 
+import tinygrad_nv.nn.functional as F
 from tinygrad_nv import Device, Tensor, dtypes, grad
 
 
@@ -108,6 +109,15 @@ CASES = [
     (lambda: t(2, 3).allclose(t(4)), ValueError, r"isclose: shapes \(2, 3\) and \(4,\)"),
     (lambda: t(2).logical_or(t(3)), ValueError, r"logical_or: shapes \(2,\) and \(3,\)"),
     (lambda: Tensor([1, 2]) & Tensor([1, 2, 3]), ValueError, r"bitwise_and: shapes \(2,\)"),
+    (lambda: t(3).expand(-1, 3), RuntimeError, r"expand: .*\(3,\) to \(-1, 3\): -1 .*last 1"),
+    (lambda: Tensor(1.0).expand(-1), ValueError, r"expand: .*\(\) to \(-1,\)"),
+    (lambda: Tensor(1.0).chunk(1), RuntimeError, "chunk: .*at least 1 dimension.*0-d"),
+    (lambda: Tensor(1.0).split(1), RuntimeError, "split: .*at least 1 dimension.*0-d"),
+    (lambda: Tensor(1.0).size(0), IndexError, "size: dim 0 is out of range for a 0-d"),
+    (lambda: Tensor(1.0).take_along_dim(Tensor(0), 0), IndexError, "take_along_dim: dim 0"),
+    (lambda: F.cross_entropy(Tensor(1.0), Tensor(0)), RuntimeError,
+     r"cross_entropy: input must have a class axis.*\(C,\).*0-d"),
+    (lambda: F.nll_loss(Tensor(1.0), Tensor(0)), ValueError, "nll_loss: .*class axis"),
     (lambda: Tensor.normal(t(2, 3), t(4)), ValueError,
      r"normal: the shapes of mean \(2, 3\) and std \(4,\) do not broadcast"),
 ]

@@ -272,6 +272,8 @@ class Tensor:
 
     def size(self, dim: int | None = None) -> Shape | int:
         """The shape, or the size of axis `dim`."""
+        if dim is not None and self.ndim == 0:
+            raise IndexError(f"size: dim {dim} is out of range for a 0-d tensor (no dims)")
         return self.shape if dim is None else self.shape[check_axis(self, dim, "size")]
 
     def __len__(self) -> int:

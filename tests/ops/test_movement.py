@@ -117,6 +117,14 @@ def test_movedim_unflatten_of_0d_and_empty(device):
     assert Tensor.zeros(2, 0, device=device).movedim(1, 0).shape == (0, 2)
 
 
+def test_transpose_of_0d_swaps_its_axis_with_itself(device):  # as PyTorch (it raised)
+    x = Tensor(2.0, device=device, requires_grad=True)
+    for dims in ((0, 0), (-1, 0), (-1, -1)):
+        assert x.transpose(*dims).shape == () and x.transpose(*dims).item() == 2.0
+    x.transpose(0, 0).backward()
+    assert x.grad.item() == 1.0
+
+
 @pytest.mark.parametrize("fn,exc,pattern", [
     (lambda t: t.movedim((0, 0), (1, 2)), RuntimeError, "repeated dim in `source`"),
     (lambda t: t.movedim(3, 0), IndexError, r"axis 3 is out of range.*\(2, 3, 4\)"),

@@ -294,6 +294,9 @@ def take_along_dim(x: Tensor, indices: Any, dim: int | None = None, *,
     if dim is None:
         return gather(x.reshape(-1), 0, indices.reshape(-1))
     d = check_axis(x, dim, "take_along_dim")
+    if x.ndim == 0:
+        raise IndexError(f"take_along_dim: dim {dim} is out of range for a 0-d tensor (no "
+                         "dims); give dim=None")
     if x.ndim != indices.ndim:
         raise ShapeError(f"take_along_dim: input and indices should have the same number "
                          f"of dimensions, got shapes {x.shape} and {indices.shape}")

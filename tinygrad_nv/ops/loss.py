@@ -95,6 +95,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
                          f"{label_smoothing}")
     targets = _as_tensor(targets, logits)
+    _check_class_axis(logits, "cross_entropy")
     if weight is not None or is_floating(targets.dtype):
         return _cross_entropy_composed(logits, targets, weight, reduction, label_smoothing,
                                        ignore_index)
@@ -351,6 +352,12 @@ def _same_shape(x: Tensor, target: Any, op: str, broadcast: bool = False) -> Ten
     return target.cast(x.dtype)
 
 
+def _check_class_axis(scores: Tensor, op: str) -> None:
+    if scores.ndim == 0:
+        raise ShapeError(f"{op}: input must have a class axis, of shape (C,), (N, C) or "
+                         "(N, C, d1, ...); got a 0-d tensor")
+
+
 def _class_rows(scores: Tensor, targets: Any, op: str, ignore_index: int, poison: bool = True):
     """(N*d..., C) score rows, flat int targets, the per-sample shape and, off the CPU when
     `poison`, the mask of out-of-range targets (their loss is to be NaN; else None); on the
@@ -361,6 +368,7 @@ def _class_rows(scores: Tensor, targets: Any, op: str, ignore_index: int, poison
     if targets.dtype.kind not in "iu":
         raise TypeError(f"{op}: targets must be integer class indices, got "
                         f"{targets.dtype.name}; convert with .long()")
+    _check_class_axis(scores, op)
     if scores.ndim == 1:
         scores = scores.unsqueeze(0)
     expected = (scores.shape[0], *scores.shape[2:])

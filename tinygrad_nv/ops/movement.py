@@ -139,7 +139,8 @@ def transpose(x: Tensor, dim0: int = 1, dim1: int = 0) -> Tensor:
     """Swap two axes."""
     order = list(range(x.ndim))
     a, b = check_axis(x, dim0, "transpose"), check_axis(x, dim1, "transpose")
-    order[a], order[b] = order[b], order[a]
+    if a != b:  # a 0-d tensor has only axis 0 (or -1) to swap with itself
+        order[a], order[b] = order[b], order[a]
     return permute(x, *order)
 
 
@@ -191,6 +192,9 @@ def expand(x: Tensor, *shape: Any) -> Tensor:
         raise ShapeError(f"expand: cannot expand shape {x.shape} to {shape} "
                          "(fewer dimensions)")
     lead = len(shape) - x.ndim
+    if -1 in shape[:lead]:
+        raise ShapeError(f"expand: cannot expand shape {x.shape} to {shape}: -1 (keep the "
+                         f"size) is valid only for the existing, last {x.ndim} axes")
     full = tuple(n if n != -1 else x.shape[i - lead] for i, n in enumerate(shape))
     for i, n in enumerate(x.shape):
         if n != 1 and n != full[lead + i]:
@@ -283,6 +287,8 @@ def split(x: Tensor, split_size_or_sections: int | Sequence[int], dim: int | Non
     """Pieces of `split_size` along dim (0 by default; the last may be smaller), or of the
     given sizes."""
     axis = check_axis(x, dim_or_axis(dim, axis, "split", 0), "split")
+    if x.ndim == 0:
+        raise ShapeError("split: needs a tensor of at least 1 dimension, got a 0-d tensor")
     n = x.shape[axis]
     if isinstance(split_size_or_sections, numbers.Integral):
         if split_size_or_sections <= 0:
@@ -307,6 +313,8 @@ def chunk(x: Tensor, chunks: int, dim: int | None = None, *, axis: int | None = 
     dim = dim_or_axis(dim, axis, "chunk", 0)
     if not isinstance(chunks, numbers.Integral) or chunks <= 0:
         raise ShapeError(f"chunk: chunks must be a positive int, got {chunks}")
+    if x.ndim == 0:
+        raise ShapeError("chunk: needs a tensor of at least 1 dimension, got a 0-d tensor")
     n = x.shape[check_axis(x, dim, "chunk")]
     return split(x, max(-(-n // chunks), 1), dim)
 
