@@ -112,3 +112,25 @@ def test_double_backward(device):
     w2 = Tensor(rng.standard_normal((6, 2, 2, 3)), device=device, requires_grad=True)
     gradgradcheck(lambda *t: F.conv2d(*t, stride=(2, 1), padding=1, dilation=(1, 2),
                                       groups=2), [x, w2, b])
+
+
+@pytest.mark.parametrize("op,x_shape,w_shape", [
+    ("conv2d", (0, 2, 6, 6), (3, 2, 3, 3)), ("conv1d", (0, 2, 6), (3, 2, 3)),
+    ("conv_transpose2d", (0, 2, 6, 6), (2, 3, 3, 3)), ("conv_transpose1d", (0, 2, 6), (2, 3, 3)),
+])
+def test_convolutions_of_an_empty_batch(op, x_shape, w_shape, device):
+    """As PyTorch: an empty output of the right shape and zero gradients (the kernels raised
+    ZeroDivisionError / IndexError)."""
+    torch = pytest.importorskip("torch")
+    x = Tensor(np.zeros(x_shape), device=device, requires_grad=True)
+    w = Tensor(np.ones(w_shape), device=device, requires_grad=True)
+    b = Tensor(np.ones(3), device=device, requires_grad=True)
+    kwargs = {"stride": 2, **({"output_padding": 1} if "transpose" in op else {})}
+    out = getattr(F, op)(x, w, b, **kwargs)
+    expected = getattr(torch.nn.functional, op)(torch.zeros(x_shape), torch.ones(w_shape),
+                                                torch.ones(3), **kwargs)
+    assert out.shape == tuple(expected.shape) and out.dtype == x.dtype
+    out.sum().backward()
+    assert x.grad.shape == x_shape
+    np.testing.assert_array_equal(w.grad.numpy(), np.zeros(w_shape))
+    np.testing.assert_array_equal(b.grad.numpy(), np.zeros(3))

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function, is_grad_enabled
 from tinygrad_nv.autograd.autocast_state import autocast_op
+from tinygrad_nv.autograd.function import constant
 from tinygrad_nv.backend.kernels import conv_out_size
 from tinygrad_nv.dtype import is_floating, result_dtype
 from tinygrad_nv.ops import Exports
@@ -242,7 +243,9 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntPai
     kh, kw = weight.shape[2:]
     x, padding = _string_padding(x, padding, (kh, kw), stride, dilation, "conv2d")
     geometry = window("conv2d", x.shape, (kh, kw), stride, padding, dilation)
-    del geometry["out"]
+    out = geometry.pop("out")
+    if x.shape[0] == 0:
+        return _empty_batch(_promoted(x, weight, bias), (0, cout, *out))
     return Conv2d.apply(*_promoted(x, weight, bias), geometry=geometry, groups=groups)
 
 
@@ -290,6 +293,8 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
     if min(out) < 1:
         raise ValueError(f"{op}: input {x.shape} with padding {padding} gives an empty output "
                          f"{out}")
+    if n == 0:
+        return _empty_batch(_promoted(x, weight, bias), (0, cout, *out))
     geometry = dict(kernel=(kh, kw), stride=stride, padding=padding, dilation=dilation)
     return ConvTranspose2d.apply(*_promoted(x, weight, bias), geometry=geometry, groups=groups,
                                  x_shape=(n, cout, *out))
@@ -321,6 +326,13 @@ def _promoted(x: Tensor, weight: Tensor, bias: Tensor | None) -> list:
     """x, weight (and bias) in their common dtype (NumPy's promotion, as a matrix product)."""
     dt = result_dtype(x.dtype, weight.dtype)
     return [t.cast(dt) for t in (x, weight, bias) if t is not None]
+
+
+def _empty_batch(inputs: list, shape: tuple) -> Tensor:
+    """A convolution's output over an empty batch, as PyTorch: empty, of `shape`, with zero
+    gradients to every input (the kernels cannot take a batch of 0)."""
+    zero = sum(t.sum() for t in inputs) * 0
+    return constant(lambda xp, a: xp.zeros(shape, a.dtype), inputs[0]) + zero
 
 
 def _string_padding(x: Tensor, padding: Any, kernel: tuple, stride: Any, dilation: Any,
