@@ -15,6 +15,7 @@ ARGUMENTS = {
     "input_size": 4, "hidden_size": 4, "num_groups": 2, "num_channels": 4,
     "normalized_shape": 4, "size": 3, "embed_dim": 4, "d_model": 4, "num_heads": 2,
     "nhead": 2, "upscale_factor": 2, "downscale_factor": 2, "dim": 1, "threshold": 0.1,
+    "norm_type": 2.0,
     "unflattened_size": (2, 2), "module": lambda: nn.Linear(2, 3), "num_layers": 2,
     "encoder_layer": lambda: nn.TransformerEncoderLayer(4, 2, dim_feedforward=8),
     "decoder_layer": lambda: nn.TransformerDecoderLayer(4, 2, dim_feedforward=8),

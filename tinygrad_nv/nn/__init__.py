@@ -127,8 +127,12 @@ from tinygrad_nv.nn.pooling import (
     AdaptiveMaxPool2d,
     AvgPool1d,
     AvgPool2d,
+    LPPool1d,
+    LPPool2d,
     MaxPool1d,
     MaxPool2d,
+    MaxUnpool1d,
+    MaxUnpool2d,
 )
 from tinygrad_nv.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from tinygrad_nv.nn.sparse import Embedding, EmbeddingBag
@@ -175,3 +179,4 @@ __all__ += ["SoftMarginLoss", "HingeEmbeddingLoss", "MultiLabelMarginLoss",
 __all__ += ["UpsamplingNearest2d", "UpsamplingBilinear2d"]
 __all__ += ["EmbeddingBag"]
 __all__ += ["LazyLinear", "LazyConv1d", "LazyConv2d", "UninitializedParameter"]
+__all__ += ["MaxUnpool1d", "MaxUnpool2d", "LPPool1d", "LPPool2d"]

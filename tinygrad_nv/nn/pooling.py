@@ -1,11 +1,13 @@
 """Pooling layers with PyTorch's arguments, defaults and reprs: max and average pooling (1-D and
-2-D), adaptive average and max pooling.
+2-D), adaptive average and max pooling, max unpooling and power-average (LP) pooling.
 
 >>> pool = nn.AdaptiveMaxPool2d((1, 1))
 >>> features = pool(Tensor.randn(8, 64, 7, 7))      # (8, 64, 1, 1)
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.nn.module import Module
@@ -130,3 +132,77 @@ class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
 
     def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
         return pool.adaptive_max_pool2d(x, self.output_size, self.return_indices)
+
+
+class _MaxUnpoolNd(Module):
+    """PyTorch's base of the max unpoolings: kernel_size, stride (kernel_size by default) and
+    padding, each as a tuple of one per spatial axis."""
+
+    dims = 0
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0):
+        super().__init__()
+        name, n = type(self).__name__, self.dims
+        self.kernel_size = pool.per_axis_ints(kernel_size, n, "kernel_size", name, 1)
+        self.stride = self.kernel_size if stride is None \
+            else pool.per_axis_ints(stride, n, "stride", name, 1)
+        self.padding = pool.per_axis_ints(padding, n, "padding", name, 0)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(_MaxUnpoolNd):
+    """MaxPool1d undone: (N, C, L) or (C, L) values written at their indices, zeros
+    elsewhere."""
+
+    dims = 1
+
+    def forward(self, input: Tensor, indices: Tensor, output_size: Any = None) -> Tensor:
+        return pool.max_unpool1d(input, indices, self.kernel_size, self.stride, self.padding,
+                                 output_size)
+
+
+class MaxUnpool2d(_MaxUnpoolNd):
+    """MaxPool2d undone: (N, C, H, W) or (C, H, W) values written at their flat indices, zeros
+    elsewhere.
+
+    >>> y, i = nn.MaxPool2d(2, return_indices=True)(x)
+    >>> nn.MaxUnpool2d(2)(y, i, output_size=x.shape)
+    """
+
+    dims = 2
+
+    def forward(self, input: Tensor, indices: Tensor, output_size: Any = None) -> Tensor:
+        return pool.max_unpool2d(input, indices, self.kernel_size, self.stride, self.padding,
+                                 output_size)
+
+
+class _LPPoolNd(Module):
+    """PyTorch's base of the power-average poolings."""
+
+    def __init__(self, norm_type: float, kernel_size: Any, stride: Any = None,
+                 ceil_mode: bool = False):
+        super().__init__()
+        self.norm_type, self.kernel_size, self.stride = norm_type, kernel_size, stride
+        self.ceil_mode = ceil_mode
+
+    def extra_repr(self) -> str:
+        return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, ceil_mode={self.ceil_mode}")
+
+
+class LPPool1d(_LPPoolNd):
+    """The p-norm of each window of (N, C, L) or (C, L) inputs."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return pool.lp_pool1d(input, self.norm_type, self.kernel_size, self.stride,
+                              self.ceil_mode)
+
+
+class LPPool2d(_LPPoolNd):
+    """The p-norm of each window of (N, C, H, W) or (C, H, W) inputs."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return pool.lp_pool2d(input, self.norm_type, self.kernel_size, self.stride,
+                              self.ceil_mode)

@@ -287,6 +287,97 @@ def _adaptive_max(x: Tensor, sizes: tuple, return_indices: bool
         xp.broadcast_to(i, (*k.shape[:-1], i.shape[-1])), k, -1)[..., 0], index, first)
 
 
+
+# ---------------------------------------------------------------------- unpooling, power-average
+def max_unpool1d(x: Tensor, indices: Tensor, kernel_size: Any, stride: Any = None,
+                 padding: Any = 0, output_size: Any = None) -> Tensor:
+    """max_pool1d undone: x (N, C, L) or (C, L) written at its indices (positions along the
+    output's length, as max_pool1d returns them), zeros elsewhere. The output length is
+    (L - 1) * stride - 2 * padding + kernel_size unless output_size gives it."""
+    return _max_unpool(x, indices, "max_unpool1d", kernel_size, stride, padding, output_size, 1)
+
+
+def max_unpool2d(x: Tensor, indices: Tensor, kernel_size: Any, stride: Any = None,
+                 padding: Any = 0, output_size: Any = None) -> Tensor:
+    """max_pool2d undone: x (N, C, H, W) or (C, H, W) written at its indices (flat h * W + w in
+    each output plane, as max_pool2d returns them), zeros elsewhere; the gradient to x is
+    the output gradient at those places.
+
+    >>> y, i = F.max_pool2d(x, 2, return_indices=True)
+    >>> F.max_unpool2d(y, i, 2)                   # x's shape, the maxima kept, zeros elsewhere
+    """
+    return _max_unpool(x, indices, "max_unpool2d", kernel_size, stride, padding, output_size, 2)
+
+
+def _max_unpool(x: Tensor, indices: Tensor, op: str, kernel_size: Any, stride: Any,
+                padding: Any, output_size: Any, dims: int) -> Tensor:
+    if x.ndim not in (dims + 1, dims + 2):
+        raise ValueError(f"{op}: expected a {dims + 1}-D or {dims + 2}-D input ((N,) C, "
+                         f"{dims} spatial), got shape {x.shape}")
+    if indices.shape != x.shape or indices.dtype.kind not in "iu":
+        raise ValueError(f"{op}: indices must be integers of the input's shape {x.shape}, got "
+                         f"{indices.dtype.name} of shape {indices.shape}")
+    kernel = per_axis_ints(kernel_size, dims, "kernel_size", op, 1)
+    stride = kernel if stride is None else per_axis_ints(stride, dims, "stride", op, 1)
+    padding = per_axis_ints(padding, dims, "padding", op, 0)
+    size = tuple((n - 1) * s - 2 * p + k for n, k, s, p
+                 in zip(x.shape[-dims:], kernel, stride, padding, strict=True))
+    if output_size is not None:
+        given = tuple(output_size)
+        given = given[-dims:] if len(given) in (x.ndim, dims + 2) else given
+        if len(given) != dims:
+            raise ValueError(f"{op}: output_size must have {dims} or {dims + 2} elements, got "
+                             f"{output_size!r}")
+        for d, (n, s) in enumerate(zip(size, stride, strict=True)):
+            if not n - s < given[d] < n + s:
+                raise ValueError(f'{op}: invalid output_size "{output_size}" (dim {d} must be '
+                                 f"between {n - s} and {n + s})")
+        size = given
+    plane, lead = math.prod(size), x.shape[:-dims]
+    if x.backend.checks_values and indices.numel():
+        low, high = int(indices._data.min()), int(indices._data.max())
+        if low < 0 or high >= plane:
+            raise IndexError(f"{op}: found an invalid max index {high if high >= plane else low}"
+                             f" (output planes are of size {'x'.join(map(str, size))})")
+    out = constant(lambda xp, a: xp.zeros((*lead, plane), a.dtype), x)
+    return out.scatter(-1, indices.reshape(*lead, -1), x.reshape(*lead, -1)).reshape(*lead,
+                                                                                     *size)
+
+
+def lp_pool1d(x: Tensor, norm_type: float, kernel_size: Any, stride: Any = None,
+              ceil_mode: bool = False) -> Tensor:
+    """The p-norm of each window of x (N, C, L) or (C, L): (sum of x ** p) ** (1 / p)."""
+    return _lp_pool(x, norm_type, kernel_size, stride, ceil_mode, "lp_pool1d", 1)
+
+
+def lp_pool2d(x: Tensor, norm_type: float, kernel_size: Any, stride: Any = None,
+              ceil_mode: bool = False) -> Tensor:
+    """The p-norm of each window of x (N, C, H, W) or (C, H, W): (sum of x ** p) ** (1 / p),
+    PyTorch's formula (the mean of x ** p times the window size; no padding)."""
+    return _lp_pool(x, norm_type, kernel_size, stride, ceil_mode, "lp_pool2d", 2)
+
+
+def _lp_pool(x: Tensor, norm_type: float, kernel_size: Any, stride: Any, ceil_mode: bool,
+             op: str, dims: int) -> Tensor:
+    if x.ndim not in (dims + 1, dims + 2):
+        raise ValueError(f"{op}: expected a {dims + 1}-D or {dims + 2}-D input ((N,) C, "
+                         f"{dims} spatial), got shape {x.shape}")
+    if isinstance(norm_type, bool) or not isinstance(norm_type, (int, float)) or not norm_type:
+        raise ValueError(f"{op}: norm_type must be a non-zero number, got {norm_type!r}")
+    kernel = per_axis_ints(kernel_size, dims, "kernel_size", op, 1)
+    pool = avg_pool2d if dims == 2 else avg_pool1d
+    out = pool(x ** norm_type, kernel_size, stride, 0, ceil_mode)
+    return (out.sign() * out.abs().relu() * math.prod(kernel)) ** (1.0 / norm_type)
+
+
+def per_axis_ints(value: Any, dims: int, name: str, op: str, least: int) -> tuple[int, ...]:
+    """An int or `dims` ints (each >= least) as a tuple, or an error naming the op."""
+    values = tuple(value) if isinstance(value, (tuple, list)) else (value,) * dims
+    if len(values) != dims or not all(is_int(v) and v >= least for v in values):
+        raise ValueError(f"{op}: {name} must be an int >= {least} or {dims} of them, got "
+                         f"{value!r}")
+    return values
+
 # ---------------------------------------------------------------------- helpers
 def _pool_geometry(x: Tensor, op: str, kernel_size: Any, stride: Any, padding: Any,
                    dilation: Any, ceil_mode: bool) -> tuple[tuple, dict]:
@@ -407,4 +498,6 @@ EXPORTS = Exports(functional={
     "max_pool1d": max_pool1d, "avg_pool1d": avg_pool1d,
     "adaptive_avg_pool1d": adaptive_avg_pool1d, "adaptive_max_pool1d": adaptive_max_pool1d,
     "adaptive_max_pool2d": adaptive_max_pool2d, "upsample": interpolate,
-    "upsample_nearest": upsample_nearest, "upsample_bilinear": upsample_bilinear})
+    "upsample_nearest": upsample_nearest, "upsample_bilinear": upsample_bilinear,
+    "max_unpool1d": max_unpool1d, "max_unpool2d": max_unpool2d, "lp_pool1d": lp_pool1d,
+    "lp_pool2d": lp_pool2d})

@@ -52,8 +52,9 @@ LAYOUT = {
                "ReplicationPad2d ReplicationPad3d ZeroPad1d ZeroPad2d ZeroPad3d _ConstantPadNd",
     "pixelshuffle": "PixelShuffle PixelUnshuffle",
     "pooling": "MaxPool1d MaxPool2d AvgPool1d AvgPool2d AdaptiveMaxPool1d AdaptiveMaxPool2d "
-               "AdaptiveAvgPool1d AdaptiveAvgPool2d _MaxPoolNd _AvgPoolNd _AdaptiveAvgPoolNd "
-               "_AdaptiveMaxPoolNd",
+               "AdaptiveAvgPool1d AdaptiveAvgPool2d MaxUnpool1d MaxUnpool2d LPPool1d LPPool2d "
+               "_MaxPoolNd _AvgPoolNd _AdaptiveAvgPoolNd _AdaptiveMaxPoolNd _MaxUnpoolNd "
+               "_LPPoolNd",
     "rnn": "RNNBase RNN LSTM GRU RNNCellBase RNNCell LSTMCell GRUCell",
     "sparse": "Embedding EmbeddingBag",
     "transformer": "Transformer TransformerEncoder TransformerDecoder TransformerEncoderLayer "
