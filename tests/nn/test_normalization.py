@@ -89,3 +89,30 @@ def test_against_torch(make, shape, training):
         compare_with_torch(ours, theirs, rand(*shape, seed=seed))
     for key, value in theirs.state_dict().items():
         np.testing.assert_allclose(ours.state_dict()[key].numpy(), value.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize("make,shape", [
+    (lambda m: m.BatchNorm2d(3), (0, 3, 4, 4)), (lambda m: m.BatchNorm1d(3), (0, 3)),
+    (lambda m: m.GroupNorm(2, 4), (0, 4, 3)), (lambda m: m.InstanceNorm2d(3), (0, 3, 4, 4)),
+    (lambda m: m.LayerNorm(4), (0, 4))], ids=["bn2d", "bn1d", "group", "instance", "layer"])
+def test_empty_batch_matches_torch(make, shape, training, device):
+    """N = 0: an empty output, zero parameter gradients and, for BatchNorm in training, the
+    running statistics left as they were with num_batches_tracked counted (as PyTorch; it
+    raised for BatchNorm in training, GroupNorm and InstanceNorm)."""
+    torch = pytest.importorskip("torch")
+    theirs, ours = make(torch.nn).double().train(training), make(nn).double().train(training)
+    load_from_torch(ours, theirs)
+    ours = ours.to(device)
+    x, ref = Tensor(np.zeros(shape), device=device, requires_grad=True), \
+        torch.zeros(shape, dtype=torch.float64, requires_grad=True)
+    out, expected = ours(x), theirs(ref)
+    assert out.shape == tuple(expected.shape)
+    out.sum().backward()
+    expected.sum().backward()
+    assert x.grad.shape == shape
+    for name, p in ours.named_parameters():
+        np.testing.assert_array_equal(p.grad.numpy(), dict(theirs.named_parameters())[name]
+                                      .grad.numpy())
+    for name, b in ours.named_buffers():
+        np.testing.assert_array_equal(b.numpy(), dict(theirs.named_buffers())[name].numpy())

@@ -128,7 +128,7 @@ def test_bad_input():
         nn.MaxPool1d(0)(Tensor.ones(1, 2, 3))
     with pytest.raises(ValueError, match="avg_pool1d: padding 2 must be at most half"):
         F.avg_pool1d(Tensor.ones(1, 2, 8), 3, padding=2)
-    with pytest.raises(ValueError, match=r"adaptive_max_pool2d: expected a non-empty 3-D or "
+    with pytest.raises(ValueError, match=r"adaptive_max_pool2d: expected a 3-D or "
                                          r"4-D input .* \(2, 3\)"):
         F.adaptive_max_pool2d(Tensor.ones(2, 3), 1)
     with pytest.raises(ValueError, match="output_size must be positive"):
@@ -169,3 +169,21 @@ def test_against_torch(make, shape):
         x = rand(*shape)
         np.testing.assert_array_equal(ours(Tensor(x))[1].numpy(),
                                       theirs(torch.tensor(x))[1].numpy())
+
+
+@pytest.mark.parametrize("pool", [lambda f, x: f.max_pool2d(x, 2), lambda f, x: f.avg_pool2d(x, 2),
+                                  lambda f, x: f.adaptive_max_pool2d(x, 2),
+                                  lambda f, x: f.adaptive_avg_pool2d(x, 2),
+                                  lambda f, x: f.adaptive_max_pool1d(x[..., 0], 2)],
+                         ids=["max", "avg", "adaptive_max", "adaptive_avg", "adaptive_max1d"])
+def test_empty_batch_matches_torch(pool, device):
+    """N = 0 gives PyTorch's empty output shape and an empty gradient (adaptive max pooling
+    refused it as an empty input)."""
+    torch = pytest.importorskip("torch")
+    x = Tensor(np.zeros((0, 3, 4, 4)), device=device, requires_grad=True)
+    out = pool(F, x)
+    assert out.shape == tuple(pool(torch.nn.functional, torch.zeros(0, 3, 4, 4)).shape)
+    out.sum().backward()
+    assert x.grad.shape == (0, 3, 4, 4)
+    with pytest.raises(ValueError, match=r"adaptive_max_pool2d: .*no empty axis but N.*\(2, 0,"):
+        F.adaptive_max_pool2d(Tensor.ones(2, 0, 4, 4), 2)

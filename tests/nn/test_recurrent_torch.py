@@ -195,3 +195,16 @@ def test_state_dict_names_shapes_and_repr_match_torch(kind):
     assert {k: v.shape for k, v in ours.state_dict().items()} == \
         {k: tuple(v.shape) for k, v in theirs.state_dict().items()}
     assert repr(ours) == repr(theirs)
+
+
+@pytest.mark.parametrize("kind,kwargs", LAYERS, ids=IDS)
+def test_empty_batch_matches_torch(kind, kwargs, device):
+    """Batch 0: empty outputs and states of PyTorch's shapes, zero parameter gradients (it
+    raised ZeroDivisionError)."""
+    ours, theirs = pair(kind, kwargs, device)
+    mine, ref = leaves([np.zeros((0, 5, 3) if kwargs.get("batch_first") else (5, 0, 3))],
+                       device)
+    got, expected = flat(ours(mine[0])), flat(theirs(ref[0]))
+    assert [g.shape for g in got] == [tuple(e.shape) for e in expected]
+    backward_both(got, expected)
+    check_grads(ours, theirs, mine, ref)

@@ -110,15 +110,17 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     axes = (0, *range(2, x.ndim))
     shape = (1, c) + (1,) * (x.ndim - 2)
     if training:
-        count = x.numel() // max(c, 1)
-        if count <= 1:
+        count = math.prod(x.shape[:1] + x.shape[2:])
+        if count == 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when "
                              f"training, got input of shape {x.shape}")
         mean = x.mean(axes, keepdim=True)
         centered = x - mean
         var = (centered * centered).mean(axes, keepdim=True)
-        _update_running(running_mean, mean.detach().reshape(c), momentum)
-        _update_running(running_var, var.detach().reshape(c) * (count / (count - 1)), momentum)
+        if count:  # an empty batch leaves the running statistics as they are (as PyTorch)
+            _update_running(running_mean, mean.detach().reshape(c), momentum)
+            _update_running(running_var, var.detach().reshape(c) * (count / (count - 1)),
+                            momentum)
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: running_mean and running_var are required when "
@@ -156,7 +158,7 @@ def group_norm(x: Tensor, num_groups: int, weight: Tensor | None = None,
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and t.shape != (c,):
             raise ValueError(f"group_norm: {name} must have shape ({c},), got {t.shape}")
-    grouped = x.reshape(x.shape[0], num_groups, -1)
+    grouped = x.reshape(x.shape[0], num_groups, c // num_groups * math.prod(x.shape[2:]))
     centered = grouped - grouped.mean(-1, keepdim=True)
     out = (centered * ((centered * centered).mean(-1, keepdim=True) + eps).rsqrt())
     out = out.reshape(x.shape)

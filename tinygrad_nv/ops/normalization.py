@@ -8,6 +8,7 @@ PyTorch.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -66,15 +67,15 @@ def instance_norm(x: Tensor, running_mean: Tensor | None = None,
                              f"shape {x.shape}, got {t.shape}")
     if not use_input_stats:
         return batch_norm(x, running_mean, running_var, weight, bias, False, momentum, eps)
-    count = x.numel() // max(x.shape[0] * c, 1)
-    if count <= 1:
+    count = math.prod(spatial)
+    if count == 1:
         raise ValueError(f"instance_norm: expected more than 1 spatial element when using the "
                          f"input's statistics, got input of shape {x.shape}")
     axes = tuple(range(2, x.ndim))
     mean = x.mean(axes, keepdim=True)
     centered = x - mean
     var = (centered * centered).mean(axes, keepdim=True)
-    if running_mean is not None or running_var is not None:
+    if x.shape[0] and (running_mean is not None or running_var is not None):
         means, variances = mean.detach().reshape(-1, c), var.detach().reshape(-1, c)
         _update_running(running_mean, means.mean(0), momentum)
         _update_running(running_var, variances.mean(0) * (count / (count - 1)), momentum)

@@ -243,9 +243,9 @@ def _as_2d(x: Tensor, op: str, kernel_size: Any, stride: Any, padding: Any,
 
 def _adaptive_sizes(x: Tensor, output_size: Any, dims: int, op: str) -> tuple[int, ...]:
     """output_size checked against x (dims spatial axes, batched or not); None keeps a side."""
-    if x.ndim not in (dims + 1, dims + 2) or x.numel() == 0:
-        raise ValueError(f"{op}: expected a non-empty {dims + 1}-D or {dims + 2}-D input "
-                         f"((N,) C, {dims} spatial), got shape {x.shape}")
+    if x.ndim not in (dims + 1, dims + 2) or 0 in x.shape[-dims - 1:]:
+        raise ValueError(f"{op}: expected a {dims + 1}-D or {dims + 2}-D input ((N,) C, {dims} "
+                         f"spatial) with no empty axis but N, got shape {x.shape}")
     sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * dims
     if len(sizes) != dims:
         raise ValueError(f"{op}: output_size must be an int or {dims} of them, got "
@@ -278,7 +278,7 @@ def _adaptive_max(x: Tensor, sizes: tuple, return_indices: bool
         return index.reshape(*sizes, -1).astype(xp.int64)
 
     index = constant(flat_index, x)
-    picked = x.reshape(*x.shape[:-dims], -1)[..., index]  # (..., *sizes, window)
+    picked = x.reshape(*x.shape[:-dims], math.prod(spatial))[..., index]  # (..., *sizes, window)
     first = constant(lambda xp, v: v.argmax(axis=-1)[..., None], picked)
     out = picked.gather(-1, first).squeeze(-1)
     if not return_indices:

@@ -50,7 +50,7 @@ class Recurrence(Function):
         xw = xp.matmul(x, xp.multiply(a["w_ih"].T, half, order="C"))
         if bias:
             folded = _folded_bias(mode, a["b_ih"], a["b_hh"], hidden) * half
-            if rows % n:
+            if n == 0 or rows % n:
                 xw += folded
             else:  # N rows at a time: a broadcast over rows of N * width is faster
                 whole = xw.reshape(-1, n * folded.size)
