@@ -120,6 +120,10 @@ CASES = [
     (lambda: F.nll_loss(Tensor(1.0), Tensor(0)), ValueError, "nll_loss: .*class axis"),
     (lambda: Tensor.normal(t(2, 3), t(4)), ValueError,
      r"normal: the shapes of mean \(2, 3\) and std \(4,\) do not broadcast"),
+    (lambda: t(2, 3).view_as(3), TypeError, "view_as: argument 'other' must be a Tensor, got int"),
+    (lambda: t(2, 3).reshape_as([6]), TypeError, "reshape_as: argument 'other' .*got list"),
+    (lambda: t(2, 3).expand_as(None), TypeError, "expand_as: argument 'other' .*NoneType"),
+    (lambda: t(2, 3).type_as("a"), TypeError, "type_as: argument 'other' .*got str"),
 ]
 
 

@@ -28,7 +28,7 @@ from tinygrad_nv.ops import (
     unary,
 )
 from tinygrad_nv.ops._checks import axis as check_axis
-from tinygrad_nv.ops._checks import check_device
+from tinygrad_nv.ops._checks import check_device, tensor_arg
 
 Scalar = int | float | bool
 _ndarray = np.ndarray
@@ -463,7 +463,7 @@ class Tensor:
 
     def type_as(self, other: Tensor) -> Tensor:
         """This tensor in `other`'s dtype."""
-        return self.cast(other.dtype)
+        return self.cast(tensor_arg(other, "type_as", "other").dtype)
 
     float = _cast_to("float32")
     double = _cast_to("float64")

@@ -34,6 +34,13 @@ def is_tensor(x: Any) -> bool:
     return hasattr(x, "_ctx") and hasattr(x, "_backend")
 
 
+def tensor_arg(x: Any, op: str, name: str) -> Any:
+    """x if it is a Tensor, else a TypeError naming op and the argument, as torch."""
+    if not is_tensor(x):
+        raise TypeError(f"{op}: argument '{name}' must be a Tensor, got {type(x).__name__}")
+    return x
+
+
 def check_device(a: Tensor, b: Tensor, op: str) -> None:
     """Both tensors on one device, or a RuntimeError naming both."""
     if b._backend is not a._backend:

@@ -19,6 +19,7 @@ from tinygrad_nv.ops._checks import (
     dim_or_axis,
     is_int,
     shape_arg,
+    tensor_arg,
     tensor_list,
     tensors_and_dim,
 )
@@ -205,12 +206,17 @@ def expand(x: Tensor, *shape: Any) -> Tensor:
 
 def view_as(x: Tensor, other: Tensor) -> Tensor:
     """x in the shape of `other`, as torch.Tensor.view_as."""
-    return reshape(x, other.shape)
+    return reshape(x, tensor_arg(other, "view_as", "other").shape)
+
+
+def reshape_as(x: Tensor, other: Tensor) -> Tensor:
+    """x in the shape of `other`, as torch.Tensor.reshape_as."""
+    return reshape(x, tensor_arg(other, "reshape_as", "other").shape)
 
 
 def expand_as(x: Tensor, other: Tensor) -> Tensor:
     """x broadcast to the shape of `other` (no copy), as torch.Tensor.expand_as."""
-    return expand(x, other.shape)
+    return expand(x, tensor_arg(other, "expand_as", "other").shape)
 
 
 def contiguous(x: Tensor, memory_format: Any = None) -> Tensor:
@@ -389,6 +395,6 @@ _PUBLIC = {  # Tensor methods and package functions (torch.<name>)
     "narrow": narrow,
 }
 EXPORTS = Exports(methods={**_PUBLIC, "view": reshape, "expand": expand, "view_as": view_as,
-                           "reshape_as": view_as, "expand_as": expand_as,
+                           "reshape_as": reshape_as, "expand_as": expand_as,
                            "contiguous": contiguous},
                   functions=_PUBLIC)
