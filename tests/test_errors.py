@@ -124,6 +124,22 @@ CASES = [
     (lambda: t(2, 3).reshape_as([6]), TypeError, "reshape_as: argument 'other' .*got list"),
     (lambda: t(2, 3).expand_as(None), TypeError, "expand_as: argument 'other' .*NoneType"),
     (lambda: t(2, 3).type_as("a"), TypeError, "type_as: argument 'other' .*got str"),
+    (lambda: F.max_pool2d(t(1, 2, 4, 4), 2.0), TypeError,
+     "max_pool2d: kernel_size must be an int or a pair of ints, got 2.0"),
+    (lambda: F.avg_pool2d(t(1, 2, 4, 4), 2, 2, None), TypeError, "avg_pool2d: padding .*None"),
+    (lambda: F.unfold(t(1, 2, 4, 4), 2, stride=None), TypeError, "unfold: stride .*got None"),
+    (lambda: F.adaptive_avg_pool2d(t(1, 2, 4, 4), 2.0), ValueError,
+     "adaptive_avg_pool2d: output_size must be an int or a pair, got 2.0"),
+    (lambda: t(4).split(1.5), TypeError, "split: split_size_or_sections .*list of ints, got 1.5"),
+    (lambda: F.pad(t(2, 3), 1), TypeError, "pad: pad must be a tuple of ints .*got int"),
+    (lambda: F.layer_norm(t(2, 4), 4.0), TypeError,
+     "layer_norm: normalized_shape must be an int or a sequence of ints, got 4.0"),
+    (lambda: F.rms_norm(t(2, 4), 4.0), TypeError, "rms_norm: normalized_shape .*got 4.0"),
+    (lambda: F.elu(t(2), None), TypeError, "elu: alpha must be a number, got NoneType"),
+    (lambda: F.leaky_relu(t(2), "a"), TypeError, "leaky_relu: negative_slope .*got str"),
+    (lambda: F.softplus(t(2), None), TypeError, "softplus: beta must be a number"),
+    (lambda: F.dropout(t(2), p=None), TypeError, "dropout: p must be a number, got NoneType"),
+    (lambda: F.dropout2d(t(1, 2, 3, 3), p="a"), TypeError, "dropout2d: p must be a number"),
 ]
 
 

@@ -41,6 +41,13 @@ def tensor_arg(x: Any, op: str, name: str) -> Any:
     return x
 
 
+def number_arg(x: Any, op: str, name: str) -> float:
+    """x as a float if it is a real number, else a TypeError naming op and the argument."""
+    if not is_scalar(x):
+        raise TypeError(f"{op}: {name} must be a number, got {type(x).__name__}")
+    return float(x)
+
+
 def check_device(a: Tensor, b: Tensor, op: str) -> None:
     """Both tensors on one device, or a RuntimeError naming both."""
     if b._backend is not a._backend:

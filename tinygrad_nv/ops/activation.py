@@ -11,7 +11,7 @@ from tinygrad_nv.autograd.autocast_state import autocast_op
 from tinygrad_nv.dtype import is_floating
 from tinygrad_nv.ops import Exports, with_inplace
 from tinygrad_nv.ops._checks import axis as check_axis
-from tinygrad_nv.ops._checks import dim_or_axis
+from tinygrad_nv.ops._checks import dim_or_axis, number_arg
 from tinygrad_nv.ops.unary import floating
 
 if TYPE_CHECKING:
@@ -233,7 +233,7 @@ def relu(x: Tensor) -> Tensor:
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     """x where x > 0, else negative_slope * x."""
-    return _activation(x, LeakyRelu, negative_slope)
+    return _activation(x, LeakyRelu, number_arg(negative_slope, "leaky_relu", "negative_slope"))
 
 
 def sigmoid(x: Tensor) -> Tensor:
@@ -261,6 +261,8 @@ def silu(x: Tensor) -> Tensor:
 @autocast_op
 def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold."""
+    beta, threshold = number_arg(beta, "softplus", "beta"), \
+        number_arg(threshold, "softplus", "threshold")
     if threshold == 20.0:  # the fused kernel's threshold
         return _activation(x, Softplus, beta)
     return (x * beta > threshold).where(x, _activation(x, Softplus, beta))
@@ -268,7 +270,7 @@ def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
 
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
     """x where x > 0, else alpha * (exp(x) - 1)."""
-    return _activation(x, Elu, alpha)
+    return _activation(x, Elu, number_arg(alpha, "elu", "alpha"))
 
 
 @autocast_op

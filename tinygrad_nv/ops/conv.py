@@ -172,7 +172,8 @@ def _raw_bias_grad(g, gt, bias: list, needs: list) -> tuple:
 # ---------------------------------------------------------------------- argument checks
 def pair(value: Any, name: str, op: str) -> tuple[int, int]:
     """An int or a pair of ints as a pair, or a TypeError naming the op."""
-    pair_ = (value, value) if isinstance(value, int) else tuple(value)
+    pair_ = (value, value) if isinstance(value, int) else \
+        tuple(value) if isinstance(value, (tuple, list)) else ()
     if len(pair_) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair_):
         raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
     return pair_

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from tinygrad_nv.autograd.function import constant
 from tinygrad_nv.ops import Exports
+from tinygrad_nv.ops._checks import number_arg
 
 if TYPE_CHECKING:
     from tinygrad_nv._tensor import Tensor
@@ -107,7 +108,7 @@ def _keep(x: Tensor, p: float, feature: bool) -> Tensor:
 
 
 def _check_p(p: float, op: str) -> None:
-    if not 0.0 <= p <= 1.0:
+    if not 0.0 <= number_arg(p, op, "p") <= 1.0:
         raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p}")
 
 

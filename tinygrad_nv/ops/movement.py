@@ -303,6 +303,10 @@ def split(x: Tensor, split_size_or_sections: int | Sequence[int], dim: int | Non
         sizes = [min(split_size_or_sections, n - s)
                  for s in range(0, n, split_size_or_sections)] or [0]
     else:
+        if not isinstance(split_size_or_sections, (tuple, list)) \
+                or not all(is_int(s) for s in split_size_or_sections):
+            raise TypeError(f"split: split_size_or_sections must be an int or a list of ints, "
+                            f"got {split_size_or_sections!r}")
         sizes = list(split_size_or_sections)
         if sum(sizes) != n or any(s < 0 for s in sizes):
             raise ShapeError(f"split: sizes {sizes} must be non-negative and sum to {n}, "

@@ -15,7 +15,7 @@ from tinygrad_nv.autograd.autocast_state import autocast_op
 from tinygrad_nv.autograd.function import constant
 from tinygrad_nv.dtype import accumulation_dtype, is_floating
 from tinygrad_nv.ops import Exports, with_inplace
-from tinygrad_nv.ops._checks import dim_or_axis, is_tensor
+from tinygrad_nv.ops._checks import dim_or_axis, is_int, is_tensor, number_arg
 from tinygrad_nv.ops.reduce import in_accumulation_dtype
 
 if TYPE_CHECKING:
@@ -23,9 +23,19 @@ if TYPE_CHECKING:
 
 
 # ---------------------------------------------------------------------- normalisation, dropout
+def normalized_shape_arg(value: int | Sequence[int], op: str) -> tuple[int, ...]:
+    """An int or a sequence of ints as a tuple, or a TypeError naming the op."""
+    shape = (value,) if is_int(value) else tuple(value) if isinstance(value, (tuple, list)) \
+        else None
+    if shape is None or not all(is_int(n) for n in shape):
+        raise TypeError(f"{op}: normalized_shape must be an int or a sequence of ints, got "
+                        f"{value!r}")
+    return shape
+
+
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1-p) (training only)."""
-    if not 0.0 <= p <= 1.0:
+    if not 0.0 <= number_arg(p, "dropout", "p") <= 1.0:
         raise ValueError(f"dropout: probability p must be in [0, 1], got {p}")
     if not training or p == 0.0:
         return x
@@ -40,7 +50,7 @@ def layer_norm(x: Tensor, normalized_shape: int | Sequence[int], weight: Tensor 
     """Normalise over the trailing `normalized_shape` axes (biased variance), then scale and
     shift. float16/bfloat16 x goes to the kernels as it is (float32 math, weight and bias in
     float32) and y keeps its dtype."""
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    shape = normalized_shape_arg(normalized_shape, "layer_norm")
     if not shape or x.shape[x.ndim - len(shape):] != shape or len(shape) > x.ndim:
         raise ValueError(f"layer_norm: normalized_shape {shape} must match the trailing axes "
                          f"of the input of shape {x.shape}")

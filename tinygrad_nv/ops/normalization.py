@@ -16,7 +16,7 @@ from tinygrad_nv.autograd.autocast_state import autocast_op
 from tinygrad_nv.dtype import is_floating
 from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import ShapeError
-from tinygrad_nv.ops.nn import _update_running, batch_norm
+from tinygrad_nv.ops.nn import _update_running, batch_norm, normalized_shape_arg
 from tinygrad_nv.ops.reduce import in_accumulation_dtype
 
 if TYPE_CHECKING:
@@ -110,8 +110,7 @@ def local_response_norm(x: Tensor, size: int, alpha: float = 1e-4, beta: float =
 
 def _trailing(x: Tensor, normalized_shape: int | Sequence[int], op: str) -> tuple[int, ...]:
     """normalized_shape as a tuple that must equal x's trailing axes."""
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) \
-        else tuple(normalized_shape)
+    shape = normalized_shape_arg(normalized_shape, op)
     if not shape or len(shape) > x.ndim or x.shape[x.ndim - len(shape):] != shape:
         raise ShapeError(f"{op}: normalized_shape {shape} must match the trailing axes of the "
                          f"input, got input of shape {x.shape}")

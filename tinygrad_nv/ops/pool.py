@@ -104,7 +104,7 @@ def adaptive_avg_pool2d(x: Tensor, output_size: int | tuple[int | None, int | No
         return adaptive_avg_pool2d(x.unsqueeze(0), output_size)[0]
     check_image(x, "adaptive_avg_pool2d")
     sizes = (output_size, output_size) if output_size is None or isinstance(output_size, int) \
-        else tuple(output_size)
+        else tuple(output_size) if isinstance(output_size, (tuple, list)) else ()
     if len(sizes) != 2:
         raise ValueError(f"adaptive_avg_pool2d: output_size must be an int or a pair, got "
                          f"{output_size!r}")

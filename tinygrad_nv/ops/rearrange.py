@@ -431,6 +431,9 @@ _PUBLIC = {  # Tensor methods and package functions (torch.<name>)
 def functional_pad(x: Tensor, pad: Sequence[int], mode: str = "constant",
                    value: float | None = None) -> Tensor:
     """nn.functional.pad: `pad` flat, in PyTorch's order (last axis first)."""
+    if not isinstance(pad, (tuple, list)):
+        raise TypeError(f"pad: pad must be a tuple of ints (before, after per axis, last axis "
+                        f"first), got {type(pad).__name__}")
     return x.pad(tuple(pad), mode=mode, value=value)
 
 
