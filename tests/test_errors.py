@@ -4,6 +4,7 @@ devices involved and what would be valid."""
 import numpy as np
 import pytest
 
+import tinygrad_nv.nn as nn
 import tinygrad_nv.nn.functional as F
 from tinygrad_nv import Device, Tensor, dtypes, grad
 
@@ -140,6 +141,13 @@ CASES = [
     (lambda: F.softplus(t(2), None), TypeError, "softplus: beta must be a number"),
     (lambda: F.dropout(t(2), p=None), TypeError, "dropout: p must be a number, got NoneType"),
     (lambda: F.dropout2d(t(1, 2, 3, 3), p="a"), TypeError, "dropout2d: p must be a number"),
+    (lambda: nn.Conv2d(2, 3, 3, padding="bad"), ValueError,
+     "Conv2d: padding must be an int, a tuple of ints, 'valid' or 'same', got 'bad'"),
+    (lambda: nn.Conv1d(2, 3, 3, stride=2, padding="same"), ValueError,
+     "Conv1d: padding='same' is not supported for strided convolutions"),
+    (lambda: nn.Conv2d(2, 3, 0), ValueError, r"Conv2d: kernel_size must be positive, got \(0, 0\)"),
+    (lambda: nn.ConvTranspose2d(2, 3, (2, 0)), ValueError, "ConvTranspose2d: kernel_size"),
+    (lambda: nn.Hardtanh(2, 1), ValueError, r"Hardtanh: max_val \(1\) must be greater than"),
 ]
 
 

@@ -40,6 +40,15 @@ class _ConvNd(Module):
         if padding_mode not in modes or padding_mode != "zeros" and isinstance(padding, str):
             raise ValueError(f"{name}: padding_mode must be one of {modes} (with int padding), "
                              f"got {padding_mode!r} with padding={padding!r}")
+        if isinstance(padding, str) and padding not in ("valid", "same"):
+            raise ValueError(f"{name}: padding must be an int, a tuple of ints, 'valid' or "
+                             f"'same', got {padding!r}")
+        strides = stride if isinstance(stride, (tuple, list)) else (stride,)
+        if padding == "same" and any(s != 1 for s in strides):
+            raise ValueError(f"{name}: padding='same' is not supported for strided "
+                             f"convolutions, got stride={stride!r}")
+        if not all(k > 0 for k in kernel_size):
+            raise ValueError(f"{name}: kernel_size must be positive, got {kernel_size}")
         self.padding_mode = padding_mode
         self.in_channels, self.out_channels, self.kernel_size = (in_channels, out_channels,
                                                                  kernel_size)
