@@ -15,6 +15,7 @@ from tinygrad_nv.backend import Backend, canonicalize, devices, get_backend, man
 from tinygrad_nv.dtype import DType, dtypes, is_floating, to_dtype
 from tinygrad_nv.ops import (
     activation,
+    distance,
     elementwise,
     gather_scatter,
     index,
@@ -22,6 +23,8 @@ from tinygrad_nv.ops import (
     logic,
     matrix,
     movement,
+    pointwise,
+    query,
     rearrange,
     reduce,
     scan,
@@ -574,8 +577,9 @@ def _check_assigned(tensor: Tensor, value: Any, what: str) -> None:
                            f"tensor of dtype {tensor.dtype.name}; they must match")
 
 
-KINDS = (activation, elementwise, gather_scatter, index, inplace, logic, matrix, movement,
-         rearrange, reduce, scan, unary)  # the ops modules whose EXPORTS are bound here
+KINDS = (activation, distance, elementwise, gather_scatter, index, inplace, logic, matrix,
+         movement, pointwise, query, rearrange, reduce, scan,
+         unary)  # the ops modules whose EXPORTS are bound here
 
 for _kind in KINDS:
     for _name, _fn in _kind.EXPORTS.methods.items():

@@ -28,13 +28,14 @@ from __future__ import annotations
 LOW, FP32, FP16, UNSAFE = "low", "fp32", "fp16", "unsafe"
 LOW_WITH = "low+"  # LOW_WITH + argument name: low, promoted with that argument's dtype
 
-_CUDA_LOW = ("bmm conv1d conv2d conv_transpose2d einsum linear matmul mm mv "
+_CUDA_LOW = ("addmm baddbmm bmm conv1d conv2d conv_transpose2d einsum linear matmul mm mv "
              "scaled_dot_product_attention")
 _CUDA_FP32 = (
     "acos arccos asin arcsin cosh exp expm1 log log10 log1p log2 reciprocal rsqrt sinh tan "
     "pow rpow rdiv "
     "softmax log_softmax softmin softplus sum prod cumsum cumprod logsumexp norm normalize "
-    "layer_norm group_norm rms_norm cosine_similarity pairwise_distance interpolate "
+    "layer_norm group_norm rms_norm cosine_similarity pairwise_distance dist renorm "
+    "interpolate "
     "cross_entropy nll_loss "
     "binary_cross_entropy_with_logits mse_loss l1_loss smooth_l1_loss huber_loss kl_div "
     "poisson_nll_loss gaussian_nll_loss cosine_embedding_loss margin_ranking_loss "
@@ -48,12 +49,13 @@ CUDA: dict[str, str] = {
 
 # recorded from torch 2.13.0+cpu (python -m tinygrad_nv.amp.op_calls)
 CPU: dict[str, str] = {
-    **dict.fromkeys("bmm conv1d conv2d conv_transpose2d einsum linear matmul mm "
+    **dict.fromkeys("addmm baddbmm bmm conv1d conv2d conv_transpose2d einsum linear matmul mm "
                     "scaled_dot_product_attention tensordot".split(), LOW),
     **dict.fromkeys("binary_cross_entropy binary_cross_entropy_with_logits "
                     "cosine_embedding_loss cross_entropy huber_loss kl_div l1_loss "
                     "local_response_norm margin_ranking_loss mse_loss multi_margin_loss "
-                    "nll_loss poisson_nll_loss prod smooth_l1_loss triplet_margin_loss".split(),
+                    "nll_loss poisson_nll_loss prod smooth_l1_loss trace "
+                    "triplet_margin_loss".split(),
                     FP32),
 }
 

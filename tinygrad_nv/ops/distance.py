@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING
 
 from tinygrad_nv.autograd.autocast_state import autocast_op
 from tinygrad_nv.ops import Exports
-from tinygrad_nv.ops._checks import ShapeError, broadcast_shapes, dim_or_axis, is_int
+from tinygrad_nv.ops._checks import (
+    ShapeError,
+    broadcast_shapes,
+    dim_or_axis,
+    is_int,
+    is_tensor,
+)
+from tinygrad_nv.ops.elementwise import operands
 
 if TYPE_CHECKING:
     from tinygrad_nv._tensor import Tensor
@@ -85,5 +92,20 @@ def _broadcast(x1: Tensor, x2: Tensor, op: str) -> tuple:
                          "broadcast") from None
 
 
-EXPORTS = Exports(functional={"cosine_similarity": cosine_similarity,
+@autocast_op
+def dist(x: Tensor, other: Tensor, p: float = 2) -> Tensor:
+    """The p-norm of x - other (broadcast), a 0-d tensor, as torch.dist: p = 0 counts the
+    nonzero differences, inf / -inf take the largest / smallest.
+
+    >>> Tensor([0.0, 0.0]).dist(Tensor([3.0, 4.0]))      # 5.0
+    """
+    if not is_tensor(other):
+        raise TypeError(f"dist: other must be a Tensor, got {type(other).__name__}")
+    _broadcast(x, other, "dist")
+    a, b = operands(x, other, "dist", floating=True)
+    return (a - b).norm(p)
+
+
+EXPORTS = Exports(methods={"dist": dist}, functions={"dist": dist},
+                  functional={"cosine_similarity": cosine_similarity,
                               "pairwise_distance": pairwise_distance, "bilinear": bilinear})

@@ -350,6 +350,23 @@ def bernoulli_(x: Tensor, p: Any = 0.5, *, generator: Any = None) -> Tensor:
     return write(x, draw < p, "bernoulli_", any_cast=True)
 
 
+def bernoulli(x: Tensor, p: Any = None, *, generator: Any = None) -> Tensor:
+    """0 or 1 in x's (floating) dtype, 1 with probability x (or with probability `p`, a number
+    or a tensor that broadcasts), drawn from the device's generator (or `generator`), as
+    torch.bernoulli. No gradient.
+
+    >>> Tensor([0.0, 1.0]).bernoulli()        # [0.0, 1.0]
+    """
+    if not is_floating(x.dtype):
+        raise TypeError(f"bernoulli: expects a floating tensor, got {x.dtype.name}")
+    probs = x if p is None else p
+    if is_tensor(probs) and not bool(((probs >= 0) & (probs <= 1)).all()):
+        raise RuntimeError("bernoulli: expects all probabilities in [0, 1]")
+    with no_grad():
+        return bernoulli_(x.detach().clone(), probs.detach() if is_tensor(probs) else probs,
+                          generator=generator)
+
+
 def exponential_(x: Tensor, lambd: float = 1.0, *, generator: Any = None) -> Tensor:
     """Fill with samples of the exponential distribution of rate `lambd`, in place; returns
     x."""
@@ -409,5 +426,5 @@ EXPORTS = Exports(methods={  # Tensor methods
     "subtract_": sub_, "true_divide_": div_, "addcmul_": addcmul_, "addcdiv_": addcdiv_,
     "clamp_min_": clamp_min_, "clamp_max_": clamp_max_, "detach_": detach_,
     "share_memory_": share_memory_, "bernoulli_": bernoulli_, "exponential_": exponential_,
-    "random_": random_,
-})
+    "random_": random_, "bernoulli": bernoulli,
+}, functions={"bernoulli": bernoulli})

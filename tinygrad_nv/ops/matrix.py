@@ -11,7 +11,13 @@ from tinygrad_nv.autograd import Function, is_grad_enabled
 from tinygrad_nv.autograd.autocast_state import autocast_op
 from tinygrad_nv.dtype import accumulation_dtype, result_dtype
 from tinygrad_nv.ops import Exports, movement
-from tinygrad_nv.ops._checks import ShapeError, broadcast_shapes, check_device, tensor_list
+from tinygrad_nv.ops._checks import (
+    ShapeError,
+    broadcast_shapes,
+    check_device,
+    is_tensor,
+    tensor_list,
+)
 from tinygrad_nv.ops.activation import Activation, ActivationGrad, fusable
 from tinygrad_nv.ops.elementwise import as_tensor_on, operands, unbroadcast
 
@@ -409,10 +415,57 @@ def _parse_einsum(subscripts: str, shapes: list[tuple]) -> tuple[list[str], str]
     return expanded, output
 
 
+def _scaled_sum(x: Tensor, product: Tensor, beta: Any, alpha: Any, op: str) -> Tensor:
+    """beta * x + alpha * product, x broadcast to the product's shape; beta = 0 ignores x
+    (NaN and inf in it included; x gets no gradient), as PyTorch."""
+    if not is_tensor(x):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(x).__name__}")
+    try:
+        fits = broadcast_shapes(x.shape, product.shape) == product.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ShapeError(f"{op}: input of shape {x.shape} does not broadcast to the product's "
+                         f"shape {product.shape}")
+    scaled = product if alpha == 1 else alpha * product
+    if beta == 0:
+        return scaled.cast(result_dtype(x.dtype, scaled.dtype))
+    return (x if beta == 1 else beta * x) + scaled
+
+
+@autocast_op
+def addmm(x: Tensor, mat1: Tensor, mat2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+    """beta * x + alpha * (mat1 @ mat2) for matrices mat1 (n, m) and mat2 (m, p), x broadcast
+    to (n, p), as torch.addmm.
+
+    >>> Tensor.zeros(2, 2).addmm(Tensor.ones(2, 3), Tensor.ones(3, 2), alpha=2)   # all 6
+    """
+    return _scaled_sum(x, mm(mat1, mat2), beta, alpha, "addmm")
+
+
+@autocast_op
+def baddbmm(x: Tensor, batch1: Tensor, batch2: Tensor, *, beta: Any = 1,
+            alpha: Any = 1) -> Tensor:
+    """beta * x + alpha * (batch1 @ batch2) for batches of matrices batch1 (b, n, m) and
+    batch2 (b, m, p), x broadcast to (b, n, p), as torch.baddbmm."""
+    return _scaled_sum(x, bmm(batch1, batch2), beta, alpha, "baddbmm")
+
+
+@autocast_op
+def trace(x: Tensor) -> Tensor:
+    """The sum of the main diagonal of a matrix (integers sum in int64), as torch.trace.
+
+    >>> Tensor([[1.0, 2.0], [3.0, 4.0]]).trace()     # 5.0
+    """
+    if x.ndim != 2:
+        raise ShapeError(f"trace: expects a matrix (2-D tensor), got shape {x.shape}")
+    return x.diagonal().sum()
+
+
 # ---------------------------------------------------------------------- public names
 _PUBLIC = {  # Tensor methods and package functions (torch.<name>)
     "matmul": matmul, "dot": dot, "mm": mm, "bmm": bmm, "mv": mv, "outer": outer, "ger": outer,
-    "tensordot": tensordot, "einsum": einsum,
+    "tensordot": tensordot, "einsum": einsum, "addmm": addmm, "baddbmm": baddbmm, "trace": trace,
 }
 EXPORTS = Exports(methods={**_PUBLIC, "linear": linear},
                   functions=_PUBLIC, functional={"linear": linear})

@@ -6,6 +6,7 @@ sum/max/min/any/all here: use `builtins.` for those."""
 from __future__ import annotations
 
 import builtins
+import collections
 import functools
 import inspect
 import math
@@ -461,11 +462,73 @@ def argmin(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) 
     return _arg(x, axis, keepdim, dim, "argmin")
 
 
+def nansum(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None,
+           dtype: Any = None) -> Tensor:
+    """The sum with NaNs counted as 0 (over `axis` or `dim`, as sum); their gradient is 0.
+
+    >>> Tensor([1.0, float("nan"), 2.0]).nansum()      # 3.0
+    """
+    x = accumulating(x, dtype)
+    if dtypes.is_float(x.dtype):
+        x = constant(lambda xp, a: xp.isnan(a), x).where(0.0, x)
+    return sum(x, axis, keepdim, dim)
+
+
+def nanmean(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None,
+            dtype: Any = None) -> Tensor:
+    """The mean of the values that are not NaN (over `axis` or `dim`; NaN where all are), as
+    torch.nanmean; floating inputs only (or a floating `dtype`)."""
+    if not dtypes.is_float(x.dtype if dtype is None else to_dtype(dtype)):
+        raise TypeError(f"nanmean: expects a floating input or dtype, got {x.dtype.name}; "
+                        "use mean() for integers")
+    x = x if dtype is None else x.cast(to_dtype(dtype))
+    count = constant(lambda xp, a: ~xp.isnan(a), x).sum(axis, keepdim, dim)
+    return nansum(x, axis, keepdim, dim) / count.cast(x.dtype)
+
+
+def aminmax(x: Tensor, *, dim: Any = None, keepdim: bool = False, axis: Any = None) -> Any:
+    """(min, max) over `dim` (or `axis`; None: all elements) as torch.aminmax's named tuple
+    with fields min and max; gradients as amin's and amax's.
+
+    >>> Tensor([3.0, 1.0, 2.0]).aminmax()      # aminmax(min=1.0, max=3.0)
+    """
+    chosen = axis if dim is None else dim
+    if chosen is not None and not isinstance(chosen, numbers.Integral):
+        raise TypeError(f"aminmax: dim must be an int or None, got {type(chosen).__name__}")
+    pair = _aminmax_type()
+    return pair(amin(x, chosen, keepdim), amax(x, chosen, keepdim))
+
+
+@functools.cache
+def _aminmax_type() -> type:
+    return collections.namedtuple("aminmax", ("min", "max"))
+
+
+@autocast_op
+def renorm(x: Tensor, p: float, dim: int, maxnorm: float, *, axis: Any = None) -> Tensor:
+    """Each slice along `dim` (x.select(dim, i)) whose p-norm exceeds `maxnorm` scaled down to
+    norm maxnorm (PyTorch's factor maxnorm / (norm + 1e-7)); the others unchanged.
+
+    >>> Tensor([[3.0, 4.0], [0.3, 0.4]]).renorm(2, 0, 1.0)     # [[0.6, 0.8], [0.3, 0.4]]
+    """
+    if not isinstance(p, numbers.Real) or p <= 0:
+        raise RuntimeError(f"renorm: p must be a positive number, got {p!r}")
+    if not isinstance(maxnorm, numbers.Real) or maxnorm < 0:
+        raise RuntimeError(f"renorm: maxnorm must be a non-negative number, got {maxnorm!r}")
+    if x.ndim < 2:
+        raise RuntimeError(f"renorm: needs at least 2 dimensions, got shape {x.shape}")
+    d = check_axis(x, dim if axis is None else axis, "renorm")
+    x = floating(x)
+    norms = x.norm(p, dim=tuple(a for a in range(x.ndim) if a != d), keepdim=True)
+    return x * (norms > maxnorm).where(maxnorm / (norms + 1e-7), 1.0)
+
+
 # ---------------------------------------------------------------------- public names
 _PUBLIC = {  # Tensor methods and package functions (torch.<name>)
     "sum": sum, "mean": mean, "var": var, "std": std, "max": max, "min": min,
     "logsumexp": logsumexp, "prod": prod, "argmax": argmax, "argmin": argmin, "any": any,
     "all": all, "amax": amax, "amin": amin, "var_mean": var_mean, "std_mean": std_mean,
-    "norm": norm, "count_nonzero": count_nonzero,
+    "norm": norm, "count_nonzero": count_nonzero, "nansum": nansum, "nanmean": nanmean,
+    "aminmax": aminmax, "renorm": renorm,
 }
 EXPORTS = Exports(methods=_PUBLIC, functions=_PUBLIC)

@@ -348,10 +348,61 @@ def mode(x: Tensor, dim: Any = -1, keepdim: bool = False, axis: Any = None) -> t
     return _selected(x, d, keepdim, "mode", lambda xp, a: _mode_indices(xp, a, d))
 
 
+def diff(x: Tensor, n: int = 1, dim: Any = -1, prepend: Tensor | None = None,
+         append: Tensor | None = None, *, axis: Any = None) -> Tensor:
+    """The n-th forward difference along `dim` (or `axis`): out[i] = x[i + 1] - x[i], n times,
+    after `prepend` and `append` are joined on along that axis; bools give x[i + 1] != x[i],
+    as torch.diff.
+
+    >>> Tensor([1.0, 4.0, 9.0]).diff()      # [3.0, 5.0]
+    """
+    if x.ndim == 0:
+        raise RuntimeError("diff: expects input to be at least one-dimensional, got a 0-d "
+                           "tensor")
+    if not is_int(n) or n < 0:
+        raise RuntimeError(f"diff: order n must be a non-negative int, got {n!r}")
+    d = check_axis(x, dim if axis is None else axis, "diff")
+    if n == 0:  # x as it is, prepend and append ignored (PyTorch's and NumPy's)
+        return x
+    parts = [t for t in (prepend, x, append) if t is not None]
+    for t in parts:
+        if not hasattr(t, "shape") or t.ndim != x.ndim:
+            raise RuntimeError(f"diff: prepend and append must be tensors with the input's "
+                               f"{x.ndim} dimensions, got {getattr(t, 'shape', type(t))}")
+    out = type(x).cat(*parts, dim=d) if len(parts) > 1 else x
+    before, after = (slice(None),) * d + (slice(None, -1),), (slice(None),) * d + (slice(1, None),)
+    for _ in range(n):
+        out = out[after] != out[before] if out.dtype == dtypes.bool else out[after] - out[before]
+    return out
+
+
+def unique(x: Tensor, sorted: bool = True, return_inverse: bool = False,  # noqa: A002
+           return_counts: bool = False, dim: Any = None, *, axis: Any = None) -> Any:
+    """The distinct values in ascending order (of the flattened tensor, or the distinct slices
+    along `dim`/`axis`), as torch.unique; with `return_inverse` also each element's (slice's)
+    index in them (x's shape for dim None), with `return_counts` how often each occurs (both
+    int64). No gradient. `sorted=False` gives them sorted too, as PyTorch on the CPU.
+
+    >>> Tensor([3, 1, 3]).unique(return_counts=True)      # ([1, 3], [1, 2])
+    """
+    chosen = dim if axis is None else axis
+    d = None if chosen is None else check_axis(x, chosen, "unique")
+    values = constant(lambda xp, a: xp.unique(a, axis=d), x)
+    out = [values]
+    if return_inverse:
+        shape = x.shape if d is None else (x.shape[d],)
+        out.append(constant(lambda xp, a: xp.unique(a, return_inverse=True, axis=d)[1]
+                            .reshape(shape).astype(dtypes.int64), x))
+    if return_counts:
+        out.append(constant(lambda xp, a: xp.unique(a, return_counts=True, axis=d)[1]
+                            .astype(dtypes.int64), x))
+    return values if len(out) == 1 else tuple(out)
+
+
 # ---------------------------------------------------------------------- public names
 _PUBLIC = {  # Tensor methods and package functions (torch.<name>)
     "cumsum": cumsum, "cumprod": cumprod, "cummax": cummax, "cummin": cummin,
     "logcumsumexp": logcumsumexp, "sort": sort, "argsort": argsort, "topk": topk,
-    "kthvalue": kthvalue, "median": median, "mode": mode,
+    "kthvalue": kthvalue, "median": median, "mode": mode, "diff": diff, "unique": unique,
 }
 EXPORTS = Exports(methods=_PUBLIC, functions=_PUBLIC)
