@@ -28,6 +28,7 @@ from tinygrad_nv.ops import (
     rearrange,
     reduce,
     scan,
+    special,
     unary,
 )
 from tinygrad_nv.ops._checks import axis as check_axis
@@ -578,7 +579,7 @@ def _check_assigned(tensor: Tensor, value: Any, what: str) -> None:
 
 
 KINDS = (activation, distance, elementwise, gather_scatter, index, inplace, logic, matrix,
-         movement, pointwise, query, rearrange, reduce, scan,
+         movement, pointwise, query, rearrange, reduce, scan, special,
          unary)  # the ops modules whose EXPORTS are bound here
 
 for _kind in KINDS:

@@ -31,7 +31,7 @@ LOW_WITH = "low+"  # LOW_WITH + argument name: low, promoted with that argument'
 _CUDA_LOW = ("addmm baddbmm bmm conv1d conv2d conv_transpose2d einsum linear matmul mm mv "
              "scaled_dot_product_attention")
 _CUDA_FP32 = (
-    "acos arccos asin arcsin cosh exp expm1 log log10 log1p log2 reciprocal rsqrt sinh tan "
+    "acos arccos asin arcsin cosh erfinv exp expm1 log log10 log1p log2 reciprocal rsqrt sinh tan "
     "pow rpow rdiv "
     "softmax log_softmax softmin softplus sum prod cumsum cumprod logsumexp norm normalize "
     "layer_norm group_norm rms_norm cosine_similarity pairwise_distance dist renorm "
