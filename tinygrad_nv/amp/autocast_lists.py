@@ -39,7 +39,8 @@ _CUDA_FP32 = (
     "cross_entropy nll_loss "
     "binary_cross_entropy_with_logits mse_loss l1_loss smooth_l1_loss huber_loss kl_div "
     "poisson_nll_loss gaussian_nll_loss cosine_embedding_loss margin_ranking_loss "
-    "triplet_margin_loss multi_margin_loss multilabel_soft_margin_loss")
+    "triplet_margin_loss multi_margin_loss multilabel_soft_margin_loss hinge_embedding_loss "
+    "soft_margin_loss multilabel_margin_loss")
 
 CUDA: dict[str, str] = {
     **dict.fromkeys(_CUDA_LOW.split(), LOW),
@@ -52,9 +53,10 @@ CPU: dict[str, str] = {
     **dict.fromkeys("addmm baddbmm bmm conv1d conv2d conv_transpose2d einsum linear matmul mm "
                     "scaled_dot_product_attention tensordot".split(), LOW),
     **dict.fromkeys("binary_cross_entropy binary_cross_entropy_with_logits "
-                    "cosine_embedding_loss cross_entropy huber_loss kl_div l1_loss "
-                    "local_response_norm margin_ranking_loss mse_loss multi_margin_loss "
-                    "nll_loss poisson_nll_loss prod smooth_l1_loss trace "
+                    "cosine_embedding_loss cross_entropy hinge_embedding_loss huber_loss "
+                    "kl_div l1_loss local_response_norm margin_ranking_loss mse_loss "
+                    "multi_margin_loss multilabel_margin_loss "
+                    "nll_loss poisson_nll_loss prod smooth_l1_loss soft_margin_loss trace "
                     "triplet_margin_loss".split(),
                     FP32),
 }

@@ -28,6 +28,7 @@ SPECIAL = {
     "batch_norm": "x,None,None,None,None,True", "local_response_norm": "x4,2",
     "cross_entropy": "x,t", "nll_loss": "x,t", "multi_margin_loss": "x,t",
     "binary_cross_entropy": "p,q", "multilabel_soft_margin_loss": "x,q",
+    "multilabel_margin_loss": "x,tm",
     "cosine_embedding_loss": "x,y,s", "margin_ranking_loss": "v,v,s",
     "triplet_margin_loss": "x,y,z", "gaussian_nll_loss": "x,y,p", "poisson_nll_loss": "x,y",
     "scaled_dot_product_attention": "b,b,b", "interpolate": "x4,None,2",
@@ -84,7 +85,9 @@ def _arguments(lib: Any, pattern: str, dtype: Any, device: str = "cpu") -> tuple
         "x4b": lambda: t((1, 4, 2, 2)), "b": lambda: t((2, 4, 4)),
         "w3b": lambda: t((3, 4, 4)), "cols": lambda: t((1, 4, 4)),
         "t": lambda: ints([0, 1, 2, 3]), "ti": lambda: ints([[0], [1], [2], [3]]),
-        "tv": lambda: ints([0, 2]), "s": lambda: t((4,), 1.0, 1.0) * lib.tensor(
+        "tv": lambda: ints([0, 2]), "tm": lambda: ints([[0, 1, -1, 0], [2, -1, 0, 0],
+                                                        [3, 0, 1, -1], [1, 2, 3, 0]]),
+        "s": lambda: t((4,), 1.0, 1.0) * lib.tensor(
             np.array([1.0, -1, 1, -1], np.float32), device=device).to(dtype),
         "m": lambda: lib.tensor(np.eye(4, dtype=bool), device=device),
     }
