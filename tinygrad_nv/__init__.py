@@ -38,6 +38,7 @@ from tinygrad_nv.creation import (  # noqa: F401  (package functions)
 )
 from tinygrad_nv.dtype import DType, dtypes, to_dtype
 from tinygrad_nv.jit import JitError, jit  # (the function: tinygrad_nv.jit(fn))
+from tinygrad_nv.legacy_types import CPU_TYPES as _LEGACY_TYPES
 from tinygrad_nv.random import (  # noqa: F401  (package functions)
     Generator,
     default_generator,
@@ -51,6 +52,7 @@ from tinygrad_nv.state import load, save
 
 _install_torch_alias()  # `sys.modules["torch"] = tinygrad_nv; import torch.nn` gets our nn
 
+globals().update(_LEGACY_TYPES)  # FloatTensor, LongTensor, ...: PyTorch's legacy tensor types
 for _kind in _tensor.KINDS:  # the ops' functions: tinygrad_nv.exp, tinygrad_nv.cat, ...
     globals().update(_kind.EXPORTS.functions)
 

@@ -449,11 +449,13 @@ class Tensor:
 
     def type(self, dtype: Any = None, non_blocking: bool = False) -> str | Tensor:
         """Without an argument PyTorch's type name ('torch.FloatTensor', on a GPU
-        'torch.cuda.FloatTensor'); with a dtype or such a name, this tensor converted to it
-        (self when it is one already), as torch.Tensor.type."""
+        'torch.cuda.FloatTensor'); with a dtype, such a name or such a class
+        (torch.LongTensor), this tensor converted to it (self when it is one already), as
+        torch.Tensor.type."""
         if dtype is None:
             cuda = "cuda." if self.is_cuda else ""
             return f"torch.{cuda}{_TYPE_NAMES[self.dtype.name]}Tensor"
+        dtype = getattr(dtype, "legacy_name", dtype)  # a class: torch.LongTensor, ...
         if not isinstance(dtype, str):
             return self.cast(dtype)
         prefix, _, kind = dtype.removesuffix("Tensor").rpartition(".")

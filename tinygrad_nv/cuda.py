@@ -11,7 +11,10 @@ from typing import Any
 
 from tinygrad_nv import backend as backends
 from tinygrad_nv._tensor import Tensor
+from tinygrad_nv.legacy_types import CUDA_TYPES
 from tinygrad_nv.random import Generator
+
+globals().update(CUDA_TYPES)  # torch.cuda.FloatTensor, ...: PyTorch's legacy tensor types
 
 
 def is_available() -> bool:
