@@ -26,9 +26,10 @@ class Exports:
 
 def with_inplace(fn: Callable) -> Callable:
     """`fn` as nn.functional has it: with PyTorch's trailing `inplace=False` flag (keyword or
-    last positional). In place, the result is written back into x where that records no
-    graph (x needs no gradient, or grad mode is off); where a graph is recorded the result is
-    a new tensor, as the out-of-place op gives (use the return value, as PyTorch code does)."""
+    last positional). In place, the result is written into x and x returned, recorded as
+    PyTorch records `x.relu_()` (ops.inplace.update: what held x sees the new values; a leaf
+    that requires grad raises). One case differs: while a graph is recorded, a view of a
+    tensor something else holds gets the result as a new tensor (use the return value)."""
     params = [p for p in inspect.signature(fn).parameters.values()
               if p.kind is p.POSITIONAL_OR_KEYWORD][1:]
 
@@ -36,18 +37,14 @@ def with_inplace(fn: Callable) -> Callable:
     def functional(x: Any, *args: Any, inplace: bool = False, **kwargs: Any) -> Any:
         if len(args) > len(params):
             *args, inplace = args
-        out = fn(x, *args, **kwargs)
-        if inplace and not (x.requires_grad and _recording()):
-            return x.copy_(out)
-        return out
+        if not inplace:
+            return fn(x, *args, **kwargs)
+        from tinygrad_nv.ops import inplace as ops_inplace  # it imports this module
+        return ops_inplace.functional_update(x, f"{fn.__name__}_",
+                                             lambda t: fn(t, *args, **kwargs))
 
     functional.__module__ = "tinygrad_nv.nn.functional"  # where it is bound: picklable
     return functional
-
-
-def _recording() -> bool:
-    from tinygrad_nv.autograd import is_grad_enabled
-    return is_grad_enabled()
 
 
 @functools.cache

@@ -174,6 +174,15 @@ def _views_another(x: Tensor) -> bool:
     return False
 
 
+def functional_update(x: Tensor, op: str, compute: Callable[[Tensor], Tensor]) -> Tensor:
+    """nn.functional's `inplace=True` (F.relu(x, inplace=True), nn.ReLU(inplace=True)): update,
+    except for a recorded change of a view of a tensor something else holds (which update
+    refuses), where the result is a new tensor."""
+    if recorded(x, ()) and _views_another(x):
+        return compute(x)
+    return update(x, op, compute)
+
+
 def in_place(fn: Callable[..., Tensor], op: str) -> Callable[..., Tensor]:
     """The in-place variant `op` of the op `fn(x, ...)`: fn's result on x's values, written
     into x (`x.masked_fill_(mask, 0)`, as PyTorch's); returns x."""
