@@ -85,6 +85,27 @@ def test_padded_input_matches_torch(kind, kwargs, initial, device):
     check_grads(ours, theirs, mine, ref)
 
 
+@pytest.mark.parametrize("kind,kwargs", LAYERS, ids=IDS)
+def test_one_step_at_a_time_matches_torch(kind, kwargs, device):
+    """A model stepped one token at a time (few rows against the weights' size: the products
+    are halved, not the weights) carrying its state across calls."""
+    ours, theirs = pair(kind, kwargs, device, inputs=6, hidden=5)
+    rng = np.random.default_rng(2)
+    layout = (2, 1, 6) if kwargs.get("batch_first") else (1, 2, 6)
+    mine, ref = leaves([rng.standard_normal(layout) for _ in range(3)], device)
+    got, expected, state, ref_state = [], [], None, None
+    for a, b in zip(mine, ref):
+        out, state = ours(a, state)
+        ref_out, ref_state = theirs(b, ref_state)
+        got.append(out)
+        expected.append(ref_out)
+    got, expected = got + flat((None, state))[1:], expected + flat((None, ref_state))[1:]
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), **TOL)
+    backward_both(got, expected)
+    check_grads(ours, theirs, mine, ref)
+
+
 @pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
 def test_unbatched_input_matches_torch(kind, device):
     ours, theirs = pair(kind, dict(num_layers=2, bidirectional=True), device)

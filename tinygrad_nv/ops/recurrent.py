@@ -47,7 +47,14 @@ class Recurrence(Function):
         xp, kernels, x, h0, c0 = self.xp, self.kernels, a["x"], a["h0"], a.get("c0")
         rows, (n, hidden), lstm, gru = x.shape[0], h0.shape, mode == "LSTM", mode == "GRU"
         half = _halving(xp, mode, hidden, x.dtype)  # of the sigmoid gates: see the kernels
-        xw = xp.matmul(x, xp.multiply(a["w_ih"].T, half, order="C"))
+        # halving the weights' columns is a pass over both weights; for a few rows (a model
+        # stepped one token at a time) halving the products instead is cheaper (both exact)
+        few = 2 * rows < x.shape[1] + hidden
+        if few:
+            xw = xp.matmul(x, a["w_ih"].T)
+            xw *= half
+        else:
+            xw = xp.matmul(x, xp.multiply(a["w_ih"].T, half, order="C"))
         if bias:
             folded = _folded_bias(mode, a["b_ih"], a["b_hh"], hidden) * half
             if n == 0 or rows % n:
@@ -57,7 +64,7 @@ class Recurrence(Function):
                 whole += xp.tile(folded, n)
         self.b_hn = (a["b_hh"][2 * hidden:] if bias else xp.zeros(hidden, x.dtype)) if gru \
             else None
-        w_t = xp.multiply(a["w_hh"].T, half, order="C")
+        w_t = a["w_hh"].T if few else xp.multiply(a["w_hh"].T, half, order="C")
         self.y = y = xp.empty((rows + (2 if lstm else 1) * n, hidden), dtype=x.dtype)
         # an LSTM's gates start as the projection; each step adds its h W_hh^T from a scratch
         # that stays in cache (the gate pass's sum is symmetric)
@@ -73,14 +80,14 @@ class Recurrence(Function):
             if lstm:
                 c = _extend(xp, c, c0, b)
                 self.c_prev.append(c)
-                xp.matmul(h, w_t, out=hws[:b])
+                _product(xp, h, w_t, hws[:b], half if few else None)
                 kernels.lstm_cell_forward(gates[at], hws[:b], c, y[at], cells[at])
                 c = cells[at]
             elif gru:
-                xp.matmul(h, w_t, out=hws[at])
+                _product(xp, h, w_t, hws[at], half if few else None)
                 kernels.gru_cell_forward(xw[at], hws[at], self.b_hn, h, gates[at], y[at])
             else:
-                xp.matmul(h, w_t, out=hws[:b])
+                _product(xp, h, w_t, hws[:b], half if few else None)
                 kernels.rnn_cell_forward(xw[at], hws[:b], y[at], mode == "RNN_RELU")
             h = y[at]
         for start, stop, at in _endings(batch_sizes, reverse):  # h_n and c_n
@@ -181,6 +188,13 @@ def _extend(xp, h, h0, b: int):
     if h.shape[0] >= b:
         return h[:b]
     return xp.concatenate([h, h0[h.shape[0]:b]])
+
+
+def _product(xp, h, w_t, out, half) -> None:
+    """out = h @ w_t, its columns halved where `half` is given (w_t not halved already)."""
+    xp.matmul(h, w_t, out=out)
+    if half is not None:
+        out *= half
 
 
 def _halving(xp, mode: str, hidden: int, dtype):
