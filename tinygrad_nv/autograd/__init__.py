@@ -15,14 +15,7 @@ from tinygrad_nv.autograd.anomaly import (
     set_detect_anomaly,
 )
 from tinygrad_nv.autograd.engine import backward, default_grad, grad, run_backward, toposort
-from tinygrad_nv.autograd.function import (
-    Function,
-    FunctionCtx,
-    bump_version,
-    constant,
-    device_call,
-    new_version_counter,
-)
+from tinygrad_nv.autograd.function import Function, FunctionCtx, constant, device_call
 from tinygrad_nv.autograd.hooks import RemovableHandle, register_hook, retain_grad
 from tinygrad_nv.autograd.mode import (
     enable_grad,
@@ -31,6 +24,7 @@ from tinygrad_nv.autograd.mode import (
     no_grad,
     set_grad_enabled,
 )
+from tinygrad_nv.autograd.versions import bump_version, new_version_counter
 
 
 def __getattr__(name: str) -> Any:

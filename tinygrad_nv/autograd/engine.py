@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from tinygrad_nv.autograd.anomaly import Recording, check_finite
-from tinygrad_nv.autograd.function import Clock, as_used
 from tinygrad_nv.autograd.hooks import RemovableHandle, run_hooks
 from tinygrad_nv.autograd.mode import grad_mode
+from tinygrad_nv.autograd.versions import Clock, as_used
 
 
 def toposort(roots: Sequence) -> list:

@@ -7,7 +7,7 @@ Where grad mode is on and the tensor or an operand requires grad, the op is reco
 PyTorch records it: the new values are computed by the out-of-place op from a stand-in that
 holds a copy of the old values and the old history, then written into the tensor, which takes
 the op's node as its history (`h = zeros(3); h += w` makes h require grad). A node that used
-the tensor before the change sends its gradient to the stand-in (autograd.function.as_used),
+the tensor before the change sends its gradient to the stand-in (autograd.versions.as_used),
 or raises at backward where it reads the old values. A view of a tensor something else still
 holds (a slice, a reshape) is refused: updating the base's history through a view (PyTorch's
 CopySlices) is not done; clone() it first.
@@ -22,7 +22,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd import Function, is_grad_enabled, no_grad
-from tinygrad_nv.autograd.function import device_call, rebase, retyped
+from tinygrad_nv.autograd.function import device_call, retyped
+from tinygrad_nv.autograd.versions import rebase
 from tinygrad_nv.dtype import is_floating
 from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import is_scalar, is_tensor
