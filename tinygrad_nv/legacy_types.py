@@ -46,6 +46,10 @@ class LegacyTensorType(type):
                             f"{type(data).__name__})")
         return Tensor(data, dtype=cls.dtype, device=device)
 
+    @property
+    def dtype(cls) -> Any:  # resolved when asked: bfloat16's imports ml_dtypes
+        return to_dtype(cls.dtype_name)
+
     def __instancecheck__(cls, obj: Any) -> bool:
         return isinstance(obj, Tensor) and obj.dtype == cls.dtype and obj.is_cuda == cls.is_cuda
 
@@ -59,7 +63,7 @@ def _types(cuda: bool) -> dict[str, LegacyTensorType]:
     for dtype_name, kind in _TYPE_NAMES.items():
         name = f"{kind}Tensor"
         made[name] = LegacyTensorType(name, (), {
-            "dtype": to_dtype(dtype_name), "is_cuda": cuda, "legacy_name": prefix + name,
+            "dtype_name": dtype_name, "is_cuda": cuda, "legacy_name": prefix + name,
             "__doc__": f"PyTorch's legacy {prefix}{name}: {dtype_name} tensors."})
     return made
 
