@@ -12,7 +12,7 @@ import numpy as np
 import tinygrad_nv.nn as nn
 import tinygrad_nv.nn.functional as F
 import tinygrad_nv.optim as optim
-from tinygrad_nv import Tensor
+from tinygrad_nv import Tensor, manual_seed
 
 
 class DigitsCNN(nn.Module):
@@ -121,3 +121,23 @@ def state_of(run: Run) -> list[np.ndarray]:
     for state in run.opt.state.values():
         arrays += [v.numpy() for v in state.values() if isinstance(v, Tensor)]
     return arrays
+
+
+def mlp_eager_and_jitted(opt: str, device: str, size: int, jit: Callable) -> Any:
+    """The examples' MLP stepped 20 times eagerly and through `jit` from the same weights and
+    seed, the learning rate changed every step; checks the losses and every state array are
+    equal bit for bit and returns the jitted step (its replay counts)."""
+    runs = [make_run("mlp", opt, device) for _ in range(2)]
+    fn = jit(runs[1].step)
+    losses = []
+    for run, step in zip(runs, (runs[0].step, fn), strict=True):
+        manual_seed(5)
+        losses.append([])
+        for i in range(20):
+            run.opt.param_groups[0]["lr"] = 0.05 / (1 + i)
+            losses[-1].append(step(*batch("mlp", size, i, device)))
+    for eager, replayed in zip(losses[0], losses[1], strict=True):
+        np.testing.assert_array_equal(eager.numpy(), replayed.numpy())
+    for eager, replayed in zip(state_of(runs[0]), state_of(runs[1]), strict=True):
+        np.testing.assert_array_equal(eager, replayed)
+    return fn

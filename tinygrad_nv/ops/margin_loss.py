@@ -68,6 +68,17 @@ def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: 
     return reduced((-target * (input1 - input2) + margin).clip(min=0.0), reduction)
 
 
+def _check_triplet(op: str, anchor: Tensor, positive: Tensor, negative: Tensor,
+                   margin: float) -> None:
+    """The triplet losses' argument checks."""
+    if margin <= 0:
+        raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
+    if not anchor.ndim == positive.ndim == negative.ndim:
+        raise ShapeError(f"{op}: the anchor, positive and negative tensors must have the same "
+                         f"number of dimensions, got {anchor.shape}, {positive.shape} and "
+                         f"{negative.shape}")
+
+
 @autocast_op
 @in_accumulation_dtype
 def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor,
@@ -78,12 +89,7 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor,
     swap=True takes min(d(a, n), d(p, n)) as the negative distance."""
     op = "triplet_margin_loss"
     reduction = reduction_of(reduction, op, size_average, reduce)
-    if margin <= 0:
-        raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
-    if not anchor.ndim == positive.ndim == negative.ndim:
-        raise ShapeError(f"{op}: the anchor, positive and negative tensors must have the same "
-                         f"number of dimensions, got {anchor.shape}, {positive.shape} and "
-                         f"{negative.shape}")
+    _check_triplet(op, anchor, positive, negative, margin)
     d_pos = pairwise_distance(anchor, positive, p, eps)
     d_neg = pairwise_distance(anchor, negative, p, eps)
     if swap:
@@ -207,12 +213,7 @@ def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative
     default); swap=True takes min(d(a, n), d(p, n)) as the negative distance."""
     op = "triplet_margin_with_distance_loss"
     reduction = reduction_of(reduction, op)
-    if margin <= 0:
-        raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
-    if not anchor.ndim == positive.ndim == negative.ndim:
-        raise ShapeError(f"{op}: the anchor, positive and negative tensors must have the same "
-                         f"number of dimensions, got {anchor.shape}, {positive.shape} and "
-                         f"{negative.shape}")
+    _check_triplet(op, anchor, positive, negative, margin)
     distance = pairwise_distance if distance_function is None else distance_function
     d_pos, d_neg = distance(anchor, positive), distance(anchor, negative)
     if swap:
