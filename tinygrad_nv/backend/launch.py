@@ -30,6 +30,7 @@ from tinygrad_nv.backend.kernels import (
     SgdCoef,
     conv_out_size,
 )
+from tinygrad_nv.backend.launch_recurrent import RecurrentLaunches
 from tinygrad_nv.backend.optim_kernels import OptimizerKernels
 
 # Files compiled in front of a family's own file, in order (kernel files include nothing).
@@ -98,7 +99,7 @@ def _row_block(cols: int) -> int:
     return min(hi, max(lo, 1 << (_cdiv(cols, 4) - 1).bit_length()))
 
 
-class CudaKernels(OptimizerKernels):
+class CudaKernels(RecurrentLaunches, OptimizerKernels):
     """The fused kernels of `NumpyKernels`, launched from `kernels/*.cu` (the optimizers of
     OptimizerKernels through this class's `_optim_step` / `_optim_multi`)."""
 
@@ -570,50 +571,6 @@ class CudaKernels(OptimizerKernels):
                                  out, np.int64(n), *stream)
         return out
 
-    # ---- recurrent cells: one time step's gate pass (kernels/recurrent.cu; the arguments are
-    # NumpyKernels'); outputs are written into the arrays given
-    def lstm_cell_forward(self, gates, xw, c, h_out, c_out) -> None:
-        dt = self._dtype("lstm_cell_forward", c.dtype)
-        with self._in_place(dt, gates, h_out, c_out) as (g, h, cn):
-            self._launch_elementwise("recurrent", "lstm_cell_forward", dt, c.size, g,
-                                     self._input(xw, dt), self._input(c, dt), h, cn,
-                                     *_elements_hidden(c))
-
-    def lstm_cell_backward(self, gates, c, c_out, dout, dh, dc, dgates) -> None:
-        dt = self._dtype("lstm_cell_backward", c.dtype)
-        inputs = (self._input(a, dt) for a in (gates, c, c_out, dout, dh))
-        with self._in_place(dt, dc, dgates) as (dcc, dg):
-            self._launch_elementwise("recurrent", "lstm_cell_backward", dt, c.size, *inputs,
-                                     dcc, dg, *_elements_hidden(c))
-
-    def gru_cell_forward(self, xw, hw, b_hn, h, gates, h_out) -> None:
-        dt = self._dtype("gru_cell_forward", h.dtype)
-        inputs = (self._input(a, dt) for a in (xw, hw, b_hn, h))
-        with self._in_place(dt, gates, h_out) as (g, ho):
-            self._launch_elementwise("recurrent", "gru_cell_forward", dt, h.size, *inputs, g,
-                                     ho, *_elements_hidden(h))
-
-    def gru_cell_backward(self, gates, hw, b_hn, h, dout, dh, dxw, dhw) -> None:
-        dt = self._dtype("gru_cell_backward", h.dtype)
-        inputs = (self._input(a, dt) for a in (gates, hw, b_hn, h, dout))
-        with self._in_place(dt, dh, dxw, dhw) as outputs:
-            self._launch_elementwise("recurrent", "gru_cell_backward", dt, h.size, *inputs,
-                                     *outputs, *_elements_hidden(h))
-
-    def rnn_cell_forward(self, xw, hw, h_out, relu: bool) -> None:
-        dt = self._dtype("rnn_cell_forward", h_out.dtype)
-        with self._in_place(dt, h_out) as (ho,):
-            self._launch_elementwise("recurrent", "rnn_cell_forward", dt, ho.size,
-                                     self._input(xw, dt), self._input(hw, dt), ho,
-                                     np.int64(ho.size), np.int32(relu))
-
-    def rnn_cell_backward(self, h_out, dout, dh, dpre, relu: bool) -> None:
-        dt = self._dtype("rnn_cell_backward", h_out.dtype)
-        inputs = (self._input(a, dt) for a in (h_out, dout, dh))
-        with self._in_place(dt, dpre) as (dp,):
-            self._launch_elementwise("recurrent", "rnn_cell_backward", dt, dp.size, *inputs,
-                                     dp, np.int64(dp.size), np.int32(relu))
-
 
 def _address(array) -> int:
     """The device address of an array's first element (CuPy: data.ptr; NumPy on emu)."""
@@ -630,11 +587,6 @@ def _bits(array):
 def _rows_cols(x) -> tuple:
     rows, cols = x.shape
     return np.int32(rows), np.int32(cols)
-
-
-def _elements_hidden(state) -> tuple:
-    """recurrent.cu's element count and hidden size of a (batch, hidden) state."""
-    return np.int64(state.size), np.int32(state.shape[1])
 
 
 def _conv_shape(op: str, x_shape, kernel, stride, padding, dilation, out=None) -> tuple:
