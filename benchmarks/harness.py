@@ -279,6 +279,15 @@ def check_same_loss(ours: float, theirs: float, what: str) -> str:
     return f"{what}: same weights, same first loss as PyTorch ({ours:.6g})"
 
 
+def call_all(fns: list[Callable[[], object]]) -> Callable[[], None]:
+    """One function calling each of `fns` in order, as the list holds them when it is called
+    (a suite's device synchronisations: ours, then PyTorch's where it runs)."""
+    def call() -> None:
+        for fn in fns:
+            fn()
+    return call
+
+
 def model_step(model, opt) -> Callable[..., object]:
     """The training step of a model whose forward returns the loss: zero_grad, loss,
     backward, optimizer step (PyTorch's API, so it runs in both worlds)."""
@@ -317,7 +326,5 @@ def both_worlds(suite: Suite, settings: Settings, make_model: Callable, make_opt
         suite.notes.append(check_same_loss(float(fns[OURS]().item()),
                                            float(fns["torch"]().item()), what))
 
-    def sync():
-        for s in syncs:
-            s()
+    sync = call_all(syncs)
     return fns, sync

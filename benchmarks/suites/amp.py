@@ -13,6 +13,7 @@ from benchmarks.harness import (
     Row,
     Settings,
     Suite,
+    call_all,
     time_round_robin,
     torch_or_reason,
     torch_sync,
@@ -77,9 +78,7 @@ def run(settings: Settings) -> Suite:
     else:
         syncs.append(torch_sync(torch, torch_device))
 
-    def sync():
-        for s in syncs:
-            s()
+    sync = call_all(syncs)
 
     if settings.gpu:
         cases = [(batch, low) for batch in settings.size((128, 1024), (128, 1024), (8,))

@@ -14,6 +14,7 @@ from benchmarks.harness import (
     Settings,
     Suite,
     Target,
+    call_all,
     check_same_loss,
     fault_rows,
     jit_rows,
@@ -75,9 +76,7 @@ def run(settings: Settings) -> Suite:
                                            f"CNN batch {batch}"))
     settings.progress(f"cnn: batch {batch}")
 
-    def sync():
-        for s in syncs:
-            s()
+    sync = call_all(syncs)
 
     fns = with_jit(fns)
     stats = time_round_robin(fns, settings, settings.samples(30, 5), sync)

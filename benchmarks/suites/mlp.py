@@ -14,6 +14,7 @@ from benchmarks.harness import (
     Settings,
     Suite,
     Target,
+    call_all,
     fault_rows,
     jit_rows,
     time_round_robin,
@@ -169,9 +170,7 @@ def run(settings: Settings) -> Suite:
     else:
         syncs.append(torch_sync(torch, torch_device))
 
-    def sync():
-        for s in syncs:
-            s()
+    sync = call_all(syncs)
 
     samples = settings.samples(50, 8)
     for optimizer in ("sgd", "adam"):

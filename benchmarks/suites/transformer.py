@@ -13,6 +13,7 @@ from benchmarks.harness import (
     Settings,
     Suite,
     Target,
+    call_all,
     check_same_loss,
     fault_rows,
     jit_rows,
@@ -68,9 +69,7 @@ def run(settings: Settings) -> Suite:
                                            "transformer block"))
     settings.progress(f"transformer: batch {batch}, sequence {seq}")
 
-    def sync():
-        for s in syncs:
-            s()
+    sync = call_all(syncs)
 
     fns = with_jit(fns)
     stats = time_round_robin(fns, settings, settings.samples(20, 4), sync, warmup=2)
