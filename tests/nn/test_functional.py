@@ -203,6 +203,29 @@ def test_batch_norm_training_and_running_stats(shape, device):
     np.testing.assert_allclose(running_var.numpy(), 0.8 * 2.0 + 0.2 * var * count / (count - 1))
 
 
+@pytest.mark.parametrize("affine", ["both", "weight", "bias", "none"])
+@pytest.mark.parametrize("shape", [(6, 2), (3, 2, 5), (2, 2, 3, 2)])
+def test_batch_norm_training_gradients_of_every_input(shape, affine, device):
+    """The fused training Function: values, gradients and second derivatives of x and of
+    whichever affine parameters it has, against finite differences in float64."""
+    x = rand(*shape, scale=2.0, device=device)
+    w = rand(2, seed=1, device=device) if affine in ("both", "weight") else None
+    b = rand(2, seed=2, device=device) if affine in ("both", "bias") else None
+    axes = (0, *range(2, len(shape)))
+    a = x.numpy()
+    mean, var = a.mean(axis=axes), a.var(axis=axes)
+    given = [t for t in (w, b) if t is not None]
+
+    def fn(x, *t):
+        return F.batch_norm(x, None, None, t[0] if w is not None else None,
+                            t[-1] if b is not None else None, training=True)
+
+    def reference(arr, *t):
+        return batch_norm_ref(arr, mean, var, t[0] if w is not None else np.ones(2),
+                              t[-1] if b is not None else np.zeros(2))
+    check_op(fn, reference, x, *given, atol=1e-5)
+
+
 def test_batch_norm_eval_uses_running_stats(device):
     x, w, b = rand(4, 3, 2, device=device), rand(3, seed=1, device=device), \
         rand(3, seed=2, device=device)

@@ -117,29 +117,91 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
         if t is not None and t.shape != (c,):
             raise ValueError(f"batch_norm: {name} must have shape ({c},) for an input of shape "
                              f"{x.shape}, got {t.shape}")
-    axes = (0, *range(2, x.ndim))
     shape = (1, c) + (1,) * (x.ndim - 2)
-    if training:
-        count = math.prod(x.shape[:1] + x.shape[2:])
-        if count == 1:
-            raise ValueError(f"batch_norm: expected more than 1 value per channel when "
-                             f"training, got input of shape {x.shape}")
-        mean = x.mean(axes, keepdim=True)
-        centered = x - mean
-        var = (centered * centered).mean(axes, keepdim=True)
-        if count:  # an empty batch leaves the running statistics as they are (as PyTorch)
-            _update_running(running_mean, mean.detach().reshape(c), momentum)
-            _update_running(running_var, var.detach().reshape(c) * (count / (count - 1)),
-                            momentum)
-    else:
+    if not training:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: running_mean and running_var are required when "
                              "training=False")
-        centered = x - running_mean.detach().cast(x.dtype).reshape(shape)
-        var = running_var.detach().cast(x.dtype).reshape(shape)
-    out = centered * (var + eps).rsqrt()
-    out = out if weight is None else out * weight.reshape(shape)
-    return out if bias is None else out + bias.reshape(shape)
+        scale = (running_var.detach().cast(x.dtype) + eps).rsqrt()  # (C,): two passes on x
+        shift = -running_mean.detach().cast(x.dtype) * scale
+        if weight is not None:
+            scale, shift = scale * weight, shift * weight
+        shift = shift if bias is None else shift + bias
+        return x * scale.reshape(shape) + shift.reshape(shape)
+    count = math.prod(x.shape[:1] + x.shape[2:])
+    if count == 1:
+        raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
+                         f"got input of shape {x.shape}")
+    affine = [t for t in (weight, bias) if t is not None]
+    stats: list = []
+    rows = x.reshape(x.shape[0], c, math.prod(x.shape[2:]))
+    out = BatchNorm.apply(rows, *affine, eps=float(eps),
+                          weight=weight is not None, bias=bias is not None, stats=stats)
+    if count:  # an empty batch leaves the running statistics as they are (as PyTorch)
+        mean, var = (x._like(a) for a in stats)
+        _update_running(running_mean, mean, momentum)
+        _update_running(running_var, var * (count / (count - 1)), momentum)
+    return out.reshape(x.shape)
+
+
+class BatchNorm(Function):
+    """Batch norm in training of x (N, C, S) over N and S per channel, then * weight + bias
+    (each optional, (C,)): a few NumPy / CuPy passes each way instead of ~25 graph nodes;
+    the batch's mean and biased variance go to `stats` (the running statistics' update), the
+    mean and 1 / std are kept for backward. Recorded (create_graph), backward is Tensor
+    operations that recompute them from x."""
+
+    def forward(self, x, *affine, eps: float, weight: bool, bias: bool, stats: list):
+        self.eps, self.weight, self.bias = eps, weight, bias
+        count = x.shape[0] * x.shape[2]
+        self.mean = x.sum(axis=(0, 2)) / max(count, 1)
+        centered = x - self.mean[:, None]
+        y = centered * centered  # the output's buffer holds the squares first
+        var = y.sum(axis=(0, 2)) / max(count, 1)
+        stats += [self.mean, var]
+        self.rstd = 1 / self.xp.sqrt(var + eps)
+        scale = self.rstd * affine[0] if weight else self.rstd
+        self.xp.multiply(centered, scale[:, None], out=y)
+        if bias:
+            y += affine[-1][:, None]
+        return y
+
+    def backward(self, g):
+        x, *affine = self.parents
+        needs = self.needs_input_grad
+        if is_grad_enabled():  # recorded: differentiable again
+            return self._recorded_backward(g)
+        xp, count = self.xp, x.shape[0] * x.shape[2]
+        g3, mean, rstd = g._data, self.mean[:, None], self.rstd
+        g_sum = g3.sum(axis=(0, 2))
+        centered = x._data - mean
+        gx = g3 * centered
+        g_xhat = gx.sum(axis=(0, 2)) * rstd  # sum of g * xhat per channel
+        gw = g_xhat if self.weight and needs[1] else None
+        gb = g_sum if self.bias and needs[-1] else None
+        if needs[0]:  # gx = a g + b (x - mean) + c per channel (weight folded into a, b, c)
+            a = rstd * affine[0]._data if self.weight else rstd
+            centered *= (-a * rstd * g_xhat / max(count, 1))[:, None]
+            centered -= (a * g_sum / max(count, 1))[:, None]
+            xp.multiply(g3, a[:, None], out=gx)
+            gx += centered
+        arrays = (gx if needs[0] else None, *([gw] if self.weight else []),
+                  *([gb] if self.bias else []))
+        return tuple(None if a is None else g._like(a) for a in arrays)
+
+    def _recorded_backward(self, g):
+        x, *affine = self.parents
+        needs = self.needs_input_grad
+        centered = x - x.mean((0, 2), keepdim=True)
+        rstd = ((centered * centered).mean((0, 2), keepdim=True) + self.eps).rsqrt()
+        xhat = centered * rstd
+        h = g * affine[0].reshape(1, -1, 1) if self.weight else g
+        gx = rstd * (h - h.mean((0, 2), keepdim=True)
+                     - xhat * (h * xhat).mean((0, 2), keepdim=True))
+        gw = (g * xhat).sum((0, 2)) if self.weight and needs[1] else None
+        gb = g.sum((0, 2)) if self.bias and needs[-1] else None
+        return (gx if needs[0] else None, *([gw] if self.weight else []),
+                *([gb] if self.bias else []))
 
 
 def _update_running(stat: Tensor | None, batch_value: Tensor, momentum: float | Tensor
