@@ -49,6 +49,12 @@ from tinygrad_nv.random import (  # noqa: F401  (package functions)
     set_rng_state,
 )
 from tinygrad_nv.state import load, save
+from tinygrad_nv.threads import (  # noqa: F401  (package functions)
+    get_num_interop_threads,
+    get_num_threads,
+    set_num_interop_threads,
+    set_num_threads,
+)
 
 _install_torch_alias()  # `sys.modules["torch"] = tinygrad_nv; import torch.nn` gets our nn
 
