@@ -130,11 +130,14 @@ def test_no_warning_for_a_plain_step(device):
 
 
 def test_steps_on_cuda_arrays_run_eagerly_with_one_warning(monkeypatch):
-    """Recording traces NumPy arrays only: a step given tensors of a CUDA device runs
-    eagerly (emu stands in for the CUDA backend here), with eager's results, warned once."""
+    """Recording CuPy arrays is opt-in (TINYGRAD_NV_CUDA_GRAPHS=1) until it has run on a GPU:
+    without it a step given tensors of a CUDA device runs eagerly (emu stands in for the CUDA
+    backend here), with eager's results, warned once."""
     from tinygrad_nv.backend.emu import EmuBackend
     from tinygrad_nv.jit import api
+    from tinygrad_nv.jit.graph import CAPTURE_ENV
     monkeypatch.setattr(api, "CudaBackend", EmuBackend)
+    monkeypatch.delenv(CAPTURE_ENV, raising=False)  # emu's graphs would be cuda's opt-in here
     w = Tensor([1.0, 2.0], device="emu", requires_grad=True)
 
     def step(x):
@@ -142,6 +145,6 @@ def test_steps_on_cuda_arrays_run_eagerly_with_one_warning(monkeypatch):
 
     fn = tg.jit(step)
     x = Tensor([3.0, 4.0], device="emu")
-    with pytest.warns(RuntimeWarning, match="CUDA arrays is not implemented"):
+    with pytest.warns(RuntimeWarning, match="CUDA arrays is opt-in .*TINYGRAD_NV_CUDA_GRAPHS=1"):
         results = [fn(x).item() for _ in range(4)]
     assert results == [11.0] * 4 and fn.recordings == 0 and fn.eager_only

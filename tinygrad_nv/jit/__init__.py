@@ -6,9 +6,10 @@ flags of the modules the step calls), the first call runs eagerly, the second re
 calls replay; a bounded LRU cache (`max_signatures`) keeps the recordings.
 
 Recording runs the step for real while watching it at the array level (record.py): arrays
-are `TracedArray`s, an ndarray subclass over the real arrays whose ufuncs
-(`__array_ufunc__`), NumPy functions (`__array_function__`) and methods (reshape, astype,
-getitem, setitem, sum, ...) become nodes; the backends' `xp` calls, kernel calls (at the kernel
+are traced arrays (traced.py), NumPy or CuPy subclasses over the real arrays whose ufuncs
+(NumPy's `__array_ufunc__`, CuPy's `__cupy_override_elementwise_kernel__`), NumPy functions
+(`__array_function__`), `@` and methods (reshape, astype, getitem, setitem, sum, ...) become
+nodes; the backends' `xp` calls, kernel calls (at the kernel
 contract, backend/kernels.py), random draws and host transfers are proxies (hooks.py), and
 `Tensor._data` / `Tensor._grad` are hooked descriptors: the first read of a tensor's array
 from outside the step is an input of the recording (the argument, or that tensor), writes are
@@ -57,8 +58,11 @@ very same flow (capture.EmuRuntime's stand-ins: a capture runs nothing, each lau
 body as if capturing and writes into the first launch's arrays). Not verified: everything in
 capture.CudaRuntime (written from CuPy's and cuBLAS's sources and documentation, never run on
 a GPU; tests/jit/test_cuda_graphs.py is its gpu-marked check), and before it the jit's
-recording on cuda (TracedArray is a NumPy subclass: CuPy arrays are not traced, so a step
-given cuda tensors runs eagerly with one warning until they are).
+recording on cuda: CuPy's traced arrays are tested over host memory, where CuPy makes array
+objects without a device, every operation reaching a stand-in recording
+(tests/jit/test_traced_cupy.py); so recording on cuda is opt-in with the graphs
+(TINYGRAD_NV_CUDA_GRAPHS=1) until it has run on a GPU, and without it a step given cuda
+tensors runs eagerly with one warning.
 Left: batched matmuls (attention, LSTM's stacked products) and einsum/tensordot in a graph,
 `_dev` kernels for the other optimizers and device scalars for Adagrad/amsgrad (refused when
 their learning rate changes), draws from a user's Generator inside a step (baked: replays reuse

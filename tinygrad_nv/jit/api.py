@@ -18,8 +18,9 @@ from tinygrad_nv.autograd.autocast_state import autocast_state
 from tinygrad_nv.autograd.mode import grad_mode
 from tinygrad_nv.backend.cuda import CudaBackend
 from tinygrad_nv.jit import codegen, graph, hooks, record
-from tinygrad_nv.jit.record import Recorder, Ref, TracedArray
+from tinygrad_nv.jit.record import Recorder, Ref
 from tinygrad_nv.jit.state import JitError, state, watch
+from tinygrad_nv.jit.traced import Traced
 
 UNSTABLE_TRIES = 2  # recordings that store new tensors outside the step, before accepting one
 
@@ -109,11 +110,12 @@ class Jitted:
             return self.fn(*args, **kwargs)
 
     def _record(self, entry: _Entry, args: tuple, kwargs: dict, leaves: list) -> Any:
-        if any(isinstance(leaf, Tensor) and isinstance(leaf._backend, CudaBackend)
-               for leaf in leaves):
-            self.eager_only = True  # TracedArray is a NumPy subclass: CuPy arrays untraced
-            warnings.warn(f"jit({self.name}): recording steps on CUDA arrays is not "
-                          "implemented yet (only cpu and emu record); it runs eagerly",
+        cuda = [b for b in backends._backends.values() if isinstance(b, CudaBackend)]
+        if _on_cuda(leaves) and not graph.capture_mode(cuda):
+            self.eager_only = True  # recording CuPy arrays has not run on a GPU yet: opt-in
+            warnings.warn(f"jit({self.name}): recording steps on CUDA arrays is opt-in until "
+                          f"it has run on a GPU ({graph.CUDA_GRAPHS_ENV}=1 records them and "
+                          "replays each as one CUDA graph); it runs eagerly",
                           RuntimeWarning, stacklevel=3)
             return self._eager(args, kwargs)
         rec = Recorder(self.name, leaves, Tensor)
@@ -187,14 +189,26 @@ def _sig(x: Any, leaves: list) -> Any:
         leaves.append(x)
         data = x._data
         return (data.shape, data.dtype, x._backend, x._requires_grad)
-    if isinstance(x, np.ndarray):
+    if _is_array(x):
         leaves.append(x)
-        return ("array", x.shape, x.dtype)
+        return ("array", type(x), x.shape, x.dtype)
     if type(x) in (tuple, list):
         return (type(x), tuple([_sig(v, leaves) for v in x]))
     if type(x) is dict:
         return (dict, tuple([(k, _sig(v, leaves)) for k, v in x.items()]))
     return x
+
+
+def _on_cuda(leaves: list) -> bool:
+    """Whether the step's tensor or array arguments live on a CUDA device."""
+    return any(isinstance(leaf._backend, CudaBackend) if isinstance(leaf, Tensor)
+               else not isinstance(leaf, np.ndarray) for leaf in leaves)
+
+
+def _is_array(x: Any) -> bool:
+    """Whether x is a NumPy or CuPy array (an array argument of the step)."""
+    return isinstance(x, np.ndarray) or type(x).__module__.partition(".")[0] == "cupy" \
+        and hasattr(x, "__cuda_array_interface__")
 
 
 def _autocast_key() -> Any:
@@ -229,7 +243,7 @@ class _watching:  # noqa: N801  (a context manager, used like a function)
 
 def _traced(value: Any, rec: Recorder, leaves: list) -> Any:
     """The arguments as the recording passes them: arrays as traced inputs."""
-    if isinstance(value, np.ndarray):
+    if _is_array(value):
         index = next(i for i, leaf in enumerate(leaves) if leaf is value)
         slot = rec.new_slot()
         rec.inputs[slot] = ("arg", index)
@@ -253,10 +267,10 @@ def _output(value: Any, rec: Recorder) -> Any:
         data = _array_of(value)
         if not rec.is_created(value):
             return codegen.same(value)
-        if not (isinstance(data, TracedArray) and data._rec is rec):
+        if not (isinstance(data, Traced) and data._rec is rec):
             raise JitError(f"jit({rec.name}): fn returned a tensor the recording cannot follow")
         return codegen.new_tensor(Ref(data._slot), value._backend, Tensor._from_op)
-    if isinstance(value, TracedArray) and value._rec is rec:
+    if isinstance(value, Traced) and value._rec is rec:
         return Ref(value._slot)
     if type(value) in (tuple, list):
         return type(value)(_output(v, rec) for v in value)
@@ -277,7 +291,7 @@ def _effects(rec: Recorder, leaves: list) -> list[tuple]:
         target = ("arg", arg_index[ident]) if ident in arg_index else t
         data = _array_of(t)
         first = rec.first.get((ident, "_data"))
-        if isinstance(data, TracedArray) and data._rec is rec and first is not None and (
+        if isinstance(data, Traced) and data._rec is rec and first is not None and (
                 (ident, "_data") not in rec.read_first or data._raw is not first[1]):
             effects.append((target, "_data", Ref(data._slot)))
         if (ident, "_grad") in rec.grad_written:

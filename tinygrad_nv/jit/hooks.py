@@ -16,8 +16,9 @@ from tinygrad_nv import backend as backends
 from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.backend.kernels import WRITES, Kernels
 from tinygrad_nv.jit import record
-from tinygrad_nv.jit.record import Recorder, TracedArray
+from tinygrad_nv.jit.record import Recorder
 from tinygrad_nv.jit.state import state
+from tinygrad_nv.jit.traced import Traced
 
 _LOCK = threading.Lock()  # one recording at a time in the process
 
@@ -35,7 +36,7 @@ class _Attr:
         value = self.member.__get__(obj, owner)
         rec = state.recorder
         if rec is None or rec.thread != threading.get_ident():
-            return value._raw if type(value) is TracedArray else value
+            return value._raw if isinstance(value, Traced) else value
         return rec.on_get(obj, self.attr, value)
 
     def __set__(self, obj: Any, value: Any) -> None:
@@ -167,7 +168,7 @@ def _swap(backend: Any, rec: Recorder) -> tuple[Any, dict]:
     def to_host(array: Any) -> Any:
         if rec.active and rec.thread == threading.get_ident():
             rec.refuse("a copy of device values to the host")
-        return real_to_host(array._raw if isinstance(array, TracedArray) else array)
+        return real_to_host(array._raw if isinstance(array, Traced) else array)
 
     backend.from_host, backend.to_host = from_host, to_host
     return backend, saved

@@ -1,10 +1,10 @@
 """Recording a step: every array operation of forward, loss, backward and the optimizer step
 becomes a `Node` of a `Recorder`, while the step runs for real.
 
-Arrays of the step are `TracedArray`s: an ndarray subclass viewing the real array (`_raw`)
-that records each ufunc (`__array_ufunc__`), NumPy function (`__array_function__`) and method
-(reshape, astype, __getitem__, __setitem__, sum, ...) it takes part in, and refuses what reads
-device values (item, bool, float, tolist, nonzero, boolean masks). The backends' `xp`,
+Arrays of the step are traced arrays (traced.py): NumPy or CuPy subclasses viewing the real
+array (`_raw`) that record each ufunc, function and method (reshape, astype, __getitem__,
+__setitem__, sum, ...) they take part in, and refuse what reads device values (item, bool,
+float, tolist, get, nonzero, boolean masks). The backends' `xp`,
 `kernels` and `rng` are proxies that record their calls (kernel calls at the contract of
 backend/kernels.py, the random stream read at replay), and `Tensor._data` / `Tensor._grad`
 are hooked: the first read of a tensor's array from outside the step makes it an input of the
@@ -21,12 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_nv.jit import traced
 from tinygrad_nv.jit.state import JitError, state, user_line
+from tinygrad_nv.jit.traced import DATA_SHAPED, Traced, traced_class, traced_in
 
-# Functions whose results depend on values by their shape: they cannot be recorded
-DATA_SHAPED = frozenset({"nonzero", "flatnonzero", "argwhere", "unique", "unique_values",
-                         "unique_counts", "unique_inverse", "unique_all", "extract",
-                         "compress", "bincount", "trim_zeros"})
 # Functions that read only shapes and dtypes: called, not recorded
 METADATA = frozenset({"shape", "ndim", "size", "result_type", "can_cast", "promote_types",
                       "broadcast_shapes", "iinfo", "finfo", "dtype", "isscalar",
@@ -34,17 +32,6 @@ METADATA = frozenset({"shape", "ndim", "size", "result_type", "can_cast", "promo
 # Functions that write into their first argument
 WRITE_FIRST = frozenset({"copyto", "put_along_axis", "place", "putmask", "fill_diagonal",
                          "put"})
-# ndarray methods recorded as one call each (receiver.method(...) at replay)
-METHODS = ("astype", "copy", "reshape", "view", "transpose", "swapaxes", "squeeze", "ravel",
-           "flatten", "repeat", "take", "sum", "prod", "mean", "var", "std", "max", "min",
-           "any", "all", "argmax", "argmin", "cumsum", "cumprod", "clip", "round", "dot",
-           "diagonal", "trace", "conj", "argsort", "searchsorted", "choose", "__copy__",
-           "__deepcopy__", "nonzero", "compress")
-WRITE_METHODS = ("fill", "sort", "partition", "put", "itemset", "resize", "byteswap")
-HOST_READS = ("item", "tolist", "tobytes", "__bool__", "__float__", "__int__", "__index__",
-              "__complex__", "__contains__", "__reduce__", "__reduce_ex__", "__dlpack__",
-              "__array__", "__buffer__")
-_ARRAY_TYPES: tuple = (np.ndarray,)  # CuPy's ndarray is added where CuPy is loaded
 
 
 class Ref:
@@ -72,139 +59,9 @@ class Node:
         self.where: str | None = None  # the user's line (kept where an error may name it)
 
 
-class TracedArray(np.ndarray):
-    """An array of a recording (see the module docstring); inert (a plain array) once its
-    recording is over or in another thread."""
-
-    _rec: Any = None
-    _slot: int = -1
-    _raw: Any = None
-
-    def __array_finalize__(self, obj: Any) -> None:
-        self._rec = None  # views NumPy makes internally are inert
-
-    def _live(self) -> Any:
-        rec = self._rec
-        return rec if rec is not None and rec.active and rec.thread == threading.get_ident() \
-            else None
-
-    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        fn = ufunc if method == "__call__" else getattr(ufunc, method)
-        rec = _live_of(inputs, kwargs)
-        if rec is None:
-            return fn(*_raw_of(inputs), **_raw_of(kwargs))
-        writes = list(kwargs.get("out", ()))
-        if method == "at":
-            writes.append(inputs[0])
-        return rec.call("call", fn, inputs, kwargs, writes)
-
-    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
-        rec = _live_of(args, kwargs)
-        if rec is None:
-            return func(*_raw_of(args), **_raw_of(kwargs))
-        return rec.xp_call(func, args, kwargs)
-
-    def __getitem__(self, key: Any) -> Any:
-        rec = self._live()
-        if rec is None:
-            return self._raw[_raw_of(key)]
-        if _boolean_key(key):
-            rec.refuse("boolean mask indexing (a shape that depends on values)")
-        return rec.call("method", "__getitem__", (self, key), {}, [])
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        rec = self._live()
-        if rec is None:
-            self._raw[_raw_of(key)] = _raw_of(value)
-            return
-        if _boolean_key(key):
-            rec.refuse("boolean mask assignment (reads values on the host)")
-        rec.call("setitem", "__setitem__", (self, key, value), {}, [self])
-
-    def __iter__(self) -> Any:
-        return (self[i] for i in range(len(self)))
-
-    def __repr__(self) -> str:
-        return f"TracedArray(shape={self.shape}, dtype={self.dtype})"
-
-    __str__ = __repr__
-
-    @property
-    def base(self) -> Any:  # the real array's base: view checks answer as for the real array
-        return self._raw.base
-
-    @property
-    def T(self) -> Any:  # noqa: N802
-        return self.transpose()
-
-    @property
-    def mT(self) -> Any:  # noqa: N802
-        return self.swapaxes(-1, -2)
-
-
-def _method(name: str, writes: bool) -> Callable:
-    def method(self: TracedArray, *args: Any, **kwargs: Any) -> Any:
-        rec = self._live()
-        if rec is None:
-            return getattr(self._raw, name)(*_raw_of(args), **_raw_of(kwargs))
-        if name in DATA_SHAPED:
-            rec.refuse(f"{name} (a shape that depends on values)")
-        out = [kwargs["out"]] if kwargs.get("out") is not None else []
-        return rec.call("method", name, (self, *args), kwargs, [self] * writes + out)
-    method.__name__ = name
-    return method
-
-
-def _host_read(name: str) -> Callable:
-    def read(self: TracedArray, *args: Any, **kwargs: Any) -> Any:
-        rec = self._live()
-        if rec is not None:
-            rec.refuse(f"{name.strip('_')} of an array (a host read of device values)")
-        return getattr(self._raw, name)(*_raw_of(args), **_raw_of(kwargs))
-    read.__name__ = name
-    return read
-
-
-for _name in METHODS:
-    setattr(TracedArray, _name, _method(_name, False))
-for _name in WRITE_METHODS:
-    setattr(TracedArray, _name, _method(_name, True))
-for _name in HOST_READS:
-    setattr(TracedArray, _name, _host_read(_name))
-
-
-def _boolean_key(key: Any) -> bool:
-    keys = key if isinstance(key, tuple) else (key,)
-    return any(isinstance(k, _ARRAY_TYPES) and k.dtype == bool or
-               isinstance(k, list) and k and isinstance(k[0], bool) for k in keys)
-
-
-def _live_of(args: Any, kwargs: Any) -> Any:
-    """The live recording of the first traced array among the arguments, or None."""
-    for a in (*args, *kwargs.values()):
-        if isinstance(a, TracedArray):
-            return a._live()
-        if isinstance(a, (tuple, list)):
-            rec = _live_of(a, {})
-            if rec is not None:
-                return rec
-    return None
-
-
-def _raw_of(value: Any) -> Any:
-    """value with traced arrays (also inside tuples, lists and dicts) as their real arrays."""
-    if isinstance(value, TracedArray):
-        return value._raw
-    if isinstance(value, (tuple, list)):
-        return type(value)(_raw_of(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _raw_of(v) for k, v in value.items()}
-    return value
-
-
 def root(array: Any) -> Any:
     """The array that owns `array`'s memory (the end of its chain of bases)."""
-    while isinstance(getattr(array, "base", None), _ARRAY_TYPES):
+    while isinstance(getattr(array, "base", None), traced.ARRAY_TYPES):
         array = array.base
     return array
 
@@ -242,18 +99,18 @@ class Recorder:
         self.slots += 1
         return self.slots - 1
 
-    def wrap(self, raw: Any, slot: int) -> TracedArray:
-        traced = raw.view(TracedArray)
-        traced._rec, traced._slot, traced._raw = self, slot, raw
-        return traced
+    def wrap(self, raw: Any, slot: int) -> Traced:
+        view = raw.view(traced_class(raw))
+        view._rec, view._slot, view._raw = self, slot, raw
+        return view
 
     def template(self, value: Any) -> Any:
         """`value` with traced arrays and dynamic values as Refs (structure kept)."""
-        if isinstance(value, TracedArray):
+        if isinstance(value, Traced):
             if value._rec is self:
                 return Ref(value._slot)
             return self.template(self.adopt(value._raw))
-        if isinstance(value, _ARRAY_TYPES):  # an array from outside: a constant of the replay
+        if isinstance(value, traced.ARRAY_TYPES):  # from outside: a constant of the replay
             return self.template(self.adopt(value))
         if isinstance(value, Dynamic):
             return Ref(value.slot)
@@ -263,14 +120,14 @@ class Recorder:
             return type(value)(self.template(v) for v in value)
         if isinstance(value, dict):
             return {k: self.template(v) for k, v in value.items()}
-        if isinstance(value, slice) and any(isinstance(v, (TracedArray, Dynamic))
+        if isinstance(value, slice) and any(isinstance(v, (Traced, Dynamic))
                                             for v in (value.start, value.stop, value.step)):
             self.refuse("a slice bound read from a device value")
         return value
 
     def real(self, value: Any) -> Any:
         """`value` as the operation receives it now: real arrays, dynamic values' values."""
-        if isinstance(value, TracedArray):
+        if isinstance(value, Traced):
             return value._raw
         if isinstance(value, Dynamic):
             return value.value
@@ -280,7 +137,7 @@ class Recorder:
             return {k: self.real(v) for k, v in value.items()}
         return value
 
-    def adopt(self, raw: Any) -> TracedArray:
+    def adopt(self, raw: Any) -> Traced:
         """An array that came from outside the recording's inputs (Python data made into a
         tensor, a cached constant): replayed as its values now (a copy taken here), as a fresh
         copy of them each time where the step writes into it."""
@@ -293,22 +150,23 @@ class Recorder:
             self.const_roots.setdefault(id(base), (base, []))[1].append(slot)
         return self.wrap(raw, entry[1])
 
-    def result(self, node: Node, raw: Any, given: dict[int, TracedArray]) -> tuple[Any, Any]:
+    def result(self, node: Node, raw: Any, given: dict[int, Traced]) -> tuple[Any, Any]:
         """(what the step receives, the out template) for a call's raw result: arrays traced
         (an argument returned as it is keeps its identity), NumPy scalars as 0-d arrays (as
         CuPy gives them)."""
-        if isinstance(raw, _ARRAY_TYPES):
+        if isinstance(raw, traced.ARRAY_TYPES):
             slot = self.new_slot()
-            traced = given.get(id(raw))
-            return (traced if traced is not None else self.wrap(raw, slot)), Ref(slot)
+            view = given.get(id(raw))
+            return (view if view is not None else self.wrap(raw, slot)), Ref(slot)
         if isinstance(raw, np.generic):
             slot = self.new_slot()
             node.scalars.add(slot)
             return self.wrap(np.asarray(raw), slot), Ref(slot)
-        if isinstance(raw, tuple) and any(isinstance(r, (*_ARRAY_TYPES, np.generic)) for r in raw):
+        if isinstance(raw, tuple) and any(isinstance(r, (*traced.ARRAY_TYPES, np.generic))
+                                          for r in raw):
             pairs = [self.result(node, r, given) for r in raw]
             return type(raw)(p[0] for p in pairs), tuple(p[1] for p in pairs)
-        if isinstance(raw, list) and raw and isinstance(raw[0], _ARRAY_TYPES):
+        if isinstance(raw, list) and raw and isinstance(raw[0], traced.ARRAY_TYPES):
             pairs = [self.result(node, r, given) for r in raw]
             return [p[0] for p in pairs], [p[1] for p in pairs]
         return raw, None
@@ -336,7 +194,7 @@ class Recorder:
         finally:
             self.depth -= 1
         node.writes = [self.template(w) for w in writes]
-        given = {id(a._raw): a for a in _traced_in((args, kwargs)) if a._rec is self}
+        given = {id(a._raw): a for a in traced_in((args, kwargs)) if a._rec is self}
         value, node.out = self.result(node, raw, given)
         self.nodes.append(node)
         return value
@@ -358,8 +216,8 @@ class Recorder:
 
     def written(self, value: Any) -> None:
         """Note a write into `value` (an adopted constant written becomes a fresh copy)."""
-        raw = value._raw if isinstance(value, TracedArray) else value
-        if isinstance(raw, _ARRAY_TYPES):
+        raw = value._raw if isinstance(value, Traced) else value
+        if isinstance(raw, traced.ARRAY_TYPES):
             base = root(raw)
             entry = self.const_roots.get(id(base))
             if entry is not None and entry[0] is base:
@@ -415,18 +273,18 @@ class Recorder:
         if not self._seen(tensor) or key not in self.first:
             self.first[key] = (tensor, value)
             self.read_first.add(key)
-        if attr == "_grad" or not isinstance(value, _ARRAY_TYPES):
+        if attr == "_grad" or not isinstance(value, traced.ARRAY_TYPES):
             return value
-        if isinstance(value, TracedArray) and value._rec is self:
+        if isinstance(value, Traced) and value._rec is self:
             return value
-        raw = value._raw if isinstance(value, TracedArray) else value
+        raw = value._raw if isinstance(value, Traced) else value
         slot = self.new_slot()
         index = self._arg_index.get(id(tensor))
         self.inputs[slot] = ("arg", index) if index is not None else ("tensor", tensor)
         self.nodes.append(Node("input", None, (), {}, Ref(slot)))
-        traced = self.wrap(raw, slot)
-        tensor_type_data.__set__(tensor, traced)
-        return traced
+        view = self.wrap(raw, slot)
+        tensor_type_data.__set__(tensor, view)
+        return view
 
     def is_created(self, tensor: Any) -> bool:
         """Whether `tensor` was made during the recording."""
@@ -445,9 +303,9 @@ class Recorder:
             self.first[key] = (None if self.is_created(tensor) else tensor, _UNSET)
         if attr == "_grad":
             self.grad_written.add(key)
-        if attr == "_data" and isinstance(value, _ARRAY_TYPES) and not (
-                isinstance(value, TracedArray) and value._rec is self):
-            value = self.adopt(value._raw if isinstance(value, TracedArray) else value)
+        if attr == "_data" and isinstance(value, traced.ARRAY_TYPES) and not (
+                isinstance(value, Traced) and value._rec is self):
+            value = self.adopt(value._raw if isinstance(value, Traced) else value)
         return value
 
     def finish(self) -> None:
@@ -457,7 +315,7 @@ class Recorder:
             t = ref()
             if t is not None:
                 data = tensor_type_data.__get__(t)
-                if isinstance(data, TracedArray):
+                if isinstance(data, Traced):
                     tensor_type_data.__set__(t, data._raw)
 
 
@@ -480,7 +338,7 @@ class Dynamic:
 
 def arrays_in(value: Any) -> list:
     """The arrays (traced or not) inside a call's arguments."""
-    if isinstance(value, _ARRAY_TYPES):
+    if isinstance(value, traced.ARRAY_TYPES):
         return [value]
     if isinstance(value, (tuple, list)):
         return [a for v in value for a in arrays_in(v)]
@@ -489,25 +347,8 @@ def arrays_in(value: Any) -> list:
     return []
 
 
-def _traced_in(value: Any) -> list:
-    if isinstance(value, TracedArray):
-        return [value]
-    if isinstance(value, (tuple, list)):
-        return [a for v in value for a in _traced_in(v)]
-    if isinstance(value, dict):
-        return [a for v in value.values() for a in _traced_in(v)]
-    return []
-
-
 _UNSET = object()
 tensor_type_data: Any = None  # Tensor's own _data slot descriptor (set by hooks.install)
-
-
-def register_array_type(array_type: type) -> None:
-    """Arrays of another module (CuPy's) are arrays of the recordings too."""
-    global _ARRAY_TYPES
-    if array_type not in _ARRAY_TYPES:
-        _ARRAY_TYPES = (*_ARRAY_TYPES, array_type)
 
 
 def recording_of(rec: Any) -> Any:
