@@ -136,9 +136,11 @@ def test_dlpack_with_torch():
     assert torch.from_dlpack(Tensor([5.0, 6.0], device="cpu")).tolist() == [5.0, 6.0]
 
 
-def test_repr_mentions_device_dtype_and_grad():
-    text = repr(Tensor([1.0], device="cpu", requires_grad=True))
-    assert "cpu" in text and "float32" in text and "requires_grad=True" in text
+def test_repr_as_pytorch_prints_it():
+    """PyTorch's form: no device on the CPU, no dtype for float32, the grad flag."""
+    assert repr(Tensor([1.0], device="cpu", requires_grad=True)) == \
+        "tensor([1.], requires_grad=True)"
+    assert repr(Tensor([1.0], dtype="float64")) == "tensor([1.], dtype=tinygrad_nv.float64)"
 
 
 def test_setitem_on_plain_tensors(device):

@@ -48,7 +48,13 @@ from tinygrad_nv.random import (  # noqa: F401  (package functions)
     seed,
     set_rng_state,
 )
+from tinygrad_nv.size import Size
 from tinygrad_nv.state import load, save
+from tinygrad_nv.tensor_format import (  # noqa: F401  (package functions)
+    get_printoptions,
+    printoptions,
+    set_printoptions,
+)
 from tinygrad_nv.threads import (  # noqa: F401  (package functions)
     get_num_interop_threads,
     get_num_threads,
@@ -180,5 +186,5 @@ def __getattr__(name: str) -> Any:
 # `from tinygrad_nv import *` brings the core names only (sum, max, abs... would shadow builtins)
 __all__ = ["Tensor", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
            "inference_mode", "grad", "dtypes", "Device", "manual_seed", "save", "load", "tensor",
-           "device", "Generator", "jit", "JitError"]
+           "device", "Generator", "jit", "JitError", "Size"]
 __version__ = "0.1.0"

@@ -12,7 +12,8 @@ import numpy as np
 from tinygrad_nv import autograd, creation
 from tinygrad_nv.autograd import device_call
 from tinygrad_nv.backend import Backend, canonicalize, devices, get_backend, manual_seed
-from tinygrad_nv.dtype import DType, dtypes, is_floating, to_dtype
+from tinygrad_nv.backend.errstate import quiet
+from tinygrad_nv.dtype import DType, is_floating, to_dtype
 from tinygrad_nv.ops import (
     activation,
     distance,
@@ -33,10 +34,13 @@ from tinygrad_nv.ops import (
 )
 from tinygrad_nv.ops._checks import axis as check_axis
 from tinygrad_nv.ops._checks import check_device, tensor_arg
+from tinygrad_nv.size import Size
+from tinygrad_nv.tensor_args import check_assigned, to_args
+from tinygrad_nv.tensor_format import tensor_repr
 
 Scalar = int | float | bool
 _ndarray = np.ndarray
-Shape = tuple[int, ...]
+_new_size = tuple.__new__  # Size around an array's shape tuple, unchecked (the hot path)
 
 
 def _cast_to(dtype: str) -> Callable[[Tensor], Tensor]:
@@ -75,9 +79,12 @@ class Tensor:
                                                                   data._data)
         else:
             backend = get_backend(device if device is not None else creation.device_of(data))
-            array = creation.to_array(data, backend, None if dtype is None else to_dtype(dtype))
+            with quiet():  # (a float16 overflow is inf, unannounced)
+                array = creation.to_array(data, backend, None if dtype is None else
+                                          to_dtype(dtype))
         if dtype is not None and array.dtype != to_dtype(dtype):
-            array = array.astype(to_dtype(dtype))
+            with quiet():  # Tensor([70000.], dtype=float16) is inf, unannounced (as PyTorch)
+                array = array.astype(to_dtype(dtype))
         self._data, self._backend, self._ctx, self._grad = array, backend, None, None
         self._requires_grad, self._version_counter = False, None
         if requires_grad:
@@ -151,7 +158,7 @@ class Tensor:
         """The value of a one-element tensor as a Python number."""
         if self.numel() != 1:
             raise ValueError(f"item: only one-element tensors can be converted to a Python "
-                             f"scalar, got shape {self.shape}")
+                             f"scalar, got shape {tuple(self.shape)}")
         return self.numpy().reshape(()).item()
 
     def tolist(self) -> Any:
@@ -190,9 +197,9 @@ class Tensor:
 
     # ------------------------------------------------------------------ properties
     @property
-    def shape(self) -> Shape:
-        """The size of every axis."""
-        return self._data.shape
+    def shape(self) -> Size:
+        """The size of every axis, as a Size (a tuple of ints)."""
+        return _new_size(Size, self._data.shape)
 
     @property
     def ndim(self) -> int:
@@ -235,7 +242,7 @@ class Tensor:
         """The transpose of a matrix (a 0-D or 1-D tensor as it is), as `torch.t`."""
         if self.ndim > 2:
             raise RuntimeError(f"t: expects a tensor with <= 2 dimensions, got shape "
-                               f"{self.shape}; use transpose(dim0, dim1) or mT")
+                               f"{tuple(self.shape)}; use transpose(dim0, dim1) or mT")
         return self.T
 
     @property
@@ -274,11 +281,13 @@ class Tensor:
         """Whether the elements lie in memory in row-major order without gaps."""
         return bool(self._data.flags.c_contiguous)
 
-    def size(self, dim: int | None = None) -> Shape | int:
-        """The shape, or the size of axis `dim`."""
-        if dim is not None and self.ndim == 0:
+    def size(self, dim: int | None = None) -> Size | int:
+        """The shape as a Size, or the size of axis `dim` as an int."""
+        if dim is None:
+            return _new_size(Size, self._data.shape)
+        if self.ndim == 0:
             raise IndexError(f"size: dim {dim} is out of range for a 0-d tensor (no dims)")
-        return self.shape if dim is None else self.shape[check_axis(self, dim, "size")]
+        return self._data.shape[check_axis(self, dim, "size")]
 
     def __len__(self) -> int:
         if self.ndim == 0:
@@ -290,7 +299,7 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self.numel() != 1:
-            raise RuntimeError(f"the truth value of a tensor with shape {self.shape} is "
+            raise RuntimeError(f"the truth value of a tensor with shape {tuple(self.shape)} is "
                                "ambiguous; use .any() or .all()")
         return bool(self.item())
 
@@ -303,7 +312,7 @@ class Tensor:
     def __index__(self) -> int:
         if self.dtype.kind not in "iu" or self.numel() != 1:
             raise TypeError(f"only one-element integer tensors can be used as an index, got "
-                            f"{self.dtype.name} of shape {self.shape}")
+                            f"{self.dtype.name} of shape {tuple(self.shape)}")
         return int(self.item())
 
     def __format__(self, format_spec: str) -> str:
@@ -312,22 +321,20 @@ class Tensor:
             return format(self.item(), format_spec)
         if format_spec:
             raise TypeError(f"unsupported format string {format_spec!r} passed to "
-                            f"Tensor.__format__ (a tensor of shape {self.shape}; only 0-d "
+                            f"Tensor.__format__ (a tensor of shape {tuple(self.shape)}; only 0-d "
                             "tensors take one)")
         return str(self)
 
     def __repr__(self) -> str:
-        grad = ", requires_grad=True" if self.requires_grad else ""
-        values = np.array2string(self.numpy(), separator=", ", precision=4)
-        return f"Tensor({values}, device='{self.device}', dtype={self.dtype.name}{grad})"
+        return tensor_repr(self)
 
     # ------------------------------------------------------------------ autograd
     def backward(self, gradient: Any = None, retain_graph: bool = False,
                  create_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into the `.grad` of every leaf that requires grad."""
         if not self.requires_grad:
-            raise RuntimeError(f"backward: this tensor (shape {self.shape}) does not require "
-                               "grad and has no graph; create its inputs with "
+            raise RuntimeError(f"backward: this tensor (shape {tuple(self.shape)}) does not "
+                               f"require grad and has no graph; create its inputs with "
                                "requires_grad=True")
         seed = autograd.default_grad(self, gradient, "backward")
         autograd.run_backward([self], [seed], retain_graph or create_graph, create_graph)
@@ -351,7 +358,7 @@ class Tensor:
     @grad.setter
     def grad(self, grad: Tensor | None) -> None:
         if grad is not None:
-            _check_assigned(self, grad, "grad")
+            check_assigned(self, grad, "grad")
         self._grad = grad
 
     @grad.deleter
@@ -369,7 +376,7 @@ class Tensor:
 
     @data.setter
     def data(self, other: Tensor) -> None:
-        _check_assigned(self, other, "data")
+        check_assigned(self, other, "data")
         if other._data is not self._data or other._backend is not self._backend:
             self._data, self._backend = other._data, other._backend
             self._bump_version()  # a backward that saved the old values raises
@@ -558,28 +565,6 @@ def _unpickle(cls: type, array: np.ndarray, device: str, requires_grad: bool) ->
     return _rebuild(cls, backend.from_host(array), backend, requires_grad)
 
 
-def _check_assigned(tensor: Tensor, value: Any, what: str) -> None:
-    """PyTorch's checks of `tensor.grad = value` and `tensor.data = value`."""
-    if not isinstance(value, Tensor):
-        raise TypeError(f"assigned {what} expected to be a Tensor{' or None' * (what == 'grad')}"
-                        f" but got {what} of type {type(value).__name__}")
-    if what == "data":
-        if tensor._requires_grad and not is_floating(value.dtype):
-            raise RuntimeError(f"data set to a tensor that requires gradients must be floating "
-                               f"point, got dtype {value.dtype.name}")
-    elif value._backend is not tensor._backend:
-        raise RuntimeError(f"attempting to assign a gradient on device {value.device} to a "
-                           f"tensor on device {tensor.device}; move it with "
-                           f".to('{tensor.device}')")
-    elif value.shape != tensor.shape:
-        raise RuntimeError(f"attempting to assign a gradient of shape {value.shape} to a tensor "
-                           f"of shape {tensor.shape}; the gradient and the tensor must have "
-                           "the same shape")
-    elif value.dtype != tensor.dtype:
-        raise RuntimeError(f"attempting to assign a gradient of dtype {value.dtype.name} to a "
-                           f"tensor of dtype {tensor.dtype.name}; they must match")
-
-
 KINDS = (activation, distance, elementwise, gather_scatter, index, inplace, logic, matrix,
          movement, pointwise, query, rearrange, reduce, scan, special,
          unary)  # the ops modules whose EXPORTS are bound here
@@ -593,31 +578,3 @@ for _name in inplace.VARIANTS:  # x.exp_(), ...: the bound op's result written i
 _TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
                "int8": "Char", "uint8": "Byte", "int16": "Short", "int32": "Int", "int64": "Long",
                "bool": "Bool"}  # Tensor.type()'s names: 'torch.FloatTensor', ...
-_DTYPE_NAMES = {d.name for d in dtypes.all} | {"float", "double", "half", "int", "long",
-                                                "char", "byte", "short", "bfloat16"}
-
-
-def to_args(args: tuple, device: Any, dtype: Any, copy: bool, op: str) -> tuple:
-    """(device, dtype, copy) from the positional forms of torch's `.to`: a device (a device,
-    a name, a GPU index), a dtype, a tensor (its device and dtype), then the bools
-    non_blocking and copy."""
-    flags = []
-    for arg in args:
-        if isinstance(arg, Tensor):
-            device, dtype = arg._backend.name, arg.dtype
-        elif isinstance(arg, bool):
-            flags.append(arg)
-        elif isinstance(arg, (devices.device, int)):
-            device = arg
-        elif isinstance(arg, str) and arg.split(":")[0].lower() in ("cpu", "cuda", "gpu",
-                                                                    "emu"):
-            device = arg
-        elif isinstance(arg, str) and arg not in _DTYPE_NAMES:
-            raise ValueError(f"{op}: {arg!r} is neither a device ('cpu', 'cuda', 'cuda:N', "
-                             f"'emu') nor a dtype ({', '.join(sorted(_DTYPE_NAMES))})")
-        else:
-            dtype = arg
-    if len(flags) > 2:
-        raise TypeError(f"{op}: too many positional bools {flags}; expected (non_blocking, "
-                        "copy)")
-    return device, dtype, copy or flags[1:] == [True]

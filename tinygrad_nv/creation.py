@@ -141,7 +141,7 @@ def meshgrid(*tensors: Tensor, indexing: str = "ij") -> tuple[Tensor, ...]:
         check_device(tensors[0], t, "meshgrid")
         if t.ndim > 1:
             raise ValueError(f"meshgrid: expects 0-D or 1-D tensors, got shapes "
-                             f"{[x.shape for x in tensors]}")
+                             f"{[tuple(x.shape) for x in tensors]}")
     flat = [t.reshape(-1) for t in tensors]
     if indexing == "xy" and len(flat) > 1:
         flat[0], flat[1] = flat[1], flat[0]
@@ -234,8 +234,9 @@ def normal(cls: type[Tensor], *shape, mean: float = 0.0, std: float = 1.0,
         try:
             shape = broadcast_shapes(*(v.shape for v in (mean, std) if is_tensor(v)))
         except ValueError:
-            raise ShapeError(f"normal: the shapes of mean {getattr(mean, 'shape', ())} and "
-                             f"std {getattr(std, 'shape', ())} do not broadcast") from None
+            raise ShapeError(f"normal: the shapes of mean {tuple(getattr(mean, 'shape', ()))} "
+                             f"and std {tuple(getattr(std, 'shape', ()))} do not broadcast") \
+                from None
         noise = randn(cls, shape, dtype=dtype or ref.dtype, device=device or ref.device,
                       generator=generator)
         return (noise * std + mean).detach().requires_grad_(requires_grad)
@@ -270,7 +271,7 @@ def multinomial(x: Tensor, num_samples: int, replacement: bool = False, *,
     op = "multinomial"
     if x.ndim not in (1, 2) or not dtypes.is_float(x.dtype):
         raise ValueError(f"{op}: needs a 1-D or 2-D floating point tensor of weights, got "
-                         f"shape {x.shape} and dtype {x.dtype.name}")
+                         f"shape {tuple(x.shape)} and dtype {x.dtype.name}")
     if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) \
             or num_samples <= 0:
         raise ValueError(f"{op}: cannot sample num_samples={num_samples!r} <= 0 samples")
@@ -283,7 +284,7 @@ def multinomial(x: Tensor, num_samples: int, replacement: bool = False, *,
         xp = x.backend.xp
         # a host sync, as torch's own check: sampling is not part of a training step
         if n == 0 or not bool(xp.all(xp.isfinite(w) & (w >= 0)) & xp.all(w.sum(axis=1) > 0)):
-            raise ValueError(f"{op}: invalid weights of shape {x.shape}: every row needs "
+            raise ValueError(f"{op}: invalid weights of shape {tuple(x.shape)}: every row needs "
                              "finite, non-negative weights with a positive sum")
         rng = random_stream(x.backend, generator, op)
         out = _sample_categories(xp, rng, w, int(num_samples), replacement)

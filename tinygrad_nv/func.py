@@ -110,7 +110,7 @@ def _jacobian_of(out: Tensor, xs: tuple, create_graph: bool, strict: bool) -> tu
     if n == 0 or not out.requires_grad:
         if strict and n:
             raise RuntimeError("jacobian: the output of the function (shape "
-                               f"{out.shape}) does not depend on the inputs (strict=True)")
+                               f"{tuple(out.shape)}) does not depend on the inputs (strict=True)")
         return tuple(Tensor.zeros(*out.shape, *x.shape, dtype=x.dtype, device=x.device)
                      for x in xs)
     eye = Tensor.eye(n, dtype=out.dtype, device=out.device)
@@ -136,7 +136,7 @@ def _derivatives(outs: tuple, xs: tuple, vs: tuple, create_graph: bool, strict: 
         if g is None:
             if strict:
                 raise RuntimeError(f"{name}: the result does not depend on {what} {j} "
-                                   f"(shape {x.shape}), which strict=True forbids")
+                                   f"(shape {tuple(x.shape)}), which strict=True forbids")
             g = x.zeros_like()
         result.append(g)
     return tuple(result)
@@ -171,7 +171,7 @@ def _outputs(out: Any, name: str) -> tuple[tuple, bool]:
 
 def _single_element(out: Any, name: str) -> Tensor:
     if not isinstance(out, Tensor) or out.numel() != 1:
-        got = f"shape {out.shape}" if isinstance(out, Tensor) else type(out).__name__
+        got = f"shape {tuple(out.shape)}" if isinstance(out, Tensor) else type(out).__name__
         raise RuntimeError(f"{name}: the function must return a single element Tensor, got "
                            f"{got}")
     return out
@@ -182,7 +182,7 @@ def _vectors(v: Any, like: tuple, name: str, what: str) -> tuple:
     if v is None:
         if any(t.numel() != 1 for t in like):
             raise RuntimeError(f"{name}: v can be None only when the {what} each have a single "
-                               f"element; got shapes {[t.shape for t in like]}")
+                               f"element; got shapes {[tuple(t.shape) for t in like]}")
         return tuple(t.detach().ones_like() for t in like)
     vs = tuple(v) if isinstance(v, (tuple, list)) else (v,)
     if len(vs) != len(like):
@@ -193,8 +193,8 @@ def _vectors(v: Any, like: tuple, name: str, what: str) -> tuple:
             raise TypeError(f"{name}: v must be a Tensor or a tuple of Tensors, but the value "
                             f"at index {i} has type {type(vec).__name__}")
         if vec.shape != t.shape:
-            raise RuntimeError(f"{name}: mismatch in shape: v[{i}] has shape {vec.shape} but "
-                               f"the {what[:-1]} it goes with has shape {t.shape}")
+            raise RuntimeError(f"{name}: mismatch in shape: v[{i}] has shape {tuple(vec.shape)} "
+                               f"but the {what[:-1]} it goes with has shape {tuple(t.shape)}")
         result.append(vec.cast(t.dtype))
     return tuple(result)
 

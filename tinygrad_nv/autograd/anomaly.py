@@ -81,6 +81,6 @@ def check_finite(ctx: Any, in_grads: tuple) -> None:
                  "detect_anomaly; run the forward pass inside it too)\n")
         raise RuntimeError(
             f"Function '{ctx.name}' returned {kind} values in its {i}th output: the gradient "
-            f"of its input {i} (shape {parent.shape}) computed by {ctx.name}.backward "
+            f"of its input {i} (shape {tuple(parent.shape)}) computed by {ctx.name}.backward "
             f"contains {kind}.\nTraceback of the forward call that created {ctx.name}:\n"
             f"{where}")

@@ -13,6 +13,7 @@ from tinygrad_nv.autograd.anomaly import Recording, check_finite
 from tinygrad_nv.autograd.hooks import RemovableHandle, run_hooks
 from tinygrad_nv.autograd.mode import grad_mode
 from tinygrad_nv.autograd.versions import Clock, as_used
+from tinygrad_nv.backend.errstate import restore, silence
 
 
 def toposort(roots: Sequence) -> list:
@@ -65,6 +66,7 @@ def run_backward(roots: Sequence, grads: Sequence, retain_graph: bool, create_gr
     hooked = RemovableHandle.live > 0
     previous, grad_mode.enabled = grad_mode.enabled, create_graph
     anomaly, changed_at = Recording.check_nan, Clock.now
+    quiet = silence()  # no NumPy warnings for the gradients of log at 0, 1/0, ... (as PyTorch)
     try:
         order = toposort(roots)
         while order:  # popped: a node's tensor (and its array) is freed once it is done
@@ -110,6 +112,7 @@ def run_backward(roots: Sequence, grads: Sequence, retain_graph: bool, create_gr
                 accumulate(leaf, g, shared, create_graph)
     finally:
         grad_mode.enabled = previous
+        restore(quiet)
     return None if capture is None else [captured.get(t) for t in capture]
 
 
@@ -157,7 +160,7 @@ def _writable(array: Any) -> bool:
 def _match(g: Any, parent: Any, ctx: Any) -> Any:
     if g.shape != parent.shape:
         raise RuntimeError(f"function {ctx.name}.backward returned an invalid gradient: shape "
-                           f"{g.shape}, but the input has shape {parent.shape}")
+                           f"{tuple(g.shape)}, but the input has shape {tuple(parent.shape)}")
     if g.dtype != parent.dtype:
         g = g.cast(parent.dtype)
     return g
@@ -168,13 +171,13 @@ def default_grad(output: Any, gradient: Any, op: str) -> Any:
     if gradient is None:
         if output.numel() != 1:
             raise RuntimeError(f"{op}: grad can be implicitly created only for scalar outputs; "
-                               f"the output has shape {output.shape}: pass a gradient of that "
-                               "shape")
-        return output._like(output._backend.xp.ones(output.shape, dtype=output.dtype))
+                               f"the output has shape {tuple(output.shape)}: pass a gradient of "
+                               f"that shape")
+        return output._like(output._backend.xp.ones(output._data.shape, dtype=output.dtype))
     gradient = output._to_tensor_like(gradient)
     if gradient.shape != output.shape:
-        raise RuntimeError(f"{op}: gradient has shape {gradient.shape} but the output has shape "
-                           f"{output.shape}; they must match")
+        raise RuntimeError(f"{op}: gradient has shape {tuple(gradient.shape)} but the output has "
+                           f"shape {tuple(output.shape)}; they must match")
     return gradient
 
 
@@ -210,7 +213,7 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
     outputs, inputs = _as_list(outputs), _as_list(inputs)
     for t in inputs:
         if not t.requires_grad:
-            raise RuntimeError(f"grad: an input of shape {t.shape} does not require grad")
+            raise RuntimeError(f"grad: an input of shape {tuple(t.shape)} does not require grad")
     seeds = _seeds(outputs, grad_outputs, "grad")
     retain = create_graph if retain_graph is None else retain_graph
     result = run_backward(outputs, seeds, retain, create_graph, capture=inputs)
@@ -218,8 +221,8 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
         if g is None and materialize_grads:
             result[i] = t._like(t._backend.xp.zeros(t.shape, dtype=t.dtype))
         elif g is None and not allow_unused:
-            raise RuntimeError(f"grad: input {i} (shape {t.shape}) was not used in the graph; "
-                               "pass allow_unused=True to get None for it")
+            raise RuntimeError(f"grad: input {i} (shape {tuple(t.shape)}) was not used in the "
+                               f"graph; pass allow_unused=True to get None for it")
     return tuple(result)
 
 
@@ -231,6 +234,6 @@ def _seeds(outputs: list, given: Any, op: str) -> list:
     seeds = [default_grad(o, g, op) for o, g in zip(outputs, given)]
     for o in outputs:
         if not o.requires_grad:
-            raise RuntimeError(f"{op}: an output of shape {o.shape} does not require grad "
+            raise RuntimeError(f"{op}: an output of shape {tuple(o.shape)} does not require grad "
                                "and has no graph; create its inputs with requires_grad=True")
     return seeds

@@ -36,7 +36,7 @@ def register_hook(tensor: Any, hook: Callable[[Any], Any]) -> RemovableHandle:
     """
     if not tensor.requires_grad:
         raise RuntimeError(f"register_hook: cannot register a hook on a tensor (shape "
-                           f"{tensor.shape}) that does not require grad")
+                           f"{tuple(tensor.shape)}) that does not require grad")
     if not callable(hook):
         raise TypeError(f"register_hook: hook must be callable, got {type(hook).__name__}")
     hooks = hooks_of(tensor)
@@ -49,8 +49,8 @@ def retain_grad(tensor: Any) -> None:
     """Keep the gradient of this non-leaf tensor in its `.grad` during backward (leaves keep
     theirs anyway)."""
     if not tensor.requires_grad:
-        raise RuntimeError(f"retain_grad: the tensor (shape {tensor.shape}) does not require "
-                           "grad")
+        raise RuntimeError(f"retain_grad: the tensor (shape {tuple(tensor.shape)}) does not "
+                           f"require grad")
     hooks = hooks_of(tensor)
     if tensor._ctx is not None and RETAIN not in hooks:
         hooks[RETAIN] = None
@@ -85,8 +85,8 @@ def _checked(replaced: Any, g: Any, hook: Any) -> Any:
         raise TypeError(f"expected Tensor, but hook '{name}' returned "
                         f"'{type(replaced).__name__}'")
     if replaced.shape != g.shape:
-        raise RuntimeError(f"hook '{name}' has changed the size of value (was {g.shape} got "
-                           f"{replaced.shape})")
+        raise RuntimeError(f"hook '{name}' has changed the size of value (was {tuple(g.shape)} got "
+                           f"{tuple(replaced.shape)})")
     if replaced.dtype != g.dtype:
         raise RuntimeError(f"hook '{name}' has changed the type of value (was "
                            f"{g.dtype.name} got {replaced.dtype.name})")

@@ -39,8 +39,8 @@ def check_rebased(node: Any) -> None:
     for i, (parent, needed) in enumerate(zip(node.parents, node.needs_input_grad)):
         if needed and getattr(parent._ctx, "dirtied_at", 0) > node.saved_at:
             raise RuntimeError(
-                f"{node.name}.backward: its input {i} (shape {parent.shape}) was modified in "
-                f"place by {parent._ctx.name} after {node.name} used it; make the in-place "
+                f"{node.name}.backward: its input {i} (shape {tuple(parent.shape)}) was modified "
+                f"in place by {parent._ctx.name} after {node.name} used it; make the in-place "
                 "change before the other uses, or use the out-of-place form (`x = x + 1`, not "
                 "`x += 1`) or a .clone()")
 
@@ -111,7 +111,7 @@ def modified_error(name: str, what: str, tensor: Any, version: int,
                     expected: int) -> Exception:
     return RuntimeError(
         f"{name}.backward: one of the tensors needed for gradient computation has been "
-        f"modified by an inplace operation: the {what} of {name}, of shape {tensor.shape} "
+        f"modified by an inplace operation: the {what} of {name}, of shape {tuple(tensor.shape)} "
         f"and dtype {tensor.dtype.name}, is at version {version}; expected version "
         f"{expected} instead (the version it had when the forward pass used "
         "it). Hint: make the in-place change after backward, or use the out-of-place form "

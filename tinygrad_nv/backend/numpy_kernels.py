@@ -12,6 +12,7 @@ import math
 from tinygrad_nv.backend import erf as cody
 from tinygrad_nv.backend import philox
 from tinygrad_nv.backend.amp_kernels import AmpKernels
+from tinygrad_nv.backend.errstate import quiet
 from tinygrad_nv.backend.kernels import (
     ACTIVATIONS,
     AdamCoef,
@@ -319,8 +320,9 @@ class NumpyKernels(NnKernels, OptimizerKernels, AmpKernels):
 
     def _update_part(self, rule, param, grad, state: list, coef: tuple, math) -> None:
         values = [None if s is None else s.astype(math, copy=False) for s in state]
-        new_param, new_state = rule(self.xp, param.astype(math, copy=False),
-                                    grad.astype(math, copy=False), values, coef)
+        with quiet():  # an inf or NaN gradient warns nothing (as PyTorch's optimizers)
+            new_param, new_state = rule(self.xp, param.astype(math, copy=False),
+                                        grad.astype(math, copy=False), values, coef)
         for array, value in zip(state, new_state):
             if array is not None and value is not array:  # else updated in place
                 array[...] = value

@@ -64,11 +64,11 @@ class TensorDataset(Dataset):
         self.tensors = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in tensors)
         if any(t.ndim == 0 for t in self.tensors):
             raise ValueError("TensorDataset: every tensor needs a first (sample) dimension, "
-                             f"got shapes {[t.shape for t in self.tensors]}")
+                             f"got shapes {[tuple(t.shape) for t in self.tensors]}")
         lengths = [t.shape[0] for t in self.tensors]
         if len(set(lengths)) > 1:
             raise ValueError(f"TensorDataset: size mismatch between tensors: first dimensions "
-                             f"{lengths} (shapes {[t.shape for t in self.tensors]}); every "
+                             f"{lengths} (shapes {[tuple(t.shape) for t in self.tensors]}); every "
                              "tensor needs the same number of samples")
 
     def __getitem__(self, index: int) -> tuple[Tensor, ...]:

@@ -29,8 +29,8 @@ def _check_tensor(op: str, tensor: Any) -> None:
         raise TypeError(f"{op}: dtype {tensor.dtype.name} is not supported; valid dtypes: "
                         f"{', '.join(d.name for d in DTYPES)}")
     if not getattr(tensor._data.flags, "writeable", True):
-        raise RuntimeError(f"{op}: the tensor (shape {tensor.shape}) is a read-only view (an "
-                           "expanded or broadcast tensor); pass a copy made with .clone()")
+        raise RuntimeError(f"{op}: the tensor (shape {tuple(tensor.shape)}) is a read-only view "
+                           f"(an expanded or broadcast tensor); pass a copy made with .clone()")
 
 
 @contextlib.contextmanager
@@ -98,9 +98,9 @@ def all_gather(tensor_list: list[Tensor], tensor: Tensor) -> list[Tensor]:
     for i, t in enumerate(tensor_list):
         _check_tensor("all_gather", t)
         if (t.shape, t.dtype, t.device) != (tensor.shape, tensor.dtype, tensor.device):
-            raise ValueError(f"all_gather: tensor_list[{i}] is {t.shape} {t.dtype.name} on "
-                             f"{t.device} but tensor is {tensor.shape} {tensor.dtype.name} on "
-                             f"{tensor.device}; they must match")
+            raise ValueError(f"all_gather: tensor_list[{i}] is {tuple(t.shape)} {t.dtype.name} on "
+                             f"{t.device} but tensor is {tuple(tensor.shape)} {tensor.dtype.name} "
+                             f"on {tensor.device}; they must match")
     with _flat(tensor) as flat:
         gathered = tensor.backend.xp.empty((w.size, flat.size), dtype=flat.dtype)
         if w.comm is None:

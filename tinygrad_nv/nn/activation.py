@@ -282,7 +282,7 @@ class PReLU(Module):
         if self.num_parameters > 1:
             if x.ndim < 2 or x.shape[1] != self.num_parameters:
                 raise ValueError(f"PReLU: {self.num_parameters} parameters need an input with "
-                                 f"as many channels (axis 1), got shape {x.shape}")
+                                 f"as many channels (axis 1), got shape {tuple(x.shape)}")
             slope = slope.reshape(1, -1, *(1,) * (x.ndim - 2))
         return (x > 0).where(x, slope.cast(x.dtype) * x)
 
@@ -357,5 +357,5 @@ class Softmax2d(Module):
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim not in (3, 4):
             raise ValueError(f"Softmax2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, "
-                             f"got shape {x.shape}")
+                             f"got shape {tuple(x.shape)}")
         return F.softmax(x, -3)

@@ -80,13 +80,13 @@ class MultiheadAttention(Module):
         (L, E)). Returns (output shaped like query, weights (N, L, S) averaged over heads, or
         (N, num_heads, L, S), or None when need_weights=False)."""
         e, heads = self.embed_dim, self.num_heads
-        batched, given = query.ndim == 3, (query.shape, key.shape, value.shape)
+        batched, given = query.ndim == 3, [tuple(t.shape) for t in (query, key, value)]
         for name, t, width in (("query", query, e), ("key", key, self.kdim),
                                ("value", value, self.vdim)):
             if t.ndim != query.ndim or t.ndim not in (2, 3) or t.shape[-1] != width:
                 raise ValueError(f"MultiheadAttention: {name} must be (length, batch, {width}) "
                                  f"(batch first with batch_first=True) or unbatched (length, "
-                                 f"{width}) like query, got shape {t.shape}")
+                                 f"{width}) like query, got shape {tuple(t.shape)}")
         if not batched:
             query, key, value = (t.unsqueeze(1) for t in (query, key, value))
             if key_padding_mask is not None:
@@ -132,7 +132,7 @@ class MultiheadAttention(Module):
             expected = ((q_len, s_len), (n * self.num_heads, q_len, s_len))
             if attn_mask.shape not in expected:
                 raise ValueError(f"MultiheadAttention: attn_mask must have shape {expected[0]} "
-                                 f"or {expected[1]}, got {attn_mask.shape}")
+                                 f"or {expected[1]}, got {tuple(attn_mask.shape)}")
             if attn_mask.ndim == 3:
                 attn_mask = attn_mask.reshape(n, self.num_heads, q_len, s_len)
             masks.append(attn_mask)
@@ -140,7 +140,7 @@ class MultiheadAttention(Module):
             if key_padding_mask.shape != (n, s_len):
                 raise ValueError(f"MultiheadAttention: key_padding_mask must have shape "
                                  f"{(n, s_len)} (batch, source length), got "
-                                 f"{key_padding_mask.shape}")
+                                 f"{tuple(key_padding_mask.shape)}")
             masks.append(key_padding_mask.reshape(n, 1, 1, s_len))
         masks = [~m if m.dtype.kind == "b" else m for m in masks]  # to True = attend
         if len(masks) < 2:

@@ -39,7 +39,7 @@ def calculate_fan_in_and_fan_out(t: Tensor) -> tuple[int, int]:
     """fan_in = shape[1] * receptive field, fan_out = shape[0] * receptive field."""
     if t.ndim < 2:
         raise ValueError(f"init: fan in and fan out need a tensor with at least 2 dimensions, "
-                         f"got shape {t.shape}")
+                         f"got shape {tuple(t.shape)}")
     receptive = math.prod(t.shape[2:])
     return t.shape[1] * receptive, t.shape[0] * receptive
 
@@ -131,7 +131,7 @@ def orthogonal_(t: Tensor, gain: float = 1.0) -> Tensor:
     R's diagonal."""
     if t.ndim < 2:
         raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are "
-                         f"supported, got shape {t.shape}")
+                         f"supported, got shape {tuple(t.shape)}")
     if t.numel() == 0:
         return t
     rows = t.shape[0]
@@ -150,7 +150,8 @@ def orthogonal_(t: Tensor, gain: float = 1.0) -> Tensor:
 def eye_(t: Tensor) -> Tensor:
     """Fill a 2-D tensor with the identity matrix (ones on the diagonal, as torch.eye)."""
     if t.ndim != 2:
-        raise ValueError(f"eye_: only 2-dimensional tensors are supported, got shape {t.shape}")
+        raise ValueError(f"eye_: only 2-dimensional tensors are supported, got shape "
+                         f"{tuple(t.shape)}")
     return _fill(t, Tensor.eye(*t.shape, dtype=t.dtype, device=t.device))
 
 
@@ -159,7 +160,7 @@ def dirac_(t: Tensor, groups: int = 1) -> Tensor:
     input through (per group: output channel i of a group takes input channel i)."""
     if t.ndim not in (3, 4, 5):
         raise ValueError(f"dirac_: only 3, 4 or 5-dimensional tensors are supported, got "
-                         f"shape {t.shape}")
+                         f"shape {tuple(t.shape)}")
     out_per_group = t.shape[0] // groups
     if t.shape[0] % groups:
         raise ValueError(f"dirac_: dim 0 ({t.shape[0]}) must be divisible by groups {groups}")

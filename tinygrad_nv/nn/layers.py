@@ -29,6 +29,15 @@ def _reset_linear(weight: Tensor, bias: Tensor | None) -> None:
         init.uniform_(bias, -bound, bound)
 
 
+def _normalized_shape(op: str, value: int | Sequence[int]) -> tuple[int, ...]:
+    """LayerNorm's and RMSNorm's normalized_shape as a tuple; a negative size raises
+    RuntimeError naming the layer (PyTorch's type; zero sizes are accepted, as PyTorch)."""
+    shape = (value,) if isinstance(value, int) else tuple(value)
+    if any(n < 0 for n in shape):
+        raise RuntimeError(f"{op}: normalized_shape must hold sizes >= 0, got {shape}")
+    return shape
+
+
 def _positive(op: str, **values: int) -> None:
     for name, v in values.items():
         if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
@@ -94,7 +103,7 @@ class Unflatten(Module):
         dim = self.dim % x.ndim if -x.ndim <= self.dim < x.ndim else self.dim
         if not 0 <= dim < x.ndim:
             raise IndexError(f"Unflatten: dim {self.dim} is out of range for input of shape "
-                             f"{x.shape}")
+                             f"{tuple(x.shape)}")
         return x.reshape(*x.shape[:dim], *self.unflattened_size, *x.shape[dim + 1:])
 
     def extra_repr(self) -> str:
@@ -105,7 +114,7 @@ class Dropout(_DropoutNd):
     """Zeroes elements with probability p in training mode; the identity in eval mode."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.dropout(x, self.p, self.training)
+        return F.dropout(x, self.p, self.training, inplace=self.inplace)
 
 
 class LayerNorm(Module):
@@ -113,8 +122,7 @@ class LayerNorm(Module):
                  elementwise_affine: bool = True, bias: bool = True, device: Any = None,
                  dtype: Any = None):
         super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, int) \
-            else tuple(normalized_shape)
+        shape = _normalized_shape("LayerNorm", normalized_shape)
         self.normalized_shape, self.eps = shape, eps
         factory = dict(device=device, dtype=dtype, requires_grad=True)
         self.weight = Tensor.ones(*shape, **factory) if elementwise_affine else None
@@ -147,7 +155,7 @@ class GroupNorm(Module):
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim < 2 or x.shape[1] != self.num_channels:
             raise ValueError(f"GroupNorm: expected an input (N, {self.num_channels}, ...), got "
-                             f"shape {x.shape}")
+                             f"shape {tuple(x.shape)}")
         return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
@@ -202,7 +210,7 @@ class _BatchNorm(_NormBase):
         if x.ndim not in self.input_dims:
             dims = " or ".join(f"{d}-D" for d in self.input_dims)
             raise ValueError(f"{type(self).__name__}: expected a {dims} input, got shape "
-                             f"{x.shape}")
+                             f"{tuple(x.shape)}")
         momentum = self.momentum
         if self.training and self.num_batches_tracked is not None:
             count = constant(_count_batch, self.num_batches_tracked)

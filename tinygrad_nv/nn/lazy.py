@@ -90,11 +90,11 @@ class _LazyConvXdMixin(LazyModuleMixin):
         dims = len(self.kernel_size)
         if x.ndim not in (dims + 1, dims + 2):
             raise ValueError(f"{type(self).__name__}: expected a {dims + 1}-D (unbatched) or "
-                             f"{dims + 2}-D (batched) input, got shape {x.shape}")
+                             f"{dims + 2}-D (batched) input, got shape {tuple(x.shape)}")
         self.in_channels = x.shape[x.ndim - dims - 1]
         if self.in_channels % self.groups:
             raise ValueError(f"{type(self).__name__}: groups={self.groups} must divide the "
-                             f"input's {self.in_channels} channels (shape {x.shape})")
+                             f"input's {self.in_channels} channels (shape {tuple(x.shape)})")
         self.weight.materialize((self.out_channels, self.in_channels // self.groups,
                                  *self.kernel_size))
         if self.bias is not None:

@@ -20,13 +20,14 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
-from tinygrad_nv._tensor import Tensor, to_args
+from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.autograd import no_grad
 from tinygrad_nv.dtype import dtypes, to_dtype
 from tinygrad_nv.jit.state import state as jit_state
 from tinygrad_nv.jit.state import watch
 from tinygrad_nv.nn import checks, hooks
 from tinygrad_nv.nn.parameter import Parameter, as_parameter, is_lazy, is_parameter
+from tinygrad_nv.tensor_args import to_args
 
 
 class IncompatibleKeys(NamedTuple):
@@ -366,7 +367,7 @@ class Module:
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         errors = [f"size mismatch for {k}: copying a param with shape {tuple(_shape(v))} from "
-                  f"checkpoint, the shape in current model is {own[k].shape}."
+                  f"checkpoint, the shape in current model is {tuple(own[k].shape)}."
                   for k, v in state_dict.items()
                   if k in own and k not in skip and tuple(_shape(v)) != own[k].shape]
         if strict:

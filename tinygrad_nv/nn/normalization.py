@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tinygrad_nv._tensor import Tensor
-from tinygrad_nv.nn.layers import _NormBase, _positive
+from tinygrad_nv.nn.layers import _normalized_shape, _NormBase, _positive
 from tinygrad_nv.nn.module import Module
 from tinygrad_nv.ops.normalization import instance_norm, local_response_norm, rms_norm
 
@@ -28,8 +28,7 @@ class RMSNorm(Module):
     def __init__(self, normalized_shape: int | Sequence[int], eps: float | None = None,
                  elementwise_affine: bool = True, device: Any = None, dtype: Any = None):
         super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, int) \
-            else tuple(normalized_shape)
+        shape = _normalized_shape("RMSNorm", normalized_shape)
         self.normalized_shape, self.eps = shape, eps
         self.elementwise_affine = elementwise_affine
         self.weight = Tensor.ones(*shape, device=device, dtype=dtype, requires_grad=True) \
@@ -60,11 +59,11 @@ class _InstanceNorm(_NormBase):
         name, unbatched = type(self).__name__, self.spatial_dims + 1
         if x.ndim not in (unbatched, unbatched + 1):
             raise ValueError(f"{name}: expected a {unbatched}-D (unbatched) or "
-                             f"{unbatched + 1}-D input (N, C, ...), got shape {x.shape}")
+                             f"{unbatched + 1}-D input (N, C, ...), got shape {tuple(x.shape)}")
         channel_axis = x.ndim - unbatched
         if x.shape[channel_axis] != self.num_features:
             message = (f"{name}: expected the input's size at dim={channel_axis} to match "
-                       f"num_features ({self.num_features}), got shape {x.shape}")
+                       f"num_features ({self.num_features}), got shape {tuple(x.shape)}")
             if self.affine:
                 raise ValueError(message)
             warnings.warn(message + " (num_features is not used because affine=False)",

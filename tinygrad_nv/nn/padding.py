@@ -31,7 +31,7 @@ class _PadNd(Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.mode != "constant" and x.ndim not in (self.dims + 1, self.dims + 2):
             raise ShapeError(f"{type(self).__name__}: expected a {self.dims + 1}-D or "
-                             f"{self.dims + 2}-D input (batched), got shape {x.shape}")
+                             f"{self.dims + 2}-D input (batched), got shape {tuple(x.shape)}")
         return F.pad(x, self.padding, self.mode, self.value)
 
     def extra_repr(self) -> str:

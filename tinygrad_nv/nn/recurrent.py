@@ -138,7 +138,7 @@ class _RNNBase(Module):
     def _check_input(self, x: Tensor, ndim_ok: bool, expected: str) -> None:
         name = type(self).__name__
         if not ndim_ok or x.shape[-1] != self.input_size:
-            raise ShapeError(f"{name}: expected {expected}, got shape {x.shape}: "
+            raise ShapeError(f"{name}: expected {expected}, got shape {tuple(x.shape)}: "
                              f"input.size(-1) must be equal to input_size={self.input_size}")
         _check_dtype(name, x, self.weight_ih_l0)
 
@@ -181,7 +181,7 @@ class _RNNBase(Module):
         expected = shape if batched else (shape[0], shape[2])
         for label, s in zip(("h0", "c0"), states):
             if not isinstance(s, Tensor) or s.shape != expected:
-                got = s.shape if isinstance(s, Tensor) else type(s).__name__
+                got = tuple(s.shape) if isinstance(s, Tensor) else type(s).__name__
                 raise ShapeError(f"{name}: {label} must have shape {expected} (num_layers * "
                                  f"directions, {'batch, ' if batched else ''}hidden_size) for "
                                  f"an input with {n if batched else 'no'} batch, got {got}")
@@ -269,7 +269,7 @@ class _CellBase(Module):
         x = input if batched else input.unsqueeze(0)
         if x.shape[1] != self.input_size:
             raise ShapeError(f"{name}: input has inconsistent input_size: got {x.shape[1]} "
-                             f"expected {self.input_size} (input of shape {input.shape})")
+                             f"expected {self.input_size} (input of shape {tuple(input.shape)})")
         _check_dtype(name, x, self.weight_ih)
         n = x.shape[0]
         states = [None, None] if hx is None else list(hx) if lstm else [hx]
@@ -281,9 +281,9 @@ class _CellBase(Module):
                 states[i] = Tensor.zeros(n, self.hidden_size, dtype=x.dtype, device=x.device)
                 continue
             if not isinstance(s, Tensor) or s.shape != expected:
-                got = s.shape if isinstance(s, Tensor) else type(s).__name__
+                got = tuple(s.shape) if isinstance(s, Tensor) else type(s).__name__
                 raise ShapeError(f"{name}: hidden{i} must have shape {expected} for an input "
-                                 f"of shape {input.shape}, got {got}")
+                                 f"of shape {tuple(input.shape)}, got {got}")
             _check_dtype(name, s, self.weight_ih)
             states[i] = s if batched else s.unsqueeze(0)
         weights = [getattr(self, k) if self.bias or k[0] == "w" else None

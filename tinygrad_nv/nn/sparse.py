@@ -53,7 +53,7 @@ class Embedding(Module):
         gradient) unless freeze=False."""
         if embeddings.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D (num, dim), "
-                             f"got shape {embeddings.shape}")
+                             f"got shape {tuple(embeddings.shape)}")
         embedding = cls(*embeddings.shape, padding_idx=padding_idx)
         embedding.weight = Tensor(embeddings).requires_grad_()
         embedding.weight.requires_grad_(not freeze)
@@ -91,7 +91,7 @@ class EmbeddingBag(Module):
         if _weight is not None:
             if _weight.shape != (num_embeddings, embedding_dim):
                 raise ValueError(f"EmbeddingBag: _weight must have shape ({num_embeddings}, "
-                                 f"{embedding_dim}), got {_weight.shape}")
+                                 f"{embedding_dim}), got {tuple(_weight.shape)}")
             weight = _weight.detach().requires_grad_()
         self.weight = weight
         self.max_norm, self.norm_type = max_norm, norm_type
@@ -108,7 +108,7 @@ class EmbeddingBag(Module):
         frozen (no gradient) unless freeze=False."""
         if embeddings.ndim != 2:
             raise ValueError(f"EmbeddingBag.from_pretrained: embeddings must be 2-D (num, dim),"
-                             f" got shape {embeddings.shape}")
+                             f" got shape {tuple(embeddings.shape)}")
         bag = cls(*embeddings.shape, max_norm, norm_type, scale_grad_by_freq, mode, sparse,
                   embeddings, include_last_offset, padding_idx)
         bag.weight.requires_grad_(not freeze)

@@ -193,12 +193,12 @@ class Transformer(Module):
         batch_axis = 0 if self.batch_first else 1
         if src.ndim == 3 and (tgt.ndim != 3 or src.shape[batch_axis] != tgt.shape[batch_axis]):
             raise RuntimeError(f"Transformer: the batch number of src and tgt must be equal "
-                               f"(batch_first={self.batch_first}), got src {src.shape} and "
-                               f"tgt {tgt.shape}")
+                               f"(batch_first={self.batch_first}), got src {tuple(src.shape)} and "
+                               f"tgt {tuple(tgt.shape)}")
         if src.shape[-1] != self.d_model or tgt.shape[-1] != self.d_model:
             raise RuntimeError(f"Transformer: the feature number of src and tgt must be equal "
-                               f"to d_model={self.d_model}, got src {src.shape} and tgt "
-                               f"{tgt.shape}")
+                               f"to d_model={self.d_model}, got src {tuple(src.shape)} and tgt "
+                               f"{tuple(tgt.shape)}")
         memory = self.encoder(src, mask=src_mask, src_key_padding_mask=src_key_padding_mask,
                               is_causal=src_is_causal)
         return self.decoder(tgt, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,

@@ -62,7 +62,7 @@ def axis(x: Tensor, axis: Any, op: str) -> int:
         raise TypeError(f"{op}: axis must be an int, got {type(axis).__name__}")
     if not -ndim <= axis < ndim:
         raise IndexError(f"{op}: axis {axis} is out of range for a tensor of shape "
-                         f"{x.shape} (valid: {-ndim} to {ndim - 1})")
+                         f"{tuple(x.shape)} (valid: {-ndim} to {ndim - 1})")
     return int(axis) % ndim
 
 

@@ -396,7 +396,7 @@ def glu(x: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor
     axis = check_axis(x, dim, "glu")
     if x.shape[axis] % 2:
         raise ValueError(f"glu: the halved dimension {dim} must have an even size, got "
-                         f"{x.shape[axis]} in shape {x.shape}")
+                         f"{x.shape[axis]} in shape {tuple(x.shape)}")
     a, b = x.chunk(2, axis) if x.shape[axis] else (x, x)
     return a * sigmoid(b)
 

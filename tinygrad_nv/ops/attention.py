@@ -57,7 +57,7 @@ def attention_softmax(scores: Tensor, attn_mask: Tensor | None = None, is_causal
     op = "attention_softmax"
     if scores.ndim < 2 or not is_floating(scores.dtype):
         raise ValueError(f"{op}: scores must be floating point (..., L, S), got shape "
-                         f"{scores.shape} {scores.dtype.name}")
+                         f"{tuple(scores.shape)} {scores.dtype.name}")
     *_, q_len, k_len = scores.shape
     rows = scores.reshape(-1, k_len)
     geometry = dict(q_len=q_len, scale=float(scale), causal=bool(is_causal))
@@ -89,11 +89,11 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     for name, t in (("query", query), ("key", key), ("value", value)):
         if t.ndim < 2 or not is_floating(t.dtype):
             raise ValueError(f"{op}: {name} must be floating point with at least 2 axes "
-                             f"(..., length, features), got shape {t.shape} {t.dtype.name}")
+                             f"(..., length, features), got shape {tuple(t.shape)} {t.dtype.name}")
     if query.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]:
-        raise ValueError(f"{op}: query {query.shape}, key {key.shape} and value {value.shape} "
-                         "must agree: query and key on features (last axis), key and value on "
-                         "length (second last)")
+        raise ValueError(f"{op}: query {tuple(query.shape)}, key {tuple(key.shape)} and value "
+                         f"{tuple(value.shape)} must agree: query and key on features (last "
+                         "axis), key and value on length (second last)")
     if is_causal and attn_mask is not None:
         raise ValueError(f"{op}: give attn_mask or is_causal=True, not both")
     if enable_gqa:
@@ -111,7 +111,8 @@ def _share_key_value_heads(query: Tensor, key: Tensor, value: Tensor,
     heads (grouped-query attention, as torch's enable_gqa)."""
     if min(query.ndim, key.ndim, value.ndim) < 3:
         raise ValueError(f"{op}: enable_gqa needs a heads axis (..., heads, length, features), "
-                         f"got query {query.shape}, key {key.shape}, value {value.shape}")
+                         f"got query {tuple(query.shape)}, key {tuple(key.shape)}, value "
+                         f"{tuple(value.shape)}")
     heads, kv_heads = query.shape[-3], key.shape[-3]
     if kv_heads != value.shape[-3] or kv_heads == 0 or heads % kv_heads:
         raise ValueError(f"{op}: with enable_gqa the query heads ({heads}) must be a multiple "
@@ -127,7 +128,7 @@ def _mask_rows(mask: Tensor, shape: tuple, op: str) -> Tensor:
     *batch, q_len, k_len = shape
     if mask.ndim > len(shape) or any(m not in (1, s) for m, s in
                                      zip(reversed(mask.shape), reversed(shape), strict=False)):
-        raise ValueError(f"{op}: attn_mask of shape {mask.shape} does not broadcast to the "
+        raise ValueError(f"{op}: attn_mask of shape {tuple(mask.shape)} does not broadcast to the "
                          f"attention scores' shape {tuple(shape)} (batch..., L={q_len}, "
                          f"S={k_len})")
     if all(d == 1 for d in mask.shape[:-2]):

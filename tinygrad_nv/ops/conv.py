@@ -182,7 +182,7 @@ def pair(value: Any, name: str, op: str) -> tuple[int, int]:
 def check_image(x: Tensor, op: str) -> None:
     if x.ndim != 4:
         raise ValueError(f"{op}: input must be 4-D (N, C, H, W) or 3-D (C, H, W), got shape "
-                         f"{x.shape}")
+                         f"{tuple(x.shape)}")
     if not is_floating(x.dtype):
         raise TypeError(f"{op}: input must be floating point, got {x.dtype.name}")
 
@@ -210,13 +210,14 @@ def _check_channels(op: str, x: Tensor, weight: Tensor, bias: Tensor | None, gro
     if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
         raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
     if x.shape[1] != cin:
-        raise ValueError(f"{op}: input of shape {x.shape} has {x.shape[1]} channels, but "
-                         f"weight of shape {weight.shape} with groups={groups} expects {cin}")
+        raise ValueError(f"{op}: input of shape {tuple(x.shape)} has {x.shape[1]} channels, but "
+                         f"weight of shape {tuple(weight.shape)} with groups={groups} expects "
+                         f"{cin}")
     if cin % groups or cout % groups:
         raise ValueError(f"{op}: groups={groups} must divide the {cin} input and {cout} "
-                         f"output channels (weight shape {weight.shape})")
+                         f"output channels (weight shape {tuple(weight.shape)})")
     if bias is not None and bias.shape != (cout,):
-        raise ValueError(f"{op}: bias must have shape ({cout},), got {bias.shape}")
+        raise ValueError(f"{op}: bias must have shape ({cout},), got {tuple(bias.shape)}")
 
 
 def _single(value: Any, name: str, op: str = "conv1d") -> int:
@@ -238,7 +239,7 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntPai
     check_image(x, "conv2d")
     if weight.ndim != 4:
         raise ValueError(f"conv2d: weight must be 4-D (out, in/groups, kh, kw), got shape "
-                         f"{weight.shape}")
+                         f"{tuple(weight.shape)}")
     cout = weight.shape[0]
     _check_channels("conv2d", x, weight, bias, groups, weight.shape[1] * groups, cout)
     kh, kw = weight.shape[2:]
@@ -258,7 +259,7 @@ def conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int = 
         return conv1d(x.unsqueeze(0), weight, bias, stride, padding, dilation, groups)[0]
     if x.ndim != 3 or weight.ndim != 3:
         raise ValueError(f"conv1d: need input (N, C, L) or (C, L) and weight (out, in/groups, "
-                         f"k), got shapes {x.shape} and {weight.shape}")
+                         f"k), got shapes {tuple(x.shape)} and {tuple(weight.shape)}")
     padding = padding if isinstance(padding, str) else (0, _single(padding, "padding"))
     return conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, (1, _single(stride, "stride")),
                   padding, (1, _single(dilation, "dilation")), groups).squeeze(2)
@@ -278,7 +279,7 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
     check_image(x, op)
     if weight.ndim != 4:
         raise ValueError(f"{op}: weight must be 4-D (in, out/groups, kh, kw), got shape "
-                         f"{weight.shape}")
+                         f"{tuple(weight.shape)}")
     cout = weight.shape[1] * groups
     _check_channels(op, x, weight, bias, groups, weight.shape[0], cout)
     stride, padding = pair(stride, "stride", op), pair(padding, "padding", op)
@@ -292,8 +293,8 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
     out = tuple((size - 1) * s - 2 * p + d * (k - 1) + e + 1 for size, s, p, d, k, e in
                 zip((h, w), stride, padding, dilation, (kh, kw), extra, strict=True))
     if min(out) < 1:
-        raise ValueError(f"{op}: input {x.shape} with padding {padding} gives an empty output "
-                         f"{out}")
+        raise ValueError(f"{op}: input {tuple(x.shape)} with padding {padding} gives an empty "
+                         f"output {out}")
     if n == 0:
         return _empty_batch(_promoted(x, weight, bias), (0, cout, *out))
     geometry = dict(kernel=(kh, kw), stride=stride, padding=padding, dilation=dilation)
@@ -314,7 +315,7 @@ def conv_transpose1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
                                 groups, dilation)[0]
     if x.ndim != 3 or weight.ndim != 3:
         raise ValueError(f"{op}: need input (N, C, L) or (C, L) and weight (in, out/groups, k), "
-                         f"got shapes {x.shape} and {weight.shape}")
+                         f"got shapes {tuple(x.shape)} and {tuple(weight.shape)}")
     _check_channels(op, x, weight, bias, groups, weight.shape[0], weight.shape[1] * groups)
     s, p, e, d = (_single(v, name, op) for v, name in (
         (stride, "stride"), (padding, "padding"), (output_padding, "output_padding"),

@@ -118,7 +118,8 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Tensor | Sequenc
     reduction = reduction_of(reduction, op)
     if log_probs.ndim not in (2, 3) or log_probs.dtype.kind != "f" or not log_probs.shape[0]:
         raise ShapeError(f"{op}: log_probs must be floating point (T, N, C) or unbatched (T, C)"
-                         f" with T >= 1, got {log_probs.dtype.name} of shape {log_probs.shape}")
+                         f" with T >= 1, got {log_probs.dtype.name} of shape "
+                         f"{tuple(log_probs.shape)}")
     batched = log_probs.ndim == 3
     lp = log_probs if batched else log_probs.unsqueeze(1)
     (t_max, n, c), targets = lp.shape, as_tensor(targets, log_probs)
@@ -128,7 +129,7 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Tensor | Sequenc
     target_lengths = _lengths(target_lengths, n, batched, "target_lengths")
     if max(input_lengths, default=0) > t_max:
         raise ShapeError(f"{op}: input_lengths must be at most T={t_max} (log_probs "
-                         f"{log_probs.shape}), got {max(input_lengths)}")
+                         f"{tuple(log_probs.shape)}), got {max(input_lengths)}")
     padded = _padded_targets(targets if batched else targets.reshape(1, -1), target_lengths,
                              batched and targets.ndim == 1, op)
     padding = [[j >= k for j in range(padded.shape[1])] for k in target_lengths]
@@ -166,11 +167,11 @@ def _padded_targets(targets: Tensor, lengths: list[int], concatenated: bool, op:
                 max(lengths, default=0) > targets.shape[1]:
             raise ShapeError(f"{op}: targets must be (N, S) with S at least the longest "
                              f"target length, or concatenated (sum(target_lengths),); got "
-                             f"shape {targets.shape} for target_lengths {lengths}")
+                             f"shape {tuple(targets.shape)} for target_lengths {lengths}")
         return targets
     if sum(lengths) > targets.shape[0]:
-        raise ShapeError(f"{op}: concatenated targets of shape {targets.shape} are shorter than "
-                         f"sum(target_lengths) = {sum(lengths)}")
+        raise ShapeError(f"{op}: concatenated targets of shape {tuple(targets.shape)} are shorter "
+                         f"than sum(target_lengths) = {sum(lengths)}")
     starts = [sum(lengths[:i]) for i in range(len(lengths))]
     width = max(max(lengths, default=0), 1)
     index = [[s + min(j, max(k - 1, 0)) for j in range(width)]

@@ -68,16 +68,16 @@ def bilinear(x1: Tensor, x2: Tensor, weight: Tensor, bias: Tensor | None = None)
     """
     if weight.ndim != 3:
         raise ShapeError(f"bilinear: weight must be 3-D (out, in1, in2), got shape "
-                         f"{weight.shape}")
+                         f"{tuple(weight.shape)}")
     out, in1, in2 = weight.shape
     if x1.ndim < 1 or x1.shape[:-1] != x2.shape[:-1] or x1.ndim != x2.ndim:
-        raise ShapeError(f"bilinear: input1 {x1.shape} and input2 {x2.shape} must have the "
-                         f"same leading dimensions (*, in1) and (*, in2)")
+        raise ShapeError(f"bilinear: input1 {tuple(x1.shape)} and input2 {tuple(x2.shape)} must "
+                         f"have the same leading dimensions (*, in1) and (*, in2)")
     if x1.shape[-1] != in1 or x2.shape[-1] != in2:
         raise ShapeError(f"bilinear: inputs (*, {x1.shape[-1]}) and (*, {x2.shape[-1]}) do not "
-                         f"match weight of shape {weight.shape} (out, in1, in2)")
+                         f"match weight of shape {tuple(weight.shape)} (out, in1, in2)")
     if bias is not None and bias.shape != (out,):
-        raise ShapeError(f"bilinear: bias must have shape ({out},), got {bias.shape}")
+        raise ShapeError(f"bilinear: bias must have shape ({out},), got {tuple(bias.shape)}")
     lead = x1.shape[:-1]
     projected = x1.reshape(-1, in1) @ weight.permute(1, 0, 2).reshape(in1, out * in2)
     y = (projected.reshape(-1, out, in2) * x2.reshape(-1, 1, in2)).sum(-1).reshape(*lead, out)
@@ -88,8 +88,8 @@ def _broadcast(x1: Tensor, x2: Tensor, op: str) -> tuple:
     try:
         return broadcast_shapes(x1.shape, x2.shape)
     except ValueError:
-        raise ShapeError(f"{op}: the shapes of x1 {x1.shape} and x2 {x2.shape} do not "
-                         "broadcast") from None
+        raise ShapeError(f"{op}: the shapes of x1 {tuple(x1.shape)} and x2 {tuple(x2.shape)} do "
+                         f"not broadcast") from None
 
 
 @autocast_op

@@ -63,8 +63,8 @@ def gaussian_nll_loss(x: Tensor, target: Tensor, var: Tensor | float, full: bool
             var = var.unsqueeze(-1)
         elif var.ndim != x.ndim or sum(v for n, v in zip(x.shape, var.shape, strict=True)
                                        if n != v) != 1:
-            raise ShapeError(f"{op}: var is of incorrect size {var.shape} for input "
-                             f"{x.shape}: expected the input's shape, one axis of size 1 "
+            raise ShapeError(f"{op}: var is of incorrect size {tuple(var.shape)} for input "
+                             f"{tuple(x.shape)}: expected the input's shape, one axis of size 1 "
                              f"where they differ, or the input's shape without its last axis")
     negative = constant(lambda xp, v: (v < 0).any(), var)
     if var.device.type == "cpu":

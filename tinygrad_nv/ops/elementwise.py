@@ -24,12 +24,14 @@ if TYPE_CHECKING:
 
 
 def unbroadcast(grad, shape: tuple):
-    """Sum a gradient down to `shape`: the adjoint of broadcasting `shape` to grad.shape."""
-    if grad.shape == shape:
+    """Sum a gradient down to `shape`: the adjoint of broadcasting `shape` to grad.shape.
+    Backwards pass their inputs' `_data.shape` (the array's tuple: no Size on the hot path)."""
+    grad_shape = grad._data.shape
+    if grad_shape == shape:
         return grad
-    lead = grad.ndim - len(shape)
+    lead = len(grad_shape) - len(shape)
     axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
+        lead + i for i, n in enumerate(shape) if n == 1 and grad_shape[lead + i] != 1)
     if not is_grad_enabled():  # backward records no graph: one raw reduction (fast path)
         data = grad._data  # float16 adds up in float32, as the Sum op does
         total = data.sum(axis=axes, keepdims=True, dtype=accumulation_dtype(data.dtype))
@@ -51,7 +53,7 @@ class Add(Function):
 
     def backward(self, g):
         a, b = self.parents
-        return unbroadcast(g, a.shape), unbroadcast(g, b.shape)
+        return unbroadcast(g, a._data.shape), unbroadcast(g, b._data.shape)
 
 
 class Sub(Function):
@@ -62,7 +64,7 @@ class Sub(Function):
 
     def backward(self, g):
         a, b = self.parents
-        return unbroadcast(g, a.shape), unbroadcast(-g, b.shape)
+        return unbroadcast(g, a._data.shape), unbroadcast(-g, b._data.shape)
 
 
 class Mul(Function):
@@ -75,8 +77,8 @@ class Mul(Function):
 
     def backward(self, g):
         a, b = self.parents
-        ga = unbroadcast(times(g, b), a.shape) if self.needs_input_grad[0] else None
-        gb = unbroadcast(times(g, a), b.shape) if self.needs_input_grad[1] else None
+        ga = unbroadcast(times(g, b), a._data.shape) if self.needs_input_grad[0] else None
+        gb = unbroadcast(times(g, a), b._data.shape) if self.needs_input_grad[1] else None
         return ga, gb
 
 
@@ -90,8 +92,8 @@ class Div(Function):
 
     def backward(self, g):
         a, b = self.parents
-        ga = unbroadcast(g / b, a.shape) if self.needs_input_grad[0] else None
-        gb = unbroadcast(-g * a / (b * b), b.shape) if self.needs_input_grad[1] else None
+        ga = unbroadcast(g / b, a._data.shape) if self.needs_input_grad[0] else None
+        gb = unbroadcast(-g * a / (b * b), b._data.shape) if self.needs_input_grad[1] else None
         return ga, gb
 
 
@@ -103,10 +105,10 @@ class Pow(Function):
         a, b = self.parents
         ga = gb = None
         if self.needs_input_grad[0]:  # b * a^(b-1), and 0 where b == 0 (PyTorch: no 0 * inf)
-            ga = unbroadcast(g * (b == 0).where(0.0, b * a ** (b - 1)), a.shape)
+            ga = unbroadcast(g * (b == 0).where(0.0, b * a ** (b - 1)), a._data.shape)
         if self.needs_input_grad[1]:  # a^b * log(a), and 0 where a == 0 and b >= 0
             zero = (a == 0) & (b >= 0)
-            gb = unbroadcast(g * zero.where(0.0, a**b * a.log()), b.shape)
+            gb = unbroadcast(g * zero.where(0.0, a**b * a.log()), b._data.shape)
         return ga, gb
 
 
@@ -158,7 +160,7 @@ class FloorDivide(Function):
 
     def backward(self, g):
         a, b = self.parents
-        return unbroadcast(g * 0, a.shape), unbroadcast(g * 0, b.shape)
+        return unbroadcast(g * 0, a._data.shape), unbroadcast(g * 0, b._data.shape)
 
 
 class Remainder(Function):
@@ -169,8 +171,8 @@ class Remainder(Function):
 
     def backward(self, g):  # PyTorch's: d/da = 1, d/db = -floor(a / b)
         a, b = self.parents
-        ga = unbroadcast(g, a.shape) if self.needs_input_grad[0] else None
-        gb = unbroadcast(-g * (a // b), b.shape) if self.needs_input_grad[1] else None
+        ga = unbroadcast(g, a._data.shape) if self.needs_input_grad[0] else None
+        gb = unbroadcast(-g * (a // b), b._data.shape) if self.needs_input_grad[1] else None
         return ga, gb
 
 
@@ -182,8 +184,8 @@ class Fmod(Function):
 
     def backward(self, g):  # PyTorch's: d/da = 1, d/db = -trunc(a / b)
         a, b = self.parents
-        ga = unbroadcast(g, a.shape) if self.needs_input_grad[0] else None
-        gb = unbroadcast(-g * (a / b).trunc(), b.shape) if self.needs_input_grad[1] else None
+        ga = unbroadcast(g, a._data.shape) if self.needs_input_grad[0] else None
+        gb = unbroadcast(-g * (a / b).trunc(), b._data.shape) if self.needs_input_grad[1] else None
         return ga, gb
 
 
@@ -199,8 +201,8 @@ class Maximum(Function):
         a, b = self.parents
         wins = a._data < b._data if self.smaller else a._data > b._data
         share = g._like((wins + 0.5 * (a._data == b._data)).astype(g.dtype))
-        ga = unbroadcast(g * share, a.shape) if self.needs_input_grad[0] else None
-        gb = unbroadcast(g * (1 - share), b.shape) if self.needs_input_grad[1] else None
+        ga = unbroadcast(g * share, a._data.shape) if self.needs_input_grad[0] else None
+        gb = unbroadcast(g * (1 - share), b._data.shape) if self.needs_input_grad[1] else None
         return ga, gb
 
 
@@ -214,8 +216,8 @@ class Where(Function):
 
     def backward(self, g):
         cond, a, b = self.parents
-        ga = unbroadcast(cond.where(g, 0.0), a.shape) if self.needs_input_grad[1] else None
-        gb = unbroadcast(cond.where(0.0, g), b.shape) if self.needs_input_grad[2] else None
+        ga = unbroadcast(cond.where(g, 0.0), a._data.shape) if self.needs_input_grad[1] else None
+        gb = unbroadcast(cond.where(0.0, g), b._data.shape) if self.needs_input_grad[2] else None
         return None, ga, gb
 
 
@@ -390,7 +392,8 @@ def _integer_division(op: str, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
     made."""
     if b.dtype.kind in "biu" and b.backend.checks_values and bool((b._data == 0).any()):
         raise RuntimeError(f"{op}: integer division by zero ({a.dtype.name} tensors of shapes "
-                           f"{a.shape} and {b.shape}); ZeroDivisionError in PyTorch too")
+                           f"{tuple(a.shape)} and {tuple(b.shape)}); ZeroDivisionError in PyTorch "
+                           f"too")
     return a, b
 
 

@@ -32,7 +32,7 @@ def unfold(x: Tensor, kernel_size: IntPair, dilation: IntPair = 1, padding: IntP
         return unfold(x.unsqueeze(0), kernel_size, dilation, padding, stride)[0]
     if x.ndim != 4:
         raise ValueError(f"unfold: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got "
-                         f"shape {x.shape}")
+                         f"shape {tuple(x.shape)}")
     geometry = window("unfold", x.shape, pair(kernel_size, "kernel_size", "unfold"), stride,
                       padding, dilation)
     geometry.pop("out")
@@ -50,13 +50,13 @@ def fold(x: Tensor, output_size: IntPair, kernel_size: IntPair, dilation: IntPai
         return fold(x.unsqueeze(0), output_size, kernel_size, dilation, padding, stride)[0]
     if x.ndim != 3:
         raise ValueError(f"fold: expected a 2-D (C*kh*kw, L) or 3-D (N, C*kh*kw, L) input, got "
-                         f"shape {x.shape}")
+                         f"shape {tuple(x.shape)}")
     kernel, size = pair(kernel_size, "kernel_size", "fold"), pair(output_size, "output_size",
                                                                   "fold")
     n, rows, blocks = x.shape
     if rows % (kernel[0] * kernel[1]):
         raise ShapeError(f"fold: the input's dimension 1 ({rows}) must be divisible by the "
-                         f"product of kernel_size {kernel}, got input of shape {x.shape}")
+                         f"product of kernel_size {kernel}, got input of shape {tuple(x.shape)}")
     image = (n, rows // (kernel[0] * kernel[1]), *size)
     geometry = window("fold", image, kernel, stride, padding, dilation)
     oh, ow = geometry.pop("out")
@@ -64,7 +64,8 @@ def fold(x: Tensor, output_size: IntPair, kernel_size: IntPair, dilation: IntPai
         raise ShapeError(f"fold: output_size {size}, kernel_size {kernel}, dilation "
                          f"{geometry['dilation']}, padding {geometry['padding']} and stride "
                          f"{geometry['stride']} give {oh} * {ow} = {oh * ow} sliding blocks, "
-                         f"but the input's dimension 2 is {blocks} (input of shape {x.shape})")
+                         f"but the input's dimension 2 is {blocks} (input of shape "
+                         f"{tuple(x.shape)})")
     return Col2Im.apply(x, x_shape=image, **geometry)
 
 
@@ -78,7 +79,7 @@ def pixel_shuffle(x: Tensor, upscale_factor: int) -> Tensor:
     *lead, c, h, w = x.shape
     if c % (r * r):
         raise ShapeError(f"pixel_shuffle: the channel dimension (-3) must be divisible by "
-                         f"upscale_factor ** 2 = {r * r}, got input of shape {x.shape}")
+                         f"upscale_factor ** 2 = {r * r}, got input of shape {tuple(x.shape)}")
     k = len(lead)
     out = x.reshape(*lead, c // (r * r), r, r, h, w)
     out = out.permute(*range(k), k, k + 3, k + 1, k + 4, k + 2)
@@ -94,7 +95,7 @@ def pixel_unshuffle(x: Tensor, downscale_factor: int) -> Tensor:
     *lead, c, h, w = x.shape
     if h % r or w % r:
         raise ShapeError(f"pixel_unshuffle: height and width must be divisible by "
-                         f"downscale_factor {r}, got input of shape {x.shape}")
+                         f"downscale_factor {r}, got input of shape {tuple(x.shape)}")
     k = len(lead)
     out = x.reshape(*lead, c, h // r, r, w // r, r)
     out = out.permute(*range(k), k, k + 2, k + 4, k + 1, k + 3)
@@ -106,7 +107,7 @@ def _factor(x: Tensor, factor: Any, op: str, name: str) -> int:
         raise ValueError(f"{op}: {name} must be a positive int, got {factor!r}")
     if x.ndim < 3:
         raise ValueError(f"{op}: expected an input with at least 3 dimensions (*, C, H, W), "
-                         f"got shape {x.shape}")
+                         f"got shape {tuple(x.shape)}")
     return int(factor)
 
 

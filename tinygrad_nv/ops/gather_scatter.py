@@ -175,13 +175,14 @@ def _gather_args(x: Tensor, dim: Any, index: Any, op: str, src: Tensor | None = 
     index = _index_tensor(x, index, op)
     if index.ndim != x.ndim and not (x.ndim == 0 and index.ndim <= 1):
         raise ShapeError(f"{op}: index tensor must have the same number of dimensions as "
-                         f"the input, got index of shape {index.shape} for shape {x.shape}")
+                         f"the input, got index of shape {tuple(index.shape)} for shape "
+                         f"{tuple(x.shape)}")
     shape = x.shape or (1,)
     for a, n in enumerate(index.shape):
         if (a != d and n > shape[a]) or (src is not None and n > (src.shape or (1,))[a]):
-            also = "" if src is None else f" and no larger than src {src.shape}"
-            raise ShapeError(f"{op}: expected index {index.shape} to be no larger than self "
-                             f"{x.shape} apart from dimension {d}{also}")
+            also = "" if src is None else f" and no larger than src {tuple(src.shape)}"
+            raise ShapeError(f"{op}: expected index {tuple(index.shape)} to be no larger than self "
+                             f"{tuple(x.shape)} apart from dimension {d}{also}")
     check_range(x, index._data, shape[d], f"dimension {d}", op, negative=False)
     return d, index
 
@@ -203,8 +204,8 @@ def _src_tensor(x: Tensor, src: Any, index: Tensor, op: str) -> Tensor:
             raise RuntimeError(f"{op}: expected self.dtype to be equal to src.dtype, got "
                                f"{x.dtype.name} and {src.dtype.name}")
         if src.ndim != index.ndim:
-            raise ShapeError(f"{op}: src of shape {src.shape} must have as many dimensions "
-                             f"as index {index.shape}")
+            raise ShapeError(f"{op}: src of shape {tuple(src.shape)} must have as many dimensions "
+                             f"as index {tuple(index.shape)}")
         return src
     if not is_scalar(src):
         raise TypeError(f"{op}: src must be a tensor or a number, got {type(src).__name__}")
@@ -274,7 +275,7 @@ def index_select(x: Tensor, dim: int | None = None, index: Any = None, *,
     index = _index_tensor(x, index, "index_select")
     if index.ndim > 1:
         raise IndexError(f"index_select: index is supposed to be a vector, got shape "
-                         f"{index.shape}")
+                         f"{tuple(index.shape)}")
     n = x.shape[d] if x.ndim else 1
     check_range(x, index._data, n, f"dimension {d}", "index_select", negative=False)
     if x.ndim == 0:
@@ -299,13 +300,13 @@ def take_along_dim(x: Tensor, indices: Any, dim: int | None = None, *,
                          "dims); give dim=None")
     if x.ndim != indices.ndim:
         raise ShapeError(f"take_along_dim: input and indices should have the same number "
-                         f"of dimensions, got shapes {x.shape} and {indices.shape}")
+                         f"of dimensions, got shapes {tuple(x.shape)} and {tuple(indices.shape)}")
     try:
         shape = broadcast_shapes(x.shape[:d] + x.shape[d + 1:],
                                  indices.shape[:d] + indices.shape[d + 1:])
     except ValueError:
-        raise ShapeError(f"take_along_dim: shapes {x.shape} and {indices.shape} do not "
-                         f"broadcast outside dim {d}") from None
+        raise ShapeError(f"take_along_dim: shapes {tuple(x.shape)} and {tuple(indices.shape)} do "
+                         f"not broadcast outside dim {d}") from None
     x = x.expand(*shape[:d], x.shape[d], *shape[d:])
     indices = indices.expand(*shape[:d], indices.shape[d], *shape[d:])
     return gather(x, d, indices)

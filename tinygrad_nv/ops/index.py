@@ -40,6 +40,8 @@ class IndexOutOfRange(IndexError, RuntimeError):
 class Index(Function):
     """x[index]: basic indexing (a view) or advanced integer/bool indexing (a gather)."""
 
+    moves_only = True  # (no arithmetic: nothing for NumPy to warn about)
+
     saved_inputs = ()  # backward reads shapes only
 
     def forward(self, x, index: tuple, advanced: bool):
@@ -129,7 +131,7 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
     except ValueError as e:
         raise RuntimeError(f"__setitem__: cannot assign a value of shape "
                            f"{tuple(getattr(value, 'shape', ()))} to x[index] of a tensor of "
-                           f"shape {x.shape}: {e}") from None
+                           f"shape {tuple(x.shape)}: {e}") from None
     x._bump_version()
 
 
@@ -150,7 +152,7 @@ def _split_index(t: Tensor, index: Any) -> tuple[tuple, tuple | None, bool]:
         raise IndexError("getitem: an index can only have a single ellipsis ('...')")
     rest = t.ndim - sum(_dims_used(i) for i in items)
     if rest < 0:
-        raise IndexError(f"getitem: too many indices for a tensor of shape {t.shape}")
+        raise IndexError(f"getitem: too many indices for a tensor of shape {tuple(t.shape)}")
     out, axis_, arrays, ints = [], 0, False, False
     for item in items:
         if item is Ellipsis:
@@ -163,14 +165,14 @@ def _split_index(t: Tensor, index: Any) -> tuple[tuple, tuple | None, bool]:
             n = t.shape[axis_]
             if not -n <= item < n:
                 raise IndexOutOfRange(f"getitem: index {item} is out of bounds for dimension "
-                                      f"{axis_} with size {n} (shape {t.shape})")
+                                      f"{axis_} with size {n} (shape {tuple(t.shape)})")
             out.append(int(item))
             axis_, ints = axis_ + 1, True
         elif item.dtype.kind == "b":
             if item.shape != t.shape[axis_:axis_ + item.ndim]:
-                raise IndexError(f"getitem: the shape of the mask {item.shape} at index "
+                raise IndexError(f"getitem: the shape of the mask {tuple(item.shape)} at index "
                                  f"{axis_} does not match the shape of the indexed tensor "
-                                 f"{t.shape}")
+                                 f"{tuple(t.shape)}")
             out.extend(device_call(t, lambda xp, mask: mask.nonzero(), item))
             axis_, arrays = axis_ + item.ndim, True
         else:
@@ -268,7 +270,7 @@ def check_range(t: Tensor, index, n: int, where: str, op: str, negative: bool = 
     if high >= n or low < (-n if negative else 0):
         bad = high if high >= n else low
         raise IndexOutOfRange(f"{op}: index {bad} is out of bounds for {where} with size {n} "
-                              f"(shape {t.shape})")
+                              f"(shape {tuple(t.shape)})")
 
 
 # ---------------------------------------------------------------------- masks
@@ -294,7 +296,7 @@ def masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
         check_device(x, value, "masked_fill")
         if value.ndim != 0:
             raise ShapeError(f"masked_fill: only supports a 0-dimensional value tensor, got "
-                             f"shape {value.shape}")
+                             f"shape {tuple(value.shape)}")
         value = value.cast(x.dtype)
     elif is_scalar(value):
         value = x._like(device_call(x, lambda xp: xp.asarray(value).astype(x.dtype)))
@@ -304,8 +306,8 @@ def masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
     try:
         broadcast_shapes(x.shape, mask.shape)
     except ValueError:
-        raise ShapeError(f"masked_fill: mask of shape {mask.shape} does not broadcast with "
-                         f"the input of shape {x.shape}") from None
+        raise ShapeError(f"masked_fill: mask of shape {tuple(mask.shape)} does not broadcast with "
+                         f"the input of shape {tuple(x.shape)}") from None
     return mask.where(value, x)
 
 
@@ -350,8 +352,8 @@ def _index_places(x: Tensor, dim: Any, index: Any, source: Any, op: str) -> tupl
     check_device(x, source, op)
     expected = x.shape[:d] + (index.numel(),) + x.shape[d + 1:]
     if source.shape != expected or source.dtype != x.dtype:
-        raise RuntimeError(f"{op}: source must have shape {expected} (x's shape {x.shape} with "
-                           f"len(index) = {index.numel()} at dim {d}) and x's dtype "
+        raise RuntimeError(f"{op}: source must have shape {expected} (x's shape {tuple(x.shape)} "
+                           f"with len(index) = {index.numel()} at dim {d}) and x's dtype "
                            f"{x.dtype.name}, got {_describe(source)}")
     check_range(x, index._data, x.shape[d], f"dimension {d}", op)
     return (slice(None),) * d + (index._data.reshape(-1),)
@@ -390,12 +392,12 @@ def masked_scatter(x: Tensor, mask: Tensor, source: Tensor) -> Tensor:
     try:
         places = device_call(x, lambda xp, m: xp.broadcast_to(m, x.shape).nonzero(), mask._data)
     except ValueError:
-        raise ShapeError(f"masked_scatter: mask of shape {mask.shape} does not broadcast to "
-                         f"the input's shape {x.shape}") from None
+        raise ShapeError(f"masked_scatter: mask of shape {tuple(mask.shape)} does not broadcast to "
+                         f"the input's shape {tuple(x.shape)}") from None
     count = int(places[0].size)
     if count > source.numel():
         raise RuntimeError(f"masked_scatter: the mask has {count} True places but source (shape "
-                           f"{source.shape}) has only {source.numel()} elements")
+                           f"{tuple(source.shape)}) has only {source.numel()} elements")
     values = source.reshape(-1)[:count]
     return IndexPut.apply(x, values, first=tuple(places), then=None, advanced=True)
 
@@ -406,7 +408,7 @@ def fill_diagonal_(x: Tensor, fill_value: Any, wrap: bool = False) -> Tensor:
     NumPy's fill_diagonal); returns x."""
     if x.ndim < 2 or (x.ndim > 2 and len(set(x.shape)) != 1):
         raise RuntimeError(f"fill_diagonal_: dimensions must be larger than 1 and all of equal "
-                           f"length beyond 2-D, got shape {x.shape}")
+                           f"length beyond 2-D, got shape {tuple(x.shape)}")
     side = x.shape[-1]
     step = sum(side ** k for k in range(x.ndim)) if x.ndim > 2 else side + 1
     end = x.numel() if wrap or x.ndim > 2 else min(x.numel(), side * side)
@@ -418,7 +420,7 @@ def fill_diagonal_(x: Tensor, fill_value: Any, wrap: bool = False) -> Tensor:
 
 def _describe(value: Any) -> str:
     if is_tensor(value):
-        return f"a {value.dtype.name} tensor of shape {value.shape}"
+        return f"a {value.dtype.name} tensor of shape {tuple(value.shape)}"
     return type(value).__name__
 
 
@@ -431,8 +433,8 @@ def masked_select(x: Tensor, mask: Tensor, size: int | None = None, fill_value: 
     try:
         shape = broadcast_shapes(x.shape, mask.shape)
     except ValueError:
-        raise ShapeError(f"masked_select: mask of shape {mask.shape} does not broadcast with "
-                         f"the input of shape {x.shape}") from None
+        raise ShapeError(f"masked_select: mask of shape {tuple(mask.shape)} does not broadcast "
+                         f"with the input of shape {tuple(x.shape)}") from None
     flat = x.expand(*shape).reshape(-1)
     if size is None:
         return flat[mask.expand(*shape).reshape(-1)]

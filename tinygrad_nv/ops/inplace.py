@@ -88,7 +88,7 @@ def _store(x: Tensor, value: Any, op: str, any_cast: bool) -> Tensor:
     except ValueError as e:  # shapes that do not broadcast, or a read-only (expanded) view
         shape = getattr(value, "shape", ())
         raise RuntimeError(f"{op}: cannot write a value of shape {tuple(shape)} into a tensor "
-                           f"of shape {x.shape} ({e}); expanded tensors are read-only, "
+                           f"of shape {tuple(x.shape)} ({e}); expanded tensors are read-only, "
                            "clone() them first") from None
     x._bump_version()
     return x
@@ -110,8 +110,8 @@ def _check_cast(x: Tensor, value: Tensor, op: str, any_cast: bool) -> None:
 
 def _check_shape(x: Tensor, result: Tensor, op: str) -> None:
     if result.shape != x.shape:
-        raise RuntimeError(f"{op}: the result has shape {result.shape}, which does not match "
-                           f"the shape of the tensor updated in place {x.shape}")
+        raise RuntimeError(f"{op}: the result has shape {tuple(result.shape)}, which does not "
+                           f"match the shape of the tensor updated in place {tuple(x.shape)}")
 
 
 def update(x: Tensor, op: str, compute: Callable[[Tensor], Tensor], operands: tuple = ()
@@ -135,14 +135,14 @@ def _rebase(x: Tensor, op: str, compute: Callable[[Tensor], Tensor], any_cast: b
     since the node it records may read those values in backward; the result is written into
     x, which takes the result's node as its history."""
     if x._requires_grad and x._ctx is None:
-        raise RuntimeError(f"{op}: a leaf tensor that requires grad (shape {x.shape}) is used "
-                           "in an in-place operation; wrap the update in `with no_grad():` "
+        raise RuntimeError(f"{op}: a leaf tensor that requires grad (shape {tuple(x.shape)}) is "
+                           f"used in an in-place operation; wrap the update in `with no_grad():` "
                            "(as an optimizer step does)")
     if _views_another(x):
         raise RuntimeError(f"{op}: in-place update, while the graph is recorded, of a tensor "
-                           f"of shape {x.shape} that views another tensor's storage (a slice, "
-                           "reshape or transpose): not supported; clone() it first, or use the "
-                           "out-of-place form (`y = y + 1`, not `y += 1`)")
+                           f"of shape {tuple(x.shape)} that views another tensor's storage (a "
+                           "slice, reshape or transpose): not supported; clone() it first, or "
+                           "use the out-of-place form (`y = y + 1`, not `y += 1`)")
     old = x._from_op(device_call(x, _copy, x._data), x._backend, x._ctx)
     old._requires_grad = x._requires_grad
     try:
@@ -277,7 +277,7 @@ def fill_(x: Tensor, value: Any) -> Tensor:
     if is_tensor(value):
         if value.ndim != 0:
             raise RuntimeError(f"fill_: only supports 0-dimension value tensors, got shape "
-                               f"{value.shape}")
+                               f"{tuple(value.shape)}")
     elif not is_scalar(value):
         raise TypeError(f"fill_: value must be a number, got {type(value).__name__}")
     return write(x, value, "fill_", any_cast=True)

@@ -23,7 +23,7 @@ def _pair(x: Tensor, other: Any, op: str, reverse: bool = False) -> tuple[Tensor
         try:
             broadcast_shapes(a.shape, b.shape)
         except ValueError:
-            raise ShapeError(f"{op}: shapes {a.shape} and {b.shape} do not broadcast "
+            raise ShapeError(f"{op}: shapes {tuple(a.shape)} and {tuple(b.shape)} do not broadcast "
                              "(aligned from the last axis, sizes must match or be 1)") from None
     return a, b
 

@@ -130,8 +130,8 @@ def _cross_entropy_probs(logits: Tensor, probs: Tensor, weight: Tensor | None, r
     """-sum_c weight_c * q_c * log_softmax(logits)_c per sample, q the (smoothed) target."""
     if probs.shape != logits.shape:
         raise ShapeError(f"cross_entropy: targets must be integer class indices or "
-                         f"probabilities of the logits' shape {logits.shape}, got "
-                         f"{probs.dtype.name} of shape {probs.shape}")
+                         f"probabilities of the logits' shape {tuple(logits.shape)}, got "
+                         f"{probs.dtype.name} of shape {tuple(probs.shape)}")
     if not is_floating(logits.dtype):
         raise TypeError(f"cross_entropy: input must be floating point, got {logits.dtype.name}")
     axis = 1 if logits.ndim > 1 else 0
@@ -143,7 +143,7 @@ def _cross_entropy_probs(logits: Tensor, probs: Tensor, weight: Tensor | None, r
     if weight is not None:
         if weight.shape != (c,):
             raise ValueError(f"cross_entropy: weight must have shape ({c},), one per class, "
-                             f"got {weight.shape}")
+                             f"got {tuple(weight.shape)}")
         terms = terms * weight.cast(logits.dtype).reshape(c, *(1,) * (logits.ndim - axis - 1))
     loss = -terms.sum(axis)
     return _reduce(loss, reduction, loss.shape, None)
@@ -308,7 +308,7 @@ def _weight_like(weight: Any, loss: Tensor, op: str) -> Tensor:
     weight = _as_tensor(weight, loss)
     if weight.shape != loss.shape:
         raise ValueError(f"{op}: weights and input must have the same size, got weight of shape "
-                         f"{weight.shape} for a loss of shape {loss.shape}")
+                         f"{tuple(weight.shape)} for a loss of shape {tuple(loss.shape)}")
     return weight.cast(loss.dtype)
 
 
@@ -340,12 +340,12 @@ def _same_shape(x: Tensor, target: Any, op: str, broadcast: bool = False) -> Ten
     PyTorch's warning."""
     target = _as_tensor(target, x)
     if target.shape != x.shape and broadcast:
-        warnings.warn(f"{op}: Using a target size ({target.shape}) that is different to the "
-                      f"input size ({x.shape}). This will likely lead to incorrect results due "
-                      "to broadcasting. Please ensure they have the same size.", stacklevel=3)
+        warnings.warn(f"{op}: Using a target size ({tuple(target.shape)}) that is different to the "
+                      f"input size ({tuple(x.shape)}). This will likely lead to incorrect results "
+                      f"due to broadcasting. Please ensure they have the same size.", stacklevel=3)
     elif target.shape != x.shape:
-        raise ValueError(f"{op}: target shape {target.shape} differs from input shape "
-                         f"{x.shape}; they must match (no broadcasting)")
+        raise ValueError(f"{op}: target shape {tuple(target.shape)} differs from input shape "
+                         f"{tuple(x.shape)}; they must match (no broadcasting)")
     if not (is_floating(x.dtype) and is_floating(target.dtype)):
         raise TypeError(f"{op}: input and target must be floating point, got "
                         f"{x.dtype.name} and {target.dtype.name}")
@@ -373,8 +373,8 @@ def _class_rows(scores: Tensor, targets: Any, op: str, ignore_index: int, poison
         scores = scores.unsqueeze(0)
     expected = (scores.shape[0], *scores.shape[2:])
     if targets.shape != expected and not (targets.ndim == 0 and expected == (1,)):
-        raise ShapeError(f"{op}: input of shape {scores.shape} needs targets of shape "
-                         f"{expected}, got {targets.shape}")
+        raise ShapeError(f"{op}: input of shape {tuple(scores.shape)} needs targets of shape "
+                         f"{expected}, got {tuple(targets.shape)}")
     c = scores.shape[1]
     if scores.ndim > 2:  # classes last, then one row per sample
         scores = scores.permute(0, *range(2, scores.ndim), 1)
@@ -414,7 +414,7 @@ def _picked_weight(t: Tensor, weight: Tensor | None, ignore_index: int, rows: Te
         return valid
     if weight.shape != (rows.shape[1],):
         raise ValueError(f"{op}: weight must have shape ({rows.shape[1]},), one per class, got "
-                         f"{weight.shape}")
+                         f"{tuple(weight.shape)}")
     return weight.cast(rows.dtype)[_safe(t, ignore_index, rows.shape[1])] * valid
 
 

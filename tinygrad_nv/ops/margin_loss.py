@@ -41,8 +41,8 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin
     target = as_tensor(target, input1)
     if target.ndim > 1 or input1.ndim != target.ndim + 1 or input2.ndim != target.ndim + 1:
         raise ShapeError(f"{op}: expected inputs (N, D) with a target (N,), or (D,) with a 0-d "
-                         f"target, got inputs {input1.shape}, {input2.shape} and target "
-                         f"{target.shape}")
+                         f"target, got inputs {tuple(input1.shape)}, {tuple(input2.shape)} and "
+                         f"target {tuple(target.shape)}")
     axis = target.ndim
     dot = (input1 * input2).sum(axis)
     square1, square2 = ((x * x).sum(axis) + _EPSILON for x in (input1, input2))
@@ -64,7 +64,8 @@ def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: 
     target = as_tensor(target, input1)
     if not input1.ndim == input2.ndim == target.ndim:
         raise ShapeError(f"{op}: all input tensors should have the same number of dimensions, "
-                         f"got {input1.shape}, {input2.shape} and target {target.shape}")
+                         f"got {tuple(input1.shape)}, {tuple(input2.shape)} and target "
+                         f"{tuple(target.shape)}")
     return reduced((-target * (input1 - input2) + margin).clip(min=0.0), reduction)
 
 
@@ -75,8 +76,9 @@ def _check_triplet(op: str, anchor: Tensor, positive: Tensor, negative: Tensor,
         raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
     if not anchor.ndim == positive.ndim == negative.ndim:
         raise ShapeError(f"{op}: the anchor, positive and negative tensors must have the same "
-                         f"number of dimensions, got {anchor.shape}, {positive.shape} and "
-                         f"{negative.shape}")
+                         f"number of dimensions, got {tuple(anchor.shape)}, "
+                         f"{tuple(positive.shape)} and "
+                         f"{tuple(negative.shape)}")
 
 
 @autocast_op
@@ -114,11 +116,11 @@ def multi_margin_loss(x: Tensor, target: Tensor, p: int = 1, margin: float = 1.0
     target = as_tensor(target, x)
     if x.ndim not in (1, 2) or target.shape != x.shape[:-1]:
         raise ShapeError(f"{op}: expected input (N, C) with target (N,), or (C,) with a 0-d "
-                         f"target, got input {x.shape} and target {target.shape}")
+                         f"target, got input {tuple(x.shape)} and target {tuple(target.shape)}")
     c = x.shape[-1]
     if weight is not None and weight.shape != (c,):
         raise ShapeError(f"{op}: weight must be one-dimensional with {c} entries (one per "
-                         f"class), got shape {weight.shape}")
+                         f"class), got shape {tuple(weight.shape)}")
     target, bad = class_targets(target, c, op)
     picked = x.gather(-1, target.unsqueeze(-1))
     hinge = (margin - picked + x).clip(min=0.0)
@@ -141,8 +143,8 @@ def multilabel_soft_margin_loss(x: Tensor, target: Tensor, weight: Tensor | None
     reduction = reduction_of(reduction, op, size_average, reduce)
     target = as_tensor(target, x).cast(x.dtype)
     if x.ndim < 1 or target.shape != x.shape:
-        raise ShapeError(f"{op}: target must have the input's shape {x.shape} (N, C), got "
-                         f"{target.shape}")
+        raise ShapeError(f"{op}: target must have the input's shape {tuple(x.shape)} (N, C), got "
+                         f"{tuple(target.shape)}")
     loss = -(target * x.logsigmoid() + (1.0 - target) * (-x).logsigmoid())
     if weight is not None:
         loss = loss * weight.cast(x.dtype)
@@ -157,8 +159,8 @@ def soft_margin_loss(x: Tensor, target: Tensor, size_average: bool | None = None
     reduction = reduction_of(reduction, "soft_margin_loss", size_average, reduce)
     target = as_tensor(target, x)
     if target.shape != x.shape:
-        raise ShapeError(f"soft_margin_loss: target must have the input's shape {x.shape}, got "
-                         f"{target.shape}")
+        raise ShapeError(f"soft_margin_loss: target must have the input's shape {tuple(x.shape)}, "
+                         f"got {tuple(target.shape)}")
     return reduced(-(target.cast(x.dtype) * x).logsigmoid(), reduction)
 
 
@@ -190,7 +192,7 @@ def multilabel_margin_loss(x: Tensor, target: Tensor, size_average: bool | None 
     target = as_tensor(target, x)
     if x.ndim not in (1, 2) or target.shape != x.shape:
         raise ShapeError(f"{op}: expected input (N, C) or (C,) and a target of the same shape, "
-                         f"got input {x.shape} and target {target.shape}")
+                         f"got input {tuple(x.shape)} and target {tuple(target.shape)}")
     c = x.shape[-1]
     listed = constant(lambda xp, t: xp.cumsum(t == -1, axis=-1) == 0, target)  # before a -1
     classes, bad = class_targets(constant(lambda xp, t, k: xp.where(k, t, 0), target, listed),

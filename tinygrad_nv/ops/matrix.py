@@ -16,6 +16,7 @@ from tinygrad_nv.ops._checks import (
     broadcast_shapes,
     check_device,
     is_tensor,
+    tensor_arg,
     tensor_list,
 )
 from tinygrad_nv.ops.activation import Activation, ActivationGrad, fusable
@@ -191,16 +192,16 @@ def matmul(x: Tensor, other: Any) -> Tensor:
     a, b = operands(x, other, "matmul")
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(f"matmul: both operands need at least 1 dimension, got shapes "
-                         f"{a.shape} and {b.shape}")
+                         f"{tuple(a.shape)} and {tuple(b.shape)}")
     a2 = a.reshape(1, -1) if a.ndim == 1 else a
     b2 = b.reshape(-1, 1) if b.ndim == 1 else b
     if a2.shape[-1] != b2.shape[-2]:
-        raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} are not aligned: "
+        raise ShapeError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} are not aligned: "
                          f"{a2.shape[-1]} (last axis of the first) != {b2.shape[-2]}")
     try:
         broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
     except ValueError:
-        raise ShapeError(f"matmul: batch shapes of {a.shape} and {b.shape} do not "
+        raise ShapeError(f"matmul: batch shapes of {tuple(a.shape)} and {tuple(b.shape)} do not "
                          "broadcast") from None
     out = MatMul.apply(a2, b2)
     if a.ndim == 1:
@@ -225,8 +226,8 @@ def mm(x: Tensor, mat2: Any) -> Tensor:
     """The product of two matrices (2-D only; matmul broadcasts)."""
     a, b = operands(x, mat2, "mm")
     if a.ndim != 2 or b.ndim != 2:
-        raise ShapeError(f"mm: both operands must be matrices (2-D), got shapes {a.shape} and "
-                         f"{b.shape}")
+        raise ShapeError(f"mm: both operands must be matrices (2-D), got shapes {tuple(a.shape)} "
+                         f"and {tuple(b.shape)}")
     if a.shape[1] != b.shape[0]:
         raise ShapeError(f"mm: mat1 and mat2 shapes cannot be multiplied "
                          f"({a.shape[0]}x{a.shape[1]} and {b.shape[0]}x{b.shape[1]})")
@@ -238,12 +239,12 @@ def bmm(x: Tensor, mat2: Any) -> Tensor:
     """Batched matrix products of (b, n, m) and (b, m, p) tensors (no broadcasting)."""
     a, b = operands(x, mat2, "bmm")
     if a.ndim != 3 or b.ndim != 3:
-        raise ShapeError(f"bmm: both operands must be 3-D, got shapes {a.shape} and "
-                         f"{b.shape}")
+        raise ShapeError(f"bmm: both operands must be 3-D, got shapes {tuple(a.shape)} and "
+                         f"{tuple(b.shape)}")
     if b.shape[:2] != (a.shape[0], a.shape[2]):
         raise ShapeError(f"bmm: expected the first two dimensions of batch2 to be "
-                         f"{(a.shape[0], a.shape[2])} for batch1 of shape {a.shape}, got "
-                         f"{b.shape}")
+                         f"{(a.shape[0], a.shape[2])} for batch1 of shape {tuple(a.shape)}, got "
+                         f"{tuple(b.shape)}")
     return MatMul.apply(a, b)
 
 
@@ -253,7 +254,7 @@ def mv(x: Tensor, vec: Any) -> Tensor:
     a, v = operands(x, vec, "mv")
     if a.ndim != 2 or v.ndim != 1 or a.shape[1] != v.shape[0]:
         raise ShapeError(f"mv: expects a matrix (n, m) and a vector (m,), got shapes "
-                         f"{a.shape} and {v.shape}")
+                         f"{tuple(a.shape)} and {tuple(v.shape)}")
     return matmul(a, v)
 
 
@@ -261,8 +262,8 @@ def outer(x: Tensor, vec2: Any) -> Tensor:
     """out[i, j] = x[i] * vec2[j] for two 1-D tensors."""
     a, b = operands(x, vec2, "outer")
     if a.ndim != 1 or b.ndim != 1:
-        raise ShapeError(f"outer: expects two 1-D tensors, got shapes {a.shape} and "
-                         f"{b.shape}")
+        raise ShapeError(f"outer: expects two 1-D tensors, got shapes {tuple(a.shape)} and "
+                         f"{tuple(b.shape)}")
     return a.reshape(-1, 1) * b.reshape(1, -1)
 
 
@@ -275,7 +276,7 @@ def tensordot(x: Tensor, other: Any, dims: Any = 2) -> Tensor:
     if isinstance(dims, int) and not isinstance(dims, bool):
         if not 0 <= dims <= min(a.ndim, b.ndim):
             raise ShapeError(f"tensordot: dims must be in [0, {min(a.ndim, b.ndim)}] for "
-                             f"shapes {a.shape} and {b.shape}, got {dims}")
+                             f"shapes {tuple(a.shape)} and {tuple(b.shape)}, got {dims}")
         dims = (list(range(a.ndim - dims, a.ndim)), list(range(dims)))
     if not isinstance(dims, (tuple, list)) or len(dims) != 2:
         raise TypeError(f"tensordot: dims must be an int or a pair of lists of dims, got "
@@ -289,7 +290,7 @@ def tensordot(x: Tensor, other: Any, dims: Any = 2) -> Tensor:
         if a.shape[i] != b.shape[j]:
             raise ShapeError(f"tensordot: contracted dimensions need to match, but first has "
                              f"size {a.shape[i]} in dim {i} and second has size "
-                             f"{b.shape[j]} in dim {j} (shapes {a.shape}, {b.shape})")
+                             f"{b.shape[j]} in dim {j} (shapes {tuple(a.shape)}, {tuple(b.shape)})")
     free_a = [i for i in range(a.ndim) if i not in dims_a]
     free_b = [j for j in range(b.ndim) if j not in dims_b]
     inner = math.prod(a.shape[i] for i in dims_a)
@@ -304,13 +305,16 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None,
            activation: str | None = None) -> Tensor:
     """x @ weight.T + bias, weight of shape (out, in); `activation` (e.g. 'relu') is
     fused into the same kernel as the bias."""
+    weight = tensor_arg(weight, "linear", "weight")  # (a list: TypeError, not AttributeError)
+    if bias is not None:
+        tensor_arg(bias, "linear", "bias")
     if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
-        raise ShapeError(f"linear: input of shape {x.shape} needs weight of shape "
+        raise ShapeError(f"linear: input of shape {tuple(x.shape)} needs weight of shape "
                          f"(out, {x.shape[-1] if x.ndim else '?'}), got "
-                         f"{weight.shape}")
+                         f"{tuple(weight.shape)}")
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ShapeError(f"linear: bias must have shape ({weight.shape[0]},), got "
-                         f"{bias.shape}")
+                         f"{tuple(bias.shape)}")
     kind, param = fusable(activation)
     a, w = operands(x, weight, "linear")
     if bias is None:
@@ -346,11 +350,12 @@ def einsum(subscripts: Any, *operands: Any) -> Tensor:
         for c, n in zip(subs, t.shape):
             if own.setdefault(c, n) != n:
                 raise ShapeError(f"einsum: subscript {c!r} is repeated for operand {k} of "
-                                 f"shape {t.shape} but the sizes don't match, {own[c]} != {n}")
+                                 f"shape {tuple(t.shape)} but the sizes don't match, {own[c]} != "
+                                 f"{n}")
             if sizes.setdefault(c, n) != n and 1 not in (n, sizes[c]):
                 raise ShapeError(f"einsum: subscript {c!r} has sizes {sizes[c]} and {n} "
                                  f"in '{subscripts}' for shapes "
-                                 f"{[t.shape for t in tensors]}")
+                                 f"{[tuple(t.shape) for t in tensors]}")
     return Einsum.apply(*[t.cast(dt) for t in tensors], inputs=tuple(inputs), output=output)
 
 
@@ -425,8 +430,8 @@ def _scaled_sum(x: Tensor, product: Tensor, beta: Any, alpha: Any, op: str) -> T
     except ValueError:
         fits = False
     if not fits:
-        raise ShapeError(f"{op}: input of shape {x.shape} does not broadcast to the product's "
-                         f"shape {product.shape}")
+        raise ShapeError(f"{op}: input of shape {tuple(x.shape)} does not broadcast to the "
+                         f"product's shape {tuple(product.shape)}")
     scaled = product if alpha == 1 else alpha * product
     if beta == 0:
         return scaled.cast(result_dtype(x.dtype, scaled.dtype))
@@ -458,7 +463,7 @@ def trace(x: Tensor) -> Tensor:
     >>> Tensor([[1.0, 2.0], [3.0, 4.0]]).trace()     # 5.0
     """
     if x.ndim != 2:
-        raise ShapeError(f"trace: expects a matrix (2-D tensor), got shape {x.shape}")
+        raise ShapeError(f"trace: expects a matrix (2-D tensor), got shape {tuple(x.shape)}")
     return x.diagonal().sum()
 
 

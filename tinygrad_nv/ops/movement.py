@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 
 class Reshape(Function):
+    moves_only = True  # (no arithmetic: nothing for NumPy to warn about)
     saved_inputs = ()  # backward reads shapes only
 
     def forward(self, x, shape: tuple):
@@ -42,6 +43,7 @@ class Reshape(Function):
 
 
 class Permute(Function):
+    moves_only = True  # (no arithmetic: nothing for NumPy to warn about)
     saved_inputs = ()  # backward reads shapes only
 
     def forward(self, x, order: tuple):
@@ -56,6 +58,7 @@ class Permute(Function):
 
 
 class Expand(Function):
+    moves_only = True  # (no arithmetic: nothing for NumPy to warn about)
     saved_inputs = ()  # backward reads shapes only
 
     def forward(self, x, shape: tuple):
@@ -85,6 +88,8 @@ class Cat(Function):
 class Transfer(Function):
     """A copy to another device; the gradient travels back."""
 
+    moves_only = True  # (no arithmetic: nothing for NumPy to warn about)
+
     saved_inputs = ()  # backward reads shapes only
 
     def forward(self, x, target):
@@ -97,6 +102,8 @@ class Transfer(Function):
 
 class Contiguous(Function):
     """A C-contiguous copy of a strided view (transposed, sliced); the gradient passes."""
+
+    moves_only = True  # (no arithmetic: nothing for NumPy to warn about)
 
     saved_inputs = ()  # backward reads nothing
 
@@ -116,11 +123,11 @@ def reshape(x: Tensor, *shape: Any) -> Tensor:
     known = math.prod(n for n in shape if n != -1)
     if -1 in shape:
         if known == 0 or x.numel() % known:
-            raise ShapeError(f"reshape: cannot reshape tensor of shape {x.shape} "
+            raise ShapeError(f"reshape: cannot reshape tensor of shape {tuple(x.shape)} "
                              f"({x.numel()} elements) into {shape}")
         shape = tuple(x.numel() // known if n == -1 else n for n in shape)
     if math.prod(shape) != x.numel():
-        raise ShapeError(f"reshape: cannot reshape tensor of shape {x.shape} "
+        raise ShapeError(f"reshape: cannot reshape tensor of shape {tuple(x.shape)} "
                          f"({x.numel()} elements) into {shape}")
     return x if shape == x.shape else Reshape.apply(x, shape=shape)
 
@@ -132,7 +139,7 @@ def permute(x: Tensor, *order: Any) -> Tensor:
     normalized = tuple(check_axis(x, a, "permute") for a in order) if x.ndim else ()
     if sorted(normalized) != list(range(x.ndim)):
         raise ShapeError(f"permute: {order} is not a permutation of the axes of a tensor "
-                         f"of shape {x.shape}")
+                         f"of shape {tuple(x.shape)}")
     return Permute.apply(x, order=normalized)
 
 
@@ -154,7 +161,7 @@ def matrix_transpose(x: Tensor) -> Tensor:
     """The last two axes swapped (Tensor.mT)."""
     if x.ndim < 2:
         raise ShapeError(f"mT: only supported on matrices or batches of matrices, got shape "
-                         f"{x.shape}")
+                         f"{tuple(x.shape)}")
     return transpose(x, -2, -1)
 
 
@@ -173,7 +180,7 @@ def unsqueeze(x: Tensor, dim: int | None = None, *, axis: int | None = None) -> 
     dim = dim_or_axis(dim, axis, "unsqueeze")
     if not is_int(dim) or not -x.ndim - 1 <= dim <= x.ndim:
         raise IndexError(f"unsqueeze: dim {dim} is out of range for a tensor of shape "
-                         f"{x.shape} (valid: {-x.ndim - 1} to {x.ndim})")
+                         f"{tuple(x.shape)} (valid: {-x.ndim - 1} to {x.ndim})")
     dim = dim % (x.ndim + 1)
     return reshape(x, *x.shape[:dim], 1, *x.shape[dim:])
 
@@ -190,16 +197,16 @@ def expand(x: Tensor, *shape: Any) -> Tensor:
     """Broadcast to `shape` without copying; -1 keeps an axis."""
     shape = shape_arg(shape, "expand", allow_minus_one=True)
     if len(shape) < x.ndim:
-        raise ShapeError(f"expand: cannot expand shape {x.shape} to {shape} "
+        raise ShapeError(f"expand: cannot expand shape {tuple(x.shape)} to {shape} "
                          "(fewer dimensions)")
     lead = len(shape) - x.ndim
     if -1 in shape[:lead]:
-        raise ShapeError(f"expand: cannot expand shape {x.shape} to {shape}: -1 (keep the "
+        raise ShapeError(f"expand: cannot expand shape {tuple(x.shape)} to {shape}: -1 (keep the "
                          f"size) is valid only for the existing, last {x.ndim} axes")
     full = tuple(n if n != -1 else x.shape[i - lead] for i, n in enumerate(shape))
     for i, n in enumerate(x.shape):
         if n != 1 and n != full[lead + i]:
-            raise ShapeError(f"expand: cannot expand shape {x.shape} to {shape}: axis "
+            raise ShapeError(f"expand: cannot expand shape {tuple(x.shape)} to {shape}: axis "
                              f"{i} has size {n}, which is neither 1 nor {full[lead + i]}")
     return x if full == x.shape else Expand.apply(x, shape=full)
 
@@ -254,7 +261,7 @@ def narrow(x: Tensor, dim: int | None = None, start: int | None = None,
     start = int(start) + n if start < 0 else int(start)
     if length < 0 or start + length > n:
         raise ShapeError(f"narrow: start ({start}) + length ({length}) exceeds dimension size "
-                         f"({n}) of axis {d} in shape {x.shape}")
+                         f"({n}) of axis {d} in shape {tuple(x.shape)}")
     return x[(slice(None),) * d + (slice(start, start + int(length)),)]
 
 
@@ -273,7 +280,7 @@ def cat(*tensors: Any, dim: int | None = None, axis: int | None = None) -> Tenso
         dt = result_dtype(dt, t.dtype)
         if t.ndim != first.ndim or any(a != b for i, (a, b) in
                                        enumerate(zip(t.shape, first.shape)) if i != axis):
-            raise ShapeError(f"cat: shapes {[x.shape for x in tensors]} differ outside "
+            raise ShapeError(f"cat: shapes {[tuple(x.shape) for x in tensors]} differ outside "
                              f"axis {dim}")
     return Cat.apply(*[t.cast(dt) for t in tensors], axis=axis)
 
@@ -284,7 +291,7 @@ def stack(*tensors: Any, dim: int | None = None, axis: int | None = None) -> Ten
     dim = dim_or_axis(dim, axis, "stack", 0)
     if any(t.shape != tensors[0].shape for t in tensors):
         raise ShapeError(f"stack: all tensors need the same shape, got "
-                         f"{[t.shape for t in tensors]}")
+                         f"{[tuple(t.shape) for t in tensors]}")
     return cat(*[unsqueeze(t, dim) for t in tensors], dim=dim)
 
 
@@ -310,7 +317,7 @@ def split(x: Tensor, split_size_or_sections: int | Sequence[int], dim: int | Non
         sizes = list(split_size_or_sections)
         if sum(sizes) != n or any(s < 0 for s in sizes):
             raise ShapeError(f"split: sizes {sizes} must be non-negative and sum to {n}, "
-                             f"the size of axis {dim} of shape {x.shape}")
+                             f"the size of axis {dim} of shape {tuple(x.shape)}")
     starts = accumulate(sizes[:-1], initial=0)
     return tuple(x[(slice(None),) * axis + (slice(int(s), int(s) + k),)]
                  for s, k in zip(starts, sizes))
@@ -384,7 +391,7 @@ def unflatten(x: Tensor, dim: int | None = None, sizes: Sequence[int] | None = N
         raise ShapeError("unflatten: sizes must be non-empty")
     if sizes.count(-1) > 1 or (n % known if known else n if -1 in sizes else n != known):
         raise ShapeError(f"unflatten: sizes {list(sizes)} don't multiply up to the size of "
-                         f"dim {dim} ({n}) of the input of shape {x.shape}")
+                         f"dim {dim} ({n}) of the input of shape {tuple(x.shape)}")
     if -1 in sizes:
         sizes = tuple(n // known if s == -1 else s for s in sizes)
     return reshape(x, *x.shape[:axis_], *sizes, *x.shape[axis_ + 1:])

@@ -35,7 +35,7 @@ def rms_norm(x: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | 
     shape = _trailing(x, normalized_shape, "rms_norm")
     if weight is not None and weight.shape != shape:
         raise ShapeError(f"rms_norm: weight must have shape {shape} (normalized_shape), got "
-                         f"{weight.shape}")
+                         f"{tuple(weight.shape)}")
     if not is_floating(x.dtype):
         raise TypeError(f"rms_norm: input must be floating point, got {x.dtype.name}")
     if eps is None:  # of the dtype it computes in (float32 for float16), as PyTorch
@@ -58,19 +58,20 @@ def instance_norm(x: Tensor, running_mean: Tensor | None = None,
     >>> F.instance_norm(Tensor.randn(2, 3, 5)).mean(-1)  # ~0 for every sample and channel
     """
     if x.ndim < 2:
-        raise ValueError(f"instance_norm: expected an input (N, C, ...), got shape {x.shape}")
+        raise ValueError(f"instance_norm: expected an input (N, C, ...), got shape "
+                         f"{tuple(x.shape)}")
     c, spatial = x.shape[1], x.shape[2:]
     for name, t in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):
         if t is not None and t.shape != (c,):
             raise ShapeError(f"instance_norm: {name} must have shape ({c},) for an input of "
-                             f"shape {x.shape}, got {t.shape}")
+                             f"shape {tuple(x.shape)}, got {tuple(t.shape)}")
     if not use_input_stats:
         return batch_norm(x, running_mean, running_var, weight, bias, False, momentum, eps)
     count = math.prod(spatial)
     if count == 1:
         raise ValueError(f"instance_norm: expected more than 1 spatial element when using the "
-                         f"input's statistics, got input of shape {x.shape}")
+                         f"input's statistics, got input of shape {tuple(x.shape)}")
     axes = tuple(range(2, x.ndim))
     mean = x.mean(axes, keepdim=True)
     centered = x - mean
@@ -96,7 +97,7 @@ def local_response_norm(x: Tensor, size: int, alpha: float = 1e-4, beta: float =
     """
     if x.ndim < 3:
         raise ValueError(f"local_response_norm: expected a 3-D or higher input (N, C, ...), "
-                         f"got shape {x.shape}")
+                         f"got shape {tuple(x.shape)}")
     if not isinstance(size, int) or isinstance(size, bool) or size < 1:
         raise ValueError(f"local_response_norm: size must be a positive int, got {size!r}")
     c = x.shape[1]
@@ -113,7 +114,7 @@ def _trailing(x: Tensor, normalized_shape: int | Sequence[int], op: str) -> tupl
     shape = normalized_shape_arg(normalized_shape, op)
     if not shape or len(shape) > x.ndim or x.shape[x.ndim - len(shape):] != shape:
         raise ShapeError(f"{op}: normalized_shape {shape} must match the trailing axes of the "
-                         f"input, got input of shape {x.shape}")
+                         f"input, got input of shape {tuple(x.shape)}")
     return shape
 
 

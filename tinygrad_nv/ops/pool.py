@@ -111,7 +111,7 @@ def adaptive_avg_pool2d(x: Tensor, output_size: int | tuple[int | None, int | No
     sizes = tuple(x.shape[2 + i] if s is None else s for i, s in enumerate(sizes))
     if not all(isinstance(s, int) and s > 0 for s in sizes) or min(x.shape[2:]) < 1:
         raise ValueError(f"adaptive_avg_pool2d: output_size must be positive ints and the input "
-                         f"non-empty, got {output_size!r} for input {x.shape}")
+                         f"non-empty, got {output_size!r} for input {tuple(x.shape)}")
     return _resize(x, [_adaptive_rows(n, m) for n, m in zip(x.shape[2:], sizes, strict=True)])
 
 
@@ -132,7 +132,7 @@ def interpolate(x: Tensor, size: int | tuple[int, ...] | None = None,
         raise ValueError(f"{op}: mode must be one of {tuple(modes)}, got {mode!r}")
     if x.ndim not in modes[mode]:
         raise ValueError(f"{op}: mode {mode!r} takes a {' or '.join(map(str, modes[mode]))}-D "
-                         f"input (N, C, ...), got shape {x.shape}")
+                         f"input (N, C, ...), got shape {tuple(x.shape)}")
     if not is_floating(x.dtype):
         raise TypeError(f"{op}: input must be floating point, got {x.dtype.name}")
     if mode.startswith("nearest") and align_corners is not None:
@@ -154,7 +154,7 @@ def interpolate(x: Tensor, size: int | tuple[int, ...] | None = None,
             scales = [n / m if m else 0.0 for n, m in zip(spatial, out, strict=True)]
     if len(out) != len(spatial) or not all(isinstance(m, int) and m > 0 for m in out):
         raise ValueError(f"{op}: output size must be positive ints, one per spatial axis of "
-                         f"{x.shape}, got {out}")
+                         f"{tuple(x.shape)}, got {out}")
     rows = [_nearest_rows(n, m, s, mode == "nearest-exact") if mode.startswith("nearest") else
             _linear_rows(n, m, s, bool(align_corners))
             for n, m, s in zip(spatial, out, scales, strict=True)]
@@ -225,7 +225,7 @@ def _as_2d(x: Tensor, op: str, kernel_size: Any, stride: Any, padding: Any,
     """Checked 1-D pooling arguments as the (1, k) pairs of the 2-D pooling."""
     if x.ndim not in (2, 3):
         raise ValueError(f"{op}: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape "
-                         f"{x.shape}")
+                         f"{tuple(x.shape)}")
     values = {"kernel_size": kernel_size, "stride": kernel_size if stride is None else stride,
               "padding": padding, "dilation": dilation}
     for name, v in values.items():
@@ -245,7 +245,7 @@ def _adaptive_sizes(x: Tensor, output_size: Any, dims: int, op: str) -> tuple[in
     """output_size checked against x (dims spatial axes, batched or not); None keeps a side."""
     if x.ndim not in (dims + 1, dims + 2) or 0 in x.shape[-dims - 1:]:
         raise ValueError(f"{op}: expected a {dims + 1}-D or {dims + 2}-D input ((N,) C, {dims} "
-                         f"spatial) with no empty axis but N, got shape {x.shape}")
+                         f"spatial) with no empty axis but N, got shape {tuple(x.shape)}")
     sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * dims
     if len(sizes) != dims:
         raise ValueError(f"{op}: output_size must be an int or {dims} of them, got "
@@ -313,10 +313,10 @@ def _max_unpool(x: Tensor, indices: Tensor, op: str, kernel_size: Any, stride: A
                 padding: Any, output_size: Any, dims: int) -> Tensor:
     if x.ndim not in (dims + 1, dims + 2):
         raise ValueError(f"{op}: expected a {dims + 1}-D or {dims + 2}-D input ((N,) C, "
-                         f"{dims} spatial), got shape {x.shape}")
+                         f"{dims} spatial), got shape {tuple(x.shape)}")
     if indices.shape != x.shape or indices.dtype.kind not in "iu":
-        raise ValueError(f"{op}: indices must be integers of the input's shape {x.shape}, got "
-                         f"{indices.dtype.name} of shape {indices.shape}")
+        raise ValueError(f"{op}: indices must be integers of the input's shape {tuple(x.shape)}, "
+                         f"got {indices.dtype.name} of shape {tuple(indices.shape)}")
     kernel = per_axis_ints(kernel_size, dims, "kernel_size", op, 1)
     stride = kernel if stride is None else per_axis_ints(stride, dims, "stride", op, 1)
     padding = per_axis_ints(padding, dims, "padding", op, 0)
@@ -361,7 +361,7 @@ def _lp_pool(x: Tensor, norm_type: float, kernel_size: Any, stride: Any, ceil_mo
              op: str, dims: int) -> Tensor:
     if x.ndim not in (dims + 1, dims + 2):
         raise ValueError(f"{op}: expected a {dims + 1}-D or {dims + 2}-D input ((N,) C, "
-                         f"{dims} spatial), got shape {x.shape}")
+                         f"{dims} spatial), got shape {tuple(x.shape)}")
     if isinstance(norm_type, bool) or not isinstance(norm_type, (int, float)) or not norm_type:
         raise ValueError(f"{op}: norm_type must be a non-zero number, got {norm_type!r}")
     kernel = per_axis_ints(kernel_size, dims, "kernel_size", op, 1)

@@ -46,7 +46,7 @@ def stride(x: Tensor, dim: int | None = None, *, axis: int | None = None) -> Any
     n = max(x.ndim, 1)
     if not is_int(chosen) or not -n <= chosen < n:
         raise IndexError(f"stride: dim {chosen!r} is out of range for a tensor of shape "
-                         f"{x.shape} (valid: {-n} to {n - 1})")
+                         f"{tuple(x.shape)} (valid: {-n} to {n - 1})")
     return steps[chosen % n] if x.ndim else 1
 
 

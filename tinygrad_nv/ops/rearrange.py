@@ -44,6 +44,8 @@ class Pad(Function):
 class Flip(Function):
     """The order along `axes` reversed (a copy, as torch.flip)."""
 
+    moves_only = True  # (no arithmetic: nothing for NumPy to warn about)
+
     saved_inputs = ()
 
     def forward(self, x, axes: tuple):
@@ -56,6 +58,8 @@ class Flip(Function):
 
 class Roll(Function):
     """Elements shifted cyclically by `shifts` along `axes`."""
+
+    moves_only = True  # (no arithmetic: nothing for NumPy to warn about)
 
     saved_inputs = ()
 
@@ -152,7 +156,7 @@ def pad(x: Tensor, padding: Sequence, mode: str = "constant", value: float | Non
         if n + before + after < 0 or (mode == "constant" and min(before, after) < -n):
             raise ShapeError(f"pad: the input size {n}, plus padding {before} and {after}, "
                              f"leaves no valid {mode} output at dimension {axis_} of shape "
-                             f"{x.shape}")
+                             f"{tuple(x.shape)}")
     if mode != "constant":
         if value is not None:
             raise RuntimeError(f'pad: padding mode "{mode}" doesn\'t take in value argument')
@@ -175,12 +179,12 @@ def _pad_pairs(x: Tensor, padding: Sequence) -> tuple[tuple[int, int], ...]:
     if len(padding) and all(isinstance(p, (tuple, list)) or p is None for p in padding):
         if len(padding) != x.ndim:
             raise ShapeError(f"pad: got {len(padding)} (before, after) pairs for a tensor "
-                             f"of shape {x.shape}; give one per axis")
+                             f"of shape {tuple(x.shape)}; give one per axis")
         pairs = tuple((0, 0) if p is None else tuple(p) for p in padding)
     else:
         if len(padding) % 2 or len(padding) // 2 > x.ndim:
             raise ShapeError(f"pad: a flat padding needs an even length of at most "
-                             f"{2 * x.ndim} for shape {x.shape}, got {len(padding)}")
+                             f"{2 * x.ndim} for shape {tuple(x.shape)}, got {len(padding)}")
         flat = [(padding[i], padding[i + 1]) for i in range(0, len(padding), 2)]
         pairs = tuple([(0, 0)] * (x.ndim - len(flat)) + flat[::-1])
     for pair in pairs:
@@ -217,10 +221,10 @@ def _pad_by_index(x: Tensor, pairs: tuple, mode: str) -> Tensor:
         elif mode == "reflect" and (before >= n or after >= n):
             raise ShapeError(f"pad: reflect padding must be less than the input dimension, "
                              f"but got padding ({before}, {after}) at dimension {axis_} of "
-                             f"input {x.shape}")
+                             f"input {tuple(x.shape)}")
         elif n == 0:
             raise ShapeError(f"pad: {mode} padding of dimension {axis_} needs a non-empty "
-                             f"input, got shape {x.shape}")
+                             f"input, got shape {tuple(x.shape)}")
         places = device_call(x, _padded_places, n, before, after, mode)
         x = Index.apply(x, index=(slice(None),) * axis_ + (places,), advanced=True)
     return x
@@ -279,7 +283,7 @@ def repeat(x: Tensor, *sizes: Any) -> Tensor:
     sizes = shape_arg(sizes, "repeat")
     if len(sizes) < x.ndim:
         raise ShapeError(f"repeat: got {len(sizes)} repetitions for a tensor of shape "
-                         f"{x.shape}; give at least one per dimension")
+                         f"{tuple(x.shape)}; give at least one per dimension")
     x = reshape(x, *(1,) * (len(sizes) - x.ndim), *x.shape)
     return x.clone() if all(r == 1 for r in sizes) else Tile.apply(x, reps=sizes)
 
@@ -347,13 +351,13 @@ def _repeat_counts(x: Tensor, repeats: Any, n: int, d: int):
                         f"got {type(repeats).__name__}")
     if counts.dtype.kind not in "iu" or counts.ndim > 1:
         raise ShapeError(f"repeat_interleave: repeats must be a 0-d or 1-d integer tensor, "
-                         f"got {counts.dtype.name} of shape {counts.shape}")
+                         f"got {counts.dtype.name} of shape {tuple(counts.shape)}")
     if counts.size == 1:
         return x.backend.xp.broadcast_to(counts.reshape(()), (n,))
     if counts.shape[0] != n:
         raise ShapeError(f"repeat_interleave: repeats must have the same size as the input "
                          f"along dim {d}, got {counts.shape[0]} repeats and input of shape "
-                         f"{x.shape}")
+                         f"{tuple(x.shape)}")
     return counts
 
 
@@ -370,7 +374,7 @@ def triu(x: Tensor, diagonal: int = 0) -> Tensor:
 def _triangle(x: Tensor, diagonal: Any, upper: bool, op: str) -> Tensor:
     if x.ndim < 2:
         raise ShapeError(f"{op}: input tensor must have at least 2 dimensions, got shape "
-                         f"{x.shape}")
+                         f"{tuple(x.shape)}")
     if not is_int(diagonal):
         raise TypeError(f"{op}: diagonal must be an int, got {type(diagonal).__name__}")
     return Triangle.apply(x, diagonal=int(diagonal), upper=upper)
@@ -382,7 +386,7 @@ def diagonal(x: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor
     a, b = check_axis(x, dim1, "diagonal"), check_axis(x, dim2, "diagonal")
     if x.ndim < 2 or a == b:
         raise ShapeError(f"diagonal: needs two different dims of a tensor with at least 2 "
-                         f"dimensions, got dim1={dim1}, dim2={dim2} for shape {x.shape}")
+                         f"dimensions, got dim1={dim1}, dim2={dim2} for shape {tuple(x.shape)}")
     if not is_int(offset):
         raise TypeError(f"diagonal: offset must be an int, got {type(offset).__name__}")
     return Diagonal.apply(x, offset=int(offset), dim1=a, dim2=b)
@@ -398,7 +402,7 @@ def diag(x: Tensor, diagonal: int = 0) -> Tensor:
         return DiagonalEmbed.apply(x, offset=int(diagonal), dim1=0, dim2=1, shape=(n, n))
     if x.ndim == 2:
         return Diagonal.apply(x, offset=int(diagonal), dim1=0, dim2=1)
-    raise ShapeError(f"diag: supports 1-D or 2-D tensors, got shape {x.shape}")
+    raise ShapeError(f"diag: supports 1-D or 2-D tensors, got shape {tuple(x.shape)}")
 
 
 def unfold(x: Tensor, dimension: int, size: int, step: int) -> Tensor:
@@ -412,7 +416,7 @@ def unfold(x: Tensor, dimension: int, size: int, step: int) -> Tensor:
         raise TypeError(f"unfold: size and step must be ints, got {size!r} and {step!r}")
     if not 0 <= size <= n:
         raise ShapeError(f"unfold: maximum size for tensor at dimension {d} is {n} but size "
-                         f"is {size} (shape {x.shape})")
+                         f"is {size} (shape {tuple(x.shape)})")
     if step <= 0:
         raise ShapeError(f"unfold: step is {step} but must be > 0")
     if x.ndim == 0:  # one window of the element itself, or none of size 0 (as PyTorch)

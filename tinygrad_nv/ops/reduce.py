@@ -50,7 +50,7 @@ class Sum(Function):
             x.dtype, copy=False)
 
     def backward(self, g):
-        shape = self.parents[0].shape
+        shape = self.parents[0]._data.shape  # (the array's tuple: no Size on the hot path)
         kept = g.ndim and g.ndim != len(shape)  # keepdim=False dropped axes: put them back
         if not is_grad_enabled():  # backward records no graph: one raw broadcast (fast path)
             data = g._data.reshape(kept_shape(shape, self.axes)) if kept else g._data
@@ -275,12 +275,12 @@ def _extreme(x: Tensor, axis: Any, keepdim: bool, dim: Any, op: str, largest: bo
 def _check_nonempty(x: Tensor, chosen: Any, axes: tuple, op: str) -> None:
     """Reductions without an identity (max, min, argmax, ...) refuse empty axes, as PyTorch."""
     if chosen is None and x.numel() == 0:
-        raise RuntimeError(f"{op}: cannot reduce an empty tensor of shape {x.shape} over all "
-                           "axes (the operation has no identity); give the axis to reduce")
+        raise RuntimeError(f"{op}: cannot reduce an empty tensor of shape {tuple(x.shape)} over "
+                           f"all axes (the operation has no identity); give the axis to reduce")
     for a in axes:
         if x.shape[a] == 0:
             raise IndexError(f"{op}: cannot reduce over axis {a} of size 0 in a tensor of "
-                             f"shape {x.shape} (the operation has no identity)")
+                             f"shape {tuple(x.shape)} (the operation has no identity)")
 
 
 def max(x: Tensor, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Any:  # noqa: A001
@@ -402,7 +402,7 @@ def norm(x: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False, dtyp
     axes = _reduction_axes(x, axis, dim, "norm")
     if p in (math.inf, -math.inf) and builtins.any(x.shape[a] == 0 for a in axes):
         raise RuntimeError(f"norm: cannot compute the {p} norm over an empty axis of a tensor "
-                           f"of shape {x.shape} (max/min have no identity)")
+                           f"of shape {tuple(x.shape)} (max/min have no identity)")
     return _norm(x, p=float(p), axes=axes, keepdim=keepdim)
 
 
@@ -516,7 +516,7 @@ def renorm(x: Tensor, p: float, dim: int, maxnorm: float, *, axis: Any = None) -
     if not isinstance(maxnorm, numbers.Real) or maxnorm < 0:
         raise RuntimeError(f"renorm: maxnorm must be a non-negative number, got {maxnorm!r}")
     if x.ndim < 2:
-        raise RuntimeError(f"renorm: needs at least 2 dimensions, got shape {x.shape}")
+        raise RuntimeError(f"renorm: needs at least 2 dimensions, got shape {tuple(x.shape)}")
     d = check_axis(x, dim if axis is None else axis, "renorm")
     x = floating(x)
     norms = x.norm(p, dim=tuple(a for a in range(x.ndim) if a != d), keepdim=True)

@@ -86,7 +86,8 @@ def _dim(x: Tensor, dim: Any, axis: Any, op: str) -> int:
     chosen = dim if axis is None else axis
     if chosen is None:
         raise TypeError(f"{op}: missing the axis to work along (dim= or axis=); valid for a "
-                        f"tensor of shape {x.shape}: {-max(x.ndim, 1)} to {max(x.ndim, 1) - 1}")
+                        f"tensor of shape {tuple(x.shape)}: {-max(x.ndim, 1)} to "
+                        f"{max(x.ndim, 1) - 1}")
     return check_axis(x, chosen, op)
 
 
@@ -235,7 +236,7 @@ def topk(x: Tensor, k: int, dim: Any = -1, largest: bool = True,
     size = x.shape[d] if x.ndim else 1
     if not 0 <= k <= size:
         raise RuntimeError(f"topk: k={k} is out of range for axis {d} of size {size} in a "
-                           f"tensor of shape {x.shape} (valid: 0 to {size})")
+                           f"tensor of shape {tuple(x.shape)} (valid: 0 to {size})")
     if x.ndim == 0:  # as PyTorch: the element itself, for k = 0 as well
         return _as_1d(x, lambda one, axis0: topk(one, 1, axis0, largest))
     first_k = (slice(None),) * d + (slice(0, k),)
@@ -295,7 +296,7 @@ def _selected(x: Tensor, d: int, keepdim: bool, name: str, indices_of) -> tuple:
     if x.ndim == 0:
         return _as_1d(x, lambda one, axis0: _selected(one, axis0, False, name, indices_of))
     if x.shape[d] == 0:
-        raise IndexError(f"{name}: axis {d} of a tensor of shape {x.shape} is empty (valid: "
+        raise IndexError(f"{name}: axis {d} of a tensor of shape {tuple(x.shape)} is empty (valid: "
                          "a non-empty axis)")
     indices = constant(lambda xp, a: indices_of(xp, a).astype(dtypes.int64, copy=False), x)
     values = take_along(x, indices._data, d)

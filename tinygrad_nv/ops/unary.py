@@ -567,7 +567,7 @@ def lerp(x: Tensor, end: Any, weight: Any) -> Tensor:
     if not is_scalar(weight):
         start, weight = operands(start, weight, "lerp", floating=True)
         stop = stop.cast(start.dtype)
-    shapes = (start.shape, stop.shape, () if is_scalar(weight) else weight.shape)
+    shapes = tuple(tuple(getattr(t, "shape", ())) for t in (start, stop, weight))
     try:
         broadcast_shapes(*shapes)
     except ValueError:

@@ -99,7 +99,7 @@ def _compare_projected(fn, inputs, wrt, eps, atol, rtol, seed) -> str | None:
         bad = ~np.isclose(got, numeric, atol=atol, rtol=rtol, equal_nan=True)
         if bad.any():
             index = tuple(int(j) for j in np.argwhere(bad)[0])
-            return (f"gradient of input {i} (shape {x.shape}) disagrees at index {index}: "
+            return (f"gradient of input {i} (shape {tuple(x.shape)}) disagrees at index {index}: "
                     f"analytic {float(got[index])}, numeric {float(numeric[index])} "
                     f"({int(bad.sum())} of {bad.size} entries differ; atol={atol}, rtol={rtol}"
                     "). The numbers are projected: J^T v for a fixed random direction v over "
@@ -123,7 +123,7 @@ def _compare_full(fn, inputs, wrt, eps, atol, rtol) -> str | None:
                 index = tuple(int(j) for j in np.argwhere(bad)[0])
                 at_out, at_in = index[:out.ndim], index[out.ndim:]
                 return (f"d output {o}{list(at_out)} / d input {i}{list(at_in)} (output shape "
-                        f"{out.shape}, input shape {inputs[i].shape}): analytic "
+                        f"{tuple(out.shape)}, input shape {tuple(inputs[i].shape)}): analytic "
                         f"{float(jac[index])}, numeric {float(numeric[index])} "
                         f"({int(bad.sum())} of {bad.size} Jacobian entries differ; atol={atol}"
                         f", rtol={rtol}). The numbers are per element of the full Jacobian "
@@ -175,7 +175,7 @@ def _culprit(fn, inputs: list, order: int, eps: float, atol: float, rtol: float,
         except Exception:  # noqa: BLE001  (an op that cannot be re-run alone is not blamed)
             continue
         if failure is not None:
-            shapes = ", ".join(str(p.shape) for p in ctx.parents)
+            shapes = ", ".join(str(tuple(p.shape)) for p in ctx.parents)
             what = "backward" if order == 1 else "double backward"
             return (f"\nThe first op in forward order whose own {what} disagrees with central "
                     f"differences on the inputs it received: {ctx.name} (inputs of shape "

@@ -31,7 +31,7 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     total = sum(p.numel() for p in params)
     if vec.ndim != 1 or vec.shape[0] != total:
         raise ValueError(f"vector_to_parameters: vec must be 1-D with {total} elements (one per "
-                         f"parameter element), got shape {vec.shape}")
+                         f"parameter element), got shape {tuple(vec.shape)}")
     _same_device([vec, *params], "vector_to_parameters")
     start = 0
     for p in params:

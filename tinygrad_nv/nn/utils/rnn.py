@@ -76,11 +76,11 @@ def pad_sequence(sequences: Sequence[Tensor], batch_first: bool = False,
     if padding_side not in ("left", "right"):
         raise ValueError(f"pad_sequence: padding_side must be 'left' or 'right', got "
                          f"{padding_side!r}")
-    rest = sequences[0].shape[1:]
+    rest = tuple(sequences[0].shape[1:])
     for i, s in enumerate(sequences):
         if s.ndim == 0 or s.shape[1:] != rest:
             raise ShapeError(f"pad_sequence: every sequence must have shape (L, *{rest}) like "
-                             f"the first, got {s.shape} at index {i}")
+                             f"the first, got {tuple(s.shape)} at index {i}")
     longest = max(s.shape[0] for s in sequences)
     padded = []
     for s in sequences:
@@ -99,11 +99,11 @@ def pack_padded_sequence(input: Tensor, lengths: Any, batch_first: bool = False,
     lengths = np.asarray(lengths.tolist() if isinstance(lengths, Tensor) else lengths)
     if lengths.ndim != 1 or lengths.dtype.kind not in "iuf":
         raise TypeError(f"pack_padded_sequence: lengths must be a 1-D list or tensor of "
-                        f"ints, got {lengths.dtype} of shape {lengths.shape}")
+                        f"ints, got {lengths.dtype} of shape {tuple(lengths.shape)}")
     lengths = lengths.astype(np.int64)
     if input.ndim < 2:
         raise ShapeError(f"pack_padded_sequence: input must be (L, B, *) or (B, L, *), got "
-                         f"shape {input.shape}")
+                         f"shape {tuple(input.shape)}")
     steps, batch = (input.shape[1], input.shape[0]) if batch_first else input.shape[:2]
     if len(lengths) != batch:
         raise ShapeError(f"pack_padded_sequence: Expected `len(lengths)` to be equal to "
@@ -113,7 +113,7 @@ def pack_padded_sequence(input: Tensor, lengths: Any, batch_first: bool = False,
                            "0, but found an element in 'lengths' that is <= 0")
     if lengths.max() > steps:
         raise ShapeError(f"pack_padded_sequence: a length of {lengths.max()} exceeds the "
-                         f"{steps} time steps of the input of shape {input.shape}")
+                         f"{steps} time steps of the input of shape {tuple(input.shape)}")
     if enforce_sorted:
         if (np.diff(lengths) > 0).any():
             raise RuntimeError(
