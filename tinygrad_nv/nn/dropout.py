@@ -9,12 +9,13 @@ is one too); the identity in eval mode.
 from __future__ import annotations
 
 from tinygrad_nv._tensor import Tensor
+from tinygrad_nv.nn import functional as F
 from tinygrad_nv.nn.module import Module
-from tinygrad_nv.ops import dropout as ops
 
 
 class _DropoutNd(Module):
-    """p (the probability to drop) and inplace (accepted; the result is a new tensor)."""
+    """p (the probability to drop) and inplace: as PyTorch, Dropout and Dropout1d/2d/3d write
+    their result into the input in training (and return it); the alpha dropouts ignore it."""
 
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
@@ -31,32 +32,32 @@ class Dropout1d(_DropoutNd):
     """Channel dropout of (N, C, L) or (C, L) inputs."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.dropout1d(x, self.p, self.training)
+        return F.dropout1d(x, self.p, self.training, inplace=self.inplace)
 
 
 class Dropout2d(_DropoutNd):
     """Channel dropout of (N, C, H, W) inputs (3-D ones read as (N, C, L), as PyTorch)."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.dropout2d(x, self.p, self.training)
+        return F.dropout2d(x, self.p, self.training, inplace=self.inplace)
 
 
 class Dropout3d(_DropoutNd):
     """Channel dropout of (N, C, D, H, W) or (C, D, H, W) inputs."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.dropout3d(x, self.p, self.training)
+        return F.dropout3d(x, self.p, self.training, inplace=self.inplace)
 
 
 class AlphaDropout(_DropoutNd):
     """Dropout that keeps a SELU network's zero mean and unit variance."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.alpha_dropout(x, self.p, self.training)
+        return F.alpha_dropout(x, self.p, self.training)  # (inplace unused, as PyTorch)
 
 
 class FeatureAlphaDropout(_DropoutNd):
     """AlphaDropout with one draw per (sample, channel)."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.feature_alpha_dropout(x, self.p, self.training)
+        return F.feature_alpha_dropout(x, self.p, self.training)  # (as PyTorch)

@@ -1,7 +1,7 @@
 """Dropout beside ops/nn.py's elementwise one: channel-wise dropout (dropout1d, dropout2d,
 dropout3d: whole channels zeroed) and alpha dropout (SELU's mean and variance kept), with
 PyTorch's formulas. The random mask is drawn on the input's device and enters as a constant;
-the gradient is the mask's scale.
+the gradient is the mask's scale. `inplace=True` writes the result into the input.
 
 >>> F.dropout2d(x, p=0.2)          # x (N, C, H, W): each (n, c) plane kept or zeroed
 """
@@ -13,7 +13,7 @@ import warnings
 from typing import TYPE_CHECKING
 
 from tinygrad_nv.autograd.function import constant
-from tinygrad_nv.ops import Exports
+from tinygrad_nv.ops import Exports, with_inplace
 from tinygrad_nv.ops._checks import number_arg
 
 if TYPE_CHECKING:
@@ -22,15 +22,13 @@ if TYPE_CHECKING:
 _SELU_ALPHA = 1.7580993408473766  # -SELU's saturation value: scale * alpha
 
 
-def dropout1d(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
-              ) -> Tensor:
+def dropout1d(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """Zero each channel of x (N, C, L) or (C, L) with probability p, scale the rest by
     1 / (1 - p) (training only)."""
     return _channels(x, p, training, "dropout1d", 1)
 
 
-def dropout2d(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
-              ) -> Tensor:
+def dropout2d(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """Zero each channel of x (N, C, H, W) with probability p, scale the rest by 1 / (1 - p)
     (training only). As PyTorch, a 3-D input is read as (N, C, L), with a warning."""
     _check_p(p, "dropout2d")
@@ -43,15 +41,13 @@ def dropout2d(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = 
     return _feature_dropout(x, p, training)
 
 
-def dropout3d(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
-              ) -> Tensor:
+def dropout3d(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """Zero each channel of x (N, C, D, H, W) or (C, D, H, W) with probability p, scale the
     rest by 1 / (1 - p) (training only)."""
     return _channels(x, p, training, "dropout3d", 3)
 
 
-def alpha_dropout(x: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False
-                  ) -> Tensor:
+def alpha_dropout(x: Tensor, p: float = 0.5, training: bool = False) -> Tensor:
     """Set each element with probability p to SELU's saturation value, then scale and shift
     so that a zero-mean, unit-variance input keeps its mean and variance (training only;
     note PyTorch's default training=False here)."""
@@ -59,8 +55,7 @@ def alpha_dropout(x: Tensor, p: float = 0.5, training: bool = False, inplace: bo
     return _alpha(x, p, training, feature=False)
 
 
-def feature_alpha_dropout(x: Tensor, p: float = 0.5, training: bool = False,
-                          inplace: bool = False) -> Tensor:
+def feature_alpha_dropout(x: Tensor, p: float = 0.5, training: bool = False) -> Tensor:
     """alpha_dropout with one draw per channel of x (N, C, ...)."""
     _check_p(p, "feature_alpha_dropout")
     return _alpha(x, p, training, feature=True)
@@ -72,7 +67,7 @@ def _channels(x: Tensor, p: float, training: bool, op: str, spatial: int) -> Ten
     if x.ndim not in (spatial + 1, spatial + 2):
         raise RuntimeError(f"{op}: expected a {spatial + 1}-D or {spatial + 2}-D input (an "
                            f"optional batch axis, channels, {spatial} spatial), got shape "
-                           f"{x.shape}")
+                           f"{tuple(x.shape)}")
     if x.ndim == spatial + 1:
         return _feature_dropout(x.unsqueeze(0), p, training)[0]
     return _feature_dropout(x, p, training)
@@ -101,7 +96,7 @@ def _keep(x: Tensor, p: float, feature: bool) -> Tensor:
     or per (sample, channel) with `feature`."""
     if feature and x.ndim < 2:
         raise RuntimeError(f"feature dropout: expected an input with a channel axis (N, C, "
-                           f"...), got shape {x.shape}")
+                           f"...), got shape {tuple(x.shape)}")
     shape = (*x.shape[:2], *(1,) * (x.ndim - 2)) if feature else x.shape
     rng = x.backend.rng
     return constant(lambda xp, a: (rng.random(shape) >= p).astype(a.dtype), x)
@@ -112,6 +107,6 @@ def _check_p(p: float, op: str) -> None:
         raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p}")
 
 
-EXPORTS = Exports(functional={
-    "dropout1d": dropout1d, "dropout2d": dropout2d, "dropout3d": dropout3d,
-    "alpha_dropout": alpha_dropout, "feature_alpha_dropout": feature_alpha_dropout})
+# nn.functional's forms take PyTorch's `inplace=False` too (ops/__init__.with_inplace)
+EXPORTS = Exports(functional={fn.__name__: with_inplace(fn) for fn in (
+    dropout1d, dropout2d, dropout3d, alpha_dropout, feature_alpha_dropout)})
