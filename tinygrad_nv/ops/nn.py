@@ -146,46 +146,53 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
 
 class BatchNorm(Function):
     """Batch norm in training of x (N, C, S) over N and S per channel, then * weight + bias
-    (each optional, (C,)): a few NumPy / CuPy passes each way instead of ~25 graph nodes;
-    the batch's mean and biased variance go to `stats` (the running statistics' update), the
-    mean and 1 / std are kept for backward. Recorded (create_graph), backward is Tensor
-    operations that recompute them from x."""
+    (each optional, (C,)): a few NumPy / CuPy passes each way instead of ~25 graph nodes, on
+    x as (N, C * S) rows with the per-channel vectors repeated S times (contiguous inner loops
+    whatever S is); the batch's mean and biased variance go to `stats` (the running
+    statistics' update), the mean and 1 / std are kept for backward. Recorded (create_graph),
+    backward is Tensor operations that recompute them from x."""
 
     def forward(self, x, *affine, eps: float, weight: bool, bias: bool, stats: list):
         self.eps, self.weight, self.bias = eps, weight, bias
-        count = x.shape[0] * x.shape[2]
-        self.mean = x.sum(axis=(0, 2)) / max(count, 1)
-        centered = x - self.mean[:, None]
+        n, c, s = x.shape
+        rows, count = x.reshape(n, c * s), max(n * s, 1)
+        self.mean = _channel_sums(rows, c) / count
+        centered = rows - self._repeated(self.mean, s)
         y = centered * centered  # the output's buffer holds the squares first
-        var = y.sum(axis=(0, 2)) / max(count, 1)
+        var = _channel_sums(y, c) / count
         stats += [self.mean, var]
         self.rstd = 1 / self.xp.sqrt(var + eps)
         scale = self.rstd * affine[0] if weight else self.rstd
-        self.xp.multiply(centered, scale[:, None], out=y)
+        self.xp.multiply(centered, self._repeated(scale, s), out=y)
         if bias:
-            y += affine[-1][:, None]
-        return y
+            y += self._repeated(affine[-1], s)
+        return y.reshape(x.shape)
+
+    def _repeated(self, per_channel, s: int):
+        """(C,) -> (C * S,): each channel's value for each of its S positions."""
+        return per_channel if s == 1 else self.xp.repeat(per_channel, s)
 
     def backward(self, g):
         x, *affine = self.parents
         needs = self.needs_input_grad
         if is_grad_enabled():  # recorded: differentiable again
             return self._recorded_backward(g)
-        xp, count = self.xp, x.shape[0] * x.shape[2]
-        g3, mean, rstd = g._data, self.mean[:, None], self.rstd
-        g_sum = g3.sum(axis=(0, 2))
-        centered = x._data - mean
-        gx = g3 * centered
-        g_xhat = gx.sum(axis=(0, 2)) * rstd  # sum of g * xhat per channel
+        n, c, s = x.shape
+        count, rstd = max(n * s, 1), self.rstd
+        g_rows = g._data.reshape(n, c * s)
+        g_sum = _channel_sums(g_rows, c)
+        centered = x._data.reshape(n, c * s) - self._repeated(self.mean, s)
+        gx = g_rows * centered
+        g_xhat = _channel_sums(gx, c) * rstd  # sum of g * xhat per channel
         gw = g_xhat if self.weight and needs[1] else None
         gb = g_sum if self.bias and needs[-1] else None
         if needs[0]:  # gx = a g + b (x - mean) + c per channel (weight folded into a, b, c)
             a = rstd * affine[0]._data if self.weight else rstd
-            centered *= (-a * rstd * g_xhat / max(count, 1))[:, None]
-            centered -= (a * g_sum / max(count, 1))[:, None]
-            xp.multiply(g3, a[:, None], out=gx)
+            centered *= self._repeated(-a * rstd * g_xhat / count, s)
+            centered -= self._repeated(a * g_sum / count, s)
+            self.xp.multiply(g_rows, self._repeated(a, s), out=gx)
             gx += centered
-        arrays = (gx if needs[0] else None, *([gw] if self.weight else []),
+        arrays = (gx.reshape(x.shape) if needs[0] else None, *([gw] if self.weight else []),
                   *([gb] if self.bias else []))
         return tuple(None if a is None else g._like(a) for a in arrays)
 
@@ -202,6 +209,11 @@ class BatchNorm(Function):
         gb = g.sum((0, 2)) if self.bias and needs[-1] else None
         return (gx if needs[0] else None, *([gw] if self.weight else []),
                 *([gb] if self.bias else []))
+
+
+def _channel_sums(rows, channels: int):
+    """(N, C * S) -> (C,): the sum of each channel's N * S values."""
+    return rows.sum(axis=0).reshape(channels, -1).sum(axis=1)
 
 
 def _update_running(stat: Tensor | None, batch_value: Tensor, momentum: float | Tensor
