@@ -140,7 +140,8 @@ def test_repr_as_pytorch_prints_it():
     """PyTorch's form: no device on the CPU, no dtype for float32, the grad flag."""
     assert repr(Tensor([1.0], device="cpu", requires_grad=True)) == \
         "tensor([1.], requires_grad=True)"
-    assert repr(Tensor([1.0], dtype="float64")) == "tensor([1.], dtype=tinygrad_nv.float64)"
+    assert repr(Tensor([1.0], dtype="float64", device="cpu")) == \
+        "tensor([1.], dtype=tinygrad_nv.float64)"
 
 
 def test_setitem_on_plain_tensors(device):
