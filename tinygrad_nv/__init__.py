@@ -37,6 +37,8 @@ from tinygrad_nv.creation import (  # noqa: F401  (package functions)
     zeros_like,
 )
 from tinygrad_nv.dtype import DType, dtypes, to_dtype
+from tinygrad_nv.function_forms import PUBLIC as _FUNCTION_FORMS
+from tinygrad_nv.info import finfo, iinfo  # noqa: F401  (package classes)
 from tinygrad_nv.jit import JitError, jit  # (the function: tinygrad_nv.jit(fn))
 from tinygrad_nv.legacy_types import CPU_TYPES as _LEGACY_TYPES
 from tinygrad_nv.random import (  # noqa: F401  (package functions)
@@ -47,6 +49,14 @@ from tinygrad_nv.random import (  # noqa: F401  (package functions)
     manual_seed,
     seed,
     set_rng_state,
+)
+from tinygrad_nv.settings import (  # noqa: F401  (package functions)
+    are_deterministic_algorithms_enabled,
+    compile,
+    get_default_device,
+    is_deterministic_algorithms_warn_only_enabled,
+    set_default_device,
+    use_deterministic_algorithms,
 )
 from tinygrad_nv.size import Size
 from tinygrad_nv.state import load, save
@@ -67,6 +77,7 @@ _install_torch_alias()  # `sys.modules["torch"] = tinygrad_nv; import torch.nn` 
 globals().update(_LEGACY_TYPES)  # FloatTensor, LongTensor, ...: PyTorch's legacy tensor types
 for _kind in _tensor.KINDS:  # the ops' functions: tinygrad_nv.exp, tinygrad_nv.cat, ...
     globals().update(_kind.EXPORTS.functions)
+globals().update(_FUNCTION_FORMS)  # clone, take, bincount, det, ...: functions without a kind
 
 arange, empty, eye, full = Tensor.arange, Tensor.empty, Tensor.eye, Tensor.full
 linspace, logspace, ones, zeros = Tensor.linspace, Tensor.logspace, Tensor.ones, Tensor.zeros
@@ -170,7 +181,8 @@ def get_float32_matmul_precision() -> str:
 
 # submodules reachable as attributes after `import tinygrad_nv`, imported on first use
 _SUBMODULES = ("nn", "optim", "data", "utils", "autograd", "func", "distributed", "testing",
-               "viz", "state", "cuda", "backends", "accelerator", "onnx", "amp")
+               "viz", "state", "cuda", "backends", "accelerator", "onnx", "amp", "distributions",
+               "linalg", "special")
 
 
 def __getattr__(name: str) -> Any:

@@ -53,10 +53,10 @@ def layer_norm(x: Tensor, normalized_shape: int | Sequence[int], weight: Tensor 
     shape = normalized_shape_arg(normalized_shape, "layer_norm")
     if not shape or x.shape[x.ndim - len(shape):] != shape or len(shape) > x.ndim:
         raise ValueError(f"layer_norm: normalized_shape {shape} must match the trailing axes "
-                         f"of the input of shape {x.shape}")
+                         f"of the input of shape {tuple(x.shape)}")
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and t.shape != shape:
-            raise ValueError(f"layer_norm: {name} must have shape {shape}, got {t.shape}")
+            raise ValueError(f"layer_norm: {name} must have shape {shape}, got {tuple(t.shape)}")
     size = math.prod(shape)
     affine = [t.reshape(size).cast(accumulation_dtype(x.dtype)) for t in (weight, bias)
               if t is not None]
@@ -110,13 +110,13 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     """
     if x.ndim < 2:
         raise ValueError(f"batch_norm: input must have a channel axis (N, C, ...), got shape "
-                         f"{x.shape}")
+                         f"{tuple(x.shape)}")
     c = x.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):
         if t is not None and t.shape != (c,):
             raise ValueError(f"batch_norm: {name} must have shape ({c},) for an input of shape "
-                             f"{x.shape}, got {t.shape}")
+                             f"{tuple(x.shape)}, got {tuple(t.shape)}")
     shape = (1, c) + (1,) * (x.ndim - 2)
     if not training:
         if running_mean is None or running_var is None:
@@ -131,7 +131,7 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     count = math.prod(x.shape[:1] + x.shape[2:])
     if count == 1:
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
-                         f"got input of shape {x.shape}")
+                         f"got input of shape {tuple(x.shape)}")
     affine = [t for t in (weight, bias) if t is not None]
     stats: list = []
     rows = x.reshape(x.shape[0], c, math.prod(x.shape[2:]))
@@ -237,11 +237,12 @@ def group_norm(x: Tensor, num_groups: int, weight: Tensor | None = None,
     if x.ndim < 2 or not isinstance(num_groups, int) or num_groups < 1 \
             or x.shape[1] % num_groups:
         raise ValueError(f"group_norm: num_groups={num_groups!r} must be a positive int that "
-                         f"divides the channels of an (N, C, ...) input, got shape {x.shape}")
+                         f"divides the channels of an (N, C, ...) input, got shape "
+                         f"{tuple(x.shape)}")
     c = x.shape[1]
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and t.shape != (c,):
-            raise ValueError(f"group_norm: {name} must have shape ({c},), got {t.shape}")
+            raise ValueError(f"group_norm: {name} must have shape ({c},), got {tuple(t.shape)}")
     grouped = x.reshape(x.shape[0], num_groups, c // num_groups * math.prod(x.shape[2:]))
     centered = grouped - grouped.mean(-1, keepdim=True)
     out = (centered * ((centered * centered).mean(-1, keepdim=True) + eps).rsqrt())
@@ -271,7 +272,7 @@ def embedding(indices: Tensor, weight: Tensor, padding_idx: int | None = None) -
         raise TypeError(f"embedding: indices must be integers, got {indices.dtype.name}")
     if weight.ndim != 2:
         raise ValueError(f"embedding: weight must be 2-D (num_embeddings, dim), got shape "
-                         f"{weight.shape}")
+                         f"{tuple(weight.shape)}")
     n = weight.shape[0]
     if padding_idx is not None:
         if not -n <= padding_idx < n:
@@ -320,7 +321,7 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,
         raise NotImplementedError(f"{op}: scale_grad_by_freq=True is not supported")
     if weight.ndim != 2:
         raise ValueError(f"{op}: weight must be 2-D (num_embeddings, dim), got shape "
-                         f"{weight.shape}")
+                         f"{tuple(weight.shape)}")
     if input.dtype.kind not in "iu" or (offsets is not None and offsets.dtype.kind not in "iu"):
         raise TypeError(f"{op}: input and offsets must be integers, got "
                         f"{input.dtype.name}" + ("" if offsets is None else
@@ -331,7 +332,7 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,
                                       f"mode='sum', got mode={mode!r}")
         if per_sample_weights.shape != input.shape:
             raise ValueError(f"{op}: per_sample_weights must have the input's shape "
-                             f"{input.shape}, got {per_sample_weights.shape}")
+                             f"{tuple(input.shape)}, got {tuple(per_sample_weights.shape)}")
     bags, bag = _bags(input, offsets, include_last_offset, op)
     indices = input.reshape(-1)
     if max_norm is not None:
@@ -365,13 +366,13 @@ def _bags(input: Tensor, offsets: Tensor | None, include_last: bool, op: str
     if input.ndim == 2:
         if offsets is not None:
             raise ValueError(f"{op}: a 2-D input (B, N) is B bags of N: offsets must be None, "
-                             f"got shape {offsets.shape}")
+                             f"got shape {tuple(offsets.shape)}")
         b, length = input.shape
         return b, constant(lambda xp, i: xp.arange(i.size, dtype=xp.int64) // max(length, 1),
                            input.reshape(-1))
     if input.ndim != 1:
         raise ValueError(f"{op}: input must be 1-D (with offsets) or 2-D (B, N), got shape "
-                         f"{input.shape}")
+                         f"{tuple(input.shape)}")
     if offsets is None or offsets.ndim != 1 or offsets.numel() < int(include_last):
         raise ValueError(f"{op}: a 1-D input needs 1-D offsets (a start per bag"
                          f"{', and the end' if include_last else ''}), got "
