@@ -61,7 +61,7 @@ def is_deterministic_algorithms_warn_only_enabled() -> bool:
 _startup: list = []  # the default device before the first set_default_device
 
 
-def set_default_device(device: Any) -> None:  # noqa: F811  (PyTorch's argument name)
+def set_default_device(device: Any) -> None:
     """The device of tensors created without `device=` ('cpu', 'cuda', 'cuda:1', 'emu', a
     device object or a GPU index), as torch.set_default_device; None restores the default
     chosen at start (TINYGRAD_NV_DEVICE, else cuda where there is a GPU, else cpu). The same
