@@ -13,6 +13,7 @@ from tinygrad_nv.testing import strategies as st
 @pytest.mark.parametrize("shape_a,shape_b", [
     ((3,), (3,)), ((3,), (3, 2)), ((2, 3), (3,)), ((2, 3), (3, 4)), ((5, 2, 3), (3, 4)),
     ((2, 3), (5, 3, 4)), ((2, 1, 2, 3), (5, 3, 2)), ((1, 3), (3, 1)), ((4, 3), (2, 1, 3, 2)),
+    ((4, 1), (1, 5)), ((2, 3, 1), (2, 1, 4)), ((3, 1), (2, 1, 4)), ((1,), (1, 3)),
 ])
 def test_matmul_shapes(shape_a, shape_b, device):
     rng = np.random.default_rng(0)
@@ -20,6 +21,18 @@ def test_matmul_shapes(shape_a, shape_b, device):
     b = Tensor(rng.standard_normal(shape_b), device=device)
     check_op(lambda x, y: x @ y, np.matmul, a, b)
     check_op(lambda x, y: x.dot(y), np.matmul, a, b, gradgrad=False)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_outer_products_equal_numpys_matmul_bit_for_bit(dtype, device):
+    """Products with an inner size of 1 (a depthwise convolution's backward) are a broadcast
+    multiply on NumPy: the same single rounding per element as a matmul."""
+    rng = np.random.default_rng(1)
+    a, b = (rng.standard_normal(s).astype(dtype) for s in ((3, 4, 1), (3, 1, 5)))
+    expected = np.matmul(a, b)
+    got = (Tensor(a, device=device) @ Tensor(b, device=device)).numpy()
+    assert got.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(got, expected)
 
 
 @given(data=hst.data())

@@ -58,10 +58,16 @@ def _raw_product(a, b, transpose_a: bool, transpose_b: bool):
 def rounded_matmul(xp, a, b):
     """xp.matmul in the operands' dtype, accumulated in float32 for float16/bfloat16 (as
     PyTorch) and rounded once: NumPy has no BLAS for either (its float16 loop is ~100x slower
-    than float32's), so on NumPy they multiply as float32 copies; CuPy uses cuBLAS."""
-    if a.dtype.itemsize == 2 and xp.__name__ == "numpy":
+    than float32's), so on NumPy they multiply as float32 copies; CuPy uses cuBLAS. Outer
+    products (inner size 1: a depthwise convolution's backward) are one broadcast multiply on
+    NumPy, whose matmul is ~4x slower for them (the same single product per element)."""
+    if a.shape[-1] == 1 and a.ndim > 1 and b.ndim > 1 and b.shape[-2] == 1 \
+            and xp.__name__ == "numpy":
+        out = xp.multiply(a, b)
+    elif a.dtype.itemsize == 2 and xp.__name__ == "numpy":
         return xp.matmul(a.astype(xp.float32), b.astype(xp.float32)).astype(a.dtype)
-    out = xp.matmul(a, b)
+    else:
+        out = xp.matmul(a, b)
     return out if out.dtype == a.dtype else out.astype(a.dtype)
 
 
