@@ -148,3 +148,19 @@ def test_steps_on_cuda_arrays_run_eagerly_with_one_warning(monkeypatch):
     with pytest.warns(RuntimeWarning, match="CUDA arrays is opt-in .*TINYGRAD_NV_CUDA_GRAPHS=1"):
         results = [fn(x).item() for _ in range(4)]
     assert results == [11.0] * 4 and fn.recordings == 0 and fn.eager_only
+
+
+def test_replays_warn_nothing_where_eager_warns_nothing(device):
+    """NumPy's floating-point warnings are silenced in replays as in eager's ops (log of
+    negative values, division by zero: NaN and inf, as PyTorch, without a warning)."""
+    w = Tensor([1.0, -2.0], device=device, requires_grad=True)
+
+    def step(x):
+        return ((w * x).log() + 1 / (x - x)).sum()
+
+    fn = tg.jit(step)
+    x = Tensor([3.0, 4.0], device=device)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        results = [fn(x).item() for _ in range(4)]
+    assert fn.replays == 2 and all(np.isnan(r) for r in results)

@@ -17,6 +17,7 @@ from tinygrad_nv._tensor import Tensor
 from tinygrad_nv.autograd.autocast_state import autocast_state
 from tinygrad_nv.autograd.mode import grad_mode
 from tinygrad_nv.backend.cuda import CudaBackend
+from tinygrad_nv.backend.errstate import quiet
 from tinygrad_nv.jit import codegen, graph, hooks, record
 from tinygrad_nv.jit.record import Recorder, Ref
 from tinygrad_nv.jit.state import JitError, state, watch
@@ -68,7 +69,8 @@ class Jitted:
             if len(self._cache) > self.max_signatures:
                 self._cache.popitem(last=False)
         elif entry.replay is not None:
-            out = entry.replay(leaves)
+            with quiet():  # NumPy's floating-point warnings, silenced as in eager's ops
+                out = entry.replay(leaves)
             if out is not codegen.STALE:
                 self.replays += 1
                 return out
