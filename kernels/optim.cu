@@ -1,7 +1,8 @@
 // optim.cu: optimizer updates, element-wise and in place (PyTorch's documented formulas):
 // SGD (momentum, dampening, nesterov, weight decay), Adam / AdamW (bias correction, L2 or
-// decoupled weight decay), RMSprop (centered, momentum, weight decay); NAdam, RAdam, Adamax,
-// Adadelta and ASGD at the end of the file.
+// decoupled weight decay), RMSprop (centered, momentum, weight decay; with alpha = 1 - alpha = 1
+// also Adagrad's update); NAdam, RAdam, Adamax, Adadelta, ASGD and Adam's amsgrad variant at the
+// end of the file.
 // Two launch shapes share each element update: `<opt>_step_<t>` updates one tensor, and
 // `<opt>_multi_<t>` updates every tensor of a parameter group in one launch: `table` holds
 // rows x count device addresses (row r of tensor k at table[r * count + k]: param, grad,
@@ -268,7 +269,8 @@ extern "C" __global__ void rmsprop_multi_bf16(MULTI_PARAMS, RMSPROP_PARAMS(float
 
 // ---- SGD, Adam and RMSprop with the coefficient struct in device memory (`coef`: the struct
 // of the math type, its bytes): a CUDA graph replays the launch, and the host writes each
-// step's learning rate, step count and bias corrections there before each replay.
+// step's learning rate, step count and bias corrections there before each replay (the updates
+// below: their `_dev` kernels at the end).
 #define DEV_COEF(Coef, T) (*reinterpret_cast<const Coef<T>*>(coef))
 #define DEV_PARAMS MULTI_PARAMS, const unsigned char* coef
 
@@ -309,10 +311,10 @@ extern "C" __global__ void rmsprop_multi_dev_bf16(DEV_PARAMS) {
   rmsprop_multi<float, bf16_bits>(table, offsets, count, DEV_COEF(RmspropCoef, float));
 }
 
-// ---- NAdam, RAdam, Adamax, Adadelta, ASGD. Each coefficient struct is also the element update:
-// c(p, g, s) changes the parameter p and the state values s[0 .. kStates - 1] (NAdam, RAdam:
-// exp_avg exp_avg_sq; Adamax: exp_avg exp_inf; Adadelta: square_avg acc_delta; ASGD: ax), which
-// are rows 2.. of the address table. Host-side coefficients as above.
+// ---- NAdam, RAdam, Adamax, Adadelta, ASGD, amsgrad. Each coefficient struct is also the element
+// update: c(p, g, s) changes the parameter p and the state values s[0 .. kStates - 1] (NAdam,
+// RAdam: exp_avg exp_avg_sq; Adamax: exp_avg exp_inf; Adadelta: square_avg acc_delta; ASGD: ax;
+// amsgrad: exp_avg exp_avg_sq max_exp_avg_sq), which are rows 2.. of the address table.
 // Reference: the rules and *_coefficients of tinygrad_nv/backend/optim_kernels.py.
 template <typename T>
 struct NadamCoef {
@@ -387,6 +389,22 @@ struct AsgdCoef {
   }
 };
 
+template <typename T>
+struct AmsgradCoef {  // Adam / AdamW whose denominator takes the running maximum of exp_avg_sq
+  static const int kStates = 3;
+  T beta1, one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay, decay, sqrt_bias2;
+  T step_size;  // lr / (1 - beta1^t); sqrt_bias2: sqrt(1 - beta2^t); decay: 1 - lr weight_decay
+  int decoupled;
+  __device__ __forceinline__ void operator()(T& p, T g, T* s) const {
+    if (decoupled) p = p * decay;
+    else if (weight_decay != T(0)) g = g + weight_decay * p;
+    s[0] = beta1 * s[0] + one_minus_beta1 * g;
+    s[1] = beta2 * s[1] + one_minus_beta2 * g * g;
+    s[2] = s[2] > s[1] || s[2] != s[2] ? s[2] : s[1];  // NaN propagates
+    p = p - step_size * s[0] / (sqrt(s[2]) / sqrt_bias2 + eps);
+  }
+};
+
 template <typename T, typename P, typename Coef>
 __device__ __forceinline__ void update_element(P* param, const P* grad, P* const* state,
                                                long long j, const Coef& c) {
@@ -427,8 +445,15 @@ __device__ void update_multi(const unsigned long long* table, const long long* o
 #define ADADELTA_COEF(T) AdadeltaCoef<T>{lr, rho, one_minus_rho, eps, weight_decay}
 #define ASGD_PARAMS(T) T eta, T decay, T weight_decay, T mu, int average
 #define ASGD_COEF(T) AsgdCoef<T>{eta, decay, weight_decay, mu, average}
+#define AMSGRAD_PARAMS(T)                                                                    \
+  T beta1, T one_minus_beta1, T beta2, T one_minus_beta2, T eps, T weight_decay, T decay,    \
+      T sqrt_bias2, T step_size, int decoupled
+#define AMSGRAD_COEF(T)                                                                      \
+  AmsgradCoef<T>{beta1, one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay, decay,   \
+                 sqrt_bias2, step_size, decoupled}
 #define STEP_PARAMS_1(P) P *param, const P *grad, P *s0, long long n
 #define STEP_PARAMS_2(P) P *param, const P *grad, P *s0, P *s1, long long n
+#define STEP_PARAMS_3(P) P *param, const P *grad, P *s0, P *s1, P *s2, long long n
 // A one-tensor kernel's body: its state pointers as the array update_element takes
 #define STEP_BODY(T, P, COEF, ...)    \
   P* const state[] = {__VA_ARGS__};   \
@@ -560,3 +585,60 @@ extern "C" __global__ void asgd_multi_f16(MULTI_PARAMS, ASGD_PARAMS(float)) {
 extern "C" __global__ void asgd_multi_bf16(MULTI_PARAMS, ASGD_PARAMS(float)) {
   update_multi<float, bf16_bits>(table, offsets, count, ASGD_COEF(float));
 }
+
+extern "C" __global__ void amsgrad_step_f32(STEP_PARAMS_3(float), AMSGRAD_PARAMS(float)) {
+  STEP_BODY(float, float, AMSGRAD_COEF(float), s0, s1, s2);
+}
+extern "C" __global__ void amsgrad_step_f64(STEP_PARAMS_3(double), AMSGRAD_PARAMS(double)) {
+  STEP_BODY(double, double, AMSGRAD_COEF(double), s0, s1, s2);
+}
+extern "C" __global__ void amsgrad_step_f16(STEP_PARAMS_3(half_bits), AMSGRAD_PARAMS(float)) {
+  STEP_BODY(float, half_bits, AMSGRAD_COEF(float), s0, s1, s2);
+}
+extern "C" __global__ void amsgrad_step_bf16(STEP_PARAMS_3(bf16_bits), AMSGRAD_PARAMS(float)) {
+  STEP_BODY(float, bf16_bits, AMSGRAD_COEF(float), s0, s1, s2);
+}
+extern "C" __global__ void amsgrad_multi_f32(MULTI_PARAMS, AMSGRAD_PARAMS(float)) {
+  update_multi<float, float>(table, offsets, count, AMSGRAD_COEF(float));
+}
+extern "C" __global__ void amsgrad_multi_f64(MULTI_PARAMS, AMSGRAD_PARAMS(double)) {
+  update_multi<double, double>(table, offsets, count, AMSGRAD_COEF(double));
+}
+extern "C" __global__ void amsgrad_multi_f16(MULTI_PARAMS, AMSGRAD_PARAMS(float)) {
+  update_multi<float, half_bits>(table, offsets, count, AMSGRAD_COEF(float));
+}
+extern "C" __global__ void amsgrad_multi_bf16(MULTI_PARAMS, AMSGRAD_PARAMS(float)) {
+  update_multi<float, bf16_bits>(table, offsets, count, AMSGRAD_COEF(float));
+}
+
+// ---- the updates above with the coefficient struct in device memory (as SGD's `_dev` kernels):
+// update_multi of a Coef read from `coef`, per storage type
+#define DEV_F32(Coef) update_multi<float, float>(table, offsets, count, DEV_COEF(Coef, float))
+#define DEV_F64(Coef) update_multi<double, double>(table, offsets, count, DEV_COEF(Coef, double))
+#define DEV_F16(Coef) update_multi<float, half_bits>(table, offsets, count, DEV_COEF(Coef, float))
+#define DEV_BF16(Coef) update_multi<float, bf16_bits>(table, offsets, count, DEV_COEF(Coef, float))
+
+extern "C" __global__ void nadam_multi_dev_f32(DEV_PARAMS) { DEV_F32(NadamCoef); }
+extern "C" __global__ void nadam_multi_dev_f64(DEV_PARAMS) { DEV_F64(NadamCoef); }
+extern "C" __global__ void nadam_multi_dev_f16(DEV_PARAMS) { DEV_F16(NadamCoef); }
+extern "C" __global__ void nadam_multi_dev_bf16(DEV_PARAMS) { DEV_BF16(NadamCoef); }
+extern "C" __global__ void radam_multi_dev_f32(DEV_PARAMS) { DEV_F32(RadamCoef); }
+extern "C" __global__ void radam_multi_dev_f64(DEV_PARAMS) { DEV_F64(RadamCoef); }
+extern "C" __global__ void radam_multi_dev_f16(DEV_PARAMS) { DEV_F16(RadamCoef); }
+extern "C" __global__ void radam_multi_dev_bf16(DEV_PARAMS) { DEV_BF16(RadamCoef); }
+extern "C" __global__ void adamax_multi_dev_f32(DEV_PARAMS) { DEV_F32(AdamaxCoef); }
+extern "C" __global__ void adamax_multi_dev_f64(DEV_PARAMS) { DEV_F64(AdamaxCoef); }
+extern "C" __global__ void adamax_multi_dev_f16(DEV_PARAMS) { DEV_F16(AdamaxCoef); }
+extern "C" __global__ void adamax_multi_dev_bf16(DEV_PARAMS) { DEV_BF16(AdamaxCoef); }
+extern "C" __global__ void adadelta_multi_dev_f32(DEV_PARAMS) { DEV_F32(AdadeltaCoef); }
+extern "C" __global__ void adadelta_multi_dev_f64(DEV_PARAMS) { DEV_F64(AdadeltaCoef); }
+extern "C" __global__ void adadelta_multi_dev_f16(DEV_PARAMS) { DEV_F16(AdadeltaCoef); }
+extern "C" __global__ void adadelta_multi_dev_bf16(DEV_PARAMS) { DEV_BF16(AdadeltaCoef); }
+extern "C" __global__ void asgd_multi_dev_f32(DEV_PARAMS) { DEV_F32(AsgdCoef); }
+extern "C" __global__ void asgd_multi_dev_f64(DEV_PARAMS) { DEV_F64(AsgdCoef); }
+extern "C" __global__ void asgd_multi_dev_f16(DEV_PARAMS) { DEV_F16(AsgdCoef); }
+extern "C" __global__ void asgd_multi_dev_bf16(DEV_PARAMS) { DEV_BF16(AsgdCoef); }
+extern "C" __global__ void amsgrad_multi_dev_f32(DEV_PARAMS) { DEV_F32(AmsgradCoef); }
+extern "C" __global__ void amsgrad_multi_dev_f64(DEV_PARAMS) { DEV_F64(AmsgradCoef); }
+extern "C" __global__ void amsgrad_multi_dev_f16(DEV_PARAMS) { DEV_F16(AmsgradCoef); }
+extern "C" __global__ void amsgrad_multi_dev_bf16(DEV_PARAMS) { DEV_BF16(AmsgradCoef); }

@@ -1,5 +1,5 @@
-"""The NAdam, RAdam, Adamax, Adadelta and ASGD kernels of kernels/optim.cu against their NumPy
-reference (tinygrad_nv/backend/optim_kernels.py): a fused group update (`<opt>_multi`) and
+"""The NAdam, RAdam, Adamax, Adadelta, ASGD and amsgrad kernels of kernels/optim.cu against their
+NumPy reference (tinygrad_nv/backend/optim_kernels.py): a fused group update (`<opt>_multi`) and
 the one-tensor kernels (`<opt>_step`, taken by non-contiguous tensors), float16 / float32 /
 float64, launched through CudaKernels on `emu` and, where a GPU is present, on `cuda`; one
 launch per group and no host synchronisation in an optimizer step."""
@@ -17,7 +17,8 @@ from tinygrad_nv.backend.numpy_kernels import NumpyKernels
 
 REF = NumpyKernels(np)
 COEF = {"nadam": kernels.NadamCoef, "radam": kernels.RadamCoef, "adamax": kernels.AdamaxCoef,
-        "adadelta": kernels.AdadeltaCoef, "asgd": kernels.AsgdCoef}
+        "adadelta": kernels.AdadeltaCoef, "asgd": kernels.AsgdCoef,
+        "amsgrad": kernels.AmsgradCoef}
 # (kernel, number of state buffers, hyper-parameters per step number)
 VARIANTS = [
     ("nadam", 2, lambda t: dict(lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.05,
@@ -38,6 +39,10 @@ VARIANTS = [
     ("adadelta", 2, lambda t: dict(lr=0.5, rho=0.7, eps=1e-4, weight_decay=0.1)),
     ("asgd", 1, lambda t: dict(eta=0.01, mu=1.0, lambd=1e-4, weight_decay=0.0)),
     ("asgd", 1, lambda t: dict(eta=0.05 / t, mu=1.0 / t, lambd=0.1, weight_decay=0.1)),
+    ("amsgrad", 3, lambda t: dict(lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.05,
+                                  step=t, decoupled=False)),
+    ("amsgrad", 3, lambda t: dict(lr=0.02, beta1=0.8, beta2=0.9, eps=1e-6, weight_decay=0.1,
+                                  step=t, decoupled=True)),
 ]
 IDS = [f"{opt}{i}" for i, (opt, _, _) in enumerate(VARIANTS)]
 
@@ -115,10 +120,14 @@ def test_adamax_propagates_nan(dev):
 
 
 OPTIMIZERS = [(optim.NAdam, "nadam"), (optim.RAdam, "radam"), (optim.Adamax, "adamax"),
-              (optim.Adadelta, "adadelta"), (optim.ASGD, "asgd")]
+              (optim.Adadelta, "adadelta"), (optim.ASGD, "asgd"),
+              (lambda ps, **kw: optim.Adam(ps, amsgrad=True, **kw), "amsgrad"),
+              (optim.Adagrad, "rmsprop")]  # Adagrad: RMSprop's kernel
 
 
-@pytest.mark.parametrize("cls, kernel", OPTIMIZERS, ids=[k for _, k in OPTIMIZERS])
+@pytest.mark.parametrize("cls, kernel", OPTIMIZERS,
+                         ids=["nadam", "radam", "adamax", "adadelta", "asgd", "amsgrad",
+                              "adagrad"])
 def test_optimizer_step_is_one_launch_per_group_without_sync(cls, kernel):
     """On a second device (emu:1): one launch, run with that device current, no sync."""
     from tinygrad_nv.testing.instrumented import instrumented

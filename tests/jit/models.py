@@ -97,7 +97,11 @@ def make_run(kind: str, opt: str, device: str, clip: float | None = None,
     params = model.parameters()
     optimizer = {"sgd": lambda: optim.SGD(params, lr=0.05, momentum=0.9),
                  "adam": lambda: optim.Adam(params, lr=1e-2),
-                 "adamw": lambda: optim.AdamW(params, lr=1e-2, weight_decay=0.1)}[opt]()
+                 "adamw": lambda: optim.AdamW(params, lr=1e-2, weight_decay=0.1),
+                 "amsgrad": lambda: optim.AdamW(params, lr=1e-2, weight_decay=0.1,
+                                                amsgrad=True),
+                 "adagrad": lambda: optim.Adagrad(params, lr=0.05, lr_decay=0.01,
+                                                  weight_decay=0.01)}[opt]()
     sched = optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.05, total_steps=40) \
         if schedule else None
 
@@ -123,19 +127,21 @@ def state_of(run: Run) -> list[np.ndarray]:
     return arrays
 
 
-def mlp_eager_and_jitted(opt: str, device: str, size: int, jit: Callable) -> Any:
-    """The examples' MLP stepped 20 times eagerly and through `jit` from the same weights and
-    seed, the learning rate changed every step; checks the losses and every state array are
-    equal bit for bit and returns the jitted step (its replay counts)."""
-    runs = [make_run("mlp", opt, device) for _ in range(2)]
+def eager_and_jitted(kind: str, opt: str, device: str, size: int, jit: Callable) -> Any:
+    """`kind`'s model stepped 20 times eagerly and through `jit` from the same weights and
+    seed, the learning rate changed every step (ExponentialLR stepped after each); checks the
+    losses and every state array are equal bit for bit and returns the jitted step (its replay
+    counts)."""
+    runs = [make_run(kind, opt, device) for _ in range(2)]
     fn = jit(runs[1].step)
     losses = []
     for run, step in zip(runs, (runs[0].step, fn), strict=True):
         manual_seed(5)
+        schedule = optim.lr_scheduler.ExponentialLR(run.opt, gamma=0.8)
         losses.append([])
         for i in range(20):
-            run.opt.param_groups[0]["lr"] = 0.05 / (1 + i)
-            losses[-1].append(step(*batch("mlp", size, i, device)))
+            losses[-1].append(step(*batch(kind, size, i, device)))
+            schedule.step()
     for eager, replayed in zip(losses[0], losses[1], strict=True):
         np.testing.assert_array_equal(eager.numpy(), replayed.numpy())
     for eager, replayed in zip(state_of(runs[0]), state_of(runs[1]), strict=True):

@@ -1,8 +1,10 @@
 """emu's capture mode (TINYGRAD_NV_EMU_CAPTURE=1): a jit recording checked as one CUDA graph.
-A legal step replays as one graph launch per call with eager's numbers; the mode catches a
-planted host synchronisation, a planted host-to-device copy and a planted baked learning
-rate, and names CuPy's cuBLAS matrix products and cuRAND draws, which a capture refuses; dropout
-and rand* draw from the graph's Philox stream, eager's numbers for the same seed."""
+A legal step replays as one graph launch per call with eager's numbers (the examples' MLP, CNN,
+transformer and LSTM steps, attention over a broadcast batch axis, every fused optimizer under a
+changing learning rate); the mode catches a planted host synchronisation, a planted
+host-to-device copy and a planted baked learning rate, and names the cuBLAS products and cuRAND
+draws a capture refuses; dropout and rand* draw from the graph's Philox stream, eager's numbers
+for the same seed. The GEMM plans themselves: test_gemm.py."""
 
 from __future__ import annotations
 
@@ -12,10 +14,10 @@ import pytest
 import tinygrad_nv as tg
 import tinygrad_nv.nn.functional as F
 import tinygrad_nv.optim as optim
-from tests.jit.models import mlp_eager_and_jitted
+from tests.jit.models import eager_and_jitted
 from tinygrad_nv import Tensor
 from tinygrad_nv.backend.launch import CudaKernels
-from tinygrad_nv.jit import capture
+from tinygrad_nv.jit import capture, state
 from tinygrad_nv.jit.capture import EmuGraph, EmuRuntime
 from tinygrad_nv.jit.graph import CAPTURE_ENV, CaptureError, Launches
 from tinygrad_nv.testing.instrumented import instrumented
@@ -98,11 +100,21 @@ def test_a_planted_host_to_device_copy():
         fn(Tensor(np.ones(3, np.float32), device="emu"))
 
 
+class BakedSGD(optim.Optimizer):
+    """A plain SGD that passes its learning rate to an xp function by value: a graph would
+    replay the captured value."""
+
+    def __init__(self, params, lr):
+        super().__init__(params, dict(lr=lr))
+
+    def update(self, p, grad, state_, group):
+        lr = state.dynamic(lambda group: group["lr"], group)
+        p._data -= p.backend.xp.multiply(lr, grad)
+
+
 def test_a_planted_baked_learning_rate():
-    """Adagrad passes its learning rate to xp functions, by value: a graph would replay the
-    captured one, so a changed learning rate raises."""
     w = Tensor(np.linspace(-1, 1, 6, dtype=np.float32), device="emu", requires_grad=True)
-    opt = optim.Adagrad([w], lr=0.1)
+    opt = BakedSGD([w], lr=0.1)
 
     def step(x):
         opt.zero_grad()
@@ -117,34 +129,50 @@ def test_a_planted_baked_learning_rate():
         fn(inputs(3))
 
 
-@pytest.mark.parametrize("make", [lambda p: optim.SGD(p, lr=0.1, momentum=0.9),
-                                  lambda p: optim.Adam(p, lr=0.1),
-                                  lambda p: optim.AdamW(p, lr=0.1),
-                                  lambda p: optim.RMSprop(p, lr=0.01, centered=True)],
-                         ids=["sgd", "adam", "adamw", "rmsprop"])
-def test_fused_optimizers_read_their_coefficients_from_device_memory(make):
-    """SGD, Adam(W) and RMSprop pass their coefficient records in device memory (optim.cu's
-    _dev kernels): a schedule changing the learning rate stays legal, and every step equals
-    eager's."""
-    runs = []
-    for _ in range(2):
-        w = Tensor(np.linspace(-1, 1, 6, dtype=np.float32), device="emu", requires_grad=True)
-        opt = make([w])
+OPTIMIZERS = {"sgd": lambda p: optim.SGD(p, lr=0.1, momentum=0.9),
+              "adam": lambda p: optim.Adam(p, lr=0.1),
+              "adamw": lambda p: optim.AdamW(p, lr=0.1),
+              "amsgrad": lambda p: optim.Adam(p, lr=0.1, amsgrad=True, weight_decay=0.1),
+              "adamw_amsgrad": lambda p: optim.AdamW(p, lr=0.1, amsgrad=True),
+              "rmsprop": lambda p: optim.RMSprop(p, lr=0.01, centered=True),
+              "adagrad": lambda p: optim.Adagrad(p, lr=0.1, lr_decay=0.1, weight_decay=0.1),
+              "nadam": lambda p: optim.NAdam(p, lr=0.1),
+              "radam": lambda p: optim.RAdam(p, lr=0.1, decoupled_weight_decay=True),
+              "adamax": lambda p: optim.Adamax(p, lr=0.1),
+              "adadelta": lambda p: optim.Adadelta(p, lr=0.5),
+              "asgd": lambda p: optim.ASGD(p, lr=0.1, lambd=0.1, t0=2)}
 
-        def step(x, w=w, opt=opt):
-            opt.zero_grad()
-            loss = (w * x).tanh().sum()
-            loss.backward()
-            opt.step()
-            return loss
-        runs.append((w, opt, step))
-    fn = tg.jit(runs[1][2])
-    for i in range(6):
-        for _, opt, _ in runs:
-            opt.param_groups[0]["lr"] = 0.1 / (i + 1)
-        np.testing.assert_array_equal(fn(inputs(i))._data, runs[0][2](inputs(i))._data)
+
+@pytest.mark.parametrize("make", list(OPTIMIZERS.values()), ids=list(OPTIMIZERS))
+def test_fused_optimizers_read_their_coefficients_from_device_memory(make):
+    """Every fused optimizer passes its coefficient record in device memory (optim.cu's _dev
+    kernels): a learning rate changed every step (and step counts, bias corrections, ASGD's
+    eta and mu) stays legal, each step is one graph launch and equals eager's."""
+    with instrumented("emu") as probe:
+        runs = []
+        for _ in range(2):
+            w = Tensor(np.linspace(-1, 1, 6, dtype=np.float32), device="emu",
+                       requires_grad=True)
+            opt = make([w])
+
+            def step(x, w=w, opt=opt):
+                opt.zero_grad()
+                loss = (w * x).tanh().sum()
+                loss.backward()
+                opt.step()
+                return loss
+            runs.append((w, opt, step))
+        fn = tg.jit(runs[1][2])
+        for i in range(8):
+            for _, opt, _ in runs:
+                opt.param_groups[0]["lr"] = 0.1 / (i + 1)
+            np.testing.assert_array_equal(fn(inputs(i))._data, runs[0][2](inputs(i))._data)
+        assert fn.replays == probe.graph_launches == 6
     np.testing.assert_array_equal(runs[0][0]._data, runs[1][0]._data)
-    assert fn.replays == 4
+    for key, value in runs[0][1].state[runs[0][0]].items():
+        replayed = runs[1][1].state[runs[1][0]][key]
+        np.testing.assert_array_equal(getattr(value, "_data", value),
+                                      getattr(replayed, "_data", replayed))
 
 
 def test_dropout_and_rand_draw_eagers_numbers_from_the_graphs_philox_stream():
@@ -191,8 +219,9 @@ def test_a_generator_that_is_not_philox_is_refused(monkeypatch):
 
 @pytest.mark.parametrize("what, match", [
     (lambda x, w: Tensor.einsum("ij,jk->ik", x, w), r"einsum through the array module.*cuBLAS"),
-    (lambda x, w: x.reshape(1, 2, 3) @ w.reshape(1, 3, 3), r"matrix product in a graph.*batched")])
-def test_products_other_than_a_2d_gemm_are_refused(what, match):
+    (lambda x, w: (x.long() @ w.long()).float(),
+     r"matrix product in a graph \(dtypes int64 @ int64\), recorded at test_capture\.py:\d+")])
+def test_products_other_than_cublas_gemms_are_refused(what, match):
     w = Tensor(np.ones((3, 3), np.float32), device="emu", requires_grad=True)
     fn = tg.jit(lambda x: what(x, w).sum())
     with pytest.raises(CaptureError, match=match):
@@ -200,16 +229,55 @@ def test_products_other_than_a_2d_gemm_are_refused(what, match):
             fn(Tensor(np.ones((2, 3), np.float32), device="emu"))
 
 
-@pytest.mark.parametrize("opt", ["sgd", "adam"])
-def test_the_mlp_step_is_one_graph_with_eagers_numbers(opt):
-    """The examples' MLP (two nn.Linear: cuBLAS GEMMs in the graph, dropout: Philox) with SGD
-    momentum or Adam under a learning rate changed between steps: 20 steps, one graph launch
-    per replay, eager's losses and state bit for bit. The batch changes every step (copied
-    into the graph's buffers) and each loss stays the one returned (copied out of the graph's
-    arrays, which the next launch overwrites)."""
+@pytest.mark.parametrize("kind, opt", [("mlp", "sgd"), ("mlp", "adam"), ("cnn", "adam"),
+                                       ("gpt", "adam"), ("lstm", "adam"), ("gpt", "amsgrad"),
+                                       ("mlp", "adagrad")])
+def test_model_steps_are_one_graph_with_eagers_numbers(kind, opt):
+    """The examples' steps (GEMMs: 2-D through nn.Linear, batched through the CNN's weight
+    gradient and the transformer's attention; dropout: Philox) under a learning rate changed
+    between steps: 20 steps, one graph launch per replay, eager's losses and state bit for
+    bit. The batch changes every step (copied into the graph's buffers) and each loss stays
+    the one returned (copied out of the graph's arrays, which the next launch overwrites)."""
     with instrumented("emu") as probe:
-        fn = mlp_eager_and_jitted(opt, "emu", 8, tg.jit)
+        fn = eager_and_jitted(kind, opt, "emu", 4, tg.jit)
         assert fn.replays == probe.graph_launches == 18
+
+
+def test_attention_over_a_broadcast_batch_axis_is_one_graph_with_eagers_numbers():
+    """Attention whose keys and values are shared by the heads ((N, 1, S, E) against (N, H, L,
+    E) queries): its products broadcast a batch axis (CuPy: gemmBatched over pointer tables)
+    and their gradients sum over it; 20 Adam steps, one graph launch per replay."""
+    def run():
+        Tensor.manual_seed(1)
+        w = [Tensor.randn(8, 8, device="emu", requires_grad=True) for _ in range(2)]
+        opt = optim.Adam(w, lr=1e-2)
+
+        def step(x: Tensor) -> Tensor:
+            opt.zero_grad()
+            q = (x @ w[0]).reshape(2, 5, 4, 2).transpose(1, 2)      # (N, H, L, E)
+            kv = (x @ w[1])[..., :2].reshape(2, 1, 5, 2)             # (N, 1, S, E)
+            loss = F.scaled_dot_product_attention(q, kv, kv, is_causal=True).square().sum()
+            loss.backward()
+            opt.step()
+            return loss
+        return w, opt, step
+
+    results = []
+    with instrumented("emu") as probe:
+        for jitted in (False, True):
+            w, opt, step = run()
+            fn = tg.jit(step) if jitted else step
+            losses = []
+            for i in range(20):
+                opt.param_groups[0]["lr"] = 1e-2 / (1 + i)
+                x = Tensor(np.random.default_rng(i).standard_normal((2, 5, 8), np.float32),
+                           device="emu")
+                losses.append(fn(x).numpy())
+            results.append((losses, [t.numpy() for t in w]))
+        assert fn.replays == probe.graph_launches == 18
+    for eager, replayed in zip([*results[0][0], *results[0][1]], [*results[1][0], *results[1][1]],
+                               strict=True):
+        np.testing.assert_array_equal(eager, replayed)
 
 
 def test_a_gemm_needs_the_cublas_handle_on_the_capture_stream(monkeypatch):
@@ -224,40 +292,6 @@ def test_a_gemm_needs_the_cublas_handle_on_the_capture_stream(monkeypatch):
     capture.runtime_for(w.backend).blas_stream = None  # an eager product after the warm-up
     with pytest.raises(CaptureError, match="not on the capture stream"):
         fn(Tensor(np.ones((2, 3), np.float32), device="emu"))
-
-
-@pytest.mark.parametrize("a_order, b_order", [("C", "C"), ("F", "C"), ("C", "F"), ("F", "F"),
-                                              ("strided", "C"), ("C", "strided")])
-@pytest.mark.parametrize("shape", [(4, 3, 5), (1, 6, 2), (5, 2, 1)])
-def test_the_gemm_plan_is_the_product_cublas_computes(a_order, b_order, shape):
-    """gemm_plan's operands, ops and leading dimensions, read as cuBLAS reads them (column
-    major), give a @ b: the GEMM the graph calls is the product eager asks for."""
-    n, k, m = shape
-    rng = np.random.default_rng(0)
-    a, b = (_ordered(rng.standard_normal(s), order)
-            for s, order in (((n, k), a_order), ((k, m), b_order)))
-    plan = capture.gemm_plan(a, b, None, np)
-    product = _column_major(plan.b, plan.trans_b, plan.ldb, (plan.m, plan.k)) @ \
-        _column_major(plan.a, plan.trans_a, plan.lda, (plan.k, plan.n))
-    np.testing.assert_allclose(product.T, a @ b, rtol=1e-12)
-    assert plan.c.shape == (n, m) and plan.c.flags.c_contiguous
-
-
-def _ordered(x: np.ndarray, order: str) -> np.ndarray:
-    if order == "strided":
-        wide = np.zeros((x.shape[0], 2 * x.shape[1]))
-        wide[:, ::2] = x
-        return wide[:, ::2]
-    return np.asarray(x, order=order)
-
-
-def _column_major(x: np.ndarray, trans: int, ld: int, shape: tuple) -> np.ndarray:
-    """op(X) of shape `shape`, X the column-major matrix at x's first element with leading
-    dimension ld (cuBLAS's reading)."""
-    rows, cols = (shape[1], shape[0]) if trans else shape
-    stored = np.lib.stride_tricks.as_strided(x, shape=(rows, cols),
-                                             strides=(x.itemsize, ld * x.itemsize))
-    return stored.T if trans else stored
 
 
 def test_capture_mode_is_off_without_the_switch(monkeypatch):

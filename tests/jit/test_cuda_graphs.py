@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 import tinygrad_nv as tg
-from tests.jit.models import mlp_eager_and_jitted
+from tests.jit.models import eager_and_jitted
 from tinygrad_nv.backend import cuda_unavailable_reason
 from tinygrad_nv.jit import capture
 from tinygrad_nv.jit.graph import CUDA_GRAPHS_ENV
@@ -24,6 +24,6 @@ def test_the_mlp_step_is_one_cuda_graph_launch_with_eagers_numbers(monkeypatch):
     launch = capture.CudaGraph.launch
     monkeypatch.setattr(capture.CudaGraph, "launch",
                         lambda self: launches.append(self) or launch(self))
-    fn = mlp_eager_and_jitted("adam", "cuda", 128, tg.jit)
+    fn = eager_and_jitted("mlp", "adam", "cuda", 128, tg.jit)
     assert fn.replays == 18 and len(launches) == 17  # the first replay is the warm-up
     assert len({id(graph) for graph in launches}) == 1

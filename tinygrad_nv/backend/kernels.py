@@ -224,17 +224,42 @@ class AsgdCoef(Coefficients):
         return cls(float(eta), 1.0 - lambd * eta, float(weight_decay), float(mu), mu != 1)
 
 
+@dataclasses.dataclass(frozen=True)
+class AmsgradCoef(Coefficients):
+    """AmsgradCoef: Adam's amsgrad update as PyTorch writes it, step_size = lr / (1 - beta1^t)
+    and sqrt_bias2 = sqrt(1 - beta2^t); AdamW's decay 1 - lr weight_decay (decoupled)."""
+
+    beta1: float
+    one_minus_beta1: float
+    beta2: float
+    one_minus_beta2: float
+    eps: float
+    weight_decay: float
+    decay: float
+    sqrt_bias2: float
+    step_size: float
+    decoupled: bool
+
+    @classmethod
+    def of(cls, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float,
+           step: int, decoupled: bool) -> AmsgradCoef:
+        return cls(float(beta1), 1.0 - beta1, float(beta2), 1.0 - beta2, float(eps),
+                   float(weight_decay), 1.0 - lr * weight_decay, (1.0 - beta2**step) ** 0.5,
+                   lr / (1.0 - beta1**step), bool(decoupled))
+
+
 class DeviceCoef:
     """A coefficient record in device memory, one struct per math dtype (float32, float64),
-    for the kernels with a `_dev` entry point (SGD, Adam, RMSprop: `sgd_multi` / `adam_multi`
-    / `rmsprop_multi` take it where they take a record): a CUDA graph replays such a launch,
-    and `upload(record)` writes each step's values before the replay.
+    for the kernels with a `_dev` entry point (every `<opt>_multi` of KERNELS takes it where it
+    takes a record): a CUDA graph replays such a launch, and `upload(record)` writes each
+    step's values before the replay.
 
     >>> coef = DeviceCoef(AdamCoef, cupy); coef.upload(AdamCoef.of(...))
     >>> kernels.adam_multi(params, grads, ms, vs, coef)
     """
 
-    KERNELS = ("sgd", "adam", "rmsprop")
+    KERNELS = ("sgd", "adam", "rmsprop", "nadam", "radam", "adamax", "adadelta", "asgd",
+               "amsgrad")
 
     def __init__(self, record_type: type, xp: Any):
         self.record_type, self.record = record_type, None
@@ -281,7 +306,9 @@ WRITES = {
     "radam_multi": ("params", "exp_avgs", "exp_avg_sqs"),
     "adamax_multi": ("params", "exp_avgs", "exp_infs"),
     "adadelta_multi": ("params", "square_avgs", "acc_deltas"),
-    "asgd_multi": ("params", "axs"), "amp_unscale_multi": ("grads", "found_inf"),
+    "asgd_multi": ("params", "axs"),
+    "amsgrad_multi": ("params", "exp_avgs", "exp_avg_sqs", "max_exp_avg_sqs"),
+    "amp_unscale_multi": ("grads", "found_inf"),
     "lstm_cell_forward": ("gates", "h_out", "c_out"), "lstm_cell_backward": ("dc", "dgates"),
     "gru_cell_forward": ("gates", "h_out"), "gru_cell_backward": ("dh", "dxw", "dhw"),
     "rnn_cell_forward": ("h_out",), "rnn_cell_backward": ("dpre",)}
@@ -416,6 +443,11 @@ class Kernels(Protocol):
 
     def asgd_multi(self, params: list, grads: list, axs: list, coef: AsgdCoef) -> None:
         """A group's ASGD update, in place."""
+
+    def amsgrad_multi(self, params: list, grads: list, exp_avgs: list, exp_avg_sqs: list,
+                      max_exp_avg_sqs: list, coef: AmsgradCoef) -> None:
+        """A group's Adam / AdamW update with amsgrad (the running maximum of exp_avg_sq),
+        in place."""
 
     def amp_unscale_multi(self, grads: list, found_inf: Any, inv_scale: Any) -> None:
         """GradScaler: every gradient times inv_scale[0] in place; found_inf[0] = 1 where one

@@ -414,7 +414,7 @@ class CudaKernels(RecurrentLaunches, OptimizerKernels):
             total = sum(sizes)
             if not total:
                 continue
-            table = [_address(a) for row in rows for a in row]
+            table = [address(a) for row in rows for a in row]
             packed = self._device_table((*table, *np.cumsum([0, *sizes]).tolist()))
             if isinstance(coef, DeviceCoef):  # (sgd, adam, rmsprop: optim.cu's _dev kernels)
                 kernel, values = f"{opt}_multi_dev", (coef.buffers[math],)
@@ -431,7 +431,7 @@ class CudaKernels(RecurrentLaunches, OptimizerKernels):
         dtype = np.dtype(grads[0].dtype)
         with self._in_place(dtype, *grads) as work:
             sizes = [a.size for a in work]
-            table = [_address(_bits(a)) for a in work]
+            table = [address(_bits(a)) for a in work]
             packed = self._device_table((*table, *np.cumsum([0, *sizes]).tolist()))
             self._launch_elementwise("amp", "amp_unscale_multi", dtype, sum(sizes),
                                      packed[:len(table)].view(np.uint64), packed[len(table):],
@@ -572,7 +572,7 @@ class CudaKernels(RecurrentLaunches, OptimizerKernels):
         return out
 
 
-def _address(array) -> int:
+def address(array) -> int:
     """The device address of an array's first element (CuPy: data.ptr; NumPy on emu)."""
     if isinstance(array, np.ndarray):  # (array.data is a memoryview, which refuses bfloat16)
         return array.ctypes.data

@@ -1,9 +1,9 @@
-"""The element-wise optimizers NAdam, RAdam, Adamax, Adadelta and ASGD as kernel entry points,
-shared by both kernel objects: each takes its coefficient record (backend/kernels.py, computed
-on the host in float64, as PyTorch computes its Python scalars) and hands it to `_optim_step`
-(one tensor) or `_optim_multi` (a parameter group). Here those run the NumPy element rules
-below, which are the reference of kernels/optim.cu; `CudaKernels` replaces them by launches of
-`<opt>_step_<t>` / `<opt>_multi_<t>`.
+"""The element-wise optimizers NAdam, RAdam, Adamax, Adadelta, ASGD and Adam's amsgrad variant as
+kernel entry points, shared by both kernel objects: each takes its coefficient record
+(backend/kernels.py, computed on the host in float64, as PyTorch computes its Python scalars)
+and hands it to `_optim_step` (one tensor) or `_optim_multi` (a parameter group). Here those run
+the NumPy element rules below, which are the reference of kernels/optim.cu; `CudaKernels`
+replaces them by launches of `<opt>_step_<t>` / `<opt>_multi_<t>`.
 
 >>> coef = NadamCoef.of(lr=2e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, mu=0.9,
 ...                     mu_next=0.9, mu_product=0.9, step=1, decoupled=False)
@@ -15,6 +15,7 @@ from __future__ import annotations
 from tinygrad_nv.backend.kernels import (
     AdadeltaCoef,
     AdamaxCoef,
+    AmsgradCoef,
     AsgdCoef,
     Coefficients,
     NadamCoef,
@@ -23,9 +24,9 @@ from tinygrad_nv.backend.kernels import (
 
 
 class OptimizerKernels:
-    """`<opt>_multi(params, grads, *state lists, coef)` for NAdam, RAdam, Adamax, Adadelta and
-    ASGD: every tensor of a group updated in place (one launch per storage dtype on a GPU).
-    The NumPy `_optim_step` / `_optim_multi` need `self._update` (NumpyKernels)."""
+    """`<opt>_multi(params, grads, *state lists, coef)` for NAdam, RAdam, Adamax, Adadelta,
+    ASGD and amsgrad: every tensor of a group updated in place (one launch per storage dtype
+    on a GPU). The NumPy `_optim_step` / `_optim_multi` need `self._update` (NumpyKernels)."""
 
     def nadam_multi(self, params: list, grads: list, exp_avgs: list, exp_avg_sqs: list,
                     coef: NadamCoef) -> None:
@@ -45,6 +46,11 @@ class OptimizerKernels:
 
     def asgd_multi(self, params: list, grads: list, axs: list, coef: AsgdCoef) -> None:
         self._optim_multi("asgd", params, grads, [axs], coef)
+
+    def amsgrad_multi(self, params: list, grads: list, exp_avgs: list, exp_avg_sqs: list,
+                      max_exp_avg_sqs: list, coef: AmsgradCoef) -> None:
+        self._optim_multi("amsgrad", params, grads, [exp_avgs, exp_avg_sqs, max_exp_avg_sqs],
+                          coef)
 
     def _optim_step(self, opt: str, param, grad, state: list, coef: Coefficients) -> None:
         self._update(RULES[opt], param, grad, state, coef)
@@ -118,5 +124,18 @@ def _asgd_update(xp, p, g, state, c):
     return p, [ax + (p - ax) * mu if average else p]
 
 
+def _amsgrad_update(xp, p, g, state, c):
+    beta1, omb1, beta2, omb2, eps, weight_decay, decay, sqrt_bias2, step_size, decoupled = c
+    m, v, v_max = state
+    if decoupled:
+        p = p * decay
+    elif weight_decay != 0:
+        g = g + weight_decay * p
+    m = beta1 * m + omb1 * g
+    v = beta2 * v + omb2 * g * g
+    v_max = xp.maximum(v_max, v)  # NaN propagates, as torch.maximum
+    return p - step_size * m / (xp.sqrt(v_max) / sqrt_bias2 + eps), [m, v, v_max]
+
+
 RULES = {"nadam": _nadam_update, "radam": _radam_update, "adamax": _adamax_update,
-         "adadelta": _adadelta_update, "asgd": _asgd_update}
+         "adadelta": _adadelta_update, "asgd": _asgd_update, "amsgrad": _amsgrad_update}

@@ -44,29 +44,39 @@ offsets) runs before each launch; the first replay warms up, the second captures
 later ones only launch. The call's array arguments are copied into the graph's buffers; fn's
 results are copied out of the graph's arrays, gradients stay the graph's arrays (the next
 launch overwrites them). At recording the mode refuses what a capture cannot hold: a
-host-to-device copy, cuBLAS calls other than a 2-D matmul, a generator that is not Philox;
-each replay is one graph launch that fails on a host synchronisation or on a by-value argument
-that changed. Done: 2-D matmuls run as capture.Gemm, the one cuBLAS GEMM CuPy's matmul makes
-(its operands, ops and leading dimensions; cublasGemmEx called through ctypes on a handle whose
-stream and workspace are set before the warm-up and the capture, since CuPy's wrappers set the
-stream on every call and raise while a stream captures); Philox (backend/philox.py) is cuda's
-and emu's generator, and a graph's draws read (seed, base offset) from device memory
-(GraphPhilox), so each replay draws new masks and eager's for the same seed; SGD, Adam(W) and
-RMSprop read their coefficients from device memory; optimizer address tables met during a
-capture are made by the graph (a copy from pinned memory). Verified on emu only, through the
-very same flow (capture.EmuRuntime's stand-ins: a capture runs nothing, each launch runs the
-body as if capturing and writes into the first launch's arrays). Not verified: everything in
-capture.CudaRuntime (written from CuPy's and cuBLAS's sources and documentation, never run on
-a GPU; tests/jit/test_cuda_graphs.py is its gpu-marked check), and before it the jit's
-recording on cuda: CuPy's traced arrays are tested over host memory, where CuPy makes array
-objects without a device, every operation reaching a stand-in recording
-(tests/jit/test_traced_cupy.py); so recording on cuda is opt-in with the graphs
-(TINYGRAD_NV_CUDA_GRAPHS=1) until it has run on a GPU, and without it a step given cuda
-tensors runs eagerly with one warning.
-Left: batched matmuls (attention, LSTM's stacked products) and einsum/tensordot in a graph,
-`_dev` kernels for the other optimizers and device scalars for Adagrad/amsgrad (refused when
-their learning rate changes), draws from a user's Generator inside a step (baked: replays reuse
-the recording's numbers, as before).
+host-to-device copy, cuBLAS calls other than matmul (einsum, for one: ops.matrix's Einsum calls
+xp.einsum, which CuPy runs through cuBLAS with its per-call setStream; tensordot, bmm and the
+others reduce to matmul and are captured), a generator that is not Philox; each replay is one
+graph launch that fails on a host synchronisation or on a by-value argument that changed.
+Done: matmuls run as gemm.Gemm, the cuBLAS call CuPy's matmul makes for the operands (gemm.py:
+2-D products as its one cublasGemmEx, with its operands, ops and leading dimensions; batched
+products (attention, the CNN's weight gradients) as its cublasGemmStridedBatchedEx over
+C-contiguous copies, or cublas<S|D>gemmBatched over pointer tables where a batch axis
+broadcasts, float16 in float32 copies; every copy made in the captured body, from the graph's
+pool), called through ctypes on a handle whose stream and workspace are set before the warm-up
+and the capture, since CuPy's wrappers set the stream on every call and raise while a stream
+captures; Philox (backend/philox.py) is cuda's and emu's generator, and a graph's draws read
+(seed, base offset) from device memory (GraphPhilox), so each replay draws new masks and
+eager's for the same seed; every fused optimizer (SGD, Adam(W) with or without amsgrad,
+RMSprop, Adagrad on RMSprop's kernel, NAdam, RAdam, Adamax, Adadelta, ASGD) reads its
+coefficients from device memory (optim.cu's `_dev` kernels), so schedules, step counts and bias
+corrections change freely between replays; optimizer address tables met during a capture are
+made by the graph (a copy from pinned memory). Verified on emu only, through the very same flow
+(capture.EmuRuntime's stand-ins: a capture runs nothing, each launch runs the body as if
+capturing and writes into the first launch's arrays; a GEMM is NumPy's matmul, eager's product).
+The GEMM plans' cuBLAS calls run in CI against NumPy references of cuBLAS's column-major
+semantics behind ctypes function pointers of the declared prototypes (tests/jit/test_gemm.py).
+Not verified: everything in capture.CudaRuntime and the plans' `launch` on a GPU (written from
+CuPy's and cuBLAS's sources and documentation, never run on one; tests/jit/test_cuda_graphs.py
+is its gpu-marked check), and before it the jit's recording on cuda: CuPy's traced arrays are
+tested over host memory, where CuPy makes array objects without a device, every operation
+reaching a stand-in recording (tests/jit/test_traced_cupy.py); so recording on cuda is opt-in
+with the graphs (TINYGRAD_NV_CUDA_GRAPHS=1) until it has run on a GPU, and without it a step
+given cuda tensors runs eagerly with one warning.
+Left: einsum in a graph (refused: it would have to reduce to matmul in ops.matrix); a user's
+optimizer written with array operations (a `jit.dynamic` value passed by value to an xp
+function is refused when it changes; LBFGS reads device values and never records); draws from a
+user's Generator inside a step (baked: replays reuse the recording's numbers, as before).
 
 >>> @tinygrad_nv.jit
 ... def step(x, y):

@@ -1,9 +1,9 @@
 """A recording's device work as one CUDA graph (issue 20 item 5): the flow that warms up,
-captures and launches (`GraphStep`), the matrix product a graph can hold (`Gemm`: cuBLAS with
-the handle's stream set before the capture, called without CuPy's per-call setStream, which
-raises while a stream captures), and the two runtimes that flow drives: `CudaRuntime` (CuPy's
+captures and launches (`GraphStep`), and the two runtimes that flow drives: `CudaRuntime` (CuPy's
 stream capture; the only code here that needs a GPU, and it has never run on one) and
-`EmuRuntime`, emu's stand-ins, through which CI runs the very same flow.
+`EmuRuntime`, emu's stand-ins, through which CI runs the very same flow. Matrix products in a
+graph (gemm.py) are cuBLAS calls on a handle whose stream is set before the warm-up and the
+capture, made without CuPy's per-call setStream, which raises while a stream captures.
 
 The graph's body is a function of the arrays it reads that change between calls: the call's
 array arguments are copied into the graph's own buffers before each launch (a graph reads the
@@ -30,7 +30,16 @@ from tinygrad_nv.jit.state import JitError
 WORKSPACE_BYTES = {True: 32 * 2**20, False: 4 * 2**20}
 
 
-_CUDA_TYPES = {"float16": "CUDA_R_16F", "float32": "CUDA_R_32F", "float64": "CUDA_R_64F"}
+_P, _I, _LL = ctypes.c_void_p, ctypes.c_int, ctypes.c_longlong
+_GEMM_BATCHED = (_P, _I, _I, _I, _I, _I, _P, _P, _I, _P, _I, _P, _P, _I, _I)
+# The cuBLAS calls made here, their documented prototypes (cublas_api.h) as ctypes argument
+# types: handles and pointers void*, enums and ints int, strides long long
+CUBLAS_SIGNATURES = {
+    "cublasSetWorkspace_v2": (_P, _P, ctypes.c_size_t),
+    "cublasGemmEx": (_P, _I, _I, _I, _I, _I, _P, _P, _I, _I, _P, _I, _I, _P, _P, _I, _I, _I, _I),
+    "cublasGemmStridedBatchedEx": (_P, _I, _I, _I, _I, _I, _P, _P, _I, _I, _LL, _P, _I, _I, _LL,
+                                   _P, _P, _I, _I, _LL, _I, _I, _I),
+    "cublasSgemmBatched": _GEMM_BATCHED, "cublasDgemmBatched": _GEMM_BATCHED}
 
 
 class CaptureError(JitError):
@@ -62,66 +71,6 @@ class GraphStep:
         return self.graph.launch()
 
 
-class Gemm:
-    """`xp.matmul(a, b, out=None)` inside a graph, for 2-D float16/32/64 operands: the one
-    cuBLAS GEMM CuPy's matmul makes for them (`gemm_plan`), through the runtime, which calls it
-    on the capture stream. Other products raise CaptureError naming the user's line."""
-
-    def __init__(self, runtime: Any, where: str | None):
-        self.runtime, self.where = runtime, where
-
-    def __call__(self, a: Any, b: Any, out: Any = None) -> Any:
-        plan = gemm_plan(a, b, out, self.runtime.kernels.xp)
-        if isinstance(plan, str):
-            raise CaptureError(f"a matrix product in a graph ({plan}), recorded at "
-                               f"{self.where or 'an unknown line'}: only 2-D products of one "
-                               "float dtype run as one captured cuBLAS GEMM")
-        return self.runtime.gemm(plan, a, b, out)
-
-
-class GemmPlan:
-    """CuPy's GEMM for c = a @ b, a (n, k), b (k, m), c (n, m) C-contiguous: cuBLAS is
-    column-major, so it computes c^T (m x n) = op(B) op(A) with B = b's buffer (ldb), A = a's
-    (lda), as cupy/_core/_routines_linalg.pyx's dot -> tensordot_core_v11 calls it."""
-
-    def __init__(self, a: Any, b: Any, c: Any, trans_b: int, trans_a: int, ldb: int, lda: int):
-        self.a, self.b, self.c = a, b, c
-        self.trans_b, self.trans_a, self.ldb, self.lda = trans_b, trans_a, ldb, lda
-        (self.n, self.k), self.m = a.shape, b.shape[1]
-
-
-def gemm_plan(a: Any, b: Any, out: Any, xp: Any) -> GemmPlan | str:
-    """The GEMM of a @ b (into `out` unless None) as CuPy makes it, or why there is none (a
-    string); xp: the arrays' module."""
-    if a.ndim != 2 or b.ndim != 2:
-        return f"shapes {a.shape} @ {b.shape}: batched or 1-D"
-    if a.dtype != b.dtype or a.dtype.name not in ("float16", "float32", "float64"):
-        return f"dtypes {a.dtype} @ {b.dtype}"
-    (n, k), m = a.shape, b.shape[1]
-    if k == 0 or n * m <= 1 or b.shape[0] != k:
-        return f"shapes {a.shape} @ {b.shape}: CuPy computes these without a GEMM"
-    if out is not None and not (out.flags.c_contiguous and out.dtype == a.dtype
-                                and out.shape == (n, m)):
-        return "an output array that is not C-contiguous of the product's shape and dtype"
-    if out is not None and (xp.may_share_memory(out, a) or xp.may_share_memory(out, b)):
-        return "an output array that overlaps an operand"
-    # dot: a is rolled to (k, n); _mat_to_cublas_contiguous(a.T, 0) and (b, 1)
-    a_t, trans_a, lda = _cublas_operand(a.T, 0, xp)
-    b, trans_b, ldb = _cublas_operand(b, 1, xp)
-    c = xp.empty((n, m), dtype=a.dtype) if out is None else out
-    return GemmPlan(a_t.T, b, c, trans_b, trans_a, ldb, lda)
-
-
-def _cublas_operand(x: Any, trans: int, xp: Any) -> tuple[Any, int, int]:
-    """CuPy's _mat_to_cublas_contiguous: (the operand, its cuBLAS op, its leading dimension)."""
-    size = x.itemsize
-    if x.flags.f_contiguous:
-        return x, trans, max(x.strides[1] // size, x.shape[0])
-    if not x.flags.c_contiguous:
-        x = xp.ascontiguousarray(x)
-    return x, 1 - trans, x.strides[0] // size
-
-
 class EmuRuntime:
     """emu's stand-ins for the CUDA side of `GraphStep`: a capture records the body instead of
     running it, and each launch runs it as if it were being captured (the kernels' address
@@ -143,11 +92,12 @@ class EmuRuntime:
     def constant(self, host: np.ndarray) -> np.ndarray:
         return host.copy()
 
-    def gemm(self, plan: GemmPlan, a: Any, b: Any, out: Any) -> Any:
+    def gemm(self, plan: Any, a: Any, b: Any) -> Any:
+        """NumPy's matmul of a and b into the plan's result (jit/gemm.py)."""
         if self.blas_stream is not self.stream:
             raise CaptureError("a GEMM in a graph whose cuBLAS handle is not on the capture "
                                "stream (set it before the capture)")
-        return np.matmul(a, b, out=plan.c)
+        return np.matmul(a, b, out=plan.out)
 
 
 class EmuGraph:
@@ -201,7 +151,7 @@ class CudaRuntime:  # cuda only: written from CuPy's and cuBLAS's documentation,
             size = WORKSPACE_BYTES[self.capability >= 90]  # eager's size: the same algorithms
             workspace = cupy.empty(size, dtype=np.uint8)
             self.kept.append(workspace)
-            _check(self.library.cublasSetWorkspace_v2(
+            check(self.library.cublasSetWorkspace_v2(
                 ctypes.c_void_p(self.handle), ctypes.c_void_p(workspace.data.ptr),
                 ctypes.c_size_t(size)), "cublasSetWorkspace_v2")
             out = fn()
@@ -224,8 +174,9 @@ class CudaRuntime:  # cuda only: written from CuPy's and cuBLAS's documentation,
         return self._run(captured)
 
     def constant(self, host: np.ndarray) -> Any:
-        """A device copy of `host` made inside the capture: a memcpy node from pinned memory
-        (CuPy's own host-to-device copies raise while a stream captures)."""
+        """A device copy of `host` made on the capture stream from pinned memory (inside a
+        capture: a memcpy node; CuPy's own host-to-device copies raise while a stream
+        captures)."""
         pinned = self.cupy.cuda.alloc_pinned_memory(host.nbytes)
         np.frombuffer(pinned, host.dtype, host.size)[...] = host
         device = self.cupy.empty(host.shape, host.dtype)
@@ -235,34 +186,9 @@ class CudaRuntime:  # cuda only: written from CuPy's and cuBLAS's documentation,
         self.kept += [pinned, device]
         return device
 
-    def gemm(self, plan: GemmPlan, a: Any, b: Any, out: Any) -> Any:
-        """cublasGemmEx with CuPy's arguments (tensordot_core_v11), on the handle's stream."""
-        compute, scalar = self._compute_type(plan.c.dtype)
-        one, zero = (ctypes.byref(scalar(v)) for v in (1.0, 0.0))
-        dtype = getattr(self.cupy.cuda.runtime, _CUDA_TYPES[plan.c.dtype.name])
-        tensor_op = self.capability >= 80 or self.capability >= 70 and plan.c.dtype == np.float16
-        algo = self.cublas.CUBLAS_GEMM_DEFAULT_TENSOR_OP if tensor_op \
-            else self.cublas.CUBLAS_GEMM_DEFAULT
-        ptr = ctypes.c_void_p
-        _check(self.library.cublasGemmEx(
-            ptr(self.handle), plan.trans_b, plan.trans_a, plan.m, plan.n, plan.k, one,
-            ptr(plan.b.data.ptr), dtype, plan.ldb, ptr(plan.a.data.ptr), dtype, plan.lda, zero,
-            ptr(plan.c.data.ptr), dtype, plan.m, compute, algo), "cublasGemmEx")
-        return plan.c
-
-    def _compute_type(self, dtype: np.dtype) -> tuple[int, Any]:
-        """CuPy's compute type for `dtype` (its CUPY_TF32 and set_compute_type settings)."""
-        from cupy._core import _routines_linalg as linalg
-        chosen, cublas = linalg.get_compute_type(dtype), self.cublas
-        pedantic = chosen == linalg.COMPUTE_TYPE_PEDANTIC
-        if dtype == np.float64:
-            return (cublas.CUBLAS_COMPUTE_64F_PEDANTIC if pedantic
-                    else cublas.CUBLAS_COMPUTE_64F), ctypes.c_double
-        if pedantic:
-            return cublas.CUBLAS_COMPUTE_32F_PEDANTIC, ctypes.c_float
-        tf32 = chosen == linalg.COMPUTE_TYPE_TF32 and dtype == np.float32
-        return (cublas.CUBLAS_COMPUTE_32F_FAST_TF32 if tf32
-                else cublas.CUBLAS_COMPUTE_32F), ctypes.c_float
+    def gemm(self, plan: Any, a: Any, b: Any) -> Any:
+        """The plan's cuBLAS call (jit/gemm.py) on the handle's stream."""
+        return plan.launch(self)
 
 
 class CudaGraph:  # cuda only
@@ -288,11 +214,13 @@ def _cublas_library() -> ctypes.CDLL:  # cuda only
     if len(paths) != 1:
         raise CaptureError(f"cannot find the libcublas CuPy loaded (found {sorted(paths)})")
     library = ctypes.CDLL(paths.pop())
-    library.cublasGemmEx.restype = library.cublasSetWorkspace_v2.restype = ctypes.c_int
+    for name, argtypes in CUBLAS_SIGNATURES.items():
+        function = getattr(library, name)
+        function.argtypes, function.restype = list(argtypes), ctypes.c_int
     return library
 
 
-def _check(status: int, call: str) -> None:  # cuda only
+def check(status: int, call: str) -> None:  # cuda only
     if status != 0:
         raise CaptureError(f"{call} failed with cuBLAS status {status}")
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_nv.jit import capture, graph
+from tinygrad_nv.jit import capture, gemm, graph
 from tinygrad_nv.jit.record import Node, Recorder, Ref
 
 STALE = object()  # what a replay returns when its recording no longer applies
@@ -219,8 +219,8 @@ def _host(prog: Program, node: Node, indent: str) -> None:
 
 def _operation(prog: Program, rec: Recorder, node: Node, streams: dict, runtime: Any) -> None:
     """A recorded device operation (const, call, method, setitem, rng; inputs are read
-    before): in a graph (runtime
-    given) a matmul runs as capture.Gemm and draws come from the graph's streams."""
+    before): in a graph (runtime given) a matmul runs as gemm.Gemm and draws come from the
+    graph's streams."""
     kind = node.kind
     if kind == "const":
         copy = ".copy()" if node.out.slot in rec.written_consts else ""
@@ -229,7 +229,7 @@ def _operation(prog: Program, rec: Recorder, node: Node, streams: dict, runtime:
         target = node.target
         if runtime is not None and getattr(target, "__name__", "") == "matmul" \
                 and not inspect.ismethod(target):
-            target = capture.Gemm(runtime, node.where)
+            target = gemm.Gemm(runtime, node.where)
         prog.assign(node, f"{prog.bind(target, '_f')}({prog.call_args(node.args, node.kwargs)})")
     elif kind == "method":
         receiver, *args = node.args

@@ -4,8 +4,8 @@ that make what a GPU capture refuses or silently breaks fail in CI without a GPU
 With `TINYGRAD_NV_EMU_CAPTURE=1`, every jit recording on an emu device is captured (emu's
 stand-ins, capture.EmuRuntime); with `TINYGRAD_NV_CUDA_GRAPHS=1`, on a cuda device (CuPy's
 stream capture: never run on a GPU yet, hence opt-in). At recording it raises `CaptureError`
-for what CuPy's stream capture refuses (a host-to-device copy; a cuBLAS call other than a 2-D
-matmul, which runs as capture.Gemm: CuPy sets the handle's stream on each; a draw from a
+for what CuPy's stream capture refuses (a host-to-device copy; a cuBLAS call other than
+matmul, which runs as gemm.Gemm: CuPy sets the handle's stream on each; a draw from a
 generator that is not Philox: cuRAND), and each replay is one graph launch
 (`probe.graph_launches` on an instrumented emu device counts them) that raises for what a graph
 would silently get wrong: a host synchronisation inside it, and a value passed by value to a
@@ -80,7 +80,7 @@ def _refused(rec: Recorder, node: Node) -> str | None:
         return "a host-to-device copy (a tensor made from host data inside the step)"
     if target in CUBLAS and target != "matmul" and not inspect.ismethod(node.target):
         return (f"{target} through the array module (cuBLAS: CuPy sets the handle's stream "
-                "on every call; matmul runs as one captured GEMM, capture.Gemm)")
+                "on every call; matmul runs as a captured GEMM, gemm.Gemm)")
     return None
 
 

@@ -1,7 +1,7 @@
-"""SGD, Adam, AdamW, RMSprop and Adagrad with PyTorch's documented update rules. SGD, Adam(W)
-and RMSprop update every parameter of a group in one fused kernel launch per device
-(`kernels.sgd_multi` / `adam_multi` / `rmsprop_multi`); Adagrad and Adam's amsgrad variant use
-array operations. Every update is in place on `._data`;
+"""SGD, Adam, AdamW, RMSprop and Adagrad with PyTorch's documented update rules. Each updates
+every parameter of a group in one fused kernel launch per device (`kernels.sgd_multi` /
+`adam_multi` / `amsgrad_multi` / `rmsprop_multi`, which Adagrad shares). Every update is in
+place on `._data`;
 `maximize=True` (ascent) negates the gradient first, in `Optimizer.step_group`. The kernels'
 coefficient records (learning rate, every hyper-parameter, the step count and what follows
 from it) are computed through `jit.dynamic`: a jitted step computes them again at every
@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from tinygrad_nv._tensor import Tensor
-from tinygrad_nv.backend.kernels import AdamCoef, RmspropCoef, SgdCoef
+from tinygrad_nv.backend.kernels import AdamCoef, AmsgradCoef, RmspropCoef, SgdCoef
 from tinygrad_nv.jit.state import dynamic
 from tinygrad_nv.optim.optimizer import Optimizer, Params
 
@@ -107,44 +107,25 @@ class Adam(Optimizer):
             raise ValueError(f"{self.name}: invalid betas={betas!r} (each must be in [0, 1))")
 
     def step_group(self, group: dict[str, Any], params: list[Tensor]) -> None:
-        """One fused launch for the group (one per distinct step count; amsgrad: per
-        parameter, with array operations)."""
-        if group["amsgrad"]:
-            super().step_group(group, params)
-            return
+        """One fused launch for the group (one per distinct step count); amsgrad's kernel
+        keeps the running maximum of exp_avg_sq as well."""
+        names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")[:3 if group["amsgrad"] else 2]
         for _, ps, states in _fused_batches(self, params,
                                             lambda state: state.get("step", 0) + 1):
             coef = dynamic(self._coefficients, group, states)
-            ms, vs = (_buffers(self, name, ps, states) for name in ("exp_avg", "exp_avg_sq"))
-            ps[0].backend.kernels.adam_multi([p._data for p in ps], _grads(group, ps), ms, vs,
-                                             coef)
+            kernels = ps[0].backend.kernels
+            update = kernels.amsgrad_multi if group["amsgrad"] else kernels.adam_multi
+            update([p._data for p in ps], _grads(group, ps),
+                   *(_buffers(self, name, ps, states) for name in names), coef)
 
-    def _coefficients(self, group: dict[str, Any], states: list[dict[str, Any]]) -> AdamCoef:
+    def _coefficients(self, group: dict[str, Any], states: list[dict[str, Any]]
+                      ) -> AdamCoef | AmsgradCoef:
         """The next step of `states`, and its coefficients."""
         step = advance(states)
         beta1, beta2 = group["betas"]
-        return AdamCoef.of(group["lr"], beta1, beta2, group["eps"], group["weight_decay"], step,
-                           self.decoupled)
-
-    def update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]
-               ) -> None:
-        """The amsgrad update of one parameter: its scalars through jit.dynamic (each passed
-        to an xp function, so that a jitted step reads them at every replay)."""
-        decay, wd, beta1, omb1, beta2, omb2, sqrt_bias2, eps, step_size = dynamic(
-            _amsgrad_scalars, group, state)
-        m, v = self.buffer(state, "exp_avg", p), self.buffer(state, "exp_avg_sq", p)
-        v_max, xp, param = self.buffer(state, "max_exp_avg_sq", p), p.backend.xp, p._data
-        if self.decoupled:
-            xp.multiply(param, decay, out=param)
-        elif group["weight_decay"]:
-            grad = xp.add(grad, xp.multiply(wd, param))
-        xp.multiply(m, beta1, out=m)
-        m += xp.multiply(omb1, grad)
-        xp.multiply(v, beta2, out=v)
-        v += xp.multiply(xp.multiply(omb2, grad), grad)
-        xp.maximum(v_max, v, out=v_max)
-        denom = xp.add(xp.divide(xp.sqrt(v_max), sqrt_bias2), eps)
-        param -= xp.divide(xp.multiply(step_size, m), denom)
+        record = AmsgradCoef if group["amsgrad"] else AdamCoef
+        return record.of(group["lr"], beta1, beta2, group["eps"], group["weight_decay"], step,
+                         self.decoupled)
 
 
 class AdamW(Adam):
@@ -216,29 +197,23 @@ class Adagrad(Optimizer):
         for name in ("lr_decay", "eps", "weight_decay", "initial_accumulator_value"):
             self._at_least(group, name, 0.0)
 
-    def update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]
-               ) -> None:
-        xp, param = p.backend.xp, p._data
-        lr, weight_decay, eps = dynamic(_adagrad_scalars, group, state)  # (see Adam.update)
-        if "sum" not in state:
-            state["sum"] = p.detach().full_like(group["initial_accumulator_value"])
-        total = state["sum"]._data
-        g = xp.add(grad, xp.multiply(weight_decay, param)) if group["weight_decay"] else grad
-        total += g * g
-        param -= xp.divide(xp.multiply(lr, g), xp.add(xp.sqrt(total), eps))
+    def step_group(self, group: dict[str, Any], params: list[Tensor]) -> None:
+        """One fused launch of RMSprop's kernel per step count (one for a group whose
+        parameters started together): see _adagrad_coefficients."""
+        for _, ps, states in _fused_batches(self, params,
+                                            lambda state: state.get("step", 0) + 1):
+            for p, state in zip(ps, states, strict=True):
+                if "sum" not in state:
+                    state["sum"] = p.detach().full_like(group["initial_accumulator_value"])
+            sums = [state["sum"]._data for state in states]
+            ps[0].backend.kernels.rmsprop_multi([p._data for p in ps], _grads(group, ps), sums,
+                                                None, None,
+                                                dynamic(_adagrad_coefficients, group, states))
 
 
-def _amsgrad_scalars(group: dict[str, Any], state: dict[str, Any]) -> tuple:
-    """Count the step; (decay, weight_decay, beta1, 1 - beta1, beta2, 1 - beta2,
-    sqrt(1 - beta2^t), eps, lr / (1 - beta1^t)) of Adam's amsgrad update."""
-    step = state["step"] = state.get("step", 0) + 1
-    (beta1, beta2), lr, weight_decay = group["betas"], group["lr"], group["weight_decay"]
-    return (1.0 - lr * weight_decay, weight_decay, beta1, 1.0 - beta1, beta2, 1.0 - beta2,
-            (1.0 - beta2**step) ** 0.5, group["eps"], lr / (1.0 - beta1**step))
-
-
-def _adagrad_scalars(group: dict[str, Any], state: dict[str, Any]) -> tuple:
-    """Count the step; (lr / (1 + (t - 1) lr_decay), weight_decay, eps) of Adagrad."""
-    step = state["step"] = state.get("step", 0) + 1
-    return (group["lr"] / (1 + (step - 1) * group["lr_decay"]), group["weight_decay"],
-            group["eps"])
+def _adagrad_coefficients(group: dict[str, Any], states: list[dict[str, Any]]) -> RmspropCoef:
+    """Adagrad's update is RMSprop's with alpha = 1 - alpha = 1 (sq = 1 sq + 1 g g = sq + g g,
+    exactly), uncentered, without momentum, at the learning rate lr / (1 + (t - 1) lr_decay)."""
+    step = advance(states)
+    return RmspropCoef(group["lr"] / (1 + (step - 1) * group["lr_decay"]), 1.0, 1.0,
+                       float(group["eps"]), float(group["weight_decay"]), 0.0, False)
