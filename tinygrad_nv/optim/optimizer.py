@@ -71,12 +71,13 @@ class Optimizer:
                                 f"{type(p).__name__}")
             if not p.is_leaf:
                 raise ValueError(f"{self.name}: can't optimize a non-leaf Tensor (shape "
-                                 f"{p.shape}, the result of an operation); optimize the leaf "
-                                 "it was computed from, or .detach().requires_grad_() it")
+                                 f"{tuple(p.shape)}, the result of an operation); optimize the "
+                                 "leaf it was computed from, or .detach().requires_grad_() it")
             if not dtypes.is_float(p.dtype):
                 raise TypeError(f"{self.name}: can only optimize floating point Tensors, got "
-                                f"one of dtype {p.dtype.name} and shape {p.shape}; convert it "
-                                "with .float() (an integer tensor never gets a gradient)")
+                                f"one of dtype {p.dtype.name} and shape {tuple(p.shape)}; "
+                                "convert it with .float() (an integer tensor never gets a "
+                                "gradient)")
         if len({id(p) for p in params}) != len(params):
             raise ValueError(f"{self.name}: a parameter group contains the same parameter "
                              "more than once")
