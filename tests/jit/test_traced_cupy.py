@@ -108,10 +108,13 @@ def test_setitem_is_a_write(arrays):
 
 @pytest.mark.parametrize("read", [lambda t: t.get(), lambda t: t.item(), lambda t: bool(t),
                                   lambda t: float(t), lambda t: t.tolist(),
-                                  lambda t: t.nonzero()])
-def test_host_reads_are_refused(arrays, read):
+                                  lambda t: t.nonzero(), lambda t: t.data.ptr,
+                                  lambda t: t.__cuda_array_interface__])
+def test_host_reads_and_pointers_are_refused(arrays, read):
+    """Reading values on the host, and the device pointer (NCCL or another library working
+    through it would run once, at recording, and never in a replay)."""
     notes, t, _ = arrays
-    with pytest.raises(RuntimeError, match="host read|depends on values"):
+    with pytest.raises(RuntimeError, match="host read|depends on values|device pointer"):
         read(t)
     assert notes.calls == []
 
@@ -131,6 +134,7 @@ def test_an_inert_view_acts_as_its_array(arrays):
     notes.active = False
     reshaped = t.reshape(4, 3)  # a view: CuPy makes it without a device
     assert type(reshaped) is cupy.ndarray and reshaped.shape == (4, 3)
+    assert t.data.ptr == t._raw.data.ptr
     assert notes.calls == []
 
 

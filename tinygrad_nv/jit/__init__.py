@@ -70,7 +70,9 @@ Not verified: everything in capture.CudaRuntime and the plans' `launch` on a GPU
 CuPy's and cuBLAS's sources and documentation, never run on one; tests/jit/test_cuda_graphs.py
 is its gpu-marked check), and before it the jit's recording on cuda: CuPy's traced arrays are
 tested over host memory, where CuPy makes array objects without a device, every operation
-reaching a stand-in recording (tests/jit/test_traced_cupy.py); so recording on cuda is opt-in
+reaching a stand-in recording (tests/jit/test_traced_cupy.py), and their device pointers (`.data`,
+`__cuda_array_interface__`: NCCL or another library working through them would run once and
+never replay) refused while recording; so recording on cuda is opt-in
 with the graphs (TINYGRAD_NV_CUDA_GRAPHS=1) until it has run on a GPU, and without it a step
 given cuda tensors runs eagerly with one warning.
 Left: einsum in a graph (refused: it would have to reduce to matmul in ops.matrix); a user's

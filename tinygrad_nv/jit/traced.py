@@ -128,6 +128,14 @@ def _make_cupy_class(cupy: Any) -> type:
         def __imatmul__(self, other: Any) -> Any:
             return _product(cupy.matmul, self, other, out=self)
 
+        @property
+        def data(self) -> Any:  # a call through the pointer would be invisible: refused
+            return _pointer(self, "data")
+
+        @property
+        def __cuda_array_interface__(self) -> Any:
+            return _pointer(self, "__cuda_array_interface__")
+
     for name in CUPY_HOST_READS:
         setattr(TracedCupy, name, _host_read(name))
     return TracedCupy
@@ -138,6 +146,16 @@ def _product(matmul: Any, a: Any, b: Any, **kwargs: Any) -> Any:
     if rec is None:
         return matmul(*raw_of((a, b)), **raw_of(kwargs))
     return rec.xp_call(matmul, (a, b), kwargs)
+
+
+def _pointer(view: Traced, name: str) -> Any:
+    """The real array's `name` (its device pointer), refused while recording: what reads or
+    writes through it (NCCL, another library) would run once and never replay."""
+    rec = view._live()
+    if rec is not None:
+        rec.refuse(f"{name} of an array (its device pointer: the recording cannot see what is "
+                   "done through it)")
+    return getattr(view._raw, name)
 
 
 def _method(name: str, writes: bool) -> Any:
