@@ -14,6 +14,7 @@ from tinygrad_nv.backend.kernels import conv_out_size
 from tinygrad_nv.dtype import is_floating, result_dtype
 from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import ShapeError
+from tinygrad_nv.ops.depthwise import DepthwiseConv2d
 from tinygrad_nv.ops.matrix import rounded_matmul
 
 if TYPE_CHECKING:
@@ -62,10 +63,7 @@ class Conv2d(Function):
         x, w, *bias = self.parents
         needs = self.needs_input_grad
         if is_grad_enabled():  # recorded: Tensor operations, differentiable again
-            gx = ConvTranspose2d.apply(g, w, geometry=self.geometry, groups=self.groups,
-                                       x_shape=x.shape) if needs[0] else None
-            gw = _weight_grad(x, g, self.geometry, self.groups, w.shape) if needs[1] else None
-            return gx, gw, *_bias_grad(g, bias, needs)
+            return recorded_grads(g, x, w, bias, needs, self.geometry, self.groups)
         xp, gt = self.xp, _columns_of(self.xp, g._data)
         gx = gw = None
         if needs[0]:
@@ -147,6 +145,14 @@ def _images(xp, product, n: int, out: tuple, *bias):
     return y
 
 
+def recorded_grads(g, x, w, bias: list, needs: list, geometry: dict, groups: int) -> tuple:
+    """A convolution's (x, w, bias) gradients as Tensor operations (differentiable again)."""
+    gx = ConvTranspose2d.apply(g, w, geometry=geometry, groups=groups,
+                               x_shape=x.shape) if needs[0] else None
+    gw = _weight_grad(x, g, geometry, groups, w.shape) if needs[1] else None
+    return gx, gw, *_bias_grad(g, bias, needs)
+
+
 def _weight_grad(images, g, geometry: dict, groups: int, shape: tuple):
     """sum over the batch of g's rows times the columns of images, per group, as Tensor
     operations (differentiable again): the weight gradient of Conv2d(images) with output
@@ -200,7 +206,7 @@ def window(op: str, shape: tuple, kernel: tuple, stride: Any, padding: Any,
                 zip(shape[2:], kernel, stride, padding, dilation, strict=True))
     if min(out) < 1:
         raise ShapeError(f"{op}: the {kernel[0]}x{kernel[1]} kernel (dilation {dilation}) is "
-                         f"larger than the padded input: input {shape}, padding {padding}")
+                         f"larger than the padded input: input {tuple(shape)}, padding {padding}")
     return dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation, out=out)
 
 
@@ -248,6 +254,8 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntPai
     out = geometry.pop("out")
     if x.shape[0] == 0:
         return _empty_batch(_promoted(x, weight, bias), (0, cout, *out))
+    if groups == cout == x.shape[1] > 2 * out[1] and x._backend.name == "cpu":
+        return DepthwiseConv2d.apply(*_promoted(x, weight, bias), geometry=geometry)
     return Conv2d.apply(*_promoted(x, weight, bias), geometry=geometry, groups=groups)
 
 
