@@ -37,6 +37,7 @@ from tinygrad_nv.creation import (  # noqa: F401  (package functions)
     zeros_like,
 )
 from tinygrad_nv.dtype import DType, dtypes, to_dtype
+from tinygrad_nv.function_forms import METHODS as _FUNCTION_FORM_METHODS
 from tinygrad_nv.function_forms import PUBLIC as _FUNCTION_FORMS
 from tinygrad_nv.info import finfo, iinfo  # noqa: F401  (package classes)
 from tinygrad_nv.jit import JitError, jit  # (the function: tinygrad_nv.jit(fn))
@@ -78,6 +79,8 @@ globals().update(_LEGACY_TYPES)  # FloatTensor, LongTensor, ...: PyTorch's legac
 for _kind in _tensor.KINDS:  # the ops' functions: tinygrad_nv.exp, tinygrad_nv.cat, ...
     globals().update(_kind.EXPORTS.functions)
 globals().update(_FUNCTION_FORMS)  # clone, take, bincount, det, ...: functions without a kind
+for _name, _fn in _FUNCTION_FORM_METHODS.items():  # x.take(i), x.det(), ...: the same functions
+    setattr(Tensor, _name, _fn)
 
 arange, empty, eye, full = Tensor.arange, Tensor.empty, Tensor.eye, Tensor.full
 linspace, logspace, ones, zeros = Tensor.linspace, Tensor.logspace, Tensor.ones, Tensor.zeros

@@ -21,10 +21,12 @@ from tinygrad_nv.ops import (
     gather_scatter,
     index,
     inplace,
+    layout,
     logic,
     matrix,
     movement,
     pointwise,
+    quantile,
     query,
     rearrange,
     reduce,
@@ -565,8 +567,8 @@ def _unpickle(cls: type, array: np.ndarray, device: str, requires_grad: bool) ->
     return _rebuild(cls, backend.from_host(array), backend, requires_grad)
 
 
-KINDS = (activation, distance, elementwise, gather_scatter, index, inplace, logic, matrix,
-         movement, pointwise, query, rearrange, reduce, scan, special,
+KINDS = (activation, distance, elementwise, gather_scatter, index, inplace, layout, logic, matrix,
+         movement, pointwise, quantile, query, rearrange, reduce, scan, special,
          unary)  # the ops modules whose EXPORTS are bound here
 
 for _kind in KINDS:

@@ -2,8 +2,9 @@
 Tensor methods (`torch.clone(x)`), shape helpers (`broadcast_tensors`, `atleast_2d`),
 `select take kron cdist cross` (differentiable, composed of Tensor ops), `bincount isin
 searchsorted bucketize poisson` (no gradient; int64 / bool results as PyTorch's), and the
-linalg and special functions PyTorch also has at the top level (`det inverse slogdet sinc
-logit i0`)."""
+linalg and special functions PyTorch also has at the top level (`det inverse slogdet logdet
+sinc logit i0`). `METHODS` are those PyTorch also has as Tensor methods (`x.det()`,
+`x.select(0, 1)`, `x.logit_()`): the same functions, bound by the package."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tinygrad_nv.creation import random_stream
 from tinygrad_nv.dtype import dtypes, is_floating
 from tinygrad_nv.ops._checks import ShapeError
 from tinygrad_nv.ops._checks import broadcast_shapes as _broadcast
+from tinygrad_nv.ops.inplace import in_place
 
 
 def clone(input: Tensor, *, memory_format: Any = None) -> Tensor:  # noqa: A002
@@ -239,6 +241,13 @@ def cross(input: Tensor, other: Tensor, dim: int | None = None) -> Tensor:  # no
     return linalg.cross(a, b, dim=dim)
 
 
+def logdet(input: Tensor) -> Tensor:  # noqa: A002
+    """log det A of each square matrix: NaN where det A < 0, -inf where it is 0, as
+    torch.logdet; the gradient is A^-T (as logabsdet's)."""
+    sign, logabsdet = linalg.slogdet(_tensor(input, "logdet"))
+    return logabsdet + sign.log()
+
+
 def _tensor(x: Any, op: str) -> Tensor:
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
@@ -249,5 +258,9 @@ PUBLIC = {f.__name__: f for f in (
     clone, broadcast_to, broadcast_shapes, broadcast_tensors, atleast_1d, atleast_2d,
     atleast_3d, select, take, kron, cdist, bincount, isin, searchsorted, bucketize, poisson,
     cross)}
-PUBLIC.update(det=linalg.det, inverse=linalg.inv, slogdet=linalg.slogdet, sinc=special.sinc,
-              logit=special.logit, i0=special.i0)
+PUBLIC.update(det=linalg.det, inverse=linalg.inv, slogdet=linalg.slogdet, logdet=logdet,
+              sinc=special.sinc, logit=special.logit, i0=special.i0)
+METHODS = {name: PUBLIC[name] for name in (  # Tensor methods (bound in tinygrad_nv/__init__)
+    "select", "take", "kron", "cross", "bincount", "broadcast_to", "det", "inverse", "slogdet",
+    "logdet", "sinc", "logit", "i0")}
+METHODS.update({f"{name}_": in_place(PUBLIC[name], f"{name}_") for name in ("sinc", "logit", "i0")})

@@ -1,7 +1,7 @@
-"""torch.special: special functions, most of them the package's ops under SciPy's names
-(`expit` is sigmoid, `gammaln` lgamma, `psi` digamma); the others (logit, xlog1py, entr, ndtr,
-ndtri, sinc, i0, i1) are composed of Tensor ops, or small Functions whose backward is made of
-Tensor ops, so every one of them is differentiable (twice, except through digamma).
+"""torch.special: special functions, most of them the package's ops (polygamma) or those under
+SciPy's names (`expit` is sigmoid, `gammaln` lgamma, `psi` digamma); the others (logit,
+xlog1py, entr, ndtr, ndtri, sinc, i0, i1) are composed of Tensor ops, or small Functions whose
+backward is made of Tensor ops, so every one of them is differentiable (twice and more).
 
 >>> import tinygrad_nv.special as special
 >>> special.ndtr(Tensor([0.0]))          # [0.5]
@@ -16,7 +16,7 @@ from tinygrad_nv.autograd import Function
 from tinygrad_nv.ops.activation import log_softmax, softmax
 from tinygrad_nv.ops.pointwise import xlogy
 from tinygrad_nv.ops.reduce import logsumexp
-from tinygrad_nv.ops.special import digamma, erfinv, lgamma
+from tinygrad_nv.ops.special import digamma, erfinv, lgamma, polygamma
 from tinygrad_nv.ops.unary import erf, erfc, exp2, expm1, floating, log1p
 from tinygrad_nv.ops.unary import round as round  # noqa: PLC0414  (torch.special.round)
 
@@ -121,6 +121,6 @@ def i1(input: Tensor) -> Tensor:  # noqa: A002
     return I1.apply(floating(input))
 
 
-__all__ = ["erf", "erfc", "erfinv", "expit", "logit", "gammaln", "digamma", "psi", "xlogy",
-           "xlog1py", "log1p", "expm1", "exp2", "sinc", "entr", "log_softmax", "softmax",
+__all__ = ["erf", "erfc", "erfinv", "expit", "logit", "gammaln", "digamma", "psi", "polygamma",
+           "xlogy", "xlog1py", "log1p", "expm1", "exp2", "sinc", "entr", "log_softmax", "softmax",
            "logsumexp", "ndtr", "ndtri", "log_ndtr", "i0", "i1", "round"]

@@ -21,6 +21,7 @@ def _exported() -> list[tuple[str, str, object]]:
         exports = getattr(module, "EXPORTS", None)
         for table in ("methods", "functions", "functional") if exports else ():
             for name, fn in getattr(exports, table).items():
+                fn = fn.fget if isinstance(fn, property) else fn  # itemsize, nbytes, ...
                 found.append((info.name, f"{table}.{name}", fn))
     return found
 

@@ -1,6 +1,6 @@
 """erfinv, lgamma and digamma: accuracy over wide ranges against math.lgamma, mpmath and
 torch (float64 and float32, poles and infinities), gradients (gradcheck in float64, erfinv's
-second derivative, against torch), dtypes, and digamma's missing derivative."""
+second derivative, against torch), dtypes, and lgamma's second derivative."""
 
 import math
 
@@ -83,13 +83,12 @@ def _erfinv_numpy(a: np.ndarray) -> np.ndarray:
     return (low + high) / 2
 
 
-def test_digamma_has_no_derivative_yet():
-    x = Tensor([1.5], requires_grad=True)
-    with pytest.raises(NotImplementedError, match="digamma: the derivative"):
-        x.digamma().sum().backward()
+def test_lgamma_second_derivative_is_trigamma():
+    """digamma's derivative is polygamma(1) (tests/ops/test_polygamma.py tests it further)."""
+    x = Tensor([1.5, -0.4], dtype="float64", requires_grad=True)
     g, = tinygrad_nv.grad(x.lgamma().sum(), x, create_graph=True)
-    with pytest.raises(NotImplementedError, match="trigamma"):
-        g.sum().backward()
+    gg, = tinygrad_nv.grad(g.sum(), x)
+    np.testing.assert_allclose(gg.numpy(), tinygrad_nv.polygamma(1, x).numpy())
 
 
 torch = pytest.importorskip("torch")

@@ -28,8 +28,8 @@ from __future__ import annotations
 LOW, FP32, FP16, UNSAFE = "low", "fp32", "fp16", "unsafe"
 LOW_WITH = "low+"  # LOW_WITH + argument name: low, promoted with that argument's dtype
 
-_CUDA_LOW = ("addmm baddbmm bmm conv1d conv2d conv_transpose2d einsum linear matmul mm mv "
-             "scaled_dot_product_attention")
+_CUDA_LOW = ("addbmm addmm addmv addr baddbmm bmm conv1d conv2d conv_transpose2d einsum linear "
+             "matmul mm mv scaled_dot_product_attention")
 _CUDA_FP32 = (
     "acos arccos asin arcsin cosh erfinv exp expm1 log log10 log1p log2 reciprocal rsqrt sinh tan "
     "pow rpow rdiv "
@@ -50,13 +50,13 @@ CUDA: dict[str, str] = {
 
 # recorded from torch 2.13.0+cpu (python -m tinygrad_nv.amp.op_calls)
 CPU: dict[str, str] = {
-    **dict.fromkeys("addmm baddbmm bmm conv1d conv2d conv_transpose2d einsum linear matmul mm "
-                    "scaled_dot_product_attention tensordot".split(), LOW),
+    **dict.fromkeys("addbmm addmm baddbmm bmm conv1d conv2d conv_transpose2d einsum inner "
+                    "linear matmul mm scaled_dot_product_attention tensordot".split(), LOW),
     **dict.fromkeys("binary_cross_entropy binary_cross_entropy_with_logits "
                     "cosine_embedding_loss cross_entropy hinge_embedding_loss huber_loss "
                     "kl_div l1_loss local_response_norm margin_ranking_loss mse_loss "
-                    "multi_margin_loss multilabel_margin_loss "
-                    "nll_loss poisson_nll_loss prod smooth_l1_loss soft_margin_loss trace "
+                    "multi_margin_loss multilabel_margin_loss nanquantile "
+                    "nll_loss poisson_nll_loss prod quantile smooth_l1_loss soft_margin_loss trace "
                     "triplet_margin_loss".split(),
                     FP32),
 }

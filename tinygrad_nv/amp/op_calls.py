@@ -47,6 +47,8 @@ SPECIAL = {
     "repeat": "x,2,1", "expand": "x,4,4", "view": "x,16", "reshape": "x,(16,)",
     "rdiv": "x,2.0", "rpow": "x,2.0", "flip": "x,(0,)", "permute": "x,(1,0)",
     "clamp": "x,0.2,0.8", "clip": "x,0.2,0.8", "baddbmm": "b,b,b", "renorm": "x,2,0,1.0",
+    "addbmm": "x,b,b", "addmv": "v,x,v", "addr": "x,v,v", "vdot": "v,v", "polygamma": "1,x",
+    "quantile": "x,0.5", "nanquantile": "x,0.5",
 }
 SKIP = {"ctc_loss", "one_hot", "nonzero", "masked_select", "allclose", "argmax", "argmin",
         "argsort", "count_nonzero"}  # no floating result or data-dependent shape

@@ -316,14 +316,30 @@ def _wrapped(value: Any, dt) -> Any:
 
 
 # ---------------------------------------------------------------------- arithmetic
-def add(x: Tensor, other: Any) -> Tensor:
-    """x + other, broadcasting; `other` may be a Python number."""
+def add(x: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
+    """x + alpha * other, broadcasting; `other` may be a Python number, as torch.add."""
+    if alpha != 1:
+        other = _times_alpha(x, other, alpha, "add")
     return Add.apply(*operands(x, other, "add"))
 
 
-def sub(x: Tensor, other: Any) -> Tensor:
-    """x - other, broadcasting."""
+def sub(x: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
+    """x - alpha * other, broadcasting, as torch.sub."""
+    if alpha != 1:
+        other = _times_alpha(x, other, alpha, "sub")
     return Sub.apply(*operands(x, other, "sub"))
+
+
+def _times_alpha(x: Tensor, other: Any, alpha: Any, op: str) -> Any:
+    """alpha * other for add and sub, after PyTorch's checks of alpha."""
+    if not is_scalar(alpha):
+        raise TypeError(f"{op}: alpha must be a number, got {type(alpha).__name__}")
+    integral = not dtypes.is_float(x.dtype) and not (is_tensor(other) and
+                                                     dtypes.is_float(other.dtype))
+    if integral and isinstance(alpha, float):
+        raise RuntimeError(f"{op}: for integral input tensors, argument alpha must not be a "
+                           f"floating point number, got {alpha}")
+    return other * alpha
 
 
 def mul(x: Tensor, other: Any) -> Tensor:
@@ -514,5 +530,6 @@ _PUBLIC = {  # Tensor methods and package functions (torch.<name>)
     "add": add, "sub": sub, "mul": mul, "div": div, "pow": pow, "floor_divide": floor_divide,
     "remainder": remainder, "fmod": fmod, "neg": neg, "positive": positive, "maximum": maximum,
     "minimum": minimum, "clip": clip, "clamp": clip, "where": where, "nan_to_num": nan_to_num,
+    "divide": div, "multiply": mul, "subtract": sub, "negative": neg,
 }
 EXPORTS = Exports(methods=_PUBLIC, functions=_PUBLIC)

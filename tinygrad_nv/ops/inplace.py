@@ -1,5 +1,6 @@
 """In-place ops: `+= -= *= /=`, `add_ sub_ mul_ div_ zero_ fill_ clamp_ copy_ uniform_
-normal_ ...` (PyTorch's signatures) and `name_` for the ops of `VARIANTS`. Each writes into the
+normal_ ...` (PyTorch's signatures), `name_` for the ops of `VARIANTS`, and the comparisons
+`eq_ ne_ lt_ le_ gt_ ge_ ...` (0 or 1 in the tensor's dtype). Each writes into the
 tensor's storage, so its views see the change, and bumps the storage's version counter, so
 that a backward which needs the old values raises instead of returning a wrong gradient.
 
@@ -25,9 +26,10 @@ from tinygrad_nv.autograd import Function, is_grad_enabled, no_grad
 from tinygrad_nv.autograd.function import device_call, retyped
 from tinygrad_nv.autograd.versions import rebase
 from tinygrad_nv.dtype import is_floating
-from tinygrad_nv.ops import Exports
+from tinygrad_nv.ops import Exports, logic
 from tinygrad_nv.ops._checks import is_scalar, is_tensor
 from tinygrad_nv.ops.elementwise import as_tensor_on, nan_to_num, unbroadcast
+from tinygrad_nv.ops.pointwise import float_power
 
 if TYPE_CHECKING:
     from tinygrad_nv._tensor import Tensor
@@ -197,7 +199,35 @@ def in_place(fn: Callable[..., Tensor], op: str) -> Callable[..., Tensor]:
 # the ops whose in-place variant `name_` is in_place(Tensor.name): bound where Tensor is made
 VARIANTS = ("relu sigmoid tanh exp log sqrt rsqrt abs neg pow floor ceil round trunc sign "
             "reciprocal square sin cos erf frac fmod remainder floor_divide atan2 lerp tril triu "
-            "logical_not").split()
+            "logical_not absolute negative acos arccos asin arcsin atan arctan acosh arccosh "
+            "asinh arcsinh atanh arctanh cosh sinh tan log1p log2 log10 expm1 exp2 erfc erfinv "
+            "lgamma digamma polygamma hypot copysign xlogy arctan2 cumsum cumprod fix "
+            "logical_and logical_or logical_xor bitwise_and bitwise_or bitwise_xor bitwise_not "
+            "bitwise_left_shift bitwise_right_shift deg2rad rad2deg ldexp nextafter heaviside "
+            "addmm baddbmm addmv addr addbmm sgn").split()
+
+
+def compared(op: str, compare: Callable[[Tensor, Any], Tensor]) -> Callable[..., Tensor]:
+    """The in-place comparison `op` (`x.eq_(other)`): 1 where compare(x, other) holds, else 0,
+    written in x's dtype; x's gradient is 0 from there on, as PyTorch's; returns x."""
+    def variant(x: Tensor, other: Any) -> Tensor:
+        return write(x, compare(x.detach(), other), op, any_cast=True)
+    variant.__name__ = variant.__qualname__ = op
+    variant.__doc__ = f"{compare.__name__}, in place: 1 where it holds, else 0, in x's dtype."
+    return variant
+
+
+_COMPARISONS = {"eq": logic.eq, "ne": logic.ne, "lt": logic.lt, "le": logic.le, "gt": logic.gt,
+                "ge": logic.ge, "greater": logic.gt, "greater_equal": logic.ge, "less": logic.lt,
+                "less_equal": logic.le, "not_equal": logic.ne}
+
+
+def float_power_(x: Tensor, exponent: Any) -> Tensor:
+    """float_power in place: x must be float64 (the result's dtype), as PyTorch; returns x."""
+    if x.dtype.name != "float64":
+        raise RuntimeError(f"float_power_: the base given to float_power_ has dtype "
+                           f"{x.dtype.name} but the operation's result requires dtype float64")
+    return update(x, "float_power_", lambda t: float_power(t, exponent), (exponent,))
 
 
 def _check_alpha(alpha: Any, op: str) -> None:
@@ -436,5 +466,6 @@ EXPORTS = Exports(methods={  # Tensor methods
     "subtract_": sub_, "true_divide_": div_, "addcmul_": addcmul_, "addcdiv_": addcdiv_,
     "clamp_min_": clamp_min_, "clamp_max_": clamp_max_, "detach_": detach_,
     "share_memory_": share_memory_, "bernoulli_": bernoulli_, "exponential_": exponential_,
-    "random_": random_, "bernoulli": bernoulli,
+    "random_": random_, "bernoulli": bernoulli, "float_power_": float_power_,
+    **{f"{name}_": compared(f"{name}_", fn) for name, fn in _COMPARISONS.items()},
 }, functions={"bernoulli": bernoulli})

@@ -214,6 +214,7 @@ _PUBLIC = {  # Tensor methods and package functions (torch.<name>)
     "logical_and": logical_and, "logical_or": logical_or, "logical_xor": logical_xor,
     "bitwise_and": bitwise_and, "bitwise_or": bitwise_or, "bitwise_xor": bitwise_xor,
     "bitwise_not": bitwise_not, "bitwise_left_shift": bitwise_left_shift,
-    "bitwise_right_shift": bitwise_right_shift,
+    "bitwise_right_shift": bitwise_right_shift, "greater": gt, "greater_equal": ge, "less": lt,
+    "less_equal": le, "not_equal": ne,
 }
 EXPORTS = Exports(methods=_PUBLIC, functions=_PUBLIC)

@@ -462,6 +462,58 @@ def baddbmm(x: Tensor, batch1: Tensor, batch2: Tensor, *, beta: Any = 1,
     return _scaled_sum(x, bmm(batch1, batch2), beta, alpha, "baddbmm")
 
 
+def vdot(x: Tensor, other: Tensor) -> Tensor:
+    """The dot product of two 1-D tensors of one dtype and length (the first conjugated: the
+    dtypes are real), as torch.vdot."""
+    b = tensor_arg(other, "vdot", "other")
+    if x.ndim != 1 or b.ndim != 1:
+        raise ShapeError(f"vdot: 1D tensors expected, but got {x.ndim}D and {b.ndim}D tensors")
+    if x.dtype != b.dtype:
+        raise RuntimeError(f"vdot: expected both vectors to have same dtype, but found "
+                           f"{x.dtype.name} and {b.dtype.name}")
+    if x.shape != b.shape:
+        raise ShapeError(f"vdot: inconsistent tensor size, got {x.shape[0]} and {b.shape[0]} "
+                         "elements")
+    return dot(x, b)
+
+
+def inner(x: Tensor, other: Any) -> Tensor:
+    """Sums of products over the last axes: out[i..., j...] = sum_k x[i..., k] other[j..., k]
+    (a 0-d operand multiplies), as torch.inner.
+
+    >>> Tensor.ones(2, 3).inner(Tensor.ones(4, 3)).shape    # (2, 4)
+    """
+    a, b = operands(x, other, "inner")
+    if a.ndim == 0 or b.ndim == 0:
+        return a * b
+    if a.shape[-1] != b.shape[-1]:
+        raise ShapeError(f"inner() the last dimension must match on both input tensors but got "
+                         f"shapes {list(a.shape)} and {list(b.shape)}")
+    return tensordot(a, b, ([-1], [-1]))
+
+
+@autocast_op
+def addmv(x: Tensor, mat: Tensor, vec: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+    """beta * x + alpha * (mat @ vec) for a matrix (n, m) and a vector (m,), x broadcast to
+    (n,), as torch.addmv."""
+    return _scaled_sum(x, mv(mat, vec), beta, alpha, "addmv")
+
+
+@autocast_op
+def addr(x: Tensor, vec1: Tensor, vec2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+    """beta * x + alpha * outer(vec1, vec2), x broadcast to (len(vec1), len(vec2)), as
+    torch.addr."""
+    return _scaled_sum(x, outer(vec1, vec2), beta, alpha, "addr")
+
+
+@autocast_op
+def addbmm(x: Tensor, batch1: Tensor, batch2: Tensor, *, beta: Any = 1,
+           alpha: Any = 1) -> Tensor:
+    """beta * x + alpha * sum_b batch1[b] @ batch2[b] for batches (b, n, m) and (b, m, p), x
+    broadcast to (n, p), as torch.addbmm."""
+    return _scaled_sum(x, bmm(batch1, batch2).sum(0), beta, alpha, "addbmm")
+
+
 @autocast_op
 def trace(x: Tensor) -> Tensor:
     """The sum of the main diagonal of a matrix (integers sum in int64), as torch.trace.
@@ -477,6 +529,7 @@ def trace(x: Tensor) -> Tensor:
 _PUBLIC = {  # Tensor methods and package functions (torch.<name>)
     "matmul": matmul, "dot": dot, "mm": mm, "bmm": bmm, "mv": mv, "outer": outer, "ger": outer,
     "tensordot": tensordot, "einsum": einsum, "addmm": addmm, "baddbmm": baddbmm, "trace": trace,
+    "vdot": vdot, "inner": inner, "addmv": addmv, "addr": addr, "addbmm": addbmm,
 }
 EXPORTS = Exports(methods={**_PUBLIC, "linear": linear},
                   functions=_PUBLIC, functional={"linear": linear})

@@ -1,6 +1,8 @@
 """Questions about a tensor that PyTorch programs ask: its kind of dtype, its layout in memory
-in elements (`stride`, `storage_offset`), where its data lives (`data_ptr`, `get_device`).
-No graph is involved; the answers are plain Python values.
+in elements (`stride`, `storage_offset`, `itemsize`, `nbytes`), where its data lives
+(`data_ptr`, `get_device`), whether it equals another; and the complex-number views PyTorch
+programs call on real tensors (`conj`, `real`, `resolve_conj`: the tensor itself). No graph
+is involved; the answers are plain Python values.
 
 >>> Tensor.zeros(2, 3).T.stride()          # (1, 3)
 """
@@ -9,9 +11,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tinygrad_nv.autograd.function import constant
+from tinygrad_nv.autograd.hooks import RETAIN
 from tinygrad_nv.dtype import dtypes
 from tinygrad_nv.ops import Exports
-from tinygrad_nv.ops._checks import is_int
+from tinygrad_nv.ops._checks import check_device, is_int, tensor_arg
 
 if TYPE_CHECKING:
     from tinygrad_nv._tensor import Tensor
@@ -79,11 +83,68 @@ def get_device(x: Tensor) -> int:
     return -1 if place.type == "cpu" else place.index or 0
 
 
+def is_signed(x: Tensor) -> bool:
+    """Whether the dtype holds negative numbers (floats and signed integers; not uint8 or
+    bool)."""
+    return x.dtype.kind in "fi" or dtypes.is_float(x.dtype)
+
+
+def is_nonzero(x: Tensor) -> bool:
+    """Whether the single element is not 0 (NaN counts as nonzero), as torch.is_nonzero."""
+    if x.numel() != 1:
+        many = "no values" if x.numel() == 0 else "more than one value"
+        raise RuntimeError(f"is_nonzero: Boolean value of Tensor with {many} is ambiguous "
+                           f"(shape {tuple(x.shape)})")
+    return x.item() != 0
+
+
+def is_same_size(x: Tensor, other: Tensor) -> bool:
+    """Whether the two tensors have the same shape."""
+    return x.shape == tensor_arg(other, "is_same_size", "other").shape
+
+
+def equal(x: Tensor, other: Tensor) -> bool:
+    """True when the two tensors have the same shape and equal elements (NaN is never
+    equal), as torch.equal."""
+    other = tensor_arg(other, "equal", "other")
+    check_device(x, other, "equal")
+    return x.shape == other.shape and bool((x == other).all())
+
+
+def is_conj(x: Tensor) -> bool:
+    """False: the dtypes are real, so no tensor has its conjugate bit set."""
+    return False
+
+
+def itself(x: Tensor) -> Tensor:
+    """The tensor itself: what conj, resolve_conj, resolve_neg and real are on real dtypes."""
+    return x
+
+
+def isreal(x: Tensor) -> Tensor:
+    """Where the elements are real: everywhere (a bool tensor of x's shape), as
+    torch.isreal on real dtypes."""
+    return constant(lambda xp, a: xp.ones(a.shape, dtype=bool), x)
+
+
+def retains_grad(x: Tensor) -> bool:
+    """Whether retain_grad() was called on this non-leaf tensor (False for leaves)."""
+    return x._ctx is not None and RETAIN in (getattr(x, "_hooks", None) or {})
+
+
 # ---------------------------------------------------------------------- public names
-_METHODS = {  # Tensor methods
-    "is_floating_point": is_floating_point, "is_complex": is_complex, "ndimension": ndimension,
-    "stride": stride, "storage_offset": storage_offset, "data_ptr": data_ptr,
-    "get_device": get_device,
+_FUNCTIONS = {  # Tensor methods and package functions (torch.<name>)
+    "is_floating_point": is_floating_point, "is_complex": is_complex, "get_device": get_device,
+    "is_signed": is_signed, "is_nonzero": is_nonzero, "is_same_size": is_same_size,
+    "equal": equal, "is_conj": is_conj, "is_neg": is_conj, "conj": itself,
+    "resolve_conj": itself, "resolve_neg": itself, "isreal": isreal, "real": itself,
 }
-EXPORTS = Exports(methods=_METHODS, functions={
-    "is_floating_point": is_floating_point, "is_complex": is_complex, "get_device": get_device})
+_METHODS = {  # Tensor methods only
+    "ndimension": ndimension, "stride": stride, "storage_offset": storage_offset,
+    "data_ptr": data_ptr, "real": property(itself, doc="The tensor itself (real dtypes)."),
+    "itemsize": property(lambda x: x.dtype.itemsize, doc="The size of one element in bytes."),
+    "nbytes": property(lambda x: x.numel() * x.dtype.itemsize,
+                       doc="The size of the elements in bytes (numel * itemsize)."),
+    "retains_grad": property(retains_grad, doc=retains_grad.__doc__),
+}
+EXPORTS = Exports(methods={**_FUNCTIONS, **_METHODS}, functions=_FUNCTIONS)

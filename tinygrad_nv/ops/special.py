@@ -1,5 +1,5 @@
-"""Special functions without SciPy: erfinv, lgamma, digamma, evaluated in float64 with the
-array module's own functions (NumPy or CuPy alike) and cast back to the input's dtype;
+"""Special functions without SciPy: erfinv, lgamma, digamma, polygamma, evaluated in float64
+with the array module's own functions (NumPy or CuPy alike) and cast back to the input's dtype;
 integers and bools give float32, as PyTorch's.
 
 - erfinv: M. Giles, "Approximating the erfinv function", GPU Computing Gems Jade Edition
@@ -11,10 +11,15 @@ integers and bools give float32, as PyTorch's.
 - digamma: the asymptotic series log y - 1/(2y) - sum B_2k / (2k y^2k) for y >= 10, reached
   by the recurrence psi(x) = psi(x + 1) - 1/x, and reflection psi(1 - x) - pi / tan(pi x)
   below 0.5.
+- polygamma(n >= 1): (-1)^(n+1) n! zeta(n + 1, x), the Hurwitz zeta function as the sum of
+  (x + k)^-(n+1) up to a shift y = x + S >= 10 + n plus the Euler-Maclaurin series of the
+  rest, y^-n / n + y^-(n+1) / 2 + sum B_2k / (2k)! (n+1)...(n+2k-1) y^-(n+2k); below 0,
+  the n-th derivative of digamma's reflection, psi_n(1 - x) (-1)^n - pi^(n+1) P_n(cot pi x)
+  with P_0(c) = c, P_(k+1)(c) = -(1 + c^2) P_k'(c). Poles (0 and the negative integers)
+  give (-1)^(n+1) inf, +inf gives 0 (PyTorch: NaN for n >= 2), -inf NaN.
 
-Gradients: erfinv' = sqrt(pi)/2 exp(erfinv(x)^2), lgamma' = digamma; digamma's derivative
-(trigamma) is not implemented: its backward raises NotImplementedError, so lgamma has no
-second derivative either.
+Gradients: erfinv' = sqrt(pi)/2 exp(erfinv(x)^2), lgamma' = digamma, digamma' = polygamma(1),
+polygamma(n)' = polygamma(n + 1): every order of derivative is there.
 
 >>> Tensor([0.0, 0.5]).erfinv()      # [0.0, 0.4769]
 """
@@ -22,6 +27,7 @@ second derivative either.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import TYPE_CHECKING
 
 from tinygrad_nv.autograd import Function
@@ -43,6 +49,9 @@ _LANCZOS = (0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.323
 # B_2k / 2k for k = 1..7: the digamma series' coefficients of y^-2k
 _DIGAMMA_SERIES = (1 / 12, -1 / 120, 1 / 252, -1 / 240, 1 / 132, -691 / 32760, 1 / 12)
 _DIGAMMA_SHIFT = 10  # the series' error at y = 10 is below 1e-16
+# B_2k / (2k)! for k = 1..8: the Euler-Maclaurin coefficients of the zeta series
+_ZETA_SERIES = (1 / 12, -1 / 720, 1 / 30240, -1 / 1209600, 1 / 47900160, -691 / 1307674368000,
+                1 / 74724249600, -3617 / 10670622842880000)
 
 
 def _horner(coefficients: tuple, w):
@@ -104,6 +113,40 @@ def _digamma(xp, x):
         return xp.where(x == xp.inf, xp.inf, out)
 
 
+def _polygamma(xp, n: int, x):
+    """psi_n(x) for n >= 1 in float64 (see the module's docstring)."""
+    with _quiet(xp):
+        reflect = x < 0
+        z = xp.where(reflect, 1 - x, x)
+        s, shift = n + 1, _DIGAMMA_SHIFT + n
+        zeta = sum((z + k) ** -s for k in range(shift))
+        y = z + shift
+        tail = y ** -n / n + 0.5 * y ** -s
+        rising, power = float(s), y ** -s / y  # (s)_(2k-1) and y^-(s + 2k - 1)
+        for k, c in enumerate(_ZETA_SERIES):
+            tail = tail + c * rising * power
+            rising *= (s + 2 * k + 1) * (s + 2 * k + 2)
+            power = power / (y * y)
+        out = (-1) ** s * math.factorial(n) * (zeta + tail)
+        # cot(pi x) = cot(pi r), r = x - round(x) exact, as sign(r) tan(pi (1/2 - |r|)): exactly
+        # 0 at the half-integers (1 / tan(pi / 2) is not), where P_n's large slope would show it
+        r = x - xp.round(x)
+        cot = xp.sign(r) * xp.tan(math.pi * (0.5 - xp.abs(r)))
+        out = xp.where(reflect, (-1) ** n * out - math.pi ** s * _cot_derivative(n, cot), out)
+        pole = (x <= 0) & (x == xp.floor(x))
+        out = xp.where(pole, (-1) ** s * xp.inf, out)
+        return xp.where(x == xp.inf, 0.0, xp.where(x == -xp.inf, xp.nan, out))
+
+
+def _cot_derivative(n: int, c):
+    """P_n(c), where d^n/du^n cot(u) = P_n(cot u): P_0 = c, P_(k+1) = -(1 + c^2) P_k'(c)."""
+    coefficients = [0, 1]  # of c^0, c^1, ...
+    for _ in range(n):
+        slope = [i * a for i, a in enumerate(coefficients)][1:] + [0, 0]
+        coefficients = [-(slope[i] + (slope[i - 2] if i >= 2 else 0)) for i in range(len(slope))]
+    return _horner(tuple(reversed(coefficients)), c)
+
+
 class _quiet:
     """NumPy's floating-point warnings off (poles and the unused branch of a where); CuPy has
     none to silence."""
@@ -143,9 +186,16 @@ class Digamma(Function):
         return _digamma(self.xp, x.astype("float64")).astype(x.dtype)
 
     def backward(self, g):
-        raise NotImplementedError("digamma: the derivative (trigamma, polygamma(1, x)) is not "
-                                  "implemented, so digamma and lgamma's second derivative "
-                                  "cannot be taken")
+        return g * polygamma(1, self.parents[0])
+
+
+class Polygamma(Function):
+    def forward(self, x, n: int):
+        self.n = n
+        return _polygamma(self.xp, n, x.astype("float64")).astype(x.dtype)
+
+    def backward(self, g):
+        return g * polygamma(self.n + 1, self.parents[0])
 
 
 @autocast_op
@@ -168,14 +218,32 @@ def lgamma(x: Tensor) -> Tensor:
 
 def digamma(x: Tensor) -> Tensor:
     """psi(x) = Gamma'(x) / Gamma(x), lgamma's derivative (-inf at 0, +inf at -0.0, NaN at
-    the negative integers and -inf), as torch.digamma. Its own derivative is not
-    implemented (backward raises NotImplementedError).
+    the negative integers and -inf), as torch.digamma; its derivative is polygamma(1, x).
 
     >>> Tensor([1.0]).digamma()         # [-0.5772] (minus Euler's constant)
     """
     return Digamma.apply(floating(x))
 
 
+def polygamma(n: int, input: Tensor) -> Tensor:  # noqa: A002  (PyTorch's name)
+    """The n-th derivative of digamma (n = 0: digamma itself), as torch.polygamma(n, input);
+    integers give float32. Its gradient is polygamma(n + 1).
+
+    >>> polygamma(1, Tensor([1.0]))     # [1.6449] = pi^2 / 6
+    """
+    if not isinstance(n, numbers.Integral) or isinstance(n, bool):
+        raise TypeError(f"polygamma: n must be an int, got {type(n).__name__}")
+    if n < 0:
+        raise RuntimeError(f"polygamma(n, x) does not support negative n, got n={n}")
+    return digamma(input) if n == 0 else Polygamma.apply(floating(input), n=int(n))
+
+
+def polygamma_method(x: Tensor, n: int) -> Tensor:
+    """x.polygamma(n): polygamma(n, x), the n-th derivative of digamma at x."""
+    return polygamma(n, x)
+
+
 # ---------------------------------------------------------------------- public names
 _PUBLIC = {"erfinv": erfinv, "lgamma": lgamma, "digamma": digamma}  # methods and torch.<name>
-EXPORTS = Exports(methods=_PUBLIC, functions=_PUBLIC)
+EXPORTS = Exports(methods={**_PUBLIC, "polygamma": polygamma_method},
+                  functions={**_PUBLIC, "polygamma": polygamma})
