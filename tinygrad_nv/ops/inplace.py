@@ -458,6 +458,27 @@ def _pair(args: tuple, names: dict, keys: tuple, defaults: tuple, op: str) -> tu
     return float(values[0]), float(values[1])
 
 
+def reshaped(op: str) -> Callable[..., Tensor]:
+    """The in-place shape change `op` (`x.unsqueeze_(0)`, `x.t_()`): x becomes the view that
+    the method named op without its "_" gives, over the same storage; returns x. Where the
+    change would be recorded, a leaf is refused as PyTorch refuses it, and so is a tensor with
+    a history (PyTorch rewrites that history; here use the out-of-place form)."""
+    view = op[:-1]
+
+    def variant(x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        if recorded(x, ()):
+            what = "a leaf tensor that requires grad" if x._ctx is None else \
+                "a tensor computed in a recorded graph"
+            raise RuntimeError(f"{op}: {what} (shape {tuple(x.shape)}) cannot change shape in "
+                               f"place; use the out-of-place form (x = x.{view}(...)), or "
+                               "wrap the change in `with no_grad():`")
+        x._data = getattr(x.detach(), view)(*args, **kwargs)._data
+        x._bump_version()
+        return x
+    variant.__name__ = variant.__qualname__ = op
+    return variant
+
+
 # ---------------------------------------------------------------------- public names
 EXPORTS = Exports(methods={  # Tensor methods
     "add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "zero_": zero_, "fill_": fill_,
@@ -468,4 +489,6 @@ EXPORTS = Exports(methods={  # Tensor methods
     "share_memory_": share_memory_, "bernoulli_": bernoulli_, "exponential_": exponential_,
     "random_": random_, "bernoulli": bernoulli, "float_power_": float_power_,
     **{f"{name}_": compared(f"{name}_", fn) for name, fn in _COMPARISONS.items()},
+    **{op: reshaped(op) for op in ("unsqueeze_", "squeeze_", "t_", "transpose_", "swapaxes_",
+                                   "swapdims_")},
 }, functions={"bernoulli": bernoulli})
