@@ -28,8 +28,8 @@ from tinygrad_nv.backend.kernels import (
     DeviceCoef,
     RmspropCoef,
     SgdCoef,
-    conv_out_size,
 )
+from tinygrad_nv.backend.launch_args import address, bits, conv_shape, rows_cols
 from tinygrad_nv.backend.launch_recurrent import RecurrentLaunches
 from tinygrad_nv.backend.optim_kernels import OptimizerKernels
 
@@ -200,16 +200,16 @@ class CudaKernels(RecurrentLaunches, OptimizerKernels):
         dt, scalar = self._storage_dtype(f"act_forward({act})", x.dtype)
         code, x32 = self._act_code(act), self._input(x, dt)
         y = self.xp.empty_like(x32)
-        self._launch_elementwise("activation", "act_forward", dt, x32.size, _bits(x32),
-                                 _bits(y), np.int64(x32.size), code, scalar(param))
+        self._launch_elementwise("activation", "act_forward", dt, x32.size, bits(x32),
+                                 bits(y), np.int64(x32.size), code, scalar(param))
         return y.astype(x.dtype, copy=False)
 
     def act_backward(self, act: str, x, grad, param: float = 0.0):
         dt, scalar = self._storage_dtype(f"act_backward({act})", x.dtype)
         code, xc, gc = self._act_code(act), self._input(x, dt), self._input(grad, dt)
         dx = self.xp.empty_like(xc)
-        self._launch_elementwise("activation", "act_backward", dt, xc.size, _bits(xc),
-                                 _bits(gc), _bits(dx), np.int64(xc.size), code, scalar(param))
+        self._launch_elementwise("activation", "act_backward", dt, xc.size, bits(xc),
+                                 bits(gc), bits(dx), np.int64(xc.size), code, scalar(param))
         return dx.astype(x.dtype, copy=False)
 
     # ---- linear epilogue
@@ -227,8 +227,8 @@ class CudaKernels(RecurrentLaunches, OptimizerKernels):
                              f"{features} columns of z {z.shape}")
         with self._in_place(dt, z) as (zc,):
             out = self.xp.empty_like(zc)
-            self._launch_elementwise("linear", "bias_act", dt, zc.size, _bits(zc),
-                                     _bits(self._input(bias, dt)), _bits(out),
+            self._launch_elementwise("linear", "bias_act", dt, zc.size, bits(zc),
+                                     bits(self._input(bias, dt)), bits(out),
                                      np.int64(zc.size), np.int32(features), code, scalar(param))
         return z, out.astype(z.dtype, copy=False)
 
@@ -257,16 +257,16 @@ class CudaKernels(RecurrentLaunches, OptimizerKernels):
         dt, _ = self._storage_dtype("softmax", x.dtype)
         xc = self._input(x, dt)
         y = self.xp.empty_like(xc)
-        self._launch_rows("softmax", "softmax_forward", dt, xc.shape, _bits(xc), _bits(y),
-                          *_rows_cols(xc), np.int32(log))
+        self._launch_rows("softmax", "softmax_forward", dt, xc.shape, bits(xc), bits(y),
+                          *rows_cols(xc), np.int32(log))
         return y.astype(x.dtype, copy=False)
 
     def softmax_backward(self, y, grad, log: bool = False):
         dt, _ = self._storage_dtype("softmax_backward", y.dtype)
         yc, gc = self._input(y, dt), self._input(grad, dt)
         dx = self.xp.empty_like(yc)
-        self._launch_rows("softmax", "softmax_backward", dt, yc.shape, _bits(yc), _bits(gc),
-                          _bits(dx), *_rows_cols(yc), np.int32(log))
+        self._launch_rows("softmax", "softmax_backward", dt, yc.shape, bits(yc), bits(gc),
+                          bits(dx), *rows_cols(yc), np.int32(log))
         return dx.astype(y.dtype, copy=False)
 
     # ---- softmax + cross-entropy
@@ -290,9 +290,9 @@ class CudaKernels(RecurrentLaunches, OptimizerKernels):
             partial = xp.empty(2 * grid, dtype=scalar) if mean else scale
             if self._ticket is None:
                 self._ticket = xp.zeros(1, dtype=np.uint32)
-            self._launch("cross_entropy", name, dt, (grid,), (block,), _bits(xc), t, _bits(loss),
-                         _bits(dlogits), *_rows_cols(xc), scalar(label_smoothing),
-                         np.int64(ignore_index), partial, self._ticket, _bits(mean_loss), scale,
+            self._launch("cross_entropy", name, dt, (grid,), (block,), bits(xc), t, bits(loss),
+                         bits(dlogits), *rows_cols(xc), scalar(label_smoothing),
+                         np.int64(ignore_index), partial, self._ticket, bits(mean_loss), scale,
                          np.int32(mean), *extra)
         out, scale = (mean_loss.reshape(()), scale) if mean else (loss, None)
         return out.astype(logits.dtype, copy=False), dlogits.astype(logits.dtype,
@@ -310,7 +310,7 @@ class CudaKernels(RecurrentLaunches, OptimizerKernels):
         out = self.xp.empty_like(dc)
         sc = self.xp.empty(1, scalar) if scale is None else self._input(scale, scalar)  # unread
         self._launch_elementwise("cross_entropy", "cross_entropy_backward", dt, dc.size,
-                                 _bits(dc), _bits(gc), sc, _bits(out), np.int64(dc.size),
+                                 bits(dc), bits(gc), sc, bits(out), np.int64(dc.size),
                                  np.int32(cols), np.int32(scale is None))
         return out.astype(dlogits.dtype, copy=False)
 
@@ -336,8 +336,8 @@ class CudaKernels(RecurrentLaunches, OptimizerKernels):
         kind = 0 if mask is None else 2 if mask.dtype == np.bool_ else 1
         m = self.xp.zeros((1, 1), dtype=dt) if mask is None else self._input(mask, dt)
         y = self.xp.empty_like(sc)
-        self._launch_rows("attention", "attention_softmax_forward", dt, sc.shape, _bits(sc),
-                          _bits(m), _bits(y), *_rows_cols(sc), np.int32(q_len),
+        self._launch_rows("attention", "attention_softmax_forward", dt, sc.shape, bits(sc),
+                          bits(m), bits(y), *rows_cols(sc), np.int32(q_len),
                           np.int32(m.shape[0]), scalar(scale), np.int32(causal), np.int32(kind))
         return y.astype(scores.dtype, copy=False)
 
@@ -345,8 +345,8 @@ class CudaKernels(RecurrentLaunches, OptimizerKernels):
         dt, scalar = self._storage_dtype("attention_softmax_backward", y.dtype)
         yc, gc = self._input(y, dt), self._input(grad, dt)
         ds = self.xp.empty_like(yc)
-        self._launch_rows("attention", "attention_softmax_backward", dt, yc.shape, _bits(yc),
-                          _bits(gc), _bits(ds), *_rows_cols(yc), scalar(scale))
+        self._launch_rows("attention", "attention_softmax_backward", dt, yc.shape, bits(yc),
+                          bits(gc), bits(ds), *rows_cols(yc), scalar(scale))
         return ds.astype(y.dtype, copy=False)
 
     # ---- optimizer updates, in place: one tensor (`*_step`) or a whole group in one launch
@@ -389,7 +389,7 @@ class CudaKernels(RecurrentLaunches, OptimizerKernels):
         with self._in_place(storage, param, *used) as (p, *work):
             rest = iter(work)
             buffers = [p if s is None else next(rest) for s in state]
-            arrays = [_bits(a) for a in (p, self._input(grad, storage), *buffers)]
+            arrays = [bits(a) for a in (p, self._input(grad, storage), *buffers)]
             self._launch_elementwise("optim", f"{opt}_step", storage, p.size, *arrays,
                                      np.int64(p.size), *coef.cast(np, math))
 
@@ -431,7 +431,7 @@ class CudaKernels(RecurrentLaunches, OptimizerKernels):
         dtype = np.dtype(grads[0].dtype)
         with self._in_place(dtype, *grads) as work:
             sizes = [a.size for a in work]
-            table = [address(_bits(a)) for a in work]
+            table = [address(bits(a)) for a in work]
             packed = self._device_table((*table, *np.cumsum([0, *sizes]).tolist()))
             self._launch_elementwise("amp", "amp_unscale_multi", dtype, sum(sizes),
                                      packed[:len(table)].view(np.uint64), packed[len(table):],
@@ -481,8 +481,8 @@ class CudaKernels(RecurrentLaunches, OptimizerKernels):
         mean, rstd = (self.xp.empty((len(xc), 1), dtype=scalar) for _ in range(2))
         # weight and bias in the math dtype; an absent one's placeholder (mean) is never read
         w, b = (mean if t is None else self._input(t, scalar) for t in (weight, bias))
-        self._launch_rows("norm", "layer_norm_forward", dt, xc.shape, _bits(xc), w, b, _bits(y),
-                          mean, rstd, *_rows_cols(xc), scalar(eps), np.int32(weight is not None),
+        self._launch_rows("norm", "layer_norm_forward", dt, xc.shape, bits(xc), w, b, bits(y),
+                          mean, rstd, *rows_cols(xc), scalar(eps), np.int32(weight is not None),
                           np.int32(bias is not None))
         return y.astype(x.dtype, copy=False), mean, rstd
 
@@ -491,8 +491,8 @@ class CudaKernels(RecurrentLaunches, OptimizerKernels):
         xc, gc = self._input(x, dt), self._input(g, dt)
         gx, gxhat = self.xp.empty_like(xc), self.xp.empty(xc.shape, scalar)
         w = mean if weight is None else self._input(weight, scalar)
-        self._launch_rows("norm", "layer_norm_backward", dt, xc.shape, _bits(xc), _bits(gc), w,
-                          mean, rstd, _bits(gx), gxhat, *_rows_cols(xc),
+        self._launch_rows("norm", "layer_norm_backward", dt, xc.shape, bits(xc), bits(gc), w,
+                          mean, rstd, bits(gx), gxhat, *rows_cols(xc),
                           np.int32(weight is not None))
         gw = None if weight is None else self.bias_grad(gxhat)
         # bias_grad's kernels are f32/f64: g's float32 copy (the one it would make) keeps the
@@ -513,7 +513,7 @@ class CudaKernels(RecurrentLaunches, OptimizerKernels):
                    out: tuple):
         dt = self._dtype("max_pool2d", x.dtype)
         xc = self._input(x, dt)
-        shape = _conv_shape("max_pool2d", xc.shape, kernel, stride, padding, dilation, out)
+        shape = conv_shape("max_pool2d", xc.shape, kernel, stride, padding, dilation, out)
         values = self.xp.empty((*x.shape[:2], *out), dtype=dt)
         index = self.xp.empty(values.shape, dtype=np.int32)
         self._launch_elementwise("conv", self._index_kernel("max_pool2d", xc, values), dt,
@@ -524,7 +524,7 @@ class CudaKernels(RecurrentLaunches, OptimizerKernels):
                             padding: tuple, dilation: tuple):
         dt = self._dtype("max_pool2d_backward", g.dtype)
         gc = self._input(g, dt)
-        shape = _conv_shape("max_pool2d_backward", x_shape, kernel, stride, padding, dilation,
+        shape = conv_shape("max_pool2d_backward", x_shape, kernel, stride, padding, dilation,
                             gc.shape[2:])
         grad = self.xp.empty(tuple(x_shape), dtype=dt)
         self._launch_elementwise("conv", self._index_kernel("max_pool2d_backward", gc, grad),
@@ -535,22 +535,22 @@ class CudaKernels(RecurrentLaunches, OptimizerKernels):
         """im2col (N, C*kh*kw, OH*OW) or im2col_cn (C*kh*kw, N*OH*OW)."""
         dt, _ = self._storage_dtype(name, x.dtype)
         xc = self._input(x, dt)
-        shape = _conv_shape(name, xc.shape, *geometry)
+        shape = conv_shape(name, xc.shape, *geometry)
         n, c, _, _, kh, kw, *_, oh, ow = (int(s) for s in shape)
         layout = (c * kh * kw, n * oh * ow) if name.endswith("_cn") else (n, c * kh * kw,
                                                                           oh * ow)
         cols = self.xp.empty(layout, dtype=dt)
         self._launch_elementwise("conv", self._index_kernel(name, xc, cols), dt, cols.size,
-                                 _bits(xc), _bits(cols), *shape)
+                                 bits(xc), bits(cols), *shape)
         return cols.astype(x.dtype, copy=False)
 
     def _col2im(self, name: str, cols, x_shape: tuple, *geometry):
         dt, _ = self._storage_dtype(name, cols.dtype)
-        shape = _conv_shape(name, x_shape, *geometry)
+        shape = conv_shape(name, x_shape, *geometry)
         out = self.xp.empty(tuple(x_shape), dtype=dt)
         cc = self._input(cols, dt)
         self._launch_elementwise("conv", self._index_kernel(name, cc, out), dt, out.size,
-                                 _bits(cc), _bits(out), *shape)
+                                 bits(cc), bits(out), *shape)
         return out.astype(cols.dtype, copy=False)
 
     # ---- a counter-based random stream (kernels/random.cu)
@@ -571,31 +571,3 @@ class CudaKernels(RecurrentLaunches, OptimizerKernels):
                                  out, np.int64(n), *stream)
         return out
 
-
-def address(array) -> int:
-    """The device address of an array's first element (CuPy: data.ptr; NumPy on emu)."""
-    if isinstance(array, np.ndarray):  # (array.data is a memoryview, which refuses bfloat16)
-        return array.ctypes.data
-    return array.data.ptr
-
-
-def _bits(array):
-    """float16 and bfloat16 arrays as the unsigned short bits of the f16 / bf16 kernels."""
-    return array.view(np.uint16) if array.dtype.name in ("float16", "bfloat16") else array
-
-
-def _rows_cols(x) -> tuple:
-    rows, cols = x.shape
-    return np.int32(rows), np.int32(cols)
-
-
-def _conv_shape(op: str, x_shape, kernel, stride, padding, dilation, out=None) -> tuple:
-    """conv.cu's ConvShape as int32 scalars: n c h w kh kw sh sw ph pw dh dw oh ow; the output
-    size `out` (pooling's ceil_mode) or a convolution's."""
-    n, c, h, w = x_shape
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
-    oh, ow = out or (conv_out_size(h, kh, sh, ph, dh), conv_out_size(w, kw, sw, pw, dw))
-    if oh <= 0 or ow <= 0:
-        raise ValueError(f"{op}: a {kh}x{kw} kernel (stride {stride}, padding {padding}, "
-                         f"dilation {dilation}) does not fit an input of shape {tuple(x_shape)}")
-    return tuple(np.int32(v) for v in (n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow))

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_nv.backend.launch import address
+from tinygrad_nv.backend.launch_args import address
 from tinygrad_nv.jit.capture import CaptureError, check
 
 CUDA_TYPES = {"float16": "CUDA_R_16F", "float32": "CUDA_R_32F", "float64": "CUDA_R_64F"}

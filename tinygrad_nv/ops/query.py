@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinygrad_nv.autograd.function import constant
 from tinygrad_nv.autograd.hooks import RETAIN
+from tinygrad_nv.backend.launch_args import address
 from tinygrad_nv.dtype import dtypes
 from tinygrad_nv.ops import Exports
 from tinygrad_nv.ops._checks import check_device, is_int, tensor_arg
@@ -54,15 +55,10 @@ def stride(x: Tensor, dim: int | None = None, *, axis: int | None = None) -> Any
     return steps[chosen % n] if x.ndim else 1
 
 
-def _address(array: Any) -> int:
-    """The address of an array's first element (CuPy: its device pointer)."""
-    return array.data.ptr if hasattr(array.data, "ptr") else array.__array_interface__["data"][0]
-
-
 def data_ptr(x: Tensor) -> int:
     """The address of the first element (a device address for cuda tensors): equal for two
     tensors that share their start, as PyTorch code compares them."""
-    return _address(x._data)
+    return address(x._data)
 
 
 def storage_offset(x: Tensor) -> int:
@@ -73,8 +69,8 @@ def storage_offset(x: Tensor) -> int:
     while base.base is not None and hasattr(base.base, "strides"):
         base = base.base
     if hasattr(base.data, "mem"):  # CuPy: the start of the allocation
-        return (_address(x._data) - base.data.mem.ptr) // x._data.itemsize
-    return (_address(x._data) - _address(base)) // x._data.itemsize
+        return (address(x._data) - base.data.mem.ptr) // x._data.itemsize
+    return (address(x._data) - address(base)) // x._data.itemsize
 
 
 def get_device(x: Tensor) -> int:
