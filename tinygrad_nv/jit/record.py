@@ -338,13 +338,7 @@ class Dynamic:
 
 def arrays_in(value: Any) -> list:
     """The arrays (traced or not) inside a call's arguments."""
-    if isinstance(value, traced.ARRAY_TYPES):
-        return [value]
-    if isinstance(value, (tuple, list)):
-        return [a for v in value for a in arrays_in(v)]
-    if isinstance(value, dict):
-        return [a for v in value.values() for a in arrays_in(v)]
-    return []
+    return traced.leaves_of(value, traced.ARRAY_TYPES)
 
 
 _UNSET = object()

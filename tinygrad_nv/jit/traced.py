@@ -241,12 +241,17 @@ def raw_of(value: Any) -> Any:
     return value
 
 
-def traced_in(value: Any) -> list:
-    """The traced arrays inside a call's arguments."""
-    if isinstance(value, Traced):
+def leaves_of(value: Any, kind: Any) -> list:
+    """The objects of `kind` inside a call's arguments (in tuples, lists and dicts)."""
+    if isinstance(value, kind):
         return [value]
     if isinstance(value, (tuple, list)):
-        return [a for v in value for a in traced_in(v)]
+        return [a for v in value for a in leaves_of(v, kind)]
     if isinstance(value, dict):
-        return [a for v in value.values() for a in traced_in(v)]
+        return [a for v in value.values() for a in leaves_of(v, kind)]
     return []
+
+
+def traced_in(value: Any) -> list:
+    """The traced arrays inside a call's arguments."""
+    return leaves_of(value, Traced)

@@ -211,6 +211,15 @@ class BatchNorm(Function):
                 *([gb] if self.bias else []))
 
 
+def _padding_index(padding_idx: int | None, n: int, op: str) -> int | None:
+    """padding_idx of n embeddings as an index in [0, n), or a ValueError naming the op."""
+    if padding_idx is None:
+        return None
+    if not -n <= padding_idx < n:
+        raise ValueError(f"{op}: padding_idx must be within [{-n}, {n - 1}], got {padding_idx}")
+    return padding_idx % n
+
+
 def _channel_sums(rows, channels: int):
     """(N, C * S) -> (C,): the sum of each channel's N * S values."""
     return rows.sum(axis=0).reshape(channels, -1).sum(axis=1)
@@ -274,11 +283,7 @@ def embedding(indices: Tensor, weight: Tensor, padding_idx: int | None = None) -
         raise ValueError(f"embedding: weight must be 2-D (num_embeddings, dim), got shape "
                          f"{tuple(weight.shape)}")
     n = weight.shape[0]
-    if padding_idx is not None:
-        if not -n <= padding_idx < n:
-            raise ValueError(f"embedding: padding_idx must be within [{-n}, {n - 1}], got "
-                             f"{padding_idx}")
-        padding_idx %= n
+    padding_idx = _padding_index(padding_idx, n, "embedding")
     bad = constant(lambda xp, i: (i < 0) | (i >= n), indices)
     if weight.device.type == "cpu":
         if weight.backend.checks_values and bool(bad._data.any()):
@@ -338,11 +343,8 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,
     if max_norm is not None:
         _renorm_rows(weight, indices, max_norm, norm_type)
     n = weight.shape[0]
+    padding_idx = _padding_index(padding_idx, n, op)
     if padding_idx is not None:
-        if not -n <= padding_idx < n:
-            raise ValueError(f"{op}: padding_idx must be within [{-n}, {n - 1}], got "
-                             f"{padding_idx}")
-        padding_idx %= n
         bag = constant(lambda xp, b, i: xp.where(i == padding_idx, bags, b), bag, indices)
     rows = embedding(indices, weight)  # (L, dim): bag index `bags` collects what is left out
     if mode == "max":
